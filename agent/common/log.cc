@@ -1,0 +1,113 @@
+#include "agent/common/log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace sluice {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+
+std::string_view LevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
+void AppendValue(std::string* out, std::string_view v) {
+  bool quote = v.empty();
+  for (char c : v) {
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+      quote = true;
+      break;
+    }
+  }
+  if (!quote) {
+    out->append(v);
+    return;
+  }
+  out->push_back('"');
+  for (char c : v) {
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppend(out, "\\x", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+}  // namespace
+
+void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
+
+bool ParseLogLevel(std::string_view text, LogLevel* out) {
+  if (text == "debug") *out = LogLevel::kDebug;
+  else if (text == "info") *out = LogLevel::kInfo;
+  else if (text == "warn") *out = LogLevel::kWarn;
+  else if (text == "error") *out = LogLevel::kError;
+  else return false;
+  return true;
+}
+
+std::string FormatLogLine(std::string_view ts, LogLevel level, std::string_view component,
+                          std::string_view msg, LogFields fields) {
+  std::string line;
+  line.reserve(128);
+  absl::StrAppend(&line, "ts=", ts, " level=", LevelName(level));
+  line.append(" component=");
+  AppendValue(&line, component);
+  line.append(" msg=");
+  AppendValue(&line, msg);
+  for (const auto& [k, v] : fields) {
+    line.push_back(' ');
+    line.append(k);
+    line.push_back('=');
+    AppendValue(&line, v);
+  }
+  return line;
+}
+
+void Log(LogLevel level, std::string_view component, std::string_view msg, LogFields fields) {
+  if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
+  std::string ts = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  std::string line = FormatLogLine(ts, level, component, msg, fields);
+  line.push_back('\n');
+  // One write per line keeps lines whole across threads; a failed write to stderr has nowhere
+  // better to go.
+  ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
+  (void)ignored;
+}
+
+}  // namespace sluice
