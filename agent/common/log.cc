@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "agent/common/strings.h"
 
 namespace sluice {
 namespace {
@@ -85,7 +86,7 @@ std::string FormatLogLine(std::string_view ts, LogLevel level, std::string_view 
                           std::string_view msg, LogFields fields) {
   std::string line;
   line.reserve(128);
-  absl::StrAppend(&line, "ts=", ts, " level=", LevelName(level));
+  absl::StrAppend(&line, "ts=", Av(ts), " level=", Av(LevelName(level)));
   line.append(" component=");
   AppendValue(&line, component);
   line.append(" msg=");
