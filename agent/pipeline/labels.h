@@ -1,0 +1,48 @@
+// Label sets as Loki sees them.
+//
+// A LabelSet is a small sorted vector of (name, value). Loki identifies a stream by the text
+// `{a="x", b="y"}`: names sorted, joined by ", ", values quoted the way Go's strconv.Quote does,
+// and labels whose name starts with "__" removed (they are internal, as in Prometheus and Alloy).
+// Rendering happens once per file and stream, never per line. Plain value types: any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+
+class LabelSet {
+ public:
+  using Label = std::pair<std::string, std::string>;
+
+  LabelSet() = default;
+  // Sets `name` to `value`, replacing an existing value. Keeps names sorted.
+  void Set(std::string_view name, std::string_view value);
+  void Remove(std::string_view name);
+  // Value of `name` or nullptr.
+  const std::string* Get(std::string_view name) const;
+  const std::vector<Label>& labels() const { return labels_; }
+  bool empty() const { return labels_.empty(); }
+  size_t size() const { return labels_.size(); }
+  bool operator==(const LabelSet& other) const { return labels_ == other.labels_; }
+
+  // `{a="x", b="y"}` as Loki's push API expects; "__"-prefixed labels skipped.
+  std::string RenderLoki() const;
+  // `{"a":"x","b":"y"}` (JSON object; "__"-prefixed labels skipped).
+  std::string RenderJson() const;
+
+ private:
+  std::vector<Label> labels_;
+};
+
+// Prometheus/Loki label name syntax: [a-zA-Z_][a-zA-Z0-9_]*.
+bool IsValidLabelName(std::string_view name);
+
+// Appends `s` quoted as Go's strconv.Quote would (what Loki's label parser reads back).
+void AppendGoQuoted(std::string_view s, std::string* out);
+// Appends `s` as a JSON string literal (with quotes); invalid UTF-8 must be sanitised before.
+void AppendJsonQuoted(std::string_view s, std::string* out);
+
+}  // namespace sluice
