@@ -1,2 +1,280 @@
+// sluice command line.
+//
+//   sluice tail DIR... [options]   tail pod logs (or any directory) and ship them to Loki, or
+//                                  print them to stdout when no --url is given
+//   sluice --version | --help
+//
+// Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage error.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
-int main() { std::puts("sluice " SLUICE_VERSION); return 0; }
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
+#include "agent/agent.h"
+#include "agent/common/log.h"
+#include "agent/common/strings.h"
+#include "agent/common/units.h"
+#include "agent/pipeline/labels.h"
+
+namespace sluice {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+constexpr char kUsage[] =
+    "sluice: a log shipping agent for Kubernetes and Grafana Loki\n"
+    "\n"
+    "Usage:\n"
+    "  sluice tail DIR... [options]   tail *.log files under DIR (default layout\n"
+    "                                 /var/log/pods/<ns>_<pod>_<uid>/<container>/<n>.log)\n"
+    "  sluice --version               print the version\n"
+    "  sluice --help                  this text; 'sluice tail --help' for the options\n";
+
+constexpr char kTailUsage[] =
+    "Usage: sluice tail DIR... [options]\n"
+    "\n"
+    "Tails every *.log file under each DIR (new files and directories are picked up as they\n"
+    "appear), parses CRI, docker json-file or plain lines, labels entries with namespace, pod,\n"
+    "container, stream and filename, and pushes them to Loki. Without --url, entries are\n"
+    "printed to stdout as JSON lines.\n"
+    "\n"
+    "Options:\n"
+    "  --url URL                 Loki push URL, e.g. http://loki:3100/loki/api/v1/push\n"
+    "  --tenant ID               X-Scope-OrgID sent with every push\n"
+    "  --label k=v               static label added to every entry (repeatable)\n"
+    "  --storage.path DIR        where positions are kept (default data-sluice)\n"
+    "  --batch-size BYTES        flush a batch at this many line bytes (default 1MiB)\n"
+    "  --batch-wait DURATION     flush a batch this long after its first entry (default 1s)\n"
+    "  --memory-budget BYTES     line bytes read but not yet acknowledged by Loki; reading\n"
+    "                            pauses at this mark (default 8MiB)\n"
+    "  --max-retries N           drop a batch after N failed tries (default 0: retry until\n"
+    "                            Loki takes it; reading pauses meanwhile)\n"
+    "  --min-backoff DURATION    first retry delay (default 500ms)\n"
+    "  --max-backoff DURATION    longest retry delay (default 5m)\n"
+    "  --remote-timeout DURATION timeout of one push request (default 10s)\n"
+    "  --max-line-size BYTES     longer lines are truncated and counted (default 256KiB)\n"
+    "  --format auto|cri|docker|plain   line format (default auto: decided per file)\n"
+    "  --tail-from-end           start files with no stored position at their end\n"
+    "  --shutdown-timeout DURATION  how long SIGTERM waits for in-flight batches (default 15s)\n"
+    "  --log.level LEVEL         debug, info, warn or error (default info)\n";
+
+struct Parsed {
+  AgentOptions agent;
+  std::string storage_path = "data-sluice";
+};
+
+int Usage(std::string_view message) {
+  std::fprintf(stderr, "sluice: %.*s\nRun 'sluice tail --help' for usage.\n",
+               static_cast<int>(message.size()), message.data());
+  return kExitUsage;
+}
+
+// Parses `sluice tail` arguments. Returns -1 to go on, or an exit code.
+int ParseTail(int argc, char** argv, Parsed* p) {
+  std::vector<std::string> roots;
+  for (int i = 0; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kTailUsage, stdout);
+      return kExitOk;
+    }
+    if (arg.substr(0, 2) != "--") {
+      roots.emplace_back(arg);
+      continue;
+    }
+    std::string name(arg.substr(2));
+    std::string value;
+    bool has_value = false;
+    size_t eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    auto need_value = [&]() -> bool {
+      if (has_value) return true;
+      if (i + 1 >= argc) return false;
+      value = argv[++i];
+      return true;
+    };
+    auto bytes = [&](size_t* out) -> int {
+      if (!need_value()) return Usage(absl::StrCat("--", name, " needs a value"));
+      absl::StatusOr<uint64_t> v = ParseByteSize(value);
+      if (!v.ok()) return Usage(absl::StrCat("--", name, ": ", v.status().message()));
+      if (*v == 0) return Usage(absl::StrCat("--", name, " must be greater than 0"));
+      *out = static_cast<size_t>(*v);
+      return -1;
+    };
+    auto duration = [&](absl::Duration* out) -> int {
+      if (!need_value()) return Usage(absl::StrCat("--", name, " needs a value"));
+      absl::StatusOr<absl::Duration> v = ParseDurationArg(value);
+      if (!v.ok()) return Usage(absl::StrCat("--", name, ": ", v.status().message()));
+      *out = *v;
+      return -1;
+    };
+    int rc = -1;
+    TailOptions& t = p->agent.tail;
+    LokiSinkConfig& l = p->agent.loki;
+    if (name == "url") {
+      if (!need_value() || value.empty()) return Usage("--url needs a value");
+      if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0) {
+        return Usage(absl::StrCat("--url must start with http:// or https://, got \"", value,
+                                  "\""));
+      }
+      l.url = value;
+    } else if (name == "tenant") {
+      if (!need_value()) return Usage("--tenant needs a value");
+      l.tenant = value;
+    } else if (name == "label") {
+      if (!need_value()) return Usage("--label needs k=v");
+      size_t e = value.find('=');
+      if (e == std::string::npos) return Usage(absl::StrCat("--label wants k=v, got \"", value, "\""));
+      std::string k = value.substr(0, e);
+      if (!IsValidLabelName(k)) {
+        return Usage(absl::StrCat("--label: invalid label name \"", k,
+                                  "\" (must match [a-zA-Z_][a-zA-Z0-9_]*)"));
+      }
+      t.static_labels.Set(k, value.substr(e + 1));
+    } else if (name == "storage.path") {
+      if (!need_value() || value.empty()) return Usage("--storage.path needs a value");
+      p->storage_path = value;
+    } else if (name == "batch-size") {
+      rc = bytes(&t.batch_size);
+    } else if (name == "batch-wait") {
+      rc = duration(&t.batch_wait);
+    } else if (name == "memory-budget") {
+      rc = bytes(&t.memory_budget);
+    } else if (name == "max-line-size") {
+      rc = bytes(&t.max_line_size);
+    } else if (name == "max-retries") {
+      int n;
+      if (!need_value() || !absl::SimpleAtoi(value, &n) || n < 0) {
+        return Usage("--max-retries needs a whole number >= 0");
+      }
+      l.retry.max_retries = n;
+    } else if (name == "min-backoff") {
+      rc = duration(&l.retry.min_backoff);
+    } else if (name == "max-backoff") {
+      rc = duration(&l.retry.max_backoff);
+    } else if (name == "remote-timeout") {
+      rc = duration(&l.remote_timeout);
+    } else if (name == "shutdown-timeout") {
+      rc = duration(&p->agent.shutdown_timeout);
+    } else if (name == "format") {
+      if (!need_value() || !ParseLogFormat(value, &t.format)) {
+        return Usage("--format must be auto, cri, docker or plain");
+      }
+    } else if (name == "tail-from-end") {
+      t.tail_from_end = true;
+    } else if (name == "log.level") {
+      LogLevel level;
+      if (!need_value() || !ParseLogLevel(value, &level)) {
+        return Usage("--log.level must be debug, info, warn or error");
+      }
+      SetLogLevel(level);
+    } else if (name == "rescan-interval") {
+      rc = duration(&t.rescan_interval);
+    } else if (name == "positions-interval") {
+      rc = duration(&t.positions_interval);
+    } else {
+      return Usage(absl::StrCat("unknown option --", name));
+    }
+    if (rc != -1) return rc;
+  }
+  if (roots.empty()) return Usage("tail needs at least one directory");
+  if (p->agent.loki.retry.min_backoff > p->agent.loki.retry.max_backoff) {
+    return Usage("--min-backoff must not exceed --max-backoff");
+  }
+  if (p->agent.loki.remote_timeout <= absl::ZeroDuration()) {
+    return Usage("--remote-timeout must be greater than 0");
+  }
+  p->agent.tail.roots = std::move(roots);
+  p->agent.tail.tenant = p->agent.loki.tenant;
+  p->agent.tail.positions_path = p->storage_path + "/tail/positions.yml";
+  return -1;
+}
+
+int RunTail(int argc, char** argv) {
+  Parsed parsed;
+  int rc = ParseTail(argc, argv, &parsed);
+  if (rc != -1) return rc;
+
+  // Signals are taken by this thread alone with sigwait: block them before any thread starts
+  // so that every thread inherits the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  MetricsRegistry metrics;
+  Agent agent(parsed.agent, &metrics);
+  absl::Status status = agent.Start();
+  if (!status.ok()) {
+    LogError("agent", "cannot start", {{"error", std::string(status.message())}});
+    return kExitFailure;
+  }
+  LogInfo("agent", "started",
+          {{"version", SLUICE_VERSION},
+           {"url", parsed.agent.loki.url.empty() ? "stdout" : parsed.agent.loki.url},
+           {"positions", parsed.agent.tail.positions_path}});
+
+  int sig = 0;
+  sigwait(&set, &sig);
+  LogInfo("agent", "shutting down", {{"signal", strsignal(sig)}});
+  pthread_t main_thread = pthread_self();
+  std::thread stopper([&] {
+    agent.Shutdown();
+    pthread_kill(main_thread, SIGUSR1);
+  });
+  for (;;) {
+    sigwait(&set, &sig);
+    if (sig == SIGUSR1) break;
+    // A second SIGTERM/SIGINT: leave now. The positions file on disk only ever holds
+    // acknowledged offsets and is replaced atomically, so it is consistent; what was sent but
+    // not acknowledged since its last write is read again next time.
+    LogWarn("agent", "second signal, exiting at once", {{"signal", strsignal(sig)}});
+    fflush(stdout);
+    _exit(kExitFailure);
+  }
+  stopper.join();
+  for (const std::string& line : metrics.NonZeroCounters()) {
+    LogInfo("agent", "counter", {{"metric", line}});
+  }
+  LogInfo("agent", "stopped");
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace sluice
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(sluice::kUsage, stderr);
+    return sluice::kExitUsage;
+  }
+  std::string_view cmd = argv[1];
+  if (cmd == "--version" || cmd == "version") {
+    std::printf("sluice %s\n", SLUICE_VERSION);
+    return sluice::kExitOk;
+  }
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::fputs(sluice::kUsage, stdout);
+    return sluice::kExitOk;
+  }
+  if (cmd == "tail") return sluice::RunTail(argc - 2, argv + 2);
+  std::fprintf(stderr, "sluice: unknown command \"%s\"\n\n%s", argv[1], sluice::kUsage);
+  return sluice::kExitUsage;
+}

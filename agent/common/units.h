@@ -1,0 +1,20 @@
+// Parsing of the byte sizes and durations users write on the command line and in configs
+// ("1MiB", "512KB", "8388608"; "1s", "500ms", "5m"), as Alloy accepts them. Pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace sluice {
+
+// Decimal (KB, MB, GB = 1000^n) and binary (KiB, MiB, GiB, also Ki, Mi, Gi = 1024^n) units;
+// a bare number is bytes. Rejects negatives, fractions and overflow.
+absl::StatusOr<uint64_t> ParseByteSize(std::string_view text);
+
+// Go-style durations ("300ms", "1.5s", "2h45m"); negative durations rejected.
+absl::StatusOr<absl::Duration> ParseDurationArg(std::string_view text);
+
+}  // namespace sluice

@@ -1,0 +1,103 @@
+// UTF-8 validation and repair; see utf8.h. Stateless, thread-safe.
+#include "agent/common/utf8.h"
+
+#include <cstdint>
+#include <cstring>
+
+namespace sluice {
+namespace {
+
+constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// Returns the offset of the first ill-formed sequence in p[0, n), or n if there is none. On an
+// error, *bad_len receives the length of its maximal subpart (1-3 bytes; see utf8.h).
+size_t FindInvalid(const unsigned char* p, size_t n, size_t* bad_len) {
+  size_t i = 0;
+  while (i < n) {
+    if (p[i] < 0x80) {
+      // Log lines are overwhelmingly ASCII: test 16, then 8 bytes per step for any high bit.
+      // memcpy is the aliasing-safe unaligned load; compilers turn it into one mov.
+      while (i + 16 <= n) {
+        uint64_t a, b;
+        std::memcpy(&a, p + i, 8);
+        std::memcpy(&b, p + i + 8, 8);
+        if ((a | b) & kHighBits) break;
+        i += 16;
+      }
+      while (i + 8 <= n) {
+        uint64_t a;
+        std::memcpy(&a, p + i, 8);
+        if (a & kHighBits) break;
+        i += 8;
+      }
+      while (i < n && p[i] < 0x80) ++i;
+      if (i == n) break;
+    }
+
+    // A lead byte fixes the sequence length and the allowed range of the second byte (table 3-7):
+    // the narrowed ranges after E0/F0 reject overlongs, after ED surrogates, after F4 > U+10FFFF.
+    const unsigned c = p[i];
+    size_t trail;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c < 0xC2) {  // A stray continuation byte, or C0/C1 which could only start overlongs.
+      *bad_len = 1;
+      return i;
+    } else if (c < 0xE0) {
+      trail = 1;
+    } else if (c < 0xF0) {
+      trail = 2;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c < 0xF5) {
+      trail = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {  // F5-FF would encode beyond U+10FFFF.
+      *bad_len = 1;
+      return i;
+    }
+    if (i + 1 >= n || p[i + 1] < lo || p[i + 1] > hi) {
+      *bad_len = 1;
+      return i;
+    }
+    for (size_t k = 2; k <= trail; ++k) {
+      if (i + k >= n || (p[i + k] & 0xC0) != 0x80) {
+        *bad_len = k;  // The lead and the k-1 good continuation bytes form the maximal subpart.
+        return i;
+      }
+    }
+    i += trail + 1;
+  }
+  *bad_len = 0;
+  return n;
+}
+
+}  // namespace
+
+size_t ValidUtf8PrefixLength(std::string_view s) {
+  size_t bad_len;
+  return FindInvalid(reinterpret_cast<const unsigned char*>(s.data()), s.size(), &bad_len);
+}
+
+bool IsValidUtf8(std::string_view s) { return ValidUtf8PrefixLength(s) == s.size(); }
+
+size_t AppendSanitizedUtf8(std::string_view s, std::string* out) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size();
+  size_t replacements = 0;
+  for (;;) {
+    size_t bad_len;
+    const size_t good = FindInvalid(p, n, &bad_len);
+    // Valid stretches are copied in bulk, never byte by byte.
+    out->append(reinterpret_cast<const char*>(p), good);
+    if (good == n) break;
+    out->append(kReplacement);
+    ++replacements;
+    p += good + bad_len;
+    n -= good + bad_len;
+  }
+  return replacements;
+}
+
+}  // namespace sluice

@@ -1,0 +1,37 @@
+// UTF-8 validation and repair for log lines.
+//
+// Loki stores entries as (protobuf / JSON) strings, which must be valid UTF-8, while containers
+// write whatever bytes they like. The tailer checks every line with IsValidUtf8 (nearly always
+// true, so it is tuned for ASCII) and only copies through AppendSanitizedUtf8 when it fails.
+// Stateless and thread-safe; no allocation beyond growing the caller's output string.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+// True if `s` is valid UTF-8 per Unicode table 3-7: overlong forms, UTF-16 surrogates
+// (U+D800-U+DFFF), code points above U+10FFFF and truncated sequences are all invalid. ASCII is
+// checked 8 bytes at a time.
+bool IsValidUtf8(std::string_view s);
+
+// Length of the longest valid UTF-8 prefix of `s` (== s.size() iff IsValidUtf8(s)).
+size_t ValidUtf8PrefixLength(std::string_view s);
+
+// Appends `s` to *out with every invalid sequence replaced by U+FFFD (EF BF BD). Returns the
+// number of replacements made (0 means `s` was appended unchanged).
+//
+// Replacement policy: one U+FFFD per *maximal subpart* of an ill-formed sequence, the practice
+// Unicode recommends (chapter 3, "U+FFFD Substitution of Maximal Subparts") and that the WHATWG
+// encoding standard, ICU and Python's errors="replace" follow. A maximal subpart is the longest
+// prefix of a well-formed sequence that occurs before the error, or a single byte if the first
+// byte cannot start a sequence. So "\xE2\x82" (a truncated euro sign) becomes one U+FFFD, while
+// "\xC0\xAF" (an overlong '/'; C0 never starts a sequence) becomes two. This sits between Go's
+// strings.ToValidUTF8 (one U+FFFD per run of bad bytes) and Go's range-over-string decoding (one
+// per bad byte); every choice yields valid UTF-8, this one keeps the most information about
+// where the damage was without inflating it byte by byte.
+size_t AppendSanitizedUtf8(std::string_view s, std::string* out);
+
+}  // namespace sluice

@@ -1,0 +1,28 @@
+// EchoSink: writes every entry to a FILE* (stdout by default) as one JSON object per line,
+// `{"timestamp":"<RFC3339Nano>","labels":{...},"line":"..."}`: the stand-in for Loki when no
+// --url is given, like Alloy's loki.echo. Runs on the sender thread; owned by Sender. One
+// fwrite per batch (the output buffer is reused).
+#pragma once
+
+#include <cstdio>
+#include <string>
+
+#include "agent/common/metrics.h"
+#include "agent/sink/sink.h"
+
+namespace sluice {
+
+class EchoSink final : public Sink {
+ public:
+  EchoSink(FILE* out, MetricsRegistry* metrics);
+  BatchOutcome Deliver(const Batch& batch) override;
+  void Cancel() override {}
+
+ private:
+  FILE* out_;
+  std::string buf_;
+  Counter* sent_entries_;
+  Counter* sent_bytes_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,20 @@
+// Sink: where sealed batches go. Implementations: LokiSink (HTTP push with retries) and EchoSink
+// (stdout, like Alloy's loki.echo).
+//
+// Deliver() runs on the sender thread only and blocks until the batch is delivered, dropped
+// (counted) or the sink is cancelled. Cancel() may be called from any thread. Owned by Sender.
+#pragma once
+
+#include "agent/pipeline/batch.h"
+
+namespace sluice {
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual BatchOutcome Deliver(const Batch& batch) = 0;
+  // Makes the current and every later Deliver() return kAborted as soon as possible.
+  virtual void Cancel() = 0;
+};
+
+}  // namespace sluice

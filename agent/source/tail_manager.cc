@@ -1,0 +1,891 @@
+#include "agent/source/tail_manager.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "agent/common/log.h"
+#include "agent/common/strings.h"
+#include "agent/common/utf8.h"
+#include "agent/source/pod_path.h"
+#include "agent/source/positions.h"
+
+namespace sluice {
+namespace {
+
+constexpr uint32_t kDirMask = IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_MODIFY |
+                              IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW;
+// Room for a CRI or docker prefix on top of max_line_size before a raw line counts as too long.
+constexpr size_t kPrefixAllowance = 1024;
+constexpr int kMaxDepth = 16;
+// A read pass yields to the event loop after this many file turns so that acknowledgements,
+// inotify events and timers are not starved by a long catch-up.
+constexpr int kTurnsPerPass = 64;
+
+int64_t ToNanos(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+std::string ErrnoText(int err) { return std::string(strerror(err)); }
+
+}  // namespace
+
+bool ParseLogFormat(std::string_view text, LogFormat* out) {
+  if (text == "auto") *out = LogFormat::kAuto;
+  else if (text == "cri") *out = LogFormat::kCri;
+  else if (text == "docker") *out = LogFormat::kDocker;
+  else if (text == "plain" || text == "raw") *out = LogFormat::kPlain;
+  else return false;
+  return true;
+}
+
+TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const Clock* clock,
+                         MetricsRegistry* metrics, SealFn seal)
+    : io_(io),
+      opt_(std::move(options)),
+      clock_(clock),
+      metrics_(metrics),
+      batcher_(opt_.batch_size, clock, std::move(seal)),
+      rescan_timer_(*io),
+      positions_timer_(*io),
+      batch_timer_(*io),
+      orphan_timer_(*io) {
+  read_buf_.resize(opt_.read_chunk);
+  read_bytes_ = metrics->GetCounter("loki_source_file_read_bytes_total",
+                                    "Number of bytes read from log files.");
+  read_lines_ = metrics->GetCounter("loki_source_file_read_lines_total",
+                                    "Number of lines read from log files.");
+  truncated_lines_ = metrics->GetCounter(
+      "sluice_lines_truncated_total", "Lines cut at max_line_size; the rest of the line dropped.");
+  invalid_utf8_ = metrics->GetCounter("sluice_lines_invalid_utf8_total",
+                                      "Lines whose invalid UTF-8 was replaced with U+FFFD.");
+  malformed_cri_ = metrics->GetCounter("sluice_lines_malformed_total",
+                                       "Lines that did not parse; shipped as they are.",
+                                       {{"format", "cri"}});
+  malformed_docker_ = metrics->GetCounter("sluice_lines_malformed_total",
+                                          "Lines that did not parse; shipped as they are.",
+                                          {{"format", "docker"}});
+  truncations_ = metrics->GetCounter("sluice_file_truncations_total",
+                                     "Files that shrank below the read offset (copytruncate).");
+  pauses_ = metrics->GetCounter("sluice_backpressure_pauses_total",
+                                "Times reading stopped because the memory budget was spent.");
+  paused_ns_ = metrics->GetCounter("sluice_backpressure_paused_nanoseconds_total",
+                                   "Time spent with reading stopped by backpressure.");
+  positions_errors_ = metrics->GetCounter("sluice_positions_write_errors_total",
+                                          "Failed writes of the positions file.");
+  inotify_overflows_ = metrics->GetCounter("sluice_inotify_overflows_total",
+                                           "inotify queue overflows (a rescan follows).");
+  read_errors_ = metrics->GetCounter("sluice_file_read_errors_total", "Failed reads or opens.");
+  files_active_ = metrics->GetGauge("loki_source_file_files_active_total",
+                                    "Number of active files.");
+  inflight_gauge_ = metrics->GetGauge("sluice_inflight_bytes",
+                                      "Line bytes read and not yet acknowledged by Loki.");
+}
+
+TailManager::~TailManager() {
+  for (auto& [id, f] : files_) {
+    if (f->fd >= 0) ::close(f->fd);
+  }
+  if (inotify_) {
+    boost::system::error_code ec;
+    inotify_->close(ec);
+  } else if (inotify_fd_ >= 0) {
+    ::close(inotify_fd_);
+  }
+}
+
+absl::Status TailManager::Start() {
+  if (!opt_.positions_path.empty()) {
+    absl::StatusOr<std::vector<PositionRecord>> records = ReadPositionsFile(opt_.positions_path);
+    if (records.ok()) {
+      for (PositionRecord& r : *records) {
+        restored_[{r.id.device, r.id.inode}] = Restored{r.path, r.id, r.offset};
+      }
+      LogInfo("tail", "positions loaded",
+              {{"path", opt_.positions_path}, {"files", std::to_string(records->size())}});
+    } else if (!absl::IsNotFound(records.status())) {
+      // Alloy's default policy (restart_from_beginning): a broken positions file must not stop
+      // the agent; files are read again from their start (duplicates, never loss).
+      metrics_
+          ->GetCounter("sluice_positions_read_errors_total",
+                       "Positions files that could not be read and were ignored.")
+          ->Inc();
+      LogWarn("tail", "positions file unreadable, restarting files from the beginning",
+              {{"path", opt_.positions_path},
+               {"error", std::string(records.status().message())}});
+    }
+  }
+
+  inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (inotify_fd_ < 0) {
+    int err = errno;
+    LogWarn("tail", "inotify unavailable, relying on the periodic rescan",
+            {{"error", ErrnoText(err)}});
+  } else {
+    inotify_ = std::make_unique<boost::asio::posix::stream_descriptor>(*io_, inotify_fd_);
+    ArmInotify();
+  }
+  for (const std::string& root : opt_.roots) {
+    struct stat st;
+    if (::stat(root.c_str(), &st) != 0) {
+      LogWarn("tail", "root does not exist yet; it will be picked up by the rescan",
+              {{"root", root}});
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      ScanDir(root, 0);
+    } else if (S_ISREG(st.st_mode)) {
+      MaybeAddFile(root, true);
+    }
+  }
+  // Restored positions no file matched: the file may have been rotated while we were down and
+  // still sit next to its old name; look for its inode there so its tail is not lost.
+  for (auto& [key, r] : restored_) {
+    size_t slash = r.path.rfind('/');
+    if (slash == std::string::npos) continue;
+    std::string dir = r.path.substr(0, slash);
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) continue;
+    while (dirent* e = readdir(d)) {
+      if (e->d_ino != key.second) continue;
+      std::string candidate = dir + "/" + e->d_name;
+      if (EndsWith(candidate, ".gz")) break;
+      // Read it as an orphan: to its end, then let go.
+      MaybeAddFile(candidate, true);
+      auto it = by_path_.find(candidate);
+      if (it != by_path_.end()) OrphanFile(files_[it->second].get());
+      break;
+    }
+    closedir(d);
+  }
+  restored_.clear();
+  files_active_->Set(static_cast<double>(active_files()));
+  ArmRescan();
+  ArmPositions();
+  SchedulePass();
+  return absl::OkStatus();
+}
+
+size_t TailManager::active_files() const {
+  size_t n = 0;
+  for (const auto& [id, f] : files_) n += f->fd >= 0;
+  return n;
+}
+
+int64_t TailManager::CommittedOffset(const std::string& path) const {
+  auto it = by_path_.find(path);
+  if (it == by_path_.end()) return -1;
+  return files_.at(it->second)->acked_offset;
+}
+
+// ---- discovery -----------------------------------------------------------------------------
+
+void TailManager::AddWatch(const std::string& dir) {
+  if (inotify_fd_ < 0 || watched_dirs_.contains(dir)) return;
+  int wd = inotify_add_watch(inotify_fd_, dir.c_str(), kDirMask);
+  if (wd < 0) {
+    int err = errno;
+    // ENOSPC: fs.inotify.max_user_watches reached. The rescan still finds and reads files.
+    LogWarn("tail", "cannot watch directory; it is covered by the periodic rescan only",
+            {{"dir", dir}, {"error", ErrnoText(err)}});
+    return;
+  }
+  watches_[wd] = dir;
+  watched_dirs_[dir] = wd;
+}
+
+void TailManager::ScanDir(const std::string& dir, int depth) {
+  if (depth > kMaxDepth) return;
+  AddWatch(dir);  // before listing, so that a file created meanwhile is not missed
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> subdirs;
+  while (dirent* e = readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string path = absl::StrCat(Av(dir), "/", Av(name));
+    unsigned char type = e->d_type;
+    if (type == DT_UNKNOWN) {
+      struct stat st;
+      if (::lstat(path.c_str(), &st) != 0) continue;
+      type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+    }
+    if (type == DT_DIR) {
+      subdirs.push_back(std::move(path));
+    } else if (type == DT_REG && EndsWith(name, opt_.file_suffix)) {
+      MaybeAddFile(path, false);
+    }
+  }
+  closedir(d);
+  for (const std::string& sub : subdirs) ScanDir(sub, depth + 1);
+}
+
+void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
+  auto known = by_path_.find(path);
+  if (known != by_path_.end()) {
+    File* f = files_[known->second].get();
+    if (!f->closed && !f->orphan) return;
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    int err = errno;
+    if (err != ENOENT) {
+      read_errors_->Inc();
+      LogWarn("tail", "cannot open file; will retry at the next rescan",
+              {{"path", path}, {"error", ErrnoText(err)}});
+    }
+    return;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return;
+  }
+  std::pair<uint64_t, uint64_t> key{st.st_dev, st.st_ino};
+  auto same = by_inode_.find(key);
+  if (same != by_inode_.end()) {
+    // Already tailed under another name (a rename we did not see, or a hard link): follow the
+    // file, not the name.
+    File* f = files_[same->second].get();
+    ::close(fd);
+    if (f->path != path && !f->closed) {
+      by_path_.erase(f->path);
+      f->path = path;
+      f->orphan = false;
+      by_path_[path] = f->id;
+    }
+    return;
+  }
+  auto file = std::make_unique<File>();
+  File* f = file.get();
+  f->id = next_file_id_++;
+  f->path = path;
+  f->fd = fd;
+  f->identity.device = st.st_dev;
+  f->identity.inode = st.st_ino;
+  f->format = opt_.format;
+  f->last_data_mono = clock_->MonotonicNanos();
+  (void)ComputeFingerprint(fd, &f->identity);
+
+  int64_t start = 0;
+  auto restored = restored_.find(key);
+  if (restored != restored_.end()) {
+    absl::StatusOr<bool> match = FingerprintMatches(fd, restored->second.identity);
+    if (match.ok() && *match) {
+      start = restored->second.offset;
+      if (start > st.st_size) {
+        truncations_->Inc();
+        LogWarn("tail", "file shorter than its stored position, reading it from the start",
+                {{"path", path}});
+        start = 0;
+      }
+    }
+    restored_.erase(restored);
+  } else if (at_start && opt_.tail_from_end) {
+    // Only whole lines: start after the last newline before the end.
+    start = st.st_size;
+  }
+  f->read_offset = f->acked_offset = f->consumed_offset = start;
+
+  // Labels from the path, then the static ones (a static label does not override the path's).
+  LabelSet labels = opt_.static_labels;
+  PodPath pod;
+  if (ParsePodLogPath(path, &pod)) {
+    labels.Set("namespace", pod.namespace_name);
+    labels.Set("pod", pod.pod_name);
+    labels.Set("container", pod.container);
+  }
+  labels.Set("filename", path);
+  f->labels = std::move(labels);
+
+  if (known != by_path_.end()) {
+    // The name now belongs to a new file; the old one (still open, or retired) keeps its id.
+    File* old = files_[known->second].get();
+    if (!old->orphan && !old->closed) OrphanFile(old);
+  }
+  by_path_[path] = f->id;
+  by_inode_[key] = f->id;
+  files_[f->id] = std::move(file);
+  files_active_->Set(static_cast<double>(active_files()));
+  positions_dirty_ = true;
+  LogDebug("tail", "tailing file", {{"path", path}, {"offset", std::to_string(start)}});
+  MarkReady(f);
+}
+
+void TailManager::ArmInotify() {
+  inotify_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                       [this](const boost::system::error_code& ec) {
+                         if (ec) return;  // cancelled at shutdown
+                         OnInotifyReadable();
+                         if (!stopping_) ArmInotify();
+                       });
+}
+
+void TailManager::OnInotifyReadable() {
+  alignas(inotify_event) char buf[64 * 1024];
+  for (;;) {
+    ssize_t n = ::read(inotify_fd_, buf, sizeof(buf));
+    if (n <= 0) break;
+    for (char* p = buf; p < buf + n;) {
+      auto* ev = reinterpret_cast<inotify_event*>(p);
+      std::string_view name = ev->len ? std::string_view(ev->name) : std::string_view();
+      HandleEvent(ev->wd, ev->mask, ev->cookie, name);
+      p += sizeof(inotify_event) + ev->len;
+    }
+  }
+}
+
+void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::string_view name) {
+  if (mask & IN_Q_OVERFLOW) {
+    inotify_overflows_->Inc();
+    LogWarn("tail", "inotify queue overflowed; rescanning");
+    Rescan();
+    return;
+  }
+  auto w = watches_.find(wd);
+  if (w == watches_.end()) return;
+  if (mask & IN_IGNORED) {
+    watched_dirs_.erase(w->second);
+    watches_.erase(w);
+    return;
+  }
+  if (mask & (IN_DELETE_SELF | IN_MOVE_SELF)) return;  // IN_IGNORED follows for deletes
+  if (name.empty()) return;
+  path_buf_.assign(w->second);
+  path_buf_.push_back('/');
+  path_buf_.append(name);
+  if (mask & IN_ISDIR) {
+    if (mask & (IN_CREATE | IN_MOVED_TO)) ScanDir(path_buf_, 1);
+    return;
+  }
+  if (mask & IN_MODIFY) {
+    auto it = by_path_.find(path_buf_);
+    if (it != by_path_.end()) {
+      File* f = files_[it->second].get();
+      if (!f->closed) MarkReady(f);
+    }
+    return;
+  }
+  if (mask & IN_MOVED_FROM) {
+    auto it = by_path_.find(path_buf_);
+    if (it != by_path_.end()) {
+      File* f = files_[it->second].get();
+      pending_moves_[cookie] = f->id;
+      // Rotation: keep reading the renamed file to its end.
+      if (!f->closed) OrphanFile(f);
+    }
+    return;
+  }
+  if (mask & IN_MOVED_TO) {
+    auto pm = pending_moves_.find(cookie);
+    if (pm != pending_moves_.end()) {
+      auto it = files_.find(pm->second);
+      pending_moves_.erase(pm);
+      if (it != files_.end()) {
+        File* f = it->second.get();
+        if (by_path_.contains(f->path) && by_path_[f->path] == f->id) by_path_.erase(f->path);
+        f->path = path_buf_;
+        if (EndsWith(name, opt_.file_suffix)) {
+          f->orphan = false;  // renamed to another tailed name: just follow it
+        }
+        by_path_[f->path] = f->id;
+        if (!f->closed) MarkReady(f);
+        return;
+      }
+    }
+    if (EndsWith(name, opt_.file_suffix)) MaybeAddFile(path_buf_, false);
+    return;
+  }
+  if (mask & IN_CREATE) {
+    if (EndsWith(name, opt_.file_suffix)) MaybeAddFile(path_buf_, false);
+    return;
+  }
+  if (mask & IN_DELETE) {
+    auto it = by_path_.find(path_buf_);
+    if (it != by_path_.end()) {
+      File* f = files_[it->second].get();
+      // The open descriptor still reads what was written: drain it, then let go.
+      if (!f->closed) OrphanFile(f);
+    }
+  }
+}
+
+void TailManager::OrphanFile(File* f) {
+  if (f->orphan) return;
+  f->orphan = true;
+  f->last_data_mono = clock_->MonotonicNanos();
+  MarkReady(f);
+  ArmOrphanTimer();
+}
+
+void TailManager::Rescan() {
+  if (stopping_) return;
+  for (const std::string& root : opt_.roots) {
+    struct stat st;
+    if (::stat(root.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      ScanDir(root, 0);
+    } else if (S_ISREG(st.st_mode)) {
+      MaybeAddFile(root, false);
+    }
+  }
+  // Safety net for missed events: any open file whose size moved gets a turn; a name that now
+  // points to another inode means the file was replaced.
+  std::vector<File*> replaced;
+  for (auto& [id, fp] : files_) {
+    File* f = fp.get();
+    if (f->closed) continue;
+    struct stat st;
+    if (fstat(f->fd, &st) == 0 && st.st_size != f->read_offset) MarkReady(f);
+    if (!f->orphan) {
+      struct stat by_name;
+      if (::stat(f->path.c_str(), &by_name) != 0 ||
+          by_name.st_ino != f->identity.inode || by_name.st_dev != f->identity.device) {
+        replaced.push_back(f);
+      }
+    }
+  }
+  for (File* f : replaced) {
+    std::string path = f->path;
+    OrphanFile(f);
+    if (EndsWith(path, opt_.file_suffix)) MaybeAddFile(path, false);
+  }
+}
+
+void TailManager::ArmRescan() {
+  rescan_timer_.expires_after(absl::ToChronoNanoseconds(opt_.rescan_interval));
+  rescan_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    Rescan();
+    ArmRescan();
+  });
+}
+
+void TailManager::ArmPositions() {
+  if (opt_.positions_path.empty()) return;
+  positions_timer_.expires_after(absl::ToChronoNanoseconds(opt_.positions_interval));
+  positions_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    if (positions_dirty_) (void)SavePositions();
+    ArmPositions();
+  });
+}
+
+void TailManager::ArmBatchTimer() {
+  if (batch_timer_armed_ || !batcher_.has_open()) return;
+  batch_timer_armed_ = true;
+  batch_timer_.expires_after(absl::ToChronoNanoseconds(opt_.batch_wait));
+  batch_timer_.async_wait([this](const boost::system::error_code& ec) {
+    batch_timer_armed_ = false;
+    if (ec) return;
+    batcher_.SealIfOlderThan(ToNanos(opt_.batch_wait));
+    ArmBatchTimer();
+  });
+}
+
+void TailManager::ArmOrphanTimer() {
+  if (orphan_timer_armed_ || stopping_) return;
+  orphan_timer_armed_ = true;
+  orphan_timer_.expires_after(std::chrono::milliseconds(500));
+  orphan_timer_.async_wait([this](const boost::system::error_code& ec) {
+    orphan_timer_armed_ = false;
+    if (ec || stopping_) return;
+    CheckOrphans();
+  });
+}
+
+void TailManager::CheckOrphans() {
+  bool any = false;
+  for (auto& [id, f] : files_) {
+    if (!f->orphan || f->closed) continue;
+    any = true;
+    MarkReady(f.get());  // late writes before the writer switched files; EOF checks the grace
+  }
+  if (any) ArmOrphanTimer();
+}
+
+// ---- reading -------------------------------------------------------------------------------
+
+void TailManager::MarkReady(File* f) {
+  if (f->queued || f->closed) return;
+  f->queued = true;
+  ready_.push_back(f->id);
+  SchedulePass();
+}
+
+void TailManager::SchedulePass() {
+  if (pass_scheduled_ || stopping_ || paused_) return;
+  pass_scheduled_ = true;
+  boost::asio::post(*io_, [this] { ReadPass(); });
+}
+
+void TailManager::Pause() {
+  if (paused_) return;
+  paused_ = true;
+  paused_since_mono_ = clock_->MonotonicNanos();
+  pauses_->Inc();
+  // Nothing more will be added until acknowledgements arrive: send what is open now.
+  batcher_.Seal();
+}
+
+void TailManager::ReadPass() {
+  pass_scheduled_ = false;
+  if (stopping_) return;
+  for (int turns = 0; turns < kTurnsPerPass && !ready_.empty(); ++turns) {
+    if (inflight_bytes_ >= opt_.memory_budget) {
+      Pause();
+      break;
+    }
+    uint64_t id = ready_.front();
+    ready_.pop_front();
+    auto it = files_.find(id);
+    if (it == files_.end()) continue;
+    File* f = it->second.get();
+    f->queued = false;
+    if (f->closed) continue;
+    ReadResult r = ReadOnce(f);
+    if (r == ReadResult::kMore) {
+      f->queued = true;
+      ready_.push_back(f->id);
+    } else if (r == ReadResult::kEof && f->orphan &&
+               clock_->MonotonicNanos() - f->last_data_mono >= ToNanos(opt_.orphan_grace)) {
+      CloseFile(f);
+    }
+  }
+  inflight_gauge_->Set(static_cast<double>(inflight_bytes_));
+  ArmBatchTimer();
+  if (!ready_.empty() && !paused_) SchedulePass();
+}
+
+TailManager::ReadResult TailManager::ReadOnce(File* f) {
+  struct stat st;
+  if (fstat(f->fd, &st) == 0 && st.st_size < f->read_offset) {
+    // copytruncate (or a writer that truncated): the content we knew is gone; start over.
+    truncations_->Inc();
+    LogWarn("tail", "file truncated, reading from the start",
+            {{"path", f->path},
+             {"offset", std::to_string(f->read_offset)},
+             {"size", std::to_string(st.st_size)}});
+    ++f->generation;
+    f->read_offset = f->acked_offset = f->consumed_offset = 0;
+    f->carry.clear();
+    f->skipping = false;
+    for (Partial& p : f->partial) {
+      p.buf.clear();
+      p.active = false;
+      p.truncated = false;
+    }
+    positions_dirty_ = true;
+  }
+  ssize_t n = ::pread(f->fd, read_buf_.data(), read_buf_.size(), f->read_offset);
+  if (n < 0) {
+    int err = errno;
+    if (err == EINTR || err == EAGAIN) return ReadResult::kMore;
+    read_errors_->Inc();
+    LogWarn("tail", "read failed", {{"path", f->path}, {"error", ErrnoText(err)}});
+    return ReadResult::kError;
+  }
+  if (n == 0) return ReadResult::kEof;
+  int64_t base = f->read_offset;
+  f->read_offset += n;
+  f->last_data_mono = clock_->MonotonicNanos();
+  read_bytes_->Inc(static_cast<uint64_t>(n));
+  ProcessChunk(f, read_buf_.data(), static_cast<size_t>(n), base);
+  return static_cast<size_t>(n) == read_buf_.size() ? ReadResult::kMore : ReadResult::kEof;
+}
+
+void TailManager::ProcessChunk(File* f, const char* data, size_t n, int64_t base) {
+  const size_t raw_limit = opt_.max_line_size + kPrefixAllowance;
+  size_t pos = 0;
+  uint64_t lines = 0;
+  while (pos < n) {
+    const char* nl = static_cast<const char*>(memchr(data + pos, '\n', n - pos));
+    if (nl == nullptr) break;
+    size_t end = static_cast<size_t>(nl - data);
+    int64_t line_end = base + static_cast<int64_t>(end) + 1;
+    ++lines;
+    if (!f->carry.empty() || f->skipping) {
+      int64_t line_start = line_end - static_cast<int64_t>(f->carry.size() + (end - pos)) - 1;
+      if (!f->skipping) {
+        size_t room = raw_limit - std::min(raw_limit, f->carry.size());
+        size_t take = std::min(room, end - pos);
+        if (take < end - pos) truncated_lines_->Inc();
+        f->carry.append(data + pos, take);
+      }
+      line_buf_.swap(f->carry);
+      f->carry.clear();
+      f->skipping = false;
+      ProcessLine(f, line_buf_, line_start, line_end);
+    } else {
+      std::string_view line(data + pos, end - pos);
+      if (line.size() > raw_limit) {
+        truncated_lines_->Inc();
+        line = line.substr(0, raw_limit);
+      }
+      ProcessLine(f, line, base + static_cast<int64_t>(pos), line_end);
+    }
+    f->consumed_offset = line_end;
+    pos = end + 1;
+  }
+  read_lines_->Inc(lines);
+  if (pos < n) {
+    // An incomplete line: keep it (bounded) until its newline arrives.
+    if (f->skipping) return;
+    size_t room = raw_limit - std::min(raw_limit, f->carry.size());
+    size_t take = std::min(room, n - pos);
+    f->carry.append(data + pos, take);
+    if (take < n - pos) {
+      // Past the limit with no newline in sight: keep the first part, drop the rest up to the
+      // newline (counted once, when the line is cut).
+      truncated_lines_->Inc();
+      f->skipping = true;
+    }
+  }
+}
+
+void TailManager::ProcessLine(File* f, std::string_view raw, int64_t line_start,
+                              int64_t line_end) {
+  if (f->format == LogFormat::kAuto) {
+    // Decided once per file from its first line: kubelet writes one format per file.
+    CriLine probe;
+    DockerLine dprobe;
+    if (ParseCriLine(raw, &probe)) {
+      f->format = LogFormat::kCri;
+    } else if (!raw.empty() && raw.front() == '{' && docker_.Parse(raw, &dprobe)) {
+      f->format = LogFormat::kDocker;
+    } else {
+      f->format = LogFormat::kPlain;
+    }
+  }
+  switch (f->format) {
+    case LogFormat::kCri: {
+      CriLine cri;
+      if (ParseCriLine(raw, &cri)) {
+        HandlePiece(f, cri.stream, cri.partial, cri.timestamp_ns, cri.content, line_start,
+                    line_end);
+        return;
+      }
+      malformed_cri_->Inc();
+      break;
+    }
+    case LogFormat::kDocker: {
+      DockerLine d;
+      if (docker_.Parse(raw, &d)) {
+        HandlePiece(f, d.stream, d.partial, d.timestamp_ns, d.content, line_start, line_end);
+        return;
+      }
+      malformed_docker_->Inc();
+      break;
+    }
+    default:
+      break;
+  }
+  // Plain line, or a malformed one shipped as it is: timestamp = read time, kept strictly
+  // increasing per file so that Loki never takes two equal lines for one duplicate.
+  if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+  int64_t ts = std::max(clock_->NowUnixNanos(), f->last_ts + 1);
+  f->last_ts = ts;
+  if (raw.size() > opt_.max_line_size) raw = raw.substr(0, opt_.max_line_size);
+  Emit(f, LogStream::kNone, ts, raw, SafeMark(f, line_end));
+}
+
+int64_t TailManager::SafeMark(const File* f, int64_t line_end) const {
+  int64_t mark = line_end;
+  for (const Partial& p : f->partial) {
+    if (p.active) mark = std::min(mark, p.start_offset);
+  }
+  return mark;
+}
+
+void TailManager::HandlePiece(File* f, LogStream stream, bool partial, int64_t ts,
+                              std::string_view content, int64_t line_start, int64_t line_end) {
+  Partial& p = f->partial[static_cast<int>(stream)];
+  if (!content.empty() && content.back() == '\r' && !partial) content.remove_suffix(1);
+  if (!partial && !p.active) {
+    if (content.size() > opt_.max_line_size) {
+      truncated_lines_->Inc();
+      content = content.substr(0, opt_.max_line_size);
+    }
+    Emit(f, stream, ts, content, SafeMark(f, line_end));
+    return;
+  }
+  if (!p.active) {
+    p.active = true;
+    p.truncated = false;
+    p.start_offset = line_start;
+    p.timestamp_ns = ts;
+    p.buf.clear();
+  }
+  size_t room = opt_.max_line_size - std::min(opt_.max_line_size, p.buf.size());
+  if (content.size() > room) {
+    if (!p.truncated) truncated_lines_->Inc();
+    p.truncated = true;
+    content = content.substr(0, room);
+  }
+  p.buf.append(content);
+  if (partial) return;
+  p.active = false;
+  std::string_view joined = p.buf;
+  if (!joined.empty() && joined.back() == '\r') joined.remove_suffix(1);
+  Emit(f, stream, p.timestamp_ns, joined, SafeMark(f, line_end));
+  p.buf.clear();
+}
+
+uint32_t TailManager::StreamFor(File* f, LogStream stream) {
+  uint32_t& id = f->stream_ids[static_cast<int>(stream)];
+  if (id != kNoStream) return id;
+  LabelSet labels = f->labels;
+  if (stream == LogStream::kStdout) labels.Set("stream", "stdout");
+  if (stream == LogStream::kStderr) labels.Set("stream", "stderr");
+  std::string key = labels.RenderLoki();
+  auto it = streams_.find(key);
+  if (it != streams_.end()) {
+    ++it->second.refs;
+    id = it->second.id;
+    return id;
+  }
+  auto info = std::make_shared<StreamInfo>();
+  info->loki_labels = key;
+  info->json_labels = labels.RenderJson();
+  id = batcher_.AddStream(std::move(info));
+  streams_[key] = StreamRef{id, 1};
+  if (stream_keys_.size() <= id) stream_keys_.resize(id + 1);
+  stream_keys_[id] = key;
+  return id;
+}
+
+void TailManager::Emit(File* f, LogStream stream, int64_t ts, std::string_view line,
+                       int64_t mark_offset) {
+  if (!IsValidUtf8(line)) {
+    // Loki refuses invalid UTF-8; replacing it keeps the line (and the rest of its batch).
+    utf8_buf_.clear();
+    AppendSanitizedUtf8(line, &utf8_buf_);
+    line = utf8_buf_;
+    invalid_utf8_->Inc();
+  }
+  batcher_.Add(StreamFor(f, stream), ts, line, f->id, f->generation, mark_offset);
+  inflight_bytes_ += line.size();
+}
+
+void TailManager::CloseFile(File* f) {
+  // A rotated or deleted file that was quiet for the grace period: what it still holds of an
+  // unfinished line will never be completed, so ship it rather than lose it.
+  if (!f->carry.empty() && !f->skipping) {
+    line_buf_.swap(f->carry);
+    f->carry.clear();
+    ProcessLine(f, line_buf_, f->read_offset - static_cast<int64_t>(line_buf_.size()),
+                f->read_offset);
+  }
+  for (int s = 0; s < 3; ++s) {
+    Partial& p = f->partial[s];
+    if (!p.active) continue;
+    p.active = false;
+    Emit(f, static_cast<LogStream>(s), p.timestamp_ns, p.buf, f->read_offset);
+    p.buf.clear();
+  }
+  f->consumed_offset = f->read_offset;
+  batcher_.Mark(f->id, f->generation, f->read_offset);
+  ::close(f->fd);
+  f->fd = -1;
+  f->closed = true;
+  by_inode_.erase({f->identity.device, f->identity.inode});
+  files_active_->Set(static_cast<double>(active_files()));
+  LogDebug("tail", "closed drained file", {{"path", f->path}});
+  MaybeForget(f);
+}
+
+void TailManager::MaybeForget(File* f) {
+  // Keep a closed file until everything it produced is acknowledged, so that its position
+  // survives a restart in between.
+  if (!f->closed || f->acked_offset < f->consumed_offset) return;
+  for (uint32_t id : f->stream_ids) {
+    if (id == kNoStream) continue;
+    auto it = streams_.find(stream_keys_[id]);
+    if (it != streams_.end() && --it->second.refs == 0) {
+      streams_.erase(it);
+      batcher_.ReleaseStream(id);
+    }
+  }
+  auto p = by_path_.find(f->path);
+  if (p != by_path_.end() && p->second == f->id) by_path_.erase(p);
+  positions_dirty_ = true;
+  files_.erase(f->id);
+}
+
+void TailManager::OnBatchDone(std::unique_ptr<Batch> batch, BatchOutcome outcome) {
+  inflight_bytes_ -= std::min(inflight_bytes_, batch->line_bytes);
+  if (outcome != BatchOutcome::kAborted) {
+    std::vector<File*> retired;
+    for (const FileMark& m : batch->marks) {
+      auto it = files_.find(m.file_id);
+      if (it == files_.end()) continue;
+      File* f = it->second.get();
+      if (m.generation != f->generation) continue;  // marks from before a truncation
+      if (m.offset > f->acked_offset) {
+        f->acked_offset = m.offset;
+        positions_dirty_ = true;
+      }
+      if (f->closed) retired.push_back(f);
+    }
+    for (File* f : retired) MaybeForget(f);
+  }
+  batcher_.Recycle(std::move(batch));
+  inflight_gauge_->Set(static_cast<double>(inflight_bytes_));
+  if (paused_ && inflight_bytes_ < opt_.memory_budget) {
+    paused_ = false;
+    paused_ns_->Inc(static_cast<uint64_t>(clock_->MonotonicNanos() - paused_since_mono_));
+    SchedulePass();
+  }
+}
+
+void TailManager::StopReading() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  rescan_timer_.cancel();
+  positions_timer_.cancel();
+  orphan_timer_.cancel();
+  batch_timer_.cancel();
+  if (inotify_) inotify_->cancel(ec);
+  batcher_.Seal();
+}
+
+absl::Status TailManager::SavePositions() {
+  if (opt_.positions_path.empty()) return absl::OkStatus();
+  std::vector<PositionRecord> records;
+  records.reserve(files_.size());
+  for (auto& [id, f] : files_) {
+    if (f->fd >= 0 && f->identity.fingerprint_len < kFingerprintMaxBytes &&
+        f->acked_offset > static_cast<int64_t>(f->identity.fingerprint_len)) {
+      // The file has grown since it was fingerprinted: a longer fingerprint tells it apart
+      // from a later file on the same inode more surely.
+      (void)ComputeFingerprint(f->fd, &f->identity);
+    }
+    PositionRecord r;
+    r.path = f->path;
+    r.id = f->identity;
+    r.offset = f->acked_offset;
+    records.push_back(std::move(r));
+  }
+  absl::Status s = WritePositionsFile(opt_.positions_path, records);
+  if (!s.ok()) {
+    positions_errors_->Inc();
+    LogError("tail", "cannot write positions file",
+             {{"path", opt_.positions_path}, {"error", std::string(s.message())}});
+    return s;
+  }
+  positions_dirty_ = false;
+  return s;
+}
+
+}  // namespace sluice

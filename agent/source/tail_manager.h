@@ -1,0 +1,235 @@
+// TailManager: finds, watches and reads log files, turns their lines into entries, and commits
+// positions as batches are acknowledged.
+//
+// Runs entirely on the tail thread's io_context (inotify, timers, reads, parsing, batching,
+// acknowledgements), so none of its state needs a lock; other threads reach it only through
+// boost::asio::post. Owned by the Agent.
+//
+// How it keeps its promises:
+// - Event driven: inotify watches every directory under the roots (IN_MODIFY of a directory
+//   reports writes to the files in it, so one watch per directory covers all its files). A
+//   periodic rescan is the safety net for an overflowed inotify queue or missed events.
+// - Fair and bounded: a file is read at most `read_chunk` bytes per turn, then goes to the back
+//   of the ready queue; lines are found with memchr in a large buffer, no syscall per line.
+// - Backpressure: bytes handed to the batcher and not yet acknowledged are counted against
+//   `memory_budget`; at the budget reading stops (files stay marked ready: the files are the
+//   buffer) until acknowledgements bring it back down.
+// - Positions: a file's committed offset advances only through the marks of acknowledged
+//   batches (delivered, or dropped and counted). A CRI partial line holds the mark at its start
+//   until its final piece is read, so a restart never resumes in the middle of a joined line.
+// - Files are known by device + inode (+ a fingerprint of their first bytes when restoring
+//   positions), so a renamed (rotated) file keeps being read to its end under its new name and
+//   a new file under the old name starts from zero.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "agent/common/clock.h"
+#include "agent/common/metrics.h"
+#include "agent/pipeline/batcher.h"
+#include "agent/pipeline/labels.h"
+#include "agent/source/cri_parser.h"
+#include "agent/source/docker_parser.h"
+#include "agent/source/fingerprint.h"
+
+namespace sluice {
+
+enum class LogFormat { kAuto, kCri, kDocker, kPlain };
+
+bool ParseLogFormat(std::string_view text, LogFormat* out);
+
+struct TailOptions {
+  std::vector<std::string> roots = {"/var/log/pods"};
+  std::string file_suffix = ".log";  // files to tail: regular files whose name ends with it
+  LogFormat format = LogFormat::kAuto;
+  size_t max_line_size = 256 * 1024;     // Loki's default max_line_size; longer lines truncated
+  size_t read_chunk = 256 * 1024;        // bytes read from one file per turn (fairness)
+  size_t memory_budget = 8 * 1024 * 1024;  // line bytes read but not yet acknowledged
+  size_t batch_size = 1024 * 1024;       // Alloy loki.write batch_size
+  absl::Duration batch_wait = absl::Seconds(1);
+  absl::Duration rescan_interval = absl::Seconds(10);
+  absl::Duration positions_interval = absl::Seconds(5);
+  // A file renamed away or deleted keeps being read until it has been quiet this long.
+  absl::Duration orphan_grace = absl::Seconds(5);
+  std::string positions_path;  // empty: positions are not kept
+  bool tail_from_end = false;  // for files with no stored position at start-up
+  LabelSet static_labels;
+  std::string tenant;
+};
+
+class TailManager {
+ public:
+  using SealFn = std::function<void(std::unique_ptr<Batch>)>;
+
+  TailManager(boost::asio::io_context* io, TailOptions options, const Clock* clock,
+              MetricsRegistry* metrics, SealFn seal);
+  ~TailManager();
+
+  // Loads positions, sets up inotify, scans the roots and starts reading. Tail thread.
+  absl::Status Start();
+
+  // Outcome of a batch from the sender; must run on the tail thread (post it there).
+  void OnBatchDone(std::unique_ptr<Batch> batch, BatchOutcome outcome);
+
+  // Stops reading and timers and seals the open batch. Entries of unfinished partial lines stay
+  // unacknowledged (re-read after a restart). Tail thread.
+  void StopReading();
+
+  // Writes the positions file now (no-op without a path). Tail thread.
+  absl::Status SavePositions();
+
+  // Introspection for tests and metrics (tail thread).
+  size_t inflight_bytes() const { return inflight_bytes_; }
+  bool paused() const { return paused_; }
+  size_t active_files() const;
+  int64_t CommittedOffset(const std::string& path) const;  // -1 if not tracked
+
+  // Runs one read pass synchronously (tests drive the loop by hand).
+  void ReadPassForTest() { ReadPass(); }
+  void RescanForTest() { Rescan(); }
+
+ private:
+  struct Partial {
+    std::string buf;
+    bool active = false;
+    bool truncated = false;
+    int64_t start_offset = 0;
+    int64_t timestamp_ns = 0;
+  };
+  struct File {
+    uint64_t id = 0;
+    std::string path;
+    int fd = -1;
+    FileIdentity identity;
+    uint64_t generation = 0;
+    int64_t read_offset = 0;   // next byte to read
+    int64_t acked_offset = 0;  // committed: everything before it is acknowledged
+    int64_t consumed_offset = 0;  // everything before it became entries or marks
+    int64_t last_data_mono = 0;
+    bool orphan = false;  // renamed away from a tailed name, or deleted: drain, then close
+    bool closed = false;  // fd closed; kept until its marks are acknowledged
+    bool queued = false;  // in ready_
+    bool skipping = false;  // discarding the rest of an overlong line
+    LogFormat format = LogFormat::kAuto;
+    std::string carry;  // bytes of an incomplete line
+    Partial partial[3];  // CRI / docker partial lines, by LogStream
+    int64_t last_ts = 0;
+    LabelSet labels;       // without `stream`
+    uint32_t stream_ids[3] = {kNoStream, kNoStream, kNoStream};
+  };
+  static constexpr uint32_t kNoStream = UINT32_MAX;
+  enum class ReadResult { kMore, kEof, kError };
+
+  // Discovery and watches.
+  void ScanDir(const std::string& dir, int depth);
+  void AddWatch(const std::string& dir);
+  void MaybeAddFile(const std::string& path, bool at_start);
+  void ArmInotify();
+  void OnInotifyReadable();
+  void HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::string_view name);
+  void Rescan();
+  void ArmRescan();
+  void ArmPositions();
+  void ArmBatchTimer();
+  void ArmOrphanTimer();
+
+  // Reading.
+  void MarkReady(File* f);
+  void SchedulePass();
+  void ReadPass();
+  ReadResult ReadOnce(File* f);
+  void ProcessChunk(File* f, const char* data, size_t n, int64_t base_offset);
+  void ProcessLine(File* f, std::string_view raw, int64_t line_start, int64_t line_end);
+  void Emit(File* f, LogStream stream, int64_t ts, std::string_view line, int64_t mark_offset);
+  int64_t SafeMark(const File* f, int64_t line_end) const;
+  void HandlePiece(File* f, LogStream stream, bool partial, int64_t ts, std::string_view content,
+                   int64_t line_start, int64_t line_end);
+  uint32_t StreamFor(File* f, LogStream stream);
+  void CloseFile(File* f);
+  void MaybeForget(File* f);
+  void OrphanFile(File* f);
+  void CheckOrphans();
+  void Pause();
+
+  boost::asio::io_context* io_;
+  TailOptions opt_;
+  const Clock* clock_;
+  MetricsRegistry* metrics_;
+  Batcher batcher_;
+  DockerParser docker_;
+
+  int inotify_fd_ = -1;
+  std::unique_ptr<boost::asio::posix::stream_descriptor> inotify_;
+  boost::asio::steady_timer rescan_timer_;
+  boost::asio::steady_timer positions_timer_;
+  boost::asio::steady_timer batch_timer_;
+  boost::asio::steady_timer orphan_timer_;
+  bool batch_timer_armed_ = false;
+  bool orphan_timer_armed_ = false;
+  bool pass_scheduled_ = false;
+  bool stopping_ = false;
+  bool paused_ = false;
+  int64_t paused_since_mono_ = 0;
+  bool positions_dirty_ = false;
+  size_t inflight_bytes_ = 0;
+
+  uint64_t next_file_id_ = 1;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<File>> files_;
+  absl::flat_hash_map<std::string, uint64_t> by_path_;
+  absl::flat_hash_map<std::pair<uint64_t, uint64_t>, uint64_t> by_inode_;
+  absl::flat_hash_map<int, std::string> watches_;  // wd -> directory
+  absl::flat_hash_map<std::string, int> watched_dirs_;
+  absl::flat_hash_map<uint32_t, uint64_t> pending_moves_;  // inotify cookie -> file id
+  std::deque<uint64_t> ready_;
+
+  // Stream registry: identical label sets share one batcher stream.
+  struct StreamRef {
+    uint32_t id;
+    int refs;
+  };
+  absl::flat_hash_map<std::string, StreamRef> streams_;
+  std::vector<std::string> stream_keys_;  // by stream id, for release
+
+  // Positions restored at start-up, by (device, inode); consumed as files are found.
+  struct Restored {
+    std::string path;
+    FileIdentity identity;
+    int64_t offset;
+  };
+  absl::flat_hash_map<std::pair<uint64_t, uint64_t>, Restored> restored_;
+
+  std::string read_buf_;
+  std::string line_buf_;   // a line assembled from carry + new bytes
+  std::string utf8_buf_;   // a line with invalid UTF-8 replaced
+  std::string path_buf_;   // event path assembly
+
+  // Metrics (Alloy's names where Alloy has one).
+  Counter* read_bytes_;
+  Counter* read_lines_;
+  Counter* truncated_lines_;
+  Counter* invalid_utf8_;
+  Counter* malformed_cri_;
+  Counter* malformed_docker_;
+  Counter* truncations_;
+  Counter* pauses_;
+  Counter* paused_ns_;
+  Counter* positions_errors_;
+  Counter* inotify_overflows_;
+  Counter* read_errors_;
+  Gauge* files_active_;
+  Gauge* inflight_gauge_;
+};
+
+}  // namespace sluice
