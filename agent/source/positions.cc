@@ -263,8 +263,8 @@ absl::Status PositionsParser::ParseEntryLine(size_t indent, std::string_view res
     return absl::OkStatus();  // nested under an unknown key
   }
   if (entry_->key_indent != 0 && indent != entry_->key_indent) {
-    return Error(absl::StrCat("bad indentation: expected ", entry_->key_indent, " spaces, got ",
-                              indent));
+    return Error(
+        absl::StrCat("bad indentation: expected ", entry_->key_indent, " spaces, got ", indent));
   }
   return ParseEntryKey(indent, rest);
 }
@@ -339,8 +339,7 @@ absl::Status PositionsParser::SplitKey(std::string_view rest, std::string_view* 
   while (i < rest.size() && (std::isalnum(static_cast<unsigned char>(rest[i])) || rest[i] == '_')) {
     ++i;
   }
-  if (i == 0 || i == rest.size() || rest[i] != ':' ||
-      (i + 1 < rest.size() && rest[i + 1] != ' ')) {
+  if (i == 0 || i == rest.size() || rest[i] != ':' || (i + 1 < rest.size() && rest[i + 1] != ' ')) {
     return Error("expected `key: value`");
   }
   *key = rest.substr(0, i);

@@ -62,7 +62,8 @@ absl::StatusOr<std::vector<PositionRecord>> ParsePositions(std::string_view text
 // Atomic write: a temporary file in the same directory, write, fsync, rename over `path`, fsync
 // the directory. Mode 0600; creates missing parent directories (0750). Never leaves a half-written
 // file at `path`; on error the temporary is removed and `path` keeps its previous content.
-absl::Status WritePositionsFile(const std::string& path, const std::vector<PositionRecord>& records);
+absl::Status WritePositionsFile(const std::string& path,
+                                const std::vector<PositionRecord>& records);
 
 // NotFound when `path` does not exist; other errors (permission denied, corrupt content) as a
 // Status whose message names the path.
