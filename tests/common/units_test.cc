@@ -1,0 +1,34 @@
+#include "agent/common/units.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice {
+namespace {
+
+TEST(UnitsTest, ByteSizes) {
+  EXPECT_EQ(*ParseByteSize("123"), 123u);
+  EXPECT_EQ(*ParseByteSize("1KB"), 1000u);
+  EXPECT_EQ(*ParseByteSize("1KiB"), 1024u);
+  EXPECT_EQ(*ParseByteSize("8MiB"), 8u * 1024 * 1024);
+  EXPECT_EQ(*ParseByteSize("2Gi"), 2ull * 1024 * 1024 * 1024);
+  EXPECT_EQ(*ParseByteSize("5MB"), 5'000'000u);
+  EXPECT_FALSE(ParseByteSize("").ok());
+  EXPECT_FALSE(ParseByteSize("-1").ok());
+  EXPECT_FALSE(ParseByteSize("1.5MiB").ok());
+  EXPECT_FALSE(ParseByteSize("10XB").ok());
+  EXPECT_FALSE(ParseByteSize("99999999999999999999").ok());
+  EXPECT_FALSE(ParseByteSize("17179869184GiB").ok());
+}
+
+TEST(UnitsTest, Durations) {
+  EXPECT_EQ(*ParseDurationArg("500ms"), absl::Milliseconds(500));
+  EXPECT_EQ(*ParseDurationArg("1s"), absl::Seconds(1));
+  EXPECT_EQ(*ParseDurationArg("5m"), absl::Minutes(5));
+  EXPECT_EQ(*ParseDurationArg("0"), absl::ZeroDuration());
+  EXPECT_FALSE(ParseDurationArg("-1s").ok());
+  EXPECT_FALSE(ParseDurationArg("soon").ok());
+  EXPECT_FALSE(ParseDurationArg("10").ok());
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,340 @@
+// End-to-end tests: the real sluice binary against the in-process Loki-protocol receiver.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "tests/support/fake_loki.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace sluice {
+namespace {
+
+using ::sluice::testing::AppendFile;
+using ::sluice::testing::FakeLoki;
+using ::sluice::testing::ReadFile;
+using ::sluice::testing::Subprocess;
+using ::sluice::testing::TempDir;
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", t, absl::UTCTimeZone());
+}
+
+// A CRI line with a recognisable payload: file tag and sequence number.
+std::string CriLine(const std::string& tag, int seq, const char* stream = "stdout") {
+  // Timestamps advance 1 ms per sequence number from 2024-06-01 (any recent-ish date works: the
+  // receiver rejects only entries older than a week relative to... its clock; use "now").
+  int64_t now_s = static_cast<int64_t>(absl::ToUnixSeconds(absl::Now())) - 60;
+  absl::Time t = absl::FromUnixSeconds(now_s) + absl::Milliseconds(seq);
+  return absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", t, absl::UTCTimeZone()), " ",
+                      stream, " F ", tag, " seq=", seq, " payload-", std::string(seq % 50, 'x'),
+                      "\n");
+}
+
+class TailE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(loki_.Start().ok()); }
+  void TearDown() override {
+    if (agent_ && agent_->running()) {
+      agent_->Signal(SIGKILL);
+      agent_->Wait(absl::Seconds(10));
+    }
+    if (HasFailure()) {
+      std::fprintf(stderr, "--- agent stderr ---\n%s\n", ReadFile(stderr_path()).c_str());
+    }
+    loki_.Stop();
+  }
+  std::string pods() { return dir_.Join("pods"); }
+  std::string stderr_path() { return dir_.Join("agent.err"); }
+  std::string stdout_path() { return dir_.Join("agent.out"); }
+  std::string PodLog(const std::string& ns, const std::string& pod, const std::string& c) {
+    return absl::StrCat(pods(), "/", ns, "_", pod, "_uid-", pod, "/", c, "/0.log");
+  }
+  void StartAgent(std::vector<std::string> extra = {}, bool with_url = true) {
+    std::vector<std::string> argv = {SLUICE_BINARY, "tail", pods(),
+                                     "--storage.path", dir_.Join("state"),
+                                     "--batch-wait", "100ms",
+                                     "--min-backoff", "20ms",
+                                     "--max-backoff", "200ms",
+                                     "--rescan-interval", "1s"};
+    if (with_url) {
+      argv.push_back("--url");
+      argv.push_back(loki_.push_url());
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    agent_ = std::make_unique<Subprocess>();
+    ASSERT_TRUE(agent_->Start(argv, stdout_path(), stderr_path()));
+  }
+  int StopAgent() {
+    agent_->Signal(SIGTERM);
+    return agent_->Wait(absl::Seconds(30));
+  }
+  // Lines received per stream label set, in arrival order.
+  std::map<std::string, std::vector<std::string>> ByStream() {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const auto& s : loki_.Streams()) {
+      for (const auto& e : s.entries) out[s.labels].push_back(e.line);
+    }
+    return out;
+  }
+
+  TempDir dir_;
+  FakeLoki loki_;
+  std::unique_ptr<Subprocess> agent_;
+};
+
+// The payload of CriLine without the CRI prefix.
+std::string Payload(const std::string& cri) {
+  std::vector<std::string> parts = absl::StrSplit(cri, absl::MaxSplits(' ', 3));
+  std::string p = parts[3];
+  p.pop_back();
+  return p;
+}
+
+TEST_F(TailE2eTest, EveryLineArrivesOnceInOrderWithLabels) {
+  std::map<std::string, std::vector<std::string>> expected;  // path -> payloads
+  std::vector<std::string> files = {PodLog("prod", "web-1", "app"), PodLog("prod", "web-1", "proxy"),
+                                    PodLog("dev", "db-0", "postgres")};
+  for (const auto& f : files) {
+    std::string data;
+    for (int i = 0; i < 300; ++i) {
+      std::string line = CriLine(f.substr(f.size() - 20), i);
+      data += line;
+      expected[f].push_back(Payload(line));
+    }
+    AppendFile(f, data);
+  }
+  // A partial line split in three pieces.
+  std::string split = PodLog("prod", "web-1", "app");
+  absl::Time t0 = absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()));
+  AppendFile(split, Rfc3339(t0 + absl::Nanoseconds(1)) + " stdout P joined-\n" +
+                        Rfc3339(t0 + absl::Nanoseconds(2)) + " stdout P from-\n");
+  StartAgent();
+  ASSERT_TRUE(loki_.WaitForEntries(900, absl::Seconds(20)));
+  AppendFile(split, Rfc3339(t0 + absl::Nanoseconds(3)) + " stdout F pieces\n");
+  // Files written while the agent runs, and a pod that appears later.
+  std::string late = PodLog("prod", "late-2", "app");
+  for (int i = 0; i < 100; ++i) {
+    std::string line = CriLine("late", i);
+    AppendFile(late, line);
+    expected[late].push_back(Payload(line));
+  }
+  ASSERT_TRUE(loki_.WaitForEntries(1001, absl::Seconds(20))) << loki_.total_entries();
+  EXPECT_EQ(StopAgent(), 0);
+
+  auto by_stream = ByStream();
+  for (const auto& [path, payloads] : expected) {
+    std::filesystem::path p(path);
+    std::string container = p.parent_path().filename();
+    std::string pod_dir = p.parent_path().parent_path().filename();
+    std::vector<std::string> parts = absl::StrSplit(pod_dir, '_');
+    std::string labels =
+        absl::StrFormat("{container=\"%s\", filename=\"%s\", namespace=\"%s\", pod=\"%s\", "
+                        "stream=\"stdout\"}",
+                        container, path, parts[0], parts[1]);
+    ASSERT_TRUE(by_stream.count(labels)) << labels;
+    std::vector<std::string> got = by_stream[labels];
+    if (path == split) {
+      ASSERT_EQ(got.back(), "joined-from-pieces");
+      got.pop_back();
+    }
+    EXPECT_EQ(got, payloads) << path;
+  }
+  EXPECT_EQ(loki_.total_entries(), 1001u);
+  EXPECT_EQ(loki_.duplicates(), 0u);
+  EXPECT_EQ(loki_.rejected_entries(), 0u);
+  // Timestamps come from the lines.
+  auto joined = loki_.FindStream(absl::StrFormat(
+      "{container=\"app\", filename=\"%s\", namespace=\"prod\", pod=\"web-1\", stream=\"stdout\"}",
+      split));
+  ASSERT_TRUE(joined.has_value());
+  EXPECT_EQ(joined->entries.back().timestamp_ns, absl::ToUnixNanos(t0) + 1);
+  for (const auto& r : loki_.Requests()) {
+    EXPECT_EQ(r.content_type, "application/x-protobuf");
+    EXPECT_EQ(r.content_encoding, "snappy");
+    EXPECT_THAT(r.user_agent, ::testing::StartsWith("sluice/"));
+  }
+}
+
+TEST_F(TailE2eTest, ReceiverFailuresLoseNothing) {
+  std::string f = PodLog("prod", "api-1", "app");
+  std::vector<std::string> payloads;
+  std::string data;
+  for (int i = 0; i < 2000; ++i) {
+    std::string line = CriLine("api", i);
+    data += line;
+    payloads.push_back(Payload(line));
+  }
+  AppendFile(f, data);
+  loki_.FailNext(3, 503);
+  StartAgent({"--batch-size", "8KiB", "--tenant", "team-a"});
+  ASSERT_TRUE(loki_.WaitForRequests(4, absl::Seconds(20)));
+  loki_.FailNext(2, 429, "rate limited", 1);
+  ASSERT_TRUE(loki_.WaitForRequests(7, absl::Seconds(20)));
+  loki_.DropNext(2);
+  loki_.FailNext(2, 500, "boom");
+  ASSERT_TRUE(loki_.WaitForEntries(2000, absl::Seconds(60))) << loki_.total_entries();
+  EXPECT_EQ(StopAgent(), 0);
+  auto by_stream = ByStream();
+  ASSERT_EQ(by_stream.size(), 1u);
+  EXPECT_EQ(by_stream.begin()->second, payloads);
+  EXPECT_EQ(loki_.duplicates(), 0u);
+  auto statuses = loki_.requests_by_status();
+  EXPECT_GE(statuses[503], 3u);
+  EXPECT_GE(statuses[429], 2u);
+  EXPECT_GE(statuses[500], 2u);
+  for (const auto& r : loki_.Requests()) EXPECT_EQ(r.org_id, "team-a");
+  std::string err = ReadFile(stderr_path());
+  EXPECT_THAT(err, ::testing::HasSubstr("loki_write_batch_retries_total{host=\"127.0.0.1:"));
+}
+
+TEST_F(TailE2eTest, BadRequestIsDroppedCountedAndNotRetried) {
+  std::string f = PodLog("prod", "api-1", "app");
+  AppendFile(f, CriLine("first", 1) + CriLine("first", 2));
+  loki_.FailNext(1, 400, "entry for stream has timestamp too old");
+  StartAgent();
+  ASSERT_TRUE(loki_.WaitForRequests(1, absl::Seconds(20)));
+  AppendFile(f, CriLine("second", 3));
+  ASSERT_TRUE(loki_.WaitForEntries(1, absl::Seconds(20)));
+  EXPECT_EQ(StopAgent(), 0);
+  EXPECT_EQ(loki_.requests_by_status()[400], 1u);
+  ASSERT_EQ(loki_.AllLines().size(), 1u);
+  EXPECT_THAT(loki_.AllLines()[0], ::testing::HasSubstr("second seq=3"));
+  std::string err = ReadFile(stderr_path());
+  EXPECT_THAT(err, ::testing::HasSubstr("timestamp too old"));  // Loki's message is logged
+  EXPECT_THAT(err, ::testing::HasSubstr("reason=\\\"ingester_error\\\""));
+  EXPECT_THAT(err, ::testing::HasSubstr("loki_write_dropped_entries_total{"));
+  // The dropped batch counts as handled: a restart does not send it again.
+  StartAgent();
+  AppendFile(f, CriLine("third", 4));
+  ASSERT_TRUE(loki_.WaitForEntries(2, absl::Seconds(20)));
+  EXPECT_EQ(StopAgent(), 0);
+  EXPECT_EQ(loki_.total_entries(), 2u);
+  EXPECT_EQ(loki_.requests_by_status()[400], 1u);
+}
+
+TEST_F(TailE2eTest, RestartResumesWithoutLossOrDuplicates) {
+  std::string f = PodLog("prod", "api-1", "app");
+  std::vector<std::string> payloads;
+  auto write = [&](int from, int to) {
+    std::string data;
+    for (int i = from; i < to; ++i) {
+      std::string line = CriLine("r", i);
+      data += line;
+      payloads.push_back(Payload(line));
+    }
+    AppendFile(f, data);
+  };
+  write(0, 500);
+  StartAgent();
+  ASSERT_TRUE(loki_.WaitForEntries(500, absl::Seconds(20)));
+  EXPECT_EQ(StopAgent(), 0);
+  std::string positions = ReadFile(dir_.Join("state/tail/positions.yml"));
+  EXPECT_THAT(positions, ::testing::HasSubstr(f));
+  write(500, 800);  // written while the agent is down
+  StartAgent();
+  write(800, 1000);  // and after it is back
+  ASSERT_TRUE(loki_.WaitForEntries(1000, absl::Seconds(20))) << loki_.total_entries();
+  EXPECT_EQ(StopAgent(), 0);
+  auto by_stream = ByStream();
+  ASSERT_EQ(by_stream.size(), 1u);
+  EXPECT_EQ(by_stream.begin()->second, payloads);
+  EXPECT_EQ(loki_.duplicates(), 0u);
+}
+
+TEST_F(TailE2eTest, StalledReceiverKeepsMemoryBoundedThenDeliversAll) {
+  std::string f = PodLog("prod", "spam-1", "app");
+  loki_.StallNext(-1);
+  StartAgent({"--memory-budget", "4MiB", "--remote-timeout", "120s"});
+  // 48 MiB written while Loki holds every request: far more than the budget.
+  const int kLines = 48 * 1024 * 1024 / 256;
+  absl::Time base = absl::Now() - absl::Minutes(1);
+  std::string chunk;
+  int seq = 0;
+  while (seq < kLines) {
+    chunk.clear();
+    for (int i = 0; i < 4096 && seq < kLines; ++i, ++seq) {
+      std::string line = absl::StrCat(Rfc3339(base + absl::Nanoseconds(seq)),
+                                      absl::StrFormat(" stdout F seq=%08d ", seq));
+      line.append(256 - line.size() - 1, 'p');
+      line.push_back('\n');
+      chunk += line;
+    }
+    AppendFile(f, chunk);
+  }
+  ASSERT_TRUE(loki_.WaitForStalled(1, absl::Seconds(20)));
+  // Give the agent time to read up to its budget and stop (observed through its memory, which
+  // must stay bounded however long we wait).
+  size_t peak = 0;
+  for (int i = 0; i < 40; ++i) {
+    usleep(50'000);
+    peak = std::max(peak, agent_->PeakRssBytes());
+  }
+  std::fprintf(stderr, "peak RSS while stalled: %zu KiB\n", peak / 1024);
+  EXPECT_GT(peak, 0u);
+  EXPECT_LT(peak, 40u * 1024 * 1024) << "RSS must stay near the 4 MiB budget, not the 48 MiB file";
+  loki_.ReleaseStall();
+  loki_.ClearFaults();
+  ASSERT_TRUE(loki_.WaitForEntries(kLines, absl::Seconds(120))) << loki_.total_entries();
+  EXPECT_EQ(StopAgent(), 0);
+  EXPECT_EQ(loki_.total_entries(), static_cast<size_t>(kLines));
+  EXPECT_EQ(loki_.duplicates(), 0u);
+  std::string err = ReadFile(stderr_path());
+  EXPECT_THAT(err, ::testing::HasSubstr("sluice_backpressure_pauses_total"));
+}
+
+TEST_F(TailE2eTest, EchoModePrintsJsonLines) {
+  std::string f = PodLog("demo", "hello-1", "app");
+  AppendFile(f, CriLine("echo", 1) + CriLine("echo", 2, "stderr"));
+  StartAgent({}, /*with_url=*/false);
+  std::string out;
+  for (int i = 0; i < 400 && std::count(out.begin(), out.end(), '\n') < 2; ++i) {
+    usleep(25'000);
+    out = ReadFile(stdout_path());
+  }
+  EXPECT_EQ(StopAgent(), 0);
+  std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << out;
+  EXPECT_THAT(lines[0], ::testing::MatchesRegex(
+                            R"re(\{"timestamp":"[0-9T:.Z-]+","labels":\{"container":"app",)re"
+                            R"re("filename":".*","namespace":"demo","pod":"hello-1",)re"
+                            R"re("stream":"std(out|err)"\},"line":"echo seq=[12] payload-x*"\})re"));
+}
+
+TEST(CliTest, VersionHelpAndUsageErrors) {
+  TempDir dir;
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), SLUICE_BINARY);
+    Subprocess p;
+    EXPECT_TRUE(p.Start(args, dir.Join("out"), dir.Join("err")));
+    return p.Wait(absl::Seconds(20));
+  };
+  EXPECT_EQ(run({"--version"}), 0);
+  EXPECT_THAT(ReadFile(dir.Join("out")), ::testing::StartsWith("sluice "));
+  EXPECT_EQ(run({"--help"}), 0);
+  EXPECT_EQ(run({"tail", "--help"}), 0);
+  EXPECT_THAT(ReadFile(dir.Join("out")), ::testing::HasSubstr("--memory-budget"));
+  EXPECT_EQ(run({}), 2);
+  EXPECT_EQ(run({"frobnicate"}), 2);
+  EXPECT_EQ(run({"tail"}), 2);
+  EXPECT_EQ(run({"tail", "/tmp", "--bogus"}), 2);
+  EXPECT_THAT(ReadFile(dir.Join("err")), ::testing::HasSubstr("unknown option --bogus"));
+  EXPECT_EQ(run({"tail", "/tmp", "--batch-size", "12XB"}), 2);
+  EXPECT_THAT(ReadFile(dir.Join("err")), ::testing::HasSubstr("invalid byte size unit"));
+  EXPECT_EQ(run({"tail", "/tmp", "--url", "loki:3100"}), 2);
+  EXPECT_EQ(run({"tail", "/tmp", "--label", "bad-name=x"}), 2);
+  EXPECT_EQ(run({"tail", "/tmp", "--batch-wait", "soon"}), 2);
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,171 @@
+#include "agent/sink/loki_sink.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <snappy.h>
+
+#include <deque>
+
+#include "agent/pipeline/batcher.h"
+#include "push.pb.h"
+
+namespace sluice {
+namespace {
+
+// Answers from a script and records what it was sent. Sender thread only (the test's).
+class ScriptedHttp final : public HttpClient {
+ public:
+  explicit ScriptedHttp(std::deque<absl::StatusOr<HttpResponse>> script)
+      : script_(std::move(script)) {}
+  absl::StatusOr<HttpResponse> Post(const HttpRequest& request) override {
+    requests.push_back(Recorded{request.url, request.headers, std::string(request.body)});
+    if (script_.empty()) return HttpResponse{204, "", std::nullopt};
+    auto r = std::move(script_.front());
+    script_.pop_front();
+    return r;
+  }
+  struct Recorded {
+    std::string url;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+  };
+  std::vector<Recorded> requests;
+
+ private:
+  std::deque<absl::StatusOr<HttpResponse>> script_;
+};
+
+HttpResponse Resp(int status, std::string body = "", std::optional<std::string> ra = {}) {
+  return HttpResponse{status, std::move(body), std::move(ra)};
+}
+
+class LokiSinkTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Batch> MakeBatch() {
+    std::unique_ptr<Batch> out;
+    Batcher b(1 << 20, &clock_, [&](std::unique_ptr<Batch> x) { out = std::move(x); });
+    auto info = std::make_shared<StreamInfo>();
+    info->loki_labels = "{app=\"x\"}";
+    uint32_t s = b.AddStream(info);
+    b.Add(s, 1'000'000'000, "one", 1, 0, 4);
+    b.Add(s, 2'000'000'000, "three", 1, 0, 10);
+    b.Seal();
+    return out;
+  }
+  LokiSink* Make(std::deque<absl::StatusOr<HttpResponse>> script, RetryConfig retry = {},
+                 std::string tenant = "") {
+    auto http = std::make_unique<ScriptedHttp>(std::move(script));
+    http_ = http.get();
+    auto sleeper = std::make_unique<FakeSleeper>();
+    sleeper_ = sleeper.get();
+    LokiSinkConfig cfg;
+    cfg.url = "http://127.0.0.1:3100/loki/api/v1/push";
+    cfg.tenant = tenant;
+    cfg.retry = retry;
+    cfg.headers = {{"X-Extra", "1"}, {"content-type", "text/plain"}};
+    sink_ = std::make_unique<LokiSink>(cfg, std::move(http), std::move(sleeper), &metrics_, 42);
+    return sink_.get();
+  }
+  uint64_t Dropped(const std::string& reason, const std::string& tenant = "") {
+    return metrics_.CounterValue(
+        "loki_write_dropped_entries_total",
+        {{"host", "127.0.0.1:3100"}, {"reason", reason}, {"tenant", tenant}});
+  }
+
+  FakeClock clock_;
+  MetricsRegistry metrics_;
+  ScriptedHttp* http_ = nullptr;
+  FakeSleeper* sleeper_ = nullptr;
+  std::unique_ptr<LokiSink> sink_;
+};
+
+TEST_F(LokiSinkTest, SendsSnappyProtobufWithHeaders) {
+  auto batch = MakeBatch();
+  LokiSink* sink = Make({Resp(204)}, {}, "team-a");
+  EXPECT_EQ(sink->Deliver(*batch), BatchOutcome::kDelivered);
+  ASSERT_EQ(http_->requests.size(), 1u);
+  const auto& r = http_->requests[0];
+  EXPECT_EQ(r.url, "http://127.0.0.1:3100/loki/api/v1/push");
+  EXPECT_THAT(r.headers, ::testing::Contains(std::pair<std::string, std::string>(
+                             "Content-Type", "application/x-protobuf")));
+  EXPECT_THAT(r.headers, ::testing::Contains(std::pair<std::string, std::string>(
+                             "Content-Encoding", "snappy")));
+  EXPECT_THAT(r.headers, ::testing::Contains(std::pair<std::string, std::string>(
+                             "X-Scope-OrgID", "team-a")));
+  EXPECT_THAT(r.headers, ::testing::Contains(std::pair<std::string, std::string>(
+                             "User-Agent", std::string("sluice/") + SLUICE_VERSION)));
+  EXPECT_THAT(r.headers, ::testing::Contains(std::pair<std::string, std::string>("X-Extra", "1")));
+  // A configured header never overrides one the client sets itself.
+  EXPECT_THAT(r.headers, ::testing::Not(::testing::Contains(std::pair<std::string, std::string>(
+                             "content-type", "text/plain"))));
+  std::string raw;
+  ASSERT_TRUE(snappy::Uncompress(r.body.data(), r.body.size(), &raw));
+  logproto::PushRequest req;
+  ASSERT_TRUE(req.ParseFromString(raw));
+  ASSERT_EQ(req.streams_size(), 1);
+  EXPECT_EQ(req.streams(0).entries(1).line(), "three");
+  EXPECT_EQ(metrics_.CounterValue("loki_write_sent_entries_total", {{"host", "127.0.0.1:3100"}}),
+            2u);
+  EXPECT_EQ(metrics_.CounterValue("loki_write_sent_bytes_total", {{"host", "127.0.0.1:3100"}}),
+            8u);
+}
+
+TEST_F(LokiSinkTest, RetriesTransportErrors5xxAnd429ThenDelivers) {
+  auto batch = MakeBatch();
+  LokiSink* sink = Make({absl::UnavailableError("connection refused"), Resp(500), Resp(503),
+                         Resp(429, "slow down", "7"), Resp(204)});
+  EXPECT_EQ(sink->Deliver(*batch), BatchOutcome::kDelivered);
+  EXPECT_EQ(http_->requests.size(), 5u);
+  std::vector<absl::Duration> sleeps = sleeper_->sleeps();
+  ASSERT_EQ(sleeps.size(), 4u);
+  EXPECT_GE(sleeps[3], absl::Seconds(7)) << "Retry-After is honoured";
+  EXPECT_EQ(metrics_.CounterValue("loki_write_batch_retries_total",
+                                  {{"host", "127.0.0.1:3100"}, {"tenant", ""}}),
+            4u);
+}
+
+TEST_F(LokiSinkTest, Drops400AtOnceCountedWithReason) {
+  auto batch = MakeBatch();
+  LokiSink* sink = Make({Resp(400, "entry too far behind")});
+  EXPECT_EQ(sink->Deliver(*batch), BatchOutcome::kDropped);
+  EXPECT_EQ(http_->requests.size(), 1u);
+  EXPECT_TRUE(sleeper_->sleeps().empty());
+  uint64_t total = metrics_.CounterValue("loki_write_dropped_entries_total",
+                                         {{"host", "127.0.0.1:3100"},
+                                          {"reason", "ingester_error"},
+                                          {"tenant", ""}});
+  EXPECT_EQ(total, 2u);
+}
+
+TEST_F(LokiSinkTest, MaxRetriesDropsAfterNTries) {
+  auto batch = MakeBatch();
+  RetryConfig retry;
+  retry.max_retries = 3;
+  LokiSink* sink = Make({Resp(500), Resp(500), Resp(500), Resp(500), Resp(500)}, retry);
+  EXPECT_EQ(sink->Deliver(*batch), BatchOutcome::kDropped);
+  EXPECT_EQ(http_->requests.size(), 3u);
+}
+
+TEST_F(LokiSinkTest, CancelAbortsRetryLoop) {
+  auto batch = MakeBatch();
+  LokiSink* sink = Make({Resp(500), Resp(500)});
+  sink->Cancel();
+  EXPECT_EQ(sink->Deliver(*batch), BatchOutcome::kAborted);
+}
+
+TEST_F(LokiSinkTest, MarkOnlyBatchNeedsNoRequest) {
+  Batch empty;
+  empty.marks.push_back(FileMark{1, 0, 5});
+  LokiSink* sink = Make({});
+  EXPECT_EQ(sink->Deliver(empty), BatchOutcome::kDelivered);
+  EXPECT_TRUE(http_->requests.empty());
+}
+
+TEST(UrlHostTest, Extracts) {
+  EXPECT_EQ(UrlHost("http://loki:3100/loki/api/v1/push"), "loki:3100");
+  EXPECT_EQ(UrlHost("https://u:p@loki.example.com/x"), "loki.example.com");
+  EXPECT_EQ(UrlHost("http://127.0.0.1:1"), "127.0.0.1:1");
+}
+
+}  // namespace
+}  // namespace sluice

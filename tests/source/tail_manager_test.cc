@@ -1,0 +1,333 @@
+#include "agent/source/tail_manager.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/temp_dir.h"
+
+namespace sluice {
+namespace {
+
+using ::sluice::testing::AppendFile;
+using ::sluice::testing::TempDir;
+using ::sluice::testing::WriteFile;
+
+struct Got {
+  std::string labels;
+  int64_t ts;
+  std::string line;
+};
+
+// Drives a TailManager on an io_context run by the test thread itself.
+class TailManagerTest : public ::testing::Test {
+ protected:
+  void Make(TailOptions opt) {
+    opt.roots = {dir_.path()};
+    if (opt.positions_path.empty()) opt.positions_path = dir_.Join("state/positions.yml");
+    tail_ = std::make_unique<TailManager>(&io_, opt, &clock_, &metrics_,
+                                          [this](std::unique_ptr<Batch> b) {
+                                            batches_.push_back(std::move(b));
+                                          });
+    ASSERT_TRUE(tail_->Start().ok());
+  }
+  // Runs ready handlers until `done` holds or 5 s pass (the bound is for a broken build, not
+  // a delay the test relies on: it returns as soon as the events are handled).
+  bool RunUntil(const std::function<bool()>& done) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      io_.run_for(std::chrono::milliseconds(5));
+    }
+    return true;
+  }
+  void Drain() {
+    io_.restart();
+    io_.poll();
+  }
+  // Everything sealed so far, flattened.
+  std::vector<Got> Entries() {
+    std::vector<Got> out;
+    for (const auto& b : batches_) {
+      for (size_t i = 0; i < b->num_streams; ++i) {
+        for (const BatchEntry& e : b->streams[i].entries) {
+          out.push_back(Got{b->streams[i].info->loki_labels, e.timestamp_ns,
+                            std::string(b->Line(e))});
+        }
+      }
+    }
+    return out;
+  }
+  // Seals the open batch and acknowledges every sealed batch with `outcome`.
+  void AckAll(BatchOutcome outcome = BatchOutcome::kDelivered) {
+    std::vector<std::unique_ptr<Batch>> pending;
+    pending.swap(batches_);
+    for (auto& b : pending) tail_->OnBatchDone(std::move(b), outcome);
+  }
+  size_t EntryCount() {
+    size_t n = 0;
+    for (const auto& b : batches_) n += b->entries;
+    return n;
+  }
+
+  TempDir dir_;
+  boost::asio::io_context io_;
+  FakeClock clock_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<TailManager> tail_;
+  std::vector<std::unique_ptr<Batch>> batches_;
+};
+
+constexpr char kPodDir[] = "pods/prod_web-7d9f_1234-5678/app";
+
+TEST_F(TailManagerTest, CriLinesJoinedAndLabelled) {
+  std::string path = dir_.Join(std::string(kPodDir) + "/0.log");
+  WriteFile(path,
+            "2024-01-02T03:04:05.000000001Z stdout P hello \n"
+            "2024-01-02T03:04:05.500000000Z stderr F an error\n"
+            "2024-01-02T03:04:06.000000000Z stdout F world\n"
+            "2024-01-02T03:04:07.000000000Z stdout F \n");
+  Make(TailOptions{});
+  Drain();
+  tail_->StopReading();
+  std::vector<Got> got = Entries();
+  ASSERT_EQ(got.size(), 3u);
+  std::string base = "container=\"app\", filename=\"" + path + "\", namespace=\"prod\", ";
+  // Streams are grouped in the order their first entry was complete: stderr, then stdout.
+  EXPECT_EQ(got[0].labels, "{" + base + "pod=\"web-7d9f\", stream=\"stderr\"}");
+  EXPECT_EQ(got[0].line, "an error");
+  EXPECT_EQ(got[1].labels, "{" + base + "pod=\"web-7d9f\", stream=\"stdout\"}");
+  EXPECT_EQ(got[1].line, "hello world");
+  EXPECT_EQ(got[1].ts, 1704164645000000001);  // the first piece's timestamp
+  EXPECT_EQ(got[2].line, "");
+}
+
+TEST_F(TailManagerTest, PositionsAdvanceOnlyOnAcknowledgement) {
+  std::string path = dir_.Join(std::string(kPodDir) + "/0.log");
+  std::string full = "2024-01-02T03:04:05Z stdout F one\n";
+  std::string partial = "2024-01-02T03:04:06Z stdout P two-";
+  WriteFile(path, full + partial + "\n");
+  Make(TailOptions{});
+  Drain();
+  EXPECT_EQ(tail_->CommittedOffset(path), 0);
+  tail_->StopReading();  // seals
+  ASSERT_EQ(batches_.size(), 1u);
+  AckAll(BatchOutcome::kAborted);
+  EXPECT_EQ(tail_->CommittedOffset(path), 0) << "an aborted batch commits nothing";
+  EXPECT_EQ(tail_->inflight_bytes(), 0u);
+}
+
+TEST_F(TailManagerTest, PartialLineHoldsTheMarkAtItsStart) {
+  std::string path = dir_.Join(std::string(kPodDir) + "/0.log");
+  std::string full = "2024-01-02T03:04:05Z stdout F one\n";
+  std::string partial = "2024-01-02T03:04:06Z stdout P two-\n";
+  std::string other = "2024-01-02T03:04:06Z stderr F err\n";
+  WriteFile(path, full + partial + other);
+  Make(TailOptions{});
+  Drain();
+  tail_->StopReading();
+  AckAll();
+  // "err" is acknowledged, but the unfinished stdout line started before it.
+  EXPECT_EQ(tail_->CommittedOffset(path), static_cast<int64_t>(full.size()));
+  ASSERT_TRUE(tail_->SavePositions().ok());
+  std::string saved = ::sluice::testing::ReadFile(dir_.Join("state/positions.yml"));
+  EXPECT_THAT(saved, ::testing::HasSubstr("offset: " + std::to_string(full.size())));
+}
+
+TEST_F(TailManagerTest, RestartResumesFromSavedPosition) {
+  std::string path = dir_.Join(std::string(kPodDir) + "/0.log");
+  WriteFile(path, "2024-01-02T03:04:05Z stdout F one\n2024-01-02T03:04:06Z stdout F two\n");
+  Make(TailOptions{});
+  Drain();
+  tail_->StopReading();
+  AckAll();
+  ASSERT_TRUE(tail_->SavePositions().ok());
+  tail_.reset();
+  batches_.clear();
+
+  AppendFile(path, "2024-01-02T03:04:07Z stdout F three\n");
+  Make(TailOptions{});
+  Drain();
+  tail_->StopReading();
+  std::vector<Got> got = Entries();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].line, "three");
+}
+
+TEST_F(TailManagerTest, ReplacedFileOnRestartStartsFromZero) {
+  std::string path = dir_.Join(std::string(kPodDir) + "/0.log");
+  WriteFile(path, "2024-01-02T03:04:05Z stdout F one\n");
+  Make(TailOptions{});
+  Drain();
+  tail_->StopReading();
+  AckAll();
+  ASSERT_TRUE(tail_->SavePositions().ok());
+  tail_.reset();
+  batches_.clear();
+  // A different file under the same name (new inode, or same inode with other content).
+  std::filesystem::remove(path);
+  WriteFile(path, "2024-01-02T03:04:09Z stdout F new-one\n2024-01-02T03:04:09Z stdout F b\n");
+  Make(TailOptions{});
+  Drain();
+  tail_->StopReading();
+  std::vector<Got> got = Entries();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].line, "new-one");
+}
+
+TEST_F(TailManagerTest, BackpressureStopsReadingAtBudgetAndResumesOnAck) {
+  std::string path = dir_.Join("plain/app.log");
+  std::string data;
+  for (int i = 0; i < 2000; ++i) data += "line " + std::to_string(i) + " xxxxxxxxxxxxxxxxxxxx\n";
+  WriteFile(path, data);
+  TailOptions opt;
+  opt.memory_budget = 4096;
+  opt.read_chunk = 1024;
+  opt.batch_size = 1024;
+  Make(opt);
+  Drain();
+  EXPECT_TRUE(tail_->paused());
+  EXPECT_GE(tail_->inflight_bytes(), 4096u);
+  EXPECT_LT(tail_->inflight_bytes(), 4096u + 1024u);
+  EXPECT_EQ(metrics_.CounterValue("sluice_backpressure_pauses_total"), 1u);
+  size_t before = EntryCount();
+  Drain();
+  EXPECT_EQ(EntryCount(), before) << "nothing more is read while paused";
+  int rounds = 0;
+  while (tail_->paused() && rounds++ < 1000) {
+    AckAll();
+    Drain();
+  }
+  tail_->StopReading();
+  AckAll();
+  EXPECT_EQ(tail_->CommittedOffset(path), static_cast<int64_t>(data.size()));
+  EXPECT_GT(metrics_.CounterValue("sluice_backpressure_pauses_total"), 1u);
+}
+
+TEST_F(TailManagerTest, OverlongLineWithoutNewlineIsBoundedAndTruncated) {
+  std::string path = dir_.Join("plain/big.log");
+  TailOptions opt;
+  opt.max_line_size = 1000;
+  opt.read_chunk = 4096;
+  WriteFile(path, std::string(3 * 1024 * 1024, 'a'));  // no newline yet
+  Make(opt);
+  Drain();
+  EXPECT_EQ(EntryCount(), 0u);
+  EXPECT_EQ(metrics_.CounterValue("sluice_lines_truncated_total"), 1u);
+  AppendFile(path, "tail\nnext\n");
+  tail_->RescanForTest();
+  Drain();
+  tail_->StopReading();
+  std::vector<Got> got = Entries();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].line.size(), 1000u);
+  EXPECT_EQ(got[1].line, "next");
+  AckAll();
+  EXPECT_EQ(tail_->CommittedOffset(path), 3 * 1024 * 1024 + 10);
+}
+
+TEST_F(TailManagerTest, InvalidUtf8IsReplacedAndCounted) {
+  std::string path = dir_.Join("plain/x.log");
+  WriteFile(path, std::string("ok\nbad \xff\xfe end\r\n", 17));
+  Make(TailOptions{});
+  Drain();
+  tail_->StopReading();
+  std::vector<Got> got = Entries();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].line.find('\xff'), std::string::npos);
+  EXPECT_NE(got[1].line.find("\xEF\xBF\xBD"), std::string::npos);
+  EXPECT_EQ(got[1].line.back(), 'd') << "CR of a CRLF ending is dropped";
+  EXPECT_EQ(metrics_.CounterValue("sluice_lines_invalid_utf8_total"), 1u);
+  EXPECT_EQ(got[0].labels, "{filename=\"" + path + "\"}");
+  EXPECT_LT(got[0].ts, got[1].ts);
+}
+
+TEST_F(TailManagerTest, DockerJsonLines) {
+  std::string path = dir_.Join("docker/abc-json.log");
+  WriteFile(path,
+            "{\"log\":\"part one \",\"stream\":\"stdout\",\"time\":\"2024-01-02T03:04:05.1Z\"}\n"
+            "{\"log\":\"and two\\n\",\"stream\":\"stdout\",\"time\":\"2024-01-02T03:04:05.2Z\"}\n"
+            "{\"log\":\"oops\\n\",\"stream\":\"stderr\",\"time\":\"2024-01-02T03:04:06Z\"}\n");
+  Make(TailOptions{});
+  Drain();
+  tail_->StopReading();
+  std::vector<Got> got = Entries();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].line, "part one and two");
+  EXPECT_EQ(got[0].ts, 1704164645100000000);
+  EXPECT_THAT(got[1].labels, ::testing::HasSubstr("stream=\"stderr\""));
+}
+
+TEST_F(TailManagerTest, MalformedCriLineShippedAsIsAndCounted) {
+  std::string path = dir_.Join(std::string(kPodDir) + "/0.log");
+  WriteFile(path, "2024-01-02T03:04:05Z stdout F fine\nthis is not cri\n");
+  Make(TailOptions{});
+  Drain();
+  tail_->StopReading();
+  std::vector<Got> got = Entries();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].line, "this is not cri");
+  EXPECT_EQ(metrics_.CounterValue("sluice_lines_malformed_total", {{"format", "cri"}}), 1u);
+}
+
+TEST_F(TailManagerTest, NewFilesAndRotationFollowedThroughInotify) {
+  Make(TailOptions{});
+  Drain();
+  std::string dir = dir_.Join(kPodDir);
+  std::string path = dir + "/0.log";
+  WriteFile(path, "2024-01-02T03:04:05Z stdout F a\n");
+  ASSERT_TRUE(RunUntil([&] { return tail_->active_files() == 1 && tail_->inflight_bytes() == 1; }));
+  // kubelet rotation: rename, new file, and a late write to the renamed one.
+  std::filesystem::rename(path, path + ".20240102-030405");
+  WriteFile(path, "2024-01-02T03:04:07Z stdout F c\n");
+  AppendFile(path + ".20240102-030405", "2024-01-02T03:04:06Z stdout F b\n");
+  ASSERT_TRUE(RunUntil([&] { return tail_->inflight_bytes() == 3; }));
+  tail_->StopReading();
+  std::vector<Got> got = Entries();
+  std::vector<std::string> lines;
+  for (const Got& g : got) lines.push_back(g.line);
+  EXPECT_THAT(lines, ::testing::UnorderedElementsAre("a", "b", "c"));
+  // Both files carry the same labels: one stream, as in Alloy.
+  EXPECT_EQ(got[0].labels, got[1].labels);
+}
+
+TEST_F(TailManagerTest, CopyTruncateRestartsAtZeroAndCounts) {
+  std::string path = dir_.Join("plain/app.log");
+  WriteFile(path, "first line that is long\nsecond line\n");
+  Make(TailOptions{});
+  Drain();
+  ASSERT_EQ(tail_->inflight_bytes(), 34u);
+  ASSERT_EQ(truncate(path.c_str(), 0), 0);
+  AppendFile(path, "after\n");
+  tail_->RescanForTest();
+  Drain();
+  tail_->StopReading();
+  std::vector<Got> got = Entries();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2].line, "after");
+  EXPECT_EQ(metrics_.CounterValue("sluice_file_truncations_total"), 1u);
+  AckAll();
+  EXPECT_EQ(tail_->CommittedOffset(path), 6) << "old marks do not apply to the new content";
+}
+
+TEST_F(TailManagerTest, CorruptPositionsFileIsReportedAndIgnored) {
+  std::string path = dir_.Join("plain/app.log");
+  WriteFile(path, "one\n");
+  WriteFile(dir_.Join("state/positions.yml"), std::string(4096, '\0'));
+  Make(TailOptions{});
+  Drain();
+  tail_->StopReading();
+  EXPECT_EQ(EntryCount(), 1u);
+  EXPECT_EQ(metrics_.CounterValue("sluice_positions_read_errors_total"), 1u);
+}
+
+}  // namespace
+}  // namespace sluice
