@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds and runs every test:
+#   1. the whole suite (unit + end-to-end, ctest) in a Debug build, microbenchmarks built and
+#      run briefly (no thresholds);
+#   2. the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. each libFuzzer target for a bounded time from its seed corpus (clang).
+# Exits non-zero on the first failure. SLUICE_SKIP_ASAN=1 / SLUICE_SKIP_FUZZ=1 skip 2 / 3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-$(nproc)}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+
+bash scripts/setup.sh
+
+echo "=== build (Debug) ==="
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build -j "$JOBS"
+
+echo "=== tests ==="
+ctest --test-dir build --output-on-failure -j "$JOBS"
+
+echo "=== microbenchmarks (smoke run) ==="
+for b in build/*_benchmark; do
+  [ -x "$b" ] || continue
+  "$b" --benchmark_min_time=0.01 >/dev/null
+  echo "ran $b"
+done
+
+if [ "${SLUICE_SKIP_ASAN:-0}" != 1 ]; then
+  echo "=== tests under ASan + UBSan ==="
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON \
+    -DSLUICE_BENCH=OFF >/dev/null
+  cmake --build build-asan -j "$JOBS"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j "$JOBS"
+fi
+
+if [ "${SLUICE_SKIP_FUZZ:-0}" != 1 ] && ls tests/fuzz/*_fuzzer.cc >/dev/null 2>&1; then
+  echo "=== fuzzers (${FUZZ_SECONDS}s each) ==="
+  cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+    -DSLUICE_FUZZ=ON -DSLUICE_SANITIZE=ON -DSLUICE_TESTS=OFF -DSLUICE_BENCH=OFF >/dev/null
+  cmake --build build-fuzz -j "$JOBS"
+  for src in tests/fuzz/*_fuzzer.cc; do
+    name=$(basename "$src" .cc)
+    corpus_name=${name%_fuzzer}
+    corpus_name=${corpus_name%_parser}
+    work=$(mktemp -d)
+    seeds=tests/fuzz/corpus/$corpus_name
+    [ -d "$seeds" ] && cp -r "$seeds"/. "$work"/
+    echo "fuzzing $name"
+    "build-fuzz/$name" -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 "$work" \
+      >"build-fuzz/$name.log" 2>&1 || { tail -50 "build-fuzz/$name.log"; exit 1; }
+    rm -rf "$work"
+  done
+fi
+echo "=== all tests passed ==="
