@@ -18,6 +18,7 @@
 //    3 adds a `service_name` label to streams that have none; FakeLoki stores labels as sent, so
 //    tests compare against what the agent sent).
 //  - Content-Encoding gzip/deflate are answered with 400 (the agent only sends snappy).
+//  - A request without streams gets 422, as from Loki 3.5 on (older versions answered 204).
 //  - Lines that are not valid UTF-8 are rejected by default (Loki stores the bytes); this catches
 //    an agent that forgets to sanitize. Options::reject_invalid_utf8 = false accepts them.
 #pragma once
