@@ -37,7 +37,9 @@ inline unsigned DaysInMonth(int64_t year, unsigned month) {
 }
 
 // Floor division for the negative years/days the calendar arithmetic below produces.
-constexpr int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+constexpr int64_t FloorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 // Days since 1970-01-01 of the proleptic Gregorian date y-m-d (m 1-12, d 1-31).
 //
@@ -48,8 +50,8 @@ constexpr int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) 
 constexpr int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
   const int64_t era = FloorDiv(y, 400);
-  const int64_t year_of_era = y - era * 400;                      // [0, 399]
-  const int64_t shifted_month = m > 2 ? m - 3 : m + 9;            // March = 0
+  const int64_t year_of_era = y - era * 400;                          // [0, 399]
+  const int64_t shifted_month = m > 2 ? m - 3 : m + 9;                // March = 0
   const int64_t day_of_year = (153 * shifted_month + 2) / 5 + d - 1;  // [0, 365]
   const int64_t day_of_era =
       year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;  // [0, 146096]
@@ -133,8 +135,14 @@ bool ParseRfc3339Nano(std::string_view text, int64_t* unix_nanos) {
   }
 
   // Years 0-9999 keep the seconds far inside int64; only the scaling to nanoseconds can overflow.
-  const int64_t seconds = DaysFromCivil(year, month, day) * kSecondsPerDay + hour * 3600 +
-                          minute * 60 + second - offset_seconds;
+  int64_t seconds = DaysFromCivil(year, month, day) * kSecondsPerDay + hour * 3600 + minute * 60 +
+                    second - offset_seconds;
+  // Borrow a second for negative times so that the earliest representable instant
+  // (-9223372037 s + 0.145224192 s) does not overflow in the intermediate product.
+  if (seconds < 0 && fraction > 0) {
+    ++seconds;
+    fraction -= kNanosPerSecond;
+  }
   int64_t nanos;
   if (__builtin_mul_overflow(seconds, kNanosPerSecond, &nanos) ||
       __builtin_add_overflow(nanos, fraction, &nanos)) {

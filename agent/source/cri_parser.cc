@@ -48,11 +48,12 @@ bool ParseCriLine(std::string_view line, CriLine* out) {
     return false;
   }
 
-  // Then either the end of the line (empty message) or a space and the message.
-  std::string_view content;
-  if (rest.size() > 8) {
-    if (rest[8] != ' ') return false;  // "FF", "F:x", "Fx": a tag longer than one character.
-    content = rest.substr(9);
+  // Then either the end of the line (empty message) or a space and the message. An empty message
+  // is still a view at the end of the line, so the content always lies inside the input.
+  std::string_view content = rest.substr(8);
+  if (!content.empty()) {
+    if (content[0] != ' ') return false;  // "FF", "F:x", "Fx": a tag longer than one character.
+    content.remove_prefix(1);
   }
   out->timestamp_ns = timestamp_ns;
   out->stream = stream;

@@ -24,7 +24,7 @@ struct CriLine {
   int64_t timestamp_ns = 0;
   LogStream stream = LogStream::kNone;
   bool partial = false;      // tag "P"; "F" = full (final piece). Other tags: malformed.
-  std::string_view content;  // the message, points into the input
+  std::string_view content;  // the message, points into the input (a suffix of it, even if empty)
 };
 
 // Parses one CRI log line given WITHOUT its trailing '\n' (a trailing '\r' stays part of the

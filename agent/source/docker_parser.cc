@@ -16,7 +16,7 @@ struct DockerParser::Impl {
   // to a power of two (at least 4 KiB) so that a slowly growing maximum line length costs a
   // logarithmic number of reallocations, not one per new record. False on allocation failure.
   bool Reserve(size_t len) {
-    if (len <= capacity) return true;
+    if (buffer != nullptr && len <= capacity) return true;
     const size_t new_capacity = std::bit_ceil(len < 4096 ? size_t{4096} : len);
     if (parser.allocate(new_capacity) != simdjson::SUCCESS) return false;
     // simdjson reads (but never uses) up to SIMDJSON_PADDING bytes past the end of its input. The
@@ -41,7 +41,7 @@ bool DockerParser::Parse(std::string_view line, DockerLine* out) {
   if (!impl.Reserve(line.size())) return false;
   // The copy is what buys the padding simdjson needs; at memcpy speed it is a small part of the
   // parse, and the caller's read buffer stays free of simdjson's requirements.
-  std::memcpy(impl.buffer.get(), line.data(), line.size());
+  if (!line.empty()) std::memcpy(impl.buffer.get(), line.data(), line.size());
   simdjson::dom::element root;
   if (impl.parser.parse(impl.buffer.get(), line.size(), /*realloc_if_needed=*/false).get(root) !=
       simdjson::SUCCESS) {
