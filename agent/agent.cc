@@ -40,21 +40,21 @@ absl::Status Agent::Start() {
                                       std::make_unique<RealSleeper>(), metrics_,
                                       std::random_device{}());
   }
-  sender_ = std::make_unique<Sender>(
-      std::move(sink), [this](std::unique_ptr<Batch> batch, BatchOutcome outcome) {
-        // Back to the tail thread, which alone owns positions and the budget.
-        Batch* raw = batch.release();
-        boost::asio::post(io_, [this, raw, outcome] {
-          tail_->OnBatchDone(std::unique_ptr<Batch>(raw), outcome);
-        });
-      });
+  sender_ = std::make_unique<Sender>(std::move(sink),
+                                     [this](std::unique_ptr<Batch> batch, BatchOutcome outcome) {
+                                       // Back to the tail thread, which alone owns positions and
+                                       // the budget.
+                                       Batch* raw = batch.release();
+                                       boost::asio::post(io_, [this, raw, outcome] {
+                                         tail_->OnBatchDone(std::unique_ptr<Batch>(raw), outcome);
+                                       });
+                                     });
   std::string tenant = options_.loki.tenant;
-  tail_ = std::make_unique<TailManager>(
-      &io_, options_.tail, RealClock::Get(), metrics_,
-      [this, tenant](std::unique_ptr<Batch> batch) {
-        batch->tenant = tenant;
-        sender_->Enqueue(std::move(batch));
-      });
+  tail_ = std::make_unique<TailManager>(&io_, options_.tail, RealClock::Get(), metrics_,
+                                        [this, tenant](std::unique_ptr<Batch> batch) {
+                                          batch->tenant = tenant;
+                                          sender_->Enqueue(std::move(batch));
+                                        });
   sender_->Start();
   tail_thread_ = std::thread([this] {
     // A handler that throws is a bug; die loudly rather than run on half-broken.
@@ -86,8 +86,7 @@ void Agent::Shutdown() {
   work_.reset();
   io_.stop();
   if (tail_thread_.joinable()) tail_thread_.join();
-  size_t left = 0;
-  left = tail_->inflight_bytes();
+  size_t left = tail_->aborted_bytes();
   if (left > 0) {
     LogWarn("agent", "stopped with entries not acknowledged; they are read again at the next start",
             {{"bytes", std::to_string(left)}});

@@ -16,8 +16,8 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "agent/agent.h"
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
@@ -128,8 +128,8 @@ int ParseTail(int argc, char** argv, Parsed* p) {
     if (name == "url") {
       if (!need_value() || value.empty()) return Usage("--url needs a value");
       if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0) {
-        return Usage(absl::StrCat("--url must start with http:// or https://, got \"", value,
-                                  "\""));
+        return Usage(
+            absl::StrCat("--url must start with http:// or https://, got \"", value, "\""));
       }
       l.url = value;
     } else if (name == "tenant") {
@@ -138,7 +138,8 @@ int ParseTail(int argc, char** argv, Parsed* p) {
     } else if (name == "label") {
       if (!need_value()) return Usage("--label needs k=v");
       size_t e = value.find('=');
-      if (e == std::string::npos) return Usage(absl::StrCat("--label wants k=v, got \"", value, "\""));
+      if (e == std::string::npos)
+        return Usage(absl::StrCat("--label wants k=v, got \"", value, "\""));
       std::string k = value.substr(0, e);
       if (!IsValidLabelName(k)) {
         return Usage(absl::StrCat("--label: invalid label name \"", k,

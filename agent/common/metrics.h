@@ -51,7 +51,8 @@ class MetricsRegistry {
   MetricsRegistry& operator=(const MetricsRegistry&) = delete;
 
   // Returns the counter `name{labels}`, creating it (value 0) on first use.
-  Counter* GetCounter(std::string_view name, std::string_view help, const MetricLabels& labels = {});
+  Counter* GetCounter(std::string_view name, std::string_view help,
+                      const MetricLabels& labels = {});
   Gauge* GetGauge(std::string_view name, std::string_view help, const MetricLabels& labels = {});
 
   // Value of a counter, 0 if it was never registered (tests and the exit summary).

@@ -24,17 +24,24 @@ absl::StatusOr<uint64_t> ParseByteSize(std::string_view text) {
   }
   std::string unit(text.substr(i));
   uint64_t mult;
-  if (unit.empty() || unit == "B") mult = 1;
-  else if (unit == "KB" || unit == "kB") mult = 1000;
-  else if (unit == "MB") mult = 1000ull * 1000;
-  else if (unit == "GB") mult = 1000ull * 1000 * 1000;
-  else if (unit == "KiB" || unit == "Ki") mult = 1024;
-  else if (unit == "MiB" || unit == "Mi") mult = 1024ull * 1024;
-  else if (unit == "GiB" || unit == "Gi") mult = 1024ull * 1024 * 1024;
+  if (unit.empty() || unit == "B")
+    mult = 1;
+  else if (unit == "KB" || unit == "kB")
+    mult = 1000;
+  else if (unit == "MB")
+    mult = 1000ull * 1000;
+  else if (unit == "GB")
+    mult = 1000ull * 1000 * 1000;
+  else if (unit == "KiB" || unit == "Ki")
+    mult = 1024;
+  else if (unit == "MiB" || unit == "Mi")
+    mult = 1024ull * 1024;
+  else if (unit == "GiB" || unit == "Gi")
+    mult = 1024ull * 1024 * 1024;
   else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid byte size unit \"", unit, "\" in \"", Av(text),
-        "\" (use B, KB, MB, GB, KiB, MiB or GiB)"));
+    return absl::InvalidArgumentError(absl::StrCat("invalid byte size unit \"", unit, "\" in \"",
+                                                   Av(text),
+                                                   "\" (use B, KB, MB, GB, KiB, MiB or GiB)"));
   }
   if (value > UINT64_MAX / mult) {
     return absl::InvalidArgumentError(absl::StrCat("byte size out of range: ", Av(text)));

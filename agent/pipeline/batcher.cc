@@ -53,8 +53,8 @@ void Batcher::AddMark(uint64_t file_id, uint64_t generation, int64_t mark_offset
   open_->marks.push_back(FileMark{file_id, generation, mark_offset});
 }
 
-void Batcher::Add(uint32_t stream_id, int64_t timestamp_ns, std::string_view line,
-                  uint64_t file_id, uint64_t generation, int64_t mark_offset) {
+void Batcher::Add(uint32_t stream_id, int64_t timestamp_ns, std::string_view line, uint64_t file_id,
+                  uint64_t generation, int64_t mark_offset) {
   if (open_ && open_->entries > 0 && open_->line_bytes + line.size() > batch_size_) Seal();
   EnsureOpen();
   Batch& b = *open_;

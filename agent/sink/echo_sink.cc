@@ -9,8 +9,8 @@ EchoSink::EchoSink(FILE* out, MetricsRegistry* metrics)
     : out_(out),
       sent_entries_(metrics->GetCounter("loki_write_sent_entries_total",
                                         "Number of log entries sent.", {{"host", "stdout"}})),
-      sent_bytes_(metrics->GetCounter("loki_write_sent_bytes_total",
-                                      "Number of bytes sent.", {{"host", "stdout"}})) {}
+      sent_bytes_(metrics->GetCounter("loki_write_sent_bytes_total", "Number of bytes sent.",
+                                      {{"host", "stdout"}})) {}
 
 BatchOutcome EchoSink::Deliver(const Batch& batch) {
   buf_.clear();

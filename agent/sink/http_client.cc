@@ -127,7 +127,11 @@ absl::Status CurlHttpClient::Setup() {
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_ERRORBUFFER, error_buffer_, "ERRORBUFFER"));
   // Signals would hit whatever thread the process is running; timeouts use no alarm() then.
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_NOSIGNAL, 1L, "NOSIGNAL"));
-  RETURN_IF_ERROR(SetOpt(c, CURLOPT_NOPROGRESS, 1L, "NOPROGRESS"));
+  // The progress callback is how a shutdown aborts a request that Loki is sitting on.
+  RETURN_IF_ERROR(SetOpt(c, CURLOPT_NOPROGRESS, 0L, "NOPROGRESS"));
+  RETURN_IF_ERROR(SetOpt(c, CURLOPT_XFERINFOFUNCTION, &CurlHttpClient::OnProgress,
+                         "XFERINFOFUNCTION"));
+  RETURN_IF_ERROR(SetOpt(c, CURLOPT_XFERINFODATA, static_cast<void*>(this), "XFERINFODATA"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_VERBOSE, 0L, "VERBOSE"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_PROTOCOLS_STR, "http,https", "PROTOCOLS_STR"));
   // A redirect from a push endpoint is a misconfiguration to surface, not a place to re-POST to.
@@ -160,8 +164,15 @@ absl::Status CurlHttpClient::Setup() {
   return absl::OkStatus();
 }
 
+int CurlHttpClient::OnProgress(void* self, int64_t, int64_t, int64_t, int64_t) {
+  return static_cast<CurlHttpClient*>(self)->cancelled_.load(std::memory_order_relaxed) ? 1 : 0;
+}
+
 absl::StatusOr<HttpResponse> CurlHttpClient::Post(const HttpRequest& request) {
   if (!setup_status_.ok()) return setup_status_;
+  if (cancelled_.load(std::memory_order_relaxed)) {
+    return absl::CancelledError("request cancelled: shutting down");
+  }
   RETURN_IF_ERROR(CheckUrl(request.url));
   CURL* c = Handle(curl_);
 
@@ -201,6 +212,9 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Post(const HttpRequest& request) {
 
   error_buffer_[0] = '\0';
   CURLcode rc = curl_easy_perform(c);
+  if (rc == CURLE_ABORTED_BY_CALLBACK) {
+    return absl::CancelledError(absl::StrCat("POST ", request.url, ": cancelled: shutting down"));
+  }
   if (rc != CURLE_OK) {
     std::string detail = error_buffer_[0] != '\0' ? error_buffer_ : curl_easy_strerror(rc);
     return absl::Status(CodeFor(rc), absl::StrCat("POST ", request.url, ": ", detail));

@@ -7,6 +7,8 @@
 // return the set-up error, so a bad TLS file shows in the push errors and metrics.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,6 +44,9 @@ class HttpClient {
   // non-OK Status, never a response: DeadlineExceeded for timeouts, InvalidArgument for a URL
   // that cannot be used, Unavailable for the rest.
   virtual absl::StatusOr<HttpResponse> Post(const HttpRequest& request) = 0;
+  // Makes the request in flight, and every later one, fail at once with CancelledError (shutdown
+  // must not wait out a remote_timeout). Thread-safe; the default does nothing.
+  virtual void Cancel() {}
 };
 
 // Process-wide curl_global_init, done once (std::call_once); CurlHttpClient calls it itself.
@@ -68,8 +73,11 @@ class CurlHttpClient final : public HttpClient {
   CurlHttpClient& operator=(const CurlHttpClient&) = delete;
 
   absl::StatusOr<HttpResponse> Post(const HttpRequest& request) override;
+  void Cancel() override { cancelled_.store(true, std::memory_order_relaxed); }
 
  private:
+  static int OnProgress(void* self, int64_t, int64_t, int64_t, int64_t);
+  std::atomic<bool> cancelled_{false};
   absl::Status Setup();
 
   CurlHttpClientOptions options_;

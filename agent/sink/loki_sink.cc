@@ -34,9 +34,9 @@ LokiSink::LokiSink(LokiSinkConfig config, std::unique_ptr<HttpClient> http,
   retries_ = metrics->GetCounter("loki_write_batch_retries_total",
                                  "Number of times batches have had to be retried.",
                                  {{"host", host_}, {"tenant", config_.tenant}});
-  requests_ok_ = metrics->GetCounter("sluice_write_requests_total",
-                                     "Push requests answered, by status code.",
-                                     {{"host", host_}, {"status_code", "2xx"}});
+  requests_ok_ =
+      metrics->GetCounter("sluice_write_requests_total", "Push requests answered, by status code.",
+                          {{"host", host_}, {"status_code", "2xx"}});
   request_.url = config_.url;
   request_.timeout = config_.remote_timeout;
   request_.headers = {{"Content-Type", "application/x-protobuf"},
@@ -75,6 +75,7 @@ BatchOutcome LokiSink::Deliver(const Batch& batch) {
     PushAttempt result;
     std::string error_text;
     absl::StatusOr<HttpResponse> response = http_->Post(request_);
+    if (absl::IsCancelled(response.status())) return BatchOutcome::kAborted;
     if (response.ok()) {
       result.http_status = response->status;
       if (response->retry_after) {
@@ -85,11 +86,11 @@ BatchOutcome LokiSink::Deliver(const Batch& batch) {
       error_text = std::string(response.status().message());
     }
     metrics_
-        ->GetCounter("sluice_write_requests_total", "Push requests answered, by status code.",
-                     {{"host", host_},
-                      {"status_code", result.http_status == 0
-                                          ? std::string("error")
-                                          : std::to_string(result.http_status)}})
+        ->GetCounter(
+            "sluice_write_requests_total", "Push requests answered, by status code.",
+            {{"host", host_},
+             {"status_code",
+              result.http_status == 0 ? std::string("error") : std::to_string(result.http_status)}})
         ->Inc();
     RetryDecision decision = policy_.Decide(result, attempt);
     switch (decision.kind) {

@@ -23,8 +23,8 @@
 namespace sluice {
 
 struct LokiSinkConfig {
-  std::string url;     // http(s)://host:port/loki/api/v1/push
-  std::string tenant;  // X-Scope-OrgID when not empty
+  std::string url;                                           // http(s)://host:port/loki/api/v1/push
+  std::string tenant;                                        // X-Scope-OrgID when not empty
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
   absl::Duration remote_timeout = absl::Seconds(10);
   RetryConfig retry;
@@ -32,11 +32,14 @@ struct LokiSinkConfig {
 
 class LokiSink final : public Sink {
  public:
-  LokiSink(LokiSinkConfig config, std::unique_ptr<HttpClient> http, std::unique_ptr<Sleeper> sleeper,
-           MetricsRegistry* metrics, uint64_t seed);
+  LokiSink(LokiSinkConfig config, std::unique_ptr<HttpClient> http,
+           std::unique_ptr<Sleeper> sleeper, MetricsRegistry* metrics, uint64_t seed);
 
   BatchOutcome Deliver(const Batch& batch) override;
-  void Cancel() override { sleeper_->Cancel(); }
+  void Cancel() override {
+    sleeper_->Cancel();
+    http_->Cancel();
+  }
 
  private:
   void CountDrop(const Batch& batch, const std::string& reason);

@@ -9,7 +9,9 @@ Sender::Sender(std::unique_ptr<Sink> sink, DoneFn done)
 
 Sender::~Sender() { Stop(); }
 
-void Sender::Start() { thread_ = std::thread([this] { Run(); }); }
+void Sender::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void Sender::Enqueue(std::unique_ptr<Batch> batch) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -111,24 +111,27 @@ int HexValue(char c) {
   return -1;
 }
 
+// One list entry (outside the parser class: clang rejects std::optional::emplace of a nested
+// struct with default member initialisers) under `positions:` while it is being read.
+struct PositionsEntry {
+  PositionRecord record;
+  int first_line = 0;
+  size_t key_indent = 0;  // column of the entry's keys; 0 = not known yet
+  bool has_path = false;
+  bool has_offset = false;
+  std::vector<std::string> keys;  // seen keys, to reject duplicates
+  bool skipping_unknown = false;  // inside the nested block of an unknown key
+};
+
 // Parses a document line by line. Single use; errors carry the line number.
 class PositionsParser {
  public:
+  using Entry = PositionsEntry;
   explicit PositionsParser(std::string_view text) : text_(text) {}
 
   absl::StatusOr<std::vector<PositionRecord>> Parse();
 
  private:
-  // One list entry under `positions:` while it is being read.
-  struct Entry {
-    PositionRecord record;
-    int first_line = 0;
-    size_t key_indent = 0;  // column of the entry's keys; 0 = not known yet
-    bool has_path = false;
-    bool has_offset = false;
-    std::vector<std::string> keys;  // seen keys, to reject duplicates
-    bool skipping_unknown = false;  // inside the nested block of an unknown key
-  };
 
   absl::Status Error(std::string_view msg) const {
     return absl::InvalidArgumentError(absl::StrCat("line ", line_no_, ": ", Av(msg)));

@@ -42,11 +42,16 @@ std::string ErrnoText(int err) { return std::string(strerror(err)); }
 }  // namespace
 
 bool ParseLogFormat(std::string_view text, LogFormat* out) {
-  if (text == "auto") *out = LogFormat::kAuto;
-  else if (text == "cri") *out = LogFormat::kCri;
-  else if (text == "docker") *out = LogFormat::kDocker;
-  else if (text == "plain" || text == "raw") *out = LogFormat::kPlain;
-  else return false;
+  if (text == "auto")
+    *out = LogFormat::kAuto;
+  else if (text == "cri")
+    *out = LogFormat::kCri;
+  else if (text == "docker")
+    *out = LogFormat::kDocker;
+  else if (text == "plain" || text == "raw")
+    *out = LogFormat::kPlain;
+  else
+    return false;
   return true;
 }
 
@@ -70,12 +75,12 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
       "sluice_lines_truncated_total", "Lines cut at max_line_size; the rest of the line dropped.");
   invalid_utf8_ = metrics->GetCounter("sluice_lines_invalid_utf8_total",
                                       "Lines whose invalid UTF-8 was replaced with U+FFFD.");
-  malformed_cri_ = metrics->GetCounter("sluice_lines_malformed_total",
-                                       "Lines that did not parse; shipped as they are.",
-                                       {{"format", "cri"}});
-  malformed_docker_ = metrics->GetCounter("sluice_lines_malformed_total",
-                                          "Lines that did not parse; shipped as they are.",
-                                          {{"format", "docker"}});
+  malformed_cri_ =
+      metrics->GetCounter("sluice_lines_malformed_total",
+                          "Lines that did not parse; shipped as they are.", {{"format", "cri"}});
+  malformed_docker_ =
+      metrics->GetCounter("sluice_lines_malformed_total",
+                          "Lines that did not parse; shipped as they are.", {{"format", "docker"}});
   truncations_ = metrics->GetCounter("sluice_file_truncations_total",
                                      "Files that shrank below the read offset (copytruncate).");
   pauses_ = metrics->GetCounter("sluice_backpressure_pauses_total",
@@ -87,13 +92,18 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
   inotify_overflows_ = metrics->GetCounter("sluice_inotify_overflows_total",
                                            "inotify queue overflows (a rescan follows).");
   read_errors_ = metrics->GetCounter("sluice_file_read_errors_total", "Failed reads or opens.");
-  files_active_ = metrics->GetGauge("loki_source_file_files_active_total",
-                                    "Number of active files.");
+  files_active_ =
+      metrics->GetGauge("loki_source_file_files_active_total", "Number of active files.");
   inflight_gauge_ = metrics->GetGauge("sluice_inflight_bytes",
                                       "Line bytes read and not yet acknowledged by Loki.");
 }
 
 TailManager::~TailManager() {
+  // Pending timer handlers then complete with operation_aborted and touch nothing of ours.
+  rescan_timer_.cancel();
+  positions_timer_.cancel();
+  batch_timer_.cancel();
+  orphan_timer_.cancel();
   for (auto& [id, f] : files_) {
     if (f->fd >= 0) ::close(f->fd);
   }
@@ -122,8 +132,7 @@ absl::Status TailManager::Start() {
                        "Positions files that could not be read and were ignored.")
           ->Inc();
       LogWarn("tail", "positions file unreadable, restarting files from the beginning",
-              {{"path", opt_.positions_path},
-               {"error", std::string(records.status().message())}});
+              {{"path", opt_.positions_path}, {"error", std::string(records.status().message())}});
     }
   }
 
@@ -450,8 +459,8 @@ void TailManager::Rescan() {
     if (fstat(f->fd, &st) == 0 && st.st_size != f->read_offset) MarkReady(f);
     if (!f->orphan) {
       struct stat by_name;
-      if (::stat(f->path.c_str(), &by_name) != 0 ||
-          by_name.st_ino != f->identity.inode || by_name.st_dev != f->identity.device) {
+      if (::stat(f->path.c_str(), &by_name) != 0 || by_name.st_ino != f->identity.inode ||
+          by_name.st_dev != f->identity.device) {
         replaced.push_back(f);
       }
     }
@@ -487,8 +496,8 @@ void TailManager::ArmBatchTimer() {
   batch_timer_armed_ = true;
   batch_timer_.expires_after(absl::ToChronoNanoseconds(opt_.batch_wait));
   batch_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: `this` may be gone
     batch_timer_armed_ = false;
-    if (ec) return;
     batcher_.SealIfOlderThan(ToNanos(opt_.batch_wait));
     ArmBatchTimer();
   });
@@ -499,8 +508,9 @@ void TailManager::ArmOrphanTimer() {
   orphan_timer_armed_ = true;
   orphan_timer_.expires_after(std::chrono::milliseconds(500));
   orphan_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: `this` may be gone
     orphan_timer_armed_ = false;
-    if (ec || stopping_) return;
+    if (stopping_) return;
     CheckOrphans();
   });
 }
@@ -527,7 +537,10 @@ void TailManager::MarkReady(File* f) {
 void TailManager::SchedulePass() {
   if (pass_scheduled_ || stopping_ || paused_) return;
   pass_scheduled_ = true;
-  boost::asio::post(*io_, [this] { ReadPass(); });
+  boost::asio::post(*io_, [this, alive = std::weak_ptr<int>(alive_)] {
+    if (alive.expired()) return;  // posted before this TailManager was destroyed
+    ReadPass();
+  });
 }
 
 void TailManager::Pause() {
@@ -600,6 +613,8 @@ TailManager::ReadResult TailManager::ReadOnce(File* f) {
   int64_t base = f->read_offset;
   f->read_offset += n;
   f->last_data_mono = clock_->MonotonicNanos();
+  // One clock read per chunk, not per line: the read time of plain lines.
+  chunk_time_ns_ = clock_->NowUnixNanos();
   read_bytes_->Inc(static_cast<uint64_t>(n));
   ProcessChunk(f, read_buf_.data(), static_cast<size_t>(n), base);
   return static_cast<size_t>(n) == read_buf_.size() ? ReadResult::kMore : ReadResult::kEof;
@@ -654,8 +669,7 @@ void TailManager::ProcessChunk(File* f, const char* data, size_t n, int64_t base
   }
 }
 
-void TailManager::ProcessLine(File* f, std::string_view raw, int64_t line_start,
-                              int64_t line_end) {
+void TailManager::ProcessLine(File* f, std::string_view raw, int64_t line_start, int64_t line_end) {
   if (f->format == LogFormat::kAuto) {
     // Decided once per file from its first line: kubelet writes one format per file.
     CriLine probe;
@@ -694,7 +708,7 @@ void TailManager::ProcessLine(File* f, std::string_view raw, int64_t line_start,
   // Plain line, or a malformed one shipped as it is: timestamp = read time, kept strictly
   // increasing per file so that Loki never takes two equal lines for one duplicate.
   if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
-  int64_t ts = std::max(clock_->NowUnixNanos(), f->last_ts + 1);
+  int64_t ts = std::max(chunk_time_ns_, f->last_ts + 1);
   f->last_ts = ts;
   if (raw.size() > opt_.max_line_size) raw = raw.substr(0, opt_.max_line_size);
   Emit(f, LogStream::kNone, ts, raw, SafeMark(f, line_end));
@@ -779,6 +793,7 @@ void TailManager::Emit(File* f, LogStream stream, int64_t ts, std::string_view l
 }
 
 void TailManager::CloseFile(File* f) {
+  chunk_time_ns_ = clock_->NowUnixNanos();
   // A rotated or deleted file that was quiet for the grace period: what it still holds of an
   // unfinished line will never be completed, so ship it rather than lose it.
   if (!f->carry.empty() && !f->skipping) {
@@ -825,6 +840,7 @@ void TailManager::MaybeForget(File* f) {
 
 void TailManager::OnBatchDone(std::unique_ptr<Batch> batch, BatchOutcome outcome) {
   inflight_bytes_ -= std::min(inflight_bytes_, batch->line_bytes);
+  if (outcome == BatchOutcome::kAborted) aborted_bytes_ += batch->line_bytes;
   if (outcome != BatchOutcome::kAborted) {
     std::vector<File*> retired;
     for (const FileMark& m : batch->marks) {

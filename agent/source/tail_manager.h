@@ -54,10 +54,10 @@ struct TailOptions {
   std::vector<std::string> roots = {"/var/log/pods"};
   std::string file_suffix = ".log";  // files to tail: regular files whose name ends with it
   LogFormat format = LogFormat::kAuto;
-  size_t max_line_size = 256 * 1024;     // Loki's default max_line_size; longer lines truncated
-  size_t read_chunk = 256 * 1024;        // bytes read from one file per turn (fairness)
+  size_t max_line_size = 256 * 1024;       // Loki's default max_line_size; longer lines truncated
+  size_t read_chunk = 256 * 1024;          // bytes read from one file per turn (fairness)
   size_t memory_budget = 8 * 1024 * 1024;  // line bytes read but not yet acknowledged
-  size_t batch_size = 1024 * 1024;       // Alloy loki.write batch_size
+  size_t batch_size = 1024 * 1024;         // Alloy loki.write batch_size
   absl::Duration batch_wait = absl::Seconds(1);
   absl::Duration rescan_interval = absl::Seconds(10);
   absl::Duration positions_interval = absl::Seconds(5);
@@ -92,6 +92,8 @@ class TailManager {
 
   // Introspection for tests and metrics (tail thread).
   size_t inflight_bytes() const { return inflight_bytes_; }
+  // Line bytes of batches abandoned at shutdown (read again at the next start).
+  size_t aborted_bytes() const { return aborted_bytes_; }
   bool paused() const { return paused_; }
   size_t active_files() const;
   int64_t CommittedOffset(const std::string& path) const;  // -1 if not tracked
@@ -114,19 +116,19 @@ class TailManager {
     int fd = -1;
     FileIdentity identity;
     uint64_t generation = 0;
-    int64_t read_offset = 0;   // next byte to read
-    int64_t acked_offset = 0;  // committed: everything before it is acknowledged
+    int64_t read_offset = 0;      // next byte to read
+    int64_t acked_offset = 0;     // committed: everything before it is acknowledged
     int64_t consumed_offset = 0;  // everything before it became entries or marks
     int64_t last_data_mono = 0;
-    bool orphan = false;  // renamed away from a tailed name, or deleted: drain, then close
-    bool closed = false;  // fd closed; kept until its marks are acknowledged
-    bool queued = false;  // in ready_
+    bool orphan = false;    // renamed away from a tailed name, or deleted: drain, then close
+    bool closed = false;    // fd closed; kept until its marks are acknowledged
+    bool queued = false;    // in ready_
     bool skipping = false;  // discarding the rest of an overlong line
     LogFormat format = LogFormat::kAuto;
-    std::string carry;  // bytes of an incomplete line
+    std::string carry;   // bytes of an incomplete line
     Partial partial[3];  // CRI / docker partial lines, by LogStream
     int64_t last_ts = 0;
-    LabelSet labels;       // without `stream`
+    LabelSet labels;  // without `stream`
     uint32_t stream_ids[3] = {kNoStream, kNoStream, kNoStream};
   };
   static constexpr uint32_t kNoStream = UINT32_MAX;
@@ -184,6 +186,10 @@ class TailManager {
   int64_t paused_since_mono_ = 0;
   bool positions_dirty_ = false;
   size_t inflight_bytes_ = 0;
+  size_t aborted_bytes_ = 0;
+  int64_t chunk_time_ns_ = 0;
+  // Expires with this object; posted handlers check it.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 
   uint64_t next_file_id_ = 1;
   absl::flat_hash_map<uint64_t, std::unique_ptr<File>> files_;
@@ -211,9 +217,9 @@ class TailManager {
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, Restored> restored_;
 
   std::string read_buf_;
-  std::string line_buf_;   // a line assembled from carry + new bytes
-  std::string utf8_buf_;   // a line with invalid UTF-8 replaced
-  std::string path_buf_;   // event path assembly
+  std::string line_buf_;  // a line assembled from carry + new bytes
+  std::string utf8_buf_;  // a line with invalid UTF-8 replaced
+  std::string path_buf_;  // event path assembly
 
   // Metrics (Alloy's names where Alloy has one).
   Counter* read_bytes_;

@@ -36,9 +36,8 @@ std::string CriLine(const std::string& tag, int seq, const char* stream = "stdou
   // receiver rejects only entries older than a week relative to... its clock; use "now").
   int64_t now_s = static_cast<int64_t>(absl::ToUnixSeconds(absl::Now())) - 60;
   absl::Time t = absl::FromUnixSeconds(now_s) + absl::Milliseconds(seq);
-  return absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", t, absl::UTCTimeZone()), " ",
-                      stream, " F ", tag, " seq=", seq, " payload-", std::string(seq % 50, 'x'),
-                      "\n");
+  return absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", t, absl::UTCTimeZone()), " ", stream,
+                      " F ", tag, " seq=", seq, " payload-", std::string(seq % 50, 'x'), "\n");
 }
 
 class TailE2eTest : public ::testing::Test {
@@ -60,16 +59,23 @@ class TailE2eTest : public ::testing::Test {
   std::string PodLog(const std::string& ns, const std::string& pod, const std::string& c) {
     return absl::StrCat(pods(), "/", ns, "_", pod, "_uid-", pod, "/", c, "/0.log");
   }
-  void StartAgent(std::vector<std::string> extra = {}, bool with_url = true) {
-    std::vector<std::string> argv = {SLUICE_BINARY, "tail", pods(),
-                                     "--storage.path", dir_.Join("state"),
-                                     "--batch-wait", "100ms",
-                                     "--min-backoff", "20ms",
-                                     "--max-backoff", "200ms",
-                                     "--rescan-interval", "1s"};
+  void StartAgent(std::vector<std::string> extra = {}, bool with_url = true, std::string url = "") {
+    std::vector<std::string> argv = {SLUICE_BINARY,
+                                     "tail",
+                                     pods(),
+                                     "--storage.path",
+                                     dir_.Join("state"),
+                                     "--batch-wait",
+                                     "100ms",
+                                     "--min-backoff",
+                                     "20ms",
+                                     "--max-backoff",
+                                     "200ms",
+                                     "--rescan-interval",
+                                     "1s"};
     if (with_url) {
       argv.push_back("--url");
-      argv.push_back(loki_.push_url());
+      argv.push_back(url.empty() ? loki_.push_url() : url);
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
     agent_ = std::make_unique<Subprocess>();
@@ -103,7 +109,8 @@ std::string Payload(const std::string& cri) {
 
 TEST_F(TailE2eTest, EveryLineArrivesOnceInOrderWithLabels) {
   std::map<std::string, std::vector<std::string>> expected;  // path -> payloads
-  std::vector<std::string> files = {PodLog("prod", "web-1", "app"), PodLog("prod", "web-1", "proxy"),
+  std::vector<std::string> files = {PodLog("prod", "web-1", "app"),
+                                    PodLog("prod", "web-1", "proxy"),
                                     PodLog("dev", "db-0", "postgres")};
   for (const auto& f : files) {
     std::string data;
@@ -138,10 +145,10 @@ TEST_F(TailE2eTest, EveryLineArrivesOnceInOrderWithLabels) {
     std::string container = p.parent_path().filename();
     std::string pod_dir = p.parent_path().parent_path().filename();
     std::vector<std::string> parts = absl::StrSplit(pod_dir, '_');
-    std::string labels =
-        absl::StrFormat("{container=\"%s\", filename=\"%s\", namespace=\"%s\", pod=\"%s\", "
-                        "stream=\"stdout\"}",
-                        container, path, parts[0], parts[1]);
+    std::string labels = absl::StrFormat(
+        "{container=\"%s\", filename=\"%s\", namespace=\"%s\", pod=\"%s\", "
+        "stream=\"stdout\"}",
+        container, path, parts[0], parts[1]);
     ASSERT_TRUE(by_stream.count(labels)) << labels;
     std::vector<std::string> got = by_stream[labels];
     if (path == split) {
@@ -282,7 +289,11 @@ TEST_F(TailE2eTest, StalledReceiverKeepsMemoryBoundedThenDeliversAll) {
   }
   std::fprintf(stderr, "peak RSS while stalled: %zu KiB\n", peak / 1024);
   EXPECT_GT(peak, 0u);
-  EXPECT_LT(peak, 40u * 1024 * 1024) << "RSS must stay near the 4 MiB budget, not the 48 MiB file";
+#ifndef SLUICE_SANITIZER_BUILD
+  // (Under ASan the quarantine of freed memory inflates RSS; the bound is checked in the plain
+  // build.)
+  EXPECT_LT(peak, 32u * 1024 * 1024) << "RSS must stay near the 4 MiB budget, not the 48 MiB file";
+#endif
   loki_.ReleaseStall();
   loki_.ClearFaults();
   ASSERT_TRUE(loki_.WaitForEntries(kLines, absl::Seconds(120))) << loki_.total_entries();
@@ -291,6 +302,36 @@ TEST_F(TailE2eTest, StalledReceiverKeepsMemoryBoundedThenDeliversAll) {
   EXPECT_EQ(loki_.duplicates(), 0u);
   std::string err = ReadFile(stderr_path());
   EXPECT_THAT(err, ::testing::HasSubstr("sluice_backpressure_pauses_total"));
+}
+
+TEST_F(TailE2eTest, ShutdownDuringStallKeepsDeadlineAndLosesNothing) {
+  std::string f = PodLog("prod", "api-1", "app");
+  std::vector<std::string> payloads;
+  std::string data;
+  for (int i = 0; i < 200; ++i) {
+    std::string line = CriLine("s", i);
+    data += line;
+    payloads.push_back(Payload(line));
+  }
+  AppendFile(f, data);
+  loki_.StallNext(-1);
+  StartAgent({"--remote-timeout", "120s", "--shutdown-timeout", "1s"});
+  ASSERT_TRUE(loki_.WaitForStalled(1, absl::Seconds(20)));
+  absl::Time t0 = absl::Now();
+  EXPECT_EQ(StopAgent(), 0);
+  // The in-flight request is abandoned at the deadline, not after the 120 s remote timeout.
+  EXPECT_LT(absl::Now() - t0, absl::Seconds(10));
+  EXPECT_THAT(ReadFile(stderr_path()), ::testing::HasSubstr("not acknowledged"));
+  // Nothing was acknowledged, so nothing was committed: the next run sends it all (to a fresh
+  // receiver, so that the abandoned request held by the first one cannot be counted).
+  loki_.Stop();
+  FakeLoki second;
+  ASSERT_TRUE(second.Start().ok());
+  StartAgent({}, true, second.push_url());
+  ASSERT_TRUE(second.WaitForEntries(200, absl::Seconds(20)));
+  EXPECT_EQ(StopAgent(), 0);
+  std::vector<std::string> got = second.AllLines();
+  EXPECT_EQ(got, payloads);
 }
 
 TEST_F(TailE2eTest, EchoModePrintsJsonLines) {
@@ -305,10 +346,11 @@ TEST_F(TailE2eTest, EchoModePrintsJsonLines) {
   EXPECT_EQ(StopAgent(), 0);
   std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 2u) << out;
-  EXPECT_THAT(lines[0], ::testing::MatchesRegex(
-                            R"re(\{"timestamp":"[0-9T:.Z-]+","labels":\{"container":"app",)re"
-                            R"re("filename":".*","namespace":"demo","pod":"hello-1",)re"
-                            R"re("stream":"std(out|err)"\},"line":"echo seq=[12] payload-x*"\})re"));
+  EXPECT_THAT(lines[0],
+              ::testing::MatchesRegex(
+                  R"re(\{"timestamp":"[0-9T:.Z-]+","labels":\{"container":"app",)re"
+                  R"re("filename":".*","namespace":"demo","pod":"hello-1",)re"
+                  R"re("stream":"std(out|err)"\},"line":"echo seq=[12] payload-x*"\})re"));
 }
 
 TEST(CliTest, VersionHelpAndUsageErrors) {

@@ -11,9 +11,9 @@ TEST(LabelSetTest, RendersSortedWithGoQuotingAndSkipsInternal) {
   l.Set("namespace", "prod");
   l.Set("__path__", "/x");
   l.Set("app", "a \"quoted\" \\ value\n");
-  EXPECT_EQ(l.RenderLoki(),
-            R"({app="a \"quoted\" \\ value\n", namespace="prod", pod="web-1"})");
-  EXPECT_EQ(l.RenderJson(), R"({"app":"a \"quoted\" \\ value\n","namespace":"prod","pod":"web-1"})");
+  EXPECT_EQ(l.RenderLoki(), R"({app="a \"quoted\" \\ value\n", namespace="prod", pod="web-1"})");
+  EXPECT_EQ(l.RenderJson(),
+            R"({"app":"a \"quoted\" \\ value\n","namespace":"prod","pod":"web-1"})");
 }
 
 TEST(LabelSetTest, SetReplacesAndRemove) {

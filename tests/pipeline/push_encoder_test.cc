@@ -23,7 +23,7 @@ TEST(PushEncoderTest, DecodesWithGeneratedClasses) {
   uint32_t b = batcher.AddStream(Info(R"({app="y"})"));
   batcher.Add(a, 1'700'000'000'123'456'789, "hello", 1, 0, 10);
   batcher.Add(b, -1'500'000'001, "before 1970", 2, 0, 10);  // negative seconds, positive nanos
-  batcher.Add(a, 1'700'000'001'000'000'000, "", 1, 0, 20);    // empty line, zero nanos
+  batcher.Add(a, 1'700'000'001'000'000'000, "", 1, 0, 20);  // empty line, zero nanos
   batcher.Add(a, 0, std::string(300, 'z'), 1, 0, 400);      // epoch, multi-byte varint length
   batcher.Seal();
   ASSERT_NE(out, nullptr);

@@ -88,16 +88,16 @@ TEST_F(LokiSinkTest, SendsSnappyProtobufWithHeaders) {
   EXPECT_EQ(r.url, "http://127.0.0.1:3100/loki/api/v1/push");
   EXPECT_THAT(r.headers, ::testing::Contains(std::pair<std::string, std::string>(
                              "Content-Type", "application/x-protobuf")));
-  EXPECT_THAT(r.headers, ::testing::Contains(std::pair<std::string, std::string>(
-                             "Content-Encoding", "snappy")));
-  EXPECT_THAT(r.headers, ::testing::Contains(std::pair<std::string, std::string>(
-                             "X-Scope-OrgID", "team-a")));
+  EXPECT_THAT(r.headers, ::testing::Contains(
+                             std::pair<std::string, std::string>("Content-Encoding", "snappy")));
+  EXPECT_THAT(r.headers,
+              ::testing::Contains(std::pair<std::string, std::string>("X-Scope-OrgID", "team-a")));
   EXPECT_THAT(r.headers, ::testing::Contains(std::pair<std::string, std::string>(
                              "User-Agent", std::string("sluice/") + SLUICE_VERSION)));
   EXPECT_THAT(r.headers, ::testing::Contains(std::pair<std::string, std::string>("X-Extra", "1")));
   // A configured header never overrides one the client sets itself.
-  EXPECT_THAT(r.headers, ::testing::Not(::testing::Contains(std::pair<std::string, std::string>(
-                             "content-type", "text/plain"))));
+  EXPECT_THAT(r.headers, ::testing::Not(::testing::Contains(
+                             std::pair<std::string, std::string>("content-type", "text/plain"))));
   std::string raw;
   ASSERT_TRUE(snappy::Uncompress(r.body.data(), r.body.size(), &raw));
   logproto::PushRequest req;
@@ -106,8 +106,7 @@ TEST_F(LokiSinkTest, SendsSnappyProtobufWithHeaders) {
   EXPECT_EQ(req.streams(0).entries(1).line(), "three");
   EXPECT_EQ(metrics_.CounterValue("loki_write_sent_entries_total", {{"host", "127.0.0.1:3100"}}),
             2u);
-  EXPECT_EQ(metrics_.CounterValue("loki_write_sent_bytes_total", {{"host", "127.0.0.1:3100"}}),
-            8u);
+  EXPECT_EQ(metrics_.CounterValue("loki_write_sent_bytes_total", {{"host", "127.0.0.1:3100"}}), 8u);
 }
 
 TEST_F(LokiSinkTest, RetriesTransportErrors5xxAnd429ThenDelivers) {
@@ -130,10 +129,9 @@ TEST_F(LokiSinkTest, Drops400AtOnceCountedWithReason) {
   EXPECT_EQ(sink->Deliver(*batch), BatchOutcome::kDropped);
   EXPECT_EQ(http_->requests.size(), 1u);
   EXPECT_TRUE(sleeper_->sleeps().empty());
-  uint64_t total = metrics_.CounterValue("loki_write_dropped_entries_total",
-                                         {{"host", "127.0.0.1:3100"},
-                                          {"reason", "ingester_error"},
-                                          {"tenant", ""}});
+  uint64_t total = metrics_.CounterValue(
+      "loki_write_dropped_entries_total",
+      {{"host", "127.0.0.1:3100"}, {"reason", "ingester_error"}, {"tenant", ""}});
   EXPECT_EQ(total, 2u);
 }
 

@@ -33,10 +33,9 @@ class TailManagerTest : public ::testing::Test {
   void Make(TailOptions opt) {
     opt.roots = {dir_.path()};
     if (opt.positions_path.empty()) opt.positions_path = dir_.Join("state/positions.yml");
-    tail_ = std::make_unique<TailManager>(&io_, opt, &clock_, &metrics_,
-                                          [this](std::unique_ptr<Batch> b) {
-                                            batches_.push_back(std::move(b));
-                                          });
+    tail_ = std::make_unique<TailManager>(
+        &io_, opt, &clock_, &metrics_,
+        [this](std::unique_ptr<Batch> b) { batches_.push_back(std::move(b)); });
     ASSERT_TRUE(tail_->Start().ok());
   }
   // Runs ready handlers until `done` holds or 5 s pass (the bound is for a broken build, not
@@ -59,8 +58,8 @@ class TailManagerTest : public ::testing::Test {
     for (const auto& b : batches_) {
       for (size_t i = 0; i < b->num_streams; ++i) {
         for (const BatchEntry& e : b->streams[i].entries) {
-          out.push_back(Got{b->streams[i].info->loki_labels, e.timestamp_ns,
-                            std::string(b->Line(e))});
+          out.push_back(
+              Got{b->streams[i].info->loki_labels, e.timestamp_ns, std::string(b->Line(e))});
         }
       }
     }

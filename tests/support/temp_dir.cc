@@ -24,9 +24,7 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-std::string TempDir::Join(std::string_view rel) const {
-  return path_ + "/" + std::string(rel);
-}
+std::string TempDir::Join(std::string_view rel) const { return path_ + "/" + std::string(rel); }
 
 static void Write(const std::string& path, std::string_view data, std::ios::openmode mode) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
