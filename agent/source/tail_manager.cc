@@ -302,7 +302,8 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
     }
     restored_.erase(restored);
   } else if (at_start && opt_.tail_from_end) {
-    // Only whole lines: start after the last newline before the end.
+    // Like Alloy's tail_from_end: only what is written from now on (a line being written at this
+    // moment is shipped from where we start).
     start = st.st_size;
   }
   f->read_offset = f->acked_offset = f->consumed_offset = start;

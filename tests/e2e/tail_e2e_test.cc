@@ -334,6 +334,32 @@ TEST_F(TailE2eTest, ShutdownDuringStallKeepsDeadlineAndLosesNothing) {
   EXPECT_EQ(got, payloads);
 }
 
+TEST_F(TailE2eTest, SecondSignalExitsAtOnceWithConsistentPositions) {
+  std::string f = PodLog("prod", "api-1", "app");
+  AppendFile(f, CriLine("first", 1));
+  StartAgent();
+  ASSERT_TRUE(loki_.WaitForEntries(1, absl::Seconds(20)));
+  EXPECT_EQ(StopAgent(), 0);  // positions now hold the first line
+  AppendFile(f, CriLine("second", 2));
+  loki_.StallNext(-1);
+  StartAgent({"--remote-timeout", "120s", "--shutdown-timeout", "60s"});
+  ASSERT_TRUE(loki_.WaitForStalled(1, absl::Seconds(20)));
+  agent_->Signal(SIGTERM);
+  ASSERT_EQ(agent_->Wait(absl::Milliseconds(300)), -1) << "first signal waits for the batch";
+  agent_->Signal(SIGTERM);
+  EXPECT_EQ(agent_->Wait(absl::Seconds(5)), 1);
+  EXPECT_THAT(ReadFile(stderr_path()), ::testing::HasSubstr("second signal"));
+  // The positions file is intact and still says: first line done, second not.
+  loki_.Stop();
+  FakeLoki second;
+  ASSERT_TRUE(second.Start().ok());
+  StartAgent({}, true, second.push_url());
+  ASSERT_TRUE(second.WaitForEntries(1, absl::Seconds(20)));
+  EXPECT_EQ(StopAgent(), 0);
+  ASSERT_EQ(second.AllLines().size(), 1u);
+  EXPECT_THAT(second.AllLines()[0], ::testing::HasSubstr("second seq=2"));
+}
+
 TEST_F(TailE2eTest, EchoModePrintsJsonLines) {
   std::string f = PodLog("demo", "hello-1", "app");
   AppendFile(f, CriLine("echo", 1) + CriLine("echo", 2, "stderr"));
