@@ -298,6 +298,32 @@ TEST_F(TailManagerTest, NewFilesAndRotationFollowedThroughInotify) {
   EXPECT_EQ(got[0].labels, got[1].labels);
 }
 
+TEST_F(TailManagerTest, DeletedFileIsDrainedThenReleasedOnceAcknowledged) {
+  std::string path = dir_.Join(std::string(kPodDir) + "/0.log");
+  WriteFile(path, "2024-01-02T03:04:05Z stdout F a\n");
+  Make(TailOptions{});
+  Drain();
+  ASSERT_EQ(tail_->active_files(), 1u);
+  // Written and deleted before the agent read it: the open descriptor still has it.
+  AppendFile(path, "2024-01-02T03:04:06Z stdout F b\n2024-01-02T03:04:07Z stdout F unfinished");
+  std::filesystem::remove_all(dir_.Join("pods"));
+  ASSERT_TRUE(RunUntil([&] { return tail_->inflight_bytes() == 2; }));  // "a" and "b" read
+  clock_.Advance(absl::ToInt64Nanoseconds(absl::Seconds(6)));  // quiet past the orphan grace
+  ASSERT_TRUE(RunUntil([&] { return tail_->active_files() == 0; }));
+  tail_->StopReading();
+  std::vector<Got> got = Entries();
+  std::vector<std::string> lines;
+  for (const Got& g : got) lines.push_back(g.line);
+  // The last line never got its newline; it is shipped when the file is let go, not lost.
+  EXPECT_THAT(lines, ::testing::ElementsAre("a", "b", "unfinished"));
+  EXPECT_EQ(tail_->CommittedOffset(path), 0);
+  AckAll();
+  EXPECT_EQ(tail_->CommittedOffset(path), -1) << "forgotten once everything was acknowledged";
+  ASSERT_TRUE(tail_->SavePositions().ok());
+  EXPECT_THAT(::sluice::testing::ReadFile(dir_.Join("state/positions.yml")),
+              ::testing::Not(::testing::HasSubstr(path)));
+}
+
 TEST_F(TailManagerTest, CopyTruncateRestartsAtZeroAndCounts) {
   std::string path = dir_.Join("plain/app.log");
   WriteFile(path, "first line that is long\nsecond line\n");
