@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "agent/common/clock.h"
 #include "agent/common/metrics.h"
 #include "agent/pipeline/batcher.h"
@@ -32,9 +33,9 @@ std::vector<std::string> Messages(size_t n) {
     size_t bucket = x % 100;
     size_t len = bucket < 85 ? 80 + x % 220 : bucket < 97 ? 300 + x % 700 : 1024 + x % 3072;
     std::string m =
-        "level=info ts=2026-11-24T09:00:00Z msg=\"request served\" seq=" + std::to_string(i) +
-        " path=/api/v1/items status=200 ";
-    while (m.size() < len) m += "k" + std::to_string(m.size() % 97) + "=v ";
+        absl::StrCat("level=info ts=2026-11-24T09:00:00Z msg=\"request served\" seq=", i,
+                     " path=/api/v1/items status=200 ");
+    while (m.size() < len) absl::StrAppend(&m, "k", m.size() % 97, "=v ");
     m.resize(len);
     out.push_back(std::move(m));
   }
@@ -50,7 +51,7 @@ void BM_BatchAdd(benchmark::State& state) {
   std::vector<uint32_t> streams;
   for (int i = 0; i < 64; ++i) {
     auto info = std::make_shared<StreamInfo>();
-    info->loki_labels = "{container=\"app\", namespace=\"ns\", pod=\"p" + std::to_string(i) + "\"}";
+    info->loki_labels = absl::StrCat("{container=\"app\", namespace=\"ns\", pod=\"p", i, "\"}");
     streams.push_back(batcher.AddStream(info));
   }
   size_t bytes = 0, i = 0;
@@ -77,7 +78,7 @@ std::unique_ptr<Batch> FullBatch(size_t* lines) {
   std::vector<uint32_t> streams;
   for (int i = 0; i < 32; ++i) {
     auto info = std::make_shared<StreamInfo>();
-    info->loki_labels = "{container=\"app\", namespace=\"ns\", pod=\"p" + std::to_string(i) + "\"}";
+    info->loki_labels = absl::StrCat("{container=\"app\", namespace=\"ns\", pod=\"p", i, "\"}");
     streams.push_back(batcher.AddStream(info));
   }
   for (size_t i = 0; !out && i < msgs.size(); ++i) {
@@ -121,16 +122,17 @@ BENCHMARK(BM_EncodeAndSnappy);
 // HTTP round trip. 32 CRI files of 2 MiB in a temporary pods tree, read from the page cache.
 void BM_FileToCompressedRequest(benchmark::State& state) {
   std::string root =
-      std::filesystem::temp_directory_path() / ("sluice-bench-" + std::to_string(getpid()));
+      std::filesystem::temp_directory_path() / absl::StrCat("sluice-bench-", getpid());
   std::vector<std::string> msgs = Messages(4096);
   size_t file_bytes = 0, lines = 0;
   for (int f = 0; f < 32; ++f) {
-    std::string dir = root + "/pods/ns_pod" + std::to_string(f) + "_uid/app";
+    std::string dir = absl::StrCat(root, "/pods/ns_pod", f, "_uid/app");
     std::filesystem::create_directories(dir);
     std::ofstream out(dir + "/0.log");
     size_t written = 0;
     for (size_t i = 0; written < (2u << 20); ++i) {
-      std::string line = "2026-11-24T09:00:00.123456789Z stdout F " + msgs[(i + f) % msgs.size()];
+      std::string line =
+          absl::StrCat("2026-11-24T09:00:00.123456789Z stdout F ", msgs[(i + f) % msgs.size()]);
       line.push_back('\n');
       out << line;
       written += line.size();
@@ -155,6 +157,11 @@ void BM_FileToCompressedRequest(benchmark::State& state) {
     (void)tail.Start();
     io.poll();
     tail.StopReading();
+    if (metrics.CounterValue("loki_source_file_read_bytes_total") != file_bytes ||
+        metrics.CounterValue("loki_source_file_read_lines_total") != lines) {
+      state.SkipWithError("not every byte and line was read");
+      break;
+    }
   }
   std::filesystem::remove_all(root);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * file_bytes));
