@@ -145,6 +145,7 @@ absl::Status TailManager::Start() {
     inotify_ = std::make_unique<boost::asio::posix::stream_descriptor>(*io_, inotify_fd_);
     ArmInotify();
   }
+  starting_ = true;
   for (const std::string& root : opt_.roots) {
     struct stat st;
     if (::stat(root.c_str(), &st) != 0) {
@@ -160,6 +161,7 @@ absl::Status TailManager::Start() {
   }
   // Restored positions no file matched: the file may have been rotated while we were down and
   // still sit next to its old name; look for its inode there so its tail is not lost.
+  std::vector<std::string> rotated;
   for (auto& [key, r] : restored_) {
     size_t slash = r.path.rfind('/');
     if (slash == std::string::npos) continue;
@@ -169,16 +171,19 @@ absl::Status TailManager::Start() {
     while (dirent* e = readdir(d)) {
       if (e->d_ino != key.second) continue;
       std::string candidate = dir + "/" + e->d_name;
-      if (EndsWith(candidate, ".gz")) break;
-      // Read it as an orphan: to its end, then let go.
-      MaybeAddFile(candidate, true);
-      auto it = by_path_.find(candidate);
-      if (it != by_path_.end()) OrphanFile(files_[it->second].get());
+      if (!EndsWith(candidate, ".gz")) rotated.push_back(std::move(candidate));
       break;
     }
     closedir(d);
   }
-  restored_.clear();
+  for (const std::string& candidate : rotated) {
+    // Read it as an orphan: to its end, then let go.
+    MaybeAddFile(candidate, true);
+    auto it = by_path_.find(candidate);
+    if (it != by_path_.end()) OrphanFile(files_[it->second].get());
+  }
+  starting_ = false;
+  // Entries still unmatched stay: their root or directory may appear later (rescan).
   files_active_->Set(static_cast<double>(active_files()));
   ArmRescan();
   ArmPositions();
@@ -189,6 +194,12 @@ absl::Status TailManager::Start() {
 size_t TailManager::active_files() const {
   size_t n = 0;
   for (const auto& [id, f] : files_) n += f->fd >= 0;
+  return n;
+}
+
+size_t TailManager::orphan_files() const {
+  size_t n = 0;
+  for (const auto& [id, f] : files_) n += f->orphan && !f->closed;
   return n;
 }
 
@@ -301,7 +312,7 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
       }
     }
     restored_.erase(restored);
-  } else if (at_start && opt_.tail_from_end) {
+  } else if ((at_start || starting_) && opt_.tail_from_end) {
     // Like Alloy's tail_from_end: only what is written from now on (a line being written at this
     // moment is shipped from where we start).
     start = st.st_size;
@@ -391,6 +402,8 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
     auto it = by_path_.find(path_buf_);
     if (it != by_path_.end()) {
       File* f = files_[it->second].get();
+      // A move out of the watched tree never gets its IN_MOVED_TO: keep the map small.
+      if (pending_moves_.size() >= 1024) pending_moves_.clear();
       pending_moves_[cookie] = f->id;
       // Rotation: keep reading the renamed file to its end.
       if (!f->closed) OrphanFile(f);
@@ -405,6 +418,12 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
       if (it != files_.end()) {
         File* f = it->second.get();
         if (by_path_.contains(f->path) && by_path_[f->path] == f->id) by_path_.erase(f->path);
+        auto prev = by_path_.find(path_buf_);
+        if (prev != by_path_.end() && prev->second != f->id) {
+          // Renamed over a tailed file: that one is unlinked now; drain it.
+          File* old = files_[prev->second].get();
+          if (!old->closed) OrphanFile(old);
+        }
         f->path = path_buf_;
         if (EndsWith(name, opt_.file_suffix)) {
           f->orphan = false;  // renamed to another tailed name: just follow it
@@ -593,6 +612,8 @@ TailManager::ReadResult TailManager::ReadOnce(File* f) {
              {"size", std::to_string(st.st_size)}});
     ++f->generation;
     f->read_offset = f->acked_offset = f->consumed_offset = 0;
+    // The old content's fingerprint would make the next start take this file for another one.
+    (void)ComputeFingerprint(f->fd, &f->identity);
     f->carry.clear();
     f->skipping = false;
     for (Partial& p : f->partial) {
@@ -632,7 +653,7 @@ void TailManager::ProcessChunk(File* f, const char* data, size_t n, int64_t base
     int64_t line_end = base + static_cast<int64_t>(end) + 1;
     ++lines;
     if (!f->carry.empty() || f->skipping) {
-      int64_t line_start = line_end - static_cast<int64_t>(f->carry.size() + (end - pos)) - 1;
+      int64_t line_start = f->carry_start;
       if (!f->skipping) {
         size_t room = raw_limit - std::min(raw_limit, f->carry.size());
         size_t take = std::min(room, end - pos);
@@ -658,6 +679,7 @@ void TailManager::ProcessChunk(File* f, const char* data, size_t n, int64_t base
   if (pos < n) {
     // An incomplete line: keep it (bounded) until its newline arrives.
     if (f->skipping) return;
+    if (f->carry.empty()) f->carry_start = base + static_cast<int64_t>(pos);
     size_t room = raw_limit - std::min(raw_limit, f->carry.size());
     size_t take = std::min(room, n - pos);
     f->carry.append(data + pos, take);
@@ -788,6 +810,14 @@ void TailManager::Emit(File* f, LogStream stream, int64_t ts, std::string_view l
     AppendSanitizedUtf8(line, &utf8_buf_);
     line = utf8_buf_;
     invalid_utf8_->Inc();
+    if (line.size() > opt_.max_line_size) {
+      // Replacement characters are 3 bytes for 1: cut again, on a character boundary, so that
+      // Loki never sees a line over its limit.
+      size_t cut = opt_.max_line_size;
+      while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+      line = line.substr(0, cut);
+      truncated_lines_->Inc();
+    }
   }
   batcher_.Add(StreamFor(f, stream), ts, line, f->id, f->generation, mark_offset);
   inflight_bytes_ += line.size();
@@ -800,8 +830,7 @@ void TailManager::CloseFile(File* f) {
   if (!f->carry.empty() && !f->skipping) {
     line_buf_.swap(f->carry);
     f->carry.clear();
-    ProcessLine(f, line_buf_, f->read_offset - static_cast<int64_t>(line_buf_.size()),
-                f->read_offset);
+    ProcessLine(f, line_buf_, f->carry_start, f->read_offset);
   }
   for (int s = 0; s < 3; ++s) {
     Partial& p = f->partial[s];
@@ -843,7 +872,9 @@ void TailManager::OnBatchDone(std::unique_ptr<Batch> batch, BatchOutcome outcome
   inflight_bytes_ -= std::min(inflight_bytes_, batch->line_bytes);
   if (outcome == BatchOutcome::kAborted) aborted_bytes_ += batch->line_bytes;
   if (outcome != BatchOutcome::kAborted) {
-    std::vector<File*> retired;
+    // A batch can hold several marks of one file (runs of lines), so collect ids and look each
+    // up again: MaybeForget may have erased the file already.
+    retired_ids_.clear();
     for (const FileMark& m : batch->marks) {
       auto it = files_.find(m.file_id);
       if (it == files_.end()) continue;
@@ -853,9 +884,12 @@ void TailManager::OnBatchDone(std::unique_ptr<Batch> batch, BatchOutcome outcome
         f->acked_offset = m.offset;
         positions_dirty_ = true;
       }
-      if (f->closed) retired.push_back(f);
+      if (f->closed) retired_ids_.push_back(f->id);
     }
-    for (File* f : retired) MaybeForget(f);
+    for (uint64_t id : retired_ids_) {
+      auto it = files_.find(id);
+      if (it != files_.end()) MaybeForget(it->second.get());
+    }
   }
   batcher_.Recycle(std::move(batch));
   inflight_gauge_->Set(static_cast<double>(inflight_bytes_));

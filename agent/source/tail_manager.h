@@ -96,6 +96,7 @@ class TailManager {
   size_t aborted_bytes() const { return aborted_bytes_; }
   bool paused() const { return paused_; }
   size_t active_files() const;
+  size_t orphan_files() const;  // renamed away or deleted, still being drained
   int64_t CommittedOffset(const std::string& path) const;  // -1 if not tracked
 
   // Runs one read pass synchronously (tests drive the loop by hand).
@@ -125,8 +126,9 @@ class TailManager {
     bool queued = false;    // in ready_
     bool skipping = false;  // discarding the rest of an overlong line
     LogFormat format = LogFormat::kAuto;
-    std::string carry;   // bytes of an incomplete line
-    Partial partial[3];  // CRI / docker partial lines, by LogStream
+    std::string carry;        // bytes of an incomplete line
+    int64_t carry_start = 0;  // file offset where that line starts
+    Partial partial[3];       // CRI / docker partial lines, by LogStream
     int64_t last_ts = 0;
     LabelSet labels;  // without `stream`
     uint32_t stream_ids[3] = {kNoStream, kNoStream, kNoStream};
@@ -181,6 +183,7 @@ class TailManager {
   bool batch_timer_armed_ = false;
   bool orphan_timer_armed_ = false;
   bool pass_scheduled_ = false;
+  bool starting_ = false;  // within Start(): files found count as present at start-up
   bool stopping_ = false;
   bool paused_ = false;
   int64_t paused_since_mono_ = 0;
@@ -199,6 +202,7 @@ class TailManager {
   absl::flat_hash_map<std::string, int> watched_dirs_;
   absl::flat_hash_map<uint32_t, uint64_t> pending_moves_;  // inotify cookie -> file id
   std::deque<uint64_t> ready_;
+  std::vector<uint64_t> retired_ids_;  // scratch for OnBatchDone
 
   // Stream registry: identical label sets share one batcher stream.
   struct StreamRef {
