@@ -1,6 +1,10 @@
 #include "agent/sink/sender.h"
 
+#include <cstdlib>
+#include <exception>
 #include <utility>
+
+#include "agent/common/log.h"
 
 namespace sluice {
 
