@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -89,7 +90,13 @@ int ParseTail(int argc, char** argv, Parsed* p) {
       return kExitOk;
     }
     if (arg.substr(0, 2) != "--") {
-      roots.emplace_back(arg);
+      // Absolute, so that `filename` labels and positions do not depend on the working
+      // directory (symlinks are kept as given).
+      std::error_code ec;
+      std::filesystem::path abs = std::filesystem::absolute(std::filesystem::path(arg), ec);
+      std::string root = ec ? std::string(arg) : abs.lexically_normal().string();
+      while (root.size() > 1 && root.back() == '/') root.pop_back();
+      roots.push_back(std::move(root));
       continue;
     }
     std::string name(arg.substr(2));
