@@ -36,6 +36,9 @@ void Batcher::EnsureOpen() {
     pool_.pop_back();
   } else {
     open_ = std::make_unique<Batch>();
+    // Sized once: the arena never holds more than batch_size (an entry that would overflow it
+    // starts the next batch), so it never reallocates, and never doubles past what is counted.
+    open_->arena.reserve(batch_size_);
   }
   open_->seq = next_seq_++;
   open_->created_mono_ns = clock_->MonotonicNanos();
@@ -97,8 +100,10 @@ void Batcher::SealIfOlderThan(int64_t max_age_ns) {
 
 void Batcher::Recycle(std::unique_ptr<Batch> batch) {
   batch->Clear();
-  // Keep a few for reuse; a batch that grew far past batch_size (one huge line) is let go.
-  if (pool_.size() < 16 && batch->arena.capacity() <= 2 * batch_size_ + (1 << 20)) {
+  // Keep batches for reuse: the number alive is bounded by the memory budget anyway, and
+  // reusing their arenas saves a fresh mmap and its page faults per batch during a catch-up. A
+  // batch that grew past batch_size (one huge line) is let go.
+  if (pool_.size() < 16 && batch->arena.capacity() <= batch_size_) {
     pool_.push_back(std::move(batch));
   }
 }
