@@ -360,6 +360,52 @@ TEST_F(TailE2eTest, SecondSignalExitsAtOnceWithConsistentPositions) {
   EXPECT_THAT(second.AllLines()[0], ::testing::HasSubstr("second seq=2"));
 }
 
+TEST_F(TailE2eTest, RepeatedKillNineLosesNothing) {
+  std::string f = PodLog("prod", "api-1", "app");
+  std::vector<std::string> payloads;
+  int seq = 0;
+  auto write = [&](int n) {
+    std::string data;
+    for (int i = 0; i < n; ++i, ++seq) {
+      std::string line = CriLine("k", seq);
+      data += line;
+      payloads.push_back(Payload(line));
+    }
+    AppendFile(f, data);
+  };
+  auto unique_lines = [&] {
+    std::set<std::string> u;
+    for (const std::string& l : loki_.AllLines()) u.insert(l);
+    return u;
+  };
+  auto wait_all = [&] {
+    for (int i = 0; i < 600 && unique_lines().size() < payloads.size(); ++i) usleep(20'000);
+    return unique_lines().size() == payloads.size();
+  };
+  for (int round = 0; round < 5; ++round) {
+    write(2000);
+    StartAgent({"--batch-size", "16KiB", "--positions-interval", "100ms"});
+    ASSERT_TRUE(wait_all()) << "round " << round;
+    usleep(500'000);  // a positions write (every 100 ms) has recorded them
+    size_t requests = loki_.request_count();
+    write(500);  // lines written while it runs, and dies
+    ASSERT_TRUE(loki_.WaitForRequests(requests + 1, absl::Seconds(20)));
+    agent_->Signal(SIGKILL);
+    EXPECT_EQ(agent_->Wait(absl::Seconds(10)), 128 + SIGKILL);
+  }
+  StartAgent();
+  ASSERT_TRUE(wait_all());
+  EXPECT_EQ(StopAgent(), 0);
+  std::set<std::string> want(payloads.begin(), payloads.end());
+  EXPECT_EQ(unique_lines(), want) << "every line arrives";
+  size_t total = loki_.total_entries() + loki_.duplicates();
+  size_t dups = total - want.size();
+  std::fprintf(stderr, "5 kill -9 rounds: %zu lines, %zu sent twice\n", want.size(), dups);
+  // Only what was sent after the last positions write of each run can come twice: at most the
+  // 500 lines written just before each kill.
+  EXPECT_LE(dups, 5u * 500u);
+}
+
 TEST_F(TailE2eTest, EchoModePrintsJsonLines) {
   std::string f = PodLog("demo", "hello-1", "app");
   AppendFile(f, CriLine("echo", 1) + CriLine("echo", 2, "stderr"));
