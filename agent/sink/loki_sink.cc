@@ -19,6 +19,28 @@ std::string UrlHost(const std::string& url) {
   return host;
 }
 
+std::string_view LokiRejectionReason(std::string_view body) {
+  // Loki's validation messages (pkg/validation); the first one found names the batch's reason.
+  struct Pattern {
+    std::string_view text;
+    std::string_view reason;
+  };
+  static constexpr Pattern kPatterns[] = {
+      {"too far behind", "too_far_behind"},
+      {"out of order", "out_of_order"},
+      {"timestamp too old", "greater_than_max_sample_age"},
+      {"timestamp too new", "too_far_in_future"},
+      {"Max entry size", "line_too_long"},
+      {"line too long", "line_too_long"},
+      {"invalid UTF-8", "invalid_utf8"},
+      {"labels", "invalid_labels"},
+  };
+  for (const Pattern& p : kPatterns) {
+    if (body.find(p.text) != std::string_view::npos) return p.reason;
+  }
+  return "other";
+}
+
 LokiSink::LokiSink(LokiSinkConfig config, std::unique_ptr<HttpClient> http,
                    std::unique_ptr<Sleeper> sleeper, MetricsRegistry* metrics, uint64_t seed)
     : config_(std::move(config)),
@@ -100,6 +122,14 @@ BatchOutcome LokiSink::Deliver(const Batch& batch) {
         return BatchOutcome::kDelivered;
       case RetryDecision::Kind::kDrop: {
         CountDrop(batch, decision.reason);
+        if (result.http_status == 400) {
+          metrics_
+              ->GetCounter(
+                  "sluice_write_rejected_batches_total",
+                  "Batches Loki answered 400 for, by the reason its message gives.",
+                  {{"host", host_}, {"reason", std::string(LokiRejectionReason(error_text))}})
+              ->Inc();
+        }
         // Loki's message says what was wrong (which stream, which limit); log it, but not a
         // flood of it when every batch is refused.
         int64_t now = RealClock::Get()->MonotonicNanos();

@@ -61,6 +61,11 @@ class LokiSink final : public Sink {
   int64_t last_error_log_ns_ = 0;
 };
 
+// Short reason for a 400 from Loki's message text ("too_far_behind", "out_of_order",
+// "greater_than_max_sample_age", "too_far_in_future", "line_too_long", "invalid_labels", ...,
+// or "other").
+std::string_view LokiRejectionReason(std::string_view body);
+
 // host[:port] of a URL, for the `host` metric label as Alloy sets it.
 std::string UrlHost(const std::string& url);
 

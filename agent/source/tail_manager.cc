@@ -139,7 +139,10 @@ absl::Status TailManager::Start() {
   inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (inotify_fd_ < 0) {
     int err = errno;
-    LogWarn("tail", "inotify unavailable, relying on the periodic rescan",
+    LogWarn("tail",
+            err == EMFILE ? "inotify instance limit reached (raise fs.inotify.max_user_instances); "
+                            "relying on the periodic rescan"
+                          : "inotify unavailable, relying on the periodic rescan",
             {{"error", ErrnoText(err)}});
   } else {
     inotify_ = std::make_unique<boost::asio::posix::stream_descriptor>(*io_, inotify_fd_);
@@ -216,8 +219,15 @@ void TailManager::AddWatch(const std::string& dir) {
   int wd = inotify_add_watch(inotify_fd_, dir.c_str(), kDirMask);
   if (wd < 0) {
     int err = errno;
-    // ENOSPC: fs.inotify.max_user_watches reached. The rescan still finds and reads files.
-    LogWarn("tail", "cannot watch directory; it is covered by the periodic rescan only",
+    // The rescan still finds and reads its files, only later.
+    metrics_
+        ->GetCounter("sluice_inotify_watch_errors_total",
+                     "Directories that could not be watched and are covered by the rescan only.")
+        ->Inc();
+    LogWarn("tail",
+            err == ENOSPC ? "inotify watch limit reached (raise fs.inotify.max_user_watches); "
+                            "directory covered by the periodic rescan only"
+                          : "cannot watch directory; it is covered by the periodic rescan only",
             {{"dir", dir}, {"error", ErrnoText(err)}});
     return;
   }

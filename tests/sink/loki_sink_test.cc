@@ -133,6 +133,19 @@ TEST_F(LokiSinkTest, Drops400AtOnceCountedWithReason) {
       "loki_write_dropped_entries_total",
       {{"host", "127.0.0.1:3100"}, {"reason", "ingester_error"}, {"tenant", ""}});
   EXPECT_EQ(total, 2u);
+  EXPECT_EQ(metrics_.CounterValue("sluice_write_rejected_batches_total",
+                                  {{"host", "127.0.0.1:3100"}, {"reason", "too_far_behind"}}),
+            1u);
+}
+
+TEST(LokiRejectionReasonTest, MapsLokiMessages) {
+  EXPECT_EQ(LokiRejectionReason("entry with timestamp 2024-01-01 ignored, it's too far behind "
+                                "the stream's newest entry"),
+            "too_far_behind");
+  EXPECT_EQ(LokiRejectionReason("entry for stream '{a=\"b\"}' has timestamp too old: ..."),
+            "greater_than_max_sample_age");
+  EXPECT_EQ(LokiRejectionReason("entry out of order for stream"), "out_of_order");
+  EXPECT_EQ(LokiRejectionReason("something else"), "other");
 }
 
 TEST_F(LokiSinkTest, MaxRetriesDropsAfterNTries) {
