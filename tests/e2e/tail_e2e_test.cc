@@ -406,6 +406,45 @@ TEST_F(TailE2eTest, RepeatedKillNineLosesNothing) {
   EXPECT_LE(dups, 5u * 500u);
 }
 
+TEST_F(TailE2eTest, RotationsWhilePausedLoseNothing) {
+  // kubelet rotation (rename to 0.log.<time>, new 0.log, the old one gzipped and deleted) three
+  // times while Loki holds every request and the agent sits at its memory budget.
+  std::string f = PodLog("prod", "rot-1", "app");
+  std::vector<std::string> payloads;
+  int seq = 0;
+  auto write = [&](int n) {
+    std::string data;
+    for (int i = 0; i < n; ++i, ++seq) {
+      std::string line = CriLine("rot", seq);
+      data += line;
+      payloads.push_back(Payload(line));
+    }
+    AppendFile(f, data);
+  };
+  loki_.StallNext(-1);
+  StartAgent({"--memory-budget", "64KiB", "--batch-size", "16KiB", "--remote-timeout", "120s"});
+  write(3000);
+  ASSERT_TRUE(loki_.WaitForStalled(1, absl::Seconds(20)));
+  for (int r = 0; r < 3; ++r) {
+    std::string rotated = absl::StrCat(f, ".2026112", r, "-120000");
+    std::filesystem::rename(f, rotated);
+    write(3000);  // the new 0.log
+    // kubelet compresses the rotated file and removes it (the agent still holds it open).
+    std::string gz = rotated + ".gz";
+    AppendFile(gz, "not really gzip, never read: the name does not end in .log\n");
+    std::filesystem::remove(rotated);
+  }
+  loki_.ReleaseStall();
+  loki_.ClearFaults();
+  ASSERT_TRUE(loki_.WaitForEntries(payloads.size(), absl::Seconds(60))) << loki_.total_entries();
+  EXPECT_EQ(StopAgent(), 0);
+  std::vector<std::string> got = loki_.AllLines();
+  std::multiset<std::string> got_set(got.begin(), got.end());
+  std::multiset<std::string> want_set(payloads.begin(), payloads.end());
+  EXPECT_EQ(got_set, want_set) << "every line of every rotated file exactly once";
+  EXPECT_EQ(loki_.duplicates(), 0u);
+}
+
 TEST_F(TailE2eTest, EchoModePrintsJsonLines) {
   std::string f = PodLog("demo", "hello-1", "app");
   AppendFile(f, CriLine("echo", 1) + CriLine("echo", 2, "stderr"));
