@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,7 +24,7 @@ namespace sluice {
 namespace {
 
 constexpr uint32_t kDirMask = IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_MODIFY |
-                              IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW;
+                              IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 // Room for a CRI or docker prefix on top of max_line_size before a raw line counts as too long.
 constexpr size_t kPrefixAllowance = 1024;
 constexpr int kMaxDepth = 16;
@@ -237,6 +238,12 @@ void TailManager::AddWatch(const std::string& dir) {
 
 void TailManager::ScanDir(const std::string& dir, int depth) {
   if (depth > kMaxDepth) return;
+  if (depth == 0) scanned_dirs_.clear();
+  struct stat dst;
+  // A directory reached twice (through a symlink) is read once.
+  if (::stat(dir.c_str(), &dst) != 0 || !scanned_dirs_.insert({dst.st_dev, dst.st_ino}).second) {
+    return;
+  }
   AddWatch(dir);  // before listing, so that a file created meanwhile is not missed
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return;
@@ -246,9 +253,11 @@ void TailManager::ScanDir(const std::string& dir, int depth) {
     if (name == "." || name == "..") continue;
     std::string path = absl::StrCat(Av(dir), "/", Av(name));
     unsigned char type = e->d_type;
-    if (type == DT_UNKNOWN) {
+    if (type == DT_UNKNOWN || type == DT_LNK) {
+      // Symlinks are followed (/var/log/containers links to /var/log/pods): what they point to
+      // decides. Their targets are deduplicated by inode, so nothing is read twice.
       struct stat st;
-      if (::lstat(path.c_str(), &st) != 0) continue;
+      if (::stat(path.c_str(), &st) != 0) continue;
       type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
     }
     if (type == DT_DIR) {
@@ -267,7 +276,9 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
     File* f = files_[known->second].get();
     if (!f->closed && !f->orphan) return;
   }
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  struct stat lst;
+  bool is_link = ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
     if (err != ENOENT) {
@@ -289,6 +300,8 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
     // file, not the name.
     File* f = files_[same->second].get();
     ::close(fd);
+    // A symlink to a file already tailed (both trees are roots) adds nothing: read it once.
+    if (is_link) return;
     if (f->path != path && !f->closed) {
       by_path_.erase(f->path);
       f->path = path;
@@ -329,10 +342,16 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
   }
   f->read_offset = f->acked_offset = f->consumed_offset = start;
 
-  // Labels from the path, then the static ones (a static label does not override the path's).
+  std::string real_path;
+  if (is_link) {
+    char buf[PATH_MAX];
+    if (::realpath(path.c_str(), buf) != nullptr) real_path = buf;
+  }
+  // Labels from the path (for a symlink, from where it points when that is the pod layout),
+  // then the static ones (a static label does not override the path's).
   LabelSet labels = opt_.static_labels;
   PodPath pod;
-  if (ParsePodLogPath(path, &pod)) {
+  if (ParsePodLogPath(path, &pod) || (!real_path.empty() && ParsePodLogPath(real_path, &pod))) {
     labels.Set("namespace", pod.namespace_name);
     labels.Set("pod", pod.pod_name);
     labels.Set("container", pod.container);
@@ -347,6 +366,15 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
   }
   by_path_[path] = f->id;
   by_inode_[key] = f->id;
+  if (!real_path.empty() && real_path != path) {
+    // Writes, renames and deletes happen where the file really is: watch that directory too and
+    // know the file by that name as well.
+    f->alias = real_path;
+    by_path_[real_path] = f->id;
+    link_targets_[real_path] = path;
+    size_t slash = real_path.rfind('/');
+    if (slash != std::string::npos && slash > 0) AddWatch(real_path.substr(0, slash));
+  }
   files_[f->id] = std::move(file);
   files_active_->Set(static_cast<double>(active_files()));
   positions_dirty_ = true;
@@ -397,7 +425,10 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
   path_buf_.push_back('/');
   path_buf_.append(name);
   if (mask & IN_ISDIR) {
-    if (mask & (IN_CREATE | IN_MOVED_TO)) ScanDir(path_buf_, 1);
+    if (mask & (IN_CREATE | IN_MOVED_TO)) {
+      scanned_dirs_.clear();  // a new directory may have an old one's inode
+      ScanDir(path_buf_, 1);
+    }
     return;
   }
   if (mask & IN_MODIFY) {
@@ -428,6 +459,10 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
       if (it != files_.end()) {
         File* f = it->second.get();
         if (by_path_.contains(f->path) && by_path_[f->path] == f->id) by_path_.erase(f->path);
+        if (!f->alias.empty()) {
+          if (by_path_.contains(f->alias) && by_path_[f->alias] == f->id) by_path_.erase(f->alias);
+          f->alias.clear();
+        }
         auto prev = by_path_.find(path_buf_);
         if (prev != by_path_.end() && prev->second != f->id) {
           // Renamed over a tailed file: that one is unlinked now; drain it.
@@ -443,11 +478,11 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
         return;
       }
     }
-    if (EndsWith(name, opt_.file_suffix)) MaybeAddFile(path_buf_, false);
+    if (EndsWith(name, opt_.file_suffix)) AddCreated(path_buf_);
     return;
   }
   if (mask & IN_CREATE) {
-    if (EndsWith(name, opt_.file_suffix)) MaybeAddFile(path_buf_, false);
+    if (EndsWith(name, opt_.file_suffix)) AddCreated(path_buf_);
     return;
   }
   if (mask & IN_DELETE) {
@@ -458,6 +493,27 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
       if (!f->closed) OrphanFile(f);
     }
   }
+}
+
+bool TailManager::UnderRoot(std::string_view path) const {
+  for (const std::string& root : opt_.roots) {
+    if (path.size() > root.size() && path.substr(0, root.size()) == root &&
+        (path[root.size()] == '/' || root == "/")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void TailManager::AddCreated(const std::string& path) {
+  if (UnderRoot(path)) {
+    MaybeAddFile(path, false);
+    return;
+  }
+  // A directory watched only because a symlink points into it: a new file here matters only
+  // through that symlink (kubelet created a new 0.log behind /var/log/containers/...).
+  auto link = link_targets_.find(path);
+  if (link != link_targets_.end()) MaybeAddFile(link->second, false);
 }
 
 void TailManager::OrphanFile(File* f) {
@@ -874,6 +930,12 @@ void TailManager::MaybeForget(File* f) {
   }
   auto p = by_path_.find(f->path);
   if (p != by_path_.end() && p->second == f->id) by_path_.erase(p);
+  if (!f->alias.empty()) {
+    auto a = by_path_.find(f->alias);
+    if (a != by_path_.end() && a->second == f->id) by_path_.erase(a);
+    auto l = link_targets_.find(f->alias);
+    if (l != link_targets_.end() && !by_path_.contains(l->second)) link_targets_.erase(l);
+  }
   positions_dirty_ = true;
   files_.erase(f->id);
 }

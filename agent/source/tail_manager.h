@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "agent/common/clock.h"
@@ -114,6 +115,7 @@ class TailManager {
   struct File {
     uint64_t id = 0;
     std::string path;
+    std::string alias;  // where a symlinked file really is (events arrive under that name)
     int fd = -1;
     FileIdentity identity;
     uint64_t generation = 0;
@@ -140,6 +142,8 @@ class TailManager {
   void ScanDir(const std::string& dir, int depth);
   void AddWatch(const std::string& dir);
   void MaybeAddFile(const std::string& path, bool at_start);
+  void AddCreated(const std::string& path);
+  bool UnderRoot(std::string_view path) const;
   void ArmInotify();
   void OnInotifyReadable();
   void HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::string_view name);
@@ -201,6 +205,10 @@ class TailManager {
   absl::flat_hash_map<int, std::string> watches_;  // wd -> directory
   absl::flat_hash_map<std::string, int> watched_dirs_;
   absl::flat_hash_map<uint32_t, uint64_t> pending_moves_;  // inotify cookie -> file id
+  // Real path of a symlinked file -> the symlink under a root that points to it.
+  absl::flat_hash_map<std::string, std::string> link_targets_;
+  // Directories read by the current scan (device, inode): symlinked trees are walked once.
+  absl::flat_hash_set<std::pair<uint64_t, uint64_t>> scanned_dirs_;
   std::deque<uint64_t> ready_;
   std::vector<uint64_t> retired_ids_;  // scratch for OnBatchDone
 

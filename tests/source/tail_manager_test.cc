@@ -31,7 +31,7 @@ struct Got {
 class TailManagerTest : public ::testing::Test {
  protected:
   void Make(TailOptions opt) {
-    opt.roots = {dir_.path()};
+    if (opt.roots == TailOptions{}.roots) opt.roots = {dir_.path()};
     if (opt.positions_path.empty()) opt.positions_path = dir_.Join("state/positions.yml");
     tail_ = std::make_unique<TailManager>(
         &io_, opt, &clock_, &metrics_,
@@ -322,6 +322,54 @@ TEST_F(TailManagerTest, DeletedFileIsDrainedThenReleasedOnceAcknowledged) {
   ASSERT_TRUE(tail_->SavePositions().ok());
   EXPECT_THAT(::sluice::testing::ReadFile(dir_.Join("state/positions.yml")),
               ::testing::Not(::testing::HasSubstr(path)));
+}
+
+TEST_F(TailManagerTest, SymlinkedTreeIsFollowedAndLabelledFromTheTarget) {
+  // /var/log/containers/<pod>_<ns>_<container>-<id>.log -> /var/log/pods/<ns>_<pod>_<uid>/...
+  std::string real = dir_.Join("pods/prod_web-1_uid-1/app/0.log");
+  WriteFile(real, "2024-01-02T03:04:05Z stdout F one\n");
+  std::filesystem::create_directories(dir_.Join("containers"));
+  std::string link = dir_.Join("containers/web-1_prod_app-abc123.log");
+  std::filesystem::create_symlink(real, link);
+  TailOptions opt;
+  opt.roots = {dir_.Join("containers")};
+  Make(opt);
+  Drain();
+  ASSERT_EQ(tail_->inflight_bytes(), 3u);
+  // Writes land in the real directory: seen through the alias watch.
+  AppendFile(real, "2024-01-02T03:04:06Z stdout F two\n");
+  ASSERT_TRUE(RunUntil([&] { return tail_->inflight_bytes() == 6; }));
+  // kubelet rotation behind the symlink: the old file drains, the new 0.log is picked up.
+  std::filesystem::rename(real, real + ".20240102-030406");
+  WriteFile(real, "2024-01-02T03:04:07Z stdout F three\n");
+  AppendFile(real + ".20240102-030406", "2024-01-02T03:04:06Z stdout F late\n");
+  ASSERT_TRUE(RunUntil([&] { return tail_->inflight_bytes() == 15; }));
+  tail_->StopReading();
+  std::vector<Got> got = Entries();
+  std::vector<std::string> lines;
+  for (const Got& g : got) lines.push_back(g.line);
+  EXPECT_THAT(lines, ::testing::UnorderedElementsAre("one", "two", "late", "three"));
+  EXPECT_EQ(got[0].labels, "{container=\"app\", filename=\"" + link +
+                               "\", namespace=\"prod\", pod=\"web-1\", stream=\"stdout\"}");
+}
+
+TEST_F(TailManagerTest, FileReachableThroughTwoRootsIsReadOnce) {
+  std::string real = dir_.Join("pods/prod_web-1_uid-1/app/0.log");
+  WriteFile(real, "2024-01-02T03:04:05Z stdout F once\n");
+  std::filesystem::create_directories(dir_.Join("containers"));
+  std::filesystem::create_symlink(real, dir_.Join("containers/web-1_prod_app-abc.log"));
+  // A symlinked directory looping back must not be walked forever either.
+  std::filesystem::create_directory_symlink(dir_.Join("pods"),
+                                            dir_.Join("pods/prod_web-1_uid-1/loop"));
+  TailOptions opt;
+  opt.roots = {dir_.Join("pods"), dir_.Join("containers")};
+  Make(opt);
+  Drain();
+  tail_->RescanForTest();
+  Drain();
+  tail_->StopReading();
+  EXPECT_EQ(Entries().size(), 1u);
+  EXPECT_EQ(tail_->active_files(), 1u);
 }
 
 TEST_F(TailManagerTest, CopyTruncateRestartsAtZeroAndCounts) {
