@@ -66,6 +66,8 @@ constexpr char kTailUsage[] =
     "  --max-line-size BYTES     longer lines are truncated and counted (default 256KiB)\n"
     "  --format auto|cri|docker|plain   line format (default auto: decided per file)\n"
     "  --tail-from-end           start files with no stored position at their end\n"
+    "  --positions.on-error POLICY  unreadable positions file: restart_from_beginning\n"
+    "                            (default), restart_from_end or skip (as Alloy)\n"
     "  --shutdown-timeout DURATION  how long SIGTERM waits for in-flight batches (default 15s)\n"
     "  --log.level LEVEL         debug, info, warn or error (default info)\n";
 
@@ -181,6 +183,11 @@ int ParseTail(int argc, char** argv, Parsed* p) {
     } else if (name == "format") {
       if (!need_value() || !ParseLogFormat(value, &t.format)) {
         return Usage("--format must be auto, cri, docker or plain");
+      }
+    } else if (name == "positions.on-error") {
+      if (!need_value() || !ParsePositionsErrorPolicy(value, &t.on_positions_error)) {
+        return Usage(
+            "--positions.on-error must be restart_from_beginning, restart_from_end or skip");
       }
     } else if (name == "tail-from-end") {
       t.tail_from_end = true;

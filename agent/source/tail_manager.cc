@@ -56,6 +56,18 @@ bool ParseLogFormat(std::string_view text, LogFormat* out) {
   return true;
 }
 
+bool ParsePositionsErrorPolicy(std::string_view text, PositionsErrorPolicy* out) {
+  if (text == "restart_from_beginning")
+    *out = PositionsErrorPolicy::kRestartFromBeginning;
+  else if (text == "restart_from_end")
+    *out = PositionsErrorPolicy::kRestartFromEnd;
+  else if (text == "skip")
+    *out = PositionsErrorPolicy::kSkip;
+  else
+    return false;
+  return true;
+}
+
 TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const Clock* clock,
                          MetricsRegistry* metrics, SealFn seal)
     : io_(io),
@@ -126,13 +138,19 @@ absl::Status TailManager::Start() {
       LogInfo("tail", "positions loaded",
               {{"path", opt_.positions_path}, {"files", std::to_string(records->size())}});
     } else if (!absl::IsNotFound(records.status())) {
-      // Alloy's default policy (restart_from_beginning): a broken positions file must not stop
-      // the agent; files are read again from their start (duplicates, never loss).
+      // A broken positions file must not stop the agent (nor crash-loop it): the policy says
+      // what becomes of the files found now; the next save replaces the broken file.
+      positions_failed_ = true;
       metrics_
           ->GetCounter("sluice_positions_read_errors_total",
                        "Positions files that could not be read and were ignored.")
           ->Inc();
-      LogWarn("tail", "positions file unreadable, restarting files from the beginning",
+      LogWarn("tail",
+              opt_.on_positions_error == PositionsErrorPolicy::kRestartFromBeginning
+                  ? "positions file unreadable, reading files from the beginning"
+              : opt_.on_positions_error == PositionsErrorPolicy::kRestartFromEnd
+                  ? "positions file unreadable, starting files at their end"
+                  : "positions file unreadable, skipping the files present now",
               {{"path", opt_.positions_path}, {"error", std::string(records.status().message())}});
     }
   }
@@ -294,6 +312,17 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
     return;
   }
   std::pair<uint64_t, uint64_t> key{st.st_dev, st.st_ino};
+  if (skipped_.contains(key)) {
+    ::close(fd);
+    return;
+  }
+  if ((at_start || starting_) && positions_failed_ &&
+      opt_.on_positions_error == PositionsErrorPolicy::kSkip) {
+    skipped_.insert(key);
+    ::close(fd);
+    LogWarn("tail", "skipping file (positions file unreadable, policy skip)", {{"path", path}});
+    return;
+  }
   auto same = by_inode_.find(key);
   if (same != by_inode_.end()) {
     // Already tailed under another name (a rename we did not see, or a hard link): follow the
@@ -335,7 +364,10 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
       }
     }
     restored_.erase(restored);
-  } else if ((at_start || starting_) && opt_.tail_from_end) {
+  } else if ((at_start || starting_) &&
+             (opt_.tail_from_end ||
+              (positions_failed_ &&
+               opt_.on_positions_error == PositionsErrorPolicy::kRestartFromEnd))) {
     // Like Alloy's tail_from_end: only what is written from now on (a line being written at this
     // moment is shipped from where we start).
     start = st.st_size;

@@ -49,6 +49,15 @@ namespace sluice {
 
 enum class LogFormat { kAuto, kCri, kDocker, kPlain };
 
+// What to do with the files found at start-up when the positions file cannot be read (Alloy's
+// loki.source.file on_positions_file_error).
+enum class PositionsErrorPolicy {
+  kRestartFromBeginning,  // read them from the start: duplicates, no loss (default)
+  kRestartFromEnd,        // start them at their end: no duplicates, their unread lines lost
+  kSkip,                  // do not tail them at all (files created later are tailed)
+};
+bool ParsePositionsErrorPolicy(std::string_view text, PositionsErrorPolicy* out);
+
 bool ParseLogFormat(std::string_view text, LogFormat* out);
 
 struct TailOptions {
@@ -66,6 +75,7 @@ struct TailOptions {
   absl::Duration orphan_grace = absl::Seconds(5);
   std::string positions_path;  // empty: positions are not kept
   bool tail_from_end = false;  // for files with no stored position at start-up
+  PositionsErrorPolicy on_positions_error = PositionsErrorPolicy::kRestartFromBeginning;
   LabelSet static_labels;
   std::string tenant;
 };
@@ -187,7 +197,11 @@ class TailManager {
   bool batch_timer_armed_ = false;
   bool orphan_timer_armed_ = false;
   bool pass_scheduled_ = false;
-  bool starting_ = false;  // within Start(): files found count as present at start-up
+  bool starting_ = false;
+  bool positions_failed_ = false;  // the positions file was unreadable at start-up
+  // Files skipped by PositionsErrorPolicy::kSkip, by (device, inode).
+  absl::flat_hash_set<std::pair<uint64_t, uint64_t>>
+      skipped_;  // within Start(): files found count as present at start-up
   bool stopping_ = false;
   bool paused_ = false;
   int64_t paused_since_mono_ = 0;

@@ -465,5 +465,40 @@ TEST_F(TailManagerTest, CorruptPositionsFileIsReportedAndIgnored) {
   EXPECT_EQ(metrics_.CounterValue("sluice_positions_read_errors_total"), 1u);
 }
 
+TEST_F(TailManagerTest, CorruptPositionsPolicyRestartFromEnd) {
+  std::string path = dir_.Join("plain/app.log");
+  WriteFile(path, "old\n");
+  WriteFile(dir_.Join("state/positions.yml"), "positions:\n  - garbage: [\n");
+  TailOptions opt;
+  opt.on_positions_error = PositionsErrorPolicy::kRestartFromEnd;
+  Make(opt);
+  Drain();
+  AppendFile(path, "new\n");
+  tail_->RescanForTest();
+  Drain();
+  tail_->StopReading();
+  std::vector<Got> got = Entries();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].line, "new");
+}
+
+TEST_F(TailManagerTest, CorruptPositionsPolicySkip) {
+  std::string path = dir_.Join("plain/app.log");
+  WriteFile(path, "old\n");
+  WriteFile(dir_.Join("state/positions.yml"), std::string(100, '\0'));
+  TailOptions opt;
+  opt.on_positions_error = PositionsErrorPolicy::kSkip;
+  Make(opt);
+  Drain();
+  AppendFile(path, "more\n");
+  WriteFile(dir_.Join("plain/later.log"), "later\n");  // created after start: tailed
+  tail_->RescanForTest();
+  Drain();
+  tail_->StopReading();
+  std::vector<Got> got = Entries();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].line, "later");
+}
+
 }  // namespace
 }  // namespace sluice
