@@ -36,13 +36,13 @@ constexpr char kUsage[] =
     "sluice: a log shipping agent for Kubernetes and Grafana Loki\n"
     "\n"
     "Usage:\n"
-    "  sluice tail DIR... [options]   tail *.log files under DIR (default layout\n"
+    "  sluice tail [DIR...] [options] tail *.log files under DIR (default /var/log/pods, layout\n"
     "                                 /var/log/pods/<ns>_<pod>_<uid>/<container>/<n>.log)\n"
     "  sluice --version               print the version\n"
     "  sluice --help                  this text; 'sluice tail --help' for the options\n";
 
 constexpr char kTailUsage[] =
-    "Usage: sluice tail DIR... [options]\n"
+    "Usage: sluice tail [DIR...] [options]      (DIR defaults to /var/log/pods)\n"
     "\n"
     "Tails every *.log file under each DIR (new files and directories are picked up as they\n"
     "appear), parses CRI, docker json-file or plain lines, labels entries with namespace, pod,\n"
@@ -206,7 +206,7 @@ int ParseTail(int argc, char** argv, Parsed* p) {
     }
     if (rc != -1) return rc;
   }
-  if (roots.empty()) return Usage("tail needs at least one directory");
+  if (roots.empty()) roots.push_back("/var/log/pods");  // kubelet's pod log directory
   if (p->agent.loki.retry.min_backoff > p->agent.loki.retry.max_backoff) {
     return Usage("--min-backoff must not exceed --max-backoff");
   }

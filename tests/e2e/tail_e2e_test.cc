@@ -479,7 +479,6 @@ TEST(CliTest, VersionHelpAndUsageErrors) {
   EXPECT_THAT(ReadFile(dir.Join("out")), ::testing::HasSubstr("--memory-budget"));
   EXPECT_EQ(run({}), 2);
   EXPECT_EQ(run({"frobnicate"}), 2);
-  EXPECT_EQ(run({"tail"}), 2);
   EXPECT_EQ(run({"tail", "/tmp", "--bogus"}), 2);
   EXPECT_THAT(ReadFile(dir.Join("err")), ::testing::HasSubstr("unknown option --bogus"));
   EXPECT_EQ(run({"tail", "/tmp", "--batch-size", "12XB"}), 2);
