@@ -66,6 +66,8 @@ constexpr char kTailUsage[] =
     "  --max-line-size BYTES     longer lines are truncated and counted (default 256KiB)\n"
     "  --format auto|cri|docker|plain   line format (default auto: decided per file)\n"
     "  --tail-from-end           start files with no stored position at their end\n"
+    "  --max-open-files N        files held open at once (default: the fd limit less 128);\n"
+    "                            idle files past it are closed and reopened for their turn\n"
     "  --positions.on-error POLICY  unreadable positions file: restart_from_beginning\n"
     "                            (default), restart_from_end or skip (as Alloy)\n"
     "  --shutdown-timeout DURATION  how long SIGTERM waits for in-flight batches (default 15s)\n"
@@ -184,6 +186,12 @@ int ParseTail(int argc, char** argv, Parsed* p) {
       if (!need_value() || !ParseLogFormat(value, &t.format)) {
         return Usage("--format must be auto, cri, docker or plain");
       }
+    } else if (name == "max-open-files") {
+      int n;
+      if (!need_value() || !absl::SimpleAtoi(value, &n) || n < 1) {
+        return Usage("--max-open-files needs a whole number >= 1");
+      }
+      t.max_open_files = static_cast<size_t>(n);
     } else if (name == "positions.on-error") {
       if (!need_value() || !ParsePositionsErrorPolicy(value, &t.on_positions_error)) {
         return Usage(

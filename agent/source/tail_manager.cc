@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,7 +79,17 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
       rescan_timer_(*io),
       positions_timer_(*io),
       batch_timer_(*io),
-      orphan_timer_(*io) {
+      orphan_timer_(*io),
+      open_retry_timer_(*io) {
+  max_open_ = opt_.max_open_files;
+  if (max_open_ == 0) {
+    rlimit rl;
+    // Leave room for sockets, the positions file, inotify and the libraries' own descriptors.
+    max_open_ = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                    ? static_cast<size_t>(rl.rlim_cur)
+                    : 65536;
+    max_open_ = max_open_ > 256 ? max_open_ - 128 : std::max<size_t>(16, max_open_ / 2);
+  }
   read_buf_.resize(opt_.read_chunk);
   read_bytes_ = metrics->GetCounter("loki_source_file_read_bytes_total",
                                     "Number of bytes read from log files.");
@@ -105,6 +116,12 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
   inotify_overflows_ = metrics->GetCounter("sluice_inotify_overflows_total",
                                            "inotify queue overflows (a rescan follows).");
   read_errors_ = metrics->GetCounter("sluice_file_read_errors_total", "Failed reads or opens.");
+  evictions_ = metrics->GetCounter(
+      "sluice_files_parked_total",
+      "Idle files closed to stay within max_open_files (reopened for their next turn).");
+  files_lost_ = metrics->GetCounter(
+      "sluice_files_lost_total",
+      "Closed (parked) files that were deleted or replaced before they could be read to the end.");
   files_active_ =
       metrics->GetGauge("loki_source_file_files_active_total", "Number of active files.");
   inflight_gauge_ = metrics->GetGauge("sluice_inflight_bytes",
@@ -117,6 +134,7 @@ TailManager::~TailManager() {
   positions_timer_.cancel();
   batch_timer_.cancel();
   orphan_timer_.cancel();
+  open_retry_timer_.cancel();
   for (auto& [id, f] : files_) {
     if (f->fd >= 0) ::close(f->fd);
   }
@@ -408,6 +426,17 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
     if (slash != std::string::npos && slash > 0) AddWatch(real_path.substr(0, slash));
   }
   files_[f->id] = std::move(file);
+  ++open_files_;
+  if (open_files_ > max_open_) {
+    EvictIdle(nullptr);
+    if (open_files_ > max_open_) {
+      // Nothing idle to close: this one waits, parked, for its turn.
+      f->maybe_unread = true;
+      ::close(f->fd);
+      f->fd = -1;
+      --open_files_;
+    }
+  }
   files_active_->Set(static_cast<double>(active_files()));
   positions_dirty_ = true;
   LogDebug("tail", "tailing file", {{"path", path}, {"offset", std::to_string(start)}});
@@ -467,6 +496,7 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
     auto it = by_path_.find(path_buf_);
     if (it != by_path_.end()) {
       File* f = files_[it->second].get();
+      if (f->fd < 0) f->maybe_unread = true;
       if (!f->closed) MarkReady(f);
     }
     return;
@@ -574,7 +604,8 @@ void TailManager::Rescan() {
     File* f = fp.get();
     if (f->closed) continue;
     struct stat st;
-    if (fstat(f->fd, &st) == 0 && st.st_size != f->read_offset) MarkReady(f);
+    int rc = f->fd >= 0 ? fstat(f->fd, &st) : ::stat(f->path.c_str(), &st);
+    if (rc == 0 && st.st_size != f->read_offset) MarkReady(f);
     if (!f->orphan) {
       struct stat by_name;
       if (::stat(f->path.c_str(), &by_name) != 0 || by_name.st_ino != f->identity.inode ||
@@ -685,6 +716,13 @@ void TailManager::ReadPass() {
     File* f = it->second.get();
     f->queued = false;
     if (f->closed) continue;
+    if (f->fd < 0 && !EnsureOpen(f)) {
+      if (!f->closed) {
+        f->queued = true;
+        waiting_open_.push_back(f->id);
+      }
+      continue;
+    }
     ReadResult r = ReadOnce(f);
     if (r == ReadResult::kMore) {
       f->queued = true;
@@ -696,7 +734,97 @@ void TailManager::ReadPass() {
   }
   inflight_gauge_->Set(static_cast<double>(inflight_bytes_));
   ArmBatchTimer();
+  if (!waiting_open_.empty()) {
+    if (ready_.empty()) {
+      // Files that wait for a descriptor get the next pass, once reading the others has let
+      // some of them go idle; a short timer (not a spin) brings that pass.
+      ArmOpenRetry();
+    }
+  }
   if (!ready_.empty() && !paused_) SchedulePass();
+}
+
+void TailManager::ArmOpenRetry() {
+  if (open_retry_armed_ || stopping_) return;
+  open_retry_armed_ = true;
+  open_retry_timer_.expires_after(std::chrono::milliseconds(50));
+  open_retry_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: `this` may be gone
+    open_retry_armed_ = false;
+    while (!waiting_open_.empty()) {
+      ready_.push_back(waiting_open_.front());
+      waiting_open_.pop_front();
+    }
+    SchedulePass();
+  });
+}
+
+void TailManager::EvictIdle(const File* keep) {
+  // Close the least recently active idle files: not queued (no data known to be pending), not
+  // draining (an orphan's content is reachable only through its descriptor). A sixteenth of the
+  // limit at a time, so that the scan over all files is paid rarely.
+  std::vector<File*> idle;
+  for (auto& [id, fp] : files_) {
+    File* f = fp.get();
+    if (f->fd >= 0 && f != keep && !f->queued && !f->orphan && !f->closed) idle.push_back(f);
+  }
+  size_t want = std::max<size_t>(1, max_open_ / 16);
+  if (idle.size() > want) {
+    std::nth_element(
+        idle.begin(), idle.begin() + want, idle.end(),
+        [](const File* a, const File* b) { return a->last_data_mono < b->last_data_mono; });
+    idle.resize(want);
+  }
+  for (File* f : idle) {
+    struct stat st;
+    f->maybe_unread = fstat(f->fd, &st) != 0 || st.st_size != f->read_offset;
+    ::close(f->fd);
+    f->fd = -1;
+    --open_files_;
+    evictions_->Inc();
+  }
+  files_active_->Set(static_cast<double>(active_files()));
+}
+
+bool TailManager::EnsureOpen(File* f) {
+  // First whether the name still leads to our file: if not, no descriptor is needed to know it
+  // is lost.
+  struct stat st;
+  bool gone = ::stat(f->path.c_str(), &st) != 0
+                  ? errno == ENOENT
+                  : st.st_dev != f->identity.device || st.st_ino != f->identity.inode;
+  if (!gone) {
+    if (open_files_ >= max_open_) EvictIdle(f);
+    if (open_files_ >= max_open_) return false;
+    int fd = ::open(f->path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == f->identity.device &&
+        st.st_ino == f->identity.inode) {
+      f->fd = fd;
+      f->maybe_unread = false;
+      ++open_files_;
+      files_active_->Set(static_cast<double>(active_files()));
+      return true;
+    }
+    if (fd >= 0) ::close(fd);
+    if (fd < 0 && errno != ENOENT) {
+      read_errors_->Inc();
+      return false;  // EACCES and the like: try again later
+    }
+  }
+  // Deleted, or replaced by another file, while it was parked: what it held past our offset
+  // cannot be read any more. Say so (when it may have held anything), then follow the name's
+  // new file.
+  if (f->maybe_unread) {
+    files_lost_->Inc();
+    LogWarn("tail", "parked file vanished before it was read to its end",
+            {{"path", f->path}, {"offset", std::to_string(f->read_offset)}});
+  }
+  std::string path = f->path;
+  bool was_orphan = f->orphan;
+  f->orphan = true;
+  CloseFile(f);
+  if (!was_orphan && EndsWith(path, opt_.file_suffix)) MaybeAddFile(path, false);
+  return false;
 }
 
 TailManager::ReadResult TailManager::ReadOnce(File* f) {
@@ -939,7 +1067,10 @@ void TailManager::CloseFile(File* f) {
   }
   f->consumed_offset = f->read_offset;
   batcher_.Mark(f->id, f->generation, f->read_offset);
-  ::close(f->fd);
+  if (f->fd >= 0) {
+    ::close(f->fd);
+    --open_files_;
+  }
   f->fd = -1;
   f->closed = true;
   by_inode_.erase({f->identity.device, f->identity.inode});

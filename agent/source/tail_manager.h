@@ -76,6 +76,9 @@ struct TailOptions {
   std::string positions_path;  // empty: positions are not kept
   bool tail_from_end = false;  // for files with no stored position at start-up
   PositionsErrorPolicy on_positions_error = PositionsErrorPolicy::kRestartFromBeginning;
+  // Files held open at once; 0 = the process's RLIMIT_NOFILE less a reserve. Past it, idle files
+  // are closed ("parked", still watched through their directory) and reopened for their turn.
+  size_t max_open_files = 0;
   LabelSet static_labels;
   std::string tenant;
 };
@@ -133,10 +136,12 @@ class TailManager {
     int64_t acked_offset = 0;     // committed: everything before it is acknowledged
     int64_t consumed_offset = 0;  // everything before it became entries or marks
     int64_t last_data_mono = 0;
-    bool orphan = false;    // renamed away from a tailed name, or deleted: drain, then close
-    bool closed = false;    // fd closed; kept until its marks are acknowledged
-    bool queued = false;    // in ready_
-    bool skipping = false;  // discarding the rest of an overlong line
+    bool orphan = false;
+    bool maybe_unread = false;  // parked (fd closed) with bytes possibly past read_offset    //
+                                // renamed away from a tailed name, or deleted: drain, then close
+    bool closed = false;        // fd closed; kept until its marks are acknowledged
+    bool queued = false;        // in ready_
+    bool skipping = false;      // discarding the rest of an overlong line
     LogFormat format = LogFormat::kAuto;
     std::string carry;        // bytes of an incomplete line
     int64_t carry_start = 0;  // file offset where that line starts
@@ -178,6 +183,9 @@ class TailManager {
   void CloseFile(File* f);
   void MaybeForget(File* f);
   void OrphanFile(File* f);
+  bool EnsureOpen(File* f);
+  void EvictIdle(const File* keep);
+  void ArmOpenRetry();
   void CheckOrphans();
   void Pause();
 
@@ -194,6 +202,7 @@ class TailManager {
   boost::asio::steady_timer positions_timer_;
   boost::asio::steady_timer batch_timer_;
   boost::asio::steady_timer orphan_timer_;
+  boost::asio::steady_timer open_retry_timer_;
   bool batch_timer_armed_ = false;
   bool orphan_timer_armed_ = false;
   bool pass_scheduled_ = false;
@@ -224,6 +233,10 @@ class TailManager {
   // Directories read by the current scan (device, inode): symlinked trees are walked once.
   absl::flat_hash_set<std::pair<uint64_t, uint64_t>> scanned_dirs_;
   std::deque<uint64_t> ready_;
+  std::deque<uint64_t> waiting_open_;  // ready, but no descriptor free for them yet
+  size_t open_files_ = 0;
+  size_t max_open_ = 0;
+  bool open_retry_armed_ = false;
   std::vector<uint64_t> retired_ids_;  // scratch for OnBatchDone
 
   // Stream registry: identical label sets share one batcher stream.
@@ -260,6 +273,8 @@ class TailManager {
   Counter* positions_errors_;
   Counter* inotify_overflows_;
   Counter* read_errors_;
+  Counter* evictions_;
+  Counter* files_lost_;
   Gauge* files_active_;
   Gauge* inflight_gauge_;
 };
