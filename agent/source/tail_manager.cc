@@ -880,10 +880,11 @@ void TailManager::ProcessChunk(File* f, const char* data, size_t n, int64_t base
     ++lines;
     if (!f->carry.empty() || f->skipping) {
       int64_t line_start = f->carry_start;
+      line_cut_counted_ = f->skipping;  // counted when the cut began
       if (!f->skipping) {
         size_t room = raw_limit - std::min(raw_limit, f->carry.size());
         size_t take = std::min(room, end - pos);
-        if (take < end - pos) truncated_lines_->Inc();
+        if (take < end - pos) CountCut();
         f->carry.append(data + pos, take);
       }
       line_buf_.swap(f->carry);
@@ -892,8 +893,9 @@ void TailManager::ProcessChunk(File* f, const char* data, size_t n, int64_t base
       ProcessLine(f, line_buf_, line_start, line_end);
     } else {
       std::string_view line(data + pos, end - pos);
+      line_cut_counted_ = false;
       if (line.size() > raw_limit) {
-        truncated_lines_->Inc();
+        CountCut();
         line = line.substr(0, raw_limit);
       }
       ProcessLine(f, line, base + static_cast<int64_t>(pos), line_end);
@@ -912,7 +914,8 @@ void TailManager::ProcessChunk(File* f, const char* data, size_t n, int64_t base
     if (take < n - pos) {
       // Past the limit with no newline in sight: keep the first part, drop the rest up to the
       // newline (counted once, when the line is cut).
-      truncated_lines_->Inc();
+      line_cut_counted_ = false;
+      CountCut();
       f->skipping = true;
     }
   }
@@ -963,6 +966,14 @@ void TailManager::ProcessLine(File* f, std::string_view raw, int64_t line_start,
   Emit(f, LogStream::kNone, ts, raw, SafeMark(f, line_end));
 }
 
+void TailManager::CountCut() {
+  // One count per line, however many of the limits (raw length, content length, length after
+  // UTF-8 repair) it ran into.
+  if (line_cut_counted_) return;
+  line_cut_counted_ = true;
+  truncated_lines_->Inc();
+}
+
 int64_t TailManager::SafeMark(const File* f, int64_t line_end) const {
   int64_t mark = line_end;
   for (const Partial& p : f->partial) {
@@ -977,7 +988,7 @@ void TailManager::HandlePiece(File* f, LogStream stream, bool partial, int64_t t
   if (!content.empty() && content.back() == '\r' && !partial) content.remove_suffix(1);
   if (!partial && !p.active) {
     if (content.size() > opt_.max_line_size) {
-      truncated_lines_->Inc();
+      CountCut();
       content = content.substr(0, opt_.max_line_size);
     }
     Emit(f, stream, ts, content, SafeMark(f, line_end));
@@ -992,7 +1003,7 @@ void TailManager::HandlePiece(File* f, LogStream stream, bool partial, int64_t t
   }
   size_t room = opt_.max_line_size - std::min(opt_.max_line_size, p.buf.size());
   if (content.size() > room) {
-    if (!p.truncated) truncated_lines_->Inc();
+    if (!p.truncated) CountCut();
     p.truncated = true;
     content = content.substr(0, room);
   }
@@ -1042,7 +1053,7 @@ void TailManager::Emit(File* f, LogStream stream, int64_t ts, std::string_view l
       size_t cut = opt_.max_line_size;
       while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
       line = line.substr(0, cut);
-      truncated_lines_->Inc();
+      CountCut();
     }
   }
   batcher_.Add(StreamFor(f, stream), ts, line, f->id, f->generation, mark_offset);
@@ -1053,7 +1064,9 @@ void TailManager::CloseFile(File* f) {
   chunk_time_ns_ = clock_->NowUnixNanos();
   // A rotated or deleted file that was quiet for the grace period: what it still holds of an
   // unfinished line will never be completed, so ship it rather than lose it.
-  if (!f->carry.empty() && !f->skipping) {
+  if (!f->carry.empty()) {
+    line_cut_counted_ = f->skipping;  // an overlong last line: its first part still goes out
+    f->skipping = false;
     line_buf_.swap(f->carry);
     f->carry.clear();
     ProcessLine(f, line_buf_, f->carry_start, f->read_offset);

@@ -176,6 +176,7 @@ class TailManager {
   void ProcessChunk(File* f, const char* data, size_t n, int64_t base_offset);
   void ProcessLine(File* f, std::string_view raw, int64_t line_start, int64_t line_end);
   void Emit(File* f, LogStream stream, int64_t ts, std::string_view line, int64_t mark_offset);
+  void CountCut();
   int64_t SafeMark(const File* f, int64_t line_end) const;
   void HandlePiece(File* f, LogStream stream, bool partial, int64_t ts, std::string_view content,
                    int64_t line_start, int64_t line_end);
@@ -218,6 +219,7 @@ class TailManager {
   size_t inflight_bytes_ = 0;
   size_t aborted_bytes_ = 0;
   int64_t chunk_time_ns_ = 0;
+  bool line_cut_counted_ = false;  // the line being processed was already counted as truncated
   // Expires with this object; posted handlers check it.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 

@@ -445,6 +445,45 @@ TEST_F(TailE2eTest, RotationsWhilePausedLoseNothing) {
   EXPECT_EQ(loki_.duplicates(), 0u);
 }
 
+TEST_F(TailE2eTest, BadInputIsHandledBoundedAndCounted) {
+  std::string f = PodLog("prod", "bad-1", "app");
+  std::string ts = Rfc3339(absl::Now() - absl::Minutes(1));
+  std::string data;
+  data += ts + " stdout F " + std::string("nul\0byte\n", 9);  // NUL bytes pass through
+  data += ts + " stdout F bad utf8 \xff\xfe here\n";          // replaced with U+FFFD
+  data += ts + " stdout F crlf line\r\n";                     // CR dropped
+  data += "not a cri line at all\n";                          // shipped as is, counted
+  data += ts + " stdout F " + std::string(50 << 20, 'L');     // 50 MB, no newline yet
+  AppendFile(f, std::string_view(data.data(), data.size()));
+  // An empty file and a directory named like a log file.
+  AppendFile(PodLog("prod", "bad-1", "empty"), "");
+  std::filesystem::create_directories(PodLog("prod", "bad-1", "dir") + "/x.log");
+  StartAgent();
+  ASSERT_TRUE(loki_.WaitForEntries(4, absl::Seconds(30))) << loki_.total_entries();
+  AppendFile(f, "\n" + ts + " stdout F after\n");
+  ASSERT_TRUE(loki_.WaitForEntries(6, absl::Seconds(30))) << loki_.total_entries();
+  size_t peak = agent_->PeakRssBytes();
+  EXPECT_EQ(StopAgent(), 0);
+  std::vector<std::string> lines = loki_.AllLines();
+  ASSERT_EQ(lines.size(), 6u);
+  std::multiset<std::string> got(lines.begin(), lines.end());
+  EXPECT_EQ(got.count(std::string("nul\0byte", 8)), 1u);
+  EXPECT_EQ(got.count("bad utf8 \xEF\xBF\xBD\xEF\xBF\xBD here"), 1u);
+  EXPECT_EQ(got.count("crlf line"), 1u);
+  EXPECT_EQ(got.count("not a cri line at all"), 1u);
+  EXPECT_EQ(got.count("after"), 1u);
+  EXPECT_EQ(got.count(std::string(256 * 1024, 'L')), 1u) << "cut at 256 KiB";
+  EXPECT_EQ(loki_.rejected_entries(), 0u);
+#ifndef SLUICE_SANITIZER_BUILD
+  EXPECT_LT(peak, 40u << 20) << "a 50 MB line is never held whole";
+#endif
+  (void)peak;
+  std::string err = ReadFile(stderr_path());
+  EXPECT_THAT(err, ::testing::HasSubstr("sluice_lines_truncated_total 1"));
+  EXPECT_THAT(err, ::testing::HasSubstr("sluice_lines_invalid_utf8_total 1"));
+  EXPECT_THAT(err, ::testing::HasSubstr("sluice_lines_malformed_total{format=\\\"cri\\\"} 1"));
+}
+
 TEST_F(TailE2eTest, EchoModePrintsJsonLines) {
   std::string f = PodLog("demo", "hello-1", "app");
   AppendFile(f, CriLine("echo", 1) + CriLine("echo", 2, "stderr"));
