@@ -3,8 +3,10 @@
 #   1. the whole suite (unit + end-to-end, ctest) in a Debug build, microbenchmarks built and
 #      run briefly (no thresholds);
 #   2. the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. each libFuzzer target for a bounded time from its seed corpus (clang).
-# Exits non-zero on the first failure. SLUICE_SKIP_ASAN=1 / SLUICE_SKIP_FUZZ=1 skip 2 / 3.
+#   3. the threaded units and the end-to-end tests again under ThreadSanitizer;
+#   4. each libFuzzer target for a bounded time from its seed corpus (clang).
+# Exits non-zero on the first failure. SLUICE_SKIP_ASAN=1, SLUICE_SKIP_TSAN=1, SLUICE_SKIP_FUZZ=1
+# skip 2, 3, 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
@@ -33,6 +35,16 @@ if [ "${SLUICE_SKIP_ASAN:-0}" != 1 ]; then
   cmake --build build-asan -j "$JOBS"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j "$JOBS"
+fi
+
+if [ "${SLUICE_SKIP_TSAN:-0}" != 1 ]; then
+  echo "=== threaded units and end-to-end tests under ThreadSanitizer ==="
+  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_TSAN=ON \
+    -DSLUICE_BENCH=OFF >/dev/null
+  cmake --build build-tsan -j "$JOBS" --target sluice sender_test tail_manager_test \
+    tail_e2e_test fake_loki_test
+  TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure \
+    -R '^(sender_test|tail_manager_test|tail_e2e_test|fake_loki_test)$'
 fi
 
 if [ "${SLUICE_SKIP_FUZZ:-0}" != 1 ] && ls tests/fuzz/*_fuzzer.cc >/dev/null 2>&1; then
