@@ -484,6 +484,69 @@ TEST_F(TailE2eTest, BadInputIsHandledBoundedAndCounted) {
   EXPECT_THAT(err, ::testing::HasSubstr("sluice_lines_malformed_total{format=\\\"cri\\\"} 1"));
 }
 
+// Open descriptors and inotify watches of a process, from /proc.
+struct ProcHandles {
+  size_t fds = 0;
+  size_t watches = 0;
+};
+ProcHandles CountHandles(pid_t pid) {
+  ProcHandles h;
+  std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    ++h.fds;
+    std::error_code lec;
+    std::string target = std::filesystem::read_symlink(e.path(), lec).string();
+    if (target.find("inotify") == std::string::npos) continue;
+    std::string info =
+        ReadFile("/proc/" + std::to_string(pid) + "/fdinfo/" + e.path().filename().string());
+    for (size_t p = info.find("inotify wd:"); p != std::string::npos;
+         p = info.find("inotify wd:", p + 1)) {
+      ++h.watches;
+    }
+  }
+  return h;
+}
+
+TEST_F(TailE2eTest, PodChurnLeaksNoDescriptorsOrWatches) {
+  // A first pod that stays: the agent is running and its connection to Loki is open.
+  AppendFile(PodLog("prod", "steady", "app"), CriLine("steady", 1));
+  StartAgent({"--batch-wait", "50ms"});
+  ASSERT_TRUE(loki_.WaitForEntries(1, absl::Seconds(20)));
+  usleep(300'000);
+  ProcHandles base = CountHandles(agent_->pid());
+  ASSERT_GT(base.watches, 0u);
+  size_t total = 1;
+  for (int round = 0; round < 3; ++round) {
+    // 300 pods x 3 containers appear, write, and are deleted.
+    std::vector<std::string> dirs;
+    for (int p = 0; p < 300; ++p) {
+      std::string pod = absl::StrCat("churn", round, "-", p);
+      dirs.push_back(absl::StrCat(pods(), "/prod_", pod, "_uid-", pod));
+      for (const char* c : {"app", "sidecar", "init"}) {
+        AppendFile(PodLog("prod", pod, c), CriLine(pod, 1) + CriLine(pod, 2));
+        total += 2;
+      }
+    }
+    ASSERT_TRUE(loki_.WaitForEntries(total, absl::Seconds(60))) << loki_.total_entries();
+    ProcHandles busy = CountHandles(agent_->pid());
+    EXPECT_GE(busy.fds, base.fds + 900);
+    for (const std::string& d : dirs) std::filesystem::remove_all(d);
+    // Deleted files are drained, then let go after the 5 s quiet period.
+    ProcHandles now;
+    for (int i = 0; i < 300; ++i) {
+      now = CountHandles(agent_->pid());
+      if (now.fds <= base.fds && now.watches <= base.watches) break;
+      usleep(50'000);
+    }
+    EXPECT_LE(now.fds, base.fds) << "round " << round;
+    EXPECT_LE(now.watches, base.watches) << "round " << round;
+  }
+  EXPECT_EQ(StopAgent(), 0);
+  EXPECT_EQ(loki_.total_entries(), total);
+  EXPECT_EQ(loki_.duplicates(), 0u);
+}
+
 TEST_F(TailE2eTest, EchoModePrintsJsonLines) {
   std::string f = PodLog("demo", "hello-1", "app");
   AppendFile(f, CriLine("echo", 1) + CriLine("echo", 2, "stderr"));
