@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "agent/common/quote.h"
 #include "agent/common/strings.h"
 
 namespace sluice {
@@ -36,37 +37,12 @@ void AppendValue(std::string* out, std::string_view v) {
       break;
     }
   }
-  if (!quote) {
+  // logfmt quotes values the way Go's strconv.Quote does.
+  if (quote) {
+    AppendGoQuoted(v, out);
+  } else {
     out->append(v);
-    return;
   }
-  out->push_back('"');
-  for (char c : v) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppend(out, "\\x", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "agent/common/quote.h"
+
 namespace sluice {
 
 class LabelSet {
@@ -39,10 +41,5 @@ class LabelSet {
 
 // Prometheus/Loki label name syntax: [a-zA-Z_][a-zA-Z0-9_]*.
 bool IsValidLabelName(std::string_view name);
-
-// Appends `s` quoted as Go's strconv.Quote would (what Loki's label parser reads back).
-void AppendGoQuoted(std::string_view s, std::string* out);
-// Appends `s` as a JSON string literal (with quotes); invalid UTF-8 must be sanitised before.
-void AppendJsonQuoted(std::string_view s, std::string* out);
 
 }  // namespace sluice

@@ -1,4 +1,5 @@
 #include "agent/source/positions.h"
+#include "agent/common/quote.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,77 +31,9 @@ constexpr off_t kMaxFileBytes = 256 << 20;
 
 // ---- rendering -------------------------------------------------------------------------------
 
-bool IsCont(unsigned char c) { return (c & 0xC0) == 0x80; }
-
-// Length (2..4) of the well-formed UTF-8 sequence starting at s[i] (a lead byte >= 0x80), or 0.
-// Follows the Unicode table of well-formed sequences: no overlongs, no surrogates, <= U+10FFFF.
-size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  auto at = [&](size_t k) -> unsigned char {
-    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0;
-  };
-  unsigned char c = at(0);
-  unsigned char c1 = at(1);
-  if (c >= 0xC2 && c <= 0xDF) return IsCont(c1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;
-    unsigned char hi = c == 0xED ? 0x9F : 0xBF;
-    return (c1 >= lo && c1 <= hi && IsCont(at(2))) ? 3 : 0;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
-    unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;
-    return (c1 >= lo && c1 <= hi && IsCont(at(2)) && IsCont(at(3))) ? 4 : 0;
-  }
-  return 0;
-}
-
-void AppendHexEscape(std::string* out, unsigned char c) {
-  absl::StrAppendFormat(out, "\\x%02x", c);
-}
-
-// A YAML double-quoted scalar: escapes quote, backslash and control bytes, keeps valid UTF-8.
-void AppendQuoted(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      size_t n = Utf8SequenceLength(s, i);
-      if (n > 0) {
-        out->append(s.substr(i, n));
-        i += n;
-      } else {
-        AppendHexEscape(out, c);
-        ++i;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          AppendHexEscape(out, c);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-    ++i;
-  }
-  out->push_back('"');
-}
+// Paths and labels are written quoted as Go's strconv.Quote does (valid UTF-8 kept, everything
+// else escaped); the reader below understands every escape that produces.
+void AppendQuoted(std::string* out, std::string_view s) { AppendGoQuoted(s, out); }
 
 // ---- parsing ---------------------------------------------------------------------------------
 
@@ -132,7 +65,6 @@ class PositionsParser {
   absl::StatusOr<std::vector<PositionRecord>> Parse();
 
  private:
-
   absl::Status Error(std::string_view msg) const {
     return absl::InvalidArgumentError(absl::StrCat("line ", line_no_, ": ", Av(msg)));
   }
@@ -389,6 +321,18 @@ absl::StatusOr<std::string> PositionsParser::ParseQuoted(std::string_view value)
         break;
       case 'r':
         out.push_back('\r');
+        break;
+      case 'a':
+        out.push_back('\a');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'v':
+        out.push_back('\v');
         break;
       case '0':
         out.push_back('\0');

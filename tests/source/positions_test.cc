@@ -444,3 +444,21 @@ TEST(PositionsFileTest, UnreadableDirectoryIsPermissionDenied) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(PositionsTest, ControlBytesInPathsRoundTripThroughGoEscapes) {
+  PositionRecord r;
+  r.path = std::string("/var/log/odd\a\b\f\v\x01\x7f\xff/0.log", 24);
+  r.offset = 7;
+  std::string text = RenderPositions({r});
+  EXPECT_NE(text.find("\\a\\b\\f\\v\\x01\\x7f\\xff"), std::string::npos) << text;
+  absl::StatusOr<std::vector<PositionRecord>> back = ParsePositions(text);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->size(), 1u);
+  EXPECT_EQ((*back)[0].path, r.path);
+}
+
+}  // namespace
+}  // namespace sluice
