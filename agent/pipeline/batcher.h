@@ -45,6 +45,10 @@ class Batcher {
   void Recycle(std::unique_ptr<Batch> batch);
 
   size_t open_bytes() const { return open_ ? open_->line_bytes : 0; }
+  // How long ago the open batch was started; 0 without one.
+  int64_t open_age_ns() const {
+    return open_ ? clock_->MonotonicNanos() - open_->created_mono_ns : 0;
+  }
   bool has_open() const { return open_ && !open_->empty(); }
 
  private:

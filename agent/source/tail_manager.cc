@@ -41,6 +41,14 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 
 std::string ErrnoText(int err) { return std::string(strerror(err)); }
 
+// O_NOATIME spares the filesystem an inode update per read of a file written since the last one
+// (relatime); it is allowed only to the file's owner or root, so fall back without it.
+int OpenForReading(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  return fd;
+}
+
 }  // namespace
 
 bool ParseLogFormat(std::string_view text, LogFormat* out) {
@@ -314,7 +322,7 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
   }
   struct stat lst;
   bool is_link = ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = OpenForReading(path);
   if (fd < 0) {
     int err = errno;
     if (err != ENOENT) {
@@ -643,7 +651,10 @@ void TailManager::ArmPositions() {
 void TailManager::ArmBatchTimer() {
   if (batch_timer_armed_ || !batcher_.has_open()) return;
   batch_timer_armed_ = true;
-  batch_timer_.expires_after(absl::ToChronoNanoseconds(opt_.batch_wait));
+  // Fire when the open batch reaches batch_wait, not a whole batch_wait from now (a batch
+  // opened just after the last fire would otherwise wait up to twice as long).
+  int64_t left = ToNanos(opt_.batch_wait) - batcher_.open_age_ns();
+  batch_timer_.expires_after(std::chrono::nanoseconds(std::max<int64_t>(left, 0)));
   batch_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;  // cancelled: `this` may be gone
     batch_timer_armed_ = false;
@@ -796,7 +807,7 @@ bool TailManager::EnsureOpen(File* f) {
   if (!gone) {
     if (open_files_ >= max_open_) EvictIdle(f);
     if (open_files_ >= max_open_) return false;
-    int fd = ::open(f->path.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = OpenForReading(f->path);
     if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == f->identity.device &&
         st.st_ino == f->identity.inode) {
       f->fd = fd;
@@ -828,9 +839,13 @@ bool TailManager::EnsureOpen(File* f) {
 }
 
 TailManager::ReadResult TailManager::ReadOnce(File* f) {
-  struct stat st;
-  if (fstat(f->fd, &st) == 0 && st.st_size < f->read_offset) {
-    // copytruncate (or a writer that truncated): the content we knew is gone; start over.
+  ssize_t n = ::pread(f->fd, read_buf_.data(), read_buf_.size(), f->read_offset);
+  if (n == 0) {
+    // At the end: only now is a stat worth its cost (not before every read). A file shorter than
+    // our offset was truncated (copytruncate, or a writer that truncated): the content we knew
+    // is gone; start over from 0.
+    struct stat st;
+    if (fstat(f->fd, &st) != 0 || st.st_size >= f->read_offset) return ReadResult::kEof;
     truncations_->Inc();
     LogWarn("tail", "file truncated, reading from the start",
             {{"path", f->path},
@@ -848,8 +863,8 @@ TailManager::ReadResult TailManager::ReadOnce(File* f) {
       p.truncated = false;
     }
     positions_dirty_ = true;
+    return ReadResult::kMore;
   }
-  ssize_t n = ::pread(f->fd, read_buf_.data(), read_buf_.size(), f->read_offset);
   if (n < 0) {
     int err = errno;
     if (err == EINTR || err == EAGAIN) return ReadResult::kMore;
@@ -857,7 +872,6 @@ TailManager::ReadResult TailManager::ReadOnce(File* f) {
     LogWarn("tail", "read failed", {{"path", f->path}, {"error", ErrnoText(err)}});
     return ReadResult::kError;
   }
-  if (n == 0) return ReadResult::kEof;
   int64_t base = f->read_offset;
   f->read_offset += n;
   f->last_data_mono = clock_->MonotonicNanos();

@@ -79,6 +79,16 @@ TEST_F(BatcherTest, SealIfOlderThanUsesClock) {
   EXPECT_EQ(sealed_.size(), 1u);
 }
 
+TEST_F(BatcherTest, OpenAgeTellsTheTimerWhenToFire) {
+  EXPECT_EQ(batcher_.open_age_ns(), 0);
+  uint32_t a = batcher_.AddStream(Info("{a=\"1\"}"));
+  batcher_.Add(a, 1, "x", 1, 0, 2);
+  clock_.Advance(300);
+  EXPECT_EQ(batcher_.open_age_ns(), 300);
+  batcher_.Seal();
+  EXPECT_EQ(batcher_.open_age_ns(), 0);
+}
+
 TEST_F(BatcherTest, MarkOnlyBatchAndRecycleReuses) {
   batcher_.Mark(5, 2, 100);
   batcher_.Seal();
