@@ -88,7 +88,8 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
       positions_timer_(*io),
       batch_timer_(*io),
       orphan_timer_(*io),
-      open_retry_timer_(*io) {
+      open_retry_timer_(*io),
+      coalesce_timer_(*io) {
   max_open_ = opt_.max_open_files;
   if (max_open_ == 0) {
     rlimit rl;
@@ -143,6 +144,7 @@ TailManager::~TailManager() {
   batch_timer_.cancel();
   orphan_timer_.cancel();
   open_retry_timer_.cancel();
+  coalesce_timer_.cancel();
   for (auto& [id, f] : files_) {
     if (f->fd >= 0) ::close(f->fd);
   }
@@ -452,12 +454,26 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
 }
 
 void TailManager::ArmInotify() {
-  inotify_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                       [this](const boost::system::error_code& ec) {
-                         if (ec) return;  // cancelled at shutdown
-                         OnInotifyReadable();
-                         if (!stopping_) ArmInotify();
-                       });
+  inotify_->async_wait(
+      boost::asio::posix::stream_descriptor::wait_read,
+      [this](const boost::system::error_code& ec) {
+        if (ec) return;  // cancelled at shutdown
+        OnInotifyReadable();
+        if (stopping_) return;
+        if (opt_.event_coalesce <= absl::ZeroDuration()) {
+          ArmInotify();
+          return;
+        }
+        // Let events gather for a moment before the next look: a busy file
+        // then costs one wakeup, one event read and one large pread per
+        // interval instead of per write (the kernel merges repeated events
+        // for a file while they wait), for a delay far below batch_wait.
+        coalesce_timer_.expires_after(absl::ToChronoNanoseconds(opt_.event_coalesce));
+        coalesce_timer_.async_wait([this](const boost::system::error_code& e) {
+          if (e || stopping_) return;
+          ArmInotify();
+        });
+      });
 }
 
 void TailManager::OnInotifyReadable() {
@@ -1169,6 +1185,7 @@ void TailManager::StopReading() {
   positions_timer_.cancel();
   orphan_timer_.cancel();
   batch_timer_.cancel();
+  coalesce_timer_.cancel();
   if (inotify_) inotify_->cancel(ec);
   batcher_.Seal();
 }

@@ -73,6 +73,8 @@ struct TailOptions {
   absl::Duration positions_interval = absl::Seconds(5);
   // A file renamed away or deleted keeps being read until it has been quiet this long.
   absl::Duration orphan_grace = absl::Seconds(5);
+  // After handling inotify events, wait this long before looking for more (0: at once).
+  absl::Duration event_coalesce = absl::Milliseconds(10);
   std::string positions_path;  // empty: positions are not kept
   bool tail_from_end = false;  // for files with no stored position at start-up
   PositionsErrorPolicy on_positions_error = PositionsErrorPolicy::kRestartFromBeginning;
@@ -204,6 +206,7 @@ class TailManager {
   boost::asio::steady_timer batch_timer_;
   boost::asio::steady_timer orphan_timer_;
   boost::asio::steady_timer open_retry_timer_;
+  boost::asio::steady_timer coalesce_timer_;
   bool batch_timer_armed_ = false;
   bool orphan_timer_armed_ = false;
   bool pass_scheduled_ = false;
