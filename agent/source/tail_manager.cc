@@ -454,26 +454,23 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
 }
 
 void TailManager::ArmInotify() {
-  inotify_->async_wait(
-      boost::asio::posix::stream_descriptor::wait_read,
-      [this](const boost::system::error_code& ec) {
-        if (ec) return;  // cancelled at shutdown
-        OnInotifyReadable();
-        if (stopping_) return;
-        if (opt_.event_coalesce <= absl::ZeroDuration()) {
-          ArmInotify();
-          return;
-        }
-        // Let events gather for a moment before the next look: a busy file
-        // then costs one wakeup, one event read and one large pread per
-        // interval instead of per write (the kernel merges repeated events
-        // for a file while they wait), for a delay far below batch_wait.
-        coalesce_timer_.expires_after(absl::ToChronoNanoseconds(opt_.event_coalesce));
-        coalesce_timer_.async_wait([this](const boost::system::error_code& e) {
-          if (e || stopping_) return;
-          ArmInotify();
-        });
-      });
+  inotify_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                       [this](const boost::system::error_code& ec) {
+                         if (ec) return;  // cancelled at shutdown
+                         OnInotifyReadable();
+                         if (!stopping_) ArmInotify();
+                       });
+}
+
+void TailManager::ArmCoalesce() {
+  if (coalesce_armed_ || stopping_) return;
+  coalesce_armed_ = true;
+  coalesce_timer_.expires_after(absl::ToChronoNanoseconds(opt_.event_coalesce));
+  coalesce_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: `this` may be gone
+    coalesce_armed_ = false;
+    SchedulePass();
+  });
 }
 
 void TailManager::OnInotifyReadable() {
@@ -521,7 +518,18 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
     if (it != by_path_.end()) {
       File* f = files_[it->second].get();
       if (f->fd < 0) f->maybe_unread = true;
-      if (!f->closed) MarkReady(f);
+      if (!f->closed && !f->queued) {
+        // A write: read it a moment later, together with the writes that follow, so that a
+        // busy file costs one large read per interval instead of one per write. Creations,
+        // renames and deletes are still handled at once (files are opened when they appear).
+        if (opt_.event_coalesce <= absl::ZeroDuration()) {
+          MarkReady(f);
+        } else {
+          f->queued = true;
+          ready_.push_back(f->id);
+          if (!pass_scheduled_) ArmCoalesce();
+        }
+      }
     }
     return;
   }

@@ -73,7 +73,8 @@ struct TailOptions {
   absl::Duration positions_interval = absl::Seconds(5);
   // A file renamed away or deleted keeps being read until it has been quiet this long.
   absl::Duration orphan_grace = absl::Seconds(5);
-  // After handling inotify events, wait this long before looking for more (0: at once).
+  // A file written to is read this long after the write's event, together with the writes
+  // that follow (0: at once).
   absl::Duration event_coalesce = absl::Milliseconds(10);
   std::string positions_path;  // empty: positions are not kept
   bool tail_from_end = false;  // for files with no stored position at start-up
@@ -189,6 +190,7 @@ class TailManager {
   bool EnsureOpen(File* f);
   void EvictIdle(const File* keep);
   void ArmOpenRetry();
+  void ArmCoalesce();
   void CheckOrphans();
   void Pause();
 
@@ -242,6 +244,7 @@ class TailManager {
   size_t open_files_ = 0;
   size_t max_open_ = 0;
   bool open_retry_armed_ = false;
+  bool coalesce_armed_ = false;
   std::vector<uint64_t> retired_ids_;  // scratch for OnBatchDone
 
   // Stream registry: identical label sets share one batcher stream.
