@@ -637,6 +637,18 @@ void TailManager::Rescan() {
     if (f->closed) continue;
     struct stat st;
     int rc = f->fd >= 0 ? fstat(f->fd, &st) : ::stat(f->path.c_str(), &st);
+    if (f->fd >= 0 && f->identity.fingerprint_len > 0 &&
+        f->read_offset >= static_cast<int64_t>(f->identity.fingerprint_len)) {
+      // copytruncate followed by more writes than we had read leaves the size above our offset;
+      // only the content tells: its first bytes are not what they were.
+      absl::StatusOr<bool> same = FingerprintMatches(f->fd, f->identity);
+      if (same.ok() && !*same) {
+        RestartFromZero(f, "file rewritten in place (copytruncate), reading from the start",
+                        rc == 0 ? st.st_size : -1);
+        MarkReady(f);
+        continue;
+      }
+    }
     if (rc == 0 && st.st_size != f->read_offset) MarkReady(f);
     if (!f->orphan) {
       struct stat by_name;
@@ -862,6 +874,27 @@ bool TailManager::EnsureOpen(File* f) {
   return false;
 }
 
+void TailManager::RestartFromZero(File* f, std::string_view why, int64_t size) {
+  truncations_->Inc();
+  LogWarn("tail", why,
+          {{"path", f->path},
+           {"offset", std::to_string(f->read_offset)},
+           {"size", std::to_string(size)}});
+  // Marks of the old content must not move the new content's position: a new generation.
+  ++f->generation;
+  f->read_offset = f->acked_offset = f->consumed_offset = 0;
+  // The old content's fingerprint would make the next start take this file for another one.
+  (void)ComputeFingerprint(f->fd, &f->identity);
+  f->carry.clear();
+  f->skipping = false;
+  for (Partial& p : f->partial) {
+    p.buf.clear();
+    p.active = false;
+    p.truncated = false;
+  }
+  positions_dirty_ = true;
+}
+
 TailManager::ReadResult TailManager::ReadOnce(File* f) {
   ssize_t n = ::pread(f->fd, read_buf_.data(), read_buf_.size(), f->read_offset);
   if (n == 0) {
@@ -870,23 +903,7 @@ TailManager::ReadResult TailManager::ReadOnce(File* f) {
     // is gone; start over from 0.
     struct stat st;
     if (fstat(f->fd, &st) != 0 || st.st_size >= f->read_offset) return ReadResult::kEof;
-    truncations_->Inc();
-    LogWarn("tail", "file truncated, reading from the start",
-            {{"path", f->path},
-             {"offset", std::to_string(f->read_offset)},
-             {"size", std::to_string(st.st_size)}});
-    ++f->generation;
-    f->read_offset = f->acked_offset = f->consumed_offset = 0;
-    // The old content's fingerprint would make the next start take this file for another one.
-    (void)ComputeFingerprint(f->fd, &f->identity);
-    f->carry.clear();
-    f->skipping = false;
-    for (Partial& p : f->partial) {
-      p.buf.clear();
-      p.active = false;
-      p.truncated = false;
-    }
-    positions_dirty_ = true;
+    RestartFromZero(f, "file truncated, reading from the start", st.st_size);
     return ReadResult::kMore;
   }
   if (n < 0) {

@@ -176,6 +176,7 @@ class TailManager {
   void SchedulePass();
   void ReadPass();
   ReadResult ReadOnce(File* f);
+  void RestartFromZero(File* f, std::string_view why, int64_t size);
   void ProcessChunk(File* f, const char* data, size_t n, int64_t base_offset);
   void ProcessLine(File* f, std::string_view raw, int64_t line_start, int64_t line_end);
   void Emit(File* f, LogStream stream, int64_t ts, std::string_view line, int64_t mark_offset);

@@ -400,6 +400,24 @@ TEST_F(TailManagerTest, CopyTruncateRestartsAtZeroAndCounts) {
   EXPECT_EQ(EntryCount(), 0u);
 }
 
+TEST_F(TailManagerTest, CopyTruncateOutgrownBeforeReadIsFoundByFingerprint) {
+  std::string path = dir_.Join("plain/app.log");
+  WriteFile(path, "first line that is long\nsecond line\n");
+  Make(TailOptions{});
+  Drain();
+  ASSERT_EQ(tail_->inflight_bytes(), 34u);
+  // Truncated and rewritten past the old offset before the agent looked again: the size alone
+  // says nothing; the content's first bytes do.
+  WriteFile(path, "NEW content, longer than everything that was there before\n");
+  tail_->RescanForTest();
+  Drain();
+  tail_->StopReading();
+  std::vector<Got> got = Entries();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2].line, "NEW content, longer than everything that was there before");
+  EXPECT_EQ(metrics_.CounterValue("sluice_file_truncations_total"), 1u);
+}
+
 TEST_F(TailManagerTest, TailFromEndSkipsExistingContentOfFilesFoundAtStart) {
   std::string path = dir_.Join(std::string(kPodDir) + "/0.log");
   WriteFile(path, "2024-01-02T03:04:05Z stdout F old\n");
