@@ -7,6 +7,29 @@ constexpr char kHex[] = "0123456789abcdef";
 
 bool IsCont(unsigned char c) { return (c & 0xC0) == 0x80; }
 
+// The escapes Go and JSON spell alike: quote, backslash, \n, \r, \t. True if `c` was one.
+bool AppendCommonEscape(unsigned char c, std::string* out) {
+  switch (c) {
+    case '"':
+      out->append("\\\"");
+      return true;
+    case '\\':
+      out->append("\\\\");
+      return true;
+    case '\n':
+      out->append("\\n");
+      return true;
+    case '\r':
+      out->append("\\r");
+      return true;
+    case '\t':
+      out->append("\\t");
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 size_t Utf8SequenceLength(std::string_view s, size_t i) {
@@ -47,22 +70,11 @@ void AppendGoQuoted(std::string_view s, std::string* out) {
       }
       continue;
     }
+    if (AppendCommonEscape(c, out)) {
+      ++i;
+      continue;
+    }
     switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
       case '\a':
         out->append("\\a");
         break;
@@ -97,26 +109,10 @@ void AppendJsonQuoted(std::string_view s, std::string* out) {
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out->append(s.substr(run, i - run));
     run = i + 1;
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        out->append("\\u00");
-        out->push_back(kHex[c >> 4]);
-        out->push_back(kHex[c & 0xF]);
+    if (!AppendCommonEscape(c, out)) {
+      out->append("\\u00");
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 0xF]);
     }
   }
   out->append(s.substr(run));

@@ -5,14 +5,12 @@
 #include <memory>
 #include <vector>
 
+#include "tests/support/stream_info.h"
+
 namespace sluice {
 namespace {
 
-std::shared_ptr<const StreamInfo> Info(const std::string& labels) {
-  auto i = std::make_shared<StreamInfo>();
-  i->loki_labels = labels;
-  return i;
-}
+using ::sluice::testing::StreamInfoFor;
 
 class BatcherTest : public ::testing::Test {
  protected:
@@ -25,8 +23,8 @@ class BatcherTest : public ::testing::Test {
 };
 
 TEST_F(BatcherTest, GroupsByStreamInOrder) {
-  uint32_t a = batcher_.AddStream(Info("{a=\"1\"}"));
-  uint32_t b = batcher_.AddStream(Info("{b=\"1\"}"));
+  uint32_t a = batcher_.AddStream(StreamInfoFor("{a=\"1\"}"));
+  uint32_t b = batcher_.AddStream(StreamInfoFor("{b=\"1\"}"));
   batcher_.Add(a, 1, "a1", 7, 0, 3);
   batcher_.Add(b, 2, "b1", 8, 0, 3);
   batcher_.Add(a, 3, "a2", 7, 0, 6);
@@ -49,7 +47,7 @@ TEST_F(BatcherTest, GroupsByStreamInOrder) {
 }
 
 TEST_F(BatcherTest, SealsBeforeExceedingBatchSizeAndOversizedLineAlone) {
-  uint32_t a = batcher_.AddStream(Info("{a=\"1\"}"));
+  uint32_t a = batcher_.AddStream(StreamInfoFor("{a=\"1\"}"));
   std::string sixty(60, 'x');
   batcher_.Add(a, 1, sixty, 1, 0, 61);
   EXPECT_TRUE(sealed_.empty());
@@ -67,7 +65,7 @@ TEST_F(BatcherTest, SealsBeforeExceedingBatchSizeAndOversizedLineAlone) {
 }
 
 TEST_F(BatcherTest, SealIfOlderThanUsesClock) {
-  uint32_t a = batcher_.AddStream(Info("{a=\"1\"}"));
+  uint32_t a = batcher_.AddStream(StreamInfoFor("{a=\"1\"}"));
   batcher_.Add(a, 1, "x", 1, 0, 2);
   batcher_.SealIfOlderThan(1'000'000'000);
   EXPECT_TRUE(sealed_.empty());
@@ -81,7 +79,7 @@ TEST_F(BatcherTest, SealIfOlderThanUsesClock) {
 
 TEST_F(BatcherTest, OpenAgeTellsTheTimerWhenToFire) {
   EXPECT_EQ(batcher_.open_age_ns(), 0);
-  uint32_t a = batcher_.AddStream(Info("{a=\"1\"}"));
+  uint32_t a = batcher_.AddStream(StreamInfoFor("{a=\"1\"}"));
   batcher_.Add(a, 1, "x", 1, 0, 2);
   clock_.Advance(300);
   EXPECT_EQ(batcher_.open_age_ns(), 300);
@@ -98,7 +96,7 @@ TEST_F(BatcherTest, MarkOnlyBatchAndRecycleReuses) {
   EXPECT_EQ(sealed_[0]->marks[0].generation, 2u);
   Batch* raw = sealed_[0].get();
   batcher_.Recycle(std::move(sealed_[0]));
-  uint32_t a = batcher_.AddStream(Info("{a=\"1\"}"));
+  uint32_t a = batcher_.AddStream(StreamInfoFor("{a=\"1\"}"));
   batcher_.Add(a, 1, "x", 1, 0, 2);
   batcher_.Seal();
   EXPECT_EQ(sealed_.back().get(), raw);  // the pooled batch came back
@@ -106,12 +104,12 @@ TEST_F(BatcherTest, MarkOnlyBatchAndRecycleReuses) {
 }
 
 TEST_F(BatcherTest, ReleasedStreamIdIsReusedAfterSeal) {
-  uint32_t a = batcher_.AddStream(Info("{a=\"1\"}"));
+  uint32_t a = batcher_.AddStream(StreamInfoFor("{a=\"1\"}"));
   batcher_.Add(a, 1, "x", 1, 0, 2);
   batcher_.ReleaseStream(a);  // seals: the open batch keeps its own reference
   ASSERT_EQ(sealed_.size(), 1u);
   EXPECT_EQ(sealed_[0]->streams[0].info->loki_labels, "{a=\"1\"}");
-  uint32_t b = batcher_.AddStream(Info("{b=\"2\"}"));
+  uint32_t b = batcher_.AddStream(StreamInfoFor("{b=\"2\"}"));
   EXPECT_EQ(a, b);
 }
 

@@ -5,22 +5,19 @@
 
 #include "agent/pipeline/batcher.h"
 #include "push.pb.h"
+#include "tests/support/stream_info.h"
 
 namespace sluice {
 namespace {
 
-std::shared_ptr<const StreamInfo> Info(const std::string& labels) {
-  auto i = std::make_shared<StreamInfo>();
-  i->loki_labels = labels;
-  return i;
-}
+using ::sluice::testing::StreamInfoFor;
 
 TEST(PushEncoderTest, DecodesWithGeneratedClasses) {
   FakeClock clock;
   std::unique_ptr<Batch> out;
   Batcher batcher(1 << 20, &clock, [&](std::unique_ptr<Batch> b) { out = std::move(b); });
-  uint32_t a = batcher.AddStream(Info(R"({app="x", namespace="ns"})"));
-  uint32_t b = batcher.AddStream(Info(R"({app="y"})"));
+  uint32_t a = batcher.AddStream(StreamInfoFor(R"({app="x", namespace="ns"})"));
+  uint32_t b = batcher.AddStream(StreamInfoFor(R"({app="y"})"));
   batcher.Add(a, 1'700'000'000'123'456'789, "hello", 1, 0, 10);
   batcher.Add(b, -1'500'000'001, "before 1970", 2, 0, 10);  // negative seconds, positive nanos
   batcher.Add(a, 1'700'000'001'000'000'000, "", 1, 0, 20);  // empty line, zero nanos
