@@ -66,6 +66,8 @@ constexpr char kTailUsage[] =
     "  --max-line-size BYTES     longer lines are truncated and counted (default 256KiB)\n"
     "  --format auto|cri|docker|plain   line format (default auto: decided per file)\n"
     "  --tail-from-end           start files with no stored position at their end\n"
+    "  --read-interval DURATION  a written file is read this long after its first write, with\n"
+    "                            the writes that follow (default 25ms; 0: at each write)\n"
     "  --max-open-files N        files held open at once (default: the fd limit less 128);\n"
     "                            idle files past it are closed and reopened for their turn\n"
     "  --positions.on-error POLICY  unreadable positions file: restart_from_beginning\n"
@@ -207,6 +209,8 @@ int ParseTail(int argc, char** argv, Parsed* p) {
       SetLogLevel(level);
     } else if (name == "rescan-interval") {
       rc = duration(&t.rescan_interval);
+    } else if (name == "read-interval") {
+      rc = duration(&t.event_coalesce);
     } else if (name == "positions-interval") {
       rc = duration(&t.positions_interval);
     } else {

@@ -24,8 +24,13 @@
 namespace sluice {
 namespace {
 
-constexpr uint32_t kDirMask = IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_MODIFY |
+// Directory structure (files appearing, renamed, deleted) and writes go to two inotify instances:
+// structure is handled the moment it happens (a file must be opened before it is rotated away),
+// while writes, which come one event per write(2), are collected for event_coalesce between two
+// reads of their instance, so a busy node costs a few wakeups per interval, not one per line.
+constexpr uint32_t kDirMask = IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE |
                               IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+constexpr uint32_t kDataMask = IN_MODIFY | IN_ONLYDIR;
 // Room for a CRI or docker prefix on top of max_line_size before a raw line counts as too long.
 constexpr size_t kPrefixAllowance = 1024;
 constexpr int kMaxDepth = 16;
@@ -148,12 +153,14 @@ TailManager::~TailManager() {
   for (auto& [id, f] : files_) {
     if (f->fd >= 0) ::close(f->fd);
   }
+  boost::system::error_code ec;
   if (inotify_) {
-    boost::system::error_code ec;
     inotify_->close(ec);
   } else if (inotify_fd_ >= 0) {
     ::close(inotify_fd_);
   }
+  if (data_inotify_ && data_inotify_->is_open()) data_inotify_->release();
+  if (data_fd_ >= 0) ::close(data_fd_);
 }
 
 absl::Status TailManager::Start() {
@@ -194,6 +201,18 @@ absl::Status TailManager::Start() {
   } else {
     inotify_ = std::make_unique<boost::asio::posix::stream_descriptor>(*io_, inotify_fd_);
     ArmInotify();
+    if (opt_.event_coalesce > absl::ZeroDuration()) {
+      data_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+      if (data_fd_ >= 0) {
+        data_inotify_ = std::make_unique<boost::asio::posix::stream_descriptor>(*io_, data_fd_);
+        ArmDataInotify();
+      } else {
+        LogWarn("tail", "second inotify instance unavailable; writes are watched with the rest",
+                {{"error", ErrnoText(errno)}});
+      }
+    }
+    // Without a separate instance for writes, the structure watches report them too.
+    dir_mask_ = data_fd_ >= 0 ? kDirMask : (kDirMask | IN_MODIFY);
   }
   starting_ = true;
   for (const std::string& root : opt_.roots) {
@@ -263,7 +282,19 @@ int64_t TailManager::CommittedOffset(const std::string& path) const {
 
 void TailManager::AddWatch(const std::string& dir) {
   if (inotify_fd_ < 0 || watched_dirs_.contains(dir)) return;
-  int wd = inotify_add_watch(inotify_fd_, dir.c_str(), kDirMask);
+  int wd = inotify_add_watch(inotify_fd_, dir.c_str(), dir_mask_);
+  if (wd >= 0 && data_fd_ >= 0) {
+    int data_wd = inotify_add_watch(data_fd_, dir.c_str(), kDataMask);
+    if (data_wd < 0) {
+      // Keep nothing half-watched: without the write watch the rescan is what reads it.
+      int err = errno;
+      inotify_rm_watch(inotify_fd_, wd);
+      errno = err;
+      wd = -1;
+    } else {
+      data_watches_[data_wd] = dir;
+    }
+  }
   if (wd < 0) {
     int err = errno;
     // The rescan still finds and reads its files, only later.
@@ -462,6 +493,64 @@ void TailManager::ArmInotify() {
                        });
 }
 
+void TailManager::ArmDataInotify() {
+  // Registered with the reactor only while waiting for the first write of an interval: epoll
+  // reports every new inotify event as a new edge, so a descriptor left registered would wake
+  // the thread once per write even with no wait pending.
+  if (!data_inotify_->is_open()) {
+    boost::system::error_code ec;
+    data_inotify_->assign(data_fd_, ec);
+    if (ec) {
+      LogWarn("tail", "cannot watch the write-event inotify instance; relying on the rescan",
+              {{"error", ec.message()}});
+      return;
+    }
+  }
+  data_armed_ = true;
+  data_inotify_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                            [this](const boost::system::error_code& ec) {
+                              if (ec) return;  // cancelled at shutdown
+                              data_armed_ = false;
+                              data_inotify_->release();  // out of epoll until the timer
+                              ReadDataEvents();
+                              ArmCoalesce();
+                            });
+}
+
+void TailManager::ReadDataEvents() {
+  alignas(inotify_event) char buf[64 * 1024];
+  for (;;) {
+    ssize_t n = ::read(data_fd_, buf, sizeof(buf));
+    if (n <= 0) break;
+    for (char* p = buf; p < buf + n;) {
+      auto* ev = reinterpret_cast<inotify_event*>(p);
+      std::string_view name = ev->len ? std::string_view(ev->name) : std::string_view();
+      HandleDataEvent(ev->wd, ev->mask, name);
+      p += sizeof(inotify_event) + ev->len;
+    }
+  }
+}
+
+void TailManager::HandleDataEvent(int wd, uint32_t mask, std::string_view name) {
+  if (mask & IN_Q_OVERFLOW) {
+    inotify_overflows_->Inc();
+    LogWarn("tail", "inotify write-event queue overflowed; rescanning");
+    Rescan();
+    return;
+  }
+  auto w = data_watches_.find(wd);
+  if (w == data_watches_.end()) return;
+  if (mask & IN_IGNORED) {
+    data_watches_.erase(w);
+    return;
+  }
+  if (!(mask & IN_MODIFY) || (mask & IN_ISDIR) || name.empty()) return;
+  path_buf_.assign(w->second);
+  path_buf_.push_back('/');
+  path_buf_.append(name);
+  OnFileWritten();
+}
+
 void TailManager::ArmCoalesce() {
   if (coalesce_armed_ || stopping_) return;
   coalesce_armed_ = true;
@@ -469,6 +558,10 @@ void TailManager::ArmCoalesce() {
   coalesce_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;  // cancelled: `this` may be gone
     coalesce_armed_ = false;
+    if (data_inotify_ && !data_armed_) {
+      ReadDataEvents();
+      ArmDataInotify();
+    }
     SchedulePass();
   });
 }
@@ -514,23 +607,7 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
     return;
   }
   if (mask & IN_MODIFY) {
-    auto it = by_path_.find(path_buf_);
-    if (it != by_path_.end()) {
-      File* f = files_[it->second].get();
-      if (f->fd < 0) f->maybe_unread = true;
-      if (!f->closed && !f->queued) {
-        // A write: read it a moment later, together with the writes that follow, so that a
-        // busy file costs one large read per interval instead of one per write. Creations,
-        // renames and deletes are still handled at once (files are opened when they appear).
-        if (opt_.event_coalesce <= absl::ZeroDuration()) {
-          MarkReady(f);
-        } else {
-          f->queued = true;
-          ready_.push_back(f->id);
-          if (!pass_scheduled_) ArmCoalesce();
-        }
-      }
-    }
+    OnFileWritten();
     return;
   }
   if (mask & IN_MOVED_FROM) {
@@ -586,6 +663,24 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
       // The open descriptor still reads what was written: drain it, then let go.
       if (!f->closed) OrphanFile(f);
     }
+  }
+}
+
+void TailManager::OnFileWritten() {
+  auto it = by_path_.find(path_buf_);
+  if (it == by_path_.end()) return;
+  File* f = files_[it->second].get();
+  if (f->fd < 0) f->maybe_unread = true;
+  if (f->closed || f->queued) return;
+  // A write: read it a moment later, together with the writes that follow, so that a busy file
+  // costs one large read per interval instead of one per write. Creations, renames and deletes
+  // are still handled at once (files are opened when they appear).
+  if (opt_.event_coalesce <= absl::ZeroDuration()) {
+    MarkReady(f);
+  } else {
+    f->queued = true;
+    ready_.push_back(f->id);
+    if (!pass_scheduled_) ArmCoalesce();
   }
 }
 
@@ -1212,6 +1307,7 @@ void TailManager::StopReading() {
   batch_timer_.cancel();
   coalesce_timer_.cancel();
   if (inotify_) inotify_->cancel(ec);
+  if (data_inotify_ && data_inotify_->is_open()) data_inotify_->cancel(ec);
   batcher_.Seal();
 }
 

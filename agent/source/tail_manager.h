@@ -75,7 +75,7 @@ struct TailOptions {
   absl::Duration orphan_grace = absl::Seconds(5);
   // A file written to is read this long after the write's event, together with the writes
   // that follow (0: at once).
-  absl::Duration event_coalesce = absl::Milliseconds(10);
+  absl::Duration event_coalesce = absl::Milliseconds(25);
   std::string positions_path;  // empty: positions are not kept
   bool tail_from_end = false;  // for files with no stored position at start-up
   PositionsErrorPolicy on_positions_error = PositionsErrorPolicy::kRestartFromBeginning;
@@ -164,6 +164,10 @@ class TailManager {
   bool UnderRoot(std::string_view path) const;
   void ArmInotify();
   void OnInotifyReadable();
+  void ArmDataInotify();
+  void ReadDataEvents();
+  void HandleDataEvent(int wd, uint32_t mask, std::string_view name);
+  void OnFileWritten();  // path_buf_ was written to
   void HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::string_view name);
   void Rescan();
   void ArmRescan();
@@ -202,8 +206,12 @@ class TailManager {
   Batcher batcher_;
   DockerParser docker_;
 
-  int inotify_fd_ = -1;
+  int inotify_fd_ = -1;  // structure: creations, renames, deletions
   std::unique_ptr<boost::asio::posix::stream_descriptor> inotify_;
+  int data_fd_ = -1;  // writes (IN_MODIFY), read at most once per event_coalesce
+  std::unique_ptr<boost::asio::posix::stream_descriptor> data_inotify_;
+  bool data_armed_ = false;
+  uint32_t dir_mask_ = 0;
   boost::asio::steady_timer rescan_timer_;
   boost::asio::steady_timer positions_timer_;
   boost::asio::steady_timer batch_timer_;
@@ -233,7 +241,8 @@ class TailManager {
   absl::flat_hash_map<uint64_t, std::unique_ptr<File>> files_;
   absl::flat_hash_map<std::string, uint64_t> by_path_;
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, uint64_t> by_inode_;
-  absl::flat_hash_map<int, std::string> watches_;  // wd -> directory
+  absl::flat_hash_map<int, std::string> watches_;       // wd -> directory
+  absl::flat_hash_map<int, std::string> data_watches_;  // wd of data_fd_ -> directory
   absl::flat_hash_map<std::string, int> watched_dirs_;
   absl::flat_hash_map<uint32_t, uint64_t> pending_moves_;  // inotify cookie -> file id
   // Real path of a symlinked file -> the symlink under a root that points to it.
