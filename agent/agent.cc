@@ -40,6 +40,7 @@ absl::Status Agent::Start() {
                                       std::make_unique<RealSleeper>(), metrics_,
                                       std::random_device{}());
   }
+  Sink* sink_raw = sink.get();  // owned by the Sender, which outlives the tail thread
   sender_ = std::make_unique<Sender>(std::move(sink),
                                      [this](std::unique_ptr<Batch> batch, BatchOutcome outcome) {
                                        // Back to the tail thread, which alone owns positions and
@@ -55,6 +56,9 @@ absl::Status Agent::Start() {
                                           batch->tenant = tenant;
                                           sender_->Enqueue(std::move(batch));
                                         });
+  // Encoding happens as batches are sealed, on the tail thread: the send thread is left with
+  // I/O, and queued batches are held compressed.
+  tail_->SetPrepare([sink_raw](Batch* batch) { sink_raw->Prepare(batch); });
   sender_->Start();
   tail_thread_ = std::thread([this] {
     // A handler that throws is a bug; die loudly rather than run on half-broken.

@@ -12,23 +12,41 @@ EchoSink::EchoSink(FILE* out, MetricsRegistry* metrics)
       sent_bytes_(metrics->GetCounter("loki_write_sent_bytes_total", "Number of bytes sent.",
                                       {{"host", "stdout"}})) {}
 
-BatchOutcome EchoSink::Deliver(const Batch& batch) {
-  buf_.clear();
+namespace {
+
+void Render(const Batch& batch, std::string* out) {
+  out->clear();
   // Entries are written stream by stream, each stream in its own order, as Loki would store them.
   for (size_t i = 0; i < batch.num_streams; ++i) {
     const BatchStream& s = batch.streams[i];
     for (const BatchEntry& e : s.entries) {
-      buf_.append("{\"timestamp\":\"");
-      AppendRfc3339Nano(e.timestamp_ns, &buf_);
-      buf_.append("\",\"labels\":");
-      buf_.append(s.info->json_labels);
-      buf_.append(",\"line\":");
-      AppendJsonQuoted(batch.Line(e), &buf_);
-      buf_.append("}\n");
+      out->append("{\"timestamp\":\"");
+      AppendRfc3339Nano(e.timestamp_ns, out);
+      out->append("\",\"labels\":");
+      out->append(s.info->json_labels);
+      out->append(",\"line\":");
+      AppendJsonQuoted(batch.Line(e), out);
+      out->append("}\n");
     }
   }
-  if (!buf_.empty()) {
-    fwrite(buf_.data(), 1, buf_.size(), out_);
+}
+
+}  // namespace
+
+void EchoSink::Prepare(Batch* batch) {
+  Render(*batch, &prep_buf_);
+  batch->payload.assign(prep_buf_);
+  batch->prepared = true;
+}
+
+BatchOutcome EchoSink::Deliver(const Batch& batch) {
+  const std::string* text = &batch.payload;
+  if (!batch.prepared) {
+    Render(batch, &buf_);
+    text = &buf_;
+  }
+  if (!text->empty()) {
+    fwrite(text->data(), 1, text->size(), out_);
     fflush(out_);
   }
   sent_entries_->Inc(batch.entries);

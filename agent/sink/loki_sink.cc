@@ -87,11 +87,25 @@ void LokiSink::CountDrop(const Batch& batch, const std::string& reason) {
       ->Inc(batch.line_bytes);
 }
 
+void LokiSink::Prepare(Batch* batch) {
+  if (batch->entries == 0) return;
+  EncodePushRequest(*batch, &prep_encoded_);
+  SnappyCompress(prep_encoded_, &prep_compressed_);
+  // An exact-size copy: the scratch buffer is sized for the worst case, the payload waits in
+  // the queue and should cost only its own bytes.
+  batch->payload.assign(prep_compressed_);
+  batch->prepared = true;
+}
+
 BatchOutcome LokiSink::Deliver(const Batch& batch) {
   if (batch.entries == 0) return BatchOutcome::kDelivered;  // marks only: nothing to send
-  EncodePushRequest(batch, &encoded_);
-  SnappyCompress(encoded_, &compressed_);
-  request_.body = compressed_;
+  if (batch.prepared) {
+    request_.body = batch.payload;
+  } else {
+    EncodePushRequest(batch, &encoded_);
+    SnappyCompress(encoded_, &compressed_);
+    request_.body = compressed_;
+  }
   for (int attempt = 1;; ++attempt) {
     if (sleeper_->cancelled()) return BatchOutcome::kAborted;
     PushAttempt result;

@@ -35,6 +35,7 @@ class LokiSink final : public Sink {
   LokiSink(LokiSinkConfig config, std::unique_ptr<HttpClient> http,
            std::unique_ptr<Sleeper> sleeper, MetricsRegistry* metrics, uint64_t seed);
 
+  void Prepare(Batch* batch) override;
   BatchOutcome Deliver(const Batch& batch) override;
   void Cancel() override {
     sleeper_->Cancel();
@@ -50,8 +51,10 @@ class LokiSink final : public Sink {
   MetricsRegistry* metrics_;
   RetryPolicy policy_;
   std::string host_;
-  std::string encoded_;
+  std::string encoded_;  // sender thread scratch (batches that were not prepared)
   std::string compressed_;
+  std::string prep_encoded_;  // tail thread scratch (Prepare)
+  std::string prep_compressed_;
   HttpRequest request_;
 
   Counter* sent_bytes_;

@@ -94,6 +94,9 @@ class TailManager {
               MetricsRegistry* metrics, SealFn seal);
   ~TailManager();
 
+  // See Batcher::SetPrepare; before Start().
+  void SetPrepare(Batcher::PrepareFn prepare) { batcher_.SetPrepare(std::move(prepare)); }
+
   // Loads positions, sets up inotify, scans the roots and starts reading. Tail thread.
   absl::Status Start();
 
