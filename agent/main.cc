@@ -67,7 +67,7 @@ constexpr char kTailUsage[] =
     "  --format auto|cri|docker|plain   line format (default auto: decided per file)\n"
     "  --tail-from-end           start files with no stored position at their end\n"
     "  --read-interval DURATION  a written file is read this long after its first write, with\n"
-    "                            the writes that follow (default 25ms; 0: at each write)\n"
+    "                            the writes that follow (default 50ms; 0: at each write)\n"
     "  --max-open-files N        files held open at once (default: the fd limit less 128);\n"
     "                            idle files past it are closed and reopened for their turn\n"
     "  --positions.on-error POLICY  unreadable positions file: restart_from_beginning\n"

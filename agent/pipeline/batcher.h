@@ -65,7 +65,7 @@ class Batcher {
   const Clock* clock_;
   SealFn seal_;
   PrepareFn prepare_;
-  std::string spare_arena_;  // taken back from a prepared batch, for the next one
+  std::string spare_arena_;                 // taken back from a prepared batch, for the next one
   std::vector<BatchStream> spare_streams_;  // likewise its (cleared) entry vectors
   uint64_t next_seq_ = 1;
   std::unique_ptr<Batch> open_;

@@ -129,8 +129,8 @@ absl::Status CurlHttpClient::Setup() {
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_NOSIGNAL, 1L, "NOSIGNAL"));
   // The progress callback is how a shutdown aborts a request that Loki is sitting on.
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_NOPROGRESS, 0L, "NOPROGRESS"));
-  RETURN_IF_ERROR(SetOpt(c, CURLOPT_XFERINFOFUNCTION, &CurlHttpClient::OnProgress,
-                         "XFERINFOFUNCTION"));
+  RETURN_IF_ERROR(
+      SetOpt(c, CURLOPT_XFERINFOFUNCTION, &CurlHttpClient::OnProgress, "XFERINFOFUNCTION"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_XFERINFODATA, static_cast<void*>(this), "XFERINFODATA"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_VERBOSE, 0L, "VERBOSE"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_PROTOCOLS_STR, "http,https", "PROTOCOLS_STR"));

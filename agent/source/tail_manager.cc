@@ -25,12 +25,15 @@ namespace sluice {
 namespace {
 
 // Directory structure (files appearing, renamed, deleted) and writes go to two inotify instances:
-// structure is handled the moment it happens (a file must be opened before it is rotated away),
-// while writes, which come one event per write(2), are collected for event_coalesce between two
-// reads of their instance, so a busy node costs a few wakeups per interval, not one per line.
-constexpr uint32_t kDirMask = IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE |
-                              IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
-constexpr uint32_t kDataMask = IN_MODIFY | IN_ONLYDIR;
+// structure is handled the moment it happens (a file must be opened before it is rotated away).
+// Writes are watched per file with one-shot watches: a file's first write after it was read
+// fires once, and the watch is set again just before the file's next read. containerd writes
+// each line with its own write(2); a directory watch would cost an event (kernel allocation,
+// copy, wakeup) per line, this costs one per file per read interval. The write instance is
+// read at most once per event_coalesce, and is out of epoll in between.
+constexpr uint32_t kDirMask = IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE | IN_DELETE_SELF |
+                              IN_MOVE_SELF | IN_ONLYDIR;
+constexpr uint32_t kFileWriteMask = IN_MODIFY | IN_ONESHOT;
 // Room for a CRI or docker prefix on top of max_line_size before a raw line counts as too long.
 constexpr size_t kPrefixAllowance = 1024;
 constexpr int kMaxDepth = 16;
@@ -138,6 +141,9 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
       "Closed (parked) files that were deleted or replaced before they could be read to the end.");
   files_active_ =
       metrics->GetGauge("loki_source_file_files_active_total", "Number of active files.");
+  write_watch_errors_ = metrics->GetCounter(
+      "sluice_inotify_file_watch_errors_total",
+      "Files whose write watch could not be set; they are read at each rescan instead.");
   inflight_gauge_ = metrics->GetGauge("sluice_inflight_bytes",
                                       "Line bytes read and not yet acknowledged by Loki.");
 }
@@ -283,18 +289,6 @@ int64_t TailManager::CommittedOffset(const std::string& path) const {
 void TailManager::AddWatch(const std::string& dir) {
   if (inotify_fd_ < 0 || watched_dirs_.contains(dir)) return;
   int wd = inotify_add_watch(inotify_fd_, dir.c_str(), dir_mask_);
-  if (wd >= 0 && data_fd_ >= 0) {
-    int data_wd = inotify_add_watch(data_fd_, dir.c_str(), kDataMask);
-    if (data_wd < 0) {
-      // Keep nothing half-watched: without the write watch the rescan is what reads it.
-      int err = errno;
-      inotify_rm_watch(inotify_fd_, wd);
-      errno = err;
-      wd = -1;
-    } else {
-      data_watches_[data_wd] = dir;
-    }
-  }
   if (wd < 0) {
     int err = errno;
     // The rescan still finds and reads its files, only later.
@@ -535,20 +529,67 @@ void TailManager::HandleDataEvent(int wd, uint32_t mask, std::string_view name) 
   if (mask & IN_Q_OVERFLOW) {
     inotify_overflows_->Inc();
     LogWarn("tail", "inotify write-event queue overflowed; rescanning");
+    // Lost events may have been one-shots that fired: set every watch again at its next read
+    // (setting a watch that still exists only updates it).
+    for (auto& [id, f] : files_) f->write_armed = false;
     Rescan();
     return;
   }
+  (void)name;  // file watches carry no name
   auto w = data_watches_.find(wd);
   if (w == data_watches_.end()) return;
+  auto it = files_.find(w->second);
+  File* f = it == files_.end() ? nullptr : it->second.get();
+  if (f != nullptr && f->write_wd != wd) f = nullptr;  // a watch the file no longer uses
   if (mask & IN_IGNORED) {
+    // The one-shot fired (its IN_MODIFY came first), or the file's inode is gone.
     data_watches_.erase(w);
+    if (f != nullptr) {
+      f->write_wd = -1;
+      f->write_armed = false;
+    }
     return;
   }
-  if (!(mask & IN_MODIFY) || (mask & IN_ISDIR) || name.empty()) return;
-  path_buf_.assign(w->second);
-  path_buf_.push_back('/');
-  path_buf_.append(name);
-  OnFileWritten();
+  if (f == nullptr || !(mask & IN_MODIFY)) return;
+  f->write_armed = false;  // removed by the kernel; set again before the next read
+  OnFileWritten(f);
+}
+
+void TailManager::ArmWriteWatch(File* f) {
+  if (data_fd_ < 0 || f->write_armed || f->closed) return;
+  // Through the descriptor when there is one: the name may already lead to a newer file.
+  char proc[48];
+  const char* target = f->path.c_str();
+  if (f->fd >= 0) {
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", f->fd);
+    target = proc;
+  }
+  int wd = inotify_add_watch(data_fd_, target, kFileWriteMask);
+  if (wd < 0) {
+    int err = errno;
+    write_watch_errors_->Inc();
+    // The rescan still reads the file, only later; say so once a minute, not once per file.
+    int64_t now = clock_->MonotonicNanos();
+    if (last_watch_error_log_ == 0 || now - last_watch_error_log_ > 60'000'000'000) {
+      last_watch_error_log_ = now;
+      LogWarn("tail",
+              err == ENOSPC ? "inotify watch limit reached (raise fs.inotify.max_user_watches); "
+                              "files without a watch are read at each rescan"
+                            : "cannot watch a file for writes; it is read at each rescan",
+              {{"path", f->path}, {"error", ErrnoText(err)}});
+    }
+    return;
+  }
+  f->write_wd = wd;
+  f->write_armed = true;
+  data_watches_[wd] = f->id;
+}
+
+void TailManager::DropWriteWatch(File* f) {
+  if (f->write_wd < 0) return;
+  if (f->write_armed) inotify_rm_watch(data_fd_, f->write_wd);  // its IN_IGNORED erases the entry
+  f->write_armed = false;
+  f->write_wd = -1;
 }
 
 void TailManager::ArmCoalesce() {
@@ -607,7 +648,8 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
     return;
   }
   if (mask & IN_MODIFY) {
-    OnFileWritten();
+    auto it = by_path_.find(path_buf_);
+    if (it != by_path_.end()) OnFileWritten(files_[it->second].get());
     return;
   }
   if (mask & IN_MOVED_FROM) {
@@ -666,10 +708,7 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
   }
 }
 
-void TailManager::OnFileWritten() {
-  auto it = by_path_.find(path_buf_);
-  if (it == by_path_.end()) return;
-  File* f = files_[it->second].get();
+void TailManager::OnFileWritten(File* f) {
   if (f->fd < 0) f->maybe_unread = true;
   if (f->closed || f->queued) return;
   // A write: read it a moment later, together with the writes that follow, so that a busy file
@@ -865,6 +904,8 @@ void TailManager::ReadPass() {
       }
       continue;
     }
+    // Set before reading: a write that lands after this read then fires it.
+    if (!f->write_armed) ArmWriteWatch(f);
     ReadResult r = ReadOnce(f);
     if (r == ReadResult::kMore) {
       f->queued = true;
@@ -1236,6 +1277,7 @@ void TailManager::CloseFile(File* f) {
   }
   f->fd = -1;
   f->closed = true;
+  DropWriteWatch(f);
   by_inode_.erase({f->identity.device, f->identity.inode});
   files_active_->Set(static_cast<double>(active_files()));
   LogDebug("tail", "closed drained file", {{"path", f->path}});

@@ -75,7 +75,7 @@ struct TailOptions {
   absl::Duration orphan_grace = absl::Seconds(5);
   // A file written to is read this long after the write's event, together with the writes
   // that follow (0: at once).
-  absl::Duration event_coalesce = absl::Milliseconds(25);
+  absl::Duration event_coalesce = absl::Milliseconds(50);
   std::string positions_path;  // empty: positions are not kept
   bool tail_from_end = false;  // for files with no stored position at start-up
   PositionsErrorPolicy on_positions_error = PositionsErrorPolicy::kRestartFromBeginning;
@@ -148,6 +148,8 @@ class TailManager {
     bool closed = false;        // fd closed; kept until its marks are acknowledged
     bool queued = false;        // in ready_
     bool skipping = false;      // discarding the rest of an overlong line
+    int write_wd = -1;          // its one-shot write watch on data_fd_
+    bool write_armed = false;   // that watch is set and has not fired
     LogFormat format = LogFormat::kAuto;
     std::string carry;        // bytes of an incomplete line
     int64_t carry_start = 0;  // file offset where that line starts
@@ -170,7 +172,9 @@ class TailManager {
   void ArmDataInotify();
   void ReadDataEvents();
   void HandleDataEvent(int wd, uint32_t mask, std::string_view name);
-  void OnFileWritten();  // path_buf_ was written to
+  void OnFileWritten(File* f);
+  void ArmWriteWatch(File* f);
+  void DropWriteWatch(File* f);
   void HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::string_view name);
   void Rescan();
   void ArmRescan();
@@ -244,8 +248,10 @@ class TailManager {
   absl::flat_hash_map<uint64_t, std::unique_ptr<File>> files_;
   absl::flat_hash_map<std::string, uint64_t> by_path_;
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, uint64_t> by_inode_;
-  absl::flat_hash_map<int, std::string> watches_;       // wd -> directory
-  absl::flat_hash_map<int, std::string> data_watches_;  // wd of data_fd_ -> directory
+  absl::flat_hash_map<int, std::string> watches_;    // wd -> directory
+  absl::flat_hash_map<int, uint64_t> data_watches_;  // wd of data_fd_ -> file id
+  Counter* write_watch_errors_;
+  int64_t last_watch_error_log_ = 0;
   absl::flat_hash_map<std::string, int> watched_dirs_;
   absl::flat_hash_map<uint32_t, uint64_t> pending_moves_;  // inotify cookie -> file id
   // Real path of a symlinked file -> the symlink under a root that points to it.

@@ -130,8 +130,8 @@ TEST_F(BatcherTest, PrepareRunsAtSealAndTheArenaIsReusedByTheNextBatch) {
   ASSERT_EQ(sealed_.size(), 1u);
   EXPECT_EQ(sealed_[0]->payload, "first;");
   EXPECT_LT(sealed_[0]->arena.capacity(), 100u);  // the sealed batch holds its payload only
-  EXPECT_EQ(sealed_[0]->num_streams, 0u);       // its entry vectors went back too
-  EXPECT_EQ(sealed_[0]->entries, 1u);           // counts stay for metrics and the budget
+  EXPECT_EQ(sealed_[0]->num_streams, 0u);         // its entry vectors went back too
+  EXPECT_EQ(sealed_[0]->entries, 1u);             // counts stay for metrics and the budget
   EXPECT_EQ(sealed_[0]->line_bytes, 5u);
   ASSERT_EQ(sealed_[0]->marks.size(), 1u);
   batcher_.Add(a, 2, "second", 1, 0, 13);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "tests/support/temp_dir.h"
 
 namespace sluice {
@@ -297,6 +298,38 @@ TEST_F(TailManagerTest, NewFilesAndRotationFollowedThroughInotify) {
   EXPECT_THAT(lines, ::testing::UnorderedElementsAre("a", "b", "c"));
   // Both files carry the same labels: one stream, as in Alloy.
   EXPECT_EQ(got[0].labels, got[1].labels);
+}
+
+// Writes are watched per file with one-shot watches set again before each read: every round of
+// writes must be seen by inotify alone (the rescan that would otherwise find them is an hour
+// away), for open files, for a file renamed away (rotation) and for files parked by the
+// open-file limit.
+TEST_F(TailManagerTest, EveryWriteAfterAReadIsSeenWithoutTheRescan) {
+  TailOptions opt;
+  opt.rescan_interval = absl::Hours(1);
+  opt.max_open_files = 2;
+  Make(opt);
+  Drain();
+  std::vector<std::string> paths;
+  for (int i = 0; i < 4; ++i) {
+    paths.push_back(dir_.Join(absl::StrCat("pods/ns_p", i, "_u", i, "/c/0.log")));
+    WriteFile(paths.back(), "2024-01-02T03:04:05Z stdout F x\n");
+  }
+  size_t want = 4;
+  ASSERT_TRUE(RunUntil([&] { return tail_->inflight_bytes() == want; }));
+  for (int round = 0; round < 5; ++round) {
+    for (const std::string& p : paths) AppendFile(p, "2024-01-02T03:04:06Z stdout F y\n");
+    want += paths.size();
+    ASSERT_TRUE(RunUntil([&] { return tail_->inflight_bytes() == want; })) << "round " << round;
+  }
+  // Rotation: the renamed file's late writes are seen through the watch on its inode.
+  std::filesystem::rename(paths[0], paths[0] + ".20240102-030405");
+  AppendFile(paths[0] + ".20240102-030405", "2024-01-02T03:04:07Z stdout F z\n");
+  ++want;
+  ASSERT_TRUE(RunUntil([&] { return tail_->inflight_bytes() == want; }));
+  tail_->StopReading();
+  EXPECT_EQ(metrics_.CounterValue("sluice_inotify_file_watch_errors_total"), 0u);
+  EXPECT_GT(metrics_.CounterValue("sluice_files_parked_total"), 0u);  // parking was exercised
 }
 
 TEST_F(TailManagerTest, DeletedFileIsDrainedThenReleasedOnceAcknowledged) {
