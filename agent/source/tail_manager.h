@@ -6,9 +6,11 @@
 // boost::asio::post. Owned by the Agent.
 //
 // How it keeps its promises:
-// - Event driven: inotify watches every directory under the roots (IN_MODIFY of a directory
-//   reports writes to the files in it, so one watch per directory covers all its files). A
-//   periodic rescan is the safety net for an overflowed inotify queue or missed events.
+// - Event driven: one inotify instance watches every directory under the roots for files that
+//   appear, are renamed or deleted (handled at once); a second holds a one-shot IN_MODIFY watch
+//   per file, set again just before the file is read, and is read once per event_coalesce
+//   (one event per busy file per interval, not one per write). A periodic rescan is the safety
+//   net for an overflowed inotify queue, missed events or watches the kernel refused.
 // - Fair and bounded: a file is read at most `read_chunk` bytes per turn, then goes to the back
 //   of the ready queue; lines are found with memchr in a large buffer, no syscall per line.
 // - Backpressure: bytes handed to the batcher and not yet acknowledged are counted against
@@ -80,7 +82,7 @@ struct TailOptions {
   bool tail_from_end = false;  // for files with no stored position at start-up
   PositionsErrorPolicy on_positions_error = PositionsErrorPolicy::kRestartFromBeginning;
   // Files held open at once; 0 = the process's RLIMIT_NOFILE less a reserve. Past it, idle files
-  // are closed ("parked", still watched through their directory) and reopened for their turn.
+  // are closed ("parked", their write watch kept) and reopened for their turn.
   size_t max_open_files = 0;
   LabelSet static_labels;
   std::string tenant;
