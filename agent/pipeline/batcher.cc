@@ -100,7 +100,7 @@ void Batcher::Seal() {
   if (prepare_) {
     prepare_(open_.get());
     // The payload is what travels now; the line bytes are done with.
-    if (open_->arena.capacity() <= batch_size_ && spare_arena_.capacity() == 0) {
+    if (open_->arena.capacity() <= batch_size_ && spare_arena_.capacity() < batch_size_) {
       open_->arena.clear();
       spare_arena_.swap(open_->arena);
     } else {

@@ -345,7 +345,16 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
   auto known = by_path_.find(path);
   if (known != by_path_.end()) {
     File* f = files_[known->second].get();
-    if (!f->closed && !f->orphan) return;
+    if (!f->closed && !f->orphan) {
+      // Still the file we tail under this name? A file renamed over it (replaced) is not, and
+      // must be tailed through this name now, before a symlink elsewhere finds it first.
+      struct stat cur;
+      if (::stat(path.c_str(), &cur) != 0 ||
+          (cur.st_dev == f->identity.device && cur.st_ino == f->identity.inode)) {
+        return;
+      }
+      OrphanFile(f);  // drained through its descriptor, then let go
+    }
   }
   struct stat lst;
   bool is_link = ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode);

@@ -1,7 +1,10 @@
 // End-to-end tests: the real sluice binary against the in-process Loki-protocol receiver.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -13,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "tests/support/fake_loki.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -171,6 +175,41 @@ TEST_F(TailE2eTest, EveryLineArrivesOnceInOrderWithLabels) {
     EXPECT_EQ(r.content_encoding, "snappy");
     EXPECT_THAT(r.user_agent, ::testing::StartsWith("sluice/"));
   }
+}
+
+// How many times `needle` occurs in the file at `path` (0 if it does not exist).
+size_t CountInFile(const std::string& path, const std::string& needle) {
+  std::string text = ReadFile(path);
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// Polls the agent's log (e2e tests may wait on a real process; unit tests never sleep).
+bool WaitForLog(const std::string& path, const std::string& needle, size_t times,
+                absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (CountInFile(path, needle) < times) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return true;
+}
+
+// A port nothing listens on (the kernel picked it, then it was closed again).
+int UnusedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(fd);
+    return -1;
+  }
+  close(fd);
+  return ntohs(addr.sin_port);
 }
 
 TEST_F(TailE2eTest, ReceiverFailuresLoseNothing) {
@@ -443,6 +482,155 @@ TEST_F(TailE2eTest, RotationsWhilePausedLoseNothing) {
   std::multiset<std::string> want_set(payloads.begin(), payloads.end());
   EXPECT_EQ(got_set, want_set) << "every line of every rotated file exactly once";
   EXPECT_EQ(loki_.duplicates(), 0u);
+}
+
+// Loki down (connection refused), then up but answering so slowly that the request times out,
+// then answering 400 for one stream of a request (Loki keeps the other streams): everything on
+// disk arrives once, and the 400 is not retried.
+TEST_F(TailE2eTest, RefusedThenTimedOutThenPartialSuccessLosesNothing) {
+  int port = UnusedPort();
+  ASSERT_GT(port, 0);
+  std::string good = PodLog("prod", "api-1", "app");
+  std::string old = PodLog("prod", "batch-1", "job");
+  std::vector<std::string> payloads;
+  auto write_good = [&](int from, int to) {
+    std::string data;
+    for (int i = from; i < to; ++i) {
+      std::string line = CriLine("good", i);
+      data += line;
+      payloads.push_back(Payload(line));
+    }
+    AppendFile(good, data);
+  };
+  write_good(0, 200);
+  // 30 days old: past Loki's reject_old_samples_max_age (7 days).
+  absl::Time month_ago = absl::Now() - absl::Hours(24 * 30);
+  AppendFile(old, absl::StrCat(Rfc3339(month_ago), " stdout F too old\n"));
+  StartAgent({"--remote-timeout", "500ms"}, true,
+             absl::StrCat("http://127.0.0.1:", port, "/loki/api/v1/push"));
+  ASSERT_TRUE(WaitForLog(stderr_path(), "push failed, will retry", 3, absl::Seconds(20)));
+
+  FakeLoki::Options options;
+  options.listen_port = static_cast<uint16_t>(port);
+  FakeLoki loki(options);
+  ASSERT_TRUE(loki.Start().ok());
+  loki.StallNext(1);  // the first request gets no answer: the agent's 500ms timeout fires
+  ASSERT_TRUE(loki.WaitForStalled(1, absl::Seconds(20)));
+  ASSERT_TRUE(loki.WaitForEntries(200, absl::Seconds(20))) << loki.total_entries();
+  write_good(200, 300);
+  ASSERT_TRUE(loki.WaitForEntries(300, absl::Seconds(20))) << loki.total_entries();
+  EXPECT_EQ(StopAgent(), 0);
+  auto statuses = loki.requests_by_status();
+  EXPECT_EQ(statuses[400], 1u) << "a partially accepted request is never sent again";
+  EXPECT_EQ(loki.rejected_by_reason()["greater_than_max_sample_age"], 1u);
+  std::vector<std::string> got;
+  for (const auto& s : loki.Streams()) {
+    for (const auto& e : s.entries) got.push_back(e.line);
+  }
+  EXPECT_EQ(got, payloads);
+  EXPECT_EQ(loki.duplicates(), 0u);
+  std::string err = ReadFile(stderr_path());
+  EXPECT_THAT(err, ::testing::HasSubstr("timed out"));
+  EXPECT_THAT(err, ::testing::HasSubstr("batch dropped"));
+  EXPECT_THAT(err, ::testing::HasSubstr("loki_write_dropped_entries_total{"));
+  loki.Stop();
+}
+
+// A positions file full of NUL bytes, then one cut in half: a warning naming the file, the
+// documented policy applied, no crash; the file is written whole again.
+TEST_F(TailE2eTest, CorruptPositionsFileWarnsAndAppliesThePolicy) {
+  std::string f = PodLog("prod", "api-1", "app");
+  std::vector<std::string> payloads;
+  auto write = [&](int from, int to) {
+    std::string data;
+    for (int i = from; i < to; ++i) {
+      std::string line = CriLine("p", i);
+      data += line;
+      payloads.push_back(Payload(line));
+    }
+    AppendFile(f, data);
+  };
+  write(0, 100);
+  std::string positions = dir_.Join("state/tail/positions.yml");
+  std::filesystem::create_directories(dir_.Join("state/tail"));
+  AppendFile(positions, std::string(4096, '\0'));
+  StartAgent();  // default: restart_from_beginning
+  ASSERT_TRUE(loki_.WaitForEntries(100, absl::Seconds(20)));
+  EXPECT_EQ(StopAgent(), 0);
+  std::string err = ReadFile(stderr_path());
+  EXPECT_THAT(err, ::testing::HasSubstr("positions file unreadable"));
+  EXPECT_THAT(err, ::testing::HasSubstr(positions));
+  EXPECT_THAT(ReadFile(positions), ::testing::HasSubstr(f));  // whole again
+
+  // Cut in half, with `skip`: the files present at start are not read (their content may have
+  // been shipped already); files that appear later are.
+  std::string text = ReadFile(positions);
+  std::filesystem::resize_file(positions, text.size() / 2);
+  AppendFile(f, CriLine("skipped", 100));
+  StartAgent({"--positions.on-error", "skip"});
+  ASSERT_TRUE(WaitForLog(stderr_path(), "policy skip", 1, absl::Seconds(20)));
+  std::string g = PodLog("prod", "api-2", "app");
+  std::string data;
+  for (int i = 0; i < 20; ++i) {
+    std::string line = CriLine("new", i);
+    data += line;
+    payloads.push_back(Payload(line));
+  }
+  AppendFile(g, data);
+  ASSERT_TRUE(loki_.WaitForEntries(120, absl::Seconds(20))) << loki_.total_entries();
+  EXPECT_EQ(StopAgent(), 0);
+  err = ReadFile(stderr_path());
+  EXPECT_THAT(err, ::testing::HasSubstr("skipping the files present now"));
+  EXPECT_THAT(err, ::testing::HasSubstr(f));  // the skipped file is named
+  std::vector<std::string> got = loki_.AllLines();
+  std::multiset<std::string> got_set(got.begin(), got.end());
+  std::multiset<std::string> want_set(payloads.begin(), payloads.end());
+  EXPECT_EQ(got_set, want_set);
+  EXPECT_EQ(loki_.duplicates(), 0u);
+}
+
+// copytruncate, a file replaced under its name, and a symlinked tree (as /var/log/containers)
+// next to the real one: every line once, labelled from the real path.
+TEST_F(TailE2eTest, CopyTruncateReplacementAndSymlinkedTreeLoseNothing) {
+  std::string a = PodLog("prod", "ct-1", "app");
+  std::string b = PodLog("prod", "rp-1", "app");
+  std::vector<std::string> payloads;
+  int seq = 0;
+  auto lines = [&](const std::string& tag, int n) {
+    std::string data;
+    for (int i = 0; i < n; ++i, ++seq) {
+      std::string line = CriLine(tag, seq);
+      data += line;
+      payloads.push_back(Payload(line));
+    }
+    return data;
+  };
+  AppendFile(a, lines("a", 100));
+  AppendFile(b, lines("b", 100));
+  std::string containers = dir_.Join("containers");
+  std::filesystem::create_directories(containers);
+  std::filesystem::create_symlink(a, containers + "/ct-1_prod_app-0123.log");
+  std::filesystem::create_symlink(b, containers + "/rp-1_prod_app-4567.log");
+  StartAgent({containers});
+  ASSERT_TRUE(loki_.WaitForEntries(200, absl::Seconds(20))) << loki_.total_entries();
+  // copytruncate: the content was copied elsewhere, the file cut to zero, then written again.
+  std::filesystem::resize_file(a, 0);
+  AppendFile(a, lines("a2", 30));
+  // Replaced: a new file renamed over the old name.
+  std::string tmp = b + ".tmp";
+  AppendFile(tmp, lines("b2", 40));
+  std::filesystem::rename(tmp, b);
+  ASSERT_TRUE(loki_.WaitForEntries(270, absl::Seconds(20))) << loki_.total_entries();
+  EXPECT_EQ(StopAgent(), 0);
+  std::vector<std::string> got = loki_.AllLines();
+  std::multiset<std::string> got_set(got.begin(), got.end());
+  std::multiset<std::string> want_set(payloads.begin(), payloads.end());
+  EXPECT_EQ(got_set, want_set);
+  EXPECT_EQ(loki_.duplicates(), 0u);
+  for (const auto& s : loki_.Streams()) {
+    EXPECT_THAT(s.labels, ::testing::HasSubstr("filename=\"" + pods())) << s.labels;
+  }
+  EXPECT_THAT(ReadFile(stderr_path()), ::testing::HasSubstr("sluice_file_truncations_total"));
 }
 
 TEST_F(TailE2eTest, BadInputIsHandledBoundedAndCounted) {
