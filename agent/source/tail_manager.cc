@@ -138,7 +138,8 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
       "Idle files closed to stay within max_open_files (reopened for their next turn).");
   files_lost_ = metrics->GetCounter(
       "sluice_files_lost_total",
-      "Closed (parked) files that were deleted or replaced before they could be read to the end.");
+      "Files deleted or replaced before they could be read to the end (parked files, or files "
+      "gone before they could be opened).");
   files_active_ =
       metrics->GetGauge("loki_source_file_files_active_total", "Number of active files.");
   write_watch_errors_ = metrics->GetCounter(
@@ -365,6 +366,13 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
       read_errors_->Inc();
       LogWarn("tail", "cannot open file; will retry at the next rescan",
               {{"path", path}, {"error", ErrnoText(err)}});
+    } else if (!at_start && !starting_ && !is_link) {
+      // Seen (created, or listed by the rescan) and gone before it could be opened: whatever it
+      // held was never read. Rare (files are opened as their creation event is handled), but
+      // never silent.
+      files_lost_->Inc();
+      LogWarn("tail", "file deleted before it could be opened; its content was not read",
+              {{"path", path}});
     }
     return;
   }

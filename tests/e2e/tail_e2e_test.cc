@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -64,19 +65,21 @@ class TailE2eTest : public ::testing::Test {
     return absl::StrCat(pods(), "/", ns, "_", pod, "_uid-", pod, "/", c, "/0.log");
   }
   void StartAgent(std::vector<std::string> extra = {}, bool with_url = true, std::string url = "") {
-    std::vector<std::string> argv = {SLUICE_BINARY,
-                                     "tail",
-                                     pods(),
-                                     "--storage.path",
-                                     dir_.Join("state"),
-                                     "--batch-wait",
-                                     "100ms",
-                                     "--min-backoff",
-                                     "20ms",
-                                     "--max-backoff",
-                                     "200ms",
-                                     "--rescan-interval",
-                                     "1s"};
+    std::vector<std::string> argv = wrapper_;
+    std::vector<std::string> own = {SLUICE_BINARY,
+                                    "tail",
+                                    pods(),
+                                    "--storage.path",
+                                    dir_.Join("state"),
+                                    "--batch-wait",
+                                    "100ms",
+                                    "--min-backoff",
+                                    "20ms",
+                                    "--max-backoff",
+                                    "200ms",
+                                    "--rescan-interval",
+                                    "1s"};
+    argv.insert(argv.end(), own.begin(), own.end());
     if (with_url) {
       argv.push_back("--url");
       argv.push_back(url.empty() ? loki_.push_url() : url);
@@ -101,6 +104,7 @@ class TailE2eTest : public ::testing::Test {
   TempDir dir_;
   FakeLoki loki_;
   std::unique_ptr<Subprocess> agent_;
+  std::vector<std::string> wrapper_;  // runs the agent through this command (e.g. setpriv)
 };
 
 // The payload of CriLine without the CRI prefix.
@@ -631,6 +635,32 @@ TEST_F(TailE2eTest, CopyTruncateReplacementAndSymlinkedTreeLoseNothing) {
     EXPECT_THAT(s.labels, ::testing::HasSubstr("filename=\"" + pods())) << s.labels;
   }
   EXPECT_THAT(ReadFile(stderr_path()), ::testing::HasSubstr("sluice_file_truncations_total"));
+}
+
+// A file the agent may not read (EACCES) is counted and named, and read once it may. As root
+// every file is readable, so there the agent runs as nobody.
+TEST_F(TailE2eTest, UnreadableFileIsCountedThenReadOnceAllowed) {
+  std::string ok = PodLog("prod", "ok-1", "app");
+  std::string locked = PodLog("prod", "locked-1", "app");
+  AppendFile(ok, CriLine("ok", 1));
+  AppendFile(locked, CriLine("locked", 1));
+  ASSERT_EQ(chmod(locked.c_str(), 0), 0);
+  if (geteuid() == 0) {
+    ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
+    std::filesystem::create_directories(dir_.Join("state"));
+    ASSERT_EQ(chown(dir_.Join("state").c_str(), 65534, 65534), 0);
+    wrapper_ = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"};
+  }
+  StartAgent();
+  ASSERT_TRUE(loki_.WaitForEntries(1, absl::Seconds(20)));
+  ASSERT_TRUE(WaitForLog(stderr_path(), "cannot open file", 1, absl::Seconds(20)));
+  EXPECT_THAT(ReadFile(stderr_path()), ::testing::HasSubstr(locked));
+  ASSERT_EQ(chmod(locked.c_str(), 0644), 0);
+  ASSERT_TRUE(loki_.WaitForEntries(2, absl::Seconds(20))) << "read at the next rescan";
+  EXPECT_EQ(StopAgent(), 0);
+  std::string err = ReadFile(stderr_path());
+  EXPECT_THAT(err, ::testing::HasSubstr("sluice_file_read_errors_total"));
+  EXPECT_EQ(loki_.total_entries(), 2u);
 }
 
 TEST_F(TailE2eTest, BadInputIsHandledBoundedAndCounted) {

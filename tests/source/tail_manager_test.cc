@@ -582,6 +582,19 @@ TEST_F(TailManagerTest, ParkedFileDeletedBeforeReadIsCounted) {
   EXPECT_EQ(tail_->inflight_bytes(), 3u + 4u) << "the open file's new line was read";
 }
 
+TEST_F(TailManagerTest, FileDeletedBeforeItCouldBeOpenedIsCounted) {
+  std::filesystem::create_directories(dir_.Join(kPodDir));  // watched from the start
+  Make(TailOptions{});
+  Drain();
+  std::string path = dir_.Join(std::string(kPodDir) + "/0.log");
+  WriteFile(path, "2024-01-02T03:04:05Z stdout F never read\n");
+  // The creation event waits in the kernel's queue until the loop runs; the file is gone by then.
+  std::filesystem::remove(path);
+  ASSERT_TRUE(RunUntil([&] { return metrics_.CounterValue("sluice_files_lost_total") == 1; }));
+  EXPECT_EQ(EntryCount(), 0u);
+  tail_->StopReading();
+}
+
 TEST_F(TailManagerTest, ParkedFileDeletedAfterBeingReadIsNoLoss) {
   std::vector<std::string> paths;
   for (int i = 0; i < 3; ++i) {
