@@ -765,6 +765,49 @@ TEST_F(TailE2eTest, PodChurnLeaksNoDescriptorsOrWatches) {
   EXPECT_EQ(loki_.duplicates(), 0u);
 }
 
+// 10,000 files in 2,000 pod directories with room for 500 open files: every line once, the
+// descriptors stay within the limit, and once the pods are deleted their descriptors and
+// watches are released.
+TEST_F(TailE2eTest, TenThousandFilesWithinAnOpenFileLimit) {
+  AppendFile(PodLog("prod", "steady", "app"), CriLine("steady", 1));
+  StartAgent({"--max-open-files", "500", "--batch-size", "256KiB"});
+  ASSERT_TRUE(loki_.WaitForEntries(1, absl::Seconds(20)));
+  usleep(300'000);
+  ProcHandles base = CountHandles(agent_->pid());
+  std::vector<std::string> dirs;
+  size_t total = 1;
+  for (int p = 0; p < 2000; ++p) {
+    std::string pod = absl::StrCat("scale-", p);
+    dirs.push_back(absl::StrCat(pods(), "/prod_", pod, "_uid-", pod));
+    for (int c = 0; c < 5; ++c) {
+      AppendFile(PodLog("prod", pod, absl::StrCat("c", c)), CriLine(pod, 1) + CriLine(pod, 2));
+      total += 2;
+    }
+  }
+  size_t max_fds = 0;
+  for (int i = 0; i < 1200 && loki_.total_entries() < total; ++i) {
+    max_fds = std::max(max_fds, CountHandles(agent_->pid()).fds);
+    usleep(50'000);
+  }
+  ASSERT_TRUE(loki_.WaitForEntries(total, absl::Seconds(60))) << loki_.total_entries();
+  // base holds one log file; 500 log files at most, plus transient descriptors (a directory
+  // being listed, the positions file being written, a file opened before an idle one closes).
+  EXPECT_LE(max_fds, base.fds + 499 + 4) << "the open-file limit holds";
+  for (const std::string& d : dirs) std::filesystem::remove_all(d);
+  ProcHandles now;
+  for (int i = 0; i < 600; ++i) {
+    now = CountHandles(agent_->pid());
+    if (now.fds <= base.fds && now.watches <= base.watches) break;
+    usleep(50'000);
+  }
+  EXPECT_LE(now.fds, base.fds);
+  EXPECT_LE(now.watches, base.watches);
+  EXPECT_EQ(StopAgent(), 0);
+  EXPECT_EQ(loki_.total_entries(), total);
+  EXPECT_EQ(loki_.duplicates(), 0u);
+  EXPECT_THAT(ReadFile(stderr_path()), ::testing::HasSubstr("sluice_files_parked_total"));
+}
+
 TEST_F(TailE2eTest, EchoModePrintsJsonLines) {
   std::string f = PodLog("demo", "hello-1", "app");
   AppendFile(f, CriLine("echo", 1) + CriLine("echo", 2, "stderr"));
