@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -806,6 +807,56 @@ TEST_F(TailE2eTest, TenThousandFilesWithinAnOpenFileLimit) {
   EXPECT_EQ(loki_.total_entries(), total);
   EXPECT_EQ(loki_.duplicates(), 0u);
   EXPECT_THAT(ReadFile(stderr_path()), ::testing::HasSubstr("sluice_files_parked_total"));
+}
+
+// The kernel's inotify limits reached: a clear message, and what could not be watched is read
+// by the rescan. The limits are set inside a user namespace of the agent's own (they are per
+// user namespace), so the machine's are untouched.
+TEST_F(TailE2eTest, InotifyLimitsReachedFallBackToTheRescan) {
+  if (std::system("unshare --user --map-root-user true >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "user namespaces unavailable here";
+  }
+  auto limited = [](const std::string& setting) {
+    return std::vector<std::string>{"/usr/bin/unshare",
+                                    "--user",
+                                    "--map-root-user",
+                                    "sh",
+                                    "-c",
+                                    absl::StrCat("echo ", setting, " && exec \"$0\" \"$@\"")};
+  };
+  std::vector<std::string> payloads;
+  auto write = [&](int pods_n, int seq) {
+    for (int p = 0; p < pods_n; ++p) {
+      std::string line = CriLine(absl::StrCat("lim", p), seq);
+      AppendFile(PodLog("prod", absl::StrCat("lim-", p), "app"), line);
+      payloads.push_back(Payload(line));
+    }
+  };
+  // 3 watches: the root and a pod or so; the other 9 pods' directories cannot be watched.
+  write(10, 1);
+  wrapper_ = limited("3 > /proc/sys/user/max_inotify_watches");
+  StartAgent();
+  ASSERT_TRUE(loki_.WaitForEntries(10, absl::Seconds(20))) << loki_.total_entries();
+  write(10, 2);  // appended later: found by the 1 s rescan where no watch reports it
+  ASSERT_TRUE(loki_.WaitForEntries(20, absl::Seconds(20))) << loki_.total_entries();
+  EXPECT_EQ(StopAgent(), 0);
+  std::string err = ReadFile(stderr_path());
+  EXPECT_THAT(err, ::testing::HasSubstr("raise fs.inotify.max_user_watches"));
+  EXPECT_THAT(err, ::testing::HasSubstr("sluice_inotify_watch_errors_total"));
+
+  // No inotify instance at all: everything through the rescan.
+  wrapper_ = limited("0 > /proc/sys/user/max_inotify_instances");
+  StartAgent();
+  ASSERT_TRUE(WaitForLog(stderr_path(), "msg=started", 1, absl::Seconds(20)));
+  write(10, 3);
+  ASSERT_TRUE(loki_.WaitForEntries(30, absl::Seconds(20))) << loki_.total_entries();
+  EXPECT_EQ(StopAgent(), 0);
+  EXPECT_THAT(ReadFile(stderr_path()), ::testing::HasSubstr("raise fs.inotify.max_user_instances"));
+  std::vector<std::string> got = loki_.AllLines();
+  std::multiset<std::string> got_set(got.begin(), got.end());
+  std::multiset<std::string> want_set(payloads.begin(), payloads.end());
+  EXPECT_EQ(got_set, want_set);
+  EXPECT_EQ(loki_.duplicates(), 0u);
 }
 
 TEST_F(TailE2eTest, EchoModePrintsJsonLines) {
