@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -857,6 +858,42 @@ TEST_F(TailE2eTest, InotifyLimitsReachedFallBackToTheRescan) {
   std::multiset<std::string> want_set(payloads.begin(), payloads.end());
   EXPECT_EQ(got_set, want_set);
   EXPECT_EQ(loki_.duplicates(), 0u);
+}
+
+// While the agent is down, its file's inode comes back holding other content (an inode reused
+// by a new file; here: the same inode rewritten, which is the same thing to the agent). The
+// stored fingerprint tells them apart: the new content is read from its start, not from the
+// old offset.
+TEST_F(TailE2eTest, InodeReusedWhileDownIsToldApartByFingerprint) {
+  std::string f = PodLog("prod", "reuse-1", "app");
+  std::string first;
+  for (int i = 0; i < 100; ++i) first += CriLine("old", i);
+  AppendFile(f, first);
+  StartAgent();
+  ASSERT_TRUE(loki_.WaitForEntries(100, absl::Seconds(20)));
+  EXPECT_EQ(StopAgent(), 0);
+  struct stat old_st;
+  ASSERT_EQ(stat(f.c_str(), &old_st), 0);
+  ino_t before = old_st.st_ino;
+  std::vector<std::string> payloads;
+  std::string second;
+  for (int i = 0; i < 300; ++i) {  // longer than the stored offset
+    std::string line = CriLine("new", i);
+    second += line;
+    payloads.push_back(Payload(line));
+  }
+  {
+    std::ofstream out(f, std::ios::trunc | std::ios::binary);  // same inode, new content
+    out << second;
+  }
+  struct stat st;
+  ASSERT_EQ(stat(f.c_str(), &st), 0);
+  ASSERT_EQ(st.st_ino, before);
+  loki_.ClearObservations();
+  StartAgent();
+  ASSERT_TRUE(loki_.WaitForEntries(300, absl::Seconds(20))) << loki_.total_entries();
+  EXPECT_EQ(StopAgent(), 0);
+  EXPECT_EQ(loki_.AllLines(), payloads);
 }
 
 TEST_F(TailE2eTest, EchoModePrintsJsonLines) {
