@@ -559,6 +559,35 @@ TEST_F(TailManagerTest, OpenFileLimitParksIdleFilesAndReadsEveryone) {
   EXPECT_EQ(metrics_.CounterValue("sluice_files_lost_total"), 0u);
 }
 
+// Round-robin turns of read_chunk bytes: a file with a large backlog cannot hold back another.
+TEST_F(TailManagerTest, BusyFileCannotStarveTheOthers) {
+  std::string big = dir_.Join("pods/prod_big_u1/app/0.log");
+  std::string small = dir_.Join("pods/prod_small_u2/app/0.log");
+  std::string line = "2024-01-02T03:04:05Z stdout F " + std::string(200, 'b') + "\n";
+  std::string data;
+  while (data.size() < 8u * 1024 * 1024) data += line;
+  WriteFile(big, data);
+  WriteFile(small, "2024-01-02T03:04:05Z stdout F the small one\n");
+  TailOptions opt;
+  opt.batch_size = 64 * 1024;
+  opt.memory_budget = 64 * 1024 * 1024;
+  Make(opt);
+  ASSERT_TRUE(RunUntil([&] { return tail_->inflight_bytes() > 7u * 1000 * 1000; }));
+  tail_->StopReading();
+  size_t small_batch = batches_.size();
+  for (size_t i = 0; i < batches_.size() && small_batch == batches_.size(); ++i) {
+    for (size_t s = 0; s < batches_[i]->num_streams; ++s) {
+      for (const BatchEntry& e : batches_[i]->streams[s].entries) {
+        if (batches_[i]->Line(e) == "the small one") small_batch = i;
+      }
+    }
+  }
+  ASSERT_LT(small_batch, batches_.size()) << "the small file's line was read";
+  // One 256 KiB turn of the big file is 4 batches of 64 KiB; reading it to its end first would
+  // put the small line behind 128 of them.
+  EXPECT_LE(small_batch, 5u) << "of " << batches_.size() << " batches";
+}
+
 TEST_F(TailManagerTest, ParkedFileDeletedBeforeReadIsCounted) {
   std::vector<std::string> paths;
   for (int i = 0; i < 3; ++i) {
