@@ -915,9 +915,11 @@ void TailManager::ReadPass() {
     f->queued = false;
     if (f->closed) continue;
     if (f->fd < 0 && !EnsureOpen(f)) {
-      if (!f->closed) {
-        f->queued = true;
-        waiting_open_.push_back(f->id);
+      // EnsureOpen may have closed and forgotten the file (gone while parked): look it up again.
+      auto again = files_.find(id);
+      if (again != files_.end() && !again->second->closed) {
+        again->second->queued = true;
+        waiting_open_.push_back(id);
       }
       continue;
     }
