@@ -11,11 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "agent/common/clock.h"
 #include "agent/common/metrics.h"
 #include "agent/pipeline/batcher.h"
+#include "agent/pipeline/labels.h"
 #include "agent/pipeline/push_encoder.h"
+#include "agent/source/pod_path.h"
 #include "agent/source/tail_manager.h"
 #include "benchmark/benchmark.h"
 
@@ -67,6 +70,37 @@ void BM_BatchAdd(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(i));
 }
 BENCHMARK(BM_BatchAdd);
+
+// Labelling a new file and finding its stream: parse the pod path, build the label set, render
+// it as Loki's stream key and look the key up among the streams already known. This runs once
+// per file and stream (a line reuses its file's stream id), so it is measured per file.
+void BM_LabelsAndStreamLookup(benchmark::State& state) {
+  std::vector<std::string> paths;
+  for (int i = 0; i < 2000; ++i) {
+    paths.push_back(absl::StrCat("/var/log/pods/team-", i % 40, "_web-", i, "-7d9f8c6b5-x2k4q_",
+                                 "0c9e6a1e-8f4b-4c1a-9d3e-", 100000 + i, "/app/0.log"));
+  }
+  absl::flat_hash_map<std::string, uint32_t> streams;
+  size_t i = 0;
+  for (auto _ : state) {
+    const std::string& path = paths[i % paths.size()];
+    PodPath pod;
+    if (!ParsePodLogPath(path, &pod)) state.SkipWithError("not a pod path");
+    LabelSet labels;
+    labels.Set("namespace", pod.namespace_name);
+    labels.Set("pod", pod.pod_name);
+    labels.Set("container", pod.container);
+    labels.Set("filename", path);
+    labels.Set("stream", "stdout");
+    std::string key = labels.RenderLoki();
+    auto [it, inserted] =
+        streams.try_emplace(std::move(key), static_cast<uint32_t>(streams.size()));
+    benchmark::DoNotOptimize(it->second);
+    ++i;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(i));
+}
+BENCHMARK(BM_LabelsAndStreamLookup);
 
 std::unique_ptr<Batch> FullBatch(size_t* lines) {
   FakeClock clock;
