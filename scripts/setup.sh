@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   procps python3
+  util-linux  # setpriv, unshare (end-to-end tests), taskset (bench/run); Essential in Debian
 )
 
 missing=()

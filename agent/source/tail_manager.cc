@@ -41,6 +41,22 @@ constexpr int kMaxDepth = 16;
 // inotify events and timers are not starved by a long catch-up.
 constexpr int kTurnsPerPass = 64;
 
+// Reads a non-blocking inotify descriptor until it is empty, calling fn(event, name) for each
+// event (name empty for events about the watched object itself).
+template <typename Fn>
+void ForEachInotifyEvent(int fd, Fn&& fn) {
+  alignas(inotify_event) char buf[64 * 1024];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    for (char* p = buf; p < buf + n;) {
+      auto* ev = reinterpret_cast<inotify_event*>(p);
+      fn(*ev, ev->len ? std::string_view(ev->name) : std::string_view());
+      p += sizeof(inotify_event) + ev->len;
+    }
+  }
+}
+
 int64_t ToNanos(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
@@ -349,9 +365,10 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
     if (!f->closed && !f->orphan) {
       // Still the file we tail under this name? A file renamed over it (replaced) is not, and
       // must be tailed through this name now, before a symlink elsewhere finds it first.
-      struct stat cur;
-      if (::stat(path.c_str(), &cur) != 0 ||
-          (cur.st_dev == f->identity.device && cur.st_ino == f->identity.inode)) {
+      NameState name = CheckName(path, f->identity);
+      if (name != NameState::kReplaced) {
+        // Checked for this rescan (a name that is gone is the rescan's to handle).
+        if (name == NameState::kSame && path == f->path) f->name_checked_scan = scan_seq_;
         return;
       }
       OrphanFile(f);  // drained through its descriptor, then let go
@@ -529,20 +546,12 @@ void TailManager::ArmDataInotify() {
 }
 
 void TailManager::ReadDataEvents() {
-  alignas(inotify_event) char buf[64 * 1024];
-  for (;;) {
-    ssize_t n = ::read(data_fd_, buf, sizeof(buf));
-    if (n <= 0) break;
-    for (char* p = buf; p < buf + n;) {
-      auto* ev = reinterpret_cast<inotify_event*>(p);
-      std::string_view name = ev->len ? std::string_view(ev->name) : std::string_view();
-      HandleDataEvent(ev->wd, ev->mask, name);
-      p += sizeof(inotify_event) + ev->len;
-    }
-  }
+  ForEachInotifyEvent(data_fd_, [this](const inotify_event& ev, std::string_view) {
+    HandleDataEvent(ev.wd, ev.mask);
+  });
 }
 
-void TailManager::HandleDataEvent(int wd, uint32_t mask, std::string_view name) {
+void TailManager::HandleDataEvent(int wd, uint32_t mask) {
   if (mask & IN_Q_OVERFLOW) {
     inotify_overflows_->Inc();
     LogWarn("tail", "inotify write-event queue overflowed; rescanning");
@@ -552,7 +561,6 @@ void TailManager::HandleDataEvent(int wd, uint32_t mask, std::string_view name) 
     Rescan();
     return;
   }
-  (void)name;  // file watches carry no name
   auto w = data_watches_.find(wd);
   if (w == data_watches_.end()) return;
   auto it = files_.find(w->second);
@@ -625,17 +633,9 @@ void TailManager::ArmCoalesce() {
 }
 
 void TailManager::OnInotifyReadable() {
-  alignas(inotify_event) char buf[64 * 1024];
-  for (;;) {
-    ssize_t n = ::read(inotify_fd_, buf, sizeof(buf));
-    if (n <= 0) break;
-    for (char* p = buf; p < buf + n;) {
-      auto* ev = reinterpret_cast<inotify_event*>(p);
-      std::string_view name = ev->len ? std::string_view(ev->name) : std::string_view();
-      HandleEvent(ev->wd, ev->mask, ev->cookie, name);
-      p += sizeof(inotify_event) + ev->len;
-    }
-  }
+  ForEachInotifyEvent(inotify_fd_, [this](const inotify_event& ev, std::string_view name) {
+    HandleEvent(ev.wd, ev.mask, ev.cookie, name);
+  });
 }
 
 void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::string_view name) {
@@ -769,8 +769,15 @@ void TailManager::OrphanFile(File* f) {
   ArmOrphanTimer();
 }
 
+TailManager::NameState TailManager::CheckName(const std::string& path, const FileIdentity& id) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return NameState::kGone;
+  return st.st_dev == id.device && st.st_ino == id.inode ? NameState::kSame : NameState::kReplaced;
+}
+
 void TailManager::Rescan() {
   if (stopping_) return;
+  ++scan_seq_;  // names the listing below confirms are not stat'ed again after it
   for (const std::string& root : opt_.roots) {
     struct stat st;
     if (::stat(root.c_str(), &st) != 0) continue;
@@ -801,12 +808,9 @@ void TailManager::Rescan() {
       }
     }
     if (rc == 0 && st.st_size != f->read_offset) MarkReady(f);
-    if (!f->orphan) {
-      struct stat by_name;
-      if (::stat(f->path.c_str(), &by_name) != 0 || by_name.st_ino != f->identity.inode ||
-          by_name.st_dev != f->identity.device) {
-        replaced.push_back(f);
-      }
+    if (!f->orphan && f->name_checked_scan != scan_seq_ &&
+        CheckName(f->path, f->identity) != NameState::kSame) {
+      replaced.push_back(f);
     }
   }
   for (File* f : replaced) {

@@ -151,7 +151,8 @@ class TailManager {
     bool queued = false;        // in ready_
     bool skipping = false;      // discarding the rest of an overlong line
     int write_wd = -1;          // its one-shot write watch on data_fd_
-    bool write_armed = false;   // that watch is set and has not fired
+    uint64_t name_checked_scan = 0;  // the rescan whose listing found its name unchanged
+    bool write_armed = false;        // that watch is set and has not fired
     LogFormat format = LogFormat::kAuto;
     std::string carry;        // bytes of an incomplete line
     int64_t carry_start = 0;  // file offset where that line starts
@@ -173,8 +174,11 @@ class TailManager {
   void OnInotifyReadable();
   void ArmDataInotify();
   void ReadDataEvents();
-  void HandleDataEvent(int wd, uint32_t mask, std::string_view name);
+  void HandleDataEvent(int wd, uint32_t mask);  // file watches carry no name
   void OnFileWritten(File* f);
+  // Where the name `path` leads now, for a file known by `id`.
+  enum class NameState { kSame, kReplaced, kGone };
+  static NameState CheckName(const std::string& path, const FileIdentity& id);
   void ArmWriteWatch(File* f);
   void DropWriteWatch(File* f);
   void HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::string_view name);
@@ -247,6 +251,7 @@ class TailManager {
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 
   uint64_t next_file_id_ = 1;
+  uint64_t scan_seq_ = 0;  // counts rescans
   absl::flat_hash_map<uint64_t, std::unique_ptr<File>> files_;
   absl::flat_hash_map<std::string, uint64_t> by_path_;
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, uint64_t> by_inode_;

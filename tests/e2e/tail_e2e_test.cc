@@ -94,6 +94,15 @@ class TailE2eTest : public ::testing::Test {
     agent_->Signal(SIGTERM);
     return agent_->Wait(absl::Seconds(30));
   }
+  // Every line of `want` arrived exactly once (in any order across files), and Loki saw no
+  // duplicate entry.
+  void ExpectEachLineOnce(const std::vector<std::string>& want) {
+    std::vector<std::string> got = loki_.AllLines();
+    std::multiset<std::string> got_set(got.begin(), got.end());
+    std::multiset<std::string> want_set(want.begin(), want.end());
+    EXPECT_EQ(got_set, want_set) << "every line exactly once";
+    EXPECT_EQ(loki_.duplicates(), 0u);
+  }
   // Lines received per stream label set, in arrival order.
   std::map<std::string, std::vector<std::string>> ByStream() {
     std::map<std::string, std::vector<std::string>> out;
@@ -483,11 +492,7 @@ TEST_F(TailE2eTest, RotationsWhilePausedLoseNothing) {
   loki_.ClearFaults();
   ASSERT_TRUE(loki_.WaitForEntries(payloads.size(), absl::Seconds(60))) << loki_.total_entries();
   EXPECT_EQ(StopAgent(), 0);
-  std::vector<std::string> got = loki_.AllLines();
-  std::multiset<std::string> got_set(got.begin(), got.end());
-  std::multiset<std::string> want_set(payloads.begin(), payloads.end());
-  EXPECT_EQ(got_set, want_set) << "every line of every rotated file exactly once";
-  EXPECT_EQ(loki_.duplicates(), 0u);
+  ExpectEachLineOnce(payloads);
 }
 
 // Loki down (connection refused), then up but answering so slowly that the request times out,
@@ -588,11 +593,7 @@ TEST_F(TailE2eTest, CorruptPositionsFileWarnsAndAppliesThePolicy) {
   err = ReadFile(stderr_path());
   EXPECT_THAT(err, ::testing::HasSubstr("skipping the files present now"));
   EXPECT_THAT(err, ::testing::HasSubstr(f));  // the skipped file is named
-  std::vector<std::string> got = loki_.AllLines();
-  std::multiset<std::string> got_set(got.begin(), got.end());
-  std::multiset<std::string> want_set(payloads.begin(), payloads.end());
-  EXPECT_EQ(got_set, want_set);
-  EXPECT_EQ(loki_.duplicates(), 0u);
+  ExpectEachLineOnce(payloads);
 }
 
 // copytruncate, a file replaced under its name, and a symlinked tree (as /var/log/containers)
@@ -628,11 +629,7 @@ TEST_F(TailE2eTest, CopyTruncateReplacementAndSymlinkedTreeLoseNothing) {
   std::filesystem::rename(tmp, b);
   ASSERT_TRUE(loki_.WaitForEntries(270, absl::Seconds(20))) << loki_.total_entries();
   EXPECT_EQ(StopAgent(), 0);
-  std::vector<std::string> got = loki_.AllLines();
-  std::multiset<std::string> got_set(got.begin(), got.end());
-  std::multiset<std::string> want_set(payloads.begin(), payloads.end());
-  EXPECT_EQ(got_set, want_set);
-  EXPECT_EQ(loki_.duplicates(), 0u);
+  ExpectEachLineOnce(payloads);
   for (const auto& s : loki_.Streams()) {
     EXPECT_THAT(s.labels, ::testing::HasSubstr("filename=\"" + pods())) << s.labels;
   }
@@ -853,11 +850,7 @@ TEST_F(TailE2eTest, InotifyLimitsReachedFallBackToTheRescan) {
   ASSERT_TRUE(loki_.WaitForEntries(30, absl::Seconds(20))) << loki_.total_entries();
   EXPECT_EQ(StopAgent(), 0);
   EXPECT_THAT(ReadFile(stderr_path()), ::testing::HasSubstr("raise fs.inotify.max_user_instances"));
-  std::vector<std::string> got = loki_.AllLines();
-  std::multiset<std::string> got_set(got.begin(), got.end());
-  std::multiset<std::string> want_set(payloads.begin(), payloads.end());
-  EXPECT_EQ(got_set, want_set);
-  EXPECT_EQ(loki_.duplicates(), 0u);
+  ExpectEachLineOnce(payloads);
 }
 
 // While the agent is down, its file's inode comes back holding other content (an inode reused

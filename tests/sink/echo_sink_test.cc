@@ -3,12 +3,37 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <string>
 
 #include "agent/pipeline/batcher.h"
 
 namespace sluice {
 namespace {
+
+// A FILE* writing to memory (open_memstream), for the sink's output.
+class MemoryFile {
+ public:
+  MemoryFile() : file_(open_memstream(&buf_, &len_)) {}
+  ~MemoryFile() { Close(); }
+  FILE* file() const { return file_; }
+  // Flushes and returns everything written; the FILE* is gone afterwards.
+  std::string Close() {
+    if (file_ != nullptr) fclose(file_);
+    file_ = nullptr;
+    std::string text = buf_ != nullptr ? std::string(buf_, len_) : std::string();
+    free(buf_);
+    buf_ = nullptr;
+    len_ = 0;
+    return text;
+  }
+
+ private:
+  char* buf_ = nullptr;
+  size_t len_ = 0;
+  FILE* file_;
+};
 
 TEST(EchoSinkTest, WritesOneJsonObjectPerEntry) {
   FakeClock clock;
@@ -21,16 +46,12 @@ TEST(EchoSinkTest, WritesOneJsonObjectPerEntry) {
   batcher.Add(s, 1'700'000'001'000'000'000, "second", 1, 0, 20);
   batcher.Seal();
 
-  char* buf = nullptr;
-  size_t len = 0;
-  FILE* out = open_memstream(&buf, &len);
-  ASSERT_NE(out, nullptr);
+  MemoryFile out;
+  ASSERT_NE(out.file(), nullptr);
   MetricsRegistry metrics;
-  EchoSink sink(out, &metrics);
+  EchoSink sink(out.file(), &metrics);
   EXPECT_EQ(sink.Deliver(*batch), BatchOutcome::kDelivered);
-  fclose(out);
-  std::string text(buf, len);
-  free(buf);
+  std::string text = out.Close();
   EXPECT_EQ(text,
             "{\"timestamp\":\"2023-11-14T22:13:20.5Z\",\"labels\":{\"app\":\"x\"},"
             "\"line\":\"hello \\\"world\\\"\\t\"}\n"
@@ -44,11 +65,9 @@ TEST(EchoSinkTest, PreparedBatchWritesWhatPrepareRendered) {
   std::unique_ptr<Batch> batch;
   Batcher batcher(1 << 20, &clock, [&](std::unique_ptr<Batch> b) { batch = std::move(b); });
   MetricsRegistry metrics;
-  char* buf = nullptr;
-  size_t len = 0;
-  FILE* out = open_memstream(&buf, &len);
-  ASSERT_NE(out, nullptr);
-  EchoSink sink(out, &metrics);
+  MemoryFile out;
+  ASSERT_NE(out.file(), nullptr);
+  EchoSink sink(out.file(), &metrics);
   batcher.SetPrepare([&](Batch* b) { sink.Prepare(b); });
   auto info = std::make_shared<StreamInfo>();
   info->json_labels = R"({"app":"x"})";
@@ -58,9 +77,7 @@ TEST(EchoSinkTest, PreparedBatchWritesWhatPrepareRendered) {
   ASSERT_TRUE(batch->prepared);
   EXPECT_TRUE(batch->arena.empty());  // taken back by the batcher
   EXPECT_EQ(sink.Deliver(*batch), BatchOutcome::kDelivered);
-  fclose(out);
-  std::string text(buf, len);
-  free(buf);
+  std::string text = out.Close();
   EXPECT_EQ(text,
             "{\"timestamp\":\"2023-11-14T22:13:20Z\",\"labels\":{\"app\":\"x\"},"
             "\"line\":\"only\"}\n");
