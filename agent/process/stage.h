@@ -1,0 +1,129 @@
+// loki.process stages: the entry they work on and the interface every stage implements.
+//
+// A loki.process component runs its stages in order on the tail thread (single-threaded, no
+// locks). Each stage takes an entry and passes on zero (dropped, or buffered), one or several
+// entries through `emit`, synchronously. Stages that buffer (multiline, cri partial lines, limit
+// without drop) release entries later from Tick() or Flush(), and expose what they hold through
+// ForEachHeld() so that the file positions of held lines are not committed before the lines are
+// sent. Owned by the loki.process component (agent/process/pipeline.h).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "agent/common/clock.h"
+#include "agent/common/metrics.h"
+#include "agent/config/decode.h"
+#include "agent/pipeline/labels.h"
+
+namespace sluice {
+
+// A value in the extracted map. Alloy's map holds Go values: json gives strings, float64
+// numbers, bools and null (objects and arrays are re-marshalled to JSON strings); regex, logfmt
+// and the others give strings.
+struct ExtractedValue {
+  enum class Kind { kString, kNumber, kBool, kNull };
+  Kind kind = Kind::kString;
+  std::string str;  // kString
+  double num = 0;   // kNumber
+  bool boolean = false;
+
+  static ExtractedValue String(std::string s) { return {Kind::kString, std::move(s), 0, false}; }
+  static ExtractedValue Number(double d) { return {Kind::kNumber, {}, d, false}; }
+  static ExtractedValue Bool(bool b) { return {Kind::kBool, {}, 0, b}; }
+  static ExtractedValue Null() { return {Kind::kNull, {}, 0, false}; }
+  // Alloy's getString: strings as is, numbers as strconv.FormatFloat(v, 'f', -1, 64), bools as
+  // "true"/"false". Returns false for null (callers skip the value, as Alloy does).
+  bool ToString(std::string* out) const;
+};
+
+// Where an entry's line came from, so that positions commit only what was sent.
+struct SourcePos {
+  uint64_t file_id = 0;  // 0: not from a file (tests, other sources)
+  uint64_t generation = 0;
+  int64_t start = 0;  // file offset of the first byte of the entry's first raw line
+  int64_t end = 0;    // file offset just past its last raw line
+};
+
+struct ProcessEntry {
+  LabelSet labels;  // may hold "__"-prefixed labels (e.g. __tenant_id__), never sent
+  absl::flat_hash_map<std::string, ExtractedValue> extracted;
+  int64_t timestamp_ns = 0;
+  std::string line;
+  std::vector<std::pair<std::string, std::string>> structured_metadata;
+  SourcePos source;
+};
+
+using EmitFn = absl::FunctionRef<void(ProcessEntry&&)>;
+
+// What every stage gets at construction.
+struct StageContext {
+  const Clock* clock = nullptr;
+  MetricsRegistry* metrics = nullptr;
+  std::string component_id;  // "loki.process.default", a label of the component's metrics
+};
+
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  // Processes `entry`; calls `emit` for each entry to pass on (none when dropped or held).
+  virtual void Process(ProcessEntry&& entry, EmitFn emit) = 0;
+  // Releases buffered entries whose wait is over (`now_mono_ns`: Clock::MonotonicNanos()).
+  virtual void Tick(int64_t now_mono_ns, EmitFn emit) {
+    (void)now_mono_ns;
+    (void)emit;
+  }
+  // Releases everything buffered (shutdown, reload).
+  virtual void Flush(EmitFn emit) { (void)emit; }
+  // Monotonic time at which Tick() next has work, or INT64_MAX.
+  virtual int64_t NextDeadline() const { return INT64_MAX; }
+  // Calls `fn` for each entry the stage holds.
+  virtual void ForEachHeld(absl::FunctionRef<void(const ProcessEntry&)> fn) const { (void)fn; }
+  // True while the stage wants its input to stop (limit with drop = false).
+  virtual bool Backlogged() const { return false; }
+};
+
+// Counts a dropped line in loki_process_dropped_lines_total{component_id, reason} (Alloy's
+// metric; the reason is the stage's drop_counter_reason or Alloy's fixed reason).
+void CountDroppedLine(const StageContext& ctx, std::string_view reason);
+
+// Stage constructors: each decodes its block's arguments with Alloy's names, defaults and
+// checks (errors go to the decoder's Diags with positions; nullptr is returned then) and calls
+// d.Finish(). Parsing stages (agent/process/parse_stages.cc):
+std::unique_ptr<Stage> NewCriStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewDockerStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewJsonStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewLogfmtStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewRegexStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewReplaceStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewPackStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewDecolorizeStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewTruncateStage(config::Decoder& d, const StageContext& ctx);
+// Label and output stages (agent/process/label_stages.cc):
+std::unique_ptr<Stage> NewLabelsStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewStaticLabelsStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewLabelDropStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewLabelKeepStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewStructuredMetadataStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewOutputStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewTenantStage(config::Decoder& d, const StageContext& ctx);
+// Control stages (agent/process/control_stages.cc):
+std::unique_ptr<Stage> NewTimestampStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewDropStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewMatchStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewMultilineStage(config::Decoder& d, const StageContext& ctx);
+std::unique_ptr<Stage> NewLimitStage(config::Decoder& d, const StageContext& ctx);
+
+// Builds the stages of `blocks` (each named "stage.<kind>"), in order; a kind sluice does not
+// implement is an error naming it (agent/process/pipeline.cc). Returns an empty vector and
+// leaves diagnostics in `diags` on error.
+std::vector<std::unique_ptr<Stage>> BuildStages(const std::vector<const config::Block*>& blocks,
+                                                config::Diags* diags, const StageContext& ctx);
+
+}  // namespace sluice
