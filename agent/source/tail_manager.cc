@@ -114,6 +114,7 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
       orphan_timer_(*io),
       open_retry_timer_(*io),
       coalesce_timer_(*io) {
+  next_file_id_ = opt_.file_id_base + 1;
   max_open_ = opt_.max_open_files;
   if (max_open_ == 0) {
     rlimit rl;
@@ -238,7 +239,17 @@ absl::Status TailManager::Start() {
     dir_mask_ = data_fd_ >= 0 ? kDirMask : (kDirMask | IN_MODIFY);
   }
   starting_ = true;
-  for (const std::string& root : opt_.roots) {
+  if (opt_.target_mode) {
+    for (const auto& [path, t] : targets_) {
+      size_t slash = path.rfind('/');
+      if (slash != std::string::npos) AddWatch(slash == 0 ? "/" : path.substr(0, slash));
+    }
+    std::vector<std::string> paths;
+    for (const auto& [path, t] : targets_) paths.push_back(path);
+    std::sort(paths.begin(), paths.end());
+    for (const std::string& path : paths) MaybeAddFile(path, true);
+  }
+  for (const std::string& root : (opt_.target_mode ? std::vector<std::string>{} : opt_.roots)) {
     struct stat st;
     if (::stat(root.c_str(), &st) != 0) {
       LogWarn("tail", "root does not exist yet; it will be picked up by the rescan",
@@ -275,6 +286,7 @@ absl::Status TailManager::Start() {
     if (it != by_path_.end()) OrphanFile(files_[it->second].get());
   }
   starting_ = false;
+  started_ = true;
   // Entries still unmatched stay: their root or directory may appear later (rescan).
   files_active_->Set(static_cast<double>(active_files()));
   ArmRescan();
@@ -350,7 +362,7 @@ void TailManager::ScanDir(const std::string& dir, int depth) {
     }
     if (type == DT_DIR) {
       subdirs.push_back(std::move(path));
-    } else if (type == DT_REG && EndsWith(name, opt_.file_suffix)) {
+    } else if (type == DT_REG && Wanted(path)) {
       MaybeAddFile(path, false);
     }
   }
@@ -466,17 +478,28 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
     char buf[PATH_MAX];
     if (::realpath(path.c_str(), buf) != nullptr) real_path = buf;
   }
-  // Labels from the path (for a symlink, from where it points when that is the pod layout),
-  // then the static ones (a static label does not override the path's).
-  LabelSet labels = opt_.static_labels;
-  PodPath pod;
-  if (ParsePodLogPath(path, &pod) || (!real_path.empty() && ParsePodLogPath(real_path, &pod))) {
-    labels.Set("namespace", pod.namespace_name);
-    labels.Set("pod", pod.pod_name);
-    labels.Set("container", pod.container);
+  if (opt_.target_mode) {
+    // The target's labels, and `filename` as Alloy's loki.source.file adds it.
+    auto t = targets_.find(path);
+    if (t != targets_.end()) {
+      f->labels = t->second.labels;
+      f->format = t->second.format;
+      f->route = t->second.route;
+    }
+    f->labels.Set("filename", path);
+  } else {
+    // Labels from the path (for a symlink, from where it points when that is the pod layout),
+    // then the static ones (a static label does not override the path's).
+    LabelSet labels = opt_.static_labels;
+    PodPath pod;
+    if (ParsePodLogPath(path, &pod) || (!real_path.empty() && ParsePodLogPath(real_path, &pod))) {
+      labels.Set("namespace", pod.namespace_name);
+      labels.Set("pod", pod.pod_name);
+      labels.Set("container", pod.container);
+    }
+    labels.Set("filename", path);
+    f->labels = std::move(labels);
   }
-  labels.Set("filename", path);
-  f->labels = std::move(labels);
 
   if (known != by_path_.end()) {
     // The name now belongs to a new file; the old one (still open, or retired) keeps its id.
@@ -700,7 +723,7 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
           if (!old->closed) OrphanFile(old);
         }
         f->path = path_buf_;
-        if (EndsWith(name, opt_.file_suffix)) {
+        if (Wanted(path_buf_)) {
           f->orphan = false;  // renamed to another tailed name: just follow it
         }
         by_path_[f->path] = f->id;
@@ -708,11 +731,11 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
         return;
       }
     }
-    if (EndsWith(name, opt_.file_suffix)) AddCreated(path_buf_);
+    if (Wanted(path_buf_)) AddCreated(path_buf_);
     return;
   }
   if (mask & IN_CREATE) {
-    if (EndsWith(name, opt_.file_suffix)) AddCreated(path_buf_);
+    if (Wanted(path_buf_)) AddCreated(path_buf_);
     return;
   }
   if (mask & IN_DELETE) {
@@ -741,6 +764,7 @@ void TailManager::OnFileWritten(File* f) {
 }
 
 bool TailManager::UnderRoot(std::string_view path) const {
+  if (opt_.target_mode) return targets_.contains(Av(path));
   for (const std::string& root : opt_.roots) {
     if (path.size() > root.size() && path.substr(0, root.size()) == root &&
         (path[root.size()] == '/' || root == "/")) {
@@ -778,7 +802,14 @@ TailManager::NameState TailManager::CheckName(const std::string& path, const Fil
 void TailManager::Rescan() {
   if (stopping_) return;
   ++scan_seq_;  // names the listing below confirms are not stat'ed again after it
-  for (const std::string& root : opt_.roots) {
+  if (opt_.target_mode) {
+    std::vector<std::string> missing;
+    for (const auto& [path, t] : targets_) {
+      if (!by_path_.contains(path)) missing.push_back(path);
+    }
+    for (const std::string& path : missing) MaybeAddFile(path, false);
+  }
+  for (const std::string& root : (opt_.target_mode ? std::vector<std::string>{} : opt_.roots)) {
     struct stat st;
     if (::stat(root.c_str(), &st) != 0) continue;
     if (S_ISDIR(st.st_mode)) {
@@ -816,7 +847,7 @@ void TailManager::Rescan() {
   for (File* f : replaced) {
     std::string path = f->path;
     OrphanFile(f);
-    if (EndsWith(path, opt_.file_suffix)) MaybeAddFile(path, false);
+    if (Wanted(path)) MaybeAddFile(path, false);
   }
 }
 
@@ -840,7 +871,8 @@ void TailManager::ArmPositions() {
 }
 
 void TailManager::ArmBatchTimer() {
-  if (batch_timer_armed_ || !batcher_.has_open()) return;
+  // With an output, batches (and their timers) are the output's.
+  if (output_ != nullptr || batch_timer_armed_ || !batcher_.has_open()) return;
   batch_timer_armed_ = true;
   // Fire when the open batch reaches batch_wait, not a whole batch_wait from now (a batch
   // opened just after the last fire would otherwise wait up to twice as long).
@@ -900,14 +932,18 @@ void TailManager::Pause() {
   paused_since_mono_ = clock_->MonotonicNanos();
   pauses_->Inc();
   // Nothing more will be added until acknowledgements arrive: send what is open now.
-  batcher_.Seal();
+  if (output_ != nullptr) {
+    output_->SealAll();
+  } else {
+    batcher_.Seal();
+  }
 }
 
 void TailManager::ReadPass() {
   pass_scheduled_ = false;
   if (stopping_) return;
   for (int turns = 0; turns < kTurnsPerPass && !ready_.empty(); ++turns) {
-    if (inflight_bytes_ >= opt_.memory_budget) {
+    if (Inflight() >= opt_.memory_budget) {
       Pause();
       break;
     }
@@ -938,7 +974,7 @@ void TailManager::ReadPass() {
       CloseFile(f);
     }
   }
-  inflight_gauge_->Set(static_cast<double>(inflight_bytes_));
+  inflight_gauge_->Set(static_cast<double>(Inflight()));
   ArmBatchTimer();
   if (!waiting_open_.empty()) {
     if (ready_.empty()) {
@@ -1029,7 +1065,7 @@ bool TailManager::EnsureOpen(File* f) {
   bool was_orphan = f->orphan;
   f->orphan = true;
   CloseFile(f);
-  if (!was_orphan && EndsWith(path, opt_.file_suffix)) MaybeAddFile(path, false);
+  if (!was_orphan && Wanted(path)) MaybeAddFile(path, false);
   return false;
 }
 
@@ -1177,7 +1213,7 @@ void TailManager::ProcessLine(File* f, std::string_view raw, int64_t line_start,
   int64_t ts = std::max(chunk_time_ns_, f->last_ts + 1);
   f->last_ts = ts;
   if (raw.size() > opt_.max_line_size) raw = raw.substr(0, opt_.max_line_size);
-  Emit(f, LogStream::kNone, ts, raw, SafeMark(f, line_end));
+  Emit(f, LogStream::kNone, ts, raw, line_start, SafeMark(f, line_end));
 }
 
 void TailManager::CountCut() {
@@ -1205,7 +1241,7 @@ void TailManager::HandlePiece(File* f, LogStream stream, bool partial, int64_t t
       CountCut();
       content = content.substr(0, opt_.max_line_size);
     }
-    Emit(f, stream, ts, content, SafeMark(f, line_end));
+    Emit(f, stream, ts, content, line_start, SafeMark(f, line_end));
     return;
   }
   if (!p.active) {
@@ -1226,7 +1262,7 @@ void TailManager::HandlePiece(File* f, LogStream stream, bool partial, int64_t t
   p.active = false;
   std::string_view joined = p.buf;
   if (!joined.empty() && joined.back() == '\r') joined.remove_suffix(1);
-  Emit(f, stream, p.timestamp_ns, joined, SafeMark(f, line_end));
+  Emit(f, stream, p.timestamp_ns, joined, p.start_offset, SafeMark(f, line_end));
   p.buf.clear();
 }
 
@@ -1253,7 +1289,20 @@ uint32_t TailManager::StreamFor(File* f, LogStream stream) {
   return id;
 }
 
-void TailManager::Emit(File* f, LogStream stream, int64_t ts, std::string_view line,
+void TailManager::MarkFile(File* f, int64_t offset) {
+  if (output_ != nullptr) {
+    output_->OnMark(f->route, f->id, f->generation, offset);
+  } else {
+    batcher_.Mark(f->id, f->generation, offset);
+  }
+}
+
+bool TailManager::Wanted(std::string_view path) const {
+  if (opt_.target_mode) return targets_.contains(Av(path));
+  return EndsWith(path, opt_.file_suffix);
+}
+
+void TailManager::Emit(File* f, LogStream stream, int64_t ts, std::string_view line, int64_t start,
                        int64_t mark_offset) {
   if (!IsValidUtf8(line)) {
     // Loki refuses invalid UTF-8; replacing it keeps the line (and the rest of its batch).
@@ -1269,6 +1318,18 @@ void TailManager::Emit(File* f, LogStream stream, int64_t ts, std::string_view l
       line = line.substr(0, cut);
       CountCut();
     }
+  }
+  if (output_ != nullptr) {
+    int s = static_cast<int>(stream);
+    if (!f->out_labels_set[s]) {
+      f->out_labels[s] = f->labels;
+      if (stream == LogStream::kStdout) f->out_labels[s].Set("stream", "stdout");
+      if (stream == LogStream::kStderr) f->out_labels[s].Set("stream", "stderr");
+      f->out_labels_set[s] = true;
+    }
+    output_->OnEntry(f->route, f->id, f->generation, f->out_labels[s], ts, line, start,
+                     mark_offset);
+    return;
   }
   batcher_.Add(StreamFor(f, stream), ts, line, f->id, f->generation, mark_offset);
   inflight_bytes_ += line.size();
@@ -1289,11 +1350,11 @@ void TailManager::CloseFile(File* f) {
     Partial& p = f->partial[s];
     if (!p.active) continue;
     p.active = false;
-    Emit(f, static_cast<LogStream>(s), p.timestamp_ns, p.buf, f->read_offset);
+    Emit(f, static_cast<LogStream>(s), p.timestamp_ns, p.buf, p.start_offset, f->read_offset);
     p.buf.clear();
   }
   f->consumed_offset = f->read_offset;
-  batcher_.Mark(f->id, f->generation, f->read_offset);
+  MarkFile(f, f->read_offset);
   if (f->fd >= 0) {
     ::close(f->fd);
     --open_files_;
@@ -1328,7 +1389,71 @@ void TailManager::MaybeForget(File* f) {
     if (l != link_targets_.end() && !by_path_.contains(l->second)) link_targets_.erase(l);
   }
   positions_dirty_ = true;
+  if (output_ != nullptr) output_->OnFileForgotten(f->id);
   files_.erase(f->id);
+}
+
+void TailManager::SetTargets(std::vector<FileTarget> targets) {
+  absl::flat_hash_map<std::string, FileTarget> next;
+  for (FileTarget& t : targets) {
+    std::string path = t.path;
+    next.emplace(std::move(path), std::move(t));
+  }
+  // Paths no longer targets: read what they hold to the end, then let go (Alloy stops at once
+  // and loses the unread tail).
+  for (auto& [path, t] : targets_) {
+    if (next.contains(path)) continue;
+    auto it = by_path_.find(path);
+    if (it == by_path_.end()) continue;
+    File* f = files_[it->second].get();
+    if (!f->closed && !f->orphan) OrphanFile(f);
+  }
+  std::vector<std::string> added;
+  for (auto& [path, t] : next) {
+    auto old = targets_.find(path);
+    if (old == targets_.end()) {
+      added.push_back(path);
+      continue;
+    }
+    if (old->second.labels == t.labels && old->second.route == t.route) continue;
+    // New labels for a file being read: its next entries carry them.
+    auto it = by_path_.find(path);
+    if (it == by_path_.end()) continue;
+    File* f = files_[it->second].get();
+    f->labels = t.labels;
+    f->labels.Set("filename", path);
+    f->route = t.route;
+    for (bool& b : f->out_labels_set) b = false;
+  }
+  targets_ = std::move(next);
+  if (!started_) return;  // Start() opens them
+  std::sort(added.begin(), added.end());
+  for (const std::string& path : added) {
+    size_t slash = path.rfind('/');
+    if (slash != std::string::npos) AddWatch(slash == 0 ? "/" : path.substr(0, slash));
+    MaybeAddFile(path, false);
+  }
+}
+
+void TailManager::Commit(uint64_t file_id, uint64_t generation, int64_t offset) {
+  auto it = files_.find(file_id);
+  if (it == files_.end()) return;
+  File* f = it->second.get();
+  if (generation != f->generation) return;  // marks from before a truncation
+  if (offset > f->acked_offset) {
+    f->acked_offset = offset;
+    positions_dirty_ = true;
+  }
+  if (f->closed) MaybeForget(f);
+}
+
+void TailManager::OnOutputProgress() {
+  inflight_gauge_->Set(static_cast<double>(Inflight()));
+  if (paused_ && Inflight() < opt_.memory_budget) {
+    paused_ = false;
+    paused_ns_->Inc(static_cast<uint64_t>(clock_->MonotonicNanos() - paused_since_mono_));
+    SchedulePass();
+  }
 }
 
 void TailManager::OnBatchDone(std::unique_ptr<Batch> batch, BatchOutcome outcome) {
@@ -1373,7 +1498,11 @@ void TailManager::StopReading() {
   coalesce_timer_.cancel();
   if (inotify_) inotify_->cancel(ec);
   if (data_inotify_ && data_inotify_->is_open()) data_inotify_->cancel(ec);
-  batcher_.Seal();
+  if (output_ != nullptr) {
+    output_->SealAll();
+  } else {
+    batcher_.Seal();
+  }
 }
 
 absl::Status TailManager::SavePositions() {

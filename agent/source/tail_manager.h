@@ -62,8 +62,42 @@ bool ParsePositionsErrorPolicy(std::string_view text, PositionsErrorPolicy* out)
 
 bool ParseLogFormat(std::string_view text, LogFormat* out);
 
+// One file to tail in target mode (sluice run: loki.source.file's targets).
+struct FileTarget {
+  std::string path;
+  LabelSet labels;  // the target's labels ("__" ones included; never sent)
+  LogFormat format = LogFormat::kPlain;
+  uint32_t route = 0;  // passed back with each entry (TailOutput)
+};
+
+// Where entries go in place of the internal batcher (sluice run: the component graph). Called
+// on the tail thread only; owned by whoever set it, outlives the TailManager's reading.
+class TailOutput {
+ public:
+  virtual ~TailOutput() = default;
+  // One entry. `labels`: the file's (target's) labels plus `stream` for CRI/docker lines.
+  // [start, end): the file bytes it came from.
+  virtual void OnEntry(uint32_t route, uint64_t file_id, uint64_t generation,
+                       const LabelSet& labels, int64_t timestamp_ns, std::string_view line,
+                       int64_t start, int64_t end) = 0;
+  // Everything of the file before `offset` has been passed on (or skipped): once acknowledged
+  // downstream, the output calls TailManager::Commit.
+  virtual void OnMark(uint32_t route, uint64_t file_id, uint64_t generation, int64_t offset) = 0;
+  // The file is closed and fully committed; its state can go.
+  virtual void OnFileForgotten(uint64_t file_id) = 0;
+  // Line bytes handed out and not yet acknowledged (what the memory budget counts).
+  virtual size_t inflight_bytes() const = 0;
+  // Reading paused or stopping: send what is batched now.
+  virtual void SealAll() = 0;
+};
+
 struct TailOptions {
   std::vector<std::string> roots = {"/var/log/pods"};
+  // Target mode: the files to tail are exactly those given to SetTargets() (roots and
+  // file_suffix unused); their directories are watched for rotation.
+  bool target_mode = false;
+  // File ids start past this (several TailManagers share one TailOutput).
+  uint64_t file_id_base = 0;
   std::string file_suffix = ".log";  // files to tail: regular files whose name ends with it
   LogFormat format = LogFormat::kAuto;
   size_t max_line_size = 256 * 1024;       // Loki's default max_line_size; longer lines truncated
@@ -95,6 +129,16 @@ class TailManager {
   TailManager(boost::asio::io_context* io, TailOptions options, const Clock* clock,
               MetricsRegistry* metrics, SealFn seal);
   ~TailManager();
+
+  // Sends entries to `output` instead of the internal batcher; before Start().
+  void SetOutput(TailOutput* output) { output_ = output; }
+  // Target mode: the files to tail now. New paths are opened at once; a path no longer listed
+  // is read to its end, then closed. Tail thread (before or after Start()).
+  void SetTargets(std::vector<FileTarget> targets);
+  // Output mode: everything of `file_id` before `offset` is acknowledged downstream.
+  void Commit(uint64_t file_id, uint64_t generation, int64_t offset);
+  // Output mode: acknowledgements brought the in-flight bytes down; resume if paused.
+  void OnOutputProgress();
 
   // See Batcher::SetPrepare; before Start().
   void SetPrepare(Batcher::PrepareFn prepare) { batcher_.SetPrepare(std::move(prepare)); }
@@ -159,6 +203,9 @@ class TailManager {
     Partial partial[3];       // CRI / docker partial lines, by LogStream
     int64_t last_ts = 0;
     LabelSet labels;  // without `stream`
+    uint32_t route = 0;
+    LabelSet out_labels[3];  // output mode: labels + stream, by LogStream (built on first use)
+    bool out_labels_set[3] = {false, false, false};
     uint32_t stream_ids[3] = {kNoStream, kNoStream, kNoStream};
   };
   static constexpr uint32_t kNoStream = UINT32_MAX;
@@ -196,7 +243,13 @@ class TailManager {
   void RestartFromZero(File* f, std::string_view why, int64_t size);
   void ProcessChunk(File* f, const char* data, size_t n, int64_t base_offset);
   void ProcessLine(File* f, std::string_view raw, int64_t line_start, int64_t line_end);
-  void Emit(File* f, LogStream stream, int64_t ts, std::string_view line, int64_t mark_offset);
+  void Emit(File* f, LogStream stream, int64_t ts, std::string_view line, int64_t start,
+            int64_t mark_offset);
+  void MarkFile(File* f, int64_t offset);
+  size_t Inflight() const {
+    return output_ != nullptr ? output_->inflight_bytes() : inflight_bytes_;
+  }
+  bool Wanted(std::string_view path) const;
   void CountCut();
   int64_t SafeMark(const File* f, int64_t line_end) const;
   void HandlePiece(File* f, LogStream stream, bool partial, int64_t ts, std::string_view content,
@@ -235,6 +288,7 @@ class TailManager {
   bool orphan_timer_armed_ = false;
   bool pass_scheduled_ = false;
   bool starting_ = false;
+  bool started_ = false;
   bool positions_failed_ = false;  // the positions file was unreadable at start-up
   // Files skipped by PositionsErrorPolicy::kSkip, by (device, inode).
   absl::flat_hash_set<std::pair<uint64_t, uint64_t>>
@@ -251,7 +305,9 @@ class TailManager {
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 
   uint64_t next_file_id_ = 1;
-  uint64_t scan_seq_ = 0;  // counts rescans
+  TailOutput* output_ = nullptr;
+  absl::flat_hash_map<std::string, FileTarget> targets_;  // target mode, by path
+  uint64_t scan_seq_ = 0;                                 // counts rescans
   absl::flat_hash_map<uint64_t, std::unique_ptr<File>> files_;
   absl::flat_hash_map<std::string, uint64_t> by_path_;
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, uint64_t> by_inode_;
