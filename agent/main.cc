@@ -11,7 +11,10 @@
 
 #include <cstdio>
 #include <cstring>
+#include <cerrno>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -20,6 +23,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent.h"
+#include "agent/config/format.h"
+#include "agent/runtime/runtime.h"
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
 #include "agent/common/units.h"
@@ -36,6 +41,10 @@ constexpr char kUsage[] =
     "sluice: a log shipping agent for Kubernetes and Grafana Loki\n"
     "\n"
     "Usage:\n"
+    "  sluice run PATH [options]      run an Alloy configuration (a file, or a directory of\n"
+    "                                 *.alloy files): its log-shipping components\n"
+    "  sluice validate PATH           check a configuration without running it\n"
+    "  sluice fmt PATH [--write]      print a configuration canonically formatted (as alloy fmt)\n"
     "  sluice tail [DIR...] [options] tail *.log files under DIR (default /var/log/pods, layout\n"
     "                                 /var/log/pods/<ns>_<pod>_<uid>/<container>/<n>.log)\n"
     "  sluice --version               print the version\n"
@@ -74,6 +83,31 @@ constexpr char kTailUsage[] =
     "                            (default), restart_from_end or skip (as Alloy)\n"
     "  --shutdown-timeout DURATION  how long SIGTERM waits for in-flight batches (default 15s)\n"
     "  --log.level LEVEL         debug, info, warn or error (default info)\n";
+
+constexpr char kRunUsage[] =
+    "Usage: sluice run PATH [options]\n"
+    "\n"
+    "Runs the log-shipping components of an Alloy configuration: PATH is a file, or a directory\n"
+    "whose *.alloy files are read together. Components: local.file_match, discovery.relabel,\n"
+    "loki.source.file, loki.process, loki.relabel, loki.write, loki.echo (and a logging block).\n"
+    "Anything else is an error naming it.\n"
+    "\n"
+    "Options (as alloy run):\n"
+    "  --server.http.listen-addr ADDR  address of the HTTP server (default 127.0.0.1:12345)\n"
+    "  --storage.path DIR        where positions are kept: DIR/<component id>/positions.yml\n"
+    "                            (default data-alloy)\n"
+    "  --stability.level LEVEL   accepted for compatibility (generally-available,\n"
+    "                            public-preview, experimental)\n"
+    "  --disable-reporting       accepted for compatibility (sluice reports nothing)\n"
+    "sluice's own:\n"
+    "  --memory-budget BYTES     line bytes read but not yet acknowledged; reading pauses at\n"
+    "                            this mark (default 8MiB)\n"
+    "  --max-line-size BYTES     longer lines are truncated and counted (default 256KiB)\n"
+    "  --read-interval DURATION  how long after a write a file is read (default 50ms)\n"
+    "  --max-open-files N        files held open at once (default: the fd limit less 128)\n"
+    "  --shutdown-timeout DURATION  how long SIGTERM waits for in-flight batches (default 15s)\n"
+    "  --log.level LEVEL         debug, info, warn or error (default info; a logging block in\n"
+    "                            the configuration overrides it)\n";
 
 struct Parsed {
   AgentOptions agent;
@@ -231,13 +265,9 @@ int ParseTail(int argc, char** argv, Parsed* p) {
   return -1;
 }
 
-int RunTail(int argc, char** argv) {
-  Parsed parsed;
-  int rc = ParseTail(argc, argv, &parsed);
-  if (rc != -1) return rc;
-
-  // Signals are taken by this thread alone with sigwait: block them before any thread starts
-  // so that every thread inherits the mask.
+// Signals are taken by the main thread alone with sigwait: they are blocked before any thread
+// starts so that every thread inherits the mask.
+sigset_t BlockSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -245,25 +275,19 @@ int RunTail(int argc, char** argv) {
   sigaddset(&set, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  return set;
+}
 
-  MetricsRegistry metrics;
-  Agent agent(parsed.agent, &metrics);
-  absl::Status status = agent.Start();
-  if (!status.ok()) {
-    LogError("agent", "cannot start", {{"error", std::string(status.message())}});
-    return kExitFailure;
-  }
-  LogInfo("agent", "started",
-          {{"version", SLUICE_VERSION},
-           {"url", parsed.agent.loki.url.empty() ? "stdout" : parsed.agent.loki.url},
-           {"positions", parsed.agent.tail.positions_path}});
-
+// Waits for SIGTERM/SIGINT, then runs `shutdown` on another thread; a second signal exits at
+// once. Returns when `shutdown` is done.
+template <typename Fn>
+void WaitAndShutdown(sigset_t set, Fn shutdown) {
   int sig = 0;
   sigwait(&set, &sig);
   LogInfo("agent", "shutting down", {{"signal", strsignal(sig)}});
   pthread_t main_thread = pthread_self();
   std::thread stopper([&] {
-    agent.Shutdown();
+    shutdown();
     pthread_kill(main_thread, SIGUSR1);
   });
   for (;;) {
@@ -277,6 +301,187 @@ int RunTail(int argc, char** argv) {
     _exit(kExitFailure);
   }
   stopper.join();
+}
+
+// Parses `sluice run|validate` arguments. Returns -1 to go on, or an exit code.
+int ParseRun(int argc, char** argv, RuntimeOptions* o) {
+  for (int i = 0; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kRunUsage, stdout);
+      return kExitOk;
+    }
+    if (arg.substr(0, 2) != "--") {
+      if (!o->config_path.empty()) return Usage("run takes one PATH");
+      o->config_path = std::string(arg);
+      continue;
+    }
+    std::string name(arg.substr(2));
+    std::string value;
+    bool has_value = false;
+    size_t eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    auto need_value = [&]() -> bool {
+      if (has_value) return true;
+      if (i + 1 >= argc) return false;
+      value = argv[++i];
+      return true;
+    };
+    if (name == "disable-reporting") continue;
+    if (!need_value()) return Usage(absl::StrCat("--", name, " needs a value"));
+    if (name == "server.http.listen-addr") {
+      if (value.find(':') == std::string::npos) {
+        return Usage(absl::StrCat("--server.http.listen-addr wants host:port, got \"", value,
+                                  "\""));
+      }
+      o->http_listen_addr = value;
+    } else if (name == "storage.path") {
+      if (value.empty()) return Usage("--storage.path needs a value");
+      o->storage_path = value;
+    } else if (name == "stability.level") {
+      if (value != "generally-available" && value != "public-preview" &&
+          value != "experimental") {
+        return Usage(
+            "--stability.level must be generally-available, public-preview or experimental");
+      }
+    } else if (name == "memory-budget" || name == "max-line-size") {
+      absl::StatusOr<uint64_t> v = ParseByteSize(value);
+      if (!v.ok() || *v == 0) return Usage(absl::StrCat("--", name, ": invalid size"));
+      (name == "memory-budget" ? o->memory_budget : o->max_line_size) =
+          static_cast<size_t>(*v);
+    } else if (name == "read-interval" || name == "shutdown-timeout") {
+      absl::StatusOr<absl::Duration> v = ParseDurationArg(value);
+      if (!v.ok()) return Usage(absl::StrCat("--", name, ": ", v.status().message()));
+      (name == "read-interval" ? o->read_interval : o->shutdown_timeout) = *v;
+    } else if (name == "max-open-files") {
+      int n;
+      if (!absl::SimpleAtoi(value, &n) || n < 1) {
+        return Usage("--max-open-files needs a whole number >= 1");
+      }
+      o->max_open_files = static_cast<size_t>(n);
+    } else if (name == "log.level") {
+      LogLevel level;
+      if (!ParseLogLevel(value, &level)) return Usage("--log.level must be debug, info, warn or error");
+      SetLogLevel(level);
+    } else {
+      return Usage(absl::StrCat("unknown option --", name));
+    }
+  }
+  if (o->config_path.empty()) return Usage("missing PATH (a config.alloy file or a directory)");
+  return -1;
+}
+
+int RunConfig(int argc, char** argv, bool validate_only) {
+  RuntimeOptions options;
+  int rc = ParseRun(argc, argv, &options);
+  if (rc != -1) return rc;
+  sigset_t set = BlockSignals();
+  MetricsRegistry metrics;
+  std::string error;
+  std::unique_ptr<Runtime> runtime = Runtime::Load(options, &metrics, &error);
+  if (runtime == nullptr) {
+    std::fputs(error.c_str(), stderr);
+    return kExitFailure;
+  }
+  if (validate_only) return kExitOk;
+  absl::Status status = runtime->Start();
+  if (!status.ok()) {
+    LogError("agent", "cannot start", {{"error", std::string(status.message())}});
+    return kExitFailure;
+  }
+  LogInfo("agent", "started",
+          {{"version", SLUICE_VERSION}, {"config", options.config_path},
+           {"storage", options.storage_path}});
+  WaitAndShutdown(set, [&] { runtime->Shutdown(); });
+  for (const std::string& line : metrics.NonZeroCounters()) {
+    LogInfo("agent", "counter", {{"metric", line}});
+  }
+  LogInfo("agent", "stopped");
+  return kExitOk;
+}
+
+int RunFmt(int argc, char** argv) {
+  std::string path;
+  bool write = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--write" || arg == "-w") {
+      write = true;
+    } else if (arg == "--help" || arg == "-h") {
+      std::fputs("Usage: sluice fmt PATH [--write]   (PATH - reads stdin)\n", stdout);
+      return kExitOk;
+    } else if (arg.substr(0, 1) == "-" && arg != "-") {
+      return Usage(absl::StrCat("unknown option ", std::string(arg)));
+    } else {
+      path = std::string(arg);
+    }
+  }
+  if (path.empty()) return Usage("fmt needs a file (or - for stdin)");
+  std::string text;
+  if (path == "-") {
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) text.append(buf, n);
+  } else {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) {
+      std::fprintf(stderr, "Error: %s: %s\n", path.c_str(), std::strerror(errno));
+      return kExitFailure;
+    }
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+    std::fclose(f);
+  }
+  config::Diags diags;
+  std::string out;
+  std::string name = path == "-" ? "<stdin>" : path;
+  if (!config::FormatSource(name, text, &out, &diags)) {
+    std::map<std::string, std::string> sources = {{name, text}};
+    for (const config::Diagnostic& d : diags.list()) {
+      std::fputs(config::Render(d, sources).c_str(), stderr);
+    }
+    return kExitFailure;
+  }
+  if (!write || path == "-") {
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    return kExitOk;
+  }
+  if (out == text) return kExitOk;
+  std::string tmp = path + ".sluice-fmt.tmp";
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr || std::fwrite(out.data(), 1, out.size(), f) != out.size() ||
+      std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::fprintf(stderr, "Error: cannot write %s: %s\n", path.c_str(), std::strerror(errno));
+    std::remove(tmp.c_str());
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+int RunTail(int argc, char** argv) {
+  Parsed parsed;
+  int rc = ParseTail(argc, argv, &parsed);
+  if (rc != -1) return rc;
+  sigset_t set = BlockSignals();
+
+  MetricsRegistry metrics;
+  Agent agent(parsed.agent, &metrics);
+  absl::Status status = agent.Start();
+  if (!status.ok()) {
+    LogError("agent", "cannot start", {{"error", std::string(status.message())}});
+    return kExitFailure;
+  }
+  LogInfo("agent", "started",
+          {{"version", SLUICE_VERSION},
+           {"url", parsed.agent.loki.url.empty() ? "stdout" : parsed.agent.loki.url},
+           {"positions", parsed.agent.tail.positions_path}});
+
+  WaitAndShutdown(set, [&] { agent.Shutdown(); });
   for (const std::string& line : metrics.NonZeroCounters()) {
     LogInfo("agent", "counter", {{"metric", line}});
   }
@@ -302,6 +507,9 @@ int main(int argc, char** argv) {
     return sluice::kExitOk;
   }
   if (cmd == "tail") return sluice::RunTail(argc - 2, argv + 2);
+  if (cmd == "run") return sluice::RunConfig(argc - 2, argv + 2, false);
+  if (cmd == "validate") return sluice::RunConfig(argc - 2, argv + 2, true);
+  if (cmd == "fmt") return sluice::RunFmt(argc - 2, argv + 2);
   std::fprintf(stderr, "sluice: unknown command \"%s\"\n\n%s", argv[1], sluice::kUsage);
   return sluice::kExitUsage;
 }

@@ -47,6 +47,7 @@ struct FileMark {
 
 struct Batch {
   uint64_t seq = 0;
+  uint32_t slot = 0;  // which batcher it came from, when several feed senders (sluice run)
   std::string tenant;
   std::vector<BatchStream> streams;
   size_t num_streams = 0;  // streams[0..num_streams) are in use; the rest keep their capacity

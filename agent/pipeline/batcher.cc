@@ -84,7 +84,7 @@ void Batcher::Add(uint32_t stream_id, int64_t timestamp_ns, std::string_view lin
       BatchEntry{timestamp_ns, offset, static_cast<uint32_t>(line.size())});
   b.line_bytes += line.size();
   ++b.entries;
-  AddMark(file_id, generation, mark_offset);
+  if (file_id != 0) AddMark(file_id, generation, mark_offset);  // 0: marks come separately
   if (b.line_bytes >= batch_size_) Seal();
 }
 

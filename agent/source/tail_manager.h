@@ -113,6 +113,9 @@ struct TailOptions {
   // that follow (0: at once).
   absl::Duration event_coalesce = absl::Milliseconds(50);
   std::string positions_path;  // empty: positions are not kept
+  // Alloy's legacy_positions_file: a Promtail (or Alloy) positions file whose offsets are used,
+  // by path, for files the positions file does not know yet.
+  std::string legacy_positions_path;
   bool tail_from_end = false;  // for files with no stored position at start-up
   PositionsErrorPolicy on_positions_error = PositionsErrorPolicy::kRestartFromBeginning;
   // Files held open at once; 0 = the process's RLIMIT_NOFILE less a reserve. Past it, idle files

@@ -1,0 +1,121 @@
+#include "agent/runtime/logs_router.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace sluice {
+
+LogsRouter::LogsRouter(boost::asio::io_context* io, const Clock* clock, MetricsRegistry* metrics)
+    : io_(io),
+      clock_(clock),
+      metrics_(metrics),
+      acks_([this](uint64_t id, uint64_t gen, int64_t off) { Commit(id, gen, off); }),
+      timer_(*io) {}
+
+uint32_t LogsRouter::AddRoute(std::vector<LogsNode*> nodes) {
+  routes_.push_back(std::move(nodes));
+  return static_cast<uint32_t>(routes_.size() - 1);
+}
+
+uint32_t LogsRouter::AddSource(TailManager* tail) {
+  sources_.push_back(tail);
+  return static_cast<uint32_t>(sources_.size() - 1);
+}
+
+uint32_t LogsRouter::AddSlot(Batcher* batcher) {
+  slots_.push_back(batcher);
+  return static_cast<uint32_t>(slots_.size() - 1);
+}
+
+void LogsRouter::Push(uint32_t route, ProcessEntry& e) {
+  const std::vector<LogsNode*>& nodes = routes_[route];
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (i + 1 == nodes.size()) {
+      nodes[i]->Push(e);
+    } else {
+      // Every receiver gets the entry as it was read; copy-assignment reuses fanout_'s buffers.
+      fanout_ = e;
+      nodes[i]->Push(fanout_);
+    }
+  }
+}
+
+void LogsRouter::OnEntry(uint32_t route, uint64_t file_id, uint64_t generation,
+                         const LabelSet& labels, int64_t timestamp_ns, std::string_view line,
+                         int64_t start, int64_t end) {
+  ProcessEntry& e = scratch_;
+  e.labels = labels;
+  e.extracted.clear();
+  e.timestamp_ns = timestamp_ns;
+  e.line.assign(line.data(), line.size());
+  e.structured_metadata.clear();
+  e.source = SourcePos{file_id, generation, start, end};
+  Push(route, e);
+  OnMark(route, file_id, generation, end);
+}
+
+void LogsRouter::OnMark(uint32_t route, uint64_t file_id, uint64_t generation, int64_t offset) {
+  const std::vector<LogsNode*>& nodes = routes_[route];
+  if (nodes.empty()) {
+    acks_.Unrouted(file_id, generation, offset);
+    return;
+  }
+  for (LogsNode* n : nodes) n->PushMark(file_id, generation, offset);
+}
+
+size_t LogsRouter::inflight_bytes() const { return inflight_; }
+
+void LogsRouter::SealAll() {
+  for (Batcher* b : slots_) b->Seal();
+}
+
+void LogsRouter::FlushAll() {
+  for (LogsNode* n : nodes_) n->Flush();
+  SealAll();
+}
+
+void LogsRouter::Stop() {
+  stopped_ = true;
+  timer_.cancel();
+}
+
+void LogsRouter::Commit(uint64_t file_id, uint64_t generation, int64_t offset) {
+  uint64_t source = file_id >> kSourceShift;
+  if (source < sources_.size()) sources_[source]->Commit(file_id, generation, offset);
+}
+
+void LogsRouter::OnBatchDone(std::unique_ptr<Batch> batch, BatchOutcome outcome) {
+  inflight_ -= std::min(inflight_, batch->line_bytes);
+  if (outcome == BatchOutcome::kAborted) {
+    aborted_bytes_ += batch->line_bytes;
+  } else {
+    uint32_t slot = batch->slot;
+    for (const FileMark& m : batch->marks) acks_.Acked(slot, m.file_id, m.generation, m.offset);
+  }
+  uint32_t slot = batch->slot;
+  if (slot < slots_.size()) slots_[slot]->Recycle(std::move(batch));
+  for (TailManager* t : sources_) t->OnOutputProgress();
+}
+
+void LogsRouter::WakeAt(int64_t mono_ns) {
+  if (stopped_ || mono_ns >= timer_at_) return;
+  timer_at_ = mono_ns;
+  int64_t wait = std::max<int64_t>(0, mono_ns - clock_->MonotonicNanos());
+  timer_.expires_after(std::chrono::nanoseconds(wait));
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // re-armed earlier, or stopped
+    timer_at_ = INT64_MAX;
+    OnTimer();
+  });
+}
+
+void LogsRouter::OnTimer() {
+  if (stopped_) return;
+  int64_t now = clock_->MonotonicNanos();
+  for (LogsNode* n : nodes_) n->Tick(now);
+  int64_t next = INT64_MAX;
+  for (LogsNode* n : nodes_) next = std::min(next, n->NextDeadline());
+  if (next != INT64_MAX) WakeAt(next);
+}
+
+}  // namespace sluice

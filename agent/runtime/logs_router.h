@@ -1,0 +1,92 @@
+// LogsRouter: the running graph's switchboard on the tail thread.
+//
+// It is the TailOutput of every loki.source.file's TailManager: an entry read from a file goes
+// down its source's route (the forward_to list) as a ProcessEntry, followed by the file's mark.
+// Batchers of loki.write endpoints and loki.echo register as slots; batches come back here from
+// the send threads, and the AckTracker turns their marks into commits of the TailManagers'
+// positions. It also owns the one timer that drives batch_wait and the stages' waits, and the
+// count of line bytes in flight that the memory budget checks.
+//
+// Tail thread only (batches return through boost::asio::post). Owned by the Runtime, which also
+// owns the nodes and TailManagers it points to and keeps them alive while it runs.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <vector>
+
+#include "agent/common/clock.h"
+#include "agent/common/metrics.h"
+#include "agent/pipeline/batcher.h"
+#include "agent/runtime/ack_tracker.h"
+#include "agent/runtime/logs_node.h"
+#include "agent/source/tail_manager.h"
+
+namespace sluice {
+
+class LogsRouter final : public TailOutput {
+ public:
+  // File ids of source i start at i << kSourceShift (TailOptions::file_id_base).
+  static constexpr int kSourceShift = 40;
+
+  LogsRouter(boost::asio::io_context* io, const Clock* clock, MetricsRegistry* metrics);
+
+  // --- building (before any entry flows) ---
+  // A source's forward_to list; returns the route id to put in its FileTargets.
+  uint32_t AddRoute(std::vector<LogsNode*> nodes);
+  // Registers a source; returns its index (use index << kSourceShift as file_id_base).
+  uint32_t AddSource(TailManager* tail);
+  // Every node, for timers, flush and backpressure.
+  void AddNode(LogsNode* node) { nodes_.push_back(node); }
+  // A batcher whose batches come back through OnBatchDone; returns the slot id to stamp on them.
+  uint32_t AddSlot(Batcher* batcher);
+
+  // --- used by nodes ---
+  void Handed(uint32_t slot, uint64_t file_id, uint64_t generation, int64_t offset) {
+    acks_.Handed(slot, file_id, generation, offset);
+  }
+  void AddInflight(size_t bytes) { inflight_ += bytes; }
+  // A node has a new deadline (an opened batch, a held entry): make sure the timer runs.
+  void WakeAt(int64_t mono_ns);
+
+  // Batch outcome (post here from the send thread).
+  void OnBatchDone(std::unique_ptr<Batch> batch, BatchOutcome outcome);
+
+  // Shutdown: releases held entries, seals every batch.
+  void FlushAll();
+  void Stop();
+
+  // TailOutput
+  void OnEntry(uint32_t route, uint64_t file_id, uint64_t generation, const LabelSet& labels,
+               int64_t timestamp_ns, std::string_view line, int64_t start, int64_t end) override;
+  void OnMark(uint32_t route, uint64_t file_id, uint64_t generation, int64_t offset) override;
+  void OnFileForgotten(uint64_t file_id) override { acks_.Forget(file_id); }
+  size_t inflight_bytes() const override;
+  void SealAll() override;
+
+  size_t aborted_bytes() const { return aborted_bytes_; }
+
+ private:
+  void Commit(uint64_t file_id, uint64_t generation, int64_t offset);
+  void OnTimer();
+  void Push(uint32_t route, ProcessEntry& e);
+
+  boost::asio::io_context* io_;
+  const Clock* clock_;
+  MetricsRegistry* metrics_;
+  AckTracker acks_;
+  std::vector<std::vector<LogsNode*>> routes_;
+  std::vector<TailManager*> sources_;
+  std::vector<LogsNode*> nodes_;
+  std::vector<Batcher*> slots_;
+  ProcessEntry scratch_;       // reused for every entry: no allocation once warmed up
+  ProcessEntry fanout_;        // a copy for all but the last node of a route
+  size_t inflight_ = 0;
+  size_t aborted_bytes_ = 0;
+  boost::asio::steady_timer timer_;
+  int64_t timer_at_ = INT64_MAX;
+  bool stopped_ = false;
+};
+
+}  // namespace sluice

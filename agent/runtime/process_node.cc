@@ -1,0 +1,121 @@
+#include "agent/runtime/process_node.h"
+
+#include <algorithm>
+
+namespace sluice {
+
+// A view of a ProcessNode that starts at a later stage.
+class ProcessNode::Tail final : public LogsNode {
+ public:
+  Tail(ProcessNode* node, size_t first) : node_(node), first_(first) {}
+  void Push(ProcessEntry& entry) override {
+    node_->RunFrom(first_, entry);
+    node_->Schedule();
+  }
+  void PushMark(uint64_t file_id, uint64_t generation, int64_t offset) override {
+    node_->PushMark(file_id, generation, offset);
+  }
+
+ private:
+  ProcessNode* node_;
+  size_t first_;
+};
+
+ProcessNode::ProcessNode(std::vector<std::unique_ptr<Stage>> stages, LogsRouter* router,
+                         const Clock* clock)
+    : stages_(std::move(stages)), router_(router), clock_(clock) {}
+
+ProcessNode::~ProcessNode() = default;
+
+LogsNode* ProcessNode::EntryFrom(size_t first) {
+  if (first == 0) return this;
+  views_.push_back(std::make_unique<Tail>(this, first));
+  return views_.back().get();
+}
+
+void ProcessNode::RunFrom(size_t i, ProcessEntry& entry) {
+  if (i >= stages_.size()) {
+    Forward(entry);
+    return;
+  }
+  stages_[i]->Process(std::move(entry), [this, i](ProcessEntry&& out) { RunFrom(i + 1, out); });
+}
+
+void ProcessNode::Forward(ProcessEntry& entry) {
+  for (size_t i = 0; i < forward_.size(); ++i) {
+    if (i + 1 == forward_.size()) {
+      forward_[i]->Push(entry);
+    } else {
+      fanout_ = entry;
+      forward_[i]->Push(fanout_);
+    }
+  }
+}
+
+int64_t ProcessNode::HeldFrom(uint64_t file_id) const {
+  int64_t from = INT64_MAX;
+  for (const auto& s : stages_) {
+    s->ForEachHeld([&](const ProcessEntry& e) {
+      if (e.source.file_id == file_id) from = std::min(from, e.source.start);
+    });
+  }
+  return from;
+}
+
+void ProcessNode::PushMark(uint64_t file_id, uint64_t generation, int64_t offset) {
+  int64_t held = HeldFrom(file_id);
+  int64_t pass = offset;
+  if (held < offset) {
+    pass = held;
+    deferred_[file_id] = Deferred{generation, offset};
+  } else {
+    deferred_.erase(file_id);
+  }
+  for (LogsNode* n : forward_) n->PushMark(file_id, generation, pass);
+}
+
+void ProcessNode::ReleaseMarks() {
+  if (deferred_.empty()) return;
+  std::vector<uint64_t> done;
+  for (auto& [file_id, d] : deferred_) {
+    int64_t held = HeldFrom(file_id);
+    int64_t pass = std::min(held, d.offset);
+    for (LogsNode* n : forward_) n->PushMark(file_id, d.generation, pass);
+    if (held >= d.offset) done.push_back(file_id);
+  }
+  for (uint64_t id : done) deferred_.erase(id);
+}
+
+void ProcessNode::Tick(int64_t now_mono_ns) {
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    stages_[i]->Tick(now_mono_ns, [this, i](ProcessEntry&& out) { RunFrom(i + 1, out); });
+  }
+  ReleaseMarks();
+}
+
+int64_t ProcessNode::NextDeadline() const {
+  int64_t next = INT64_MAX;
+  for (const auto& s : stages_) next = std::min(next, s->NextDeadline());
+  return next;
+}
+
+void ProcessNode::Schedule() {
+  int64_t next = NextDeadline();
+  if (next != INT64_MAX) router_->WakeAt(next);
+}
+
+void ProcessNode::Flush() {
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    stages_[i]->Flush([this, i](ProcessEntry&& out) { RunFrom(i + 1, out); });
+  }
+  ReleaseMarks();
+}
+
+bool ProcessNode::Backlogged() const {
+  for (const auto& s : stages_) {
+    if (s->Backlogged()) return true;
+  }
+  return false;
+}
+
+}  // namespace sluice

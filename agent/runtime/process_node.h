@@ -1,0 +1,69 @@
+// ProcessNode: loki.process as a node of the graph: its stages in order, then its forward_to.
+//
+// Entries run through the stages synchronously; what a stage emits goes to the next stage, what
+// the last emits goes to every receiver in forward_to. Stages that hold entries (multiline, cri
+// partial lines) make the node hold back the marks of those entries' files: a mark is passed on
+// capped at the start of the earliest held line of its file, and passed on whole once the held
+// lines are released (Tick/Flush). EntryFrom(i) is a view of the node that starts at stage i:
+// a source whose lines the TailManager already parses as CRI skips the node's leading
+// stage.cri.
+//
+// Tail thread only. Owned by the Runtime, with its stages.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "agent/process/stage.h"
+#include "agent/runtime/logs_node.h"
+#include "agent/runtime/logs_router.h"
+
+namespace sluice {
+
+class ProcessNode final : public LogsNode {
+ public:
+  ProcessNode(std::vector<std::unique_ptr<Stage>> stages, LogsRouter* router, const Clock* clock);
+  ~ProcessNode() override;
+
+  // Receivers of what the last stage emits (set once the graph is built).
+  void SetForward(std::vector<LogsNode*> forward) { forward_ = std::move(forward); }
+  // A node that feeds this one from stage `first` on (first = 0 is the node itself).
+  LogsNode* EntryFrom(size_t first);
+  size_t num_stages() const { return stages_.size(); }
+
+  void Push(ProcessEntry& entry) override {
+    RunFrom(0, entry);
+    Schedule();
+  }
+  void PushMark(uint64_t file_id, uint64_t generation, int64_t offset) override;
+  void Tick(int64_t now_mono_ns) override;
+  int64_t NextDeadline() const override;
+  void Flush() override;
+  bool Backlogged() const override;
+
+  void RunFrom(size_t i, ProcessEntry& entry);
+
+ private:
+  class Tail;
+  void Forward(ProcessEntry& entry);
+  // The lowest start of a held entry of `file_id`, or INT64_MAX.
+  int64_t HeldFrom(uint64_t file_id) const;
+  void ReleaseMarks();
+  // Makes sure the router's timer runs for the stages' next deadline.
+  void Schedule();
+
+  std::vector<std::unique_ptr<Stage>> stages_;
+  LogsRouter* router_;
+  const Clock* clock_;
+  std::vector<LogsNode*> forward_;
+  std::vector<std::unique_ptr<LogsNode>> views_;
+  struct Deferred {
+    uint64_t generation;
+    int64_t offset;
+  };
+  absl::flat_hash_map<uint64_t, Deferred> deferred_;  // marks held back, by file
+  ProcessEntry fanout_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,65 @@
+#include "agent/runtime/relabel_node.h"
+
+#include "agent/common/strings.h"
+
+namespace sluice {
+
+namespace {
+// The cache key covers every label, "__" ones included (rules may read them).
+void RenderKey(const LabelSet& labels, std::string* out) {
+  out->clear();
+  for (const auto& [k, v] : labels.labels()) {
+    out->append(k);
+    out->push_back('\x01');
+    out->append(v);
+    out->push_back('\x02');
+  }
+}
+}  // namespace
+
+RelabelNode::RelabelNode(std::string component_id,
+                         std::shared_ptr<const std::vector<RelabelRule>> rules,
+                         size_t max_cache_size, MetricsRegistry* metrics)
+    : component_id_(std::move(component_id)),
+      rules_(std::move(rules)),
+      max_cache_size_(max_cache_size) {
+  MetricLabels l = {{"component_id", component_id_}};
+  cache_hits_ = metrics->GetCounter("loki_relabel_cache_hits", "Relabel cache hits.", l);
+  cache_misses_ = metrics->GetCounter("loki_relabel_cache_misses", "Relabel cache misses.", l);
+  dropped_ = metrics->GetCounter("loki_relabel_entries_dropped",
+                                 "Entries dropped because relabeling left no labels.", l);
+}
+
+void RelabelNode::Push(ProcessEntry& e) {
+  RenderKey(e.labels, &key_);
+  auto it = cache_.find(key_);
+  if (it != cache_.end()) {
+    cache_hits_->Inc();
+  } else {
+    cache_misses_->Inc();
+    Cached c;
+    c.labels = e.labels;
+    c.keep = Relabel(*rules_, &c.labels) && !c.labels.empty();
+    if (cache_.size() >= max_cache_size_) cache_.clear();  // bounded; streams are few
+    it = cache_.emplace(key_, std::move(c)).first;
+  }
+  if (!it->second.keep) {
+    dropped_->Inc();
+    return;
+  }
+  e.labels = it->second.labels;
+  for (size_t i = 0; i < forward_.size(); ++i) {
+    if (i + 1 == forward_.size()) {
+      forward_[i]->Push(e);
+    } else {
+      fanout_ = e;
+      forward_[i]->Push(fanout_);
+    }
+  }
+}
+
+void RelabelNode::PushMark(uint64_t file_id, uint64_t generation, int64_t offset) {
+  for (LogsNode* n : forward_) n->PushMark(file_id, generation, offset);
+}
+
+}  // namespace sluice

@@ -1,0 +1,156 @@
+#include "agent/runtime/write_node.h"
+
+#include <boost/asio/post.hpp>
+
+#include "agent/common/log.h"
+#include "agent/common/strings.h"
+
+namespace sluice {
+
+WriteNode::WriteNode(WriteNodeSettings settings, LogsRouter* router, boost::asio::io_context* io,
+                     const Clock* clock, MetricsRegistry* metrics)
+    : settings_(std::move(settings)), router_(router), io_(io), clock_(clock), metrics_(metrics) {
+  MetricLabels l = {{"component_id", settings_.component_id}, {"reason", "stream_limited"}};
+  stream_limited_entries_ = metrics_->GetCounter(
+      "loki_write_dropped_entries_total", "Entries dropped instead of sent, by reason.", l);
+  stream_limited_bytes_ = metrics_->GetCounter(
+      "loki_write_dropped_bytes_total", "Line bytes dropped instead of sent, by reason.", l);
+  for (WriteEndpointSettings& s : settings_.endpoints) {
+    auto ep = std::make_unique<Endpoint>();
+    ep->settings = s;
+    endpoints_.push_back(std::move(ep));
+  }
+}
+
+WriteNode::~WriteNode() {
+  for (auto& ep : endpoints_) {
+    if (ep->sender) ep->sender->Stop();
+  }
+}
+
+void WriteNode::Start() {
+  for (auto& ep : endpoints_) {
+    std::unique_ptr<Sink> sink = ep->settings.make_sink();
+    ep->sink = sink.get();
+    ep->sender = std::make_unique<Sender>(
+        std::move(sink), [this](std::unique_ptr<Batch> batch, BatchOutcome outcome) {
+          // Back to the tail thread, which owns positions and the budget.
+          Batch* raw = batch.release();
+          boost::asio::post(*io_, [this, raw, outcome] {
+            router_->OnBatchDone(std::unique_ptr<Batch>(raw), outcome);
+          });
+        });
+    ep->sender->Start();
+  }
+  started_ = true;
+}
+
+void WriteNode::Drain(absl::Time deadline) {
+  for (auto& ep : endpoints_) {
+    if (ep->sender) ep->sender->Drain(deadline);
+  }
+}
+
+WriteNode::TenantBatcher* WriteNode::BatcherFor(Endpoint& ep, std::string_view tenant) {
+  for (auto& tb : ep.batchers) {
+    if (tb->tenant == tenant) return tb.get();
+  }
+  auto tb = std::make_unique<TenantBatcher>();
+  TenantBatcher* raw = tb.get();
+  raw->tenant = std::string(tenant);
+  Endpoint* epp = &ep;
+  raw->batcher = std::make_unique<Batcher>(
+      ep.settings.batch_size, clock_, [this, epp, raw](std::unique_ptr<Batch> batch) {
+        batch->slot = raw->slot;
+        batch->tenant = raw->tenant;
+        epp->sender->Enqueue(std::move(batch));
+      });
+  Sink* sink = ep.sink;
+  raw->batcher->SetPrepare([sink](Batch* b) { sink->Prepare(b); });
+  raw->slot = router_->AddSlot(raw->batcher.get());
+  ep.batchers.push_back(std::move(tb));
+  return raw;
+}
+
+void WriteNode::Push(ProcessEntry& e) {
+  // Tenant from the entry (stage.tenant), else the endpoint's.
+  const std::string* entry_tenant = e.labels.Get("__tenant_id__");
+  // external_labels under the entry's own.
+  LabelSet& labels = labels_scratch_;
+  labels = e.labels;
+  for (const auto& [k, v] : settings_.external_labels.labels()) {
+    if (labels.Get(k) == nullptr) labels.Set(k, v);
+  }
+  key_scratch_ = labels.RenderLoki();
+  for (auto& ep : endpoints_) {
+    std::string_view tenant = entry_tenant != nullptr ? std::string_view(*entry_tenant)
+                                                      : std::string_view(ep->settings.tenant);
+    TenantBatcher* tb = BatcherFor(*ep, tenant);
+    auto it = tb->streams.find(key_scratch_);
+    uint32_t id;
+    if (it != tb->streams.end()) {
+      id = it->second;
+    } else {
+      if (settings_.max_streams > 0 &&
+          ep->streams >= static_cast<size_t>(settings_.max_streams)) {
+        stream_limited_entries_->Inc();
+        stream_limited_bytes_->Inc(e.line.size());
+        continue;
+      }
+      auto info = std::make_shared<StreamInfo>();
+      info->loki_labels = key_scratch_;
+      info->json_labels = labels.RenderJson();
+      id = tb->batcher->AddStream(std::move(info));
+      tb->streams.emplace(key_scratch_, id);
+      ++ep->streams;
+    }
+    bool was_open = tb->batcher->has_open();
+    tb->batcher->Add(id, e.timestamp_ns, e.line, 0, 0, 0);
+    router_->AddInflight(e.line.size());
+    if (!was_open) router_->WakeAt(clock_->MonotonicNanos() + absl::ToInt64Nanoseconds(ep->settings.batch_wait));
+  }
+}
+
+void WriteNode::PushMark(uint64_t file_id, uint64_t generation, int64_t offset) {
+  for (auto& ep : endpoints_) {
+    if (ep->batchers.empty()) BatcherFor(*ep, ep->settings.tenant);
+    for (auto& tb : ep->batchers) {
+      bool was_open = tb->batcher->has_open();
+      tb->batcher->Mark(file_id, generation, offset);
+      router_->Handed(tb->slot, file_id, generation, offset);
+      if (!was_open) {
+        router_->WakeAt(clock_->MonotonicNanos() + absl::ToInt64Nanoseconds(ep->settings.batch_wait));
+      }
+    }
+  }
+}
+
+void WriteNode::Tick(int64_t now_mono_ns) {
+  (void)now_mono_ns;
+  for (auto& ep : endpoints_) {
+    for (auto& tb : ep->batchers) {
+      tb->batcher->SealIfOlderThan(absl::ToInt64Nanoseconds(ep->settings.batch_wait));
+    }
+  }
+}
+
+int64_t WriteNode::NextDeadline() const {
+  int64_t next = INT64_MAX;
+  int64_t now = clock_->MonotonicNanos();
+  for (const auto& ep : endpoints_) {
+    for (const auto& tb : ep->batchers) {
+      if (!tb->batcher->has_open()) continue;
+      next = std::min(next, now - tb->batcher->open_age_ns() +
+                                absl::ToInt64Nanoseconds(ep->settings.batch_wait));
+    }
+  }
+  return next;
+}
+
+void WriteNode::Flush() {
+  for (auto& ep : endpoints_) {
+    for (auto& tb : ep->batchers) tb->batcher->Seal();
+  }
+}
+
+}  // namespace sluice

@@ -1,0 +1,92 @@
+// WriteNode: loki.write (one or more endpoints) and loki.echo, as a node of the graph.
+//
+// Each endpoint receives every entry independently, as in Alloy: it has its own batchers (one
+// per tenant: the entry's __tenant_id__ label, else the endpoint's tenant_id), its own send
+// thread and retries, so a slow endpoint delays nobody else's deliveries; it holds back only the
+// positions of the files whose lines it still owes, and the memory budget it shares.
+// external_labels are added to each entry's labels (the entry's own win); max_streams caps the
+// distinct streams per endpoint (entries of further streams are dropped and counted, reason
+// "stream_limited", as Alloy does).
+//
+// Push/PushMark/Tick on the tail thread; each endpoint's Sender runs its own thread. Owned by the
+// Runtime; Shutdown (Drain) before destruction.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "agent/pipeline/batcher.h"
+#include "agent/runtime/logs_node.h"
+#include "agent/runtime/logs_router.h"
+#include "agent/sink/sender.h"
+#include "agent/sink/sink.h"
+
+namespace sluice {
+
+struct WriteEndpointSettings {
+  std::string name;    // for logs and metrics ("" = the url's host)
+  std::string tenant;  // default tenant (endpoint tenant_id)
+  size_t batch_size = 1024 * 1024;
+  absl::Duration batch_wait = absl::Seconds(1);
+  // Builds the endpoint's sink (LokiSink or EchoSink); called once at Start().
+  std::function<std::unique_ptr<Sink>()> make_sink;
+};
+
+struct WriteNodeSettings {
+  std::string component_id;  // "loki.write.default"
+  LabelSet external_labels;
+  int64_t max_streams = 0;  // 0 = no limit
+  std::vector<WriteEndpointSettings> endpoints;
+};
+
+class WriteNode final : public LogsNode {
+ public:
+  WriteNode(WriteNodeSettings settings, LogsRouter* router, boost::asio::io_context* io,
+            const Clock* clock, MetricsRegistry* metrics);
+  ~WriteNode() override;
+
+  // Starts the send threads.
+  void Start();
+  // Delivers what is queued until `deadline`, then cancels and joins the send threads.
+  void Drain(absl::Time deadline);
+
+  void Push(ProcessEntry& entry) override;
+  void PushMark(uint64_t file_id, uint64_t generation, int64_t offset) override;
+  void Tick(int64_t now_mono_ns) override;
+  int64_t NextDeadline() const override;
+  void Flush() override;
+
+ private:
+  struct TenantBatcher {
+    std::string tenant;
+    uint32_t slot = 0;
+    std::unique_ptr<Batcher> batcher;
+    absl::flat_hash_map<std::string, uint32_t> streams;  // rendered labels -> stream id
+  };
+  struct Endpoint {
+    WriteEndpointSettings settings;
+    std::unique_ptr<Sender> sender;
+    Sink* sink = nullptr;  // owned by sender
+    std::vector<std::unique_ptr<TenantBatcher>> batchers;
+    size_t streams = 0;
+  };
+  TenantBatcher* BatcherFor(Endpoint& ep, std::string_view tenant);
+
+  WriteNodeSettings settings_;
+  LogsRouter* router_;
+  boost::asio::io_context* io_;
+  const Clock* clock_;
+  MetricsRegistry* metrics_;
+  std::vector<std::unique_ptr<Endpoint>> endpoints_;
+  LabelSet labels_scratch_;
+  std::string key_scratch_;
+  Counter* stream_limited_entries_;
+  Counter* stream_limited_bytes_;
+  bool started_ = false;
+};
+
+}  // namespace sluice
