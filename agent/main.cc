@@ -9,9 +9,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <cerrno>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -23,12 +23,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent.h"
-#include "agent/config/format.h"
-#include "agent/runtime/runtime.h"
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
 #include "agent/common/units.h"
+#include "agent/config/format.h"
 #include "agent/pipeline/labels.h"
+#include "agent/runtime/runtime.h"
 
 namespace sluice {
 namespace {
@@ -335,24 +335,22 @@ int ParseRun(int argc, char** argv, RuntimeOptions* o) {
     if (!need_value()) return Usage(absl::StrCat("--", name, " needs a value"));
     if (name == "server.http.listen-addr") {
       if (value.find(':') == std::string::npos) {
-        return Usage(absl::StrCat("--server.http.listen-addr wants host:port, got \"", value,
-                                  "\""));
+        return Usage(
+            absl::StrCat("--server.http.listen-addr wants host:port, got \"", value, "\""));
       }
       o->http_listen_addr = value;
     } else if (name == "storage.path") {
       if (value.empty()) return Usage("--storage.path needs a value");
       o->storage_path = value;
     } else if (name == "stability.level") {
-      if (value != "generally-available" && value != "public-preview" &&
-          value != "experimental") {
+      if (value != "generally-available" && value != "public-preview" && value != "experimental") {
         return Usage(
             "--stability.level must be generally-available, public-preview or experimental");
       }
     } else if (name == "memory-budget" || name == "max-line-size") {
       absl::StatusOr<uint64_t> v = ParseByteSize(value);
       if (!v.ok() || *v == 0) return Usage(absl::StrCat("--", name, ": invalid size"));
-      (name == "memory-budget" ? o->memory_budget : o->max_line_size) =
-          static_cast<size_t>(*v);
+      (name == "memory-budget" ? o->memory_budget : o->max_line_size) = static_cast<size_t>(*v);
     } else if (name == "read-interval" || name == "shutdown-timeout") {
       absl::StatusOr<absl::Duration> v = ParseDurationArg(value);
       if (!v.ok()) return Usage(absl::StrCat("--", name, ": ", v.status().message()));
@@ -365,7 +363,8 @@ int ParseRun(int argc, char** argv, RuntimeOptions* o) {
       o->max_open_files = static_cast<size_t>(n);
     } else if (name == "log.level") {
       LogLevel level;
-      if (!ParseLogLevel(value, &level)) return Usage("--log.level must be debug, info, warn or error");
+      if (!ParseLogLevel(value, &level))
+        return Usage("--log.level must be debug, info, warn or error");
       SetLogLevel(level);
     } else {
       return Usage(absl::StrCat("unknown option --", name));
@@ -394,7 +393,8 @@ int RunConfig(int argc, char** argv, bool validate_only) {
     return kExitFailure;
   }
   LogInfo("agent", "started",
-          {{"version", SLUICE_VERSION}, {"config", options.config_path},
+          {{"version", SLUICE_VERSION},
+           {"config", options.config_path},
            {"storage", options.storage_path}});
   WaitAndShutdown(set, [&] { runtime->Shutdown(); });
   for (const std::string& line : metrics.NonZeroCounters()) {

@@ -29,6 +29,9 @@ struct BatchEntry {
   int64_t timestamp_ns;
   uint32_t offset;  // into Batch::arena
   uint32_t size;
+  // Structured metadata, right after the line in the arena, already in its protobuf form: a
+  // run of EntryAdapter field 3 (LabelPairAdapter) records (see push_encoder.h).
+  uint32_t meta_size = 0;
 };
 
 struct BatchStream {
@@ -62,6 +65,9 @@ struct Batch {
 
   std::string_view Line(const BatchEntry& e) const {
     return std::string_view(arena.data() + e.offset, e.size);
+  }
+  std::string_view Metadata(const BatchEntry& e) const {
+    return std::string_view(arena.data() + e.offset + e.size, e.meta_size);
   }
   bool empty() const { return entries == 0 && marks.empty(); }
   // Forgets the content, keeps the capacity.

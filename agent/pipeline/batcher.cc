@@ -66,7 +66,14 @@ void Batcher::AddMark(uint64_t file_id, uint64_t generation, int64_t mark_offset
 
 void Batcher::Add(uint32_t stream_id, int64_t timestamp_ns, std::string_view line, uint64_t file_id,
                   uint64_t generation, int64_t mark_offset) {
-  if (open_ && open_->entries > 0 && open_->line_bytes + line.size() > batch_size_) Seal();
+  Add(stream_id, timestamp_ns, line, std::string_view(), file_id, generation, mark_offset);
+}
+
+void Batcher::Add(uint32_t stream_id, int64_t timestamp_ns, std::string_view line,
+                  std::string_view metadata, uint64_t file_id, uint64_t generation,
+                  int64_t mark_offset) {
+  size_t bytes = line.size() + metadata.size();
+  if (open_ && open_->entries > 0 && open_->line_bytes + bytes > batch_size_) Seal();
   EnsureOpen();
   Batch& b = *open_;
   int32_t slot = slot_[stream_id];
@@ -80,9 +87,11 @@ void Batcher::Add(uint32_t stream_id, int64_t timestamp_ns, std::string_view lin
   }
   uint32_t offset = static_cast<uint32_t>(b.arena.size());
   b.arena.append(line);
-  b.streams[slot].entries.push_back(
-      BatchEntry{timestamp_ns, offset, static_cast<uint32_t>(line.size())});
-  b.line_bytes += line.size();
+  b.arena.append(metadata);
+  b.streams[slot].entries.push_back(BatchEntry{timestamp_ns, offset,
+                                               static_cast<uint32_t>(line.size()),
+                                               static_cast<uint32_t>(metadata.size())});
+  b.line_bytes += bytes;
   ++b.entries;
   if (file_id != 0) AddMark(file_id, generation, mark_offset);  // 0: marks come separately
   if (b.line_bytes >= batch_size_) Seal();

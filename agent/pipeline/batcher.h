@@ -38,6 +38,10 @@ class Batcher {
   // acknowledged. Never allocates once buffers have grown to their working size.
   void Add(uint32_t stream_id, int64_t timestamp_ns, std::string_view line, uint64_t file_id,
            uint64_t generation, int64_t mark_offset);
+  // The same with structured metadata, `metadata` encoded by AppendMetadataPair (push_encoder.h).
+  // The metadata's bytes count towards batch_size, as Loki counts them in an entry's size.
+  void Add(uint32_t stream_id, int64_t timestamp_ns, std::string_view line,
+           std::string_view metadata, uint64_t file_id, uint64_t generation, int64_t mark_offset);
   // Records a file mark without an entry (bytes consumed that produced no entry: empty lines
   // skipped, partial pieces, a truncation's discarded tail).
   void Mark(uint64_t file_id, uint64_t generation, int64_t mark_offset);

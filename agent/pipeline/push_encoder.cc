@@ -58,7 +58,7 @@ inline size_t EntrySize(const BatchEntry& e) {
   size_t ts = TimestampSize(Split(e.timestamp_ns));
   size_t n = 1 + VarintSize(ts) + ts;
   if (e.size != 0) n += 1 + VarintSize(e.size) + e.size;
-  return n;
+  return n + e.meta_size;
 }
 
 }  // namespace
@@ -114,8 +114,62 @@ void EncodePushRequest(const Batch& batch, std::string* out) {
         memcpy(p, batch.arena.data() + e.offset, e.size);
         p += e.size;
       }
+      if (e.meta_size != 0) {
+        // Already EntryAdapter.structuredMetadata records.
+        memcpy(p, batch.arena.data() + e.offset + e.size, e.meta_size);
+        p += e.meta_size;
+      }
     }
   }
+}
+
+void AppendMetadataPair(std::string_view name, std::string_view value, std::string* out) {
+  char buf[10];
+  size_t inner =
+      1 + VarintSize(name.size()) + name.size() + 1 + VarintSize(value.size()) + value.size();
+  out->push_back(0x1A);  // EntryAdapter.structuredMetadata, length-delimited
+  out->append(buf, PutVarint(buf, inner) - buf);
+  out->push_back(kTagField1Bytes);  // LabelPairAdapter.name
+  out->append(buf, PutVarint(buf, name.size()) - buf);
+  out->append(name);
+  out->push_back(kTagField2Bytes);  // LabelPairAdapter.value
+  out->append(buf, PutVarint(buf, value.size()) - buf);
+  out->append(value);
+}
+
+namespace {
+bool ReadVarint(std::string_view* in, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    uint8_t b = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    *v |= static_cast<uint64_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+bool ReadBytes(std::string_view* in, char tag, std::string_view* out) {
+  uint64_t n;
+  if (in->empty() || in->front() != tag) return false;
+  in->remove_prefix(1);
+  if (!ReadVarint(in, &n) || n > in->size()) return false;
+  *out = in->substr(0, n);
+  in->remove_prefix(n);
+  return true;
+}
+}  // namespace
+
+bool ForEachMetadataPair(std::string_view encoded,
+                         const std::function<void(std::string_view, std::string_view)>& fn) {
+  while (!encoded.empty()) {
+    std::string_view pair, name, value;
+    if (!ReadBytes(&encoded, 0x1A, &pair)) return false;
+    if (!ReadBytes(&pair, kTagField1Bytes, &name) || !ReadBytes(&pair, kTagField2Bytes, &value)) {
+      return false;
+    }
+    fn(name, value);
+  }
+  return true;
 }
 
 void SnappyCompress(const std::string& in, std::string* out) {

@@ -7,7 +7,9 @@
 // Stateless functions; the caller (sender thread) owns the output buffers and reuses them.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "agent/pipeline/batch.h"
 
@@ -18,5 +20,13 @@ void EncodePushRequest(const Batch& batch, std::string* out);
 
 // Snappy block format (what Loki expects with Content-Encoding: snappy) into *out (replaced).
 void SnappyCompress(const std::string& in, std::string* out);
+
+// Appends one structured metadata pair as EntryAdapter field 3 (a LabelPairAdapter), the form
+// BatchEntry metadata is kept in.
+void AppendMetadataPair(std::string_view name, std::string_view value, std::string* out);
+// Calls fn(name, value) for each pair of `encoded` (as built by AppendMetadataPair). Returns
+// false on malformed input.
+bool ForEachMetadataPair(std::string_view encoded,
+                         const std::function<void(std::string_view, std::string_view)>& fn);
 
 }  // namespace sluice

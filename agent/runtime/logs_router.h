@@ -80,8 +80,8 @@ class LogsRouter final : public TailOutput {
   std::vector<TailManager*> sources_;
   std::vector<LogsNode*> nodes_;
   std::vector<Batcher*> slots_;
-  ProcessEntry scratch_;       // reused for every entry: no allocation once warmed up
-  ProcessEntry fanout_;        // a copy for all but the last node of a route
+  ProcessEntry scratch_;  // reused for every entry: no allocation once warmed up
+  ProcessEntry fanout_;   // a copy for all but the last node of a route
   size_t inflight_ = 0;
   size_t aborted_bytes_ = 0;
   boost::asio::steady_timer timer_;

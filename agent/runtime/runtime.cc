@@ -62,8 +62,7 @@ struct Runtime::Impl {
   const Clock* clock = RealClock::Get();
   std::optional<config::Module> module;
   boost::asio::io_context io;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{
-      io.get_executor()};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
   LogsRouter router{&io, clock, metrics};
   std::thread tail_thread;
   bool started = false;
@@ -108,8 +107,7 @@ struct Runtime::Impl {
                              config::Diags* diags);
   bool BuildSourceFile(const config::Component& c, const config::Block& b, config::Diags* diags);
   bool BuildProcess(const config::Component& c, const config::Block& b, config::Diags* diags);
-  bool BuildLokiRelabel(const config::Component& c, const config::Block& b,
-                        config::Diags* diags);
+  bool BuildLokiRelabel(const config::Component& c, const config::Block& b, config::Diags* diags);
   bool BuildWrite(const config::Component& c, const config::Block& b, config::Diags* diags);
   bool BuildEcho(const config::Component& c, const config::Block& b, config::Diags* diags);
   bool ApplyLogging(const config::Block& b, config::Diags* diags);
@@ -388,8 +386,8 @@ bool Runtime::Impl::BuildLokiRelabel(const config::Component& c, const config::B
   auto set = std::make_shared<const std::vector<RelabelRule>>(DecodeRules(d));
   if (!d.Finish()) return false;
   rules[c.id] = set;
-  auto node = std::make_unique<RelabelNode>(c.id, set, static_cast<size_t>(max_cache_size),
-                                            metrics);
+  auto node =
+      std::make_unique<RelabelNode>(c.id, set, static_cast<size_t>(max_cache_size), metrics);
   node->SetForward(std::move(forward));
   receivers[c.id] = node.get();
   router.AddNode(node.get());
@@ -420,8 +418,7 @@ bool Runtime::Impl::BuildWrite(const config::Component& c, const config::Block& 
     LokiSinkConfig sink = ToLokiSinkConfig(ep);
     es.make_sink = [sink, m]() -> std::unique_ptr<Sink> {
       return std::make_unique<LokiSink>(sink, std::make_unique<CurlHttpClient>(),
-                                        std::make_unique<RealSleeper>(), m,
-                                        std::random_device{}());
+                                        std::make_unique<RealSleeper>(), m, std::random_device{}());
     };
     ws.endpoints.push_back(std::move(es));
   }
@@ -519,8 +516,7 @@ void Runtime::Impl::Propagate(const std::string& id) {
         FileMatchArgs args;
         if (!DecodeFileMatchArgs(d, &args)) break;
         fm->args.path_targets = std::move(args.path_targets);
-        fm->current =
-            ExpandFileTargets(fm->args.path_targets, *clock, fm->args.ignore_older_than);
+        fm->current = ExpandFileTargets(fm->args.path_targets, *clock, fm->args.ignore_older_than);
         config::Object exports;
         exports["targets"] = TargetsToValue(fm->current);
         module->SetExports(fm->id, config::Value::MakeObject(std::move(exports)));

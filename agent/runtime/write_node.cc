@@ -4,6 +4,7 @@
 
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
+#include "agent/pipeline/push_encoder.h"
 
 namespace sluice {
 
@@ -11,10 +12,10 @@ WriteNode::WriteNode(WriteNodeSettings settings, LogsRouter* router, boost::asio
                      const Clock* clock, MetricsRegistry* metrics)
     : settings_(std::move(settings)), router_(router), io_(io), clock_(clock), metrics_(metrics) {
   MetricLabels l = {{"component_id", settings_.component_id}, {"reason", "stream_limited"}};
-  stream_limited_entries_ = metrics_->GetCounter(
-      "loki_write_dropped_entries_total", "Entries dropped instead of sent, by reason.", l);
-  stream_limited_bytes_ = metrics_->GetCounter(
-      "loki_write_dropped_bytes_total", "Line bytes dropped instead of sent, by reason.", l);
+  stream_limited_entries_ = metrics_->GetCounter("loki_write_dropped_entries_total",
+                                                 "Entries dropped instead of sent, by reason.", l);
+  stream_limited_bytes_ = metrics_->GetCounter("loki_write_dropped_bytes_total",
+                                               "Line bytes dropped instead of sent, by reason.", l);
   for (WriteEndpointSettings& s : settings_.endpoints) {
     auto ep = std::make_unique<Endpoint>();
     ep->settings = s;
@@ -59,12 +60,12 @@ WriteNode::TenantBatcher* WriteNode::BatcherFor(Endpoint& ep, std::string_view t
   TenantBatcher* raw = tb.get();
   raw->tenant = std::string(tenant);
   Endpoint* epp = &ep;
-  raw->batcher = std::make_unique<Batcher>(
-      ep.settings.batch_size, clock_, [this, epp, raw](std::unique_ptr<Batch> batch) {
-        batch->slot = raw->slot;
-        batch->tenant = raw->tenant;
-        epp->sender->Enqueue(std::move(batch));
-      });
+  raw->batcher = std::make_unique<Batcher>(ep.settings.batch_size, clock_,
+                                           [this, epp, raw](std::unique_ptr<Batch> batch) {
+                                             batch->slot = raw->slot;
+                                             batch->tenant = raw->tenant;
+                                             epp->sender->Enqueue(std::move(batch));
+                                           });
   Sink* sink = ep.sink;
   raw->batcher->SetPrepare([sink](Batch* b) { sink->Prepare(b); });
   raw->slot = router_->AddSlot(raw->batcher.get());
@@ -82,6 +83,8 @@ void WriteNode::Push(ProcessEntry& e) {
     if (labels.Get(k) == nullptr) labels.Set(k, v);
   }
   key_scratch_ = labels.RenderLoki();
+  meta_scratch_.clear();
+  for (const auto& [k, v] : e.structured_metadata) AppendMetadataPair(k, v, &meta_scratch_);
   for (auto& ep : endpoints_) {
     std::string_view tenant = entry_tenant != nullptr ? std::string_view(*entry_tenant)
                                                       : std::string_view(ep->settings.tenant);
@@ -91,8 +94,7 @@ void WriteNode::Push(ProcessEntry& e) {
     if (it != tb->streams.end()) {
       id = it->second;
     } else {
-      if (settings_.max_streams > 0 &&
-          ep->streams >= static_cast<size_t>(settings_.max_streams)) {
+      if (settings_.max_streams > 0 && ep->streams >= static_cast<size_t>(settings_.max_streams)) {
         stream_limited_entries_->Inc();
         stream_limited_bytes_->Inc(e.line.size());
         continue;
@@ -105,9 +107,10 @@ void WriteNode::Push(ProcessEntry& e) {
       ++ep->streams;
     }
     bool was_open = tb->batcher->has_open();
-    tb->batcher->Add(id, e.timestamp_ns, e.line, 0, 0, 0);
-    router_->AddInflight(e.line.size());
-    if (!was_open) router_->WakeAt(clock_->MonotonicNanos() + absl::ToInt64Nanoseconds(ep->settings.batch_wait));
+    tb->batcher->Add(id, e.timestamp_ns, e.line, meta_scratch_, 0, 0, 0);
+    router_->AddInflight(e.line.size() + meta_scratch_.size());
+    if (!was_open)
+      router_->WakeAt(clock_->MonotonicNanos() + absl::ToInt64Nanoseconds(ep->settings.batch_wait));
   }
 }
 
@@ -119,7 +122,8 @@ void WriteNode::PushMark(uint64_t file_id, uint64_t generation, int64_t offset) 
       tb->batcher->Mark(file_id, generation, offset);
       router_->Handed(tb->slot, file_id, generation, offset);
       if (!was_open) {
-        router_->WakeAt(clock_->MonotonicNanos() + absl::ToInt64Nanoseconds(ep->settings.batch_wait));
+        router_->WakeAt(clock_->MonotonicNanos() +
+                        absl::ToInt64Nanoseconds(ep->settings.batch_wait));
       }
     }
   }

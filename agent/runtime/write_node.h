@@ -84,6 +84,7 @@ class WriteNode final : public LogsNode {
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
   LabelSet labels_scratch_;
   std::string key_scratch_;
+  std::string meta_scratch_;
   Counter* stream_limited_entries_;
   Counter* stream_limited_bytes_;
   bool started_ = false;

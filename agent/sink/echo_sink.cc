@@ -1,5 +1,7 @@
 #include "agent/sink/echo_sink.h"
 
+#include "agent/pipeline/push_encoder.h"
+
 #include "agent/common/timestamp.h"
 #include "agent/pipeline/labels.h"
 
@@ -26,6 +28,18 @@ void Render(const Batch& batch, std::string* out) {
       out->append(s.info->json_labels);
       out->append(",\"line\":");
       AppendJsonQuoted(batch.Line(e), out);
+      if (e.meta_size != 0) {
+        out->append(",\"structured_metadata\":{");
+        bool first = true;
+        ForEachMetadataPair(batch.Metadata(e), [&](std::string_view k, std::string_view v) {
+          if (!first) out->push_back(',');
+          first = false;
+          AppendJsonQuoted(k, out);
+          out->push_back(':');
+          AppendJsonQuoted(v, out);
+        });
+        out->push_back('}');
+      }
       out->append("}\n");
     }
   }

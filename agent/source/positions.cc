@@ -14,6 +14,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "agent/common/status_macros.h"
@@ -521,6 +522,150 @@ absl::StatusOr<std::vector<PositionRecord>> ReadPositionsFile(const std::string&
                         absl::StrCat("positions file ", path, ": ", records.status().message()));
   }
   return records;
+}
+
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// A YAML scalar as Promtail and Alloy write them: plain, 'single' or "double" quoted.
+bool Scalar(std::string_view s, std::string* out) {
+  s = TrimSpaces(s);
+  out->clear();
+  if (s.size() >= 2 && s.front() == '\'' && s.back() == '\'') {
+    s = s.substr(1, s.size() - 2);
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '\'' && i + 1 < s.size() && s[i + 1] == '\'') ++i;  // '' is one quote
+      out->push_back(s[i]);
+    }
+    return true;
+  }
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') {
+    s = s.substr(1, s.size() - 2);
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] != '\\') {
+        out->push_back(s[i]);
+        continue;
+      }
+      if (++i >= s.size()) return false;
+      switch (s[i]) {
+        case 'n':
+          out->push_back('\n');
+          break;
+        case 't':
+          out->push_back('\t');
+          break;
+        case '"':
+          out->push_back('"');
+          break;
+        case '\\':
+          out->push_back('\\');
+          break;
+        case '/':
+          out->push_back('/');
+          break;
+        default:
+          return false;
+      }
+    }
+    return true;
+  }
+  if (!s.empty() && (s.front() == '"' || s.front() == '\'')) return false;
+  out->assign(s);
+  return true;
+}
+
+bool Offset(std::string_view s, int64_t* out) {
+  std::string v;
+  return Scalar(s, &v) && absl::SimpleAtoi(Av(v), out) && *out >= 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> ParseLegacyPositions(
+    std::string_view text) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  absl::flat_hash_map<std::string, size_t> index;
+  auto add = [&](std::string path, int64_t offset) {
+    auto it = index.find(path);
+    if (it != index.end()) {
+      out[it->second].second = offset;
+      return;
+    }
+    index[path] = out.size();
+    out.emplace_back(std::move(path), offset);
+  };
+  bool in_positions = false;
+  std::string pending_path;  // Alloy form: `? path: x` seen, waiting for `: "n"`
+  bool have_pending = false;
+  int line_no = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view raw = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    ++line_no;
+    std::string_view line = TrimSpaces(raw);
+    if (line.empty() || line.front() == '#') {
+      if (nl == text.size()) break;
+      continue;
+    }
+    auto bad = [&](std::string_view why) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("legacy positions line ", line_no, ": ", Av(why)));
+    };
+    bool indented = raw.front() == ' ' || raw.front() == '\t';
+    if (!indented) {
+      in_positions = line == "positions:" || line == "positions: {}";
+      if (!in_positions && line.substr(0, 10) != "positions:") {
+        // Other top-level keys (Promtail writes none; tolerate future ones).
+      }
+      if (nl == text.size()) break;
+      continue;
+    }
+    if (!in_positions) {
+      if (nl == text.size()) break;
+      continue;
+    }
+    std::string scratch;
+    if (line.substr(0, 2) == "? ") {
+      std::string_view rest = TrimSpaces(line.substr(2));
+      if (rest.substr(0, 5) != "path:") return bad("expected `? path: <path>`");
+      if (!Scalar(rest.substr(5), &pending_path)) return bad("bad path");
+      have_pending = true;
+    } else if (line.substr(0, 6) == "labels" && have_pending) {
+      // Alloy keys positions by path and labels; sluice by path.
+    } else if (line.substr(0, 5) == "path:" && have_pending) {
+      if (!Scalar(line.substr(5), &pending_path)) return bad("bad path");
+    } else if (line.front() == ':') {
+      if (!have_pending) return bad("offset without a path");
+      int64_t off;
+      if (!Offset(line.substr(1), &off)) return bad("bad offset");
+      add(pending_path, off);
+      have_pending = false;
+    } else {
+      // Promtail form: `<path>: "<offset>"`; the path may itself hold ": " only when quoted.
+      size_t colon = line.rfind(": ");
+      if (colon == std::string_view::npos) return bad("expected `<path>: \"<offset>\"`");
+      std::string path;
+      int64_t off;
+      if (!Scalar(line.substr(0, colon), &path) || path.empty()) return bad("bad path");
+      if (!Offset(line.substr(colon + 2), &off)) return bad("bad offset");
+      add(std::move(path), off);
+    }
+    if (nl == text.size()) break;
+  }
+  if (have_pending) return absl::InvalidArgumentError("legacy positions: path without offset");
+  return out;
 }
 
 }  // namespace sluice

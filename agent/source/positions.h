@@ -69,4 +69,11 @@ absl::Status WritePositionsFile(const std::string& path,
 // Status whose message names the path.
 absl::StatusOr<std::vector<PositionRecord>> ReadPositionsFile(const std::string& path);
 
+// Offsets by path from a Promtail positions file (`positions:` then `  <path>: "<offset>"`
+// lines) or an Alloy one (`? path: <path>` / `labels: ...` / `: "<offset>"`): what
+// loki.source.file's legacy_positions_file imports. Paths may be quoted; a path listed twice
+// keeps its last offset. InvalidArgument naming the line for anything else.
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> ParseLegacyPositions(
+    std::string_view text);
+
 }  // namespace sluice

@@ -21,6 +21,8 @@
 #include "agent/source/pod_path.h"
 #include "agent/source/positions.h"
 
+#include <cstdio>
+
 namespace sluice {
 namespace {
 
@@ -196,6 +198,8 @@ absl::Status TailManager::Start() {
       }
       LogInfo("tail", "positions loaded",
               {{"path", opt_.positions_path}, {"files", std::to_string(records->size())}});
+    } else if (absl::IsNotFound(records.status()) && !opt_.legacy_positions_path.empty()) {
+      LoadLegacyPositions();
     } else if (!absl::IsNotFound(records.status())) {
       // A broken positions file must not stop the agent (nor crash-loop it): the policy says
       // what becomes of the files found now; the next save replaces the broken file.
@@ -293,6 +297,34 @@ absl::Status TailManager::Start() {
   ArmPositions();
   SchedulePass();
   return absl::OkStatus();
+}
+
+void TailManager::LoadLegacyPositions() {
+  std::string text;
+  FILE* f = std::fopen(opt_.legacy_positions_path.c_str(), "rb");
+  if (f == nullptr) {
+    if (errno != ENOENT) {
+      LogWarn("tail", "cannot read legacy positions file",
+              {{"path", opt_.legacy_positions_path}, {"error", ErrnoText(errno)}});
+    }
+    return;
+  }
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text.size() < (64u << 20)) {
+    text.append(buf, n);
+  }
+  std::fclose(f);
+  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> parsed = ParseLegacyPositions(text);
+  if (!parsed.ok()) {
+    LogWarn(
+        "tail", "legacy positions file unreadable, ignored",
+        {{"path", opt_.legacy_positions_path}, {"error", std::string(parsed.status().message())}});
+    return;
+  }
+  for (auto& [path, offset] : *parsed) legacy_offsets_[path] = offset;
+  LogInfo("tail", "legacy positions imported",
+          {{"path", opt_.legacy_positions_path}, {"files", std::to_string(parsed->size())}});
 }
 
 size_t TailManager::active_files() const {
@@ -463,6 +495,10 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
       }
     }
     restored_.erase(restored);
+  } else if (auto legacy = legacy_offsets_.find(path); legacy != legacy_offsets_.end()) {
+    // Imported from a Promtail/Alloy positions file (by path: it knows no inodes).
+    start = legacy->second <= st.st_size ? legacy->second : 0;
+    legacy_offsets_.erase(legacy);
   } else if ((at_start || starting_) &&
              (opt_.tail_from_end ||
               (positions_failed_ &&

@@ -347,6 +347,9 @@ class TailManager {
     int64_t offset;
   };
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, Restored> restored_;
+  // legacy_positions_path's offsets by path, consumed as files are found.
+  absl::flat_hash_map<std::string, int64_t> legacy_offsets_;
+  void LoadLegacyPositions();
 
   std::string read_buf_;
   std::string line_buf_;  // a line assembled from carry + new bytes

@@ -58,3 +58,48 @@ TEST(PushEncoderTest, EmptyBatchEncodesEmptyRequest) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(PushEncoderMetadataTest, StructuredMetadataDecodesAsLokiReadsIt) {
+  std::unique_ptr<Batch> sealed;
+  Batcher b2(1 << 20, RealClock::Get(), [&](std::unique_ptr<Batch> b) { sealed = std::move(b); });
+  auto info = std::make_shared<StreamInfo>();
+  info->loki_labels = "{app=\"x\"}";
+  uint32_t id = b2.AddStream(info);
+  std::string meta;
+  AppendMetadataPair("trace_id", "abc123", &meta);
+  AppendMetadataPair("user", std::string(200, 'u'), &meta);  // a length over one varint byte
+  b2.Add(id, 1'700'000'000'000'000'001, "hello", meta, 0, 0, 0);
+  b2.Add(id, 1'700'000'000'000'000'002, "plain", 0, 0, 0);
+  b2.Seal();
+  ASSERT_NE(sealed, nullptr);
+  EXPECT_EQ(sealed->line_bytes, 5 + meta.size() + 5);
+  std::string wire;
+  EncodePushRequest(*sealed, &wire);
+  logproto::PushRequest req;
+  ASSERT_TRUE(req.ParseFromString(wire));
+  ASSERT_EQ(req.streams_size(), 1);
+  ASSERT_EQ(req.streams(0).entries_size(), 2);
+  const auto& e0 = req.streams(0).entries(0);
+  EXPECT_EQ(e0.line(), "hello");
+  ASSERT_EQ(e0.structuredmetadata_size(), 2);
+  EXPECT_EQ(e0.structuredmetadata(0).name(), "trace_id");
+  EXPECT_EQ(e0.structuredmetadata(0).value(), "abc123");
+  EXPECT_EQ(e0.structuredmetadata(1).value(), std::string(200, 'u'));
+  EXPECT_EQ(req.streams(0).entries(1).structuredmetadata_size(), 0);
+  std::vector<std::pair<std::string, std::string>> back;
+  EXPECT_TRUE(ForEachMetadataPair(meta, [&](std::string_view k, std::string_view v) {
+    back.emplace_back(std::string(k), std::string(v));
+  }));
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[0].first, "trace_id");
+  EXPECT_FALSE(
+      ForEachMetadataPair("\x1a\x05"
+                          "ab",
+                          [](std::string_view, std::string_view) {}));
+}
+
+}  // namespace
+}  // namespace sluice

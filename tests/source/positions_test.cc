@@ -462,3 +462,47 @@ TEST(PositionsTest, ControlBytesInPathsRoundTripThroughGoEscapes) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(LegacyPositionsTest, PromtailFormat) {
+  auto p = ParseLegacyPositions(
+      "positions:\n"
+      "  /var/log/pods/ns_a_1/c/0.log: \"1234\"\n"
+      "  '/var/log/odd: name.log': \"7\"\n"
+      "  /var/log/plain.log: 99\n");
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_EQ(p->size(), 3u);
+  EXPECT_EQ((*p)[0], std::make_pair(std::string("/var/log/pods/ns_a_1/c/0.log"), int64_t{1234}));
+  EXPECT_EQ((*p)[1].first, "/var/log/odd: name.log");
+  EXPECT_EQ((*p)[2].second, 99);
+}
+
+TEST(LegacyPositionsTest, AlloyFormatAndLastOffsetWins) {
+  auto p = ParseLegacyPositions(
+      "positions:\n"
+      "  ? path: /var/log/pods/ns_pod_uid/app/0.log\n"
+      "    labels: '{container=\"app\", namespace=\"ns\"}'\n"
+      "  : \"17623\"\n"
+      "  ? path: /var/log/pods/ns_pod_uid/app/0.log\n"
+      "    labels: '{container=\"app\"}'\n"
+      "  : \"20000\"\n");
+  ASSERT_TRUE(p.ok()) << p.status();
+  ASSERT_EQ(p->size(), 1u);
+  EXPECT_EQ((*p)[0].second, 20000);
+}
+
+TEST(LegacyPositionsTest, EmptyAndBroken) {
+  auto empty = ParseLegacyPositions("positions: {}\n");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+  EXPECT_FALSE(ParseLegacyPositions("positions:\n  /a.log: \"-5\"\n").ok());
+  EXPECT_FALSE(ParseLegacyPositions("positions:\n  /a.log \"5\"\n").ok());
+  auto bad = ParseLegacyPositions("positions:\n  ? path: /a.log\n");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_FALSE(ParseLegacyPositions(std::string("positions:\n  \0\0\0\0", 16)).ok());
+}
+
+}  // namespace
+}  // namespace sluice
