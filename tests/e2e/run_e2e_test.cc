@@ -1,0 +1,293 @@
+// End-to-end tests of `sluice run|validate|fmt`: the real binary runs the example configurations
+// of config/ against the in-process Loki-protocol receiver.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "tests/support/fake_loki.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace sluice {
+namespace {
+
+using ::sluice::testing::AppendFile;
+using ::sluice::testing::FakeLoki;
+using ::sluice::testing::ReadFile;
+using ::sluice::testing::Subprocess;
+using ::sluice::testing::TempDir;
+using ::sluice::testing::WriteFile;
+using ::testing::HasSubstr;
+
+std::string Config(const std::string& name) {
+  return absl::StrCat(SLUICE_SOURCE_DIR, "/config/", name);
+}
+
+std::string CriLine(const std::string& text, int seq, const char* stream = "stdout",
+                    const char* tag = "F") {
+  absl::Time t = absl::Now() - absl::Minutes(1) + absl::Milliseconds(seq);
+  return absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", t, absl::UTCTimeZone()), " ", stream,
+                      " ", tag, " ", text, "\n");
+}
+
+class RunE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(loki_.Start().ok()); }
+  void TearDown() override {
+    if (agent_ && agent_->running()) {
+      agent_->Signal(SIGKILL);
+      agent_->Wait(absl::Seconds(10));
+    }
+    if (HasFailure()) {
+      std::fprintf(stderr, "--- agent stderr ---\n%s\n", ReadFile(dir_.Join("agent.err")).c_str());
+    }
+    loki_.Stop();
+    for (const std::string& name : env_) unsetenv(name.c_str());
+  }
+  void Env(const std::string& name, const std::string& value) {
+    setenv(name.c_str(), value.c_str(), 1);
+    env_.push_back(name);
+  }
+  void Run(const std::string& config, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {SLUICE_BINARY, "run", config, "--storage.path",
+                                     dir_.Join("state")};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    agent_ = std::make_unique<Subprocess>();
+    ASSERT_TRUE(agent_->Start(argv, dir_.Join("agent.out"), dir_.Join("agent.err")));
+  }
+  int Stop() {
+    agent_->Signal(SIGTERM);
+    return agent_->Wait(absl::Seconds(30));
+  }
+  // Runs a command to completion; returns its exit code, with stdout and stderr.
+  int RunToEnd(std::vector<std::string> argv, std::string* out, std::string* err) {
+    Subprocess p;
+    EXPECT_TRUE(p.Start(argv, dir_.Join("cmd.out"), dir_.Join("cmd.err")));
+    int rc = p.Wait(absl::Seconds(30));
+    *out = ReadFile(dir_.Join("cmd.out"));
+    *err = ReadFile(dir_.Join("cmd.err"));
+    return rc;
+  }
+
+  TempDir dir_;
+  FakeLoki loki_;
+  std::unique_ptr<Subprocess> agent_;
+  std::vector<std::string> env_;
+};
+
+TEST_F(RunE2eTest, KubernetesPodsConfigShipsEveryLineWithItsLabels) {
+  std::string pods = dir_.Join("pods");
+  std::string a = pods + "/shop_cart-7d9f_uid-a/cart/0.log";
+  std::string b = pods + "/kube-system_coredns-5d78_uid-b/coredns/0.log";
+  std::filesystem::create_directories(std::filesystem::path(a).parent_path());
+  std::filesystem::create_directories(std::filesystem::path(b).parent_path());
+  WriteFile(a, CriLine("cart one", 1) + CriLine("cart two ", 2, "stdout", "P") +
+                   CriLine("joined", 3) + CriLine("cart err", 4, "stderr"));
+  WriteFile(b, CriLine("dns one", 1));
+  Env("PODS_DIR", pods);
+  Env("LOKI_URL", loki_.push_url());
+  Env("HOSTNAME", "node-1");
+  Env("CLUSTER_NAME", "homelab");
+  Run(Config("kubernetes-pods.alloy"));
+  ASSERT_TRUE(loki_.WaitForEntries(4, absl::Seconds(20)));
+
+  std::map<std::string, std::string> want_cart = {
+      {"cluster", "homelab"}, {"container", "cart"},   {"filename", a},      {"job", "shop/cart"},
+      {"namespace", "shop"},  {"node_name", "node-1"}, {"pod", "cart-7d9f"}, {"stream", "stdout"}};
+  std::map<std::string, std::vector<std::string>> by_labels;
+  for (const auto& s : loki_.Streams()) {
+    for (const auto& e : s.entries)
+      by_labels[testing::FormatLokiLabels(s.label_map)].push_back(e.line);
+  }
+  EXPECT_THAT(by_labels[testing::FormatLokiLabels(want_cart)],
+              ::testing::ElementsAre("cart one", "cart two joined"));
+  auto want_err = want_cart;
+  want_err["stream"] = "stderr";
+  EXPECT_THAT(by_labels[testing::FormatLokiLabels(want_err)], ::testing::ElementsAre("cart err"));
+  std::map<std::string, std::string> want_dns = {
+      {"cluster", "homelab"},         {"container", "coredns"},     {"filename", b},
+      {"job", "kube-system/coredns"}, {"namespace", "kube-system"}, {"node_name", "node-1"},
+      {"pod", "coredns-5d78"},        {"stream", "stdout"}};
+  EXPECT_THAT(by_labels[testing::FormatLokiLabels(want_dns)], ::testing::ElementsAre("dns one"));
+  EXPECT_EQ(by_labels.size(), 3u);
+
+  // A pod that appears later is found (sync_period 5s), appended lines follow.
+  std::string c = pods + "/shop_web-1_uid-c/web/0.log";
+  std::filesystem::create_directories(std::filesystem::path(c).parent_path());
+  WriteFile(c, CriLine("web one", 1));
+  AppendFile(b, CriLine("dns two", 2));
+  ASSERT_TRUE(loki_.WaitForEntries(6, absl::Seconds(30)));
+  EXPECT_EQ(Stop(), 0);
+
+  // Restarted: nothing again, new lines only.
+  AppendFile(a, CriLine("cart after restart", 5));
+  Run(Config("kubernetes-pods.alloy"));
+  ASSERT_TRUE(loki_.WaitForEntries(7, absl::Seconds(20)));
+  EXPECT_EQ(Stop(), 0);
+  EXPECT_EQ(loki_.total_entries(), 7u);
+  EXPECT_EQ(loki_.duplicates(), 0u);
+  EXPECT_TRUE(std::filesystem::exists(dir_.Join("state/loki.source.file.pods/positions.yml")));
+}
+
+TEST_F(RunE2eTest, LocalConfigGlobsNestedDirectoriesWithTenant) {
+  std::string logs = dir_.Join("logs");
+  std::filesystem::create_directories(logs + "/a/b");
+  WriteFile(logs + "/top.log", "plain top\n");
+  WriteFile(logs + "/a/b/deep.log", "plain deep\n");
+  WriteFile(logs + "/a/skip.txt", "not a log\n");
+  Env("LOG_DIR", logs);
+  Env("LOKI_URL", loki_.push_url());
+  Env("LOKI_TENANT", "team-a");
+  Run(Config("local-to-loki.alloy"));
+  ASSERT_TRUE(loki_.WaitForEntries(2, absl::Seconds(20)));
+  EXPECT_EQ(Stop(), 0);
+  std::set<std::string> files;
+  for (const auto& s : loki_.Streams()) {
+    EXPECT_EQ(s.tenant, "team-a");
+    EXPECT_EQ(s.label_map.at("job"), "local");
+    EXPECT_FALSE(s.label_map.at("host").empty());
+    EXPECT_EQ(s.label_map.count("__path__"), 0u);
+    files.insert(s.label_map.at("filename"));
+  }
+  EXPECT_EQ(files, (std::set<std::string>{logs + "/top.log", logs + "/a/b/deep.log"}));
+  EXPECT_EQ(loki_.total_entries(), 2u);
+}
+
+TEST_F(RunE2eTest, ProcessingConfigFeedsTwoEndpointsIndependently) {
+  FakeLoki secondary;
+  ASSERT_TRUE(secondary.Start().ok());
+  std::string app = dir_.Join("app");
+  std::filesystem::create_directories(app);
+  std::string ts =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now() - absl::Minutes(2), absl::UTCTimeZone());
+  WriteFile(
+      app + "/checkout.log",
+      absl::StrCat(R"({"ts":")", ts,
+                   R"(","level":"info","msg":"paid","trace_id":"t1","user":{"id":7}})", "\n",
+                   R"({"ts":")", ts, R"(","level":"debug","msg":"noise"})", "\n", R"({"ts":")", ts,
+                   R"(","level":"error","msg":"declined","trace_id":"t2"})", "\n"));
+  Env("APP_LOG_DIR", app);
+  Env("PRIMARY_URL", loki_.push_url());
+  Env("SECONDARY_URL", secondary.push_url());
+  // The primary holds every request: the secondary must still get everything.
+  loki_.StallNext(-1);
+  Run(Config("processing-two-endpoints.alloy"));
+  ASSERT_TRUE(secondary.WaitForEntries(2, absl::Seconds(20)));
+  EXPECT_EQ(loki_.total_entries(), 0u);
+  std::vector<std::string> lines = secondary.AllLines();
+  EXPECT_THAT(lines, ::testing::UnorderedElementsAre("paid", "declined"));
+  for (const auto& s : secondary.Streams()) {
+    EXPECT_EQ(s.tenant, "archive");
+    EXPECT_EQ(s.label_map.at("env"), "prod");
+    EXPECT_EQ(s.label_map.at("service"), "checkout");
+    EXPECT_EQ(s.label_map.at("cluster"), "demo");
+    EXPECT_EQ(s.label_map.count("trace_id"), 0u);
+    ASSERT_EQ(s.entries.size(), 1u);
+    const auto& e = s.entries[0];
+    std::map<std::string, std::string> meta(e.structured_metadata.begin(),
+                                            e.structured_metadata.end());
+    if (e.line == "paid") {
+      EXPECT_EQ(s.label_map.at("level"), "info");
+      EXPECT_EQ(meta["trace_id"], "t1");
+      EXPECT_EQ(meta["user_id"], "7");
+    } else {
+      EXPECT_EQ(s.label_map.at("level"), "error");
+      EXPECT_EQ(meta["trace_id"], "t2");
+    }
+    // stage.timestamp took the line's own time, not the read time.
+    EXPECT_LT(e.timestamp_ns, absl::ToUnixNanos(absl::Now() - absl::Seconds(90)));
+  }
+  loki_.ReleaseStall();
+  loki_.ClearFaults();
+  ASSERT_TRUE(loki_.WaitForEntries(2, absl::Seconds(30)));
+  EXPECT_EQ(Stop(), 0);
+  EXPECT_EQ(loki_.AllLines().size(), 2u);
+  EXPECT_EQ(loki_.Streams()[0].tenant, "");
+  EXPECT_THAT(ReadFile(dir_.Join("agent.err")), HasSubstr("debug_lines"));
+  secondary.Stop();
+}
+
+TEST_F(RunE2eTest, EchoPrintsEntries) {
+  std::string logs = dir_.Join("logs");
+  std::filesystem::create_directories(logs);
+  WriteFile(logs + "/x.log", "hello echo\n");
+  std::string cfg = dir_.Join("echo.alloy");
+  WriteFile(cfg, absl::StrCat("local.file_match \"x\" {\n  path_targets = [{\"__path__\" = \"",
+                              logs, "/*.log\", app = \"demo\"}]\n}\n",
+                              "loki.source.file \"x\" {\n  targets = local.file_match.x.targets\n"
+                              "  forward_to = [loki.echo.out.receiver]\n}\n",
+                              "loki.echo \"out\" { }\n"));
+  Run(cfg);
+  std::string out;
+  for (int i = 0; i < 200 && out.find("hello echo") == std::string::npos; ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    out = ReadFile(dir_.Join("agent.out"));
+  }
+  EXPECT_EQ(Stop(), 0);
+  EXPECT_THAT(out, HasSubstr("\"line\":\"hello echo\""));
+  EXPECT_THAT(out, HasSubstr("\"app\":\"demo\""));
+}
+
+TEST_F(RunE2eTest, ValidateNamesFileLineAndColumn) {
+  std::string cfg = dir_.Join("bad.alloy");
+  WriteFile(cfg,
+            "loki.write \"default\" {\n"
+            "  endpoint {\n"
+            "    url = \"http://x/loki/api/v1/push\"\n"
+            "    bogus = 1\n"
+            "  }\n"
+            "}\n"
+            "prometheus.scrape \"x\" { }\n");
+  std::string out, err;
+  EXPECT_EQ(RunToEnd({SLUICE_BINARY, "validate", cfg}, &out, &err), 1);
+  EXPECT_THAT(err, HasSubstr(cfg + ":7:1: "));
+  EXPECT_THAT(err, HasSubstr("prometheus.scrape"));
+
+  WriteFile(cfg,
+            "loki.write \"default\" {\n"
+            "  endpoint {\n"
+            "    url = \"http://x/loki/api/v1/push\"\n"
+            "    bogus = 1\n"
+            "  }\n"
+            "}\n");
+  EXPECT_EQ(RunToEnd({SLUICE_BINARY, "validate", cfg}, &out, &err), 1);
+  EXPECT_THAT(err, HasSubstr(cfg + ":4:5: unrecognized attribute name \"bogus\""));
+  EXPECT_THAT(err, HasSubstr("^^^^^"));
+
+  for (const char* name :
+       {"kubernetes-pods.alloy", "local-to-loki.alloy", "processing-two-endpoints.alloy"}) {
+    EXPECT_EQ(RunToEnd({SLUICE_BINARY, "validate", Config(name)}, &out, &err), 0) << name << "\n"
+                                                                                  << err;
+  }
+}
+
+TEST_F(RunE2eTest, FmtPrintsCanonicalFormAndRewrites) {
+  std::string cfg = dir_.Join("messy.alloy");
+  WriteFile(cfg,
+            "loki.echo \"x\" {\n}\nlocal.file_match \"y\" {\npath_targets=[{__path__=\"/a\"}]\n"
+            "  sync_period   =  \"1s\"\n}\n");
+  std::string out, err;
+  ASSERT_EQ(RunToEnd({SLUICE_BINARY, "fmt", cfg}, &out, &err), 0) << err;
+  EXPECT_THAT(out, HasSubstr("\tsync_period  = \"1s\"\n"));
+  std::string formatted = out;
+  ASSERT_EQ(RunToEnd({SLUICE_BINARY, "fmt", "--write", cfg}, &out, &err), 0) << err;
+  EXPECT_EQ(ReadFile(cfg), formatted);
+  // Formatting is stable.
+  ASSERT_EQ(RunToEnd({SLUICE_BINARY, "fmt", cfg}, &out, &err), 0);
+  EXPECT_EQ(out, formatted);
+  WriteFile(cfg, "# not a comment in Alloy\n");
+  EXPECT_EQ(RunToEnd({SLUICE_BINARY, "fmt", cfg}, &out, &err), 1);
+  EXPECT_THAT(err, HasSubstr(cfg + ":1:1: illegal character U+0023 '#'"));
+}
+
+}  // namespace
+}  // namespace sluice
