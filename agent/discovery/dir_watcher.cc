@@ -1,0 +1,144 @@
+#include "agent/discovery/dir_watcher.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "agent/common/log.h"
+
+namespace sluice {
+
+namespace {
+constexpr uint32_t kMask =
+    IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_ONLYDIR;
+}
+
+DirWatcher::DirWatcher(boost::asio::io_context* io, absl::Duration debounce, size_t max_watches,
+                       std::function<void()> changed)
+    : io_(io),
+      debounce_(debounce),
+      max_watches_(max_watches),
+      changed_(std::move(changed)),
+      timer_(*io) {}
+
+DirWatcher::~DirWatcher() {
+  boost::system::error_code ec;
+  timer_.cancel();
+  if (stream_) stream_->close(ec);  // closes fd_
+}
+
+void DirWatcher::Open() {
+  if (fd_ >= 0) return;
+  fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd_ < 0) {
+    LogWarn("discovery", "inotify unavailable; new files are found at the next sync",
+            {{"error", std::strerror(errno)}});
+    return;
+  }
+  stream_ = std::make_unique<boost::asio::posix::stream_descriptor>(*io_, fd_);
+  Arm();
+}
+
+void DirWatcher::SetRoots(std::vector<Root> roots) {
+  roots_ = std::move(roots);
+  Open();
+  Refresh();
+}
+
+void DirWatcher::Refresh() {
+  if (fd_ < 0) return;
+  for (const Root& r : roots_) AddTree(r.dir, 0, r.max_depth);
+}
+
+void DirWatcher::AddTree(const std::string& dir, int depth, int max_depth) {
+  if (!by_dir_.contains(dir)) {
+    if (by_wd_.size() >= max_watches_) {
+      if (!limit_logged_) {
+        LogWarn("discovery", "directory watch limit reached; the rest is found by the sync",
+                {{"dir", dir}});
+        limit_logged_ = true;
+      }
+      return;
+    }
+    int wd = inotify_add_watch(fd_, dir.c_str(), kMask);
+    if (wd < 0) return;  // gone, not a directory, or no watches left: the sync covers it
+    by_wd_[wd] = Watch{dir, depth, max_depth};
+    by_dir_[dir] = wd;
+  }
+  if (max_depth >= 0 && depth >= max_depth) return;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> subdirs;
+  while (dirent* e = readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    std::string path = dir == "/" ? "/" + std::string(e->d_name) : dir + "/" + e->d_name;
+    bool is_dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) {
+      struct stat st;
+      is_dir = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    }
+    if (is_dir) subdirs.push_back(std::move(path));
+  }
+  closedir(d);
+  // Depth bounded by the pattern (or by kMaxDepth for **): symlink loops end there.
+  constexpr int kMaxDepth = 16;
+  if (depth + 1 > kMaxDepth) return;
+  for (const std::string& sub : subdirs) AddTree(sub, depth + 1, max_depth);
+}
+
+void DirWatcher::Arm() {
+  std::weak_ptr<int> alive = alive_;
+  stream_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                      [this, alive](const boost::system::error_code& ec) {
+                        if (ec || alive.expired()) return;
+                        OnReadable();
+                        Arm();
+                      });
+}
+
+void DirWatcher::OnReadable() {
+  alignas(inotify_event) char buf[16384];
+  bool any = false;
+  for (;;) {
+    ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n <= 0) break;
+    for (char* p = buf; p < buf + n;) {
+      auto* ev = reinterpret_cast<inotify_event*>(p);
+      p += sizeof(inotify_event) + ev->len;
+      any = true;
+      auto it = by_wd_.find(ev->wd);
+      if (ev->mask & IN_IGNORED) {
+        if (it != by_wd_.end()) {
+          by_dir_.erase(it->second.dir);
+          by_wd_.erase(it);
+        }
+        continue;
+      }
+      if (it == by_wd_.end() || ev->len == 0) continue;
+      if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
+        Watch w = it->second;
+        std::string sub = w.dir + "/" + ev->name;
+        if (w.max_depth < 0 || w.depth < w.max_depth) AddTree(sub, w.depth + 1, w.max_depth);
+      }
+    }
+  }
+  if (any) Fire();
+}
+
+void DirWatcher::Fire() {
+  if (timer_armed_) return;
+  timer_armed_ = true;
+  timer_.expires_after(absl::ToChronoNanoseconds(debounce_));
+  std::weak_ptr<int> alive = alive_;
+  timer_.async_wait([this, alive](const boost::system::error_code& ec) {
+    if (ec || alive.expired()) return;
+    timer_armed_ = false;
+    changed_();
+  });
+}
+
+}  // namespace sluice
