@@ -65,6 +65,13 @@ void LogsRouter::OnMark(uint32_t route, uint64_t file_id, uint64_t generation, i
 
 size_t LogsRouter::inflight_bytes() const { return inflight_; }
 
+bool LogsRouter::Backlogged() const {
+  for (LogsNode* n : nodes_) {
+    if (n->Backlogged()) return true;
+  }
+  return false;
+}
+
 void LogsRouter::SealAll() {
   for (Batcher* b : slots_) b->Seal();
 }
@@ -113,6 +120,8 @@ void LogsRouter::OnTimer() {
   if (stopped_) return;
   int64_t now = clock_->MonotonicNanos();
   for (LogsNode* n : nodes_) n->Tick(now);
+  // A stage that held reading back (limit) may have let go.
+  for (TailManager* t : sources_) t->OnOutputProgress();
   int64_t next = INT64_MAX;
   for (LogsNode* n : nodes_) next = std::min(next, n->NextDeadline());
   if (next != INT64_MAX) WakeAt(next);

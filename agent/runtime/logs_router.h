@@ -64,6 +64,7 @@ class LogsRouter final : public TailOutput {
   void OnFileForgotten(uint64_t file_id) override { acks_.Forget(file_id); }
   size_t inflight_bytes() const override;
   void SealAll() override;
+  bool Backlogged() const override;
 
   size_t aborted_bytes() const { return aborted_bytes_; }
 

@@ -979,7 +979,7 @@ void TailManager::ReadPass() {
   pass_scheduled_ = false;
   if (stopping_) return;
   for (int turns = 0; turns < kTurnsPerPass && !ready_.empty(); ++turns) {
-    if (Inflight() >= opt_.memory_budget) {
+    if (Inflight() >= opt_.memory_budget || (output_ != nullptr && output_->Backlogged())) {
       Pause();
       break;
     }
@@ -1485,7 +1485,7 @@ void TailManager::Commit(uint64_t file_id, uint64_t generation, int64_t offset) 
 
 void TailManager::OnOutputProgress() {
   inflight_gauge_->Set(static_cast<double>(Inflight()));
-  if (paused_ && Inflight() < opt_.memory_budget) {
+  if (paused_ && Inflight() < opt_.memory_budget && !output_->Backlogged()) {
     paused_ = false;
     paused_ns_->Inc(static_cast<uint64_t>(clock_->MonotonicNanos() - paused_since_mono_));
     SchedulePass();

@@ -89,6 +89,8 @@ class TailOutput {
   virtual size_t inflight_bytes() const = 0;
   // Reading paused or stopping: send what is batched now.
   virtual void SealAll() = 0;
+  // True while a stage wants reading to stop (loki.process limit with drop = false).
+  virtual bool Backlogged() const { return false; }
 };
 
 struct TailOptions {
