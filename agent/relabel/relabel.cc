@@ -221,11 +221,67 @@ Template ParseTemplate(std::string_view text, const RE2& re) {
   return t;
 }
 
-void Expand(const Template& t, const re2::StringPiece* sub, int nsub, std::string* out) {
+// The subject of a match. RE2 in UTF-8 mode matches nothing against an invalid byte, where Go's
+// regexp reads each such byte as U+FFFD (so `(.*)` copies any value). For the rare invalid value
+// RE2 gets a copy with each bad byte replaced by U+FFFD, and matched ranges are mapped back to
+// the original bytes; valid text (nearly always) is matched in place.
+class MatchText {
+ public:
+  explicit MatchText(std::string_view s) : orig_(s) {
+    if (IsValidUtf8(s)) return;
+    fixed_.reserve(s.size() + 8);
+    map_.reserve(s.size() + 9);
+    size_t i = 0;
+    while (i < s.size()) {
+      unsigned char c = static_cast<unsigned char>(s[i]);
+      size_t len = c < 0x80 ? 1 : Utf8SequenceLength(s, i);
+      if (len == 0) {
+        fixed_.append("\xEF\xBF\xBD");
+        for (int k = 0; k < 3; ++k) map_.push_back(static_cast<uint32_t>(i));
+        ++i;
+        continue;
+      }
+      for (size_t k = 0; k < len; ++k) map_.push_back(static_cast<uint32_t>(i + k));
+      fixed_.append(s.substr(i, len));
+      i += len;
+    }
+    map_.push_back(static_cast<uint32_t>(s.size()));
+    sanitized_ = true;
+  }
+
+  re2::StringPiece piece() const {
+    return sanitized_ ? re2::StringPiece(fixed_.data(), fixed_.size())
+                      : re2::StringPiece(orig_.data(), orig_.size());
+  }
+  size_t size() const { return sanitized_ ? fixed_.size() : orig_.size(); }
+  // Offset of `sub` (a piece of piece()) from the start.
+  size_t Offset(const re2::StringPiece& sub) const {
+    return static_cast<size_t>(sub.data() - piece().data());
+  }
+  // The original bytes behind [begin, end) of piece(). Match boundaries fall on code point
+  // boundaries, where the map is exact.
+  std::string_view Original(size_t begin, size_t end) const {
+    if (!sanitized_) return orig_.substr(begin, end - begin);
+    size_t b = map_[begin];
+    size_t e = end == fixed_.size() ? orig_.size() : map_[end];
+    if (end > begin && e <= b) e = b + 1;  // inside one replaced byte (never at a boundary)
+    return orig_.substr(b, e - b);
+  }
+
+ private:
+  std::string_view orig_;
+  bool sanitized_ = false;
+  std::string fixed_;
+  std::vector<uint32_t> map_;  // fixed_ offset -> orig_ offset
+};
+
+void Expand(const Template& t, const MatchText& text, const re2::StringPiece* sub, int nsub,
+            std::string* out) {
   for (const TemplatePart& p : t.parts) {
     out->append(p.literal);
     if (p.group >= 0 && p.group < nsub && sub[p.group].data() != nullptr) {
-      out->append(sub[p.group].data(), sub[p.group].size());
+      size_t b = text.Offset(sub[p.group]);
+      out->append(text.Original(b, b + sub[p.group].size()));
     }
   }
 }
@@ -339,7 +395,8 @@ class Submatches {
 };
 
 bool Matches(const RE2& re, std::string_view s) {
-  return re.Match(re2::StringPiece(s.data(), s.size()), 0, s.size(), RE2::UNANCHORED, nullptr, 0);
+  MatchText text(s);
+  return re.Match(text.piece(), 0, text.size(), RE2::UNANCHORED, nullptr, 0);
 }
 
 // Go's Regexp.ReplaceAllString with a `$` template. The regex is anchored, so this is one
@@ -348,18 +405,24 @@ bool Matches(const RE2& re, std::string_view s) {
 void ReplaceAll(const RE2& re, const Template& t, int ngroups, std::string_view src,
                 std::string* out) {
   Submatches sub(ngroups);
-  re2::StringPiece text(src.data(), src.size());
+  MatchText text(src);
+  const re2::StringPiece piece = text.piece();
+  const size_t size = text.size();
   size_t search = 0;
   size_t last_end = 0;
-  while (search <= src.size()) {
-    if (!re.Match(text, search, src.size(), RE2::UNANCHORED, sub.data(), sub.size())) break;
-    size_t a0 = static_cast<size_t>(sub.data()[0].data() - src.data());
+  while (search <= size) {
+    if (!re.Match(piece, search, size, RE2::UNANCHORED, sub.data(), sub.size())) break;
+    size_t a0 = text.Offset(sub.data()[0]);
     size_t a1 = a0 + sub.data()[0].size();
-    out->append(src.substr(last_end, a0 - last_end));
+    out->append(text.Original(last_end, a0));
     // No replacement for an empty match right after the previous match.
-    if (a1 > last_end || a0 == 0) Expand(t, sub.data(), sub.size(), out);
+    if (a1 > last_end || a0 == 0) Expand(t, text, sub.data(), sub.size(), out);
     last_end = a1;
-    size_t width = search < src.size() ? std::max<size_t>(Utf8SequenceLength(src, search), 1) : 0;
+    size_t width = 0;
+    if (search < size) {
+      std::string_view p(piece.data(), piece.size());
+      width = std::max<size_t>(Utf8SequenceLength(p, search), 1);
+    }
     if (search + width > a1) {
       search += width;
     } else if (search + 1 > a1) {
@@ -368,7 +431,7 @@ void ReplaceAll(const RE2& re, const Template& t, int ngroups, std::string_view 
       search = a1;
     }
   }
-  out->append(src.substr(last_end));
+  out->append(text.Original(last_end, size));
 }
 
 locale_t Utf8Locale() {
@@ -465,19 +528,19 @@ bool ApplyRule(const RelabelRule& r, LabelSet* labels, LabelNameScheme scheme, s
     }
     case RelabelAction::kReplace: {
       Submatches sub(c.replace_groups);
-      if (!re.Match(re2::StringPiece(val.data(), val.size()), 0, val.size(), RE2::UNANCHORED,
-                    sub.data(), sub.size())) {
+      MatchText text(val);
+      if (!re.Match(text.piece(), 0, text.size(), RE2::UNANCHORED, sub.data(), sub.size())) {
         return true;  // no match, no change
       }
       std::string expanded_target;
       std::string_view target = r.target_label;
       if (c.target.has_dollar) {
-        Expand(c.target, sub.data(), sub.size(), &expanded_target);
+        Expand(c.target, text, sub.data(), sub.size(), &expanded_target);
         target = expanded_target;
       }
       if (!IsValidName(target, scheme)) return true;
       std::string res;
-      Expand(c.replacement, sub.data(), sub.size(), &res);
+      Expand(c.replacement, text, sub.data(), sub.size(), &res);
       SetOrDelete(labels, target, res);
       return true;
     }

@@ -438,6 +438,24 @@ TEST(RelabelTest, RulesAreSharedAcrossThreads) {
   EXPECT_EQ(bad.load(), 0);
 }
 
+TEST(RelabelTest, InvalidUtf8ValuesStillMatchDot) {
+  EXPECT_EQ(Apply({{.source_labels = {"a"}, .target_label = "b"}}, L({{"a", "x\xffy"}})),
+            "a=x\xffy b=x\xffy ");
+  // Each invalid byte is one character, and groups give back the original bytes.
+  EXPECT_EQ(Apply({{.source_labels = {"a"},
+                    .regex = "x(.)(.)y",
+                    .target_label = "b",
+                    .replacement = "$2$1"}},
+                  L({{"a", "x\xe2\x82y"}})),
+            "a=x\xe2\x82y b=\x82\xe2 ");
+  EXPECT_EQ(
+      Apply({{.source_labels = {"a"}, .regex = "é(.)", .target_label = "b"}}, L({{"a", "é\xff"}})),
+      "a=é\xff b=\xff ");
+  EXPECT_EQ(Apply({{.source_labels = {"a"}, .regex = "x.y", .action = RelabelAction::kDrop}},
+                  L({{"a", "x\xffy"}})),
+            "dropped");
+}
+
 // --- validation (CompileRule) ------------------------------------------------------------------
 
 TEST(RelabelValidateTest, Messages) {
