@@ -24,13 +24,19 @@ RelabelNode::RelabelNode(std::string component_id,
       rules_(std::move(rules)),
       max_cache_size_(max_cache_size) {
   MetricLabels l = {{"component_id", component_id_}};
-  cache_hits_ = metrics->GetCounter("loki_relabel_cache_hits", "Relabel cache hits.", l);
-  cache_misses_ = metrics->GetCounter("loki_relabel_cache_misses", "Relabel cache misses.", l);
-  dropped_ = metrics->GetCounter("loki_relabel_entries_dropped",
-                                 "Entries dropped because relabeling left no labels.", l);
+  // Alloy's loki.relabel metrics; dropped entries are processed minus written.
+  processed_ = metrics->GetCounter("loki_relabel_entries_processed",
+                                   "Total number of log entries processed.", l);
+  written_ = metrics->GetCounter("loki_relabel_entries_written",
+                                 "Total number of log entries forwarded.", l);
+  cache_hits_ = metrics->GetCounter("loki_relabel_cache_hits", "Total number of cache hits.", l);
+  cache_misses_ =
+      metrics->GetCounter("loki_relabel_cache_misses", "Total number of cache misses.", l);
+  cache_size_ = metrics->GetGauge("loki_relabel_cache_size", "Size of the relabel cache.", l);
 }
 
 void RelabelNode::Push(ProcessEntry& e) {
+  processed_->Inc();
   RenderKey(e.labels, &key_);
   auto it = cache_.find(key_);
   if (it != cache_.end()) {
@@ -39,14 +45,14 @@ void RelabelNode::Push(ProcessEntry& e) {
     cache_misses_->Inc();
     Cached c;
     c.labels = e.labels;
-    c.keep = Relabel(*rules_, &c.labels) && !c.labels.empty();
+    // loki.relabel runs Prometheus' engine with legacy label names, as Alloy converts them.
+    c.keep = Relabel(*rules_, &c.labels, LabelNameScheme::kLegacy) && !c.labels.empty();
     if (cache_.size() >= max_cache_size_) cache_.clear();  // bounded; streams are few
     it = cache_.emplace(key_, std::move(c)).first;
+    cache_size_->Set(static_cast<double>(cache_.size()));
   }
-  if (!it->second.keep) {
-    dropped_->Inc();
-    return;
-  }
+  if (!it->second.keep) return;
+  written_->Inc();
   e.labels = it->second.labels;
   for (size_t i = 0; i < forward_.size(); ++i) {
     if (i + 1 == forward_.size()) {

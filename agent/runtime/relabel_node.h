@@ -1,8 +1,8 @@
 // RelabelNode: loki.relabel as a node of the graph.
 //
 // Applies its rules to each entry's labels and passes the entry on; an entry left with no labels
-// is dropped and counted (loki_relabel_entries_dropped_total... as Alloy: the entry is not
-// forwarded). Results are cached by input label set (max_cache_size entries, Alloy's default
+// is dropped (not forwarded, as Alloy; counted: loki_relabel_entries_processed minus
+// loki_relabel_entries_written). Results are cached by input label set (max_cache_size entries, Alloy's default
 // 10000) so that the rules run once per stream, not once per line. Marks pass through
 // unchanged. Tail thread only; owned by the Runtime.
 #pragma once
@@ -40,9 +40,11 @@ class RelabelNode final : public LogsNode {
   absl::flat_hash_map<std::string, Cached> cache_;  // key: the input labels rendered
   std::string key_;
   ProcessEntry fanout_;
+  Counter* processed_;
+  Counter* written_;
   Counter* cache_hits_;
   Counter* cache_misses_;
-  Counter* dropped_;
+  Gauge* cache_size_;
 };
 
 }  // namespace sluice

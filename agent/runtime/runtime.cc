@@ -35,7 +35,6 @@ namespace sluice {
 namespace {
 
 constexpr char kReceiverType[] = "loki.LogsReceiver";
-constexpr char kRulesType[] = "RelabelRules";
 
 config::Value TargetsToValue(const std::vector<LabelSet>& targets) {
   config::Array out;
@@ -217,7 +216,7 @@ bool Runtime::Impl::BuildDiscoveryRelabel(const config::Component& c, const conf
   }
   config::Object exports;
   exports["output"] = TargetsToValue(output);
-  exports["rules"] = config::Value::MakeCapsule({kRulesType, c.id});
+  exports["rules"] = RulesToValue(set, c.id);
   module->SetExports(c.id, config::Value::MakeObject(std::move(exports)));
   return true;
 }
@@ -394,7 +393,7 @@ bool Runtime::Impl::BuildLokiRelabel(const config::Component& c, const config::B
   relabels.push_back(std::move(node));
   config::Object exports;
   exports["receiver"] = config::Value::MakeCapsule({kReceiverType, c.id});
-  exports["rules"] = config::Value::MakeCapsule({kRulesType, c.id});
+  exports["rules"] = RulesToValue(set, c.id);
   module->SetExports(c.id, config::Value::MakeObject(std::move(exports)));
   return true;
 }
@@ -502,7 +501,7 @@ void Runtime::Impl::Propagate(const std::string& id) {
       }
       config::Object exports;
       exports["output"] = TargetsToValue(output);
-      exports["rules"] = config::Value::MakeCapsule({kRulesType, c->id});
+      exports["rules"] = RulesToValue(set, c->id);
       module->SetExports(c->id, config::Value::MakeObject(std::move(exports)));
     } else if (c->name == "loki.source.file") {
       Source* s = source_by_id[c->id];
