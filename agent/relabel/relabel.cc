@@ -3,8 +3,9 @@
 #include <locale.h>
 #include <wctype.h>
 
+#include <algorithm>
 #include <array>
-#include <cstring>
+#include <map>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
