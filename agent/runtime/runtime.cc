@@ -17,7 +17,9 @@
 #include "agent/common/strings.h"
 #include "agent/config/decode.h"
 #include "agent/config/module.h"
+#include "agent/discovery/dir_watcher.h"
 #include "agent/discovery/file_match.h"
+#include "agent/discovery/glob.h"
 #include "agent/process/stage.h"
 #include "agent/relabel/relabel.h"
 #include "agent/runtime/logs_router.h"
@@ -79,6 +81,7 @@ struct Runtime::Impl {
     FileMatchArgs args;
     std::vector<LabelSet> current;
     std::unique_ptr<boost::asio::steady_timer> timer;
+    std::unique_ptr<DirWatcher> watcher;  // re-globs at once when its directories change
   };
   std::vector<std::unique_ptr<FileMatch>> file_matches;
 
@@ -116,6 +119,8 @@ struct Runtime::Impl {
 
   // ---- running (tail thread) ------------------------------------------------------------------
   void ArmFileMatch(FileMatch* fm);
+  void SyncFileMatch(FileMatch* fm);
+  static std::vector<DirWatcher::Root> WatchRoots(const std::vector<LabelSet>& path_targets);
   void ArmSourceMatch(Source* s);
   // Components depending on `id` are evaluated again and updated.
   void Propagate(const std::string& id);
@@ -190,10 +195,9 @@ bool Runtime::Impl::ApplyLogging(const config::Block& b, config::Diags* diags) {
 
 bool Runtime::Impl::BuildFileMatch(const config::Component& c, const config::Block& b,
                                    config::Diags* diags) {
-  config::Decoder d(b, diags);
   auto fm = std::make_unique<FileMatch>();
   fm->id = c.id;
-  if (!DecodeFileMatchArgs(d, &fm->args) || !d.Finish()) return false;
+  if (!DecodeFileMatchArgs(b, diags, &fm->args)) return false;
   fm->current = ExpandFileTargets(fm->args.path_targets, *clock, fm->args.ignore_older_than);
   config::Object exports;
   exports["targets"] = TargetsToValue(fm->current);
@@ -452,19 +456,39 @@ bool Runtime::Impl::BuildEcho(const config::Component& c, const config::Block& b
 
 // ---- running --------------------------------------------------------------------------------
 
+std::vector<DirWatcher::Root> Runtime::Impl::WatchRoots(
+    const std::vector<LabelSet>& path_targets) {
+  std::vector<DirWatcher::Root> roots;
+  for (const LabelSet& t : path_targets) {
+    const std::string* pattern = t.Get("__path__");
+    if (pattern == nullptr || pattern->empty()) continue;
+    DirWatcher::Root r;
+    r.dir = glob::StaticPrefix(*pattern);
+    std::optional<int> depth = glob::MaxMatchDepth(*pattern);
+    // Files sit `depth` levels below the prefix: their directories, one level less.
+    r.max_depth = depth.has_value() ? std::max(0, *depth - 1) : -1;
+    roots.push_back(std::move(r));
+  }
+  return roots;
+}
+
+void Runtime::Impl::SyncFileMatch(FileMatch* fm) {
+  std::vector<LabelSet> next =
+      ExpandFileTargets(fm->args.path_targets, *clock, fm->args.ignore_older_than);
+  if (next == fm->current) return;
+  fm->current = std::move(next);
+  config::Object exports;
+  exports["targets"] = TargetsToValue(fm->current);
+  module->SetExports(fm->id, config::Value::MakeObject(std::move(exports)));
+  Propagate(fm->id);
+}
+
 void Runtime::Impl::ArmFileMatch(FileMatch* fm) {
   fm->timer->expires_after(absl::ToChronoNanoseconds(fm->args.sync_period));
   fm->timer->async_wait([this, fm](const boost::system::error_code& ec) {
     if (ec) return;
-    std::vector<LabelSet> next =
-        ExpandFileTargets(fm->args.path_targets, *clock, fm->args.ignore_older_than);
-    if (next != fm->current) {
-      fm->current = std::move(next);
-      config::Object exports;
-      exports["targets"] = TargetsToValue(fm->current);
-      module->SetExports(fm->id, config::Value::MakeObject(std::move(exports)));
-      Propagate(fm->id);
-    }
+    SyncFileMatch(fm);
+    if (fm->watcher) fm->watcher->Refresh();  // roots that did not exist before
     ArmFileMatch(fm);
   });
 }
@@ -513,8 +537,9 @@ void Runtime::Impl::Propagate(const std::string& id) {
       for (auto& fm : file_matches) {
         if (fm->id != c->id) continue;
         FileMatchArgs args;
-        if (!DecodeFileMatchArgs(d, &args)) break;
+        if (!DecodeFileMatchArgs(b, &diags, &args)) break;
         fm->args.path_targets = std::move(args.path_targets);
+        if (fm->watcher) fm->watcher->SetRoots(WatchRoots(fm->args.path_targets));
         fm->current = ExpandFileTargets(fm->args.path_targets, *clock, fm->args.ignore_older_than);
         config::Object exports;
         exports["targets"] = TargetsToValue(fm->current);
@@ -577,6 +602,10 @@ absl::Status Runtime::Start() {
     }
     for (auto& fm : m.file_matches) {
       fm->timer = std::make_unique<boost::asio::steady_timer>(m.io);
+      FileMatch* raw = fm.get();
+      fm->watcher = std::make_unique<DirWatcher>(&m.io, absl::Milliseconds(100), 65536,
+                                                 [&m, raw] { m.SyncFileMatch(raw); });
+      fm->watcher->SetRoots(Impl::WatchRoots(fm->args.path_targets));
       m.ArmFileMatch(fm.get());
     }
     started.set_value(st);
@@ -603,7 +632,10 @@ void Runtime::Shutdown() {
     done.get_future().wait();
   };
   on_tail([&m] {
-    for (auto& fm : m.file_matches) fm->timer->cancel();
+    for (auto& fm : m.file_matches) {
+      fm->timer->cancel();
+      fm->watcher.reset();
+    }
     for (auto& s : m.sources) {
       if (s->timer) s->timer->cancel();
       s->tail->StopReading();
