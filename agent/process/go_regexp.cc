@@ -197,6 +197,8 @@ std::unique_ptr<RE2> CompileGoRegexp(std::string_view pattern, std::string* erro
     *error = absl::StrCat("error parsing regexp: ", re->error());
   } else {
     std::string_view arg = re->error_arg().empty() ? pattern : std::string_view(re->error_arg());
+    // Go names no text for a trailing backslash.
+    if (re->error_code() == RE2::ErrorTrailingBackslash) arg = {};
     *error = absl::StrCat("error parsing regexp: ", Av(text), ": `", Av(arg), "`");
   }
   return nullptr;
