@@ -2,6 +2,7 @@
 // through it, and read diagnostics. Test thread only.
 #pragma once
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -22,9 +23,10 @@ using StageFactory = std::unique_ptr<Stage> (*)(config::Decoder&, const StageCon
 
 // Owns what a stage needs to be built and run.
 struct StageHarness {
-  FakeClock clock{1'700'000'000'000'000'000};
-  MetricsRegistry metrics;
-  StageContext ctx{&clock, &metrics, "loki.process.test"};
+  // Held by pointer so that a harness can be returned by value (the context points at them).
+  std::unique_ptr<FakeClock> clock = std::make_unique<FakeClock>(1'700'000'000'000'000'000);
+  std::unique_ptr<MetricsRegistry> metrics = std::make_unique<MetricsRegistry>();
+  StageContext ctx{clock.get(), metrics.get(), "loki.process.test"};
   config::Diags diags;
   std::unique_ptr<Stage> stage;
 
@@ -68,7 +70,7 @@ struct StageHarness {
   uint64_t Counter(const std::string& name, MetricLabels extra = {}) const {
     MetricLabels labels{{"component_id", ctx.component_id}};
     for (auto& l : extra) labels.push_back(std::move(l));
-    return metrics.CounterValue(name, labels);
+    return metrics->CounterValue(name, labels);
   }
 };
 
