@@ -370,14 +370,12 @@ std::string_view TrimCutset(std::string_view s, std::string_view cutset, bool le
     set.push_back(DecodeRune(cutset, i, &w));
     i += w;
   }
-  return TrimFunc(s, left, right, [&](uint32_t r) {
-    return std::find(set.begin(), set.end(), r) != set.end();
-  });
+  return TrimFunc(s, left, right,
+                  [&](uint32_t r) { return std::find(set.begin(), set.end(), r) != set.end(); });
 }
 
 // strings.Replace(s, old, new, n).
-std::string GoReplace(std::string_view s, std::string_view old, std::string_view repl,
-                      int64_t n) {
+std::string GoReplace(std::string_view s, std::string_view old, std::string_view repl, int64_t n) {
   if (old == repl || n == 0) return std::string(s);
   std::string out;
   size_t start = 0;
@@ -496,7 +494,7 @@ bool IsAlnum(char c) {
 struct Tok {
   enum class Kind { kField, kDot, kIdent, kString, kNumber, kChar, kPipe, kLparen, kRparen };
   Kind kind;
-  std::string text;  // field name (without '.'), identifier, unquoted string, number text
+  std::string text;     // field name (without '.'), identifier, unquoted string, number text
   bool joined = false;  // a field directly following the previous token (.a.b)
 };
 
@@ -689,8 +687,8 @@ class TemplateParser {
           stack.pop_back();
           continue;
         }
-        if (kw == "range" || kw == "with" || kw == "define" || kw == "template" ||
-            kw == "block" || kw == "break" || kw == "continue") {
+        if (kw == "range" || kw == "with" || kw == "define" || kw == "template" || kw == "block" ||
+            kw == "break" || kw == "continue") {
           return ParseError(line_, absl::StrCat("{{", kw, "}} is not supported by sluice"));
         }
       }
@@ -806,13 +804,12 @@ class TemplateParser {
         prev_adjacent = true;
         continue;
       }
-      if ((c >= '0' && c <= '9') ||
-          ((c == '-' || c == '+') && pos_ + 1 < t_.size() && t_[pos_ + 1] >= '0' &&
-           t_[pos_ + 1] <= '9')) {
+      if ((c >= '0' && c <= '9') || ((c == '-' || c == '+') && pos_ + 1 < t_.size() &&
+                                     t_[pos_ + 1] >= '0' && t_[pos_ + 1] <= '9')) {
         size_t p = pos_ + 1;
-        while (p < t_.size() && (IsAlnum(t_[p]) || t_[p] == '.' ||
-                                 ((t_[p] == '+' || t_[p] == '-') &&
-                                  (t_[p - 1] == 'e' || t_[p - 1] == 'E')))) {
+        while (p < t_.size() &&
+               (IsAlnum(t_[p]) || t_[p] == '.' ||
+                ((t_[p] == '+' || t_[p] == '-') && (t_[p - 1] == 'e' || t_[p - 1] == 'E')))) {
           ++p;
         }
         toks->push_back({Tok::Kind::kNumber, std::string(t_.substr(pos_, p - pos_))});
@@ -859,8 +856,7 @@ class TemplateParser {
              toks[*i].kind != Tok::Kind::kRparen) {
         absl::StatusOr<TArg> a = ParseOperand(toks, i, cmd.args);
         if (!a.ok()) return a.status();
-        if (a->kind == TArg::Kind::kField && !cmd.args.empty() &&
-            toks[*i - 1].joined) {
+        if (a->kind == TArg::Kind::kField && !cmd.args.empty() && toks[*i - 1].joined) {
           // `.a.b` arrives as two field tokens; fold into one chain.
           TArg& last = cmd.args.back();
           if (last.kind == TArg::Kind::kField) {
@@ -1329,9 +1325,9 @@ class Executor {
         *out = TVal::Bool(v[1].s.compare(0, v[0].s.size(), v[0].s) == 0);
         return true;
       case Fn::kHasSuffix:
-        *out = TVal::Bool(v[1].s.size() >= v[0].s.size() &&
-                          v[1].s.compare(v[1].s.size() - v[0].s.size(), v[0].s.size(), v[0].s) ==
-                              0);
+        *out =
+            TVal::Bool(v[1].s.size() >= v[0].s.size() &&
+                       v[1].s.compare(v[1].s.size() - v[0].s.size(), v[0].s.size(), v[0].s) == 0);
         return true;
       case Fn::kRepeat: {
         // strings.Repeat panics on a negative count; a huge result is refused to stay bounded.

@@ -326,24 +326,48 @@ enum class Tok {
 
 namespace {
 
-
-
 // go-jmespath's token names (its stringer output), used in syntax errors.
 std::string_view TokName(Tok t) {
   static constexpr std::string_view kNames[] = {
-      "TOKUnknown",      "TOKStar",           "TOKDot",
-      "TOKFilter",       "TOKFlatten",        "TOKLparen",
-      "TOKRparen",       "TOKLbracket",       "TOKRbracket",
-      "TOKLbrace",       "TOKRbrace",         "TOKOr",
-      "TOKPipe",         "TOKNumber",         "TOKUnquotedIdentifier",
-      "TOKQuotedIdentifier", "TOKComma",      "TOKColon",
-      "TOKPlus",         "TOKMinus",          "TOKMultiply",
-      "TOKDivide",       "TOKModulo",         "TOKDiv",
-      "TOKLT",           "TOKLTE",            "TOKGT",
-      "TOKGTE",          "TOKEQ",             "TOKNE",
-      "TOKJSONLiteral",  "TOKStringLiteral",  "TOKCurrent",
-      "TOKRoot",         "TOKExpref",         "TOKAnd",
-      "TOKNot",          "TOKVarref",         "TOKAssign",
+      "TOKUnknown",
+      "TOKStar",
+      "TOKDot",
+      "TOKFilter",
+      "TOKFlatten",
+      "TOKLparen",
+      "TOKRparen",
+      "TOKLbracket",
+      "TOKRbracket",
+      "TOKLbrace",
+      "TOKRbrace",
+      "TOKOr",
+      "TOKPipe",
+      "TOKNumber",
+      "TOKUnquotedIdentifier",
+      "TOKQuotedIdentifier",
+      "TOKComma",
+      "TOKColon",
+      "TOKPlus",
+      "TOKMinus",
+      "TOKMultiply",
+      "TOKDivide",
+      "TOKModulo",
+      "TOKDiv",
+      "TOKLT",
+      "TOKLTE",
+      "TOKGT",
+      "TOKGTE",
+      "TOKEQ",
+      "TOKNE",
+      "TOKJSONLiteral",
+      "TOKStringLiteral",
+      "TOKCurrent",
+      "TOKRoot",
+      "TOKExpref",
+      "TOKAnd",
+      "TOKNot",
+      "TOKVarref",
+      "TOKAssign",
       "TOKEOF",
   };
   return kNames[static_cast<int>(t)];
@@ -531,7 +555,8 @@ absl::Status UnquoteJson(std::string_view s, std::string* out) {
         };
         uint32_t r;
         if (!hex4(i + 1, &r)) {
-          return absl::InvalidArgumentError("invalid character in \\u hexadecimal character escape");
+          return absl::InvalidArgumentError(
+              "invalid character in \\u hexadecimal character escape");
         }
         i += 4;
         if (r >= 0xD800 && r < 0xDC00) {
@@ -696,8 +721,7 @@ class Lexer {
   std::string_view Identifier(size_t start) {
     while (pos_ < e_.size()) {
       char c = e_[pos_];
-      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_') {
+      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_') {
         ++pos_;
       } else {
         break;
@@ -958,15 +982,15 @@ class Parser {
       case Tok::kAnd: {
         absl::StatusOr<Node> right = Expression(BindingPower(tok));
         if (!right.ok()) return right;
-        NodeType t = tok == Tok::kPipe  ? NodeType::kPipe
+        NodeType t = tok == Tok::kPipe ? NodeType::kPipe
                      : tok == Tok::kOr ? NodeType::kOr
                                        : NodeType::kAnd;
         return Binary(t, std::move(left), std::move(*right));
       }
       case Tok::kLparen:
         if (left.type != NodeType::kField) return SyntaxError("Invalid node as function name.");
-        return absl::UnimplementedError(absl::StrCat(
-            "function calls (", left.name, "()) are not supported by sluice's JMESPath"));
+        return absl::UnimplementedError(absl::StrCat("function calls (", left.name,
+                                                     "()) are not supported by sluice's JMESPath"));
       case Tok::kFilter:
         return Filter(std::move(left));
       case Tok::kFlatten: {
@@ -1167,8 +1191,7 @@ class Parser {
         Advance();
         break;
       } else {
-        return SyntaxError(
-            absl::StrCat("Expected TOKRbrace, received: ", Av(TokName(Current()))));
+        return SyntaxError(absl::StrCat("Expected TOKRbrace, received: ", Av(TokName(Current()))));
       }
     }
     return n;
@@ -1445,8 +1468,10 @@ class Interpreter {
           return true;
         }
         double a = l.number(), b = r.number();
-        bool res = n.op == Tok::kGT ? a > b : n.op == Tok::kGTE ? a >= b : n.op == Tok::kLT ? a < b
-                                                                                            : a <= b;
+        bool res = n.op == Tok::kGT    ? a > b
+                   : n.op == Tok::kGTE ? a >= b
+                   : n.op == Tok::kLT  ? a < b
+                                       : a <= b;
         *out = Value::Bool(res);
         return true;
       }

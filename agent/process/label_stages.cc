@@ -277,9 +277,8 @@ std::unique_ptr<Stage> NewLabelsStage(config::Decoder& d, const StageContext& ct
     if (type == "structured_metadata") {
       from_metadata = true;
     } else if (type == "line" || type == "label") {
-      errs.At("source_type",
-              absl::StrCat("invalid labels source_type: ", type,
-                           ". Can only be 'extracted' or 'structured_metadata'"));
+      errs.At("source_type", absl::StrCat("invalid labels source_type: ", type,
+                                          ". Can only be 'extracted' or 'structured_metadata'"));
     } else if (type != "extracted") {
       errs.At("source_type", absl::StrCat("unknown source_type: ", type));
     }

@@ -46,13 +46,58 @@ class JsonParser {
  public:
   // Parses `text`; the DOM is valid until the next call. False on malformed JSON.
   bool Parse(std::string_view text, simdjson::dom::element* root) {
-    if (!Reserve(text.size())) return false;
-    if (!text.empty()) std::memcpy(buf_.get(), text.data(), text.size());
-    return parser_.parse(buf_.get(), text.size(), /*realloc_if_needed=*/false).get(*root) ==
-           simdjson::SUCCESS;
+    simdjson::error_code err = ParseOnce(text, root);
+    if (err != simdjson::NUMBER_ERROR) return err == simdjson::SUCCESS;
+    // simdjson refuses integers beyond 64 bits, which Go decodes as float64: retry with such
+    // integers written as decimals (rare, so the rewrite's allocation does not matter).
+    std::string rewritten;
+    if (!WidenBigIntegers(text, &rewritten)) return false;
+    return ParseOnce(rewritten, root) == simdjson::SUCCESS;
   }
 
  private:
+  simdjson::error_code ParseOnce(std::string_view text, simdjson::dom::element* root) {
+    if (!Reserve(text.size())) return simdjson::MEMALLOC;
+    if (!text.empty()) std::memcpy(buf_.get(), text.data(), text.size());
+    return parser_.parse(buf_.get(), text.size(), /*realloc_if_needed=*/false).get(*root);
+  }
+
+  // Appends ".0" to integer literals of 19 digits or more (outside strings). False when there
+  // are none, i.e. the number error has another cause.
+  static bool WidenBigIntegers(std::string_view in, std::string* out) {
+    bool changed = false;
+    bool in_string = false;
+    for (size_t i = 0; i < in.size(); ++i) {
+      const char c = in[i];
+      if (in_string) {
+        out->push_back(c);
+        if (c == '\\' && i + 1 < in.size()) {
+          out->push_back(in[++i]);
+        } else if (c == '"') {
+          in_string = false;
+        }
+        continue;
+      }
+      if (c == '"') in_string = true;
+      if (c < '0' || c > '9' ||
+          (i > 0 && ((in[i - 1] >= '0' && in[i - 1] <= '9') || in[i - 1] == '.' ||
+                     in[i - 1] == 'e' || in[i - 1] == 'E' || in[i - 1] == '+'))) {
+        out->push_back(c);
+        continue;
+      }
+      size_t j = i;
+      while (j < in.size() && in[j] >= '0' && in[j] <= '9') ++j;
+      out->append(in.substr(i, j - i));
+      const bool is_integer = j >= in.size() || (in[j] != '.' && in[j] != 'e' && in[j] != 'E');
+      if (is_integer && j - i >= 19) {
+        out->append(".0");
+        changed = true;
+      }
+      i = j - 1;
+    }
+    return changed;
+  }
+
   bool Reserve(size_t len) {
     if (buf_ != nullptr && len <= capacity_) return true;
     const size_t cap = std::bit_ceil(len < 4096 ? size_t{4096} : len);
@@ -319,7 +364,8 @@ constexpr std::string_view kMalformedJsonReason = "malformed_json";
 
 class JsonStage final : public Stage {
  public:
-  JsonStage(const StageContext& ctx, std::vector<std::pair<std::string, jmespath::Expression>> exprs,
+  JsonStage(const StageContext& ctx,
+            std::vector<std::pair<std::string, jmespath::Expression>> exprs,
             std::unique_ptr<RE2> regex, std::string source, bool has_source, bool drop_malformed)
       : ctx_(ctx),
         exprs_(std::move(exprs)),
@@ -587,10 +633,9 @@ class ReplaceStage final : public Stage {
     // Named groups of the first match get the replacement of their captured text.
     for (const auto& [index, name] : names_) {
       const GoSubmatch& g = matches_[static_cast<size_t>(index)];
-      std::string_view cap =
-          g.begin < 0 ? std::string_view()
-                      : input.substr(static_cast<size_t>(g.begin),
-                                     static_cast<size_t>(g.end - g.begin));
+      std::string_view cap = g.begin < 0 ? std::string_view()
+                                         : input.substr(static_cast<size_t>(g.begin),
+                                                        static_cast<size_t>(g.end - g.begin));
       auto it = captured_.find(Av(cap));
       if (it != captured_.end()) SetExtractedString(&e, name, it->second);
     }
@@ -909,8 +954,8 @@ std::unique_ptr<Stage> NewCriStage(config::Decoder& d, const StageContext& ctx) 
   bool truncate = false;
   d.Int("max_partial_lines", &max_lines);
   if (d.Int("max_partial_line_size", &max_size) && max_size < 0) {
-    errs.At("max_partial_line_size", absl::StrCat("cannot assign negative number ", max_size,
-                                                  " to unsigned integer"));
+    errs.At("max_partial_line_size",
+            absl::StrCat("cannot assign negative number ", max_size, " to unsigned integer"));
   }
   d.Bool("max_partial_line_size_truncate", &truncate);
   if (max_lines <= 0) errs.Block("max_partial_lines must be greater than 0");
@@ -1028,8 +1073,7 @@ std::unique_ptr<Stage> NewReplaceStage(config::Decoder& d, const StageContext& c
     } else {
       tmpl = GoTemplate::Parse(replace);
       if (!tmpl.ok()) {
-        errs.At("replace",
-                absl::StrCat("failed to compile template: ", tmpl.status().message()));
+        errs.At("replace", absl::StrCat("failed to compile template: ", tmpl.status().message()));
       }
     }
   }

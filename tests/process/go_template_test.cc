@@ -117,8 +117,11 @@ TEST(GoTemplateTest, StringFunctions) {
 }
 
 TEST(GoTemplateTest, UnicodeCaseMapping) {
-  EXPECT_EQ(Exec("{{ ToUpper .Value }}", "stra\xC3\x9F" "e \xC3\xA9t\xC3\xA9"),
-            "STRA\xC3\x9F" "E \xC3\x89T\xC3\x89");
+  EXPECT_EQ(Exec("{{ ToUpper .Value }}",
+                 "stra\xC3\x9F"
+                 "e \xC3\xA9t\xC3\xA9"),
+            "STRA\xC3\x9F"
+            "E \xC3\x89T\xC3\x89");
   EXPECT_EQ(Exec("{{ ToLower .Value }}", "\xD0\x9F\xD0\xA0\xD0\x98"), "\xD0\xBF\xD1\x80\xD0\xB8");
   // Invalid UTF-8 becomes U+FFFD on the non-ASCII path, as strings.Map does.
   EXPECT_EQ(Exec("{{ ToUpper .Value }}", "a\xFF"), "A\xEF\xBF\xBD");
@@ -141,9 +144,11 @@ TEST(GoTemplateTest, ParseErrorsLikeGo) {
   EXPECT_EQ(Exec("{{ if .Value }}x"), "<parse: template: pipeline_template:1: unexpected EOF>");
   EXPECT_EQ(Exec("x\n{{ end }}"), "<parse: template: pipeline_template:2: unexpected {{end}}>");
   EXPECT_EQ(Exec("{{ else }}"), "<parse: template: pipeline_template:1: unexpected {{else}}>");
-  EXPECT_EQ(Exec("{{ if }}{{ end }}"), "<parse: template: pipeline_template:1: missing value for if>");
+  EXPECT_EQ(Exec("{{ if }}{{ end }}"),
+            "<parse: template: pipeline_template:1: missing value for if>");
   EXPECT_EQ(Exec("{{ }}"), "<parse: template: pipeline_template:1: missing value for command>");
-  EXPECT_EQ(Exec("{{ \"abc }}"), "<parse: template: pipeline_template:1: unterminated quoted string>");
+  EXPECT_EQ(Exec("{{ \"abc }}"),
+            "<parse: template: pipeline_template:1: unterminated quoted string>");
   EXPECT_EQ(Exec("{{ range .Value }}{{ end }}"),
             "<parse: template: pipeline_template:1: {{range}} is not supported by sluice>");
   EXPECT_EQ(Exec("{{ $x := 1 }}"),

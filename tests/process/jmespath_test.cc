@@ -96,7 +96,8 @@ TEST(JmespathTest, ObjectProjections) {
 TEST(JmespathTest, Flatten) {
   EXPECT_EQ(Eval("nested[]", kDoc), "[1,2,3,4]");
   EXPECT_EQ(Eval("objs[].k", kDoc), R"(["x","y","z"])");
-  EXPECT_EQ(CompileError("[[1,[2]],[3]][]"), "SyntaxError: Expected TOKRbracket, received: TOKComma");
+  EXPECT_EQ(CompileError("[[1,[2]],[3]][]"),
+            "SyntaxError: Expected TOKRbracket, received: TOKComma");
   EXPECT_EQ(Eval("`[[1,[2]],[3]]`[]", "{}"), "[1,[2],3]");
 }
 

@@ -94,19 +94,20 @@ TEST(LabelsStageTest, ValidatesArguments) {
               ElementsAre("unknown source_type: invalid_source_type"));
   // Names only need to be valid UTF-8 (prometheus/common's default scheme in Alloy).
   StageHarness h;
-  EXPECT_TRUE(h.Build(NewLabelsStage,
-                      BlockBuilder("stage.labels").Attr("values", Obj({{"a-b.c", Str("")}})).Build()));
+  EXPECT_TRUE(
+      h.Build(NewLabelsStage,
+              BlockBuilder("stage.labels").Attr("values", Obj({{"a-b.c", Str("")}})).Build()));
 }
 
 // ------------------------------------------------------------------------------------------
 // stage.static_labels
 
 TEST(StaticLabelsStageTest, SetsValuesAndSkipsEmptyOnes) {
-  StageHarness h = Make(NewStaticLabelsStage,
-                        BlockBuilder("stage.static_labels")
-                            .Attr("values", Obj({{"env", Str("prod")},
-                                                 {"empty", Str("")},
-                                                 {"nul", config::Value()}})));
+  StageHarness h =
+      Make(NewStaticLabelsStage,
+           BlockBuilder("stage.static_labels")
+               .Attr("values",
+                     Obj({{"env", Str("prod")}, {"empty", Str("")}, {"nul", config::Value()}})));
   ProcessEntry e = h.One(Entry("l", {{"env", "dev"}, {"empty", "keep"}}));
   EXPECT_EQ(Label(e, "env"), "prod");
   EXPECT_EQ(Label(e, "empty"), "keep");
@@ -116,43 +117,48 @@ TEST(StaticLabelsStageTest, SetsValuesAndSkipsEmptyOnes) {
 TEST(StaticLabelsStageTest, ValidatesArguments) {
   EXPECT_THAT(BuildErrors(NewStaticLabelsStage, BlockBuilder("stage.static_labels")),
               ElementsAre("missing required attribute \"values\""));
-  EXPECT_THAT(BuildErrors(NewStaticLabelsStage, BlockBuilder("stage.static_labels")
-                                                    .Attr("values", Obj({{"", Str("x")}}))),
-              ElementsAre("invalid label name: "));
-  EXPECT_THAT(BuildErrors(NewStaticLabelsStage, BlockBuilder("stage.static_labels")
-                                                    .Attr("values", Obj({{"a", Str("\xff")}}))),
-              ElementsAre("invalid label value: \xff"));
+  EXPECT_THAT(
+      BuildErrors(NewStaticLabelsStage,
+                  BlockBuilder("stage.static_labels").Attr("values", Obj({{"", Str("x")}}))),
+      ElementsAre("invalid label name: "));
+  EXPECT_THAT(
+      BuildErrors(NewStaticLabelsStage,
+                  BlockBuilder("stage.static_labels").Attr("values", Obj({{"a", Str("\xff")}}))),
+      ElementsAre("invalid label value: \xff"));
 }
 
 // ------------------------------------------------------------------------------------------
 // stage.label_drop / stage.label_keep
 
 TEST(LabelDropStageTest, RemovesNamedLabels) {
-  StageHarness h = Make(NewLabelDropStage, BlockBuilder("stage.label_drop")
-                                               .Attr("values", Arr({Str("a"), Str("missing")})));
+  StageHarness h =
+      Make(NewLabelDropStage,
+           BlockBuilder("stage.label_drop").Attr("values", Arr({Str("a"), Str("missing")})));
   ProcessEntry e = h.One(Entry("l", {{"a", "1"}, {"b", "2"}}));
   EXPECT_EQ(Label(e, "a"), "<absent>");
   EXPECT_EQ(Label(e, "b"), "2");
 }
 
 TEST(LabelKeepStageTest, KeepsOnlyNamedLabels) {
-  StageHarness h = Make(NewLabelKeepStage, BlockBuilder("stage.label_keep")
-                                               .Attr("values", Arr({Str("b"), Str("c")})));
+  StageHarness h = Make(NewLabelKeepStage,
+                        BlockBuilder("stage.label_keep").Attr("values", Arr({Str("b"), Str("c")})));
   ProcessEntry e = h.One(Entry("l", {{"a", "1"}, {"b", "2"}, {"__tenant_id__", "t"}}));
   EXPECT_EQ(e.labels.size(), 1u);
   EXPECT_EQ(Label(e, "b"), "2");
 }
 
 TEST(LabelDropKeepTest, ValidateArguments) {
-  EXPECT_THAT(BuildErrors(NewLabelDropStage, BlockBuilder("stage.label_drop").Attr("values", Arr({}))),
-              ElementsAre("labeldrop stage config cannot be empty"));
-  EXPECT_THAT(BuildErrors(NewLabelKeepStage, BlockBuilder("stage.label_keep").Attr("values", Arr({}))),
-              ElementsAre("labelallow stage config cannot be empty"));
+  EXPECT_THAT(
+      BuildErrors(NewLabelDropStage, BlockBuilder("stage.label_drop").Attr("values", Arr({}))),
+      ElementsAre("labeldrop stage config cannot be empty"));
+  EXPECT_THAT(
+      BuildErrors(NewLabelKeepStage, BlockBuilder("stage.label_keep").Attr("values", Arr({}))),
+      ElementsAre("labelallow stage config cannot be empty"));
   EXPECT_THAT(BuildErrors(NewLabelKeepStage, BlockBuilder("stage.label_keep")),
               ElementsAre("missing required attribute \"values\""));
-  EXPECT_THAT(BuildErrors(NewLabelDropStage,
-                          BlockBuilder("stage.label_drop").Attr("values", Str("a"))),
-              ElementsAre("expected array, got string"));
+  EXPECT_THAT(
+      BuildErrors(NewLabelDropStage, BlockBuilder("stage.label_drop").Attr("values", Str("a"))),
+      ElementsAre("expected array, got string"));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -173,18 +179,19 @@ TEST(StructuredMetadataStageTest, FromExtractedValues) {
 }
 
 TEST(StructuredMetadataStageTest, MovesLabelsNamedAsSources) {
-  StageHarness h = Make(NewStructuredMetadataStage,
-                        BlockBuilder("stage.structured_metadata")
-                            .Attr("values", Obj({{"pod", Str("")}})));
+  StageHarness h =
+      Make(NewStructuredMetadataStage,
+           BlockBuilder("stage.structured_metadata").Attr("values", Obj({{"pod", Str("")}})));
   ProcessEntry e = h.One(Entry("line", {{"pod", "p-1"}, {"ns", "n"}}));
   EXPECT_EQ(Label(e, "pod"), "<absent>");
   EXPECT_EQ(Label(e, "ns"), "n");
-  EXPECT_THAT(e.structured_metadata, ElementsAre(std::pair<std::string, std::string>("pod", "p-1")));
+  EXPECT_THAT(e.structured_metadata,
+              ElementsAre(std::pair<std::string, std::string>("pod", "p-1")));
 }
 
 TEST(StructuredMetadataStageTest, RegexOnExtractedAndLabels) {
-  StageHarness h = Make(NewStructuredMetadataStage, BlockBuilder("stage.structured_metadata")
-                                                        .Attr("regex", Str("^trace_")));
+  StageHarness h = Make(NewStructuredMetadataStage,
+                        BlockBuilder("stage.structured_metadata").Attr("regex", Str("^trace_")));
   ProcessEntry in = Entry("line", {{"trace_label", "L"}, {"other", "o"}});
   in.extracted["trace_id"] = ExtractedValue::String("abc");
   in.extracted["trace_null"] = ExtractedValue::Null();
@@ -199,10 +206,13 @@ TEST(StructuredMetadataStageTest, RegexOnExtractedAndLabels) {
 
 TEST(StructuredMetadataStageTest, ValidatesArguments) {
   StageHarness h;
-  EXPECT_TRUE(h.Build(NewStructuredMetadataStage, BlockBuilder("stage.structured_metadata").Build()));
-  EXPECT_THAT(BuildErrors(NewStructuredMetadataStage, BlockBuilder("stage.structured_metadata")
-                                                          .Attr("values", Obj({{"\xfd", Str("")}}))),
-              ElementsAre("invalid label name: \xfd"));
+  EXPECT_TRUE(
+      h.Build(NewStructuredMetadataStage, BlockBuilder("stage.structured_metadata").Build()));
+  EXPECT_THAT(
+      BuildErrors(
+          NewStructuredMetadataStage,
+          BlockBuilder("stage.structured_metadata").Attr("values", Obj({{"\xfd", Str("")}}))),
+      ElementsAre("invalid label name: \xfd"));
   EXPECT_THAT(BuildErrors(NewStructuredMetadataStage,
                           BlockBuilder("stage.structured_metadata").Attr("regex", Str("("))),
               ElementsAre("error parsing regexp: missing closing ): `(`"));
@@ -256,14 +266,16 @@ TEST(TenantStageTest, FromValueSourceOrLabel) {
 TEST(TenantStageTest, ValidatesArguments) {
   EXPECT_THAT(BuildErrors(NewTenantStage, BlockBuilder("stage.tenant")),
               ElementsAre("label, source or value config are required"));
-  EXPECT_THAT(BuildErrors(NewTenantStage,
-                          BlockBuilder("stage.tenant").Attr("source", Str("a")).Attr("value", Str("b"))),
-              ElementsAre("label, source and value are mutually exclusive: you should set source, "
-                          "value or label but not all"));
-  EXPECT_THAT(BuildErrors(NewTenantStage,
-                          BlockBuilder("stage.tenant").Attr("label", Str("a")).Attr("source", Str("b"))),
-              ElementsAre("label, source and value are mutually exclusive: you should set source, "
-                          "value or label but not all"));
+  EXPECT_THAT(
+      BuildErrors(NewTenantStage,
+                  BlockBuilder("stage.tenant").Attr("source", Str("a")).Attr("value", Str("b"))),
+      ElementsAre("label, source and value are mutually exclusive: you should set source, "
+                  "value or label but not all"));
+  EXPECT_THAT(
+      BuildErrors(NewTenantStage,
+                  BlockBuilder("stage.tenant").Attr("label", Str("a")).Attr("source", Str("b"))),
+      ElementsAre("label, source and value are mutually exclusive: you should set source, "
+                  "value or label but not all"));
 }
 
 TEST(StageErrorsTest, ErrorsPointAtTheAttribute) {

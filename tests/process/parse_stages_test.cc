@@ -128,8 +128,8 @@ TEST(CriStageTest, MaxPartialLinesFlushesEveryPendingStream) {
   run(p + "partial line 4 ", {{"label1", "val3"}});
   EXPECT_TRUE(got.empty());
   run(p + "partial line 5 ", {{"label1", "val4"}});  // a 4th stream: the 3 pending go out
-  EXPECT_THAT(got, ElementsAre("partial line 1 partial line 3 ", "partial line 2 ",
-                               "partial line 4 "));
+  EXPECT_THAT(got,
+              ElementsAre("partial line 1 partial line 3 ", "partial line 2 ", "partial line 4 "));
   run(f + "log finished", {{"label1", "val1"}, {"label2", "val2"}});
   run(f + "another full log", {{"label1", "val3"}});
   run(f + "yet an another full log", {{"label1", "val4"}});
@@ -180,7 +180,8 @@ TEST(CriStageTest, FlushReleasesPendingPartials) {
 
 TEST(CriStageTest, ValidatesArguments) {
   StageHarness h;
-  EXPECT_FALSE(h.Build(NewCriStage, BlockBuilder("stage.cri").Attr("max_partial_lines", Int(0)).Build()));
+  EXPECT_FALSE(
+      h.Build(NewCriStage, BlockBuilder("stage.cri").Attr("max_partial_lines", Int(0)).Build()));
   EXPECT_THAT(h.Errors(), ElementsAre("max_partial_lines must be greater than 0"));
   EXPECT_FALSE(h.Build(NewCriStage,
                        BlockBuilder("stage.cri").Attr("max_partial_line_size", Int(-1)).Build()));
@@ -305,9 +306,10 @@ TEST(JsonStageTest, RegexAllAndExpressionsTogether) {
   ProcessEntry e = all.One(Entry(kJsonLine));
   EXPECT_EQ(e.extracted.size(), 8u);
   EXPECT_EQ(X(e, "component"), R"(["parser","type"])");
-  StageHarness both = Json(BlockBuilder("stage.json")
-                               .Attr("expressions", Obj({{"out", Str("message")}, {"app", Str("")}}))
-                               .Attr("regex", Str("(app|duration)")));
+  StageHarness both =
+      Json(BlockBuilder("stage.json")
+               .Attr("expressions", Obj({{"out", Str("message")}, {"app", Str("")}}))
+               .Attr("regex", Str("(app|duration)")));
   e = both.One(Entry(kJsonLine));
   EXPECT_EQ(e.extracted.size(), 3u);
   EXPECT_EQ(X(e, "out"), "this is a log line");
@@ -327,9 +329,9 @@ TEST(JsonStageTest, MalformedPassesOrIsDropped) {
   EXPECT_TRUE(drop.Run(Entry("not json")).empty());
   EXPECT_TRUE(drop.Run(Entry("[1]")).empty());
   EXPECT_EQ(drop.Run(Entry(R"({"a":1})")).size(), 1u);
-  EXPECT_EQ(drop.metrics->CounterValue("loki_process_dropped_lines_total",
-                                      {{"component_id", "loki.process.test"},
-                                       {"reason", "malformed_json"}}),
+  EXPECT_EQ(drop.metrics->CounterValue(
+                "loki_process_dropped_lines_total",
+                {{"component_id", "loki.process.test"}, {"reason", "malformed_json"}}),
             2u);
   // An unusable source is not "malformed": nothing is dropped.
   StageHarness src = Json(BlockBuilder("stage.json")
@@ -337,6 +339,16 @@ TEST(JsonStageTest, MalformedPassesOrIsDropped) {
                               .Attr("source", Str("s"))
                               .Attr("drop_malformed", Bool(true)));
   EXPECT_EQ(src.Run(Entry("x")).size(), 1u);
+}
+
+TEST(JsonStageTest, IntegersBeyond64BitsAreFloats) {
+  StageHarness h = Json(BlockBuilder("stage.json").Attr("regex", Str(".*")));
+  ProcessEntry e = h.One(Entry(R"({"big": 12345678901234567890123, "neg": -92233720368547758090,
+                                   "s": "12345678901234567890123", "u": 18446744073709551615})"));
+  EXPECT_EQ(X(e, "big"), "<num:1.2345678901234568e+22>");
+  EXPECT_EQ(X(e, "neg"), "<num:-9.2233720368547758e+19>");
+  EXPECT_EQ(X(e, "s"), "12345678901234567890123");
+  EXPECT_EQ(X(e, "u"), "<num:1.8446744073709552e+19>");
 }
 
 TEST(JsonStageTest, ValidatesArguments) {
@@ -348,17 +360,17 @@ TEST(JsonStageTest, ValidatesArguments) {
                                          .Attr("source", Str(""))
                                          .Build()));
   EXPECT_THAT(h.Errors(), ElementsAre("empty source"));
-  EXPECT_FALSE(h.Build(NewJsonStage, BlockBuilder("stage.json")
-                                         .Attr("expressions", Obj({{"extr1", Str("3##@$#33")}}))
-                                         .Build()));
+  EXPECT_FALSE(h.Build(
+      NewJsonStage,
+      BlockBuilder("stage.json").Attr("expressions", Obj({{"extr1", Str("3##@$#33")}})).Build()));
   ASSERT_EQ(h.Errors().size(), 1u);
-  EXPECT_EQ(h.Errors()[0].rfind("could not compile JMES expression: SyntaxError: Unknown char: '#'",
-                                0),
-            0u);
+  EXPECT_EQ(
+      h.Errors()[0].rfind("could not compile JMES expression: SyntaxError: Unknown char: '#'", 0),
+      0u);
   EXPECT_NE(h.Errors()[0].find("3##@$#33"), std::string::npos);
-  EXPECT_FALSE(h.Build(NewJsonStage, BlockBuilder("stage.json")
-                                         .Attr("expressions", Obj({{"n", Str("length(a)")}}))
-                                         .Build()));
+  EXPECT_FALSE(h.Build(
+      NewJsonStage,
+      BlockBuilder("stage.json").Attr("expressions", Obj({{"n", Str("length(a)")}})).Build()));
   EXPECT_NE(h.Errors()[0].find("not supported"), std::string::npos);
   EXPECT_FALSE(h.Build(NewJsonStage, BlockBuilder("stage.json").Attr("regex", Str("(")).Build()));
   EXPECT_THAT(h.Errors(), ElementsAre("error parsing regexp: missing closing ): `(`"));
@@ -419,7 +431,8 @@ TEST(LogfmtStageTest, ValidatesArguments) {
   StageHarness h;
   EXPECT_FALSE(h.Build(NewLogfmtStage, BlockBuilder("stage.logfmt").Build()));
   EXPECT_THAT(h.Errors(), ElementsAre("logfmt mapping or regex is required"));
-  EXPECT_FALSE(h.Build(NewLogfmtStage, BlockBuilder("stage.logfmt").Attr("regex", Str("[")).Build()));
+  EXPECT_FALSE(
+      h.Build(NewLogfmtStage, BlockBuilder("stage.logfmt").Attr("regex", Str("[")).Build()));
   EXPECT_THAT(h.Errors(), ElementsAre("error parsing regexp: missing closing ]: `[`"));
 }
 
@@ -436,8 +449,11 @@ StageHarness Regex(BlockBuilder b) {
 }
 
 TEST(RegexStageTest, NamedGroupsAreExtracted) {
-  StageHarness h = Regex(BlockBuilder("stage.regex")
-                             .Attr("expression", Str(R"re(^(?P<ip>\S+) (?P<identd>\S+) (?P<user>\S+) \[(?P<timestamp>[\w:/]+\s[+\-]\d{4})\] "(?P<action>\S+)\s?(?P<path>\S+)?\s?(?P<protocol>\S+)?" (?P<status>\d{3}|-) (\d+|-)\s?"?(?P<referer>[^"]*)"?\s?"?(?P<useragent>[^"]*)?"?$)re")));
+  StageHarness h = Regex(
+      BlockBuilder("stage.regex")
+          .Attr(
+              "expression",
+              Str(R"re(^(?P<ip>\S+) (?P<identd>\S+) (?P<user>\S+) \[(?P<timestamp>[\w:/]+\s[+\-]\d{4})\] "(?P<action>\S+)\s?(?P<path>\S+)?\s?(?P<protocol>\S+)?" (?P<status>\d{3}|-) (\d+|-)\s?"?(?P<referer>[^"]*)"?\s?"?(?P<useragent>[^"]*)?"?$)re")));
   ProcessEntry e = h.One(Entry(kAccessLine));
   EXPECT_EQ(X(e, "ip"), "11.11.11.11");
   EXPECT_EQ(X(e, "user"), "frank");
@@ -489,21 +505,22 @@ TEST(RegexStageTest, ValidatesArguments) {
   StageHarness h;
   EXPECT_FALSE(h.Build(NewRegexStage, BlockBuilder("stage.regex").Build()));
   EXPECT_THAT(h.Errors(), ElementsAre("missing required attribute \"expression\""));
-  EXPECT_FALSE(h.Build(NewRegexStage, BlockBuilder("stage.regex").Attr("expression", Str("")).Build()));
+  EXPECT_FALSE(
+      h.Build(NewRegexStage, BlockBuilder("stage.regex").Attr("expression", Str("")).Build()));
   EXPECT_THAT(h.Errors(), ElementsAre("expression is required"));
   EXPECT_FALSE(h.Build(NewRegexStage, BlockBuilder("stage.regex")
                                           .Attr("expression", Str("(?P<ts>[0-9]+).*"))
                                           .Attr("source", Str(""))
                                           .Build()));
   EXPECT_THAT(h.Errors(), ElementsAre("empty source"));
-  EXPECT_FALSE(h.Build(NewRegexStage, BlockBuilder("stage.regex")
-                                          .Attr("expression", Str("(?P<ts[0-9]+).*"))
-                                          .Build()));
+  EXPECT_FALSE(
+      h.Build(NewRegexStage,
+              BlockBuilder("stage.regex").Attr("expression", Str("(?P<ts[0-9]+).*")).Build()));
   ASSERT_EQ(h.Errors().size(), 1u);
-  EXPECT_EQ(h.Errors()[0].rfind(
-                "could not compile regular expression: error parsing regexp: invalid named capture",
-                0),
-            0u);
+  EXPECT_EQ(
+      h.Errors()[0].rfind(
+          "could not compile regular expression: error parsing regexp: invalid named capture", 0),
+      0u);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -536,16 +553,20 @@ TEST(ReplaceStageTest, SourceIsReplacedInPlace) {
                                .Attr("source", Str("msg"))
                                .Attr("replace", Str("/loki/api/v1/push/")));
   ProcessEntry in = Entry("the line");
-  in.extracted["msg"] = ExtractedValue::String(R"(11.11.11.11 - "POST /loki/api/push/ HTTP/1.1" 200)");
+  in.extracted["msg"] =
+      ExtractedValue::String(R"(11.11.11.11 - "POST /loki/api/push/ HTTP/1.1" 200)");
   ProcessEntry e = h.One(std::move(in));
   EXPECT_EQ(X(e, "msg"), R"(11.11.11.11 - "POST /loki/api/v1/push/ HTTP/1.1" 200)");
   EXPECT_EQ(e.line, "the line");
 }
 
 TEST(ReplaceStageTest, TemplateWithNamedGroups) {
-  StageHarness h = Replace(BlockBuilder("stage.replace")
-                               .Attr("expression", Str(R"re(^(?P<ip>\S+) (?P<identd>\S+) (?P<user>\S+) \[(?P<timestamp>[\w:/]+\s[+\-]\d{4})\] "(?P<action>\S+)\s?(?P<path>\S+)?\s?(?P<protocol>\S+)?" (?P<status>\d{3}|-) (\d+|-)\s?"?(?P<referer>[^"]*)"?\s?"?(?P<useragent>[^"]*)?"?$)re"))
-                               .Attr("replace", Str(kUpperTemplate)));
+  StageHarness h = Replace(
+      BlockBuilder("stage.replace")
+          .Attr(
+              "expression",
+              Str(R"re(^(?P<ip>\S+) (?P<identd>\S+) (?P<user>\S+) \[(?P<timestamp>[\w:/]+\s[+\-]\d{4})\] "(?P<action>\S+)\s?(?P<path>\S+)?\s?(?P<protocol>\S+)?" (?P<status>\d{3}|-) (\d+|-)\s?"?(?P<referer>[^"]*)"?\s?"?(?P<useragent>[^"]*)?"?$)re"))
+          .Attr("replace", Str(kUpperTemplate)));
   ProcessEntry e = h.One(Entry(kAccessLine));
   EXPECT_EQ(e.line, kReplacedLine);
   EXPECT_EQ(X(e, "user"), "FRANK");
@@ -556,9 +577,12 @@ TEST(ReplaceStageTest, TemplateWithNamedGroups) {
 }
 
 TEST(ReplaceStageTest, NestedGroupsAreReplacedOnce) {
-  StageHarness h = Replace(BlockBuilder("stage.replace")
-                               .Attr("expression", Str(R"re((?P<ip_user>^(?P<ip>\S+) (?P<identd>\S+) (?P<user>\S+)) \[(?P<timestamp>[\w:/]+\s[+\-]\d{4})\] "(?P<action_path>(?P<action>\S+)\s?(?P<path>\S+)?)\s?(?P<protocol>\S+)?" (?P<status>\d{3}|-) (\d+|-)\s?"?(?P<referer>[^"]*)"?\s?"?(?P<useragent>[^"]*)?"?$)re"))
-                               .Attr("replace", Str(kUpperTemplate)));
+  StageHarness h = Replace(
+      BlockBuilder("stage.replace")
+          .Attr(
+              "expression",
+              Str(R"re((?P<ip_user>^(?P<ip>\S+) (?P<identd>\S+) (?P<user>\S+)) \[(?P<timestamp>[\w:/]+\s[+\-]\d{4})\] "(?P<action_path>(?P<action>\S+)\s?(?P<path>\S+)?)\s?(?P<protocol>\S+)?" (?P<status>\d{3}|-) (\d+|-)\s?"?(?P<referer>[^"]*)"?\s?"?(?P<useragent>[^"]*)?"?$)re"))
+          .Attr("replace", Str(kUpperTemplate)));
   ProcessEntry e = h.One(Entry(kAccessLine));
   EXPECT_EQ(e.line, kReplacedLine);
   EXPECT_EQ(X(e, "ip_user"), "11.11.11.11 - FRANK");
@@ -567,9 +591,12 @@ TEST(ReplaceStageTest, NestedGroupsAreReplacedOnce) {
 }
 
 TEST(ReplaceStageTest, UnnamedGroupsWithTemplate) {
-  StageHarness h = Replace(BlockBuilder("stage.replace")
-                               .Attr("expression", Str(R"re(^(\S+) (\S+) (\S+) \[([\w:/]+\s[+\-]\d{4})\] "(\S+)\s?(\S+)?\s?(\S+)?" (\d{3}|-) (\d+|-)\s?"?([^"]*)"?\s?"?([^"]*)?"?$)re"))
-                               .Attr("replace", Str(kUpperTemplate)));
+  StageHarness h = Replace(
+      BlockBuilder("stage.replace")
+          .Attr(
+              "expression",
+              Str(R"re(^(\S+) (\S+) (\S+) \[([\w:/]+\s[+\-]\d{4})\] "(\S+)\s?(\S+)?\s?(\S+)?" (\d{3}|-) (\d+|-)\s?"?([^"]*)"?\s?"?([^"]*)?"?$)re"))
+          .Attr("replace", Str(kUpperTemplate)));
   ProcessEntry e = h.One(Entry(kAccessLine));
   EXPECT_EQ(e.line, kReplacedLine);
   EXPECT_TRUE(e.extracted.empty());
@@ -606,9 +633,8 @@ TEST(ReplaceStageTest, NoMatchOrTemplateErrorLeavesEntry) {
                                .Attr("replace", Str("{{ ToUpper .nothing }}")));
   EXPECT_EQ(h.One(Entry("abc")).line, "abc");
   EXPECT_EQ(h.One(Entry("x1")).line, "x1");
-  StageHarness src = Replace(BlockBuilder("stage.replace")
-                                 .Attr("expression", Str("(a)"))
-                                 .Attr("source", Str("missing")));
+  StageHarness src = Replace(
+      BlockBuilder("stage.replace").Attr("expression", Str("(a)")).Attr("source", Str("missing")));
   EXPECT_EQ(src.One(Entry("a")).line, "a");
 }
 
@@ -619,8 +645,9 @@ TEST(ReplaceStageTest, ValidatesArguments) {
   EXPECT_FALSE(
       h.Build(NewReplaceStage, BlockBuilder("stage.replace").Attr("expression", Str("")).Build()));
   EXPECT_THAT(h.Errors(), ElementsAre("expression is required"));
-  EXPECT_FALSE(h.Build(NewReplaceStage,
-                       BlockBuilder("stage.replace").Attr("expression", Str("(?P<ts[0-9]+).*")).Build()));
+  EXPECT_FALSE(
+      h.Build(NewReplaceStage,
+              BlockBuilder("stage.replace").Attr("expression", Str("(?P<ts[0-9]+).*")).Build()));
   EXPECT_EQ(h.Errors()[0].rfind("could not compile regular expression: error parsing regexp: ", 0),
             0u);
   EXPECT_FALSE(h.Build(NewReplaceStage, BlockBuilder("stage.replace")
@@ -651,9 +678,8 @@ ProcessEntry WithExtracted(ProcessEntry e) {
 }
 
 TEST(PackStageTest, NoLabelsWrapsTheLine) {
-  StageHarness h = Pack(BlockBuilder("stage.pack")
-                            .Attr("labels", Arr({}))
-                            .Attr("ingest_timestamp", Bool(false)));
+  StageHarness h = Pack(
+      BlockBuilder("stage.pack").Attr("labels", Arr({})).Attr("ingest_timestamp", Bool(false)));
   ProcessEntry e = h.One(WithExtracted(Entry("test line 1", {{"foo", "bar"}}, 1)));
   EXPECT_EQ(e.line, R"({"_entry":"test line 1"})");
   EXPECT_EQ(e.timestamp_ns, 1);
@@ -703,11 +729,14 @@ TEST(DecolorizeStageTest, RemovesAnsiEscapes) {
   EXPECT_EQ(h.One(Entry("sample text")).line, "sample text");
   EXPECT_EQ(h.One(Entry("\033[0;32mgreen\033[0m \033[0;31mred\033[0m")).line, "green red");
   EXPECT_EQ(h.One(Entry("\033[1;4;38;5;196mbold\033[K!")).line, "bold!");
-  EXPECT_EQ(h.One(Entry("\xC2\x9B" "31mc1\xC2\x9Bm")).line, "c1");        // C1 CSI
-  EXPECT_EQ(h.One(Entry("\033]0;title\007text")).line, "text");            // OSC with BEL
+  EXPECT_EQ(h.One(Entry("\xC2\x9B"
+                        "31mc1\xC2\x9Bm"))
+                .line,
+            "c1");                                               // C1 CSI
+  EXPECT_EQ(h.One(Entry("\033]0;title\007text")).line, "text");  // OSC with BEL
   EXPECT_EQ(h.One(Entry("caf\xC3\xA9 \033[0m")).line, "caf\xC3\xA9 ");
-  EXPECT_FALSE(h.Build(NewDecolorizeStage,
-                       BlockBuilder("stage.decolorize").Attr("x", Int(1)).Build()));
+  EXPECT_FALSE(
+      h.Build(NewDecolorizeStage, BlockBuilder("stage.decolorize").Attr("x", Int(1)).Build()));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -745,19 +774,17 @@ TEST(TruncateStageTest, LabelsAllOrNamed) {
   EXPECT_EQ(Label(e, "a"), "1234");
   EXPECT_EQ(Label(e, "b"), "12");
   EXPECT_EQ(X(e, "truncated"), "label");
-  StageHarness named = Truncate({Rule({{"limit", Str("4B")},
-                                       {"source_type", Str("label")},
-                                       {"sources", Arr({Str("b")})}})});
+  StageHarness named = Truncate(
+      {Rule({{"limit", Str("4B")}, {"source_type", Str("label")}, {"sources", Arr({Str("b")})}})});
   e = named.One(Entry("line", {{"a", "123456"}, {"b", "123456"}}));
   EXPECT_EQ(Label(e, "a"), "123456");
   EXPECT_EQ(Label(e, "b"), "1234");
 }
 
 TEST(TruncateStageTest, StructuredMetadataAndExtracted) {
-  StageHarness h = Truncate({Rule({{"limit", Int(3)}, {"source_type", Str("structured_metadata")}}),
-                             Rule({{"limit", Int(3)},
-                                   {"source_type", Str("extracted")},
-                                   {"sources", Arr({Str("x")})}})});
+  StageHarness h = Truncate(
+      {Rule({{"limit", Int(3)}, {"source_type", Str("structured_metadata")}}),
+       Rule({{"limit", Int(3)}, {"source_type", Str("extracted")}, {"sources", Arr({Str("x")})}})});
   ProcessEntry in = Entry("line");
   in.structured_metadata = {{"m", "abcdef"}, {"k", "ab"}};
   in.extracted["x"] = ExtractedValue::String("abcdef");
@@ -795,7 +822,8 @@ TEST(TruncateStageTest, ValidatesRules) {
   EXPECT_FALSE(h.Build(NewTruncateStage, BlockBuilder("stage.truncate").Build()));
   EXPECT_THAT(h.Errors(), ElementsAre("missing required block \"rule\""));
   EXPECT_THAT(TruncateErrors({}), ElementsAre("missing required attribute \"limit\""));
-  EXPECT_THAT(TruncateErrors({{"limit", Str("0B")}}), ElementsAre("limit must be greater than zero"));
+  EXPECT_THAT(TruncateErrors({{"limit", Str("0B")}}),
+              ElementsAre("limit must be greater than zero"));
   EXPECT_THAT(TruncateErrors({{"limit", Str("10B")}, {"sources", Arr({Str("app")})}}),
               ElementsAre("sources cannot be set when source_type is 'line'"));
   EXPECT_THAT(TruncateErrors({{"limit", Str("10B")}, {"suffix", Str("12345678901")}}),

@@ -36,24 +36,24 @@ TEST(GoRegexpTest, ErrorsUseGoWording) {
   EXPECT_EQ(CompileError("(a"), "error parsing regexp: missing closing ): `(a`");
   EXPECT_EQ(CompileError("a**"), "error parsing regexp: invalid nested repetition operator: `**`");
   EXPECT_EQ(CompileError("[a"), "error parsing regexp: missing closing ]: `[a`");
-  EXPECT_EQ(CompileError("(?P<ts[0-9]+).*").rfind("error parsing regexp: invalid named capture",
-                                                  0),
+  EXPECT_EQ(CompileError("(?P<ts[0-9]+).*").rfind("error parsing regexp: invalid named capture", 0),
             0u);
-  EXPECT_EQ(CompileError("x\\"), "error parsing regexp: trailing backslash at end of expression: ``");
+  EXPECT_EQ(CompileError("x\\"),
+            "error parsing regexp: trailing backslash at end of expression: ``");
 }
 
 std::vector<std::pair<int, int>> AllMatches(const std::string& pattern, const std::string& text) {
   std::string err;
   std::unique_ptr<RE2> re = CompileGoRegexp(pattern, &err);
   std::vector<std::pair<int, int>> out;
-  ForEachGoMatch(*re, text, [&](const GoSubmatch* g, int) { out.emplace_back(g[0].begin, g[0].end); });
+  ForEachGoMatch(*re, text,
+                 [&](const GoSubmatch* g, int) { out.emplace_back(g[0].begin, g[0].end); });
   return out;
 }
 
 TEST(GoRegexpTest, AllMatchesSkipsEmptyMatchAfterMatch) {
   // Go: regexp.MustCompile("a*").FindAllStringIndex("baaac", -1) == [[0 0] [1 4] [5 5]].
-  EXPECT_EQ(AllMatches("a*", "baaac"),
-            (std::vector<std::pair<int, int>>{{0, 0}, {1, 4}, {5, 5}}));
+  EXPECT_EQ(AllMatches("a*", "baaac"), (std::vector<std::pair<int, int>>{{0, 0}, {1, 4}, {5, 5}}));
   EXPECT_EQ(AllMatches("x", "abc"), (std::vector<std::pair<int, int>>{}));
   EXPECT_EQ(AllMatches("^a", "aaa"), (std::vector<std::pair<int, int>>{{0, 1}}));
 }

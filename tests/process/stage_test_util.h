@@ -74,7 +74,8 @@ struct StageHarness {
   }
 };
 
-inline ProcessEntry Entry(std::string line, std::vector<std::pair<std::string, std::string>> labels = {},
+inline ProcessEntry Entry(std::string line,
+                          std::vector<std::pair<std::string, std::string>> labels = {},
                           int64_t ts = 1000) {
   ProcessEntry e;
   e.line = std::move(line);
