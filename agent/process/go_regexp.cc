@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
+
 #include "absl/strings/str_cat.h"
 #include "agent/common/strings.h"
 
@@ -88,8 +90,12 @@ std::string_view GoErrorText(RE2::ErrorCode code) {
 }
 
 // One search from `pos`; fills `groups` as offsets. False when nothing matches.
+// Submatch buffers live on the stack for the usual handful of groups.
+using PieceBuffer = absl::InlinedVector<re2::StringPiece, 16>;
+using GroupBuffer = absl::InlinedVector<GoSubmatch, 16>;
+
 bool MatchAt(const RE2& re, std::string_view text, size_t pos, GoSubmatch* groups, int n,
-             std::vector<re2::StringPiece>* scratch) {
+             PieceBuffer* scratch) {
   scratch->resize(static_cast<size_t>(n));
   re2::StringPiece sp(text.data(), text.size());
   if (!re.Match(sp, pos, text.size(), RE2::UNANCHORED, scratch->data(), n)) return false;
@@ -205,15 +211,15 @@ std::unique_ptr<RE2> CompileGoRegexp(std::string_view pattern, std::string* erro
 }
 
 bool FindGoSubmatch(const RE2& re, std::string_view text, GoSubmatch* groups, int n) {
-  std::vector<re2::StringPiece> scratch;
+  PieceBuffer scratch;
   return MatchAt(re, text, 0, groups, n, &scratch);
 }
 
 int ForEachGoMatch(const RE2& re, std::string_view text,
                    absl::FunctionRef<void(const GoSubmatch* groups, int n)> fn) {
   const int n = 1 + re.NumberOfCapturingGroups();
-  std::vector<GoSubmatch> groups(static_cast<size_t>(n));
-  std::vector<re2::StringPiece> scratch;
+  GroupBuffer groups(static_cast<size_t>(n));
+  PieceBuffer scratch;
   int count = 0;
   long prev_end = -1;
   size_t pos = 0;
@@ -239,8 +245,8 @@ int ForEachGoMatch(const RE2& re, std::string_view text,
 void GoReplaceAll(const RE2& re, std::string_view src, std::string_view repl, bool literal,
                   std::string* out) {
   const int n = 1 + re.NumberOfCapturingGroups();
-  std::vector<GoSubmatch> groups(static_cast<size_t>(n));
-  std::vector<re2::StringPiece> scratch;
+  GroupBuffer groups(static_cast<size_t>(n));
+  PieceBuffer scratch;
   size_t last_end = 0;
   size_t pos = 0;
   while (pos <= src.size()) {

@@ -382,11 +382,8 @@ class JsonStage final : public Stage {
         emit(std::move(e));
         return;
       }
-      // The source's value lives in the map this stage writes to; parse a stable copy.
-      if (input != &scratch_) {
-        scratch_ = *input;
-        input = &scratch_;
-      }
+      // No copy needed even when the input lives in the map: the parser copies it, and the
+      // DOM's strings point into the parser's own buffers.
     }
     simdjson::dom::element root;
     // Only an object (or null, which Go decodes into an empty map) is accepted.
@@ -604,7 +601,7 @@ class ReplaceStage final : public Stage {
     result_.clear();
     captured_.clear();
     size_t prev_end = 0;
-    std::string out;
+    std::string& out = out_;
     for (size_t m = 0; m < matches_.size(); m += static_cast<size_t>(n)) {
       for (int i = 1; i < n; ++i) {
         const GoSubmatch& g = matches_[m + static_cast<size_t>(i)];
@@ -651,6 +648,7 @@ class ReplaceStage final : public Stage {
   std::string scratch_;
   std::string input_;
   std::string result_;
+  std::string out_;
   std::vector<GoSubmatch> matches_;
   absl::flat_hash_map<std::string, std::string> captured_;
 };
