@@ -845,14 +845,14 @@ Value OwnedFromDom(simdjson::dom::element e) {
   switch (e.type()) {
     case simdjson::dom::element_type::ARRAY: {
       std::vector<Value> elems;
-      for (simdjson::dom::element c : e.get_array().value_unsafe()) {
-        elems.push_back(OwnedFromDom(c));
-      }
+      simdjson::dom::array arr = e.get_array().value_unsafe();
+      for (simdjson::dom::element c : arr) elems.push_back(OwnedFromDom(c));
       return Value::Array(std::move(elems));
     }
     case simdjson::dom::element_type::OBJECT: {
       Value::Members m;
-      for (simdjson::dom::key_value_pair kv : e.get_object().value_unsafe()) {
+      simdjson::dom::object obj = e.get_object().value_unsafe();
+      for (simdjson::dom::key_value_pair kv : obj) {
         m.emplace_back(std::string(kv.key), OwnedFromDom(kv.value));
       }
       return Value::Object(std::move(m));
