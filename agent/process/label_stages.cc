@@ -1,7 +1,8 @@
 // loki.process label and output stages: labels, static_labels, label_drop, label_keep,
 // structured_metadata, output, tenant. Each follows Alloy's stages/<name>.go: argument names,
 // validation messages, and which values are skipped (null extracted values, label values that
-// are not valid UTF-8). Stages run on the pipeline's thread (see stage.h).
+// are not valid UTF-8). Each stage is owned by its loki.process pipeline and runs on that
+// pipeline's thread (see stage.h).
 #include <algorithm>
 #include <map>
 #include <memory>

@@ -3,8 +3,13 @@
 // names, defaults, validation messages, and what happens to an entry the stage cannot parse
 // (passed on unchanged unless the stage's drop option says otherwise).
 //
-// Stages run on the pipeline's thread (see stage.h) and own reusable buffers, so that parsing a
-// line allocates nothing beyond what the entry itself keeps.
+// Each stage is owned by its loki.process pipeline and runs on that pipeline's thread (see
+// stage.h); stages own reusable buffers, so that parsing a line allocates little beyond what the
+// entry itself keeps (Alloy's extracted values are copies by nature).
+//
+// Known differences from Alloy, all at the margins: RE2 does not let `.` or `[^x]` match bytes
+// of invalid UTF-8 (Go matches them as U+FFFD), and simdjson rejects invalid UTF-8 inside JSON
+// strings (Go replaces it); the tailer hands on valid UTF-8, so neither shows in practice.
 #include <simdjson.h>
 
 #include <algorithm>
