@@ -4,11 +4,17 @@
 
 namespace sluice {
 
+// As Alloy's loki.process: the extracted map starts with the entry's labels.
+void SeedExtracted(ProcessEntry& e) {
+  for (const auto& [k, v] : e.labels.labels()) e.extracted[k] = ExtractedValue::String(v);
+}
+
 // A view of a ProcessNode that starts at a later stage.
 class ProcessNode::Tail final : public LogsNode {
  public:
   Tail(ProcessNode* node, size_t first) : node_(node), first_(first) {}
   void Push(ProcessEntry& entry) override {
+    SeedExtracted(entry);
     node_->RunFrom(first_, entry);
     node_->Schedule();
   }
@@ -31,6 +37,12 @@ LogsNode* ProcessNode::EntryFrom(size_t first) {
   if (first == 0) return this;
   views_.push_back(std::make_unique<Tail>(this, first));
   return views_.back().get();
+}
+
+void ProcessNode::Push(ProcessEntry& entry) {
+  SeedExtracted(entry);
+  RunFrom(0, entry);
+  Schedule();
 }
 
 void ProcessNode::RunFrom(size_t i, ProcessEntry& entry) {

@@ -32,10 +32,7 @@ class ProcessNode final : public LogsNode {
   LogsNode* EntryFrom(size_t first);
   size_t num_stages() const { return stages_.size(); }
 
-  void Push(ProcessEntry& entry) override {
-    RunFrom(0, entry);
-    Schedule();
-  }
+  void Push(ProcessEntry& entry) override;
   void PushMark(uint64_t file_id, uint64_t generation, int64_t offset) override;
   void Tick(int64_t now_mono_ns) override;
   int64_t NextDeadline() const override;
