@@ -4,10 +4,12 @@
 
 namespace sluice {
 
+namespace {
 // As Alloy's loki.process: the extracted map starts with the entry's labels.
 void SeedExtracted(ProcessEntry& e) {
   for (const auto& [k, v] : e.labels.labels()) e.extracted[k] = ExtractedValue::String(v);
 }
+}  // namespace
 
 // A view of a ProcessNode that starts at a later stage.
 class ProcessNode::Tail final : public LogsNode {
