@@ -1,0 +1,280 @@
+// The running graph without the configuration language: a real TailManager in target mode feeds
+// the LogsRouter, ProcessNodes with test stages, and WriteNodes whose endpoints are fake sinks.
+// Checks what reaches each endpoint and when a file's position may be committed.
+#include "agent/runtime/logs_router.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include "agent/pipeline/push_encoder.h"
+#include "agent/runtime/process_node.h"
+#include "agent/runtime/write_node.h"
+#include "tests/support/temp_dir.h"
+
+namespace sluice {
+namespace {
+
+using ::sluice::testing::AppendFile;
+using ::sluice::testing::TempDir;
+using ::sluice::testing::WriteFile;
+
+struct Received {
+  std::string tenant;
+  std::string labels;
+  std::string line;
+  std::string metadata;  // "k=v;" pairs
+};
+
+// Records what it is given; can be told to hold every delivery until released.
+class FakeSink final : public Sink {
+ public:
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<Received> got;
+    bool hold = false;
+    bool cancelled = false;
+  };
+  explicit FakeSink(std::shared_ptr<State> st) : st_(std::move(st)) {}
+  // As a real sink does, turns the batch into its payload at seal (the batcher takes the arena
+  // back right after): one record per entry, fields split by \x1f, records by \x1e.
+  void Prepare(Batch* batch) override {
+    std::string out;
+    for (size_t i = 0; i < batch->num_streams; ++i) {
+      for (const BatchEntry& e : batch->streams[i].entries) {
+        out += batch->streams[i].info->loki_labels + '\x1f' + std::string(batch->Line(e)) + '\x1f';
+        ForEachMetadataPair(batch->Metadata(e), [&](std::string_view k, std::string_view v) {
+          out += std::string(k) + "=" + std::string(v) + ";";
+        });
+        out += '\x1e';
+      }
+    }
+    batch->payload = std::move(out);
+    batch->prepared = true;
+  }
+  BatchOutcome Deliver(const Batch& batch) override {
+    std::unique_lock<std::mutex> lock(st_->mu);
+    st_->cv.wait(lock, [&] { return !st_->hold || st_->cancelled; });
+    if (st_->cancelled) return BatchOutcome::kAborted;
+    std::string_view p = batch.payload;
+    while (!p.empty()) {
+      size_t end = p.find('\x1e');
+      std::string_view rec = p.substr(0, end);
+      p.remove_prefix(end + 1);
+      size_t a = rec.find('\x1f');
+      size_t b = rec.find('\x1f', a + 1);
+      st_->got.push_back(Received{batch.tenant, std::string(rec.substr(0, a)),
+                                  std::string(rec.substr(a + 1, b - a - 1)),
+                                  std::string(rec.substr(b + 1))});
+    }
+    return BatchOutcome::kDelivered;
+  }
+  void Cancel() override {
+    std::lock_guard<std::mutex> lock(st_->mu);
+    st_->cancelled = true;
+    st_->cv.notify_all();
+  }
+
+ private:
+  std::shared_ptr<State> st_;
+};
+
+// Holds every entry whose line starts with "hold" until Flush(); passes the others on, setting
+// __tenant_id__ from a "tenant=" prefix and adding structured metadata.
+class TestStage final : public Stage {
+ public:
+  void Process(ProcessEntry&& e, EmitFn emit) override {
+    if (e.line.rfind("hold", 0) == 0) {
+      held_.push_back(std::move(e));
+      return;
+    }
+    if (e.line.rfind("tenant=", 0) == 0) {
+      e.labels.Set("__tenant_id__", e.line.substr(7, e.line.find(' ') - 7));
+    }
+    if (e.line.rfind("drop", 0) == 0) return;
+    e.structured_metadata.emplace_back("seen", "yes");
+    emit(std::move(e));
+  }
+  void Flush(EmitFn emit) override {
+    for (ProcessEntry& e : held_) emit(std::move(e));
+    held_.clear();
+  }
+  void ForEachHeld(absl::FunctionRef<void(const ProcessEntry&)> fn) const override {
+    for (const ProcessEntry& e : held_) fn(e);
+  }
+
+ private:
+  std::vector<ProcessEntry> held_;
+};
+
+class LogsRouterTest : public ::testing::Test {
+ protected:
+  LogsRouterTest() : router_(&io_, RealClock::Get(), &metrics_) {}
+  ~LogsRouterTest() override {
+    for (auto& st : sinks_) {
+      std::lock_guard<std::mutex> lock(st->mu);
+      st->hold = false;
+      st->cv.notify_all();
+    }
+    for (auto& w : writes_) w->Drain(absl::Now() + absl::Seconds(5));
+  }
+
+  WriteNode* AddWrite(std::vector<std::string> tenants, LabelSet external = {},
+                      int64_t max_streams = 0) {
+    WriteNodeSettings ws;
+    ws.component_id = "loki.write.test" + std::to_string(writes_.size());
+    ws.external_labels = std::move(external);
+    ws.max_streams = max_streams;
+    for (const std::string& tenant : tenants) {
+      auto st = std::make_shared<FakeSink::State>();
+      sinks_.push_back(st);
+      WriteEndpointSettings es;
+      es.tenant = tenant;
+      es.batch_wait = absl::Milliseconds(5);
+      es.make_sink = [st]() -> std::unique_ptr<Sink> { return std::make_unique<FakeSink>(st); };
+      ws.endpoints.push_back(std::move(es));
+    }
+    writes_.push_back(
+        std::make_unique<WriteNode>(std::move(ws), &router_, &io_, RealClock::Get(), &metrics_));
+    router_.AddNode(writes_.back().get());
+    return writes_.back().get();
+  }
+
+  void StartTail(const std::string& path, uint32_t route, LogFormat format = LogFormat::kPlain) {
+    TailOptions t;
+    t.target_mode = true;
+    t.event_coalesce = absl::ZeroDuration();
+    t.rescan_interval = absl::Seconds(1);
+    tail_ = std::make_unique<TailManager>(&io_, t, RealClock::Get(), &metrics_, nullptr);
+    tail_->SetOutput(&router_);
+    router_.AddSource(tail_.get());
+    LabelSet labels;
+    labels.Set("app", "x");
+    tail_->SetTargets({FileTarget{path, labels, format, route}});
+    for (auto& w : writes_) w->Start();
+    ASSERT_TRUE(tail_->Start().ok());
+  }
+
+  // Runs the loop until `cond` holds (real inotify, real send threads) or 10 s pass.
+  template <typename Cond>
+  bool RunUntil(Cond cond) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!cond() && std::chrono::steady_clock::now() < deadline) {
+      io_.run_one_for(std::chrono::milliseconds(20));
+    }
+    return cond();
+  }
+  size_t Count(size_t sink) {
+    std::lock_guard<std::mutex> lock(sinks_[sink]->mu);
+    return sinks_[sink]->got.size();
+  }
+  std::vector<Received> Got(size_t sink) {
+    std::lock_guard<std::mutex> lock(sinks_[sink]->mu);
+    return sinks_[sink]->got;
+  }
+  void Hold(size_t sink, bool hold) {
+    std::lock_guard<std::mutex> lock(sinks_[sink]->mu);
+    sinks_[sink]->hold = hold;
+    sinks_[sink]->cv.notify_all();
+  }
+
+  boost::asio::io_context io_;
+  MetricsRegistry metrics_;
+  LogsRouter router_;
+  std::vector<std::shared_ptr<FakeSink::State>> sinks_;
+  std::vector<std::unique_ptr<WriteNode>> writes_;
+  std::vector<std::unique_ptr<ProcessNode>> processes_;
+  std::unique_ptr<TailManager> tail_;
+  TempDir dir_;
+};
+
+TEST_F(LogsRouterTest, EveryEndpointGetsEveryEntryAndPositionsWaitForTheSlowest) {
+  AddWrite({"", "archive"}, [] {
+    LabelSet l;
+    l.Set("cluster", "c1");
+    l.Set("app", "overridden-by-entry");
+    return l;
+  }());
+  uint32_t route = router_.AddRoute({writes_[0].get()});
+  std::string path = dir_.Join("a.log");
+  WriteFile(path, "one\ntwo\n");
+  Hold(1, true);  // the second endpoint is slow
+  StartTail(path, route);
+  ASSERT_TRUE(RunUntil([&] { return Count(0) == 2; }));
+  EXPECT_EQ(tail_->CommittedOffset(path), 0) << "the slow endpoint has not acknowledged";
+  std::vector<Received> a = Got(0);
+  EXPECT_EQ(a[0].line, "one");
+  EXPECT_EQ(a[0].tenant, "");
+  EXPECT_EQ(a[0].labels, "{app=\"x\", cluster=\"c1\", filename=\"" + path + "\"}");
+  Hold(1, false);
+  ASSERT_TRUE(RunUntil([&] { return Count(1) == 2 && tail_->CommittedOffset(path) == 8; }));
+  EXPECT_EQ(Got(1)[1].tenant, "archive");
+  AppendFile(path, "three\n");
+  ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 14; }));
+  EXPECT_EQ(Count(0), 3u);
+  EXPECT_EQ(Count(1), 3u);
+}
+
+TEST_F(LogsRouterTest, HeldEntriesHoldTheirFilesPositionUntilReleased) {
+  WriteNode* w = AddWrite({""});
+  std::vector<std::unique_ptr<Stage>> stages;
+  stages.push_back(std::make_unique<TestStage>());
+  processes_.push_back(
+      std::make_unique<ProcessNode>(std::move(stages), &router_, RealClock::Get()));
+  ProcessNode* p = processes_.back().get();
+  p->SetForward({w});
+  router_.AddNode(p);
+  uint32_t route = router_.AddRoute({p});
+  std::string path = dir_.Join("b.log");
+  WriteFile(path, "a\nhold me\nb\ndrop me\ntenant=t9 c\n");
+  StartTail(path, route);
+  ASSERT_TRUE(RunUntil([&] { return Count(0) == 3; }));
+  // Everything after "hold me" was sent and acknowledged, but the position stays before it.
+  ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 2; }));
+  std::vector<Received> got = Got(0);
+  EXPECT_EQ(got[0].line, "a");
+  EXPECT_EQ(got[0].metadata, "seen=yes;");
+  EXPECT_EQ(got[2].line, "tenant=t9 c");
+  EXPECT_EQ(got[2].tenant, "t9");
+  EXPECT_EQ(got[2].labels.find("__tenant_id__"), std::string::npos);
+  router_.FlushAll();
+  ASSERT_TRUE(RunUntil([&] { return Count(0) == 4; }));
+  ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 32; }));
+  EXPECT_EQ(Got(0)[3].line, "hold me");
+}
+
+TEST_F(LogsRouterTest, MaxStreamsDropsNewStreamsAndCountsThem) {
+  AddWrite({""}, {}, /*max_streams=*/1);
+  std::vector<std::unique_ptr<Stage>> stages;
+  stages.push_back(std::make_unique<TestStage>());
+  processes_.push_back(
+      std::make_unique<ProcessNode>(std::move(stages), &router_, RealClock::Get()));
+  ProcessNode* p = processes_.back().get();
+  p->SetForward({writes_[0].get()});
+  router_.AddNode(p);
+  uint32_t route = router_.AddRoute({p});
+  std::string path = dir_.Join("c.log");
+  // Same labels, but a second tenant makes a second stream of the endpoint.
+  WriteFile(path, "x\ntenant=other y\nz\n");
+  StartTail(path, route);
+  ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 19; }));
+  EXPECT_EQ(Count(0), 2u);
+  EXPECT_EQ(
+      metrics_.CounterValue("loki_write_dropped_entries_total",
+                            {{"component_id", "loki.write.test0"}, {"reason", "stream_limited"}}),
+      1u);
+}
+
+TEST_F(LogsRouterTest, ARouteToNothingStillCommits) {
+  uint32_t route = router_.AddRoute({});
+  std::string path = dir_.Join("d.log");
+  WriteFile(path, "nobody listens\n");
+  StartTail(path, route);
+  ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 15; }));
+}
+
+}  // namespace
+}  // namespace sluice
