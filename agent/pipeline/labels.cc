@@ -28,7 +28,14 @@ const std::string* LabelSet::Get(std::string_view name) const {
 }
 
 std::string LabelSet::RenderLoki() const {
-  std::string out = "{";
+  std::string out;
+  RenderLokiTo(&out);
+  return out;
+}
+
+void LabelSet::RenderLokiTo(std::string* out_ptr) const {
+  std::string& out = *out_ptr;
+  out.assign("{");
   bool first = true;
   for (const auto& [name, value] : labels_) {
     if (name.size() >= 2 && name[0] == '_' && name[1] == '_') continue;
@@ -39,7 +46,6 @@ std::string LabelSet::RenderLoki() const {
     AppendGoQuoted(value, &out);
   }
   out += '}';
-  return out;
 }
 
 std::string LabelSet::RenderJson() const {

@@ -32,6 +32,9 @@ class LabelSet {
 
   // `{a="x", b="y"}` as Loki's push API expects; "__"-prefixed labels skipped.
   std::string RenderLoki() const;
+  // The same into `out` (replacing its content; its buffer is reused: no allocation per call
+  // once it has grown).
+  void RenderLokiTo(std::string* out) const;
   // `{"a":"x","b":"y"}` (JSON object; "__"-prefixed labels skipped).
   std::string RenderJson() const;
 

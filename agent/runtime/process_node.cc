@@ -16,7 +16,8 @@ class ProcessNode::Tail final : public LogsNode {
  public:
   Tail(ProcessNode* node, size_t first) : node_(node), first_(first) {}
   void Push(ProcessEntry& entry) override {
-    SeedExtracted(entry);
+    // No stage left (a leading stage.cri done by the tailer): nothing reads the map.
+    if (first_ < node_->num_stages()) SeedExtracted(entry);
     node_->RunFrom(first_, entry);
     node_->Schedule();
   }
@@ -42,7 +43,7 @@ LogsNode* ProcessNode::EntryFrom(size_t first) {
 }
 
 void ProcessNode::Push(ProcessEntry& entry) {
-  SeedExtracted(entry);
+  if (!stages_.empty()) SeedExtracted(entry);
   RunFrom(0, entry);
   Schedule();
 }

@@ -82,7 +82,7 @@ void WriteNode::Push(ProcessEntry& e) {
   for (const auto& [k, v] : settings_.external_labels.labels()) {
     if (labels.Get(k) == nullptr) labels.Set(k, v);
   }
-  key_scratch_ = labels.RenderLoki();
+  labels.RenderLokiTo(&key_scratch_);
   meta_scratch_.clear();
   for (const auto& [k, v] : e.structured_metadata) AppendMetadataPair(k, v, &meta_scratch_);
   for (auto& ep : endpoints_) {
