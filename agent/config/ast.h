@@ -58,11 +58,14 @@ struct Expr {
   Token tok = Token::kIllegal;
   std::string text;
   Loc pos;
+  // Literals, identifiers and accesses: the last byte of the text (a raw string may span
+  // lines); arrays, objects, indexing, calls and parentheses: the closing bracket.
   Loc end;
   std::unique_ptr<Expr> left;
   std::unique_ptr<Expr> right;
   std::vector<std::unique_ptr<Expr>> elems;
   std::vector<ObjectField> fields;
+  int depth = 1;  // height of the subtree (the parser refuses more than kMaxNesting)
 };
 
 // First and last byte of an expression (Alloy's ast.StartPos / ast.EndPos: the end is the
@@ -104,6 +107,7 @@ Loc EndLoc(const Stmt& s);
 
 struct Comment {
   Loc pos;
+  Loc end;           // the last byte
   std::string text;  // "// ..." or "/* ... */" as written (no trailing newline)
 };
 // Adjacent comments (no blank line and no other token between them).
