@@ -74,7 +74,7 @@ Loc StartLoc(const Expr& e);
 Loc EndLoc(const Expr& e);
 
 struct Stmt;
-using Body = std::vector<Stmt>;
+using StmtList = std::vector<Stmt>;
 
 struct AttributeStmt {
   std::string name;
@@ -87,7 +87,7 @@ struct BlockStmt {
   Loc name_pos;
   std::string label;  // without quotes; "" when absent
   Loc label_pos;      // the opening quote; invalid when absent
-  Body body;
+  StmtList body;
   Loc lcurly;
   Loc rcurly;
 
@@ -115,7 +115,7 @@ using CommentGroup = std::vector<Comment>;
 
 struct File {
   std::string name;
-  Body body;
+  StmtList body;
   std::vector<CommentGroup> comments;
 };
 

@@ -92,8 +92,7 @@ void AppendUtf8(int32_t r, std::string* out) {
 }  // namespace
 
 bool IsIdentStart(int32_t ch) {
-  return (Lower(ch) >= 'a' && Lower(ch) <= 'z') || ch == '_' ||
-         (ch >= 0x80 && UnicodeIsLetter(ch));
+  return (Lower(ch) >= 'a' && Lower(ch) <= 'z') || ch == '_' || (ch >= 0x80 && UnicodeIsLetter(ch));
 }
 
 bool IsIdentPart(int32_t ch) {
@@ -485,8 +484,8 @@ std::string Lexer::ScanComment() {
     c.reserve(lit.size());
     for (size_t j = 0; j < lit.size(); ++j) {
       char ch = lit[j];
-      if (ch != '\r' || (block && c.size() > 2 && c.back() == '*' && j + 1 < lit.size() &&
-                         lit[j + 1] == '/')) {
+      if (ch != '\r' ||
+          (block && c.size() > 2 && c.back() == '*' && j + 1 < lit.size() && lit[j + 1] == '/')) {
         c.push_back(ch);
       }
     }

@@ -27,6 +27,7 @@
 #include "agent/config/ast.h"
 #include "agent/config/body.h"
 #include "agent/config/diag.h"
+#include "agent/config/eval.h"
 #include "agent/config/value.h"
 
 namespace sluice::config {
@@ -52,11 +53,10 @@ class Module {
  public:
   // `path` is a file or a directory. nullopt with `diags` filled on any error; file names in
   // errors and in sources() are `path` itself or `path`/<name>.
-  static std::optional<Module> Load(std::string_view path, const Registry& registry,
-                                    Diags* diags);
+  static std::optional<Module> Load(std::string_view path, const Registry& registry, Diags* diags);
   // One file's text, named `name` (tests, config from a string).
-  static std::optional<Module> Parse(std::string name, std::string text,
-                                     const Registry& registry, Diags* diags);
+  static std::optional<Module> Parse(std::string name, std::string text, const Registry& registry,
+                                     Diags* diags);
   // Several files: name -> text, processed in name order.
   static std::optional<Module> ParseSources(std::map<std::string, std::string> sources,
                                             const Registry& registry, Diags* diags);
@@ -109,7 +109,7 @@ class Module {
   absl::flat_hash_map<std::string, int> by_id_;
   std::map<std::string, Value, std::less<>> exports_;
   // Variables for evaluation, rebuilt by SetExports: component ids as nested objects.
-  std::unique_ptr<class Scope> scope_;
+  std::unique_ptr<Scope> scope_;
 };
 
 }  // namespace sluice::config

@@ -25,8 +25,7 @@ class Parser {
       : name_(std::move(name)),
         index_(text),
         lexer_(
-            text, [this](int offset, std::string msg) { ScanError(offset, std::move(msg)); },
-            true),
+            text, [this](int offset, std::string msg) { ScanError(offset, std::move(msg)); }, true),
         diags_(diags) {
     Next();
   }
@@ -121,7 +120,8 @@ class Parser {
   bool Enter() {
     if (aborted_) return false;
     if (++depth_ > kMaxNesting) {
-      AddDiag(At(offset_), Loc{}, absl::StrCat("nesting too deep: more than ", kMaxNesting, " levels"));
+      AddDiag(At(offset_), Loc{},
+              absl::StrCat("nesting too deep: more than ", kMaxNesting, " levels"));
       Abort();
       return false;
     }
@@ -141,7 +141,8 @@ class Parser {
     }
     e->depth = d + 1;
     if (e->depth > kMaxNesting && !aborted_) {
-      AddDiag(At(offset_), Loc{}, absl::StrCat("nesting too deep: more than ", kMaxNesting, " levels"));
+      AddDiag(At(offset_), Loc{},
+              absl::StrCat("nesting too deep: more than ", kMaxNesting, " levels"));
       Abort();
     }
     return e;
@@ -178,8 +179,8 @@ class Parser {
     return pos;
   }
 
-  Body ParseBody(Token until) {
-    Body body;
+  StmtList ParseBody(Token until) {
+    StmtList body;
     while (tok_ != until && tok_ != Token::kEof) {
       std::optional<Stmt> stmt = ParseStatement();
       if (stmt) body.push_back(std::move(*stmt));
@@ -536,8 +537,8 @@ class Parser {
       }
       Next();
     } else {
-      AddError(absl::StrCat("expected field name (string or identifier), got ",
-                            Av(TokenName(tok_))));
+      AddError(
+          absl::StrCat("expected field name (string or identifier), got ", Av(TokenName(tok_))));
       Advance(Token::kAssign);
     }
     Expect(Token::kAssign);
@@ -577,7 +578,8 @@ std::unique_ptr<Expr> ParseExpression(std::string_view text, Diags* diags) {
 
 bool IsValidIdentifier(std::string_view s) {
   int errors = 0;
-  Lexer lexer(s, [&errors](int, std::string) { ++errors; }, false);
+  Lexer lexer(
+      s, [&errors](int, std::string) { ++errors; }, false);
   ScannedToken t = lexer.Scan();
   return t.tok == Token::kIdent && t.lit == s;
 }

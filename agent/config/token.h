@@ -16,30 +16,30 @@ enum class Token {
   kString,
   kBool,
   kNull,
-  kOr,      // ||
-  kAnd,     // &&
-  kNot,     // !
-  kAssign,  // =
-  kEq,      // ==
-  kNeq,     // !=
-  kLt,      // <
-  kLte,     // <=
-  kGt,      // >
-  kGte,     // >=
-  kAdd,     // +
-  kSub,     // -
-  kMul,     // *
-  kDiv,     // /
-  kMod,     // %
-  kPow,     // ^
-  kLCurly,  // {
-  kRCurly,  // }
-  kLParen,  // (
-  kRParen,  // )
-  kLBrack,  // [
-  kRBrack,  // ]
-  kComma,   // ,
-  kDot,     // .
+  kOr,          // ||
+  kAnd,         // &&
+  kNot,         // !
+  kAssign,      // =
+  kEq,          // ==
+  kNeq,         // !=
+  kLt,          // <
+  kLte,         // <=
+  kGt,          // >
+  kGte,         // >=
+  kAdd,         // +
+  kSub,         // -
+  kMul,         // *
+  kDiv,         // /
+  kMod,         // %
+  kPow,         // ^
+  kLCurly,      // {
+  kRCurly,      // }
+  kLParen,      // (
+  kRParen,      // )
+  kLBrack,      // [
+  kRBrack,      // ]
+  kComma,       // ,
+  kDot,         // .
   kTerminator,  // end of a statement: a newline (or the end of the input) after a value
 };
 
