@@ -54,4 +54,7 @@ std::string FormatHeadline(const Diagnostic& d);
 // `sources` maps file name to its full text.
 std::string Render(const Diagnostic& d, const std::map<std::string, std::string>& sources);
 
+// Every diagnostic of `diags` rendered, separated by a blank line (Alloy's diag.Fprint).
+std::string RenderAll(const Diags& diags, const std::map<std::string, std::string>& sources);
+
 }  // namespace sluice::config

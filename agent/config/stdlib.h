@@ -1,0 +1,28 @@
+// The standard library of the Alloy configuration language (Alloy's syntax/internal/stdlib):
+// sys.env, coalesce, json_path, constants.*, string.*, array.concat, encoding.*, file.path_join,
+// convert.nonsensitive and the deprecated top-level aliases (env, concat, format, join, ...).
+//
+// Functions follow Alloy's argument conversions (a number passed where a string is expected is
+// converted; null becomes the zero value) and error texts. An error about one argument carries
+// payloads naming the argument (kArgPayload: its index) and, for an element inside it, the path
+// (kPathPayload: "[1]"), so that the evaluator can point at the right expression. Built once,
+// immutable, any thread.
+#pragma once
+
+#include <string_view>
+
+#include "agent/config/value.h"
+
+namespace sluice::config {
+
+inline constexpr std::string_view kArgPayload = "sluice.config/arg";
+inline constexpr std::string_view kPathPayload = "sluice.config/path";
+
+// The stdlib identifier `name` ("string", "sys", "coalesce", "env", ...), or nullptr.
+const Value* StdlibLookup(std::string_view name);
+
+// Go's fmt.Sprintf for Alloy values (string.format): verbs %v %s %q %d %f %e %g %x %X %o %b %t
+// %c %U %%, flags "+- #0", width and precision, Go's %!verb(type=value) for mismatches.
+std::string GoSprintf(std::string_view format, const std::vector<Value>& args);
+
+}  // namespace sluice::config
