@@ -52,19 +52,12 @@ class ErrorMark {
 std::unique_ptr<RE2> CompileRegex(std::string_view pattern, std::string* error) {
   RE2::Options opts;
   opts.set_log_errors(false);
-  auto re = std::make_unique<RE2>(Av(pattern), opts);
+  auto re = std::make_unique<RE2>(re2::StringPiece(pattern.data(), pattern.size()), opts);
   if (!re->ok()) {
     *error = absl::StrCat("error parsing regexp: ", re->error());
     return nullptr;
   }
   return re;
-}
-
-const config::Span& AttrSpan(const config::Decoder& d, std::string_view name) {
-  for (const config::Attr& a : d.block().body.attrs) {
-    if (a.name == name) return a.value_span;
-  }
-  return d.block().span;
 }
 
 // =============================================================================================
@@ -415,7 +408,7 @@ class DropStage final : public Stage {
       }
     }
     if (cfg_.sources.empty() && cfg_.expression != nullptr) {
-      if (!RE2::PartialMatch(Av(e.line), *cfg_.expression)) return false;
+      if (!RE2::PartialMatch(e.line, *cfg_.expression)) return false;
     }
     if (!cfg_.sources.empty() && has_regex) {
       // The values of the sources present, joined with the separator (absent ones skipped).
@@ -431,7 +424,7 @@ class DropStage final : public Stage {
       }
       // `value` is Alloy's "^QuoteMeta(value)$": an exact match.
       if (cfg_.has_value) return joined_ == cfg_.value;
-      if (!RE2::PartialMatch(Av(joined_), *cfg_.expression)) return false;
+      if (!RE2::PartialMatch(joined_, *cfg_.expression)) return false;
     }
     return true;
   }
@@ -510,7 +503,7 @@ class MultilineStage final : public Stage {
     if (s != nullptr && s->lines > 0 && now - s->last_seen >= cfg_.max_wait_ns) {
       emit(TakeBlock(*s));
     }
-    const bool first = RE2::PartialMatch(Av(e.line), *cfg_.firstline);
+    const bool first = RE2::PartialMatch(e.line, *cfg_.firstline);
     if (s == nullptr) {
       // Until a stream's first start line, its lines pass through unchanged.
       if (!first) {

@@ -341,7 +341,7 @@ void AppendUtf8(uint32_t r, std::string* out) {
 std::shared_ptr<const RE2> Compile(std::string_view pattern, std::string* error) {
   RE2::Options opts;
   opts.set_log_errors(false);
-  auto re = std::make_shared<const RE2>(Av(pattern), opts);
+  auto re = std::make_shared<const RE2>(re2::StringPiece(pattern.data(), pattern.size()), opts);
   if (!re->ok()) {
     *error = absl::StrCat("error parsing regexp: ", re->error());
     return nullptr;
@@ -439,9 +439,9 @@ bool LogqlLabelMatcher::Matches(std::string_view v) const {
     case LogqlMatchType::kNotEqual:
       return v != value;
     case LogqlMatchType::kRegexp:
-      return RE2::FullMatch(Av(v), *re);
+      return RE2::FullMatch(v, *re);
     case LogqlMatchType::kNotRegexp:
-      return !RE2::FullMatch(Av(v), *re);
+      return !RE2::FullMatch(v, *re);
   }
   return false;
 }
@@ -453,9 +453,9 @@ bool LogqlLineFilter::Matches(std::string_view line) const {
     case LogqlMatchType::kNotEqual:
       return line.find(match) == std::string_view::npos;
     case LogqlMatchType::kRegexp:
-      return RE2::PartialMatch(Av(line), *re);
+      return RE2::PartialMatch(line, *re);
     case LogqlMatchType::kNotRegexp:
-      return !RE2::PartialMatch(Av(line), *re);
+      return !RE2::PartialMatch(line, *re);
   }
   return false;
 }
