@@ -1,0 +1,229 @@
+#include "agent/process/pipeline.h"
+
+#include <charconv>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "agent/common/strings.h"
+
+namespace sluice {
+
+// ---- ExtractedValue --------------------------------------------------------------------------
+
+bool ExtractedValue::ToString(std::string* out) const {
+  switch (kind) {
+    case Kind::kString:
+      *out = str;
+      return true;
+    case Kind::kBool:
+      *out = boolean ? "true" : "false";
+      return true;
+    case Kind::kNull:
+      return false;
+    case Kind::kNumber: {
+      // Go's strconv.FormatFloat(v, 'f', -1, 64): the shortest digits that read back as the same
+      // double, never in exponent form.
+      if (std::isnan(num)) {
+        *out = "NaN";
+        return true;
+      }
+      if (std::isinf(num)) {
+        *out = num > 0 ? "+Inf" : "-Inf";
+        return true;
+      }
+      char buf[400];  // the longest fixed form of a double is about 330 characters
+      auto res = std::to_chars(buf, buf + sizeof(buf), num, std::chars_format::fixed);
+      out->assign(buf, res.ptr);
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---- dropped lines -------------------------------------------------------------------------
+
+Counter* DroppedLinesCounter(const StageContext& ctx, std::string_view reason) {
+  if (ctx.metrics == nullptr) return nullptr;
+  MetricLabels labels;
+  if (!ctx.component_id.empty()) {
+    labels.emplace_back("component_id", ctx.component_id);
+    labels.emplace_back("component_path", "/");
+  }
+  labels.emplace_back("reason", std::string(reason));
+  return ctx.metrics->GetCounter("loki_process_dropped_lines_total",
+                                 "A count of all log lines dropped as a result of a pipeline stage",
+                                 labels);
+}
+
+void CountDroppedLine(const StageContext& ctx, std::string_view reason) {
+  if (Counter* c = DroppedLinesCounter(ctx, reason)) c->Inc();
+}
+
+// ---- ProcessPipeline -----------------------------------------------------------------------
+
+ProcessPipeline::ProcessPipeline(std::vector<std::unique_ptr<Stage>> stages)
+    : stages_(std::move(stages)) {}
+
+void ProcessPipeline::RunFrom(size_t i, ProcessEntry&& entry, EmitFn emit) {
+  if (i == stages_.size()) {
+    emit(std::move(entry));
+    return;
+  }
+  stages_[i]->Process(std::move(entry),
+                      [this, i, emit](ProcessEntry&& e) { RunFrom(i + 1, std::move(e), emit); });
+}
+
+void ProcessPipeline::Process(ProcessEntry&& entry, EmitFn emit) {
+  // Alloy puts every label into the extracted map before the first stage, replacing a value of
+  // the same name. Assigning into an existing string keeps its buffer.
+  for (const auto& [name, value] : entry.labels.labels()) {
+    ExtractedValue& v = entry.extracted[name];
+    v.kind = ExtractedValue::Kind::kString;
+    v.str.assign(value);
+  }
+  RunFrom(0, std::move(entry), emit);
+}
+
+bool ProcessPipeline::BlockedAfter(size_t i) const {
+  for (size_t j = i + 1; j < stages_.size(); ++j) {
+    if (stages_[j]->Backlogged()) return true;
+  }
+  return false;
+}
+
+void ProcessPipeline::Tick(int64_t now_mono_ns, EmitFn emit) {
+  // Last to first: a backlogged stage gets its chance to release before the stages before it
+  // are asked whether they may tick.
+  for (size_t k = stages_.size(); k > 0; --k) {
+    const size_t i = k - 1;
+    if (BlockedAfter(i)) continue;
+    stages_[i]->Tick(now_mono_ns,
+                     [this, i, emit](ProcessEntry&& e) { RunFrom(i + 1, std::move(e), emit); });
+  }
+}
+
+void ProcessPipeline::Flush(EmitFn emit) {
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    stages_[i]->Flush([this, i, emit](ProcessEntry&& e) { RunFrom(i + 1, std::move(e), emit); });
+  }
+}
+
+int64_t ProcessPipeline::NextDeadline() const {
+  int64_t next = INT64_MAX;
+  bool blocked = false;  // a stage after the current one is backlogged
+  for (size_t k = stages_.size(); k > 0; --k) {
+    const Stage& s = *stages_[k - 1];
+    if (!blocked) next = std::min(next, s.NextDeadline());
+    blocked = blocked || s.Backlogged();
+  }
+  return next;
+}
+
+void ProcessPipeline::ForEachHeld(absl::FunctionRef<void(const ProcessEntry&)> fn) const {
+  for (const auto& s : stages_) s->ForEachHeld(fn);
+}
+
+bool ProcessPipeline::Backlogged() const {
+  for (const auto& s : stages_) {
+    if (s->Backlogged()) return true;
+  }
+  return false;
+}
+
+// ---- BuildStages ---------------------------------------------------------------------------
+
+namespace {
+
+using StageFactory = std::unique_ptr<Stage> (*)(config::Decoder&, const StageContext&);
+
+struct KindEntry {
+  std::string_view kind;
+  StageFactory factory;  // null: an Alloy stage sluice does not implement
+};
+
+// Every stage kind Alloy's loki.process knows, with sluice's constructor where there is one.
+constexpr KindEntry kKinds[] = {
+    {"cri", &NewCriStage},
+    {"decolorize", &NewDecolorizeStage},
+    {"docker", &NewDockerStage},
+    {"drop", &NewDropStage},
+    {"eventlogmessage", nullptr},
+    {"geoip", nullptr},
+    {"json", &NewJsonStage},
+    {"label_drop", &NewLabelDropStage},
+    {"label_keep", &NewLabelKeepStage},
+    {"labels", &NewLabelsStage},
+    {"limit", &NewLimitStage},
+    {"logfmt", &NewLogfmtStage},
+    {"luhn", nullptr},
+    {"match", &NewMatchStage},
+    {"metrics", nullptr},
+    {"multiline", &NewMultilineStage},
+    {"output", &NewOutputStage},
+    {"pack", &NewPackStage},
+    {"pattern", nullptr},
+    {"regex", &NewRegexStage},
+    {"replace", &NewReplaceStage},
+    {"sampling", nullptr},
+    {"split_json", nullptr},
+    {"static_labels", &NewStaticLabelsStage},
+    {"structured_metadata", &NewStructuredMetadataStage},
+    {"structured_metadata_drop", nullptr},
+    {"template", nullptr},
+    {"tenant", &NewTenantStage},
+    {"timestamp", &NewTimestampStage},
+    {"truncate", &NewTruncateStage},
+    {"windowsevent", nullptr},
+};
+
+const KindEntry* FindKind(std::string_view kind) {
+  for (const KindEntry& k : kKinds) {
+    if (k.kind == kind) return &k;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool IsSupportedStageKind(std::string_view kind) {
+  const KindEntry* k = FindKind(kind);
+  return k != nullptr && k->factory != nullptr;
+}
+
+bool IsAlloyStageKind(std::string_view kind) { return FindKind(kind) != nullptr; }
+
+std::vector<std::unique_ptr<Stage>> BuildStages(const std::vector<const config::Block*>& blocks,
+                                                config::Diags* diags, const StageContext& ctx) {
+  std::vector<std::unique_ptr<Stage>> stages;
+  bool failed = false;
+  constexpr std::string_view kPrefix = "stage.";
+  for (const config::Block* b : blocks) {
+    const size_t before = diags->list().size();
+    std::string_view name = b->name;
+    const KindEntry* k = nullptr;
+    if (name.substr(0, kPrefix.size()) == kPrefix) k = FindKind(name.substr(kPrefix.size()));
+    if (k == nullptr) {
+      diags->Add(b->span, absl::StrCat("unrecognized block name \"", Av(name), "\""));
+      failed = true;
+      continue;
+    }
+    if (k->factory == nullptr) {
+      diags->Add(b->span, absl::StrCat("stage \"", Av(k->kind), "\" is not supported by sluice"));
+      failed = true;
+      continue;
+    }
+    config::Decoder d(*b, diags);
+    std::unique_ptr<Stage> s = k->factory(d, ctx);
+    // Every block is built, even after a failure, so that one run reports every error.
+    if (s == nullptr || diags->list().size() != before) {
+      failed = true;
+      continue;
+    }
+    stages.push_back(std::move(s));
+  }
+  if (failed) stages.clear();
+  return stages;
+}
+
+}  // namespace sluice

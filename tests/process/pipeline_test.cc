@@ -1,0 +1,375 @@
+#include "agent/process/pipeline.h"
+
+#include <deque>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/common/clock.h"
+#include "agent/common/metrics.h"
+#include "gtest/gtest.h"
+#include "tests/support/block_builder.h"
+
+namespace sluice {
+namespace {
+
+using testing::BlockBuilder;
+using testing::Int;
+using testing::Num;
+using testing::Str;
+
+std::string ToStr(const ExtractedValue& v) {
+  std::string s = "<unset>";
+  if (!v.ToString(&s)) return "<null>";
+  return s;
+}
+
+TEST(ExtractedValueTest, ToStringAsGoGetString) {
+  EXPECT_EQ(ToStr(ExtractedValue::String("abc")), "abc");
+  EXPECT_EQ(ToStr(ExtractedValue::Bool(true)), "true");
+  EXPECT_EQ(ToStr(ExtractedValue::Bool(false)), "false");
+  EXPECT_EQ(ToStr(ExtractedValue::Null()), "<null>");
+  // strconv.FormatFloat(v, 'f', -1, 64): shortest digits, never an exponent.
+  EXPECT_EQ(ToStr(ExtractedValue::Number(50)), "50");
+  EXPECT_EQ(ToStr(ExtractedValue::Number(1.5)), "1.5");
+  EXPECT_EQ(ToStr(ExtractedValue::Number(0.1)), "0.1");
+  EXPECT_EQ(ToStr(ExtractedValue::Number(-2.25)), "-2.25");
+  EXPECT_EQ(ToStr(ExtractedValue::Number(1562708916414)), "1562708916414");
+  EXPECT_EQ(ToStr(ExtractedValue::Number(1e21)), "1000000000000000000000");
+  EXPECT_EQ(ToStr(ExtractedValue::Number(0.000001)), "0.000001");
+  EXPECT_EQ(ToStr(ExtractedValue::Number(1e-7)), "0.0000001");
+  EXPECT_EQ(ToStr(ExtractedValue::Number(-0.0)), "-0");
+  EXPECT_EQ(ToStr(ExtractedValue::Number(std::numeric_limits<double>::quiet_NaN())), "NaN");
+  EXPECT_EQ(ToStr(ExtractedValue::Number(std::numeric_limits<double>::infinity())), "+Inf");
+  EXPECT_EQ(ToStr(ExtractedValue::Number(-std::numeric_limits<double>::infinity())), "-Inf");
+}
+
+// ---- test stages -----------------------------------------------------------------------------
+
+// Appends its tag to every line.
+class TagStage : public Stage {
+ public:
+  explicit TagStage(std::string tag) : tag_(std::move(tag)) {}
+  void Process(ProcessEntry&& e, EmitFn emit) override {
+    e.line += tag_;
+    emit(std::move(e));
+  }
+
+ private:
+  std::string tag_;
+};
+
+// Emits every entry twice.
+class TwiceStage : public Stage {
+ public:
+  void Process(ProcessEntry&& e, EmitFn emit) override {
+    ProcessEntry copy = e;
+    copy.line += "#1";
+    e.line += "#2";
+    emit(std::move(copy));
+    emit(std::move(e));
+  }
+};
+
+// Drops lines containing "drop".
+class DropWordStage : public Stage {
+ public:
+  void Process(ProcessEntry&& e, EmitFn emit) override {
+    if (e.line.find("drop") == std::string::npos) emit(std::move(e));
+  }
+};
+
+// Holds every entry until Tick() at or after `deadline`, or Flush(); optionally backlogged
+// while it holds anything. Records the calls it gets.
+class HoldStage : public Stage {
+ public:
+  HoldStage(int64_t deadline, bool backlog, std::vector<std::string>* calls, std::string name)
+      : deadline_(deadline), backlog_(backlog), calls_(calls), name_(std::move(name)) {}
+  void Process(ProcessEntry&& e, EmitFn) override { held_.push_back(std::move(e)); }
+  void Tick(int64_t now, EmitFn emit) override {
+    calls_->push_back(name_ + ".tick");
+    if (now < deadline_) return;
+    Release(emit);
+  }
+  void Flush(EmitFn emit) override {
+    calls_->push_back(name_ + ".flush");
+    Release(emit);
+  }
+  int64_t NextDeadline() const override { return held_.empty() ? INT64_MAX : deadline_; }
+  void ForEachHeld(absl::FunctionRef<void(const ProcessEntry&)> fn) const override {
+    for (const auto& e : held_) fn(e);
+  }
+  bool Backlogged() const override { return backlog_ && !held_.empty(); }
+
+ private:
+  void Release(EmitFn emit) {
+    while (!held_.empty()) {
+      ProcessEntry e = std::move(held_.front());
+      held_.pop_front();
+      emit(std::move(e));
+    }
+  }
+  int64_t deadline_;
+  bool backlog_;
+  std::vector<std::string>* calls_;
+  std::string name_;
+  std::deque<ProcessEntry> held_;
+};
+
+template <typename... S>
+std::unique_ptr<ProcessPipeline> Pipe(std::unique_ptr<S>... stages) {
+  std::vector<std::unique_ptr<Stage>> v;
+  (v.push_back(std::move(stages)), ...);
+  return std::make_unique<ProcessPipeline>(std::move(v));
+}
+
+ProcessEntry Entry(std::string line) {
+  ProcessEntry e;
+  e.line = std::move(line);
+  return e;
+}
+
+std::vector<std::string> Lines(ProcessPipeline& p, ProcessEntry e) {
+  std::vector<std::string> out;
+  p.Process(std::move(e), [&](ProcessEntry&& o) { out.push_back(o.line); });
+  return out;
+}
+
+// ---- ProcessPipeline -----------------------------------------------------------------------
+
+TEST(ProcessPipelineTest, RunsStagesInOrder) {
+  auto p = Pipe(std::make_unique<TagStage>("a"), std::make_unique<TagStage>("b"),
+                std::make_unique<TagStage>("c"));
+  EXPECT_EQ(Lines(*p, Entry("x")), (std::vector<std::string>{"xabc"}));
+}
+
+TEST(ProcessPipelineTest, EmptyPipelinePassesEntriesThrough) {
+  auto p = Pipe();
+  EXPECT_TRUE(p->empty());
+  EXPECT_EQ(Lines(*p, Entry("x")), (std::vector<std::string>{"x"}));
+  EXPECT_EQ(p->NextDeadline(), INT64_MAX);
+  EXPECT_FALSE(p->Backlogged());
+}
+
+TEST(ProcessPipelineTest, EveryEmittedEntryRunsThroughTheLaterStages) {
+  auto p = Pipe(std::make_unique<TwiceStage>(), std::make_unique<TagStage>("!"),
+                std::make_unique<TwiceStage>());
+  EXPECT_EQ(Lines(*p, Entry("x")),
+            (std::vector<std::string>{"x#1!#1", "x#1!#2", "x#2!#1", "x#2!#2"}));
+}
+
+TEST(ProcessPipelineTest, DroppedEntriesStop) {
+  auto p = Pipe(std::make_unique<DropWordStage>(), std::make_unique<TagStage>("!"));
+  EXPECT_TRUE(Lines(*p, Entry("drop me")).empty());
+  EXPECT_EQ(Lines(*p, Entry("keep")), (std::vector<std::string>{"keep!"}));
+}
+
+TEST(ProcessPipelineTest, LabelsAreCopiedIntoTheExtractedMap) {
+  auto p = Pipe();
+  ProcessEntry e = Entry("x");
+  e.labels.Set("filename", "/var/log/a.log");
+  e.labels.Set("app", "api");
+  e.extracted["app"] = ExtractedValue::Number(3);  // replaced by the label, as in Alloy
+  e.extracted["other"] = ExtractedValue::Bool(true);
+  std::vector<ProcessEntry> out;
+  p->Process(std::move(e), [&](ProcessEntry&& o) { out.push_back(std::move(o)); });
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].extracted.at("filename").str, "/var/log/a.log");
+  EXPECT_EQ(out[0].extracted.at("app").kind, ExtractedValue::Kind::kString);
+  EXPECT_EQ(out[0].extracted.at("app").str, "api");
+  EXPECT_TRUE(out[0].extracted.at("other").boolean);
+}
+
+TEST(ProcessPipelineTest, TickReleasesRunThroughTheLaterStagesOnly) {
+  std::vector<std::string> calls;
+  auto p =
+      Pipe(std::make_unique<TagStage>("a"), std::make_unique<HoldStage>(100, false, &calls, "hold"),
+           std::make_unique<TagStage>("b"));
+  EXPECT_TRUE(Lines(*p, Entry("x")).empty());
+  EXPECT_EQ(p->NextDeadline(), 100);
+  int held = 0;
+  p->ForEachHeld([&](const ProcessEntry& e) {
+    ++held;
+    EXPECT_EQ(e.line, "xa");
+  });
+  EXPECT_EQ(held, 1);
+  std::vector<std::string> out;
+  p->Tick(99, [&](ProcessEntry&& e) { out.push_back(e.line); });
+  EXPECT_TRUE(out.empty());
+  p->Tick(100, [&](ProcessEntry&& e) { out.push_back(e.line); });
+  EXPECT_EQ(out, (std::vector<std::string>{"xab"}));
+  EXPECT_EQ(p->NextDeadline(), INT64_MAX);
+}
+
+TEST(ProcessPipelineTest, FlushGoesFromFirstToLastSoLaterBuffersFlushToo) {
+  std::vector<std::string> calls;
+  auto p = Pipe(std::make_unique<HoldStage>(INT64_MAX, false, &calls, "first"),
+                std::make_unique<HoldStage>(INT64_MAX, false, &calls, "second"));
+  Lines(*p, Entry("x"));
+  std::vector<std::string> out;
+  p->Flush([&](ProcessEntry&& e) { out.push_back(e.line); });
+  EXPECT_EQ(out, (std::vector<std::string>{"x"}));
+  EXPECT_EQ(calls, (std::vector<std::string>{"first.flush", "second.flush"}));
+}
+
+TEST(ProcessPipelineTest, NextDeadlineIsTheEarliest) {
+  std::vector<std::string> calls;
+  auto p =
+      Pipe(std::make_unique<HoldStage>(300, false, &calls, "a"), std::make_unique<TwiceStage>());
+  auto q =
+      Pipe(std::make_unique<TwiceStage>(), std::make_unique<HoldStage>(200, false, &calls, "b"),
+           std::make_unique<HoldStage>(100, false, &calls, "c"));
+  Lines(*p, Entry("x"));
+  Lines(*q, Entry("x"));
+  EXPECT_EQ(p->NextDeadline(), 300);
+  EXPECT_EQ(q->NextDeadline(), 200);  // "c" holds nothing: everything stays in "b"
+}
+
+TEST(ProcessPipelineTest, BackloggedStageStopsTheTicksBeforeIt) {
+  std::vector<std::string> calls;
+  auto p = Pipe(std::make_unique<HoldStage>(10, false, &calls, "early"),
+                std::make_unique<HoldStage>(50, true, &calls, "limit"));
+  // Put one entry into each stage: the first goes to "early"... and stays there; feed "limit"
+  // through a tick of "early".
+  Lines(*p, Entry("a"));
+  std::vector<std::string> out;
+  p->Tick(10, [&](ProcessEntry&& e) { out.push_back(e.line); });
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(p->Backlogged());
+  Lines(*p, Entry("b"));  // held by "early"
+  calls.clear();
+  // "limit" is backlogged: "early" is neither ticked nor counted in the deadline.
+  EXPECT_EQ(p->NextDeadline(), 50);
+  p->Tick(20, [&](ProcessEntry&& e) { out.push_back(e.line); });
+  EXPECT_EQ(calls, (std::vector<std::string>{"limit.tick"}));
+  EXPECT_TRUE(out.empty());
+  // Once "limit" releases, "early" is ticked in the same round (last stage first).
+  calls.clear();
+  p->Tick(50, [&](ProcessEntry&& e) { out.push_back(e.line); });
+  EXPECT_EQ(calls, (std::vector<std::string>{"limit.tick", "early.tick"}));
+  EXPECT_EQ(out, (std::vector<std::string>{"a"}));
+  // "b" went on into "limit", which holds it again.
+  EXPECT_TRUE(p->Backlogged());
+  int held = 0;
+  p->ForEachHeld([&](const ProcessEntry&) { ++held; });
+  EXPECT_EQ(held, 1);
+}
+
+// ---- BuildStages ---------------------------------------------------------------------------
+
+class BuildStagesTest : public ::testing::Test {
+ protected:
+  std::vector<std::unique_ptr<Stage>> Build(const std::vector<config::Block>& blocks) {
+    std::vector<const config::Block*> ptrs;
+    for (const auto& b : blocks) ptrs.push_back(&b);
+    return BuildStages(ptrs, &diags_, ctx_);
+  }
+  FakeClock clock_;
+  MetricsRegistry metrics_;
+  StageContext ctx_{&clock_, &metrics_, "loki.process.default"};
+  config::Diags diags_;
+};
+
+TEST_F(BuildStagesTest, BuildsControlStagesInOrder) {
+  std::vector<config::Block> blocks = {
+      BlockBuilder("stage.drop").Attr("expression", Str("^drop")).Build(),
+      BlockBuilder("stage.limit").Attr("rate", Num(10)).Attr("burst", Int(10)).Build(),
+      BlockBuilder("stage.multiline").Attr("firstline", Str("^S")).Build(),
+  };
+  std::vector<std::unique_ptr<Stage>> stages = Build(blocks);
+  EXPECT_TRUE(diags_.ok());
+  ASSERT_EQ(stages.size(), 3u);
+  ProcessPipeline p(std::move(stages));
+  EXPECT_TRUE(Lines(p, Entry("drop this")).empty());
+  EXPECT_EQ(metrics_.CounterValue("loki_process_dropped_lines_total",
+                                  {{"component_id", "loki.process.default"},
+                                   {"component_path", "/"},
+                                   {"reason", "drop_stage"}}),
+            1u);
+  EXPECT_TRUE(Lines(p, Entry("S1")).empty());  // held by multiline
+  EXPECT_EQ(Lines(p, Entry("S2")), (std::vector<std::string>{"S1"}));
+}
+
+TEST_F(BuildStagesTest, UnsupportedAlloyStageIsAnErrorAtItsBlock) {
+  for (std::string kind : {"template", "geoip", "metrics", "eventlogmessage", "luhn", "sampling",
+                           "pattern", "split_json", "structured_metadata_drop", "windowsevent"}) {
+    diags_.Clear();
+    config::Block b = BlockBuilder("stage." + kind).Build();
+    EXPECT_TRUE(Build({b}).empty());
+    ASSERT_EQ(diags_.list().size(), 1u) << kind;
+    EXPECT_EQ(diags_.list()[0].message, "stage \"" + kind + "\" is not supported by sluice");
+    EXPECT_EQ(diags_.list()[0].span.begin, b.span.begin);
+    EXPECT_FALSE(IsSupportedStageKind(kind));
+    EXPECT_TRUE(IsAlloyStageKind(kind));
+  }
+}
+
+TEST_F(BuildStagesTest, EveryImplementedKindIsKnown) {
+  for (std::string kind : {"cri",           "docker",
+                           "json",          "logfmt",
+                           "regex",         "replace",
+                           "pack",          "decolorize",
+                           "truncate",      "labels",
+                           "static_labels", "label_drop",
+                           "label_keep",    "structured_metadata",
+                           "output",        "tenant",
+                           "timestamp",     "drop",
+                           "match",         "multiline",
+                           "limit"}) {
+    EXPECT_TRUE(IsSupportedStageKind(kind)) << kind;
+  }
+  EXPECT_FALSE(IsAlloyStageKind("nonsense"));
+}
+
+TEST_F(BuildStagesTest, UnknownKindIsAnUnrecognizedBlock) {
+  config::Block b = BlockBuilder("stage.nonsense").Build();
+  EXPECT_TRUE(Build({b}).empty());
+  ASSERT_EQ(diags_.list().size(), 1u);
+  EXPECT_EQ(diags_.list()[0].message, "unrecognized block name \"stage.nonsense\"");
+}
+
+TEST_F(BuildStagesTest, EveryBadBlockIsReportedAndNothingIsBuilt) {
+  std::vector<config::Block> blocks = {
+      BlockBuilder("stage.drop").Build(),
+      BlockBuilder("stage.limit").Attr("rate", Num(1)).Attr("burst", Int(1)).Build(),
+      BlockBuilder("stage.template").Build(),
+  };
+  EXPECT_TRUE(Build(blocks).empty());
+  ASSERT_EQ(diags_.list().size(), 2u);
+  EXPECT_EQ(diags_.list()[0].span.begin, blocks[0].span.begin);
+  EXPECT_EQ(diags_.list()[1].span.begin, blocks[2].span.begin);
+}
+
+TEST_F(BuildStagesTest, EarlierDiagnosticsDoNotFailLaterBlocks) {
+  diags_.Add(config::Span{}, "an error of another component");
+  std::vector<config::Block> blocks = {BlockBuilder("stage.drop").Attr("source", Str("x")).Build()};
+  EXPECT_EQ(Build(blocks).size(), 1u);
+}
+
+TEST(CountDroppedLineTest, UsesAlloysMetricAndLabels) {
+  MetricsRegistry metrics;
+  FakeClock clock;
+  StageContext ctx{&clock, &metrics, "loki.process.default"};
+  CountDroppedLine(ctx, "drop_stage");
+  CountDroppedLine(ctx, "drop_stage");
+  CountDroppedLine(ctx, "other");
+  EXPECT_EQ(metrics.CounterValue("loki_process_dropped_lines_total",
+                                 {{"component_id", "loki.process.default"},
+                                  {"component_path", "/"},
+                                  {"reason", "drop_stage"}}),
+            2u);
+  EXPECT_NE(metrics.RenderPrometheus().find(
+                "loki_process_dropped_lines_total{component_id=\"loki.process.default\","
+                "component_path=\"/\",reason=\"other\"} 1"),
+            std::string::npos)
+      << metrics.RenderPrometheus();
+  // Without a registry nothing happens; without a component id only the reason is a label.
+  CountDroppedLine(StageContext{&clock, nullptr, ""}, "x");
+  StageContext bare{&clock, &metrics, ""};
+  CountDroppedLine(bare, "x");
+  EXPECT_EQ(metrics.CounterValue("loki_process_dropped_lines_total", {{"reason", "x"}}), 1u);
+}
+
+}  // namespace
+}  // namespace sluice
