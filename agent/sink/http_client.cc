@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -54,7 +55,7 @@ size_t OnHeader(char* data, size_t size, size_t nmemb, void* userp) {
   return n;
 }
 
-// The URL is checked before the transfer (CheckUrl), so whatever fails during it is the network's
+// The URL is checked before the transfer (ParseUrl), so whatever fails during it is the network's
 // or the server's doing. (CURLE_UNSUPPORTED_PROTOCOL, for one, also means "the server answered
 // HTTP/0.9", which is not the caller's mistake.)
 absl::StatusCode CodeFor(CURLcode rc) {
@@ -62,8 +63,16 @@ absl::StatusCode CodeFor(CURLcode rc) {
                                         : absl::StatusCode::kUnavailable;
 }
 
+// What a request needs to know about its URL.
+struct UrlParts {
+  std::string scheme;  // lower case
+  std::string host;    // as curl prints it: IPv6 in brackets
+  int port = 0;        // explicit or the scheme's default
+  bool explicit_port = false;
+};
+
 // InvalidArgument unless `url` parses and is http or https.
-absl::Status CheckUrl(const std::string& url) {
+absl::StatusOr<UrlParts> ParseUrl(const std::string& url) {
   CURLU* u = curl_url();
   if (u == nullptr) return absl::ResourceExhaustedError("curl_url failed");
   absl::Cleanup free_url = [u] { curl_url_cleanup(u); };
@@ -72,17 +81,45 @@ absl::Status CheckUrl(const std::string& url) {
     return absl::InvalidArgumentError(
         absl::StrCat("bad URL \"", url, "\": ", curl_url_strerror(rc)));
   }
-  char* scheme = nullptr;
-  if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || scheme == nullptr) {
+  auto get = [u](CURLUPart part, unsigned flags, std::string* out) {
+    char* v = nullptr;
+    if (curl_url_get(u, part, &v, flags) != CURLUE_OK || v == nullptr) return false;
+    *out = v;
+    curl_free(v);
+    return true;
+  };
+  UrlParts parts;
+  if (!get(CURLUPART_SCHEME, 0, &parts.scheme)) {
     return absl::InvalidArgumentError(absl::StrCat("bad URL \"", url, "\": no scheme"));
   }
-  std::string lower = absl::AsciiStrToLower(scheme);
-  curl_free(scheme);
-  if (lower != "http" && lower != "https") {
+  parts.scheme = absl::AsciiStrToLower(parts.scheme);
+  if (parts.scheme != "http" && parts.scheme != "https") {
     return absl::InvalidArgumentError(
         absl::StrCat("bad URL \"", url, "\": scheme must be http or https"));
   }
-  return absl::OkStatus();
+  get(CURLUPART_HOST, 0, &parts.host);
+  std::string port;
+  parts.explicit_port = get(CURLUPART_PORT, 0, &port);
+  if (!parts.explicit_port) get(CURLUPART_PORT, CURLU_DEFAULT_PORT, &port);
+  parts.port = std::atoi(port.c_str());
+  return parts;
+}
+
+// `url` with its host replaced by `host`.
+absl::StatusOr<std::string> WithHost(const std::string& url, const std::string& host) {
+  CURLU* u = curl_url();
+  if (u == nullptr) return absl::ResourceExhaustedError("curl_url failed");
+  absl::Cleanup free_url = [u] { curl_url_cleanup(u); };
+  char* out = nullptr;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) != CURLUE_OK ||
+      curl_url_set(u, CURLUPART_HOST, host.c_str(), 0) != CURLUE_OK ||
+      curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK || out == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls_config server_name \"", host, "\" cannot be used as a host name"));
+  }
+  std::string result = out;
+  curl_free(out);
+  return result;
 }
 
 // curl_easy_setopt is a variadic macro; this keeps the error checks readable.
@@ -115,6 +152,19 @@ CurlHttpClient::CurlHttpClient(CurlHttpClientOptions options) : options_(std::mo
 
 CurlHttpClient::~CurlHttpClient() {
   if (curl_ != nullptr) curl_easy_cleanup(Handle(curl_));
+  curl_slist_free_all(static_cast<curl_slist*>(proxy_headers_));
+}
+
+bool CurlHttpClient::TlsFilesChanged() {
+  const std::string* paths[3] = {&options_.ca_file, &options_.cert_file, &options_.key_file};
+  bool changed = false;
+  for (int i = 0; i < 3; ++i) {
+    if (paths[i]->empty()) continue;
+    std::optional<FileStamp> now = StatFile(*paths[i]);
+    if (now != tls_stamps_[i]) changed = true;
+    tls_stamps_[i] = now;
+  }
+  return changed;
 }
 
 absl::Status CurlHttpClient::Setup() {
@@ -134,28 +184,103 @@ absl::Status CurlHttpClient::Setup() {
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_XFERINFODATA, static_cast<void*>(this), "XFERINFODATA"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_VERBOSE, 0L, "VERBOSE"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_PROTOCOLS_STR, "http,https", "PROTOCOLS_STR"));
-  // A redirect from a push endpoint is a misconfiguration to surface, not a place to re-POST to.
-  RETURN_IF_ERROR(SetOpt(c, CURLOPT_FOLLOWLOCATION, 0L, "FOLLOWLOCATION"));
+  // Go follows at most 10 redirects, to http(s) only; curl keeps Go's method rules by default
+  // (POSTREDIR unset: 301/302/303 become GET, 307/308 repeat the POST).
+  RETURN_IF_ERROR(
+      SetOpt(c, CURLOPT_FOLLOWLOCATION, options_.follow_redirects ? 1L : 0L, "FOLLOWLOCATION"));
+  RETURN_IF_ERROR(SetOpt(c, CURLOPT_MAXREDIRS, 10L, "MAXREDIRS"));
+  RETURN_IF_ERROR(SetOpt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https", "REDIR_PROTOCOLS_STR"));
   // Keep-alive probes find a connection a NAT or load balancer silently dropped.
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_TCP_KEEPALIVE, 1L, "TCP_KEEPALIVE"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_TCP_KEEPIDLE, 30L, "TCP_KEEPIDLE"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_TCP_KEEPINTVL, 15L, "TCP_KEEPINTVL"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_TCP_NODELAY, 1L, "TCP_NODELAY"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_USERAGENT, options_.user_agent.c_str(), "USERAGENT"));
-  // "" disables proxies, including http_proxy & co from the environment.
-  RETURN_IF_ERROR(SetOpt(c, CURLOPT_PROXY, options_.proxy_url.c_str(), "PROXY"));
+  // One request at a time: one connection is all we need, and a connection opened because a TLS
+  // file changed then replaces the old one instead of sitting beside it.
+  RETURN_IF_ERROR(SetOpt(c, CURLOPT_MAXCONNECTS, 1L, "MAXCONNECTS"));
+  if (curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
+                       options_.enable_http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1) !=
+      CURLE_OK) {
+    // A libcurl without HTTP/2: 1.1 is what Go falls back to as well.
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1, "HTTP_VERSION"));
+  }
+
+  // The proxy is chosen per request (ProxySelector); until then, none.
+  if (options_.proxy_from_environment) {
+    proxy_ = ProxySelector::FromEnvironment();
+  } else if (!options_.proxy_url.empty()) {
+    proxy_ = ProxySelector::Fixed(options_.proxy_url, options_.no_proxy);
+  }
+  RETURN_IF_ERROR(SetOpt(c, CURLOPT_PROXY, "", "PROXY"));
+  if (!options_.proxy_connect_headers.empty()) {
+    curl_slist* list = nullptr;
+    for (const auto& [name, value] : options_.proxy_connect_headers) {
+      curl_slist* next = curl_slist_append(list, absl::StrCat(name, ": ", value).c_str());
+      if (next == nullptr) {
+        curl_slist_free_all(list);
+        return absl::ResourceExhaustedError("curl_slist_append failed");
+      }
+      list = next;
+    }
+    proxy_headers_ = list;
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_PROXYHEADER, list, "PROXYHEADER"));
+    // Proxy headers to the proxy only, the request's headers to the server only.
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_HEADEROPT, CURLHEADER_SEPARATE, "HEADEROPT"));
+  }
 
   long verify = options_.insecure_skip_verify ? 0L : 1L;
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_SSL_VERIFYPEER, verify, "SSL_VERIFYPEER"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_SSL_VERIFYHOST, verify * 2, "SSL_VERIFYHOST"));
+  long version = CURL_SSLVERSION_TLSv1_2;
+  switch (options_.min_tls_version) {
+    case TlsMinVersion::kTls10:
+      version = CURL_SSLVERSION_TLSv1_0;
+      break;
+    case TlsMinVersion::kTls11:
+      version = CURL_SSLVERSION_TLSv1_1;
+      break;
+    case TlsMinVersion::kTls12:
+      version = CURL_SSLVERSION_TLSv1_2;
+      break;
+    case TlsMinVersion::kTls13:
+      version = CURL_SSLVERSION_TLSv1_3;
+      break;
+  }
+  RETURN_IF_ERROR(SetOpt(c, CURLOPT_SSLVERSION, version, "SSLVERSION"));
+  // Given CAs replace the system's entirely, as a Go RootCAs pool does: no CA directory beside.
+  if (!options_.ca_file.empty() || !options_.ca_pem.empty()) {
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_CAPATH, static_cast<char*>(nullptr), "CAPATH"));
+  }
   if (!options_.ca_file.empty()) {
     RETURN_IF_ERROR(SetOpt(c, CURLOPT_CAINFO, options_.ca_file.c_str(), "CAINFO"));
+  } else if (!options_.ca_pem.empty()) {
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_CAINFO, static_cast<char*>(nullptr), "CAINFO"));
+    curl_blob blob{options_.ca_pem.data(), options_.ca_pem.size(), CURL_BLOB_COPY};
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_CAINFO_BLOB, &blob, "CAINFO_BLOB"));
   }
   if (!options_.cert_file.empty()) {
     RETURN_IF_ERROR(SetOpt(c, CURLOPT_SSLCERT, options_.cert_file.c_str(), "SSLCERT"));
+  } else if (!options_.cert_pem.empty()) {
+    curl_blob blob{options_.cert_pem.data(), options_.cert_pem.size(), CURL_BLOB_COPY};
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_SSLCERT_BLOB, &blob, "SSLCERT_BLOB"));
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_SSLCERTTYPE, "PEM", "SSLCERTTYPE"));
   }
   if (!options_.key_file.empty()) {
     RETURN_IF_ERROR(SetOpt(c, CURLOPT_SSLKEY, options_.key_file.c_str(), "SSLKEY"));
+  } else if (!options_.key_pem.empty()) {
+    curl_blob blob{options_.key_pem.data(), options_.key_pem.size(), CURL_BLOB_COPY};
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_SSLKEY_BLOB, &blob, "SSLKEY_BLOB"));
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_SSLKEYTYPE, "PEM", "SSLKEYTYPE"));
+  }
+  if (!options_.ca_file.empty() || !options_.cert_file.empty() || !options_.key_file.empty()) {
+    // Rotated files must take effect on the next connection (Prometheus reloads them too): no CA
+    // store kept across connections, no TLS session resumed under the old identity.
+#if LIBCURL_VERSION_NUM >= 0x075700
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_CA_CACHE_TIMEOUT, 0L, "CA_CACHE_TIMEOUT"));
+#endif
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_SSL_SESSIONID_CACHE, 0L, "SSL_SESSIONID_CACHE"));
+    TlsFilesChanged();  // the stamps the first connection will be made with
   }
 
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_WRITEFUNCTION, &OnBody, "WRITEFUNCTION"));
@@ -173,15 +298,20 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Post(const HttpRequest& request) {
   if (cancelled_.load(std::memory_order_relaxed)) {
     return absl::CancelledError("request cancelled: shutting down");
   }
-  RETURN_IF_ERROR(CheckUrl(request.url));
+  ASSIGN_OR_RETURN(UrlParts url, ParseUrl(request.url));
   CURL* c = Handle(curl_);
 
   curl_slist* headers = nullptr;
-  absl::Cleanup free_headers = [&headers] { curl_slist_free_all(headers); };
-  // Nothing of this request may outlive it in the handle: the header list is freed on return (this
+  curl_slist* connect_to = nullptr;
+  absl::Cleanup free_headers = [&headers, &connect_to] {
+    curl_slist_free_all(headers);
+    curl_slist_free_all(connect_to);
+  };
+  // Nothing of this request may outlive it in the handle: the lists are freed on return (this
   // cleanup runs first).
   absl::Cleanup unset = [c] {
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
+    curl_easy_setopt(c, CURLOPT_CONNECT_TO, nullptr);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, nullptr);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, nullptr);
@@ -191,6 +321,38 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Post(const HttpRequest& request) {
     if (next == nullptr) return absl::ResourceExhaustedError("curl_slist_append failed");
     headers = next;
   }
+  // tls_config server_name: ask for https://<server_name>:<port>/ (the name TLS sends and checks)
+  // but connect where the URL points and send the URL's Host, as Go does with ServerName.
+  std::string target_url;
+  const std::string* effective_url = &request.url;
+  if (url.scheme == "https" && !options_.server_name.empty() &&
+      !absl::EqualsIgnoreCase(options_.server_name, url.host)) {
+    ASSIGN_OR_RETURN(target_url, WithHost(request.url, options_.server_name));
+    effective_url = &target_url;
+    std::string server = options_.server_name.find(':') != std::string::npos
+                             ? absl::StrCat("[", options_.server_name, "]")
+                             : options_.server_name;
+    connect_to = curl_slist_append(
+        nullptr, absl::StrCat(server, ":", url.port, ":", url.host, ":", url.port).c_str());
+    if (connect_to == nullptr) return absl::ResourceExhaustedError("curl_slist_append failed");
+    bool has_host = false;
+    for (const auto& h : request.headers) has_host |= absl::EqualsIgnoreCase(h.first, "Host");
+    if (!has_host) {
+      std::string host_header = url.explicit_port ? absl::StrCat("Host: ", url.host, ":", url.port)
+                                                  : absl::StrCat("Host: ", url.host);
+      curl_slist* next = curl_slist_append(headers, host_header.c_str());
+      if (next == nullptr) return absl::ResourceExhaustedError("curl_slist_append failed");
+      headers = next;
+    }
+  }
+  RETURN_IF_ERROR(SetOpt(c, CURLOPT_CONNECT_TO, connect_to, "CONNECT_TO"));
+  std::string host = url.host;
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  std::string proxy = proxy_.For(url.scheme, host, url.port);
+  RETURN_IF_ERROR(SetOpt(c, CURLOPT_PROXY, proxy.c_str(), "PROXY"));
+  // A changed CA, certificate or key file takes effect now, on a new connection.
+  RETURN_IF_ERROR(SetOpt(c, CURLOPT_FRESH_CONNECT, TlsFilesChanged() ? 1L : 0L, "FRESH_CONNECT"));
+
   // curl would otherwise send "Expect: 100-continue" for large bodies and wait a round trip (or
   // a second, with servers that ignore it) before sending the body.
   curl_slist* next = curl_slist_append(headers, "Expect:");
@@ -199,7 +361,7 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Post(const HttpRequest& request) {
 
   ResponseState state;
   int64_t timeout_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(request.timeout));
-  RETURN_IF_ERROR(SetOpt(c, CURLOPT_URL, request.url.c_str(), "URL"));
+  RETURN_IF_ERROR(SetOpt(c, CURLOPT_URL, effective_url->c_str(), "URL"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_HTTPHEADER, headers, "HTTPHEADER"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_POSTFIELDSIZE_LARGE,
                          static_cast<curl_off_t>(request.body.size()), "POSTFIELDSIZE_LARGE"));

@@ -18,6 +18,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/sink/file_secret.h"
+#include "agent/sink/proxy_selector.h"
 
 namespace sluice {
 
@@ -53,15 +55,39 @@ class HttpClient {
 // Never undone: the agent uses curl until it exits.
 absl::Status InitCurlOnce();
 
+enum class TlsMinVersion { kTls10, kTls11, kTls12, kTls13 };
+
+// Transport settings of an endpoint (what Alloy's HTTP client config says about connections;
+// authentication and headers are the sink's business). Defaults keep a client that connects
+// directly, verifies TLS against the system CAs, and does not follow redirects.
 struct CurlHttpClientOptions {
-  std::string ca_file;                // PEM bundle to verify the server; empty = system default
-  std::string cert_file;              // client certificate (PEM) for mTLS; empty = none
-  std::string key_file;               // client private key (PEM); empty = none
-  bool insecure_skip_verify = false;  // do not verify the server certificate or host name
-  // Proxy URL; empty = connect directly, and ignore http_proxy/https_proxy in the environment
-  // (an agent must not change behaviour because of a variable its pod happened to inherit).
+  // Trusted CAs, instead of the system's: a PEM file (re-read when it changes) or PEM text.
+  std::string ca_file;
+  std::string ca_pem;
+  // Client certificate and key for mutual TLS: files (re-read when they change) or PEM text.
+  std::string cert_file;
+  std::string cert_pem;
+  std::string key_file;
+  std::string key_pem;
+  // Name to verify the server certificate against and to send as SNI, instead of the URL's host.
+  // Done by asking curl for https://<server_name>:<port>/... while connecting to the URL's host
+  // (CURLOPT_CONNECT_TO) and sending the URL's host in the Host header, so the request is what
+  // Go sends with tls.Config.ServerName: same connection, same Host, different TLS name.
+  std::string server_name;
+  bool insecure_skip_verify = false;                      // verify neither the chain nor the name
+  TlsMinVersion min_tls_version = TlsMinVersion::kTls12;  // Go's client default
+  // Proxy: see ProxySelector. All empty/false = connect directly, and ignore http_proxy & co in
+  // the environment (an agent must not change behaviour because of a variable its pod happened to
+  // inherit unless proxy_from_environment says so).
   std::string proxy_url;
-  std::string user_agent;  // empty = "sluice/<version>"
+  std::string no_proxy;
+  bool proxy_from_environment = false;
+  std::vector<std::pair<std::string, std::string>> proxy_connect_headers;  // CONNECT only
+  // Follow up to 10 redirects as Go does (303, and 301/302 after a POST, become a GET without
+  // body; 307/308 repeat the POST); false: a 3xx is the answer.
+  bool follow_redirects = false;
+  bool enable_http2 = true;  // offer h2 by ALPN on https (curl's and Go's default); 1.1 otherwise
+  std::string user_agent;    // empty = "sluice/<version>"
 };
 
 class CurlHttpClient final : public HttpClient {
@@ -79,10 +105,15 @@ class CurlHttpClient final : public HttpClient {
   static int OnProgress(void* self, int64_t, int64_t, int64_t, int64_t);
   std::atomic<bool> cancelled_{false};
   absl::Status Setup();
+  // True when a TLS file changed since the last request (and records the new stamps).
+  bool TlsFilesChanged();
 
   CurlHttpClientOptions options_;
-  void* curl_ = nullptr;  // CURL*; void* keeps curl.h out of every includer
+  ProxySelector proxy_;
+  void* curl_ = nullptr;           // CURL*; void* keeps curl.h out of every includer
+  void* proxy_headers_ = nullptr;  // curl_slist* of proxy_connect_headers, for the handle's life
   absl::Status setup_status_;
+  std::optional<FileStamp> tls_stamps_[3];  // ca_file, cert_file, key_file
   char error_buffer_[256] = {};  // CURLOPT_ERRORBUFFER: curl's detail for the last failure
 };
 

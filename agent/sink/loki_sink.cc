@@ -1,10 +1,13 @@
 #include "agent/sink/loki_sink.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/common/log.h"
+#include "agent/common/strings.h"
 #include "agent/pipeline/push_encoder.h"
 
 namespace sluice {
@@ -53,30 +56,92 @@ LokiSink::LokiSink(LokiSinkConfig config, std::unique_ptr<HttpClient> http,
                                     {{"host", host_}});
   sent_entries_ = metrics->GetCounter("loki_write_sent_entries_total",
                                       "Number of log entries sent.", {{"host", host_}});
-  retries_ = metrics->GetCounter("loki_write_batch_retries_total",
-                                 "Number of times batches have had to be retried.",
-                                 {{"host", host_}, {"tenant", config_.tenant}});
+  // Created now so that the series exist (at 0) before the first retry, as Alloy does.
+  metrics->GetCounter("loki_write_batch_retries_total",
+                      "Number of times batches have had to be retried.",
+                      {{"host", host_}, {"tenant", config_.tenant}});
   requests_ok_ =
       metrics->GetCounter("sluice_write_requests_total", "Push requests answered, by status code.",
                           {{"host", host_}, {"status_code", "2xx"}});
   request_.url = config_.url;
   request_.timeout = config_.remote_timeout;
-  request_.headers = {{"Content-Type", "application/x-protobuf"},
-                      {"Content-Encoding", "snappy"},
-                      {"User-Agent", absl::StrCat("sluice/", SLUICE_VERSION)}};
-  if (!config_.tenant.empty()) request_.headers.emplace_back("X-Scope-OrgID", config_.tenant);
-  for (const auto& h : config_.headers) {
-    // Alloy adds configured headers only when the client has not set them itself.
-    bool present = false;
-    for (const auto& [k, v] : request_.headers) {
-      if (absl::EqualsIgnoreCase(k, h.first)) present = true;
+  if (config_.basic_auth && !config_.basic_auth->password_file.empty()) {
+    password_file_.emplace(config_.basic_auth->password_file);
+  }
+  if (config_.authorization && !config_.authorization->credentials_file.empty()) {
+    credentials_file_.emplace(config_.authorization->credentials_file);
+  }
+  size_t scheme_end = config_.url.find("://");
+  if (scheme_end != std::string::npos) {
+    size_t authority_end = config_.url.find_first_of("/?#", scheme_end + 3);
+    url_has_userinfo_ = config_.url
+                            .substr(scheme_end + 3, authority_end == std::string::npos
+                                                        ? std::string::npos
+                                                        : authority_end - scheme_end - 3)
+                            .find('@') != std::string::npos;
+  }
+  // Said once rather than at every request, as Alloy does: a configured header that a header
+  // of the client's own shadows is never sent.
+  for (const auto& [name, value] : config_.headers) {
+    for (std::string_view own : {"Content-Type", "Content-Encoding", "User-Agent"}) {
+      if (absl::EqualsIgnoreCase(name, Av(own))) {
+        LogWarn("loki.write", "custom header key already exists, skipping",
+                {{"host", host_}, {"key", name}});
+      }
     }
-    if (!present) request_.headers.push_back(h);
   }
 }
 
-void LokiSink::CountDrop(const Batch& batch, const std::string& reason) {
-  MetricLabels labels = {{"host", host_}, {"reason", reason}, {"tenant", config_.tenant}};
+absl::Status LokiSink::BuildHeaders(const std::string& tenant) {
+  auto& headers = request_.headers;
+  headers.clear();
+  headers.emplace_back("Content-Type", "application/x-protobuf");
+  headers.emplace_back("Content-Encoding", "snappy");
+  headers.emplace_back("User-Agent", absl::StrCat("sluice/", SLUICE_VERSION));
+  if (!tenant.empty()) headers.emplace_back("X-Scope-OrgID", tenant);
+  auto present = [&headers](std::string_view name) {
+    for (const auto& [k, v] : headers) {
+      if (absl::EqualsIgnoreCase(Av(k), Av(name))) return true;
+    }
+    return false;
+  };
+  // Alloy adds configured headers only when the request does not have them yet.
+  for (const auto& h : config_.headers) {
+    if (!present(h.first)) headers.push_back(h);
+  }
+  for (const auto& h : config_.http_headers) headers.push_back(h);
+  if (url_has_userinfo_ || present("Authorization")) return absl::OkStatus();
+  if (config_.basic_auth) {
+    std::string_view password = config_.basic_auth->password;
+    if (password_file_) {
+      absl::StatusOr<std::string_view> p = password_file_->Get();
+      if (!p.ok()) {
+        return absl::UnavailableError(
+            absl::StrCat("unable to read basic auth password: ", p.status().message()));
+      }
+      password = *p;
+    }
+    std::string encoded =
+        absl::Base64Escape(absl::StrCat(config_.basic_auth->username, ":", Av(password)));
+    headers.emplace_back("Authorization", absl::StrCat("Basic ", encoded));
+  } else if (config_.authorization) {
+    std::string_view credentials = config_.authorization->credentials;
+    if (credentials_file_) {
+      absl::StatusOr<std::string_view> c = credentials_file_->Get();
+      if (!c.ok()) {
+        return absl::UnavailableError(
+            absl::StrCat("unable to read authorization credentials: ", c.status().message()));
+      }
+      credentials = *c;
+    }
+    headers.emplace_back("Authorization",
+                         absl::StrCat(config_.authorization->type, " ", Av(credentials)));
+  }
+  return absl::OkStatus();
+}
+
+void LokiSink::CountDrop(const Batch& batch, const std::string& tenant, const std::string& reason) {
+  MetricLabels labels = {{"host", host_}, {"reason", reason}, {"tenant", tenant}};
   metrics_
       ->GetCounter("loki_write_dropped_entries_total",
                    "Number of log entries dropped because they failed to be sent.", labels)
@@ -106,11 +171,16 @@ BatchOutcome LokiSink::Deliver(const Batch& batch) {
     SnappyCompress(encoded_, &compressed_);
     request_.body = compressed_;
   }
+  // Alloy: a batch's tenant (from the __tenant_id__ label) wins over the endpoint's tenant_id.
+  const std::string& tenant = batch.tenant.empty() ? config_.tenant : batch.tenant;
   for (int attempt = 1;; ++attempt) {
     if (sleeper_->cancelled()) return BatchOutcome::kAborted;
     PushAttempt result;
     std::string error_text;
-    absl::StatusOr<HttpResponse> response = http_->Post(request_);
+    // Built per attempt: a credentials file rotated while we back off is used on the retry.
+    absl::Status headers = BuildHeaders(tenant);
+    absl::StatusOr<HttpResponse> response =
+        headers.ok() ? http_->Post(request_) : absl::StatusOr<HttpResponse>(headers);
     if (absl::IsCancelled(response.status())) return BatchOutcome::kAborted;
     if (response.ok()) {
       result.http_status = response->status;
@@ -135,7 +205,7 @@ BatchOutcome LokiSink::Deliver(const Batch& batch) {
         sent_entries_->Inc(batch.entries);
         return BatchOutcome::kDelivered;
       case RetryDecision::Kind::kDrop: {
-        CountDrop(batch, decision.reason);
+        CountDrop(batch, tenant, decision.reason);
         if (result.http_status == 400) {
           metrics_
               ->GetCounter(
@@ -159,7 +229,11 @@ BatchOutcome LokiSink::Deliver(const Batch& batch) {
         return BatchOutcome::kDropped;
       }
       case RetryDecision::Kind::kRetry:
-        retries_->Inc();
+        metrics_
+            ->GetCounter("loki_write_batch_retries_total",
+                         "Number of times batches have had to be retried.",
+                         {{"host", host_}, {"tenant", tenant}})
+            ->Inc();
         LogWarn("loki.write", "push failed, will retry",
                 {{"host", host_},
                  {"status", std::to_string(result.http_status)},
@@ -170,6 +244,79 @@ BatchOutcome LokiSink::Deliver(const Batch& batch) {
         break;
     }
   }
+}
+
+}  // namespace sluice
+
+namespace sluice {
+
+LokiSinkConfig LokiSinkConfigFromEndpoint(const EndpointConfig& e) {
+  LokiSinkConfig c;
+  c.url = e.url;
+  c.tenant = e.tenant_id;
+  c.headers.assign(e.headers.begin(), e.headers.end());
+  for (const auto& [name, values] : e.http_headers) {
+    for (const std::string& v : values) c.http_headers.emplace_back(name, v);
+  }
+  c.basic_auth = e.basic_auth;
+  c.authorization = e.authorization;
+  c.remote_timeout = e.remote_timeout;
+  c.retry.min_backoff = e.min_backoff_period;
+  c.retry.max_backoff = e.max_backoff_period;
+  if (e.max_backoff_retries_set) {
+    // dskit's backoff: 0 retries forever; a negative count stops after the first try.
+    c.retry.max_retries = e.max_backoff_retries < 0
+                              ? 1
+                              : static_cast<int>(std::min<int64_t>(e.max_backoff_retries, 1 << 30));
+  } else {
+    c.retry.max_retries = 0;
+  }
+  c.retry.retry_on_http_429 = e.retry_on_http_429;
+  return c;
+}
+
+CurlHttpClientOptions CurlOptionsFromEndpoint(const EndpointConfig& e) {
+  CurlHttpClientOptions o;
+  o.ca_file = e.tls.ca_file;
+  o.ca_pem = e.tls.ca_pem;
+  o.cert_file = e.tls.cert_file;
+  o.cert_pem = e.tls.cert_pem;
+  o.key_file = e.tls.key_file;
+  o.key_pem = e.tls.key_pem;
+  o.server_name = e.tls.server_name;
+  o.insecure_skip_verify = e.tls.insecure_skip_verify;
+  switch (e.tls.min_version) {
+    case TlsVersion::kTls10:
+      o.min_tls_version = TlsMinVersion::kTls10;
+      break;
+    case TlsVersion::kTls11:
+      o.min_tls_version = TlsMinVersion::kTls11;
+      break;
+    case TlsVersion::kDefault:
+    case TlsVersion::kTls12:
+      o.min_tls_version = TlsMinVersion::kTls12;
+      break;
+    case TlsVersion::kTls13:
+      o.min_tls_version = TlsMinVersion::kTls13;
+      break;
+  }
+  o.proxy_url = e.proxy.proxy_url;
+  o.no_proxy = e.proxy.no_proxy;
+  o.proxy_from_environment = e.proxy.proxy_from_environment;
+  for (const auto& [name, values] : e.proxy.proxy_connect_header) {
+    for (const std::string& v : values) o.proxy_connect_headers.emplace_back(name, v);
+  }
+  o.follow_redirects = e.follow_redirects;
+  o.enable_http2 = e.enable_http2;
+  return o;
+}
+
+std::unique_ptr<LokiSink> LokiSink::ForEndpoint(const EndpointConfig& endpoint,
+                                                MetricsRegistry* metrics, uint64_t seed) {
+  return std::make_unique<LokiSink>(
+      LokiSinkConfigFromEndpoint(endpoint),
+      std::make_unique<CurlHttpClient>(CurlOptionsFromEndpoint(endpoint)),
+      std::make_unique<RealSleeper>(), metrics, seed);
 }
 
 }  // namespace sluice

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,8 @@
 #include "absl/time/time.h"
 #include "agent/common/clock.h"
 #include "agent/common/metrics.h"
+#include "agent/sink/endpoint_config.h"
+#include "agent/sink/file_secret.h"
 #include "agent/sink/http_client.h"
 #include "agent/sink/retry_policy.h"
 #include "agent/sink/sink.h"
@@ -23,17 +26,34 @@
 namespace sluice {
 
 struct LokiSinkConfig {
-  std::string url;                                           // http(s)://host:port/loki/api/v1/push
-  std::string tenant;                                        // X-Scope-OrgID when not empty
-  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  std::string url;     // http(s)://host:port/loki/api/v1/push
+  std::string tenant;  // X-Scope-OrgID when not empty (a batch's own tenant wins)
+  // Endpoint `headers`: each added unless the request already has that header (names compared
+  // without case), so they never replace Content-Type, Content-Encoding, User-Agent or the tenant;
+  // an Authorization here takes the place of basic_auth/authorization, as in Alloy.
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Endpoint `http_headers`: every value added to every request.
+  std::vector<std::pair<std::string, std::string>> http_headers;
+  // At most one; credentials files are read at each request (FileSecret).
+  std::optional<BasicAuthConfig> basic_auth;
+  std::optional<AuthorizationConfig> authorization;
   absl::Duration remote_timeout = absl::Seconds(10);
   RetryConfig retry;
 };
+
+// The sink's share of an endpoint block. max_backoff_retries: 0 (retry forever, sluice's
+// default) unless written; written, Alloy's meaning (N tries, 0 forever, negative one try).
+LokiSinkConfig LokiSinkConfigFromEndpoint(const EndpointConfig& endpoint);
+// The HTTP client's share: TLS, proxy, redirects, HTTP/2.
+CurlHttpClientOptions CurlOptionsFromEndpoint(const EndpointConfig& endpoint);
 
 class LokiSink final : public Sink {
  public:
   LokiSink(LokiSinkConfig config, std::unique_ptr<HttpClient> http,
            std::unique_ptr<Sleeper> sleeper, MetricsRegistry* metrics, uint64_t seed);
+  // A sink for an endpoint block, with a CurlHttpClient and a RealSleeper.
+  static std::unique_ptr<LokiSink> ForEndpoint(const EndpointConfig& endpoint,
+                                               MetricsRegistry* metrics, uint64_t seed);
 
   void Prepare(Batch* batch) override;
   BatchOutcome Deliver(const Batch& batch) override;
@@ -43,7 +63,10 @@ class LokiSink final : public Sink {
   }
 
  private:
-  void CountDrop(const Batch& batch, const std::string& reason);
+  void CountDrop(const Batch& batch, const std::string& tenant, const std::string& reason);
+  // The request's headers for `tenant`, Authorization included; an error when a credentials
+  // file cannot be read (the attempt then counts as a transport error).
+  absl::Status BuildHeaders(const std::string& tenant);
 
   LokiSinkConfig config_;
   std::unique_ptr<HttpClient> http_;
@@ -56,10 +79,12 @@ class LokiSink final : public Sink {
   std::string prep_encoded_;  // tail thread scratch (Prepare)
   std::string prep_compressed_;
   HttpRequest request_;
+  std::optional<FileSecret> password_file_;     // basic_auth password_file
+  std::optional<FileSecret> credentials_file_;  // authorization credentials_file
+  bool url_has_userinfo_ = false;               // user:pass@ in the URL is the auth then, as in Go
 
   Counter* sent_bytes_;
   Counter* sent_entries_;
-  Counter* retries_;
   Counter* requests_ok_;
   int64_t last_error_log_ns_ = 0;
 };
