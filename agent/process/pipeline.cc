@@ -57,7 +57,19 @@ Counter* DroppedLinesCounter(const StageContext& ctx, std::string_view reason) {
 }
 
 void CountDroppedLine(const StageContext& ctx, std::string_view reason) {
-  if (Counter* c = DroppedLinesCounter(ctx, reason)) c->Inc();
+  if (ctx.metrics == nullptr) return;
+  if (ctx.drop_counters == nullptr) {
+    if (Counter* c = DroppedLinesCounter(ctx, reason)) c->Inc();
+    return;
+  }
+  // Drops can be per line (a drop stage for debug lines): after the first, no registry lock and
+  // no label rendering. Stages run on one thread.
+  auto& cache = *ctx.drop_counters;
+  auto it = cache.find(Av(reason));
+  if (it == cache.end()) {
+    it = cache.emplace(std::string(reason), DroppedLinesCounter(ctx, reason)).first;
+  }
+  if (it->second != nullptr) it->second->Inc();
 }
 
 // ---- ProcessPipeline -----------------------------------------------------------------------

@@ -67,6 +67,10 @@ struct StageContext {
   const Clock* clock = nullptr;
   MetricsRegistry* metrics = nullptr;
   std::string component_id;  // "loki.process.default", a label of the component's metrics
+  // loki_process_dropped_lines_total counters by reason, shared by the copies of a context (the
+  // component's stages): a drop costs no registry lookup after the first of its reason.
+  std::shared_ptr<absl::flat_hash_map<std::string, Counter*>> drop_counters =
+      std::make_shared<absl::flat_hash_map<std::string, Counter*>>();
 };
 
 class Stage {

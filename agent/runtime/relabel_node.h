@@ -2,9 +2,9 @@
 //
 // Applies its rules to each entry's labels and passes the entry on; an entry left with no labels
 // is dropped (not forwarded, as Alloy; counted: loki_relabel_entries_processed minus
-// loki_relabel_entries_written). Results are cached by input label set (max_cache_size entries, Alloy's default
-// 10000) so that the rules run once per stream, not once per line. Marks pass through
-// unchanged. Tail thread only; owned by the Runtime.
+// loki_relabel_entries_written). Results are cached by input label set (max_cache_size entries,
+// Alloy's default 10000) so that the rules run once per stream, not once per line. Marks pass
+// through unchanged. Tail thread only; owned by the Runtime.
 #pragma once
 
 #include <memory>

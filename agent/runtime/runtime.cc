@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cctype>
 #include <cstdio>
 #include <future>
 #include <map>
@@ -273,7 +274,8 @@ bool Runtime::Impl::BuildSourceFile(const config::Component& c, const config::Bl
   t.positions_path = absl::StrCat(options.storage_path, "/", c.id, "/positions.yml");
   std::string encoding;
   if (d.String("encoding", &encoding) && !encoding.empty()) {
-    std::string lower = absl::AsciiStrToLower(Av(encoding));
+    std::string lower = encoding;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     if (lower != "utf-8" && lower != "utf8") {
       d.ErrorAt("encoding", absl::StrCat("encoding \"", Av(encoding),
                                          "\" is not supported by sluice (only UTF-8)"));
@@ -418,9 +420,10 @@ bool Runtime::Impl::BuildWrite(const config::Component& c, const config::Block& 
     es.tenant = ep.tenant_id;
     es.batch_size = ep.batch_size;
     es.batch_wait = ep.batch_wait;
-    LokiSinkConfig sink = ToLokiSinkConfig(ep);
-    es.make_sink = [sink, m]() -> std::unique_ptr<Sink> {
-      return std::make_unique<LokiSink>(sink, std::make_unique<CurlHttpClient>(),
+    LokiSinkConfig sink = LokiSinkConfigFromEndpoint(ep);
+    CurlHttpClientOptions http = CurlOptionsFromEndpoint(ep);
+    es.make_sink = [sink, http, m]() -> std::unique_ptr<Sink> {
+      return std::make_unique<LokiSink>(sink, std::make_unique<CurlHttpClient>(http),
                                         std::make_unique<RealSleeper>(), m, std::random_device{}());
     };
     ws.endpoints.push_back(std::move(es));
@@ -456,8 +459,7 @@ bool Runtime::Impl::BuildEcho(const config::Component& c, const config::Block& b
 
 // ---- running --------------------------------------------------------------------------------
 
-std::vector<DirWatcher::Root> Runtime::Impl::WatchRoots(
-    const std::vector<LabelSet>& path_targets) {
+std::vector<DirWatcher::Root> Runtime::Impl::WatchRoots(const std::vector<LabelSet>& path_targets) {
   std::vector<DirWatcher::Root> roots;
   for (const LabelSet& t : path_targets) {
     const std::string* pattern = t.Get("__path__");
@@ -602,7 +604,7 @@ absl::Status Runtime::Start() {
     }
     for (auto& fm : m.file_matches) {
       fm->timer = std::make_unique<boost::asio::steady_timer>(m.io);
-      FileMatch* raw = fm.get();
+      Impl::FileMatch* raw = fm.get();
       fm->watcher = std::make_unique<DirWatcher>(&m.io, absl::Milliseconds(100), 65536,
                                                  [&m, raw] { m.SyncFileMatch(raw); });
       fm->watcher->SetRoots(Impl::WatchRoots(fm->args.path_targets));

@@ -331,7 +331,7 @@ TEST(JsonStageTest, MalformedPassesOrIsDropped) {
   EXPECT_EQ(drop.Run(Entry(R"({"a":1})")).size(), 1u);
   EXPECT_EQ(drop.metrics->CounterValue(
                 "loki_process_dropped_lines_total",
-                {{"component_id", "loki.process.test"}, {"reason", "malformed_json"}}),
+                {{"component_id", "loki.process.test"}, {"component_path", "/"}, {"reason", "malformed_json"}}),
             2u);
   // An unusable source is not "malformed": nothing is dropped.
   StageHarness src = Json(BlockBuilder("stage.json")
