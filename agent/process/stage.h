@@ -93,7 +93,7 @@ class Stage {
   virtual bool Backlogged() const { return false; }
 };
 
-// Counts a dropped line in loki_process_dropped_lines_total{component_id, reason} (Alloy's
+// Counts a dropped line in loki_process_dropped_lines_total{component_id, component_path, reason} (Alloy's
 // metric; the reason is the stage's drop_counter_reason or Alloy's fixed reason).
 void CountDroppedLine(const StageContext& ctx, std::string_view reason);
 
