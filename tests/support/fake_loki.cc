@@ -884,6 +884,9 @@ class FakeLoki::Impl {
   bool WaitForStalled(size_t n, absl::Duration t) const {
     return WaitFor(t, [&] { return stalled_now_ >= n; });
   }
+  bool WaitForTlsFailures(size_t n, absl::Duration t) const {
+    return WaitFor(t, [&] { return tls_failures_ >= n; });
+  }
 
   std::string MetricsText() const;
   std::string StatsJson() const;
@@ -1030,6 +1033,9 @@ absl::Status FakeLoki::Impl::Start() {
         BIO_free(bio);
         SSL_CTX_set_client_CA_list(ssl_ctx_->native_handle(), names);
       }
+    }
+    if (!ec && opts_.tls->max_tls12) {
+      SSL_CTX_set_max_proto_version(ssl_ctx_->native_handle(), TLS1_2_VERSION);
     }
     if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS set-up: ", ec.message()));
   }
@@ -1817,6 +1823,9 @@ bool FakeLoki::WaitForRequests(size_t n, absl::Duration timeout) const {
 }
 bool FakeLoki::WaitForStalled(size_t n, absl::Duration timeout) const {
   return impl_->WaitForStalled(n, timeout);
+}
+bool FakeLoki::WaitForTlsFailures(size_t n, absl::Duration timeout) const {
+  return impl_->WaitForTlsFailures(n, timeout);
 }
 std::string FakeLoki::MetricsText() const { return impl_->MetricsText(); }
 std::string FakeLoki::StatsJson() const { return impl_->StatsJson(); }

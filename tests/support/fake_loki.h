@@ -151,6 +151,7 @@ class FakeLoki {
       // Not empty: client certificates are asked for and verified against these CAs.
       std::string client_ca_pem;
       bool require_client_cert = false;  // the handshake fails without a valid one
+      bool max_tls12 = false;            // refuse TLS 1.3 (tests of a client's min_version)
     };
     std::optional<Tls> tls;
   };
@@ -218,9 +219,10 @@ class FakeLoki {
 
   // Block on a condition variable until the condition holds or the timeout passes; true if it
   // holds.
-  bool WaitForEntries(size_t n, absl::Duration timeout) const;   // total_entries() >= n
-  bool WaitForRequests(size_t n, absl::Duration timeout) const;  // request_count() >= n
-  bool WaitForStalled(size_t n, absl::Duration timeout) const;   // stalled_now() >= n
+  bool WaitForEntries(size_t n, absl::Duration timeout) const;      // total_entries() >= n
+  bool WaitForRequests(size_t n, absl::Duration timeout) const;     // request_count() >= n
+  bool WaitForStalled(size_t n, absl::Duration timeout) const;      // stalled_now() >= n
+  bool WaitForTlsFailures(size_t n, absl::Duration timeout) const;  // tls_handshake_failures()
 
   // Prometheus text exposition served on GET /metrics.
   std::string MetricsText() const;
