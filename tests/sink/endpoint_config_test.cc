@@ -6,8 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "agent/sink/loki_sink.h"
 #include "tests/support/block_builder.h"
+#include "tests/support/temp_dir.h"
 
 namespace sluice {
 namespace {
@@ -452,6 +454,49 @@ TEST(EndpointConfigTest, EveryErrorOfABlockIsReported) {
                   "missing required attribute \"url\"", "unrecognized attribute name \"bogus\"",
                   "exactly one of key_pem or key_file must be configured when a client "
                   "certificate is configured"));
+}
+
+TEST(CheckEndpointFilesTest, AlloysBuildTimeChecks) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.Join("ca.pem"),
+                     "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+  testing::WriteFile(dir.Join("junk"), "not a certificate");
+  testing::WriteFile(dir.Join("key.pem"),
+                     "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n");
+  EndpointConfig e;
+  e.url = kUrl;
+  EXPECT_TRUE(CheckEndpointFiles(e).ok());
+  e.tls.ca_file = dir.Join("ca.pem");
+  e.tls.cert_file = dir.Join("ca.pem");
+  e.tls.key_file = dir.Join("key.pem");
+  EXPECT_TRUE(CheckEndpointFiles(e).ok());
+
+  e.tls.ca_file = dir.Join("missing.pem");
+  EXPECT_EQ(CheckEndpointFiles(e).message(),
+            absl::StrCat("failed to create cliens: error starting endpoint: unable to read CA "
+                         "cert: unable to read file ",
+                         dir.Join("missing.pem"), ": open ", dir.Join("missing.pem"),
+                         ": no such file or directory"));
+  e.tls.ca_file = dir.Join("junk");
+  EXPECT_EQ(CheckEndpointFiles(e).message(),
+            absl::StrCat("failed to create cliens: error starting endpoint: unable to use "
+                         "specified CA cert file ",
+                         dir.Join("junk")));
+  e.tls.ca_file = "";
+  e.tls.ca_pem = "junk";
+  EXPECT_EQ(CheckEndpointFiles(e).message(),
+            "failed to create cliens: error starting endpoint: unable to use specified CA cert "
+            "inline");
+  e.tls.ca_pem = "";
+  e.tls.key_file = dir.Join("junk");
+  EXPECT_EQ(CheckEndpointFiles(e).message(),
+            absl::StrCat("failed to create cliens: error starting endpoint: unable to use "
+                         "specified client key file ",
+                         dir.Join("junk")));
+  e.tls.key_file = dir.Join("key.pem");
+  e.tls.cert_file = dir.Join("gone.pem");
+  EXPECT_THAT(CheckEndpointFiles(e).message(),
+              ::testing::HasSubstr("unable to read specified client cert: unable to read file"));
 }
 
 // ---- loki.write ----------------------------------------------------------------------------

@@ -466,6 +466,14 @@ TEST(CurlHttpClientTest, EnvironmentProxyIsIgnored) {
   EXPECT_EQ(resp->status, 204);
 }
 
+TEST(CurlHttpClientTest, ErrorsDoNotCarryTheUrlPassword) {
+  CurlHttpClient client;
+  auto resp = client.Post(Req("http://user:secret@127.0.0.1:1/loki/api/v1/push"));
+  ASSERT_FALSE(resp.ok());
+  EXPECT_THAT(std::string(resp.status().message()), HasSubstr("http://user:xxxxx@127.0.0.1:1/"));
+  EXPECT_THAT(std::string(resp.status().message()), ::testing::Not(HasSubstr("secret")));
+}
+
 TEST(CurlHttpClientTest, UnusableUrlIsInvalidArgument) {
   CurlHttpClient client;
   auto resp = client.Post(Req("ftp://127.0.0.1/x"));
