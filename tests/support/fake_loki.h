@@ -1,4 +1,5 @@
-// FakeLoki: an in-process HTTP server that speaks Loki's push protocol, for tests.
+// FakeLoki: an in-process HTTP (or HTTPS, with optional client certificates) server that speaks
+// Loki's push protocol, for tests.
 //
 // There is no real Loki on the test machines, so every sink and end-to-end test pushes here. It
 // decodes what Loki's distributor decodes (snappy block-compressed protobuf, or JSON), validates
