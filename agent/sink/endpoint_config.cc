@@ -1,5 +1,8 @@
 #include "agent/sink/endpoint_config.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -408,7 +411,71 @@ void DecodeWal(const Block& block, config::Diags* diags, WalConfig* out) {
   }
 }
 
+// The file's content, or Go's words for why not ("open /x: no such file or directory").
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    std::string error = std::strerror(errno);
+    if (!error.empty()) error[0] = absl::ascii_tolower(static_cast<unsigned char>(error[0]));
+    return absl::NotFoundError(
+        absl::StrCat("unable to read file ", path, ": open ", path, ": ", error));
+  }
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0 && out.size() < (16u << 20)) {
+    out.append(buf, n);
+  }
+  std::fclose(f);
+  return out;
+}
+
+// OK when the PEM text (inline, or read from `file`) holds `marker`; else an error that starts
+// with `read_prefix` (unreadable) or `unusable` (no such PEM block).
+absl::Status CheckPem(const std::string& inline_pem, const std::string& file,
+                      std::string_view read_prefix, std::string_view marker,
+                      std::string_view unusable) {
+  std::string text = inline_pem;
+  if (!file.empty()) {
+    absl::StatusOr<std::string> content = ReadSmallFile(file);
+    if (!content.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(Av(read_prefix), content.status().message()));
+    }
+    text = *std::move(content);
+  }
+  if (text.find(marker) == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Av(unusable), file.empty() ? "inline" : absl::StrCat("file ", file)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status CheckEndpointFiles(const EndpointConfig& e) {
+  const TlsConfig& t = e.tls;
+  absl::Status status;
+  if (!t.ca_pem.empty() || !t.ca_file.empty()) {
+    status =
+        CheckPem(t.ca_pem, t.ca_file, "unable to read CA cert: ", "-----BEGIN CERTIFICATE-----",
+                 "unable to use specified CA cert ");
+  }
+  const bool client =
+      (!t.cert_pem.empty() || !t.cert_file.empty()) && (!t.key_pem.empty() || !t.key_file.empty());
+  if (status.ok() && client) {
+    status = CheckPem(t.cert_pem, t.cert_file,
+                      "unable to read specified client cert: ", "-----BEGIN CERTIFICATE-----",
+                      "unable to use specified client cert ");
+  }
+  if (status.ok() && client) {
+    status =
+        CheckPem(t.key_pem, t.key_file, "unable to read specified client key: ", "PRIVATE KEY-----",
+                 "unable to use specified client key ");
+  }
+  if (status.ok()) return status;
+  return absl::InvalidArgumentError(
+      absl::StrCat("failed to create cliens: error starting endpoint: ", status.message()));
+}
 
 std::optional<std::string> GoUrlParseError(std::string_view url) {
   std::optional<std::string> reason = UrlParseReason(url);

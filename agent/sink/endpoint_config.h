@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "agent/config/decode.h"
 
@@ -181,6 +182,14 @@ bool DecodeEndpoint(config::Decoder& d, EndpointConfig* out);
 // block (Alloy fails to build the component then), two endpoints with the same name or two
 // identical unnamed ones, and `wal { enabled = true }` are errors.
 bool DecodeLokiWrite(config::Decoder& d, LokiWriteConfig* out);
+
+// What Alloy checks when it builds the endpoint's client (not when it decodes the block): the
+// CA (file or PEM) must hold a certificate, a client certificate and key must be readable PEM.
+// Messages are Alloy's ("failed to create cliens: error starting endpoint: unable to read CA
+// cert: unable to read file /x: open /x: no such file or directory"). For the agent to call when
+// it builds the component; reads files. sluice re-reads the files on every new connection
+// afterwards, so a later problem shows as push errors instead.
+absl::Status CheckEndpointFiles(const EndpointConfig& endpoint);
 
 // Go's url.Parse verdict on `url` as Alloy reports it ("parse \"x\": missing protocol scheme"),
 // or nullopt when Go would accept it. Exposed for tests.

@@ -63,6 +63,21 @@ absl::StatusCode CodeFor(CURLcode rc) {
                                         : absl::StatusCode::kUnavailable;
 }
 
+// `url` with the password of its userinfo replaced, as Go's URL.Redacted prints it: errors and
+// logs must not carry credentials.
+std::string Redacted(const std::string& url) {
+  size_t start = url.find("://");
+  if (start == std::string::npos) return url;
+  start += 3;
+  size_t end = url.find_first_of("/?#", start);
+  if (end == std::string::npos) end = url.size();
+  size_t at = url.rfind('@', end - 1);
+  if (at == std::string::npos || at < start) return url;
+  size_t colon = url.find(':', start);
+  if (colon == std::string::npos || colon > at) return url;
+  return absl::StrCat(url.substr(0, colon + 1), "xxxxx", url.substr(at));
+}
+
 // What a request needs to know about its URL.
 struct UrlParts {
   std::string scheme;  // lower case
@@ -79,7 +94,7 @@ absl::StatusOr<UrlParts> ParseUrl(const std::string& url) {
   CURLUcode rc = curl_url_set(u, CURLUPART_URL, url.c_str(), 0);
   if (rc != CURLUE_OK) {
     return absl::InvalidArgumentError(
-        absl::StrCat("bad URL \"", url, "\": ", curl_url_strerror(rc)));
+        absl::StrCat("bad URL \"", Redacted(url), "\": ", curl_url_strerror(rc)));
   }
   auto get = [u](CURLUPart part, unsigned flags, std::string* out) {
     char* v = nullptr;
@@ -90,12 +105,12 @@ absl::StatusOr<UrlParts> ParseUrl(const std::string& url) {
   };
   UrlParts parts;
   if (!get(CURLUPART_SCHEME, 0, &parts.scheme)) {
-    return absl::InvalidArgumentError(absl::StrCat("bad URL \"", url, "\": no scheme"));
+    return absl::InvalidArgumentError(absl::StrCat("bad URL \"", Redacted(url), "\": no scheme"));
   }
   parts.scheme = absl::AsciiStrToLower(parts.scheme);
   if (parts.scheme != "http" && parts.scheme != "https") {
     return absl::InvalidArgumentError(
-        absl::StrCat("bad URL \"", url, "\": scheme must be http or https"));
+        absl::StrCat("bad URL \"", Redacted(url), "\": scheme must be http or https"));
   }
   get(CURLUPART_HOST, 0, &parts.host);
   std::string port;
@@ -375,11 +390,12 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Post(const HttpRequest& request) {
   error_buffer_[0] = '\0';
   CURLcode rc = curl_easy_perform(c);
   if (rc == CURLE_ABORTED_BY_CALLBACK) {
-    return absl::CancelledError(absl::StrCat("POST ", request.url, ": cancelled: shutting down"));
+    return absl::CancelledError(
+        absl::StrCat("POST ", Redacted(request.url), ": cancelled: shutting down"));
   }
   if (rc != CURLE_OK) {
     std::string detail = error_buffer_[0] != '\0' ? error_buffer_ : curl_easy_strerror(rc);
-    return absl::Status(CodeFor(rc), absl::StrCat("POST ", request.url, ": ", detail));
+    return absl::Status(CodeFor(rc), absl::StrCat("POST ", Redacted(request.url), ": ", detail));
   }
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

@@ -3,7 +3,12 @@
 // Retries what Loki may take later (transport errors, 5xx, 429) with the RetryPolicy's backoff
 // and drops, counted by reason, what it never will (other 4xx, retries exhausted). Loki keeps
 // the valid streams of a request it answers 400 for, so a 400 is never retried (that would
-// duplicate them). Runs on the sender thread; owned by the Sender. The HTTP client and sleeper
+// duplicate them). Headers are built for each attempt as Alloy's client builds them: its own
+// (Content-Type, Content-Encoding, User-Agent, X-Scope-OrgID of the batch's tenant or the
+// configured one), then the endpoint's `headers` where not already set, then `http_headers`, then
+// Authorization from basic_auth or authorization unless one is set (credentials files read at
+// each attempt, so a rotated token is used on the next try). Runs on the sender thread; owned by
+// the Sender. The HTTP client and sleeper
 // are injected so that tests need neither a network nor a clock.
 #pragma once
 

@@ -417,6 +417,42 @@ TEST(CurlHttpClientTest, RedirectsAreNotFollowed) {
   EXPECT_EQ(server.requests().size(), 1u);
 }
 
+TEST(CurlHttpClientTest, FollowsRedirectsWhenAsked) {
+  TestServer server([](const ReceivedRequest& r) -> std::optional<std::string> {
+    if (r.target == "/loki/api/v1/push") {
+      return Response(307, "Temporary Redirect", "", "Location: /moved\r\n");
+    }
+    if (r.target == "/moved") return Response(302, "Found", "", "Location: /final\r\n");
+    return Response(204, "No Content");
+  });
+  CurlHttpClientOptions options;
+  options.follow_redirects = true;
+  CurlHttpClient client(options);
+  auto resp = client.Post(Req(server.url(), "body-bytes"));
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  EXPECT_EQ(resp->status, 204);
+  std::vector<ReceivedRequest> r = server.requests();
+  ASSERT_EQ(r.size(), 3u);
+  // 307 repeats the POST with its body; 302 after a POST becomes a GET without one, as in Go.
+  EXPECT_EQ(r[1].method, "POST");
+  EXPECT_EQ(r[1].body, "body-bytes");
+  EXPECT_EQ(r[2].method, "GET");
+  EXPECT_EQ(r[2].target, "/final");
+}
+
+TEST(CurlHttpClientTest, RedirectLoopStopsAfterTenAndIsATransportError) {
+  TestServer server([](const ReceivedRequest&) {
+    return Response(307, "Temporary Redirect", "", "Location: /again\r\n");
+  });
+  CurlHttpClientOptions options;
+  options.follow_redirects = true;
+  CurlHttpClient client(options);
+  auto resp = client.Post(Req(server.url()));
+  ASSERT_FALSE(resp.ok());
+  EXPECT_EQ(resp.status().code(), absl::StatusCode::kUnavailable) << resp.status();
+  EXPECT_EQ(server.requests().size(), 11u);
+}
+
 TEST(CurlHttpClientTest, EnvironmentProxyIsIgnored) {
   TestServer server([](const ReceivedRequest&) { return Response(204, "No Content"); });
   // A proxy that does not exist: were it used, the request would fail.
@@ -428,6 +464,14 @@ TEST(CurlHttpClientTest, EnvironmentProxyIsIgnored) {
   unsetenv("HTTP_PROXY");
   ASSERT_TRUE(resp.ok()) << resp.status();
   EXPECT_EQ(resp->status, 204);
+}
+
+TEST(CurlHttpClientTest, ErrorsDoNotCarryTheUrlPassword) {
+  CurlHttpClient client;
+  auto resp = client.Post(Req("http://user:secret@127.0.0.1:1/loki/api/v1/push"));
+  ASSERT_FALSE(resp.ok());
+  EXPECT_THAT(std::string(resp.status().message()), HasSubstr("http://user:xxxxx@127.0.0.1:1/"));
+  EXPECT_THAT(std::string(resp.status().message()), ::testing::Not(HasSubstr("secret")));
 }
 
 TEST(CurlHttpClientTest, UnusableUrlIsInvalidArgument) {

@@ -138,6 +138,32 @@ TEST_F(LokiSinkTest, Drops400AtOnceCountedWithReason) {
             1u);
 }
 
+TEST_F(LokiSinkTest, BatchTenantWinsOverTheConfiguredOne) {
+  auto batch = MakeBatch();
+  batch->tenant = "from-label";
+  LokiSink* sink = Make({Resp(429), Resp(204)}, {}, "configured");
+  EXPECT_EQ(sink->Deliver(*batch), BatchOutcome::kDelivered);
+  ASSERT_EQ(http_->requests.size(), 2u);
+  EXPECT_THAT(http_->requests[1].headers, ::testing::Contains(std::pair<std::string, std::string>(
+                                              "X-Scope-OrgID", "from-label")));
+  EXPECT_EQ(metrics_.CounterValue("loki_write_batch_retries_total",
+                                  {{"host", "127.0.0.1:3100"}, {"tenant", "from-label"}}),
+            1u);
+}
+
+TEST_F(LokiSinkTest, UrlUserinfoIsTheAuthAsInGo) {
+  auto http = std::make_unique<ScriptedHttp>(std::deque<absl::StatusOr<HttpResponse>>{});
+  ScriptedHttp* raw = http.get();
+  LokiSinkConfig cfg;
+  cfg.url = "http://u:p@127.0.0.1:3100/loki/api/v1/push";
+  cfg.authorization = AuthorizationConfig{"Bearer", "tok", ""};
+  LokiSink sink(cfg, std::move(http), std::make_unique<FakeSleeper>(), &metrics_, 1);
+  auto batch = MakeBatch();
+  EXPECT_EQ(sink.Deliver(*batch), BatchOutcome::kDelivered);
+  ASSERT_EQ(raw->requests.size(), 1u);
+  for (const auto& [k, v] : raw->requests[0].headers) EXPECT_NE(k, "Authorization");
+}
+
 TEST(LokiRejectionReasonTest, MapsLokiMessages) {
   EXPECT_EQ(LokiRejectionReason("entry with timestamp 2024-01-01 ignored, it's too far behind "
                                 "the stream's newest entry"),

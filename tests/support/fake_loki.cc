@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -16,10 +17,15 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <simdjson.h>
 #include <snappy.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -165,6 +171,17 @@ std::string GoTimeString(int64_t ns) {
 }
 
 std::string Str(beast::string_view s) { return std::string(s.data(), s.size()); }
+
+// The path of a request target, also in absolute-form ("http://host:1/x?y" -> "/x?y").
+std::string_view PathOf(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.starts_with(scheme)) {
+      size_t slash = target.find('/', scheme.size());
+      return slash == std::string_view::npos ? "/" : target.substr(slash);
+    }
+  }
+  return target;
+}
 std::string_view BSv(beast::string_view s) { return std::string_view(s.data(), s.size()); }
 
 // absl::Duration -> chrono for condition-variable waits; nullopt (no deadline) for durations so
@@ -727,6 +744,7 @@ class FakeLoki::Impl {
   absl::Status Start();
   void Stop();
   int port() const { return port_.load(); }
+  bool tls() const { return opts_.tls.has_value(); }
 
   // Faults.
   void FailNext(int count, int status, std::string body, std::optional<int> retry_after) {
@@ -823,6 +841,16 @@ class FakeLoki::Impl {
   size_t stalled_now() const {
     return Read<size_t>([&] { return stalled_now_; });
   }
+  std::vector<FakeLokiRequest> ConnectRequests() const {
+    return Read<std::vector<FakeLokiRequest>>(
+        [&] { return std::vector<FakeLokiRequest>(connects_.begin(), connects_.end()); });
+  }
+  size_t tls_handshake_failures() const {
+    return Read<size_t>([&] { return tls_failures_; });
+  }
+  std::string last_tls_error() const {
+    return Read<std::string>([&] { return last_tls_error_; });
+  }
   void ClearObservations() {
     std::lock_guard l(mu_);
     streams_.clear();
@@ -832,6 +860,9 @@ class FakeLoki::Impl {
     rejections_.clear();
     requests_by_status_.clear();
     requests_.clear();
+    connects_.clear();
+    tls_failures_ = 0;
+    last_tls_error_.clear();
     cv_.notify_all();
   }
   template <typename Pred>
@@ -853,6 +884,9 @@ class FakeLoki::Impl {
   bool WaitForStalled(size_t n, absl::Duration t) const {
     return WaitFor(t, [&] { return stalled_now_ >= n; });
   }
+  bool WaitForTlsFailures(size_t n, absl::Duration t) const {
+    return WaitFor(t, [&] { return tls_failures_ >= n; });
+  }
 
   std::string MetricsText() const;
   std::string StatsJson() const;
@@ -867,6 +901,10 @@ class FakeLoki::Impl {
     bool closed = false;  // under fd_mu
     std::atomic<bool> done{false};
     std::thread thread;
+    // Set by the connection's own thread before it reads requests.
+    bool tls = false;
+    std::string sni;
+    std::string client_subject;
   };
 
   // What the push handler decided: a response, or drop the connection.
@@ -901,12 +939,18 @@ class FakeLoki::Impl {
   void AcceptLoop();
   void AcceptOne();
   void Serve(Connection* c);
-  void ServeLoop(Connection* c);
+  void ServeTls(Connection* c);
+  template <class Stream>
+  void ServeLoop(Connection* c, Stream& stream);
   void CloseConnection(Connection* c, bool abort);
-  void DrainAndClose(Connection* c);
+  template <class Stream>
+  void DrainAndClose(Connection* c, Stream& stream);
   std::optional<http::response<http::string_body>> Dispatch(
-      const http::request<http::string_body>& req);
+      const http::request<http::string_body>& req, const Connection& c);
   Outcome HandlePush(const http::request<http::string_body>& req, FakeLokiRequest* info);
+  void TlsFailed(const std::string& error);
+  static void FillRequestInfo(const http::request<http::string_body>& h, const Connection& c,
+                              FakeLokiRequest* info);
   Outcome Ingest(std::vector<PushStream>& streams, const std::string& tenant,
                  FakeLokiRequest* info);
   void Reject(RequestErrors* errors, const std::string& labels, int64_t ts, std::string_view reason,
@@ -917,6 +961,8 @@ class FakeLoki::Impl {
   const Options opts_;
   const Clock* const clock_;
   std::atomic<int> port_{0};
+
+  std::unique_ptr<asio::ssl::context> ssl_ctx_;  // with Options::tls, made by Start()
 
   // Declared before the acceptor and the connections, which hold sockets bound to it.
   asio::io_context io_context_;
@@ -954,6 +1000,9 @@ class FakeLoki::Impl {
   size_t request_count_ = 0;
   std::map<int, size_t> requests_by_status_;
   std::deque<FakeLokiRequest> requests_;
+  std::deque<FakeLokiRequest> connects_;
+  size_t tls_failures_ = 0;
+  std::string last_tls_error_;
 };
 
 absl::Status FakeLoki::Impl::Start() {
@@ -961,6 +1010,35 @@ absl::Status FakeLoki::Impl::Start() {
   // The io_context and acceptor are single-use: no restart after Stop().
   if (started_) return absl::FailedPreconditionError("FakeLoki::Start called twice");
   beast::error_code ec;
+  if (opts_.tls) {
+    ssl_ctx_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    ssl_ctx_->set_options(asio::ssl::context::default_workarounds, ec);
+    if (!ec) ssl_ctx_->use_certificate_chain(asio::buffer(opts_.tls->cert_pem), ec);
+    if (!ec)
+      ssl_ctx_->use_private_key(asio::buffer(opts_.tls->key_pem), asio::ssl::context::pem, ec);
+    if (!ec && !opts_.tls->client_ca_pem.empty()) {
+      ssl_ctx_->add_certificate_authority(asio::buffer(opts_.tls->client_ca_pem), ec);
+      int mode = asio::ssl::verify_peer;
+      if (opts_.tls->require_client_cert) mode |= asio::ssl::verify_fail_if_no_peer_cert;
+      if (!ec) ssl_ctx_->set_verify_mode(mode, ec);
+      // Ask for certificates from these CAs (the list a client picks its certificate by).
+      if (!ec) {
+        BIO* bio = BIO_new_mem_buf(opts_.tls->client_ca_pem.data(),
+                                   static_cast<int>(opts_.tls->client_ca_pem.size()));
+        STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+        while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+          sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(cert)));
+          X509_free(cert);
+        }
+        BIO_free(bio);
+        SSL_CTX_set_client_CA_list(ssl_ctx_->native_handle(), names);
+      }
+    }
+    if (!ec && opts_.tls->max_tls12) {
+      SSL_CTX_set_max_proto_version(ssl_ctx_->native_handle(), TLS1_2_VERSION);
+    }
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS set-up: ", ec.message()));
+  }
   const auto address = asio::ip::make_address(opts_.listen_host, ec);
   if (ec) {
     return absl::InvalidArgumentError(
@@ -1067,7 +1145,8 @@ void FakeLoki::Impl::CloseConnection(Connection* c, bool abort) {
 // After an early answer (413 without reading the body): stop sending, then read and discard
 // until the client closes, so the unread body does not turn our close into an RST that could
 // destroy the response before the client reads it. Stop() interrupts the read.
-void FakeLoki::Impl::DrainAndClose(Connection* c) {
+template <class Stream>
+void FakeLoki::Impl::DrainAndClose(Connection* c, Stream& stream) {
   beast::error_code ec;
   {
     std::lock_guard fd(c->fd_mu);
@@ -1076,14 +1155,18 @@ void FakeLoki::Impl::DrainAndClose(Connection* c) {
   std::vector<char> sink(64 * 1024);
   size_t drained = 0;
   while (!ec && drained < opts_.max_body_bytes + (1 << 20)) {
-    drained += c->socket.read_some(asio::buffer(sink), ec);
+    drained += stream.read_some(asio::buffer(sink), ec);
   }
   CloseConnection(c, /*abort=*/false);
 }
 
 void FakeLoki::Impl::Serve(Connection* c) {
   try {
-    ServeLoop(c);
+    if (ssl_ctx_) {
+      ServeTls(c);
+    } else {
+      ServeLoop(c, c->socket);
+    }
   } catch (const std::exception& e) {
     LogError(kComponent, "connection thread failed", {{"error", e.what()}});
   }
@@ -1091,13 +1174,103 @@ void FakeLoki::Impl::Serve(Connection* c) {
   c->done = true;
 }
 
-void FakeLoki::Impl::ServeLoop(Connection* c) {
+void FakeLoki::Impl::FillRequestInfo(const http::request<http::string_body>& h, const Connection& c,
+                                     FakeLokiRequest* info) {
+  info->received = absl::Now();
+  info->method = Str(h.method_string());
+  info->target = Str(h.target());
+  info->host = Str(h[http::field::host]);
+  info->content_type = Str(h[http::field::content_type]);
+  info->content_encoding = Str(h[http::field::content_encoding]);
+  info->org_id = Str(h["X-Scope-OrgID"]);
+  info->user_agent = Str(h[http::field::user_agent]);
+  info->authorization = Str(h[http::field::authorization]);
+  for (const auto& field : h)
+    info->headers.emplace_back(Str(field.name_string()), Str(field.value()));
+  info->tls = c.tls;
+  info->sni = c.sni;
+  info->client_cert_subject = c.client_subject;
+}
+
+void FakeLoki::Impl::TlsFailed(const std::string& error) {
+  std::lock_guard l(mu_);
+  ++tls_failures_;
+  last_tls_error_ = error;
+  cv_.notify_all();
+}
+
+void FakeLoki::Impl::ServeTls(Connection* c) {
+  // A TLS client starts with a handshake record (0x16); anything else is plain HTTP.
+  char first = 0;
+  ssize_t n;
+  do {
+    n = ::recv(c->socket.native_handle(), &first, 1, MSG_PEEK);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return;
+  beast::error_code ec;
+  if (first != 0x16) {
+    beast::flat_buffer buffer;
+    http::request<http::string_body> req;
+    http::read(c->socket, buffer, req, ec);
+    if (ec) return;
+    if (req.method() != http::verb::connect) {
+      // Go's net/http answer to plain HTTP on a TLS port.
+      http::response<http::string_body> res{http::status::bad_request, req.version()};
+      res.set(http::field::content_type, "text/plain; charset=utf-8");
+      res.body() = "Client sent an HTTP request to an HTTPS server.\n";
+      res.keep_alive(false);
+      res.prepare_payload();
+      http::write(c->socket, res, ec);
+      return;
+    }
+    FakeLokiRequest info;
+    FillRequestInfo(req, *c, &info);
+    info.status = 200;
+    {
+      std::lock_guard l(mu_);
+      connects_.push_back(std::move(info));
+      while (connects_.size() > opts_.request_log_size) connects_.pop_front();
+      cv_.notify_all();
+    }
+    // The tunnel's far end is this server: say yes and go on with TLS on the same connection.
+    static constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
+    asio::write(c->socket, asio::buffer(kEstablished.data(), kEstablished.size()), ec);
+    if (ec || buffer.size() != 0) return;
+  }
+  asio::ssl::stream<tcp::socket&> tls(c->socket, *ssl_ctx_);
+  tls.handshake(asio::ssl::stream_base::server, ec);
+  if (ec) {
+    std::string detail = ec.message();
+    if (ec.category() == asio::error::get_ssl_category()) {
+      char text[256];
+      ERR_error_string_n(static_cast<unsigned long>(ec.value()), text, sizeof(text));
+      detail = text;
+    }
+    TlsFailed(detail);
+    return;
+  }
+  SSL* ssl = tls.native_handle();
+  c->tls = true;
+  if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) c->sni = sni;
+  if (X509* peer = SSL_get1_peer_certificate(ssl)) {
+    char cn[256] = {};
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof(cn)) >
+        0) {
+      c->client_subject = cn;
+    }
+    X509_free(peer);
+  }
+  ServeLoop(c, tls);
+}
+
+template <class Stream>
+void FakeLoki::Impl::ServeLoop(Connection* c, Stream& stream) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(opts_.max_body_bytes);
     beast::error_code ec;
-    http::read_header(c->socket, buffer, parser, ec);
+    http::read_header(stream, buffer, parser, ec);
     bool too_large = ec == http::error::body_limit;
     if (ec && !too_large) {
       // Not HTTP: say so, as Go's server does. EOF, resets and Stop() just end the connection.
@@ -1108,29 +1281,25 @@ void FakeLoki::Impl::ServeLoop(Connection* c) {
         res.body() = absl::StrCat("400 Bad Request: ", ec.message(), "\n");
         res.keep_alive(false);
         res.prepare_payload();
-        http::write(c->socket, res, ec);
+        http::write(stream, res, ec);
       }
       return;
     }
-    const bool is_push = BSv(parser.get().target()).starts_with(kPushPath);
+    const bool is_push = PathOf(BSv(parser.get().target())).starts_with(kPushPath);
     if (!too_large && beast::iequals(parser.get()[http::field::expect], "100-continue")) {
       http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
-      http::write(c->socket, cont, ec);
+      http::write(stream, cont, ec);
       if (ec) return;
     }
     if (!too_large) {
-      http::read(c->socket, buffer, parser, ec);
+      http::read(stream, buffer, parser, ec);
       too_large = ec == http::error::body_limit;
       if (ec && !too_large) return;
     }
     if (too_large) {
       const auto& h = parser.get();
       FakeLokiRequest info;
-      info.received = absl::Now();
-      info.content_type = Str(h[http::field::content_type]);
-      info.content_encoding = Str(h[http::field::content_encoding]);
-      info.org_id = Str(h["X-Scope-OrgID"]);
-      info.user_agent = Str(h[http::field::user_agent]);
+      FillRequestInfo(h, *c, &info);
       // The header is parsed but not "done" when the limit trips, so read the field directly.
       uint64_t length = 0;
       if (absl::SimpleAtoi(Av(BSv(h[http::field::content_length])), &length)) {
@@ -1145,24 +1314,25 @@ void FakeLoki::Impl::ServeLoop(Connection* c) {
       res.keep_alive(false);
       res.prepare_payload();
       if (is_push) Record(std::move(info));
-      http::write(c->socket, res, ec);
-      DrainAndClose(c);
+      http::write(stream, res, ec);
+      DrainAndClose(c, stream);
       return;
     }
     http::request<http::string_body> req = parser.release();
-    std::optional<http::response<http::string_body>> res = Dispatch(req);
+    std::optional<http::response<http::string_body>> res = Dispatch(req, *c);
     if (!res) {
       CloseConnection(c, /*abort=*/true);
       return;
     }
-    http::write(c->socket, *res, ec);
+    http::write(stream, *res, ec);
     if (ec || !res->keep_alive()) return;
   }
 }
 
 std::optional<http::response<http::string_body>> FakeLoki::Impl::Dispatch(
-    const http::request<http::string_body>& req) {
-  std::string_view target = BSv(req.target());
+    const http::request<http::string_body>& req, const Connection& c) {
+  // Absolute-form (through a proxy): the path is what names the handler.
+  std::string_view target = PathOf(BSv(req.target()));
   target = target.substr(0, target.find('?'));
   http::response<http::string_body> res{http::status::ok, req.version()};
   res.keep_alive(req.keep_alive());
@@ -1176,6 +1346,7 @@ std::optional<http::response<http::string_body>> FakeLoki::Impl::Dispatch(
       text(http::status::method_not_allowed, "method not allowed\n");
     } else {
       FakeLokiRequest info;
+      FillRequestInfo(req, c, &info);
       Outcome outcome = HandlePush(req, &info);
       if (outcome.drop) return std::nullopt;
       res.result(static_cast<http::status>(outcome.status));
@@ -1214,11 +1385,6 @@ std::optional<http::response<http::string_body>> FakeLoki::Impl::Dispatch(
 
 FakeLoki::Impl::Outcome FakeLoki::Impl::HandlePush(const http::request<http::string_body>& req,
                                                    FakeLokiRequest* info) {
-  info->received = absl::Now();
-  info->content_type = Str(req[http::field::content_type]);
-  info->content_encoding = Str(req[http::field::content_encoding]);
-  info->org_id = Str(req["X-Scope-OrgID"]);
-  info->user_agent = Str(req[http::field::user_agent]);
   info->body_bytes = req.body().size();
 
   Outcome outcome;
@@ -1271,6 +1437,10 @@ FakeLoki::Impl::Outcome FakeLoki::Impl::HandlePush(const http::request<http::str
   }
   if (!failed) {
     outcome = [&]() -> Outcome {
+      if (!opts_.required_authorization.empty() &&
+          info->authorization != opts_.required_authorization) {
+        return {false, 401, "unauthorized\n", {}};
+      }
       if (opts_.require_tenant && info->org_id.empty()) return {false, 401, "no org id\n", {}};
       const std::string media_type = MediaType(info->content_type);
       if (media_type.empty()) return {false, 400, "mime: no media type\n", {}};
@@ -1606,8 +1776,13 @@ FakeLoki::~FakeLoki() { Stop(); }
 absl::Status FakeLoki::Start() { return impl_->Start(); }
 void FakeLoki::Stop() { impl_->Stop(); }
 int FakeLoki::port() const { return impl_->port(); }
-std::string FakeLoki::base_url() const { return absl::StrCat("http://127.0.0.1:", port()); }
+std::string FakeLoki::base_url() const {
+  return absl::StrCat(impl_->tls() ? "https" : "http", "://127.0.0.1:", port());
+}
 std::string FakeLoki::push_url() const { return absl::StrCat(base_url(), Av(kPushPath)); }
+std::string FakeLoki::push_url_for(std::string_view host) const {
+  return absl::StrCat(impl_->tls() ? "https" : "http", "://", Av(host), ":", port(), Av(kPushPath));
+}
 
 void FakeLoki::FailNext(int count, int status, std::string body,
                         std::optional<int> retry_after_seconds) {
@@ -1636,6 +1811,9 @@ size_t FakeLoki::request_count() const { return impl_->request_count(); }
 std::map<int, size_t> FakeLoki::requests_by_status() const { return impl_->requests_by_status(); }
 std::vector<FakeLokiRequest> FakeLoki::Requests() const { return impl_->Requests(); }
 size_t FakeLoki::stalled_now() const { return impl_->stalled_now(); }
+std::vector<FakeLokiRequest> FakeLoki::ConnectRequests() const { return impl_->ConnectRequests(); }
+size_t FakeLoki::tls_handshake_failures() const { return impl_->tls_handshake_failures(); }
+std::string FakeLoki::last_tls_error() const { return impl_->last_tls_error(); }
 void FakeLoki::ClearObservations() { impl_->ClearObservations(); }
 bool FakeLoki::WaitForEntries(size_t n, absl::Duration timeout) const {
   return impl_->WaitForEntries(n, timeout);
@@ -1645,6 +1823,9 @@ bool FakeLoki::WaitForRequests(size_t n, absl::Duration timeout) const {
 }
 bool FakeLoki::WaitForStalled(size_t n, absl::Duration timeout) const {
   return impl_->WaitForStalled(n, timeout);
+}
+bool FakeLoki::WaitForTlsFailures(size_t n, absl::Duration timeout) const {
+  return impl_->WaitForTlsFailures(n, timeout);
 }
 std::string FakeLoki::MetricsText() const { return impl_->MetricsText(); }
 std::string FakeLoki::StatsJson() const { return impl_->StatsJson(); }

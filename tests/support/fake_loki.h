@@ -1,4 +1,5 @@
-// FakeLoki: an in-process HTTP server that speaks Loki's push protocol, for tests.
+// FakeLoki: an in-process HTTP (or HTTPS, with optional client certificates) server that speaks
+// Loki's push protocol, for tests.
 //
 // There is no real Loki on the test machines, so every sink and end-to-end test pushes here. It
 // decodes what Loki's distributor decodes (snappy block-compressed protobuf, or JSON), validates
@@ -69,16 +70,25 @@ struct FakeLokiRejection {
   std::string message;  // Loki-style text, as put in the 400 body
 };
 
-// Metadata of one HTTP request to the push endpoint.
+// Metadata of one HTTP request to the push endpoint (or, in ConnectRequests(), of one CONNECT).
 struct FakeLokiRequest {
   absl::Time received;
+  std::string method;
+  std::string target;  // as sent: "/loki/api/v1/push", or absolute-form through a proxy
+  std::string host;    // Host header
   std::string content_type;
   std::string content_encoding;
-  std::string org_id;           // X-Scope-OrgID
-  std::string user_agent;       // User-Agent
-  size_t body_bytes = 0;        // as received (compressed)
-  int status = 0;               // 0 when the connection was dropped without an answer
-  size_t entries_received = 0;  // entries decoded from the body (0 when not decoded)
+  std::string org_id;         // X-Scope-OrgID
+  std::string user_agent;     // User-Agent
+  std::string authorization;  // Authorization
+  // Every header as received, in order (names as the client wrote them).
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool tls = false;                 // came over TLS
+  std::string sni;                  // server name the client sent in its TLS hello ("" = none)
+  std::string client_cert_subject;  // CN of the verified client certificate ("" = none)
+  size_t body_bytes = 0;            // as received (compressed)
+  int status = 0;                   // 0 when the connection was dropped without an answer
+  size_t entries_received = 0;      // entries decoded from the body (0 when not decoded)
   size_t entries_accepted = 0;
   std::string response_body;
 };
@@ -128,6 +138,23 @@ class FakeLoki {
 
     // Wall clock for the sample-age checks; nullptr: the real clock. Not owned.
     const Clock* clock = nullptr;
+
+    // Not empty: push requests whose Authorization header differs get 401 "unauthorized".
+    std::string required_authorization;
+
+    // Serve HTTPS instead of HTTP. A plain-text first request is answered 400 as Go does
+    // ("Client sent an HTTP request to an HTTPS server."), except a CONNECT, which is answered
+    // 200 and recorded (ConnectRequests()); the TLS session then starts on that connection, so
+    // the server is its own forward proxy for https tests.
+    struct Tls {
+      std::string cert_pem;  // server certificate (chain)
+      std::string key_pem;   // its key
+      // Not empty: client certificates are asked for and verified against these CAs.
+      std::string client_ca_pem;
+      bool require_client_cert = false;  // the handshake fails without a valid one
+      bool max_tls12 = false;            // refuse TLS 1.3 (tests of a client's min_version)
+    };
+    std::optional<Tls> tls;
   };
 
   FakeLoki();
@@ -143,8 +170,10 @@ class FakeLoki {
   void Stop();
 
   int port() const;
-  std::string push_url() const;  // http://127.0.0.1:<port>/loki/api/v1/push
-  std::string base_url() const;  // http://127.0.0.1:<port>
+  std::string push_url() const;  // http(s)://127.0.0.1:<port>/loki/api/v1/push
+  std::string base_url() const;  // http(s)://127.0.0.1:<port> (https with Options::tls)
+  // push_url() with `host` (a name or address that reaches this server) in place of 127.0.0.1.
+  std::string push_url_for(std::string_view host) const;
 
   // --- Fault injection on POST /loki/api/v1/push (other endpoints are never faulted). ---------
   // count: how many of the next requests are affected; -1: every request until cleared.
@@ -177,20 +206,24 @@ class FakeLoki {
   size_t duplicates() const;  // entries ignored as duplicates (same ts + line + metadata)
   size_t rejected_entries() const;
   std::map<std::string, size_t> rejected_by_reason() const;
-  std::vector<FakeLokiRejection> Rejections() const;  // newest Options::rejection_log_size
-  size_t request_count() const;                       // push requests answered or dropped
-  std::map<int, size_t> requests_by_status() const;   // dropped connections count under 0
-  std::vector<FakeLokiRequest> Requests() const;      // newest Options::request_log_size
-  size_t stalled_now() const;                         // requests being held right now
+  std::vector<FakeLokiRejection> Rejections() const;     // newest Options::rejection_log_size
+  size_t request_count() const;                          // push requests answered or dropped
+  std::map<int, size_t> requests_by_status() const;      // dropped connections count under 0
+  std::vector<FakeLokiRequest> Requests() const;         // newest Options::request_log_size
+  size_t stalled_now() const;                            // requests being held right now
+  std::vector<FakeLokiRequest> ConnectRequests() const;  // CONNECTs received (Options::tls)
+  size_t tls_handshake_failures() const;  // TLS handshakes that failed (bad client cert, ...)
+  std::string last_tls_error() const;     // OpenSSL's text for the last of them
 
   // Forgets stored streams, counters and logs (not faults).
   void ClearObservations();
 
   // Block on a condition variable until the condition holds or the timeout passes; true if it
   // holds.
-  bool WaitForEntries(size_t n, absl::Duration timeout) const;   // total_entries() >= n
-  bool WaitForRequests(size_t n, absl::Duration timeout) const;  // request_count() >= n
-  bool WaitForStalled(size_t n, absl::Duration timeout) const;   // stalled_now() >= n
+  bool WaitForEntries(size_t n, absl::Duration timeout) const;      // total_entries() >= n
+  bool WaitForRequests(size_t n, absl::Duration timeout) const;     // request_count() >= n
+  bool WaitForStalled(size_t n, absl::Duration timeout) const;      // stalled_now() >= n
+  bool WaitForTlsFailures(size_t n, absl::Duration timeout) const;  // tls_handshake_failures()
 
   // Prometheus text exposition served on GET /metrics.
   std::string MetricsText() const;
