@@ -99,7 +99,9 @@ struct Runtime::Impl {
   std::vector<std::unique_ptr<Source>> sources;
   absl::flat_hash_map<std::string, Source*> source_by_id;
 
-  Impl(const RuntimeOptions& o, MetricsRegistry* m) : options(o), metrics(m) {}
+  Impl(const RuntimeOptions& o, MetricsRegistry* m)
+      : options(o), metrics(m), budget(o.memory_budget) {}
+  size_t budget;  // memory budget of the sources: --memory-budget, or a smaller queue capacity
 
   // ---- building -----------------------------------------------------------------------------
 
@@ -265,7 +267,7 @@ bool Runtime::Impl::BuildSourceFile(const config::Component& c, const config::Bl
   Receivers(d, &forward, &forward_ids);
   TailOptions t;
   t.target_mode = true;
-  t.memory_budget = options.memory_budget;
+  t.memory_budget = budget;
   t.max_line_size = options.max_line_size;
   t.event_coalesce = options.read_interval;
   t.rescan_interval = options.rescan_interval;
@@ -420,6 +422,17 @@ bool Runtime::Impl::BuildWrite(const config::Component& c, const config::Block& 
     es.tenant = ep.tenant_id;
     es.batch_size = ep.batch_size;
     es.batch_wait = ep.batch_wait;
+    absl::Status files = CheckEndpointFiles(ep);
+    if (!files.ok()) {
+      diags->Add(c.span, std::string(files.message()));
+      return false;
+    }
+    if (ep.queue_config_set) {
+      es.drain_timeout = ep.queue_config.drain_timeout;
+      // The bytes queued for an endpoint are bounded by the agent's budget of unacknowledged
+      // bytes: a smaller capacity lowers that budget (sources are built after their writers).
+      budget = std::min<size_t>(budget, std::max<uint64_t>(ep.queue_config.capacity, 1));
+    }
     LokiSinkConfig sink = LokiSinkConfigFromEndpoint(ep);
     CurlHttpClientOptions http = CurlOptionsFromEndpoint(ep);
     es.make_sink = [sink, http, m]() -> std::unique_ptr<Sink> {

@@ -47,8 +47,9 @@ void WriteNode::Start() {
 }
 
 void WriteNode::Drain(absl::Time deadline) {
+  absl::Time start = absl::Now();
   for (auto& ep : endpoints_) {
-    if (ep->sender) ep->sender->Drain(deadline);
+    if (ep->sender) ep->sender->Drain(std::min(deadline, start + ep->settings.drain_timeout));
   }
 }
 

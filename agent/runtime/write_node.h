@@ -32,6 +32,9 @@ struct WriteEndpointSettings {
   std::string tenant;  // default tenant (endpoint tenant_id)
   size_t batch_size = 1024 * 1024;
   absl::Duration batch_wait = absl::Seconds(1);
+  // queue_config.drain_timeout: at shutdown, how long this endpoint may take to deliver what it
+  // holds (within the agent's own shutdown timeout).
+  absl::Duration drain_timeout = absl::InfiniteDuration();
   // Builds the endpoint's sink (LokiSink or EchoSink); called once at Start().
   std::function<std::unique_ptr<Sink>()> make_sink;
 };
