@@ -17,6 +17,10 @@ void Diags::Add(Span span, std::string message) {
   list_.push_back(Diagnostic{std::move(span), std::move(message)});
 }
 
+void Diags::Append(Span span, std::string message) {
+  list_.push_back(Diagnostic{std::move(span), std::move(message)});
+}
+
 std::string FormatHeadline(const Diagnostic& d) {
   // Alloy's token.Position.String(): "file:line:col", "file" without a position, "-" with
   // neither.

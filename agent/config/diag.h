@@ -38,6 +38,9 @@ struct Diagnostic {
 class Diags {
  public:
   void Add(Span span, std::string message);
+  // Appends without collapsing: Alloy's parser keeps a scanner error and a parser error at the
+  // same position as two diagnostics (it drops only a second parser error on one line).
+  void Append(Span span, std::string message);
   bool ok() const { return list_.empty(); }
   const std::vector<Diagnostic>& list() const { return list_; }
   void Clear() { list_.clear(); }

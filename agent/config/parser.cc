@@ -59,12 +59,12 @@ class Parser {
 
   void ScanError(int offset, std::string msg) {
     ++errors_;
-    diags_->Add(MakeSpan(name_, At(offset), Loc{}), std::move(msg));
+    diags_->Append(MakeSpan(name_, At(offset), Loc{}), std::move(msg));
   }
 
   void AddDiag(Loc start, Loc end_inclusive, std::string msg) {
     ++errors_;
-    diags_->Add(MakeSpan(name_, start, end_inclusive), std::move(msg));
+    diags_->Append(MakeSpan(name_, start, end_inclusive), std::move(msg));
   }
 
   // An error at the current token; a second error on the same line is dropped.
