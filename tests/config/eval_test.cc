@@ -53,7 +53,7 @@ TEST(EvalTest, Literals) {
   EXPECT_FALSE(V("1.0").is_int());
   EXPECT_EQ(V("1.5").as_double(), 1.5);
   EXPECT_EQ(V("1e3").as_double(), 1000.0);
-  EXPECT_EQ(V("010"), Value::Int(8));  // Go's ParseInt base 0: a leading 0 is octal
+  EXPECT_EQ(V("010"), Value::Int(8));   // Go's ParseInt base 0: a leading 0 is octal
   EXPECT_EQ(V("09").as_double(), 9.0);  // not octal, read as a float as Alloy does
   EXPECT_EQ(V("true"), Value::Bool(true));
   EXPECT_TRUE(V("null").is_null());
@@ -127,8 +127,7 @@ TEST(EvalTest, OperatorErrors) {
 
 TEST(EvalTest, IndexErrors) {
   EXPECT_EQ(Err("[1, 2][5]"), "t.alloy:1:12: 5 index 5 is out of range of array with length 2");
-  EXPECT_EQ(Err("[1, 2][-1]"),
-            "t.alloy:1:12: -1 index -1 is out of range of array with length 2");
+  EXPECT_EQ(Err("[1, 2][-1]"), "t.alloy:1:12: -1 index -1 is out of range of array with length 2");
   EXPECT_EQ(Err("[1][\"a\"]"), "t.alloy:1:9: \"a\" should be number, got string");
   EXPECT_EQ(Err("{a = 1}[0]"), "t.alloy:1:13: 0 should be string, got number");
   EXPECT_EQ(Err("\"str\"[0]"), "t.alloy:1:5: \"str\" expected object or array, got string");
@@ -180,11 +179,11 @@ TEST(EvalTest, ScopeVariablesShadowTheStdlib) {
 
 TEST(EvalTest, Blocks) {
   Diags d;
-  std::optional<File> f = ParseFile(
-      "t.alloy",
-      "loki.write \"default\" {\n  endpoint {\n    url = \"http://\" + \"x\"\n  }\n"
-      "  endpoint { url = \"b\" }\n  max_streams = 2\n}\n",
-      &d);
+  std::optional<File> f =
+      ParseFile("t.alloy",
+                "loki.write \"default\" {\n  endpoint {\n    url = \"http://\" + \"x\"\n  }\n"
+                "  endpoint { url = \"b\" }\n  max_streams = 2\n}\n",
+                &d);
   ASSERT_TRUE(f);
   Block b;
   ASSERT_TRUE(EvalBlock("t.alloy", *f->body[0].block, Scope(), &b, &d));
@@ -203,8 +202,7 @@ TEST(EvalTest, Blocks) {
 
 TEST(EvalTest, BlockStopsAtTheFirstError) {
   Diags d;
-  std::optional<File> f =
-      ParseFile("t.alloy", "b {\n  x = 1 + true\n  y = 1 + false\n}\n", &d);
+  std::optional<File> f = ParseFile("t.alloy", "b {\n  x = 1 + true\n  y = 1 + false\n}\n", &d);
   ASSERT_TRUE(f);
   Block b;
   EXPECT_FALSE(EvalBlock("t.alloy", *f->body[0].block, Scope(), &b, &d));

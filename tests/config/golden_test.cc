@@ -44,18 +44,18 @@ std::string Slurp(const std::string& path) {
 // running pipeline would give; returns every error rendered.
 std::string LoadAndEvaluate(const std::string& path) {
   Diags diags;
-  std::optional<Module> m = Module::Load(path, testing::TestRegistry(), &diags);
+  std::optional<Module> m = Module::Load(path, test::TestRegistry(), &diags);
   if (!m) return RenderAll(diags, {});  // sources below
   for (const Component* c : m->All()) {
     Block block;
-    if (m->Evaluate(*c, &block, &diags)) m->SetExports(c->id, testing::FakeExports(*c));
+    if (m->Evaluate(*c, &block, &diags)) m->SetExports(c->id, test::FakeExports(*c));
   }
   return RenderAll(diags, m->sources());
 }
 
 std::string LoadErrors(const std::string& path) {
   Diags diags;
-  std::optional<Module> m = Module::Load(path, testing::TestRegistry(), &diags);
+  std::optional<Module> m = Module::Load(path, test::TestRegistry(), &diags);
   if (!m) {
     // Render with the file's text: Load failed before a Module could hold the sources.
     std::map<std::string, std::string> sources{{path, Slurp(path)}};
@@ -63,7 +63,7 @@ std::string LoadErrors(const std::string& path) {
   }
   for (const Component* c : m->All()) {
     Block block;
-    if (m->Evaluate(*c, &block, &diags)) m->SetExports(c->id, testing::FakeExports(*c));
+    if (m->Evaluate(*c, &block, &diags)) m->SetExports(c->id, test::FakeExports(*c));
   }
   return RenderAll(diags, m->sources());
 }

@@ -20,8 +20,7 @@ struct Scan {
 Scan ScanAll(std::string_view in, bool comments = true) {
   Scan s;
   Lexer lx(
-      in, [&s](int off, std::string msg) { s.errors.emplace_back(off, std::move(msg)); },
-      comments);
+      in, [&s](int off, std::string msg) { s.errors.emplace_back(off, std::move(msg)); }, comments);
   for (int i = 0; i < 1000; ++i) {
     ScannedToken t = lx.Scan();
     s.toks.push_back(t.tok);
@@ -33,9 +32,9 @@ Scan ScanAll(std::string_view in, bool comments = true) {
 
 TEST(LexerTest, TerminatorAfterValuesOnly) {
   Scan s = ScanAll("a = 1\nb = [\n2,\n]\n");
-  std::vector<Token> want = {Token::kIdent,  Token::kAssign, Token::kNumber, Token::kTerminator,
-                             Token::kIdent,  Token::kAssign, Token::kLBrack, Token::kNumber,
-                             Token::kComma,  Token::kRBrack, Token::kTerminator, Token::kEof};
+  std::vector<Token> want = {Token::kIdent, Token::kAssign, Token::kNumber,     Token::kTerminator,
+                             Token::kIdent, Token::kAssign, Token::kLBrack,     Token::kNumber,
+                             Token::kComma, Token::kRBrack, Token::kTerminator, Token::kEof};
   EXPECT_EQ(s.toks, want);
   EXPECT_TRUE(s.errors.empty());
 }
@@ -49,18 +48,19 @@ TEST(LexerTest, TerminatorAtEndOfInput) {
 
 TEST(LexerTest, KeywordsAndOperators) {
   Scan s = ScanAll("null true false || && ! != == = < <= > >= + - * / % ^ { } ( ) [ ] , .", false);
-  std::vector<Token> want = {
-      Token::kNull, Token::kBool, Token::kBool, Token::kOr,  Token::kAnd,    Token::kNot,
-      Token::kNeq,  Token::kEq,   Token::kAssign, Token::kLt, Token::kLte,   Token::kGt,
-      Token::kGte,  Token::kAdd,  Token::kSub,  Token::kMul, Token::kDiv,    Token::kMod,
-      Token::kPow,  Token::kLCurly, Token::kRCurly, Token::kLParen, Token::kRParen,
-      Token::kLBrack, Token::kRBrack, Token::kComma, Token::kDot, Token::kEof};
+  std::vector<Token> want = {Token::kNull,   Token::kBool,   Token::kBool,   Token::kOr,
+                             Token::kAnd,    Token::kNot,    Token::kNeq,    Token::kEq,
+                             Token::kAssign, Token::kLt,     Token::kLte,    Token::kGt,
+                             Token::kGte,    Token::kAdd,    Token::kSub,    Token::kMul,
+                             Token::kDiv,    Token::kMod,    Token::kPow,    Token::kLCurly,
+                             Token::kRCurly, Token::kLParen, Token::kRParen, Token::kLBrack,
+                             Token::kRBrack, Token::kComma,  Token::kDot,    Token::kEof};
   EXPECT_EQ(s.toks, want);
 }
 
 TEST(LexerTest, Numbers) {
   Scan s = ScanAll("1 1.5 1e3 .5 2E-4 1.", false);
-  std::vector<Token> want = {Token::kNumber, Token::kFloat, Token::kFloat, Token::kFloat,
+  std::vector<Token> want = {Token::kNumber, Token::kFloat, Token::kFloat,      Token::kFloat,
                              Token::kFloat,  Token::kFloat, Token::kTerminator, Token::kEof};
   EXPECT_EQ(s.toks, want);
   EXPECT_EQ(s.lits[2], "1e3");
@@ -72,15 +72,15 @@ TEST(LexerTest, Numbers) {
 
 TEST(LexerTest, CommentsAreTokensAndTerminateLines) {
   Scan s = ScanAll("a = 1 // note\n/* block */ b");
-  std::vector<Token> want = {Token::kIdent,   Token::kAssign,  Token::kNumber,
-                             Token::kTerminator, Token::kComment, Token::kComment,
-                             Token::kIdent,   Token::kTerminator, Token::kEof};
+  std::vector<Token> want = {Token::kIdent,      Token::kAssign,     Token::kNumber,
+                             Token::kTerminator, Token::kComment,    Token::kComment,
+                             Token::kIdent,      Token::kTerminator, Token::kEof};
   EXPECT_EQ(s.toks, want);
   EXPECT_EQ(s.lits[4], "// note");
   EXPECT_EQ(s.lits[5], "/* block */");
   Scan skipped = ScanAll("a // x\nb", false);
-  std::vector<Token> want2 = {Token::kIdent, Token::kTerminator, Token::kIdent,
-                              Token::kTerminator, Token::kEof};
+  std::vector<Token> want2 = {Token::kIdent, Token::kTerminator, Token::kIdent, Token::kTerminator,
+                              Token::kEof};
   EXPECT_EQ(skipped.toks, want2);
 }
 
@@ -108,7 +108,9 @@ TEST(LexerTest, IllegalCharacterDescriptions) {
 }
 
 TEST(LexerTest, ByteOrderMarkOnlyFirst) {
-  EXPECT_TRUE(ScanAll("\xEF\xBB\xBF" "a").errors.empty());
+  EXPECT_TRUE(ScanAll("\xEF\xBB\xBF"
+                      "a")
+                  .errors.empty());
   Scan s = ScanAll("a \xEF\xBB\xBF");
   ASSERT_FALSE(s.errors.empty());
   EXPECT_EQ(s.errors[0].second, "illegal byte order mark");
@@ -131,8 +133,7 @@ TEST(LexerTest, StringEscapes) {
             "illegal character U+0067 'g' in escape sequence");
   EXPECT_EQ(ScanAll(R"("\ud800")").errors[0].second,
             "escape sequence is invalid Unicode code point");
-  EXPECT_EQ(ScanAll(R"("\400")").errors[0].second,
-            "escape sequence is invalid Unicode code point");
+  EXPECT_EQ(ScanAll(R"("\400")").errors[0].second, "escape sequence is invalid Unicode code point");
 }
 
 TEST(LexerTest, UnterminatedStrings) {
@@ -145,7 +146,8 @@ TEST(LexerTest, UnterminatedStrings) {
 
 TEST(LexerTest, SingleQuotes) {
   Scan s = ScanAll("'abc'");
-  EXPECT_EQ(s.errors[0], std::make_pair(0, std::string("illegal single-quoted string; use double quotes")));
+  EXPECT_EQ(s.errors[0],
+            std::make_pair(0, std::string("illegal single-quoted string; use double quotes")));
   EXPECT_EQ(s.toks[0], Token::kIllegal);
 }
 

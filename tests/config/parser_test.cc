@@ -69,8 +69,7 @@ TEST(ParserTest, Precedence) {
   EXPECT_EQ(ParseTree("1 + 2 * 3"), "(1 + (2 * 3))");
   EXPECT_EQ(ParseTree("1 - 2 - 3"), "((1 - 2) - 3)");
   EXPECT_EQ(ParseTree("2 ^ 3 ^ 2"), "(2 ^ (3 ^ 2))");
-  EXPECT_EQ(ParseTree("a || b && c == d + e * f ^ g"),
-            "(a || (b && (c == (d + (e * (f ^ g))))))");
+  EXPECT_EQ(ParseTree("a || b && c == d + e * f ^ g"), "(a || (b && (c == (d + (e * (f ^ g))))))");
   EXPECT_EQ(ParseTree("-1 * !x"), "(-1 * !x)");
   EXPECT_EQ(ParseTree("1 % 2 / 3"), "((1 % 2) / 3)");
   EXPECT_EQ(ParseTree("a < b != c >= d"), "(((a < b) != c) >= d)");
@@ -138,8 +137,7 @@ TEST(ParserTest, ErrorMessages) {
   EXPECT_EQ(Errors("a\n"),
             "t.alloy:1:2: expected block label, got TERMINATOR\n"
             "t.alloy:2:1: expected attribute assignment or block body, got EOF\n");
-  EXPECT_EQ(Errors("a.b {} c.d = 1\n"),
-            "t.alloy:1:8: expected TERMINATOR, got IDENT\n");
+  EXPECT_EQ(Errors("a.b {} c.d = 1\n"), "t.alloy:1:8: expected TERMINATOR, got IDENT\n");
   EXPECT_EQ(Errors("a.b \"l\" 1\n"), "t.alloy:1:9: expected block body, got NUMBER\n");
   // No terminator follows `=`: the newline is skipped.
   EXPECT_EQ(Errors("a = \n"), "t.alloy:2:1: expected expression, got EOF\n");
@@ -160,8 +158,9 @@ TEST(ParserTest, OneParserErrorPerLine) {
 }
 
 TEST(ParserTest, ScannerAndParserErrorAtOnePosition) {
-  EXPECT_EQ(Errors("# x\n"),
-            "t.alloy:1:1: illegal character U+0023 '#'\nt.alloy:1:1: expected identifier, got ILLEGAL\n");
+  EXPECT_EQ(
+      Errors("# x\n"),
+      "t.alloy:1:1: illegal character U+0023 '#'\nt.alloy:1:1: expected identifier, got ILLEGAL\n");
 }
 
 TEST(ParserTest, NestingLimit) {

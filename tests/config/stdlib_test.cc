@@ -81,8 +81,8 @@ TEST(StdlibTest, StringFunctions) {
   EXPECT_EQ(S("string.replace(\"aXbX\", \"X\", \"_\")"), "a_b_");
   EXPECT_EQ(S("string.replace(\"ab\", \"\", \"-\")"), "-a-b-");
   EXPECT_EQ(V("string.split(\"a,b,,c\", \",\")"),
-            Value::MakeArray({Value::String("a"), Value::String("b"), Value::String(""),
-                              Value::String("c")}));
+            Value::MakeArray(
+                {Value::String("a"), Value::String("b"), Value::String(""), Value::String("c")}));
   EXPECT_EQ(V("string.split(\"\", \",\")"), Value::MakeArray({Value::String("")}));
   EXPECT_EQ(S("string.to_lower(\"AbC\\u00c9\")"), "abc\xC3\xA9");
   EXPECT_EQ(S("string.to_upper(\"abc\\u00e9\")"), "ABC\xC3\x89");
@@ -139,7 +139,8 @@ TEST(StdlibTest, ArrayConcat) {
 }
 
 TEST(StdlibTest, FromJson) {
-  Value v = V("encoding.from_json(\"{\\\"a\\\": [1, 2.5, true, null, \\\"s\\\"], \\\"b\\\": {}}\")");
+  Value v =
+      V("encoding.from_json(\"{\\\"a\\\": [1, 2.5, true, null, \\\"s\\\"], \\\"b\\\": {}}\")");
   const Array& a = v.as_object().at("a").as_array();
   EXPECT_FALSE(a[0].is_int());  // Go decodes every JSON number as a float64
   EXPECT_EQ(a[0].as_double(), 1.0);

@@ -4,7 +4,7 @@
 
 #include "agent/config/module.h"
 
-namespace sluice::config::testing {
+namespace sluice::config::test {
 
 inline const Registry& TestRegistry() {
   static const Registry* r = new Registry{
@@ -32,4 +32,4 @@ inline Value FakeExports(const Component& c) {
   return Value::MakeObject(std::move(o));
 }
 
-}  // namespace sluice::config::testing
+}  // namespace sluice::config::test
