@@ -179,6 +179,16 @@ TEST(ParserTest, NestingLimit) {
   EXPECT_NE(Errors(unary).find("nesting too deep"), std::string::npos);
 }
 
+TEST(ParserTest, ErrorAtTheVeryFirstByte) {
+  // The scanner reads the first character before the parser asks for a token.
+  EXPECT_EQ(Errors("\x9d = 1\n"),
+            "t.alloy:1:1: illegal UTF-8 encoding\n"
+            "t.alloy:1:1: illegal character U+FFFD '\xEF\xBF\xBD'\n"
+            "t.alloy:1:1: expected identifier, got ILLEGAL\n");
+  Diags d;
+  EXPECT_FALSE(ParseFile("t.alloy", "\x9d", &d));
+}
+
 TEST(ParserTest, EmptyAndCommentOnlyFiles) {
   EXPECT_TRUE(MustParse("").body.empty());
   EXPECT_TRUE(MustParse("// only\n").body.empty());
