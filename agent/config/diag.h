@@ -6,8 +6,10 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 namespace sluice::config {
@@ -43,10 +45,15 @@ class Diags {
   void Append(Span span, std::string message);
   bool ok() const { return list_.empty(); }
   const std::vector<Diagnostic>& list() const { return list_; }
-  void Clear() { list_.clear(); }
+  void Clear() {
+    list_.clear();
+    positions_.clear();
+  }
 
  private:
   std::vector<Diagnostic> list_;
+  // Positions already reported through Add (file, line, column), so that Add stays O(log n).
+  std::set<std::tuple<std::string, int, int>> positions_;
 };
 
 // `<file>:<line>:<col>: <message>` (the first line of a rendered diagnostic).

@@ -130,6 +130,16 @@ TEST(StdlibTest, Format) {
   EXPECT_EQ(S("string.format(\"%*d|%.1s\", 4, 7, \"xyz\")"), "   7|x");
 }
 
+TEST(StdlibTest, ResultsAreBounded) {
+  EXPECT_EQ(Err("string.format(\"%1000000d%1000000d%1000000d%1000000d%1000000d%1000000d%1000000d"
+                "%1000000d%1000000d%1000000d%1000000d%1000000d%1000000d%1000000d%1000000d%1000000d"
+                "%1000000d\", 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)"),
+            "string.format result too large");
+  std::string big(2000, 'a');
+  EXPECT_EQ(Err("string.replace(\"" + big + "\", \"\", \"" + std::string(10000, 'b') + "\")"),
+            "string.replace result too large");
+}
+
 TEST(StdlibTest, ArrayConcat) {
   EXPECT_EQ(V("array.concat([1], [], [2, 3])"),
             Value::MakeArray({Value::Int(1), Value::Int(2), Value::Int(3)}));
