@@ -59,12 +59,12 @@ class Parser {
   Loc At(int offset) const { return index_.At(offset); }
 
   void ScanError(int offset, std::string msg) {
-    ++errors_;
+    if (++errors_ > kMaxParseErrors) return Abort();
     diags_->Append(MakeSpan(name_, At(offset), Loc{}), std::move(msg));
   }
 
   void AddDiag(Loc start, Loc end_inclusive, std::string msg) {
-    ++errors_;
+    if (++errors_ > kMaxParseErrors) return Abort();
     diags_->Append(MakeSpan(name_, start, end_inclusive), std::move(msg));
   }
 

@@ -189,6 +189,13 @@ TEST(ParserTest, ErrorAtTheVeryFirstByte) {
   EXPECT_FALSE(ParseFile("t.alloy", "\x9d", &d));
 }
 
+TEST(ParserTest, ErrorCountIsBounded) {
+  Diags d;
+  EXPECT_FALSE(ParseFile("t.alloy", std::string(100000, '#'), &d));
+  EXPECT_LE(d.list().size(), static_cast<size_t>(kMaxParseErrors) + 1);
+  EXPECT_GE(d.list().size(), static_cast<size_t>(kMaxParseErrors));
+}
+
 TEST(ParserTest, EmptyAndCommentOnlyFiles) {
   EXPECT_TRUE(MustParse("").body.empty());
   EXPECT_TRUE(MustParse("// only\n").body.empty());
