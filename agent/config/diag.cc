@@ -11,9 +11,15 @@ namespace sluice::config {
 
 void Diags::Add(Span span, std::string message) {
   // Alloy collapses several errors at one position into the first.
-  for (const Diagnostic& d : list_) {
-    if (d.span.file == span.file && d.span.begin == span.begin && span.begin.valid()) return;
+  if (span.begin.valid() &&
+      !positions_.emplace(span.file, span.begin.line, span.begin.col).second) {
+    return;
   }
+  list_.push_back(Diagnostic{std::move(span), std::move(message)});
+}
+
+void Diags::Append(Span span, std::string message) {
+  if (span.begin.valid()) positions_.emplace(span.file, span.begin.line, span.begin.col);
   list_.push_back(Diagnostic{std::move(span), std::move(message)});
 }
 
@@ -65,14 +71,17 @@ bool InRange(int line, int col, Pos start, Pos end) {
 
 constexpr int kTabWidth = 4;
 
-}  // namespace
-
-std::string Render(const Diagnostic& d, const std::map<std::string, std::string>& sources) {
-  std::string out = absl::StrCat("Error: ", FormatHeadline(d), "\n");
-  auto it = sources.find(d.span.file);
-  if (it == sources.end() || !d.span.valid()) return out;
+std::vector<std::string_view> SplitLines(std::string_view text) {
   std::vector<std::string_view> lines;
-  for (absl::string_view l : absl::StrSplit(Av(it->second), '\n')) lines.push_back(Sv(l));
+  for (absl::string_view l : absl::StrSplit(Av(text), '\n')) lines.push_back(Sv(l));
+  return lines;
+}
+
+// `lines`: the diagnostic's file split at newlines, or nullptr when its text is unknown.
+std::string RenderLines(const Diagnostic& d, const std::vector<std::string_view>* lines_ptr) {
+  std::string out = absl::StrCat("Error: ", FormatHeadline(d), "\n");
+  if (lines_ptr == nullptr || !d.span.valid()) return out;
+  const std::vector<std::string_view>& lines = *lines_ptr;
 
   // Alloy's end position is inclusive (the last character); a Span's end is one past it.
   Pos start = d.span.begin;
@@ -93,6 +102,7 @@ std::string Render(const Diagnostic& d, const std::map<std::string, std::string>
   out.push_back('\n');
   const int n = static_cast<int>(lines.size());
   const int first = std::max(start.line - 1, 1);
+  if (first > n) return out;
   const int last = std::min(end.line + 1, n);
   const bool multiline = end.line > start.line;
   const size_t width = std::to_string(last).size();
@@ -142,11 +152,30 @@ std::string Render(const Diagnostic& d, const std::map<std::string, std::string>
   return out;
 }
 
+}  // namespace
+
+std::string Render(const Diagnostic& d, const std::map<std::string, std::string>& sources) {
+  auto it = sources.find(d.span.file);
+  if (it == sources.end()) return RenderLines(d, nullptr);
+  std::vector<std::string_view> lines = SplitLines(it->second);
+  return RenderLines(d, &lines);
+}
+
 std::string RenderAll(const Diags& diags, const std::map<std::string, std::string>& sources) {
+  // Each file is split once: a file with thousands of errors renders in linear time.
+  std::map<std::string, std::vector<std::string_view>> split;
   std::string out;
   for (size_t i = 0; i < diags.list().size(); ++i) {
+    const Diagnostic& d = diags.list()[i];
     if (i > 0) out.push_back('\n');
-    out += Render(diags.list()[i], sources);
+    const std::vector<std::string_view>* lines = nullptr;
+    auto src = sources.find(d.span.file);
+    if (src != sources.end()) {
+      auto [it, fresh] = split.try_emplace(d.span.file);
+      if (fresh) it->second = SplitLines(src->second);
+      lines = &it->second;
+    }
+    out += RenderLines(d, lines);
   }
   return out;
 }

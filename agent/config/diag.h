@@ -6,8 +6,10 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 namespace sluice::config {
@@ -38,12 +40,20 @@ struct Diagnostic {
 class Diags {
  public:
   void Add(Span span, std::string message);
+  // Appends without collapsing: Alloy's parser keeps a scanner error and a parser error at the
+  // same position as two diagnostics (it drops only a second parser error on one line).
+  void Append(Span span, std::string message);
   bool ok() const { return list_.empty(); }
   const std::vector<Diagnostic>& list() const { return list_; }
-  void Clear() { list_.clear(); }
+  void Clear() {
+    list_.clear();
+    positions_.clear();
+  }
 
  private:
   std::vector<Diagnostic> list_;
+  // Positions already reported through Add (file, line, column), so that Add stays O(log n).
+  std::set<std::tuple<std::string, int, int>> positions_;
 };
 
 // `<file>:<line>:<col>: <message>` (the first line of a rendered diagnostic).

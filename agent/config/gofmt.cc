@@ -1,4 +1,5 @@
 // GoSprintf (declared in stdlib.h): Go's fmt.Sprintf over Alloy values, for string.format.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -75,8 +76,13 @@ void AppendRune(uint32_t r, std::string* out) {
 class Printer {
  public:
   std::string out;
+  bool overflow = false;  // the result would pass kMaxStringResult; the caller fails
 
   void Pad(const std::string& s, const Spec& sp, bool numeric) {
+    if (out.size() + s.size() + static_cast<size_t>(std::max(sp.width, 0)) > kMaxStringResult) {
+      overflow = true;
+      return;
+    }
     size_t n = RuneCount(s);
     if (sp.width < 0 || n >= static_cast<size_t>(sp.width)) {
       out += s;
@@ -363,7 +369,7 @@ class Printer {
 
 }  // namespace
 
-std::string GoSprintf(std::string_view format, const std::vector<Value>& args) {
+std::string GoSprintf(std::string_view format, const std::vector<Value>& args, bool* overflow) {
   Printer p;
   size_t arg = 0;
   size_t i = 0;
@@ -473,6 +479,7 @@ std::string GoSprintf(std::string_view format, const std::vector<Value>& args) {
     }
     p.out += ")";
   }
+  if (overflow != nullptr) *overflow = p.overflow || p.out.size() > kMaxStringResult;
   return p.out;
 }
 

@@ -438,37 +438,40 @@ bool Module::Build(const Registry& registry, Diags* diags) {
   return true;
 }
 
-void Module::RebuildScope() {
-  // Component ids become nested objects: loki.write.default -> loki{write{default{...}}}.
-  Object root;
-  std::function<void(Object*, const std::vector<std::string>&, size_t, const Value&)> insert =
-      [&](Object* obj, const std::vector<std::string>& parts, size_t i, const Value& v) {
-        Value& slot = (*obj)[parts[i]];
-        if (i + 1 == parts.size()) {
-          if (slot.kind() == Value::Kind::kObject && v.kind() == Value::Kind::kObject) {
-            Object merged = slot.as_object();
-            for (const auto& [k, e] : v.as_object()) merged[k] = e;
-            slot = Value::MakeObject(std::move(merged));
-          } else {
-            slot = v;
-          }
-          return;
-        }
-        Object child;
-        if (slot.kind() == Value::Kind::kObject) child = slot.as_object();
-        insert(&child, parts, i + 1, v);
-        slot = Value::MakeObject(std::move(child));
-      };
+namespace {
+
+// Component ids as a tree of names, turned into nested objects for the scope.
+struct IdNode {
+  std::map<std::string, IdNode, std::less<>> children;
+  const Value* exports = nullptr;
+};
+
+Value IdNodeValue(const IdNode& n) {
+  if (n.children.empty() && n.exports != nullptr) return *n.exports;
+  Object o;
+  if (n.exports != nullptr && n.exports->kind() == Value::Kind::kObject) o = n.exports->as_object();
+  for (const auto& [k, child] : n.children) o[k] = IdNodeValue(child);
+  return Value::MakeObject(std::move(o));
+}
+
+}  // namespace
+
+void Module::RebuildScope() const {
+  // loki.write.default -> loki{write{default{<exports>}}}; a component whose exports were
+  // never set is an empty object.
+  static const Value* const kEmpty = new Value(Value::MakeObject({}));
+  IdNode root;
   for (const Component& c : nodes_) {
     if (c.config_block) continue;
+    IdNode* n = &root;
+    for (absl::string_view part : absl::StrSplit(c.id, '.')) n = &n->children[std::string(part)];
     auto it = exports_.find(c.id);
-    Value v = it != exports_.end() ? it->second : Value::MakeObject({});
-    std::vector<std::string> parts = absl::StrSplit(c.id, '.');
-    insert(&root, parts, 0, v);
+    n->exports = it != exports_.end() ? &it->second : kEmpty;
   }
   auto scope = std::make_unique<Scope>();
-  for (auto& [k, v] : root) scope->Set(k, v);
+  for (const auto& [k, child] : root.children) scope->Set(k, IdNodeValue(child));
   scope_ = std::move(scope);
+  scope_dirty_ = false;
 }
 
 std::vector<const Component*> Module::Order() const {
@@ -501,7 +504,7 @@ const Component* Module::Find(std::string_view id) const {
 
 void Module::SetExports(const std::string& id, Value exports) {
   exports_[id] = std::move(exports);
-  RebuildScope();
+  scope_dirty_ = true;  // rebuilt by the next Evaluate: setting n exports costs O(n), not O(n^2)
 }
 
 const Value* Module::Exports(std::string_view id) const {
@@ -510,6 +513,7 @@ const Value* Module::Exports(std::string_view id) const {
 }
 
 bool Module::Evaluate(const Component& c, Block* out, Diags* diags) const {
+  if (scope_dirty_) RebuildScope();
   *out = Block{};
   return EvalBlock(c.file, *c.ast, *scope_, out, diags);
 }

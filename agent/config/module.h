@@ -10,8 +10,8 @@
 // each component with Evaluate (its references resolve to the exports set so far with
 // SetExports), builds it, and sets its exports for the components after it.
 //
-// Owned by whoever loads the configuration; used on that thread (the const methods may be
-// called from any thread once loading is done and no SetExports runs). Movable; Component and
+// Owned by whoever loads the configuration; used on that thread only (Evaluate refreshes the
+// scope after SetExports). Movable; Component and
 // AST pointers stay valid across moves.
 #pragma once
 
@@ -100,7 +100,7 @@ class Module {
  private:
   Module() = default;
   bool Build(const Registry& registry, Diags* diags);
-  void RebuildScope();
+  void RebuildScope() const;
 
   std::map<std::string, std::string> sources_;
   std::vector<File> files_;
@@ -109,7 +109,8 @@ class Module {
   absl::flat_hash_map<std::string, int> by_id_;
   std::map<std::string, Value, std::less<>> exports_;
   // Variables for evaluation, rebuilt by SetExports: component ids as nested objects.
-  std::unique_ptr<Scope> scope_;
+  mutable std::unique_ptr<Scope> scope_;
+  mutable bool scope_dirty_ = false;
 };
 
 }  // namespace sluice::config

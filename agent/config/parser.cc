@@ -23,10 +23,11 @@ class Parser {
  public:
   Parser(std::string name, std::string_view text, Diags* diags)
       : name_(std::move(name)),
+        diags_(diags),
         index_(text),
         lexer_(
-            text, [this](int offset, std::string msg) { ScanError(offset, std::move(msg)); }, true),
-        diags_(diags) {
+            text, [this](int offset, std::string msg) { ScanError(offset, std::move(msg)); },
+            true) {
     Next();
   }
 
@@ -58,13 +59,13 @@ class Parser {
   Loc At(int offset) const { return index_.At(offset); }
 
   void ScanError(int offset, std::string msg) {
-    ++errors_;
-    diags_->Add(MakeSpan(name_, At(offset), Loc{}), std::move(msg));
+    if (++errors_ > kMaxParseErrors) return Abort();
+    diags_->Append(MakeSpan(name_, At(offset), Loc{}), std::move(msg));
   }
 
   void AddDiag(Loc start, Loc end_inclusive, std::string msg) {
-    ++errors_;
-    diags_->Add(MakeSpan(name_, start, end_inclusive), std::move(msg));
+    if (++errors_ > kMaxParseErrors) return Abort();
+    diags_->Append(MakeSpan(name_, start, end_inclusive), std::move(msg));
   }
 
   // An error at the current token; a second error on the same line is dropped.
@@ -546,16 +547,17 @@ class Parser {
     return field;
   }
 
+  // The lexer reports errors from its constructor on: what it reports to is declared first.
   std::string name_;
+  Diags* diags_;
+  int errors_ = 0;
   LineIndex index_;
   Lexer lexer_;
-  Diags* diags_;
   std::vector<CommentGroup> comments_;
   Token tok_ = Token::kEof;
   int offset_ = 0;
   std::string lit_;
   int last_error_line_ = 0;
-  int errors_ = 0;
   int depth_ = 0;
   bool aborted_ = false;
 };

@@ -18,6 +18,9 @@
 namespace sluice::config {
 
 inline constexpr int kMaxNesting = 200;
+// A file past this many syntax errors is not parsed further (Alloy has no limit; every error
+// prints its source line, so a large binary file would otherwise print gigabytes).
+inline constexpr int kMaxParseErrors = 1000;
 
 // Parses a whole file. `name` is the file name errors carry (as given on the command line).
 // Returns the tree, or nullopt when `diags` received errors (every syntax error found).

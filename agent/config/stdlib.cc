@@ -389,7 +389,10 @@ absl::StatusOr<Value> Format(const Args& args) {
   absl::Status st = StringArg(args, 0, &fmt);
   if (!st.ok()) return st;
   std::vector<Value> rest(args.begin() + 1, args.end());
-  return Value::String(GoSprintf(fmt, rest));
+  bool overflow = false;
+  std::string out = GoSprintf(fmt, rest, &overflow);
+  if (overflow) return absl::InvalidArgumentError("result too large");
+  return Value::String(std::move(out));
 }
 
 absl::StatusOr<Value> Join(const Args& args) {
@@ -400,6 +403,9 @@ absl::StatusOr<Value> Join(const Args& args) {
   std::string sep;
   st = StringArg(args, 1, &sep);
   if (!st.ok()) return st;
+  size_t total = list.size() * sep.size();
+  for (const std::string& e : list) total += e.size();
+  if (total > kMaxStringResult) return absl::InvalidArgumentError("result too large");
   return Value::String(absl::StrJoin(list, sep));
 }
 
@@ -615,6 +621,15 @@ std::map<std::string, Value, std::less<>> BuildStdlib() {
   Value format = Value::MakeFunction(Format);
   Value join = Value::MakeFunction(Join);
   Value replace = StringFn<3>([](const auto& s) -> absl::StatusOr<Value> {
+    // Bound the result before building it: every rune (or match) may gain the replacement.
+    size_t matches = s[1].empty() ? s[0].size() + 1 : 0;
+    for (size_t at = s[1].empty() ? std::string::npos : s[0].find(s[1]); at != std::string::npos;
+         at = s[0].find(s[1], at + s[1].size())) {
+      ++matches;
+    }
+    if (s[0].size() + matches * s[2].size() > kMaxStringResult) {
+      return absl::InvalidArgumentError("result too large");
+    }
     return Value::String(GoReplaceAll(s[0], s[1], s[2]));
   });
   Value split = Value::MakeFunction(Split);

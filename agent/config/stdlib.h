@@ -9,7 +9,9 @@
 // immutable, any thread.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
+#include <vector>
 
 #include "agent/config/value.h"
 
@@ -18,11 +20,17 @@ namespace sluice::config {
 inline constexpr std::string_view kArgPayload = "sluice.config/arg";
 inline constexpr std::string_view kPathPayload = "sluice.config/path";
 
+// Longest string a function may build (string.format, string.replace): a configuration has
+// no use for more, and a hostile one must not exhaust memory.
+inline constexpr size_t kMaxStringResult = 16 << 20;
+
 // The stdlib identifier `name` ("string", "sys", "coalesce", "env", ...), or nullptr.
 const Value* StdlibLookup(std::string_view name);
 
 // Go's fmt.Sprintf for Alloy values (string.format): verbs %v %s %q %d %f %e %g %x %X %o %b %t
 // %c %U %%, flags "+- #0", width and precision, Go's %!verb(type=value) for mismatches.
-std::string GoSprintf(std::string_view format, const std::vector<Value>& args);
+// `overflow` (optional) is set when the result would exceed kMaxStringResult (it is cut short).
+std::string GoSprintf(std::string_view format, const std::vector<Value>& args,
+                      bool* overflow = nullptr);
 
 }  // namespace sluice::config
