@@ -19,6 +19,9 @@ struct Attr {
   Span name_span;
   Span value_span;
   Value value;
+  // The value's expression as written (formatted), for Alloy's type errors
+  // ("<expr> should be string, got number"); empty for hand-built blocks.
+  std::string value_text;
 };
 
 struct Block;

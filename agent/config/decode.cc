@@ -49,6 +49,12 @@ const Attr* Decoder::Get(std::string_view name, Required required) {
 }
 
 void Decoder::TypeError(const Attr& attr, std::string_view expected) {
+  if (!attr.value_text.empty()) {
+    // Alloy's wording names the expression: `"x" should be number, got string`.
+    Error(attr.value_span, absl::StrCat(Av(attr.value_text), " should be ", Av(expected), ", got ",
+                                        Av(attr.value.TypeName())));
+    return;
+  }
   Error(attr.value_span, TypeMismatch(expected, attr.value));
 }
 

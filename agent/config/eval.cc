@@ -166,6 +166,7 @@ class Evaluator {
         a.name_span = MakeSpan(file_, s.attr->name_pos,
                                s.attr->name_pos.Add(static_cast<int>(a.name.size()) - 1));
         a.value_span = ExprSpan(file_, *s.attr->value);
+        a.value_text = FormatExpr(*s.attr->value);
         if (!Eval(*s.attr->value, &a.value)) {
           ok = false;
           break;

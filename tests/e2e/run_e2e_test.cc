@@ -263,6 +263,15 @@ TEST_F(RunE2eTest, ValidateNamesFileLineAndColumn) {
   EXPECT_THAT(err, HasSubstr(cfg + ":4:5: unrecognized attribute name \"bogus\""));
   EXPECT_THAT(err, HasSubstr("^^^^^"));
 
+  // A wrong type names the expression, as Alloy does.
+  WriteFile(cfg,
+            "local.file_match \"x\" {\n"
+            "  path_targets = [{__path__ = \"/tmp/*.log\"}]\n"
+            "  sync_period = 5 * 2\n"
+            "}\n");
+  EXPECT_EQ(RunToEnd({SLUICE_BINARY, "validate", cfg}, &out, &err), 1);
+  EXPECT_THAT(err, HasSubstr(cfg + ":3:17: 5 * 2 should be string, got number"));
+
   for (const char* name :
        {"kubernetes-pods.alloy", "local-to-loki.alloy", "processing-two-endpoints.alloy"}) {
     EXPECT_EQ(RunToEnd({SLUICE_BINARY, "validate", Config(name)}, &out, &err), 0) << name << "\n"
