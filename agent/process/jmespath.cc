@@ -873,6 +873,7 @@ Value OwnedFromDom(simdjson::dom::element e) {
 
 class Parser {
  public:
+  static constexpr int kMaxDepth = 64;
   explicit Parser(std::vector<Token> tokens) : t_(std::move(tokens)) {}
 
   absl::StatusOr<Node> ParseAll() {
@@ -905,6 +906,16 @@ class Parser {
   }
 
   absl::StatusOr<Node> Expression(int bp) {
+    // Every nested construct goes through here: bounding the depth bounds the parser's stack
+    // (and the evaluator's, which walks the same tree). Found by fuzzing ("[[[[...").
+    if (depth_ >= kMaxDepth) return SyntaxError("expression nested too deeply");
+    ++depth_;
+    absl::StatusOr<Node> out = ExpressionInner(bp);
+    --depth_;
+    return out;
+  }
+
+  absl::StatusOr<Node> ExpressionInner(int bp) {
     const Token& left_tok = t_[i_];
     Advance();
     absl::StatusOr<Node> left = Nud(left_tok);
@@ -1245,6 +1256,7 @@ class Parser {
 
   std::vector<Token> t_;
   size_t i_ = 0;
+  int depth_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -5,10 +5,8 @@
 
 namespace sluice {
 
-LogsRouter::LogsRouter(boost::asio::io_context* io, const Clock* clock, MetricsRegistry* metrics)
-    : io_(io),
-      clock_(clock),
-      metrics_(metrics),
+LogsRouter::LogsRouter(boost::asio::io_context* io, const Clock* clock)
+    : clock_(clock),
       acks_([this](uint64_t id, uint64_t gen, int64_t off) { Commit(id, gen, off); }),
       timer_(*io) {}
 

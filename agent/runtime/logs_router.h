@@ -30,7 +30,7 @@ class LogsRouter final : public TailOutput {
   // File ids of source i start at i << kSourceShift (TailOptions::file_id_base).
   static constexpr int kSourceShift = 40;
 
-  LogsRouter(boost::asio::io_context* io, const Clock* clock, MetricsRegistry* metrics);
+  LogsRouter(boost::asio::io_context* io, const Clock* clock);
 
   // --- building (before any entry flows) ---
   // A source's forward_to list; returns the route id to put in its FileTargets.
@@ -73,9 +73,7 @@ class LogsRouter final : public TailOutput {
   void OnTimer();
   void Push(uint32_t route, ProcessEntry& e);
 
-  boost::asio::io_context* io_;
   const Clock* clock_;
-  MetricsRegistry* metrics_;
   AckTracker acks_;
   std::vector<std::vector<LogsNode*>> routes_;
   std::vector<TailManager*> sources_;

@@ -30,9 +30,8 @@ class ProcessNode::Tail final : public LogsNode {
   size_t first_;
 };
 
-ProcessNode::ProcessNode(std::vector<std::unique_ptr<Stage>> stages, LogsRouter* router,
-                         const Clock* clock)
-    : stages_(std::move(stages)), router_(router), clock_(clock) {}
+ProcessNode::ProcessNode(std::vector<std::unique_ptr<Stage>> stages, LogsRouter* router)
+    : stages_(std::move(stages)), router_(router) {}
 
 ProcessNode::~ProcessNode() = default;
 

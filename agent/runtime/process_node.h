@@ -23,7 +23,7 @@ namespace sluice {
 
 class ProcessNode final : public LogsNode {
  public:
-  ProcessNode(std::vector<std::unique_ptr<Stage>> stages, LogsRouter* router, const Clock* clock);
+  ProcessNode(std::vector<std::unique_ptr<Stage>> stages, LogsRouter* router);
   ~ProcessNode() override;
 
   // Receivers of what the last stage emits (set once the graph is built).
@@ -52,7 +52,6 @@ class ProcessNode final : public LogsNode {
 
   std::vector<std::unique_ptr<Stage>> stages_;
   LogsRouter* router_;
-  const Clock* clock_;
   std::vector<LogsNode*> forward_;
   std::vector<std::unique_ptr<LogsNode>> views_;
   struct Deferred {

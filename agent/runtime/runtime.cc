@@ -65,7 +65,7 @@ struct Runtime::Impl {
   std::optional<config::Module> module;
   boost::asio::io_context io;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
-  LogsRouter router{&io, clock, metrics};
+  LogsRouter router{&io, clock};
   std::thread tail_thread;
   bool started = false;
 
@@ -374,7 +374,7 @@ bool Runtime::Impl::BuildProcess(const config::Component& c, const config::Block
   std::vector<const config::Block*> stage_blocks = d.BlocksWithPrefix("stage.");
   std::vector<std::unique_ptr<Stage>> stages = BuildStages(stage_blocks, diags, ctx);
   if (!d.Finish()) return false;
-  auto node = std::make_unique<ProcessNode>(std::move(stages), &router, clock);
+  auto node = std::make_unique<ProcessNode>(std::move(stages), &router);
   node->SetForward(std::move(forward));
   receivers[c.id] = node.get();
   router.AddNode(node.get());

@@ -62,7 +62,7 @@ WriteNode::TenantBatcher* WriteNode::BatcherFor(Endpoint& ep, std::string_view t
   raw->tenant = std::string(tenant);
   Endpoint* epp = &ep;
   raw->batcher = std::make_unique<Batcher>(ep.settings.batch_size, clock_,
-                                           [this, epp, raw](std::unique_ptr<Batch> batch) {
+                                           [epp, raw](std::unique_ptr<Batch> batch) {
                                              batch->slot = raw->slot;
                                              batch->tenant = raw->tenant;
                                              epp->sender->Enqueue(std::move(batch));

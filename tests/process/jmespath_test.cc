@@ -169,3 +169,16 @@ TEST(JmespathTest, UnsupportedFeaturesAreNamed) {
 
 }  // namespace
 }  // namespace sluice::jmespath
+
+namespace sluice::jmespath {
+namespace {
+
+TEST(JmespathDepthTest, DeepNestingIsAnErrorNotAStackOverflow) {
+  absl::StatusOr<Expression> e = Expression::Compile(std::string(100000, '['));
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(std::string(e.status().message()).find("nested too deeply"), std::string::npos);
+  EXPECT_TRUE(Expression::Compile("a[0][1][2].b.c").ok());
+}
+
+}  // namespace
+}  // namespace sluice::jmespath

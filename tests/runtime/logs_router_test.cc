@@ -112,7 +112,7 @@ class TestStage final : public Stage {
 
 class LogsRouterTest : public ::testing::Test {
  protected:
-  LogsRouterTest() : router_(&io_, RealClock::Get(), &metrics_) {}
+  LogsRouterTest() : router_(&io_, RealClock::Get()) {}
   ~LogsRouterTest() override {
     for (auto& st : sinks_) {
       std::lock_guard<std::mutex> lock(st->mu);
@@ -222,8 +222,7 @@ TEST_F(LogsRouterTest, HeldEntriesHoldTheirFilesPositionUntilReleased) {
   WriteNode* w = AddWrite({""});
   std::vector<std::unique_ptr<Stage>> stages;
   stages.push_back(std::make_unique<TestStage>());
-  processes_.push_back(
-      std::make_unique<ProcessNode>(std::move(stages), &router_, RealClock::Get()));
+  processes_.push_back(std::make_unique<ProcessNode>(std::move(stages), &router_));
   ProcessNode* p = processes_.back().get();
   p->SetForward({w});
   router_.AddNode(p);
@@ -250,8 +249,7 @@ TEST_F(LogsRouterTest, MaxStreamsDropsNewStreamsAndCountsThem) {
   AddWrite({""}, {}, /*max_streams=*/1);
   std::vector<std::unique_ptr<Stage>> stages;
   stages.push_back(std::make_unique<TestStage>());
-  processes_.push_back(
-      std::make_unique<ProcessNode>(std::move(stages), &router_, RealClock::Get()));
+  processes_.push_back(std::make_unique<ProcessNode>(std::move(stages), &router_));
   ProcessNode* p = processes_.back().get();
   p->SetForward({writes_[0].get()});
   router_.AddNode(p);
