@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
-FUZZ_SECONDS=${FUZZ_SECONDS:-30}  # per target; 7 targets keep CI well under 25 min
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}  # per target; six targets keep CI under 25 minutes
 
 bash scripts/setup.sh
 
