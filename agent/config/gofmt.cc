@@ -182,17 +182,18 @@ class Printer {
       digits.insert(0, static_cast<size_t>(sp.prec) - digits.size(), '0');
     }
     if (sp.prec == 0 && x == 0) digits.clear();
-    std::string prefix;
+    // Literals as string_views: GCC 12 at -O3 misreports std::string temporaries here.
+    std::string_view prefix;
     if (sp.sharp) {
       if (base == 16) prefix = verb == 'X' ? "0X" : "0x";
       if (base == 8 && (digits.empty() || digits[0] != '0')) prefix = "0";
       if (base == 2) prefix = "0b";
     }
     if (verb == 'O') prefix = "0o";
-    std::string sign = x < 0 ? "-" : sp.plus ? "+" : sp.space ? " " : "";
+    std::string_view sign = x < 0 ? "-" : sp.plus ? "+" : sp.space ? " " : "";
     Spec pad = sp;
     if (sp.prec >= 0) pad.zero = false;  // a precision turns zero padding off
-    Pad(sign + prefix + digits, pad, true);
+    Pad(absl::StrCat(Av(sign), Av(prefix), digits), pad, true);
   }
 
   void Float(double d, char32_t verb, const Spec& sp) {

@@ -221,13 +221,13 @@ class JsonParser {
             continue;
           case 'u': {
             ++i_;
-            uint32_t r;
+            uint32_t r = 0;
             if (!ParseHex4(&r)) return false;
             if (r >= 0xD800 && r < 0xDC00 && i_ + 1 < s_.size() && s_[i_] == '\\' &&
                 s_[i_ + 1] == 'u') {
               size_t save = i_;
               i_ += 2;
-              uint32_t lo;
+              uint32_t lo = 0;
               if (!ParseHex4(&lo)) return false;
               if (lo >= 0xDC00 && lo < 0xE000) {
                 r = 0x10000 + ((r - 0xD800) << 10) + (lo - 0xDC00);
