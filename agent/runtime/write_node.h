@@ -76,6 +76,10 @@ class WriteNode final : public LogsNode {
     Sink* sink = nullptr;  // owned by sender
     std::vector<std::unique_ptr<TenantBatcher>> batchers;
     size_t streams = 0;
+    // The stream of the last entry's labels (see Push).
+    bool cached = false;
+    TenantBatcher* cached_tb = nullptr;
+    uint32_t cached_id = 0;
   };
   TenantBatcher* BatcherFor(Endpoint& ep, std::string_view tenant);
 
@@ -85,7 +89,9 @@ class WriteNode final : public LogsNode {
   const Clock* clock_;
   MetricsRegistry* metrics_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
-  LabelSet labels_scratch_;
+  LabelSet last_labels_;  // the last entry's labels as received
+  bool have_last_ = false;
+  LabelSet labels_scratch_;  // ... with the external labels
   std::string key_scratch_;
   std::string meta_scratch_;
   Counter* stream_limited_entries_;
