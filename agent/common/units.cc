@@ -1,5 +1,6 @@
 #include "agent/common/units.h"
 
+#include <cmath>
 #include <string>
 
 #include "absl/strings/ascii.h"
@@ -58,6 +59,84 @@ absl::StatusOr<absl::Duration> ParseDurationArg(std::string_view text) {
         absl::StrCat("invalid duration \"", Av(text), "\" (examples: 500ms, 1s, 5m)"));
   }
   return d;
+}
+
+absl::StatusOr<int64_t> ParseBase2Bytes(std::string_view s) {
+  const std::string orig(s);
+  std::string error;
+  std::string* err = &error;
+  auto parse = [&](bool iec, double* total) -> bool {
+    std::string_view t = s;
+    bool neg = false;
+    if (!t.empty() && (t[0] == '-' || t[0] == '+')) {
+      neg = t[0] == '-';
+      t.remove_prefix(1);
+    }
+    if (t == "0") {
+      *total = 0;
+      return true;
+    }
+    if (t.empty()) {
+      *err = "units: invalid " + orig;
+      return false;
+    }
+    double f = 0;
+    while (!t.empty()) {
+      if (!(t[0] == '.' || (t[0] >= '0' && t[0] <= '9'))) {
+        *err = "units: invalid " + orig;
+        return false;
+      }
+      double g = 0;
+      size_t i = 0;
+      while (i < t.size() && t[i] >= '0' && t[i] <= '9') g = g * 10 + (t[i++] - '0');
+      bool pre = i > 0, post = false;
+      t.remove_prefix(i);
+      if (!t.empty() && t[0] == '.') {
+        t.remove_prefix(1);
+        double scale = 1;
+        size_t j = 0;
+        double x = 0;
+        while (j < t.size() && t[j] >= '0' && t[j] <= '9') {
+          x = x * 10 + (t[j++] - '0');
+          scale *= 10;
+        }
+        g += x / scale;
+        post = j > 0;
+        t.remove_prefix(j);
+      }
+      if (!pre && !post) {
+        *err = "units: invalid " + orig;
+        return false;
+      }
+      size_t k = 0;
+      while (k < t.size() && t[k] != '.' && !(t[k] >= '0' && t[k] <= '9')) ++k;
+      std::string_view unit = t.substr(0, k);
+      t.remove_prefix(k);
+      static constexpr std::string_view kPrefixes = "KMGTPE";
+      double mult = 0;
+      if (unit == "B") {
+        mult = 1;
+      } else if (unit.size() == (iec ? 3u : 2u) && kPrefixes.find(unit[0]) != kPrefixes.npos &&
+                 unit.substr(1) == (iec ? "iB" : "B")) {
+        mult = std::pow(1024.0, static_cast<double>(kPrefixes.find(unit[0]) + 1));
+      } else {
+        *err = absl::StrCat("units: unknown unit ", Av(unit), " in ", orig);
+        return false;
+      }
+      f += g * mult;
+    }
+    *total = neg ? -f : f;
+    return true;
+  };
+  double total;
+  if (!parse(true, &total)) {
+    err->clear();
+    if (!parse(false, &total)) return absl::InvalidArgumentError(error);
+  }
+  if (total < -9.2233720368547758e18 || total > 9.2233720368547758e18) {
+    return absl::InvalidArgumentError("units: overflow parsing unit");
+  }
+  return static_cast<int64_t>(total);
 }
 
 }  // namespace sluice

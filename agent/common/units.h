@@ -14,6 +14,12 @@ namespace sluice {
 // a bare number is bytes. Rejects negatives, fractions and overflow.
 absl::StatusOr<uint64_t> ParseByteSize(std::string_view text);
 
+// Alloy's byte sizes in configs (alecthomas/units.ParseBase2Bytes, Go's units.Base2Bytes):
+// <number><unit> terms summed, units B, KiB..EiB or KB..EB, every K/M/G... a power of 1024 (so
+// "1MB" is 1048576, unlike ParseByteSize), decimal fractions, an optional sign, and "0"; a bare
+// number is refused. Errors carry Alloy's text ("units: invalid x", "units: unknown unit u in x").
+absl::StatusOr<int64_t> ParseBase2Bytes(std::string_view text);
+
 // Go-style durations ("300ms", "1.5s", "2h45m"); negative durations rejected.
 absl::StatusOr<absl::Duration> ParseDurationArg(std::string_view text);
 

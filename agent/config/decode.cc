@@ -159,12 +159,18 @@ bool Decoder::Bytes(std::string_view name, uint64_t* out, Required required) {
     TypeError(*a, "string");
     return false;
   }
-  absl::StatusOr<uint64_t> b = ParseByteSize(a->value.as_string());
+  // Alloy's units.Base2Bytes: "1MB" and "1MiB" are both 1048576.
+  absl::StatusOr<int64_t> b = ParseBase2Bytes(a->value.as_string());
   if (!b.ok()) {
     Error(a->value_span, std::string(Sv(b.status().message())));
     return false;
   }
-  *out = *b;
+  if (*b < 0) {
+    Error(a->value_span,
+          absl::StrCat("byte size must not be negative: ", Av(a->value.as_string())));
+    return false;
+  }
+  *out = static_cast<uint64_t>(*b);
   return true;
 }
 

@@ -43,7 +43,8 @@ class Decoder {
   bool Float(std::string_view name, double* out, Required required = Required::kNo);
   // Go duration string ("10s", "1m30s", "500ms"); a negative one is an error.
   bool Duration(std::string_view name, absl::Duration* out, Required required = Required::kNo);
-  // Byte size string ("1MiB", "512KB") or a number of bytes.
+  // Byte size as Alloy reads one (a units.Base2Bytes string: "1MiB", "512KB" = 512 KiB; see
+  // ParseBase2Bytes) or a whole number of bytes.
   bool Bytes(std::string_view name, uint64_t* out, Required required = Required::kNo);
   bool StringList(std::string_view name, std::vector<std::string>* out,
                   Required required = Required::kNo);

@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
+#include "agent/common/units.h"
 #include "agent/process/go_time.h"
 #include "agent/process/logql.h"
 #include "agent/process/pipeline.h"
@@ -303,73 +304,6 @@ class TimestampStage final : public Stage {
 // =============================================================================================
 // stage.drop
 // =============================================================================================
-
-// Alloy's longer_than is a units.Base2Bytes: "B", "KB"/"KiB", "MB"/"MiB", ... all powers of
-// 1024, decimal fractions and sums ("1.5KB", "1KB512B") allowed; a bare number is refused
-// (except "0").
-bool ParseBase2Bytes(std::string_view orig, uint64_t* out, std::string* error) {
-  std::string_view s = orig;
-  auto invalid = [&] {
-    *error = absl::StrCat("units: invalid ", Av(orig));
-    return false;
-  };
-  bool neg = false;
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
-    neg = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  if (s == "0") {
-    *out = 0;
-    return true;
-  }
-  if (s.empty()) return invalid();
-  double total = 0;
-  while (!s.empty()) {
-    if (!(s[0] == '.' || (s[0] >= '0' && s[0] <= '9'))) return invalid();
-    double g = 0;
-    size_t i = 0;
-    bool pre = false, post = false;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      g = g * 10 + (s[i] - '0');
-      ++i;
-      pre = true;
-    }
-    if (i < s.size() && s[i] == '.') {
-      ++i;
-      double scale = 1;
-      while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-        scale *= 10;
-        g += (s[i] - '0') / scale;
-        ++i;
-        post = true;
-      }
-    }
-    if (!pre && !post) return invalid();
-    size_t j = i;
-    while (j < s.size() && s[j] != '.' && !(s[j] >= '0' && s[j] <= '9')) ++j;
-    std::string_view unit = s.substr(i, j - i);
-    s.remove_prefix(j);
-    static constexpr std::pair<std::string_view, int> kUnits[] = {
-        {"B", 0},  {"KiB", 1}, {"MiB", 2}, {"GiB", 3}, {"TiB", 4}, {"PiB", 5}, {"EiB", 6},
-        {"KB", 1}, {"MB", 2},  {"GB", 3},  {"TB", 4},  {"PB", 5},  {"EB", 6}};
-    int power = -1;
-    for (const auto& [name, p] : kUnits) {
-      if (name == unit) power = p;
-    }
-    if (power < 0) {
-      *error = absl::StrCat("units: unknown unit ", Av(unit), " in ", Av(orig));
-      return false;
-    }
-    total += g * std::pow(1024.0, power);
-  }
-  if (neg || total > 9.2e18) {
-    *error = neg ? absl::StrCat("longer_than must not be negative: ", Av(orig))
-                 : std::string("units: overflow parsing unit");
-    return false;
-  }
-  *out = static_cast<uint64_t>(total);
-  return true;
-}
 
 class DropStage final : public Stage {
  public:
@@ -874,8 +808,13 @@ std::unique_ptr<Stage> NewDropStage(config::Decoder& d, const StageContext& ctx)
       longer_than = static_cast<uint64_t>(a->value.as_int());
     } else if (a->value.kind() != config::Value::Kind::kString) {
       d.Error(a->value_span, config::TypeMismatch("string", a->value));
-    } else if (!ParseBase2Bytes(a->value.as_string(), &longer_than, &error)) {
-      d.Error(a->value_span, error);
+    } else if (absl::StatusOr<int64_t> v = ParseBase2Bytes(a->value.as_string()); !v.ok()) {
+      d.Error(a->value_span, std::string(Sv(v.status().message())));
+    } else if (*v < 0) {
+      d.Error(a->value_span,
+              absl::StrCat("longer_than must not be negative: ", Av(a->value.as_string())));
+    } else {
+      longer_than = static_cast<uint64_t>(*v);
     }
   }
   d.Finish();

@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/common/strings.h"
 #include "agent/common/timestamp.h"
+#include "agent/common/units.h"
 #include "agent/common/utf8.h"
 #include "agent/process/go_json.h"
 #include "agent/process/go_regexp.h"
@@ -741,86 +742,6 @@ struct TruncateRule {
   TruncateSource type = TruncateSource::kLine;
 };
 
-// alecthomas/units.ParseBase2Bytes: a sequence of <number><unit> with units B, KiB..EiB or
-// KB..EB (all powers of 1024), an optional sign, and "0".
-bool ParseBase2Bytes(std::string_view s, int64_t* out, std::string* err) {
-  const std::string orig(s);
-  auto parse = [&](bool iec, double* total) -> bool {
-    std::string_view t = s;
-    bool neg = false;
-    if (!t.empty() && (t[0] == '-' || t[0] == '+')) {
-      neg = t[0] == '-';
-      t.remove_prefix(1);
-    }
-    if (t == "0") {
-      *total = 0;
-      return true;
-    }
-    if (t.empty()) {
-      *err = "units: invalid " + orig;
-      return false;
-    }
-    double f = 0;
-    while (!t.empty()) {
-      if (!(t[0] == '.' || (t[0] >= '0' && t[0] <= '9'))) {
-        *err = "units: invalid " + orig;
-        return false;
-      }
-      double g = 0;
-      size_t i = 0;
-      while (i < t.size() && t[i] >= '0' && t[i] <= '9') g = g * 10 + (t[i++] - '0');
-      bool pre = i > 0, post = false;
-      t.remove_prefix(i);
-      if (!t.empty() && t[0] == '.') {
-        t.remove_prefix(1);
-        double scale = 1;
-        size_t j = 0;
-        double x = 0;
-        while (j < t.size() && t[j] >= '0' && t[j] <= '9') {
-          x = x * 10 + (t[j++] - '0');
-          scale *= 10;
-        }
-        g += x / scale;
-        post = j > 0;
-        t.remove_prefix(j);
-      }
-      if (!pre && !post) {
-        *err = "units: invalid " + orig;
-        return false;
-      }
-      size_t k = 0;
-      while (k < t.size() && t[k] != '.' && !(t[k] >= '0' && t[k] <= '9')) ++k;
-      std::string_view unit = t.substr(0, k);
-      t.remove_prefix(k);
-      static constexpr std::string_view kPrefixes = "KMGTPE";
-      double mult = 0;
-      if (unit == "B") {
-        mult = 1;
-      } else if (unit.size() == (iec ? 3u : 2u) && kPrefixes.find(unit[0]) != kPrefixes.npos &&
-                 unit.substr(1) == (iec ? "iB" : "B")) {
-        mult = std::pow(1024.0, static_cast<double>(kPrefixes.find(unit[0]) + 1));
-      } else {
-        *err = absl::StrCat("units: unknown unit ", Av(unit), " in ", orig);
-        return false;
-      }
-      f += g * mult;
-    }
-    *total = neg ? -f : f;
-    return true;
-  };
-  double total;
-  if (!parse(true, &total)) {
-    err->clear();
-    if (!parse(false, &total)) return false;
-  }
-  if (total < -9.2233720368547758e18 || total > 9.2233720368547758e18) {
-    *err = "units: overflow parsing unit";
-    return false;
-  }
-  *out = static_cast<int64_t>(total);
-  return true;
-}
-
 class TruncateStage final : public Stage {
  public:
   TruncateStage(const StageContext& ctx, std::vector<TruncateRule> rules)
@@ -1122,8 +1043,12 @@ std::unique_ptr<Stage> NewTruncateStage(config::Decoder& d, const StageContext& 
       if (la->value.kind() == config::Value::Kind::kNumber && la->value.is_int()) {
         limit = la->value.as_int();
       } else if (la->value.kind() == config::Value::Kind::kString) {
-        std::string err;
-        if (!ParseBase2Bytes(la->value.as_string(), &limit, &err)) rd.Error(la->value_span, err);
+        absl::StatusOr<int64_t> v = ParseBase2Bytes(la->value.as_string());
+        if (v.ok()) {
+          limit = *v;
+        } else {
+          rd.Error(la->value_span, std::string(Sv(v.status().message())));
+        }
       } else {
         rd.Error(la->value_span, config::TypeMismatch("string", la->value));
       }

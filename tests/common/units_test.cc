@@ -32,3 +32,24 @@ TEST(UnitsTest, Durations) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(ParseBase2BytesTest, AlloysUnitsAreAllPowersOf1024) {
+  EXPECT_EQ(*ParseBase2Bytes("1MiB"), 1 << 20);
+  EXPECT_EQ(*ParseBase2Bytes("1MB"), 1 << 20);
+  EXPECT_EQ(*ParseBase2Bytes("512KB"), 512 * 1024);
+  EXPECT_EQ(*ParseBase2Bytes("1.5KiB"), 1536);
+  EXPECT_EQ(*ParseBase2Bytes("1KiB512B"), 1536);
+  EXPECT_EQ(*ParseBase2Bytes("0"), 0);
+  EXPECT_EQ(*ParseBase2Bytes("-2KB"), -2048);
+  EXPECT_EQ(ParseBase2Bytes("1024").status().message(), "units: unknown unit  in 1024");
+  EXPECT_EQ(ParseBase2Bytes("1XB").status().message(), "units: unknown unit XB in 1XB");
+  EXPECT_EQ(ParseBase2Bytes("").status().message(), "units: invalid ");
+  EXPECT_FALSE(ParseBase2Bytes("1KiB1KB").ok());  // one family per value, as Go's
+  EXPECT_EQ(ParseBase2Bytes("99EiB").status().message(), "units: overflow parsing unit");
+}
+
+}  // namespace
+}  // namespace sluice

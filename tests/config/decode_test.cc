@@ -1,0 +1,80 @@
+// The argument decoder every component and stage uses: Alloy's conversions and messages.
+#include "agent/config/decode.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/block_builder.h"
+
+namespace sluice::config {
+namespace {
+
+using ::sluice::testing::BlockBuilder;
+using ::sluice::testing::Int;
+using ::sluice::testing::Str;
+
+std::string Messages(const Diags& d) {
+  std::string out;
+  for (const Diagnostic& x : d.list()) out += x.message + "\n";
+  return out;
+}
+
+TEST(DecoderTest, ByteSizesFollowAlloysBase2Units) {
+  Block b = BlockBuilder("endpoint")
+                .Attr("a", Str("1MB"))
+                .Attr("b", Str("512KiB"))
+                .Attr("c", Int(4096))
+                .Attr("d", Str("-1KB"))
+                .Attr("e", Str("10 apples"))
+                .Build();
+  Diags diags;
+  Decoder d(b, &diags);
+  uint64_t a = 0, bb = 0, c = 0, dd = 7, e = 7;
+  EXPECT_TRUE(d.Bytes("a", &a));
+  EXPECT_TRUE(d.Bytes("b", &bb));
+  EXPECT_TRUE(d.Bytes("c", &c));
+  EXPECT_FALSE(d.Bytes("d", &dd));
+  EXPECT_FALSE(d.Bytes("e", &e));
+  EXPECT_EQ(a, 1u << 20);
+  EXPECT_EQ(bb, 512u * 1024);
+  EXPECT_EQ(c, 4096u);
+  EXPECT_EQ(dd, 7u) << "untouched on error";
+  EXPECT_EQ(Messages(diags),
+            "byte size must not be negative: -1KB\nunits: unknown unit  apples in 10 apples\n");
+}
+
+TEST(DecoderTest, UnknownMissingDuplicateAndTypeErrors) {
+  Block b = BlockBuilder("loki.write", "x")
+                .Attr("url", Int(5))
+                .Attr("bogus", Str("y"))
+                .Child(BlockBuilder("endpoint").Build())
+                .Child(BlockBuilder("endpoint").Build())
+                .Child(BlockBuilder("mystery").Build())
+                .Build();
+  Diags diags;
+  Decoder d(b, &diags);
+  std::string url;
+  bool flag = false;
+  d.Bool("url", &flag);
+  d.String("tenant", &url, Required::kYes);
+  EXPECT_NE(d.OptionalBlock("endpoint"), nullptr);
+  EXPECT_FALSE(d.Finish());
+  EXPECT_EQ(Messages(diags),
+            "expected bool, got number\n"
+            "missing required attribute \"tenant\"\n"
+            "block \"endpoint\" may only be specified once\n"
+            "unrecognized attribute name \"bogus\"\n"
+            "unrecognized block name \"mystery\"\n");
+}
+
+TEST(DecoderTest, TypeErrorsNameTheExpressionWhenItIsKnown) {
+  Block b = BlockBuilder("x").Attr("n", Str("ten")).Build();
+  b.body.attrs[0].value_text = "\"ten\"";
+  Diags diags;
+  Decoder d(b, &diags);
+  int64_t n = 0;
+  EXPECT_FALSE(d.Int("n", &n));
+  EXPECT_EQ(Messages(diags), "\"ten\" should be number, got string\n");
+}
+
+}  // namespace
+}  // namespace sluice::config
