@@ -7,7 +7,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libboost-system-dev
   libprotobuf-dev protobuf-compiler
-  libsnappy-dev libcurl4-openssl-dev libabsl-dev libre2-dev libsimdjson-dev
+  libsnappy-dev libcurl4-openssl-dev libssl-dev libabsl-dev libre2-dev libsimdjson-dev
+  tzdata  # IANA zones for stage.timestamp's location (absent from minimal images)
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   procps python3
