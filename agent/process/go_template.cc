@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/common/quote.h"
 #include "agent/common/strings.h"
-#include "agent/process/digest.h"
+#include "agent/common/digest.h"
 #include "agent/process/go_regexp.h"
 
 namespace sluice {

@@ -15,7 +15,7 @@
 #include "agent/common/quote.h"
 #include "agent/common/strings.h"
 #include "agent/common/utf8.h"
-#include "agent/relabel/md5.h"
+#include "agent/common/digest.h"
 #include "re2/re2.h"
 
 namespace sluice {

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "agent/process/digest.h"
+#include "agent/common/digest.h"
 #include "agent/process/go_json.h"
 #include "agent/process/go_regexp.h"
 #include "agent/process/logfmt.h"

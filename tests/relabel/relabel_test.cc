@@ -6,7 +6,7 @@
 #include <atomic>
 #include <thread>
 
-#include "agent/relabel/md5.h"
+#include "agent/common/digest.h"
 #include "tests/support/block_builder.h"
 
 namespace sluice {
