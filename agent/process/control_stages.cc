@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "agent/common/go_regexp.h"
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
 #include "agent/common/units.h"
@@ -50,15 +51,9 @@ class ErrorMark {
   size_t n_;
 };
 
+// Go's regexp.Compile, as Alloy compiles these (error text included).
 std::unique_ptr<RE2> CompileRegex(std::string_view pattern, std::string* error) {
-  RE2::Options opts;
-  opts.set_log_errors(false);
-  auto re = std::make_unique<RE2>(re2::StringPiece(pattern.data(), pattern.size()), opts);
-  if (!re->ok()) {
-    *error = absl::StrCat("error parsing regexp: ", re->error());
-    return nullptr;
-  }
-  return re;
+  return CompileGoRegexp(pattern, error);
 }
 
 // =============================================================================================

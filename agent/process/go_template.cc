@@ -14,7 +14,7 @@
 #include "agent/common/quote.h"
 #include "agent/common/strings.h"
 #include "agent/common/digest.h"
-#include "agent/process/go_regexp.h"
+#include "agent/common/go_regexp.h"
 
 namespace sluice {
 

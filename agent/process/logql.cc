@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "agent/common/go_regexp.h"
 #include "agent/common/strings.h"
 
 namespace sluice {
@@ -338,15 +339,9 @@ void AppendUtf8(uint32_t r, std::string* out) {
   }
 }
 
+// Go's regexp.Compile, as Loki's selector parser compiles these (error text included).
 std::shared_ptr<const RE2> Compile(std::string_view pattern, std::string* error) {
-  RE2::Options opts;
-  opts.set_log_errors(false);
-  auto re = std::make_shared<const RE2>(re2::StringPiece(pattern.data(), pattern.size()), opts);
-  if (!re->ok()) {
-    *error = absl::StrCat("error parsing regexp: ", re->error());
-    return nullptr;
-  }
-  return re;
+  return CompileGoRegexp(pattern, error);
 }
 
 }  // namespace

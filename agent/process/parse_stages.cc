@@ -30,7 +30,7 @@
 #include "agent/common/units.h"
 #include "agent/common/utf8.h"
 #include "agent/process/go_json.h"
-#include "agent/process/go_regexp.h"
+#include "agent/common/go_regexp.h"
 #include "agent/process/go_template.h"
 #include "agent/process/jmespath.h"
 #include "agent/process/logfmt.h"

@@ -12,10 +12,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/common/digest.h"
+#include "agent/common/go_regexp.h"
 #include "agent/common/quote.h"
 #include "agent/common/strings.h"
 #include "agent/common/utf8.h"
-#include "agent/common/digest.h"
 #include "re2/re2.h"
 
 namespace sluice {
@@ -80,55 +81,13 @@ std::string GoQuote(std::string_view s) {
   return out;
 }
 
-// Go's regexp/syntax wording for RE2's error codes (the two libraries share their parser's
-// design, so the codes line up one to one).
-std::string_view GoRegexpError(RE2::ErrorCode code) {
-  switch (code) {
-    case RE2::ErrorBadEscape:
-      return "invalid escape sequence";
-    case RE2::ErrorBadCharClass:
-      return "invalid character class";
-    case RE2::ErrorBadCharRange:
-      return "invalid character class range";
-    case RE2::ErrorMissingBracket:
-      return "missing closing ]";
-    case RE2::ErrorMissingParen:
-      return "missing closing )";
-    case RE2::ErrorUnexpectedParen:
-      return "unexpected )";
-    case RE2::ErrorTrailingBackslash:
-      return "trailing backslash at end of expression";
-    case RE2::ErrorRepeatArgument:
-      return "missing argument to repetition operator";
-    case RE2::ErrorRepeatSize:
-      return "invalid repeat count";
-    case RE2::ErrorRepeatOp:
-      return "invalid nested repetition operator";
-    case RE2::ErrorBadPerlOp:
-      return "invalid or unsupported Perl syntax";
-    case RE2::ErrorBadUTF8:
-      return "invalid UTF-8";
-    case RE2::ErrorBadNamedCapture:
-      return "invalid named capture";
-    case RE2::ErrorPatternTooLarge:
-      return "expression too large";
-    default:
-      return "internal error";
-  }
-}
-
 absl::StatusOr<std::unique_ptr<RE2>> CompileAnchored(std::string_view regex) {
   // Anchored exactly as Alloy (and Prometheus) do, so that a regex that closes the group early
   // behaves the same here as there.
   std::string anchored = absl::StrCat("^(?s:", Av(regex), ")$");
-  RE2::Options opts;
-  opts.set_log_errors(false);
-  auto re = std::make_unique<RE2>(anchored, opts);
-  if (!re->ok()) {
-    std::string arg = re->error_arg().empty() ? anchored : re->error_arg();
-    return absl::InvalidArgumentError(absl::StrCat(
-        "error parsing regexp: ", Av(GoRegexpError(re->error_code())), ": `", arg, "`"));
-  }
+  std::string error;
+  std::unique_ptr<RE2> re = CompileGoRegexp(anchored, &error);
+  if (re == nullptr) return absl::InvalidArgumentError(error);
   return re;
 }
 

@@ -8,7 +8,7 @@
 
 #include "agent/common/digest.h"
 #include "agent/process/go_json.h"
-#include "agent/process/go_regexp.h"
+#include "agent/common/go_regexp.h"
 #include "agent/process/logfmt.h"
 
 namespace sluice {

@@ -744,3 +744,24 @@ TEST(RelabelValueTest, DecodeRulesAttr) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(RelabelGoSyntaxTest, GoNamedGroupFormIsAccepted) {
+  // Go 1.22 (Alloy) accepts (?<name>...); RE2 here only (?P<name>...): translated.
+  RelabelRule r;
+  r.source_labels = {"a"};
+  r.source_labels_set = true;
+  r.regex = "(?<first>x+)-(y)";
+  r.target_label = "b";
+  r.replacement = "$1/$2";
+  ASSERT_TRUE(CompileRule(&r).ok());
+  LabelSet l;
+  l.Set("a", "xx-y");
+  ASSERT_TRUE(Relabel({r}, &l));
+  EXPECT_EQ(*l.Get("b"), "xx/y");
+}
+
+}  // namespace
+}  // namespace sluice

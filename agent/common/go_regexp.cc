@@ -1,4 +1,4 @@
-#include "agent/process/go_regexp.h"
+#include "agent/common/go_regexp.h"
 
 #include <vector>
 
