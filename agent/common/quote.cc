@@ -1,5 +1,7 @@
 #include "agent/common/quote.h"
 
+#include <cstdint>
+
 namespace sluice {
 namespace {
 
@@ -117,6 +119,126 @@ void AppendJsonQuoted(std::string_view s, std::string* out) {
   }
   out->append(s.substr(run));
   out->push_back('"');
+}
+
+namespace {
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return 99;
+}
+
+void AppendUtf8Rune(uint32_t r, std::string* out) {
+  if (r < 0x80) {
+    out->push_back(static_cast<char>(r));
+  } else if (r < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
+    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
+  } else if (r < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
+  }
+}
+
+}  // namespace
+
+bool GoUnquote(std::string_view lit, std::string* out) {
+  out->clear();
+  if (lit.size() < 2) return false;
+  const char q = lit.front();
+  if (lit.back() != q) return false;
+  std::string_view s = lit.substr(1, lit.size() - 2);
+  if (q == '`') {
+    if (s.find('`') != std::string_view::npos) return false;
+    for (char c : s) {
+      if (c != '\r') out->push_back(c);  // Go drops carriage returns from raw strings
+    }
+    return true;
+  }
+  if (q != '"' && q != '\'') return false;
+  for (size_t i = 0; i < s.size();) {
+    const char c = s[i];
+    if (c == q || c == '\n') return false;
+    if (c != '\\') {
+      out->push_back(c);
+      ++i;
+      continue;
+    }
+    if (i + 1 >= s.size()) return false;
+    const char e = s[i + 1];
+    i += 2;
+    switch (e) {
+      case 'a':
+        out->push_back('\a');
+        continue;
+      case 'b':
+        out->push_back('\b');
+        continue;
+      case 'f':
+        out->push_back('\f');
+        continue;
+      case 'n':
+        out->push_back('\n');
+        continue;
+      case 'r':
+        out->push_back('\r');
+        continue;
+      case 't':
+        out->push_back('\t');
+        continue;
+      case 'v':
+        out->push_back('\v');
+        continue;
+      case '\\':
+        out->push_back('\\');
+        continue;
+      default:
+        break;
+    }
+    if (e == q) {  // \" in a string, \' in a character literal, not the other way round
+      out->push_back(e);
+      continue;
+    }
+    int n;
+    int base = 16;
+    if (e >= '0' && e <= '7') {
+      n = 3;
+      base = 8;
+      --i;  // the first octal digit is part of the value
+    } else if (e == 'x') {
+      n = 2;
+    } else if (e == 'u') {
+      n = 4;
+    } else if (e == 'U') {
+      n = 8;
+    } else {
+      return false;
+    }
+    if (i + static_cast<size_t>(n) > s.size()) return false;
+    uint32_t v = 0;
+    for (int k = 0; k < n; ++k) {
+      int d = HexDigit(s[i + static_cast<size_t>(k)]);
+      if (d >= base) return false;
+      v = v * static_cast<uint32_t>(base) + static_cast<uint32_t>(d);
+    }
+    i += static_cast<size_t>(n);
+    if (e == 'u' || e == 'U') {
+      if (v > 0x10FFFF || (v >= 0xD800 && v < 0xE000)) return false;
+      AppendUtf8Rune(v, out);
+    } else {
+      if (v > 255) return false;
+      out->push_back(static_cast<char>(v));  // \x and octal escapes are raw bytes
+    }
+  }
+  return true;
 }
 
 }  // namespace sluice

@@ -17,6 +17,13 @@ size_t Utf8SequenceLength(std::string_view s, size_t i);
 // UTF-8 kept, \a \b \f \n \r \t \v \" \\ as such, other control and invalid bytes as \xHH.
 void AppendGoQuoted(std::string_view s, std::string* out);
 
+// Go's strconv.Unquote: `quoted` is a "double-quoted" literal (Go escapes \a \b \f \n \r \t
+// \v \\ \" \NNN \xHH \uHHHH \UHHHHHHHH; no raw newline or quote inside), a `raw` one
+// (carriage returns dropped) or a 'c' character literal (\' instead of \"). \x and octal escapes
+// are raw bytes, \u/\U code points written as UTF-8 (surrogates and > U+10FFFF refused).
+// Returns false on any syntax error; *out then holds a prefix.
+bool GoUnquote(std::string_view quoted, std::string* out);
+
 // Appends `s` as a JSON string literal (with quotes); invalid UTF-8 must be sanitised before.
 void AppendJsonQuoted(std::string_view s, std::string* out);
 

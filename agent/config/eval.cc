@@ -226,7 +226,7 @@ class Evaluator {
         return true;
       case Token::kString: {
         std::string s;
-        if (!UnquoteString(e.text, &s)) return FailAt(e, "invalid syntax");
+        if (!GoUnquote(e.text, &s)) return FailAt(e, "invalid syntax");
         *out = Value::String(std::move(s));
         return true;
       }

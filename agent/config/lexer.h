@@ -79,8 +79,4 @@ bool IsIdentPart(int32_t ch);
 // Go's %#U of a code point: "U+0023 '#'" (without the quoted character when not printable).
 std::string GoCharDesc(int32_t ch);
 
-// Decodes a Go string literal as written ("..." with escapes, or `...`), as strconv.Unquote.
-// false when it is not a well-formed literal (the scanner has reported why).
-bool UnquoteString(std::string_view lit, std::string* out);
-
 }  // namespace sluice::config

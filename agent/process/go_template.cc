@@ -11,10 +11,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "agent/common/quote.h"
-#include "agent/common/strings.h"
 #include "agent/common/digest.h"
 #include "agent/common/go_regexp.h"
+#include "agent/common/quote.h"
+#include "agent/common/strings.h"
 
 namespace sluice {
 
@@ -498,93 +498,6 @@ struct Tok {
   bool joined = false;  // a field directly following the previous token (.a.b)
 };
 
-// Go's interpreted string literal escapes (strconv.Unquote).
-bool UnquoteGo(std::string_view s, std::string* out) {
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c != '\\') {
-      out->push_back(c);
-      continue;
-    }
-    if (++i >= s.size()) return false;
-    char e = s[i];
-    auto hex = [&](size_t n, uint32_t* v) {
-      uint32_t r = 0;
-      for (size_t k = 1; k <= n; ++k) {
-        if (i + k >= s.size()) return false;
-        char h = s[i + k];
-        int d = (h >= '0' && h <= '9')   ? h - '0'
-                : (h >= 'a' && h <= 'f') ? h - 'a' + 10
-                : (h >= 'A' && h <= 'F') ? h - 'A' + 10
-                                         : -1;
-        if (d < 0) return false;
-        r = r * 16 + static_cast<uint32_t>(d);
-      }
-      *v = r;
-      i += n;
-      return true;
-    };
-    uint32_t v;
-    switch (e) {
-      case 'a':
-        out->push_back('\a');
-        break;
-      case 'b':
-        out->push_back('\b');
-        break;
-      case 'f':
-        out->push_back('\f');
-        break;
-      case 'n':
-        out->push_back('\n');
-        break;
-      case 'r':
-        out->push_back('\r');
-        break;
-      case 't':
-        out->push_back('\t');
-        break;
-      case 'v':
-        out->push_back('\v');
-        break;
-      case '\\':
-        out->push_back('\\');
-        break;
-      case '"':
-        out->push_back('"');
-        break;
-      case 'x':
-        if (!hex(2, &v)) return false;
-        out->push_back(static_cast<char>(v));
-        break;
-      case 'u':
-        if (!hex(4, &v) || (v >= 0xD800 && v < 0xE000)) return false;
-        AppendRune(v, out);
-        break;
-      case 'U':
-        if (!hex(8, &v) || v > 0x10FFFF || (v >= 0xD800 && v < 0xE000)) return false;
-        AppendRune(v, out);
-        break;
-      default:
-        if (e >= '0' && e <= '7') {
-          if (i + 2 >= s.size()) return false;
-          uint32_t o = 0;
-          for (size_t k = 0; k < 3; ++k) {
-            char d = s[i + k];
-            if (d < '0' || d > '7') return false;
-            o = o * 8 + static_cast<uint32_t>(d - '0');
-          }
-          if (o > 255) return false;
-          out->push_back(static_cast<char>(o));
-          i += 2;
-          break;
-        }
-        return false;
-    }
-  }
-  return true;
-}
-
 class TemplateParser {
  public:
   explicit TemplateParser(std::string_view text) : t_(text) {}
@@ -750,7 +663,7 @@ class TemplateParser {
         }
         if (p >= t_.size() || t_[p] != '"') return ParseError(line_, "unterminated quoted string");
         std::string s;
-        if (!UnquoteGo(t_.substr(pos_ + 1, p - pos_ - 1), &s)) {
+        if (!GoUnquote(t_.substr(pos_, p - pos_ + 1), &s)) {
           return ParseError(line_, "invalid syntax");
         }
         toks->push_back({Tok::Kind::kString, std::move(s)});
@@ -776,7 +689,7 @@ class TemplateParser {
           return ParseError(line_, "unterminated character constant");
         }
         std::string s;
-        if (!UnquoteGo(t_.substr(pos_ + 1, p - pos_ - 1), &s) || s.empty()) {
+        if (!GoUnquote(t_.substr(pos_, p - pos_ + 1), &s) || s.empty()) {
           return ParseError(line_, "malformed character constant");
         }
         size_t w;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/common/go_regexp.h"
+#include "agent/common/quote.h"
 #include "agent/common/strings.h"
 
 namespace sluice {
@@ -321,111 +322,12 @@ class Lexer {
   int col_ = 1;
 };
 
-void AppendUtf8(uint32_t r, std::string* out) {
-  if (r < 0x80) {
-    out->push_back(static_cast<char>(r));
-  } else if (r < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else if (r < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  }
-}
-
 // Go's regexp.Compile, as Loki's selector parser compiles these (error text included).
 std::shared_ptr<const RE2> Compile(std::string_view pattern, std::string* error) {
   return CompileGoRegexp(pattern, error);
 }
 
 }  // namespace
-
-bool GoUnquote(std::string_view q, std::string* out) {
-  out->clear();
-  if (q.size() < 2 || q.front() != '"' || q.back() != '"') return false;
-  q = q.substr(1, q.size() - 2);
-  size_t i = 0;
-  auto hex = [&](int n, uint32_t* v) {
-    *v = 0;
-    for (int k = 0; k < n; ++k) {
-      if (i >= q.size() || !IsHex(static_cast<unsigned char>(q[i]))) return false;
-      *v = *v * 16 + static_cast<uint32_t>(HexVal(static_cast<unsigned char>(q[i])));
-      ++i;
-    }
-    return true;
-  };
-  while (i < q.size()) {
-    const char c = q[i];
-    if (c == '"' || c == '\n') return false;
-    if (c != '\\') {
-      out->push_back(c);
-      ++i;
-      continue;
-    }
-    ++i;
-    if (i >= q.size()) return false;
-    const char e = q[i++];
-    uint32_t v = 0;
-    switch (e) {
-      case 'a':
-        out->push_back('\a');
-        break;
-      case 'b':
-        out->push_back('\b');
-        break;
-      case 'f':
-        out->push_back('\f');
-        break;
-      case 'n':
-        out->push_back('\n');
-        break;
-      case 'r':
-        out->push_back('\r');
-        break;
-      case 't':
-        out->push_back('\t');
-        break;
-      case 'v':
-        out->push_back('\v');
-        break;
-      case '\\':
-        out->push_back('\\');
-        break;
-      case '"':
-        out->push_back('"');
-        break;
-      case 'x':
-        if (!hex(2, &v)) return false;
-        out->push_back(static_cast<char>(v));
-        break;
-      case 'u':
-      case 'U':
-        if (!hex(e == 'u' ? 4 : 8, &v)) return false;
-        if (v > 0x10FFFF || (v >= 0xD800 && v < 0xE000)) return false;
-        AppendUtf8(v, out);
-        break;
-      default:
-        if (e >= '0' && e <= '7') {
-          v = static_cast<uint32_t>(e - '0');
-          for (int k = 0; k < 2; ++k) {
-            if (i >= q.size() || q[i] < '0' || q[i] > '7') return false;
-            v = v * 8 + static_cast<uint32_t>(q[i++] - '0');
-          }
-          if (v > 255) return false;
-          out->push_back(static_cast<char>(v));
-          break;
-        }
-        return false;
-    }
-  }
-  return true;
-}
 
 bool LogqlLabelMatcher::Matches(std::string_view v) const {
   switch (type) {

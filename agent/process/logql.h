@@ -68,7 +68,4 @@ class LogqlSelector {
   std::vector<LogqlLineFilter> filters_;
 };
 
-// Go's strconv.Unquote for a double-quoted literal (with its quotes). False on a bad escape.
-bool GoUnquote(std::string_view quoted, std::string* out);
-
 }  // namespace sluice

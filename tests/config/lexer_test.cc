@@ -158,15 +158,6 @@ TEST(LexerTest, RawStringsSpanLines) {
   EXPECT_EQ(s.lits[0], "`a\nb\\n`");
 }
 
-TEST(LexerTest, Unquote) {
-  std::string out;
-  ASSERT_TRUE(UnquoteString(R"("a\tb\x41\101\u00e9\"")", &out));
-  EXPECT_EQ(out, "a\tbAA\xC3\xA9\"");
-  ASSERT_TRUE(UnquoteString("`a\r\n\\n`", &out));
-  EXPECT_EQ(out, "a\n\\n");
-  EXPECT_FALSE(UnquoteString(R"("\q")", &out));
-}
-
 TEST(LexerTest, LineIndex) {
   LineIndex idx("ab\ncd\n");
   Loc l = idx.At(4);

@@ -155,15 +155,5 @@ TEST(LogqlTest, LineFilterRegexErrorsComeFromCompileFilters) {
   EXPECT_EQ(std::string(st.message()).rfind("error parsing regexp: ", 0), 0u) << st;
 }
 
-TEST(GoUnquoteTest, EscapesAsGo) {
-  std::string out;
-  EXPECT_TRUE(GoUnquote(R"("a\\b\"c\n\101\x42\u0043\U00000044")", &out));
-  EXPECT_EQ(out, "a\\b\"c\nABCD");
-  EXPECT_FALSE(GoUnquote(R"("\400")", &out));    // octal above 255
-  EXPECT_FALSE(GoUnquote(R"("\ud800")", &out));  // surrogate
-  EXPECT_FALSE(GoUnquote(R"("\'")", &out));
-  EXPECT_FALSE(GoUnquote(R"("abc)", &out));
-}
-
 }  // namespace
 }  // namespace sluice
