@@ -3,6 +3,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <cwctype>
+
+#include "agent/common/quote.h"
 
 namespace sluice {
 namespace {
@@ -99,5 +102,79 @@ size_t AppendSanitizedUtf8(std::string_view s, std::string* out) {
   }
   return replacements;
 }
+
+uint32_t DecodeUtf8Rune(std::string_view s, size_t i, size_t* width) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) {
+    *width = 1;
+    return c;
+  }
+  const size_t len = Utf8SequenceLength(s, i);
+  if (len == 0) {
+    *width = 1;
+    return kRuneError;
+  }
+  uint32_t r = c & (0xFF >> (len + 1));
+  for (size_t k = 1; k < len; ++k) r = (r << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  *width = len;
+  return r;
+}
+
+void AppendUtf8Rune(uint32_t r, std::string* out) {
+  if (r > 0x10FFFF || (r >= 0xD800 && r < 0xE000)) r = kRuneError;
+  if (r < 0x80) {
+    out->push_back(static_cast<char>(r));
+  } else if (r < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
+    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
+  } else if (r < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
+  }
+}
+
+locale_t Utf8CLocale() {
+  static const locale_t kLocale = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0));
+  return kLocale;
+}
+
+namespace {
+
+std::string ChangeCase(std::string_view s, bool upper) {
+  std::string out;
+  out.reserve(s.size());
+  const locale_t loc = Utf8CLocale();
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      char a = static_cast<char>(c);
+      if (upper && a >= 'a' && a <= 'z') a = static_cast<char>(a - 32);
+      if (!upper && a >= 'A' && a <= 'Z') a = static_cast<char>(a + 32);
+      out.push_back(a);
+      ++i;
+      continue;
+    }
+    size_t w;
+    uint32_t r = DecodeUtf8Rune(s, i, &w);
+    if (r != kRuneError && loc != static_cast<locale_t>(0)) {
+      r = static_cast<uint32_t>(upper ? towupper_l(static_cast<wint_t>(r), loc)
+                                      : towlower_l(static_cast<wint_t>(r), loc));
+    }
+    AppendUtf8Rune(r, &out);
+    i += w;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string GoToUpper(std::string_view s) { return ChangeCase(s, true); }
+std::string GoToLower(std::string_view s) { return ChangeCase(s, false); }
 
 }  // namespace sluice

@@ -6,7 +6,10 @@
 // Stateless and thread-safe; no allocation beyond growing the caller's output string.
 #pragma once
 
+#include <locale.h>
+
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -33,5 +36,25 @@ size_t ValidUtf8PrefixLength(std::string_view s);
 // per bad byte); every choice yields valid UTF-8, this one keeps the most information about
 // where the damage was without inflating it byte by byte.
 size_t AppendSanitizedUtf8(std::string_view s, std::string* out);
+
+// --- Go's rune handling (the config language and the Go-compatible stages) --------------------
+
+inline constexpr uint32_t kRuneError = 0xFFFD;
+
+// Go's utf8.DecodeRuneInString(s[i:]) (i < s.size()): an invalid or truncated sequence is
+// U+FFFD with width 1.
+uint32_t DecodeUtf8Rune(std::string_view s, size_t i, size_t* width);
+
+// Go's utf8.AppendRune: surrogates and values above U+10FFFF are written as U+FFFD.
+void AppendUtf8Rune(uint32_t r, std::string* out);
+
+// Go's strings.ToUpper / ToLower: per code point simple case mapping (glibc's C.UTF-8 tables,
+// ASCII directly); invalid bytes become U+FFFD as Go's strings.Map writes them.
+std::string GoToUpper(std::string_view s);
+std::string GoToLower(std::string_view s);
+
+// The C.UTF-8 locale for the wide-character classifications above (iswalpha_l...); (locale_t)0
+// when the C library lacks it. Created once.
+locale_t Utf8CLocale();
 
 }  // namespace sluice

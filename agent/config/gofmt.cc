@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/common/quote.h"
 #include "agent/common/strings.h"
+#include "agent/common/utf8.h"
 #include "agent/config/json_value.h"
 #include "agent/config/stdlib.h"
 
@@ -54,25 +55,6 @@ std::string GoTypeName(const Value& v) {
   return "?";
 }
 
-void AppendRune(uint32_t r, std::string* out) {
-  if (r > 0x10FFFF || (r >= 0xD800 && r < 0xE000)) r = 0xFFFD;
-  if (r < 0x80) {
-    out->push_back(static_cast<char>(r));
-  } else if (r < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else if (r < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  }
-}
-
 class Printer {
  public:
   std::string out;
@@ -106,7 +88,7 @@ class Printer {
 
   void BadVerb(char32_t verb, const Value& v) {
     out += "%!";
-    AppendRune(verb, &out);
+    AppendUtf8Rune(verb, &out);
     out += "(";
     if (v.is_null()) {
       out += "<nil>";
@@ -141,13 +123,13 @@ class Printer {
         break;
       case 'c': {
         std::string s;
-        AppendRune(static_cast<uint32_t>(x), &s);
+        AppendUtf8Rune(static_cast<uint32_t>(x), &s);
         Pad(s, sp, false);
         return;
       }
       case 'q': {
         std::string s;
-        AppendRune(static_cast<uint32_t>(x), &s);
+        AppendUtf8Rune(static_cast<uint32_t>(x), &s);
         std::string q;
         AppendGoQuoted(s, &q);
         if (s == "'") {
@@ -165,7 +147,7 @@ class Printer {
         std::string s = buf;
         if (sp.sharp) {
           s += " '";
-          AppendRune(static_cast<uint32_t>(x), &s);
+          AppendUtf8Rune(static_cast<uint32_t>(x), &s);
           s += "'";
         }
         Pad(s, sp, false);
@@ -459,7 +441,7 @@ std::string GoSprintf(std::string_view format, const std::vector<Value>& args, b
     }
     if (arg >= args.size()) {
       p.out += "%!";
-      AppendRune(verb, &p.out);
+      AppendUtf8Rune(verb, &p.out);
       p.out += "(MISSING)";
       continue;
     }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/common/quote.h"
 #include "agent/common/strings.h"
+#include "agent/common/utf8.h"
 
 namespace sluice::config {
 namespace {
@@ -27,24 +28,6 @@ std::string QuoteChar(unsigned char c) {
   }
   AppendGoQuoted(one, &s);
   return "'" + s.substr(1, s.size() - 2) + "'";
-}
-
-void AppendRune(uint32_t r, std::string* out) {
-  if (r < 0x80) {
-    out->push_back(static_cast<char>(r));
-  } else if (r < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else if (r < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  }
 }
 
 class JsonParser {
@@ -238,7 +221,7 @@ class JsonParser {
             } else if (r >= 0xD800 && r < 0xE000) {
               r = 0xFFFD;
             }
-            AppendRune(r, out);
+            AppendUtf8Rune(r, out);
             continue;
           }
           default:

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_format.h"
 #include "agent/common/quote.h"
+#include "agent/common/utf8.h"
 
 namespace sluice::config {
 namespace {
@@ -15,21 +16,14 @@ constexpr int32_t kEofCh = -1;
 constexpr int32_t kBom = 0xFEFF;
 constexpr int32_t kRuneError = 0xFFFD;
 
-// Unicode classes come from the C library's UTF-8 locale, created once and never freed: the
-// scanner must not depend on the process's own locale.
-locale_t Utf8Locale() {
-  static locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0));
-  return loc;
-}
-
 bool UnicodeIsLetter(int32_t ch) {
-  locale_t loc = Utf8Locale();
+  locale_t loc = Utf8CLocale();
   return loc != static_cast<locale_t>(0) && iswalpha_l(static_cast<wint_t>(ch), loc) &&
          !iswdigit_l(static_cast<wint_t>(ch), loc);
 }
 
 bool UnicodeIsDigit(int32_t ch) {
-  locale_t loc = Utf8Locale();
+  locale_t loc = Utf8CLocale();
   // glibc classes the decimal digits of other scripts as alnum but not alpha.
   return loc != static_cast<locale_t>(0) && iswalnum_l(static_cast<wint_t>(ch), loc) &&
          !iswalpha_l(static_cast<wint_t>(ch), loc);
@@ -37,7 +31,7 @@ bool UnicodeIsDigit(int32_t ch) {
 
 bool UnicodeIsPrint(int32_t ch) {
   if (ch < 0x80) return ch >= 0x20 && ch < 0x7F;
-  locale_t loc = Utf8Locale();
+  locale_t loc = Utf8CLocale();
   // Go's IsPrint excludes every space but U+0020.
   return loc != static_cast<locale_t>(0) && iswgraph_l(static_cast<wint_t>(ch), loc);
 }
@@ -54,39 +48,10 @@ int DigitVal(int32_t ch) {
 // Decodes the code point at s[i] as Go's utf8.DecodeRune: an invalid sequence is U+FFFD of
 // width 1.
 int32_t DecodeRune(std::string_view s, size_t i, int* width) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) {
-    *width = 1;
-    return c;
-  }
-  size_t n = Utf8SequenceLength(s, i);
-  if (n == 0) {
-    *width = 1;
-    return kRuneError;
-  }
-  *width = static_cast<int>(n);
-  int32_t r = c & (0xFF >> (n + 1));
-  for (size_t k = 1; k < n; ++k) r = (r << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  size_t w;
+  int32_t r = static_cast<int32_t>(DecodeUtf8Rune(s, i, &w));
+  *width = static_cast<int>(w);
   return r;
-}
-
-void AppendUtf8(int32_t r, std::string* out) {
-  if (r < 0 || r > 0x10FFFF || (r >= 0xD800 && r < 0xE000)) r = kRuneError;
-  if (r < 0x80) {
-    out->push_back(static_cast<char>(r));
-  } else if (r < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else if (r < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  }
 }
 
 }  // namespace
@@ -103,7 +68,7 @@ std::string GoCharDesc(int32_t ch) {
   std::string out = absl::StrFormat("U+%04X", static_cast<uint32_t>(ch));
   if (UnicodeIsPrint(ch)) {
     out += " '";
-    AppendUtf8(ch, &out);
+    AppendUtf8Rune(static_cast<uint32_t>(ch), &out);
     out += "'";
   }
   return out;
@@ -320,7 +285,7 @@ ScannedToken Lexer::Scan() {
           insert_term = insert_term_;  // keep the previous state
           t.tok = Token::kIllegal;
           t.lit.clear();
-          AppendUtf8(ch, &t.lit);
+          AppendUtf8Rune(static_cast<uint32_t>(ch), &t.lit);
           break;
       }
     }

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/common/quote.h"
 #include "agent/common/strings.h"
+#include "agent/common/utf8.h"
 #include "agent/config/json_value.h"
 
 #ifndef SLUICE_VERSION
@@ -176,11 +177,6 @@ Value StringFn(F f) {
   });
 }
 
-locale_t Utf8Locale() {
-  static locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0));
-  return loc;
-}
-
 // Decodes UTF-8 into code points (invalid bytes as U+FFFD, as Go's range over a string).
 std::vector<std::pair<int32_t, std::string_view>> Runes(std::string_view s) {
   std::vector<std::pair<int32_t, std::string_view>> out;
@@ -196,45 +192,6 @@ std::vector<std::pair<int32_t, std::string_view>> Runes(std::string_view s) {
     for (size_t k = 1; k < n; ++k) r = (r << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
     out.emplace_back(r, s.substr(i, n));
     i += n;
-  }
-  return out;
-}
-
-void AppendRune(int32_t r, std::string* out) {
-  if (r < 0x80) {
-    out->push_back(static_cast<char>(r));
-  } else if (r < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else if (r < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  }
-}
-
-std::string MapCase(std::string_view s, bool upper) {
-  std::string out;
-  out.reserve(s.size());
-  locale_t loc = Utf8Locale();
-  for (auto [r, bytes] : Runes(s)) {
-    if (r < 0x80) {
-      char c = static_cast<char>(r);
-      if (upper && c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
-      if (!upper && c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-      out.push_back(c);
-    } else if (loc != static_cast<locale_t>(0) && r != 0xFFFD) {
-      wint_t m =
-          upper ? towupper_l(static_cast<wint_t>(r), loc) : towlower_l(static_cast<wint_t>(r), loc);
-      AppendRune(static_cast<int32_t>(m), &out);
-    } else {
-      out.append(bytes);
-    }
   }
   return out;
 }
@@ -634,9 +591,9 @@ std::map<std::string, Value, std::less<>> BuildStdlib() {
   });
   Value split = Value::MakeFunction(Split);
   Value to_lower = StringFn<1>(
-      [](const auto& s) -> absl::StatusOr<Value> { return Value::String(MapCase(s[0], false)); });
+      [](const auto& s) -> absl::StatusOr<Value> { return Value::String(GoToLower(s[0])); });
   Value to_upper = StringFn<1>(
-      [](const auto& s) -> absl::StatusOr<Value> { return Value::String(MapCase(s[0], true)); });
+      [](const auto& s) -> absl::StatusOr<Value> { return Value::String(GoToUpper(s[0])); });
   Value trim = StringFn<2>([](const auto& s) -> absl::StatusOr<Value> {
     std::vector<int32_t> cut;
     for (auto [r, b] : Runes(s[1])) {

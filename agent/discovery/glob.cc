@@ -9,34 +9,16 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "agent/common/quote.h"
+#include "agent/common/utf8.h"
 
 namespace sluice::glob {
 namespace {
 
 constexpr std::string_view kBadPattern = "syntax error in pattern";
-constexpr uint32_t kRuneError = 0xFFFD;
 
 absl::Status BadPattern() { return absl::InvalidArgumentError(std::string(kBadPattern)); }
 
 bool IsMeta(char c) { return c == '*' || c == '?' || c == '[' || c == '{'; }
-
-// Decodes the code point at s[i] as Go does: an invalid byte is U+FFFD of width 1.
-uint32_t DecodeRune(std::string_view s, size_t i, size_t* width) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) {
-    *width = 1;
-    return c;
-  }
-  size_t len = Utf8SequenceLength(s, i);
-  if (len == 0) {
-    *width = 1;
-    return kRuneError;
-  }
-  uint32_t cp = c & (0x7F >> len);
-  for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-  *width = len;
-  return cp;
-}
 
 // --- alternatives --------------------------------------------------------------------------
 
@@ -116,18 +98,18 @@ bool MatchClass(std::string_view p, size_t* pi, uint32_t r) {
   uint32_t last = 0;
   while (i < p.size() && p[i] != ']') {
     size_t w;
-    uint32_t c = DecodeRune(p, i, &w);
+    uint32_t c = DecodeUtf8Rune(p, i, &w);
     i += w;
     if (have_last && c == '-' && i < p.size() && p[i] != ']') {
       if (p[i] == '\\') ++i;
-      uint32_t hi = DecodeRune(p, i, &w);
+      uint32_t hi = DecodeUtf8Rune(p, i, &w);
       i += w;
       if (last <= r && r <= hi) matched = true;
       have_last = false;  // "a-b-d": the second '-' is a literal
       continue;
     }
     if (c == '\\' && i < p.size()) {
-      c = DecodeRune(p, i, &w);
+      c = DecodeUtf8Rune(p, i, &w);
       i += w;
     }
     if (c == r) matched = true;
@@ -153,7 +135,7 @@ bool MatchSegment(std::string_view p, std::string_view name) {
         continue;
       }
       size_t nw;
-      uint32_t nr = DecodeRune(name, ni, &nw);
+      uint32_t nr = DecodeUtf8Rune(name, ni, &nw);
       if (c == '?') {
         ++pi;
         ni += nw;
@@ -169,7 +151,7 @@ bool MatchSegment(std::string_view p, std::string_view name) {
       } else {
         size_t at = c == '\\' ? pi + 1 : pi;
         size_t pw;
-        uint32_t pr = DecodeRune(p, at, &pw);
+        uint32_t pr = DecodeUtf8Rune(p, at, &pw);
         if (pr == nr) {
           pi = at + pw;
           ni += nw;
@@ -179,7 +161,7 @@ bool MatchSegment(std::string_view p, std::string_view name) {
     }
     if (star_pi == std::string_view::npos) return false;
     size_t w;
-    DecodeRune(name, star_ni, &w);
+    DecodeUtf8Rune(name, star_ni, &w);
     star_ni += w;
     ni = star_ni;
     pi = star_pi;

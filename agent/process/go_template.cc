@@ -15,6 +15,7 @@
 #include "agent/common/go_regexp.h"
 #include "agent/common/quote.h"
 #include "agent/common/strings.h"
+#include "agent/common/utf8.h"
 
 namespace sluice {
 
@@ -195,118 +196,6 @@ struct TVal {
 // ---------------------------------------------------------------------------------------------
 // String functions with Go's semantics
 
-uint32_t DecodeRune(std::string_view s, size_t i, size_t* width) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) {
-    *width = 1;
-    return c;
-  }
-  size_t len = Utf8SequenceLength(s, i);
-  if (len == 0) {
-    *width = 1;
-    return 0xFFFD;
-  }
-  uint32_t r = c & (0xFF >> (len + 1));
-  for (size_t k = 1; k < len; ++k) r = (r << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-  *width = len;
-  return r;
-}
-
-void AppendRune(uint32_t r, std::string* out) {
-  if (r < 0x80) {
-    out->push_back(static_cast<char>(r));
-  } else if (r < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else if (r < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  }
-}
-
-uint32_t UpperRune(uint32_t r) {
-  if (r >= 'a' && r <= 'z') return r - 32;
-  if (r < 0x80) return r;
-  if ((r >= 0xE0 && r <= 0xFE && r != 0xF7)) return r - 0x20;
-  if (r == 0xFF) return 0x178;
-  if (r == 0xB5) return 0x39C;
-  if (r >= 0x100 && r <= 0x17F) {
-    if (r == 0x131) return 'I';
-    if (r == 0x17F) return 'S';
-    const bool odd_lower = (r >= 0x139 && r <= 0x148) || (r >= 0x179 && r <= 0x17E);
-    if (r == 0x130 || r == 0x138 || r == 0x149) return r;
-    if (odd_lower) return (r % 2 == 0) ? r - 1 : r;
-    return (r % 2 == 1) ? r - 1 : r;
-  }
-  if (r >= 0x3B1 && r <= 0x3C9 && r != 0x3C2) return r - 0x20;
-  if (r == 0x3C2) return 0x3A3;
-  if (r >= 0x3AC && r <= 0x3AF) {
-    static constexpr uint32_t kTonos[] = {0x386, 0x388, 0x389, 0x38A};
-    return kTonos[r - 0x3AC];
-  }
-  if (r == 0x3CC) return 0x38C;
-  if (r == 0x3CD || r == 0x3CE) return r - 0x3F;
-  if (r >= 0x430 && r <= 0x44F) return r - 0x20;
-  if (r >= 0x450 && r <= 0x45F) return r - 0x50;
-  return r;
-}
-
-uint32_t LowerRune(uint32_t r) {
-  if (r >= 'A' && r <= 'Z') return r + 32;
-  if (r < 0x80) return r;
-  if (r >= 0xC0 && r <= 0xDE && r != 0xD7) return r + 0x20;
-  if (r == 0x178) return 0xFF;
-  if (r >= 0x100 && r <= 0x17F) {
-    if (r == 0x130) return 'i';
-    if (r == 0x131 || r == 0x138 || r == 0x149 || r == 0x17F) return r;
-    const bool odd_upper = (r >= 0x139 && r <= 0x148) || (r >= 0x179 && r <= 0x17E);
-    if (odd_upper) return (r % 2 == 1) ? r + 1 : r;
-    return (r % 2 == 0) ? r + 1 : r;
-  }
-  if (r >= 0x391 && r <= 0x3A9 && r != 0x3A2) return r + 0x20;
-  if (r == 0x386) return 0x3AC;
-  if (r >= 0x388 && r <= 0x38A) return r + 0x25;
-  if (r == 0x38C) return 0x3CC;
-  if (r == 0x38E || r == 0x38F) return r + 0x3F;
-  if (r >= 0x410 && r <= 0x42F) return r + 0x20;
-  if (r >= 0x400 && r <= 0x40F) return r + 0x50;
-  return r;
-}
-
-// strings.ToUpper / ToLower: an ASCII fast path, else a rune map (invalid bytes become U+FFFD).
-std::string MapCase(std::string_view s, bool upper) {
-  bool ascii = true;
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  std::string out;
-  out.reserve(s.size());
-  if (ascii) {
-    for (char c : s) {
-      if (upper && c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
-      if (!upper && c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-      out.push_back(c);
-    }
-    return out;
-  }
-  for (size_t i = 0; i < s.size();) {
-    size_t w;
-    uint32_t r = DecodeRune(s, i, &w);
-    AppendRune(upper ? UpperRune(r) : LowerRune(r), &out);
-    i += w;
-  }
-  return out;
-}
-
 bool IsSpaceRune(uint32_t r) {
   switch (r) {
     case '\t':
@@ -335,7 +224,7 @@ std::string_view TrimFunc(std::string_view s, bool left, bool right, Pred pred) 
   if (left) {
     while (!s.empty()) {
       size_t w;
-      uint32_t r = DecodeRune(s, 0, &w);
+      uint32_t r = DecodeUtf8Rune(s, 0, &w);
       if (!pred(r)) break;
       s.remove_prefix(w);
     }
@@ -349,7 +238,7 @@ std::string_view TrimFunc(std::string_view s, bool left, bool right, Pred pred) 
         --start;
       }
       size_t w;
-      uint32_t r = DecodeRune(s, start, &w);
+      uint32_t r = DecodeUtf8Rune(s, start, &w);
       if (start + w != s.size()) {
         // Not a complete sequence: the last byte alone is an invalid rune.
         start = s.size() - 1;
@@ -367,7 +256,7 @@ std::string_view TrimCutset(std::string_view s, std::string_view cutset, bool le
   std::vector<uint32_t> set;
   for (size_t i = 0; i < cutset.size();) {
     size_t w;
-    set.push_back(DecodeRune(cutset, i, &w));
+    set.push_back(DecodeUtf8Rune(cutset, i, &w));
     i += w;
   }
   return TrimFunc(s, left, right,
@@ -391,7 +280,7 @@ std::string GoReplace(std::string_view s, std::string_view old, std::string_view
         break;
       }
       size_t w;
-      DecodeRune(s, i, &w);
+      DecodeUtf8Rune(s, i, &w);
       out.append(s.substr(i, w));
       i += w;
       start = i;
@@ -693,7 +582,7 @@ class TemplateParser {
           return ParseError(line_, "malformed character constant");
         }
         size_t w;
-        uint32_t r = DecodeRune(s, 0, &w);
+        uint32_t r = DecodeUtf8Rune(s, 0, &w);
         if (w != s.size()) return ParseError(line_, "malformed character constant");
         toks->push_back({Tok::Kind::kChar, std::to_string(r)});
         pos_ = p + 1;
@@ -743,7 +632,7 @@ class TemplateParser {
         return ParseError(line_, "variable declarations are not supported by sluice");
       }
       size_t w;
-      uint32_t r = DecodeRune(t_, pos_, &w);
+      uint32_t r = DecodeUtf8Rune(t_, pos_, &w);
       char buf[32];
       std::snprintf(buf, sizeof buf, "U+%04X", r);
       std::string shown = absl::StrCat(buf, " '", Av(t_.substr(pos_, w)), "'");
@@ -1168,11 +1057,11 @@ class Executor {
       }
       case Fn::kToLower:
       case Fn::kLower:
-        *out = TVal::Str(MapCase(v[0].s, false));
+        *out = TVal::Str(GoToLower(v[0].s));
         return true;
       case Fn::kToUpper:
       case Fn::kUpper:
-        *out = TVal::Str(MapCase(v[0].s, true));
+        *out = TVal::Str(GoToUpper(v[0].s));
         return true;
       case Fn::kReplace:
         *out = TVal::Str(GoReplace(v[0].s, v[1].s, v[2].s, v[3].i));

@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/common/strings.h"
+#include "agent/common/utf8.h"
 #include "agent/process/go_json.h"
 
 namespace sluice::jmespath {
@@ -428,49 +429,6 @@ absl::Status SyntaxError(std::string_view msg) {
   return absl::InvalidArgumentError(absl::StrCat("SyntaxError: ", Av(msg)));
 }
 
-// Decodes one UTF-8 rune at s[i] (U+FFFD, width 1 when invalid), as Go's DecodeRuneInString.
-uint32_t DecodeRune(std::string_view s, size_t i, size_t* width) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) {
-    *width = 1;
-    return c;
-  }
-  size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-  if (n == 0 || i + n > s.size()) {
-    *width = 1;
-    return 0xFFFD;
-  }
-  uint32_t r = c & (0xFF >> (n + 1));
-  for (size_t k = 1; k < n; ++k) {
-    unsigned char cc = static_cast<unsigned char>(s[i + k]);
-    if ((cc & 0xC0) != 0x80) {
-      *width = 1;
-      return 0xFFFD;
-    }
-    r = (r << 6) | (cc & 0x3F);
-  }
-  *width = n;
-  return r;
-}
-
-void AppendRune(uint32_t r, std::string* out) {
-  if (r < 0x80) {
-    out->push_back(static_cast<char>(r));
-  } else if (r < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else if (r < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  }
-}
-
 // strconv.QuoteRuneToASCII.
 std::string QuoteRune(uint32_t r) {
   char buf[16];
@@ -571,7 +529,7 @@ absl::Status UnquoteJson(std::string_view s, std::string* out) {
         } else if (r >= 0xDC00 && r < 0xE000) {
           r = 0xFFFD;
         }
-        AppendRune(r, out);
+        AppendUtf8Rune(r, out);
         break;
       }
       default:
@@ -592,7 +550,7 @@ class Lexer {
     while (pos_ < e_.size()) {
       const size_t start = pos_;
       size_t w;
-      uint32_t r = DecodeRune(e_, pos_, &w);
+      uint32_t r = DecodeUtf8Rune(e_, pos_, &w);
       pos_ += w;
       if ((r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || r == '_') {
         tokens.push_back({Tok::kUnquotedIdentifier, std::string(Identifier(start)), start});
@@ -1344,7 +1302,7 @@ class Interpreter {
           std::vector<uint32_t> runes;
           for (size_t i = 0; i < s.size();) {
             size_t w;
-            runes.push_back(DecodeRune(s, i, &w));
+            runes.push_back(DecodeUtf8Rune(s, i, &w));
             i += w;
           }
           SliceBounds b;
@@ -1354,7 +1312,7 @@ class Interpreter {
             return true;
           }
           std::string r;
-          for (uint32_t c : ApplySlice(runes, b)) AppendRune(c, &r);
+          for (uint32_t c : ApplySlice(runes, b)) AppendUtf8Rune(c, &r);
           *out = Value::String(std::move(r));
           return true;
         }

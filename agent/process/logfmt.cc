@@ -1,6 +1,7 @@
 #include "agent/process/logfmt.h"
 
 #include "agent/common/quote.h"
+#include "agent/common/utf8.h"
 
 namespace sluice {
 namespace {
@@ -41,24 +42,6 @@ long U4(std::string_view s) {
     r = r * 16 + h;
   }
   return r;
-}
-
-void AppendRune(uint32_t r, std::string* out) {
-  if (r < 0x80) {
-    out->push_back(static_cast<char>(r));
-  } else if (r < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else if (r < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  }
 }
 
 // Unquotes the body of a quoted value that contains a backslash (go-logfmt's unquoteBytes).
@@ -105,14 +88,14 @@ bool Unquote(std::string_view s, std::string* out) {
           if (rr >= 0xD800 && rr < 0xE000) {
             long rr1 = U4(s.substr(r));
             if (rr < 0xDC00 && rr1 >= 0xDC00 && rr1 < 0xE000) {
-              AppendRune(static_cast<uint32_t>(0x10000 + ((rr - 0xD800) << 10) + (rr1 - 0xDC00)),
-                         out);
+              AppendUtf8Rune(
+                  static_cast<uint32_t>(0x10000 + ((rr - 0xD800) << 10) + (rr1 - 0xDC00)), out);
               r += 6;
               break;
             }
             rr = 0xFFFD;
           }
-          AppendRune(static_cast<uint32_t>(rr), out);
+          AppendUtf8Rune(static_cast<uint32_t>(rr), out);
           break;
         }
         default:

@@ -394,67 +394,6 @@ void ReplaceAll(const RE2& re, const Template& t, int ngroups, std::string_view 
   out->append(text.Original(last_end, size));
 }
 
-locale_t Utf8Locale() {
-  static const locale_t kLocale = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(0));
-  return kLocale;
-}
-
-// Go's strings.ToLower / ToUpper: simple per-code-point mappings; invalid bytes become U+FFFD.
-std::string ChangeCase(std::string_view s, bool upper) {
-  std::string out;
-  out.reserve(s.size());
-  locale_t loc = Utf8Locale();
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (upper && c >= 'a' && c <= 'z') c = static_cast<unsigned char>(c - 'a' + 'A');
-      if (!upper && c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c - 'A' + 'a');
-      out.push_back(static_cast<char>(c));
-      ++i;
-      continue;
-    }
-    size_t len = Utf8SequenceLength(s, i);
-    uint32_t cp = 0xFFFD;
-    if (len == 0) {
-      len = 1;
-    } else {
-      cp = c & (0x7F >> len);
-      for (size_t k = 1; k < len; ++k)
-        cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-      if (loc != static_cast<locale_t>(0)) {
-        cp = static_cast<uint32_t>(upper ? towupper_l(static_cast<wint_t>(cp), loc)
-                                         : towlower_l(static_cast<wint_t>(cp), loc));
-      }
-    }
-    i += len;
-    char buf[4];
-    size_t n;
-    if (cp < 0x800) {
-      buf[0] = static_cast<char>(0xC0 | (cp >> 6));
-      buf[1] = static_cast<char>(0x80 | (cp & 0x3F));
-      n = 2;
-      if (cp < 0x80) {
-        buf[0] = static_cast<char>(cp);
-        n = 1;
-      }
-    } else if (cp < 0x10000) {
-      buf[0] = static_cast<char>(0xE0 | (cp >> 12));
-      buf[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      buf[2] = static_cast<char>(0x80 | (cp & 0x3F));
-      n = 3;
-    } else {
-      buf[0] = static_cast<char>(0xF0 | (cp >> 18));
-      buf[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      buf[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      buf[3] = static_cast<char>(0x80 | (cp & 0x3F));
-      n = 4;
-    }
-    out.append(buf, n);
-  }
-  return out;
-}
-
 // Setting a label to "" deletes it, in both of Alloy's label builders.
 void SetOrDelete(LabelSet* labels, std::string_view name, std::string_view value) {
   if (value.empty()) {
@@ -505,10 +444,10 @@ bool ApplyRule(const RelabelRule& r, LabelSet* labels, LabelNameScheme scheme, s
       return true;
     }
     case RelabelAction::kLowercase:
-      SetOrDelete(labels, r.target_label, ChangeCase(val, false));
+      SetOrDelete(labels, r.target_label, GoToLower(val));
       return true;
     case RelabelAction::kUppercase:
-      SetOrDelete(labels, r.target_label, ChangeCase(val, true));
+      SetOrDelete(labels, r.target_label, GoToUpper(val));
       return true;
     case RelabelAction::kHashMod: {
       std::array<uint8_t, 16> sum = Md5(val);

@@ -207,3 +207,34 @@ TEST(Utf8Test, RandomStringsMatchOracle) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(GoRuneTest, DecodeAndAppendAsGo) {
+  size_t w;
+  EXPECT_EQ(DecodeUtf8Rune("\xC3\xA9x", 0, &w), 0xE9u);
+  EXPECT_EQ(w, 2u);
+  EXPECT_EQ(DecodeUtf8Rune("\xE2\x82", 0, &w), kRuneError);  // truncated
+  EXPECT_EQ(w, 1u);
+  std::string out;
+  AppendUtf8Rune(0x1F600, &out);
+  AppendUtf8Rune(0xD800, &out);    // surrogate
+  AppendUtf8Rune(0x110000, &out);  // past Unicode
+  EXPECT_EQ(out, "\xF0\x9F\x98\x80\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST(GoRuneTest, CaseMappingAsGoStrings) {
+  // Simple mappings beyond Latin (the template functions once covered only a few scripts);
+  // no special casing (ß stays), invalid bytes become U+FFFD.
+  EXPECT_EQ(GoToUpper("stra\xC3\x9F"
+                      "e \xC7\x86 \xCF\x83 \xC3\xA9\xFF"),
+            "STRA\xC3\x9F"
+            "E \xC7\x84 \xCE\xA3 \xC3\x89\xEF\xBF\xBD");
+  EXPECT_EQ(GoToLower("\xCE\xA3\xCE\x91\xCE\xA3 ABC \xD0\x96"),
+            "\xCF\x83\xCE\xB1\xCF\x83 abc \xD0\xB6");
+  EXPECT_EQ(GoToUpper("plain ascii"), "PLAIN ASCII");
+}
+
+}  // namespace
+}  // namespace sluice
