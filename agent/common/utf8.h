@@ -53,6 +53,9 @@ void AppendUtf8Rune(uint32_t r, std::string* out);
 std::string GoToUpper(std::string_view s);
 std::string GoToLower(std::string_view s);
 
+// Go's unicode.IsSpace.
+bool IsGoSpace(uint32_t r);
+
 // The C.UTF-8 locale for the wide-character classifications above (iswalpha_l...); (locale_t)0
 // when the C library lacks it. Created once.
 locale_t Utf8CLocale();

@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "agent/common/go_json.h"
 #include "agent/common/quote.h"
 #include "agent/common/strings.h"
 #include "agent/common/utf8.h"
@@ -311,85 +312,6 @@ class JsonParser {
   std::string error_;
 };
 
-void AppendJsonString(std::string_view s, std::string* out) {
-  static const char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      size_t n = Utf8SequenceLength(s, i);
-      if (n == 0) {
-        out->append("\\ufffd");
-        ++i;
-        continue;
-      }
-      // U+2028 and U+2029 are escaped for JavaScript's sake.
-      if (n == 3 && c == 0xE2 && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
-          (static_cast<unsigned char>(s[i + 2]) == 0xA8 ||
-           static_cast<unsigned char>(s[i + 2]) == 0xA9)) {
-        out->append(static_cast<unsigned char>(s[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029");
-      } else {
-        out->append(s.substr(i, n));
-      }
-      i += n;
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      default:
-        if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 15]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-    ++i;
-  }
-  out->push_back('"');
-}
-
-// Go's encoding/json float format: like %g's shortest digits, exponent form only below 1e-6
-// or from 1e21, with the exponent's leading zero dropped ("1e-07" -> "1e-7").
-std::string JsonFloat(double d) {
-  double a = std::fabs(d);
-  if (a != 0 && (a < 1e-6 || a >= 1e21)) {
-    char buf[64];
-    int prec = 1;
-    for (; prec <= 17; ++prec) {
-      std::snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
-      if (std::strtod(buf, nullptr) == d) break;
-    }
-    std::string s(buf);
-    size_t e = s.find('e');
-    std::string mant = s.substr(0, e);
-    int exp = std::atoi(s.c_str() + e + 1);
-    return absl::StrCat(mant, "e", exp < 0 ? "-" : "+", exp < 0 ? -exp : exp);
-  }
-  return FormatFloatShortestF(d);
-}
-
 absl::Status AppendJson(const Value& v, std::string* out, int depth) {
   if (depth > kMaxJsonDepth) return absl::InvalidArgumentError("json: exceeded max depth");
   switch (v.kind()) {
@@ -407,11 +329,11 @@ absl::Status AppendJson(const Value& v, std::string* out, int depth) {
           return absl::InvalidArgumentError(
               absl::StrCat("json: unsupported value: ", FormatFloatShortestG(v.as_double())));
         }
-        out->append(JsonFloat(v.as_double()));
+        AppendGoJsonNumber(v.as_double(), out);
       }
       return absl::OkStatus();
     case Value::Kind::kString:
-      AppendJsonString(v.as_string(), out);
+      AppendGoJsonString(v.as_string(), out, GoJson::kEncodingJson);
       return absl::OkStatus();
     case Value::Kind::kArray: {
       out->push_back('[');
@@ -431,7 +353,7 @@ absl::Status AppendJson(const Value& v, std::string* out, int depth) {
       for (const auto& [k, e] : v.as_object()) {
         if (!first) out->push_back(',');
         first = false;
-        AppendJsonString(k, out);
+        AppendGoJsonString(k, out, GoJson::kEncodingJson);
         out->push_back(':');
         absl::Status st = AppendJson(e, out, depth + 1);
         if (!st.ok()) return st;

@@ -14,7 +14,6 @@ namespace {
 
 constexpr int32_t kEofCh = -1;
 constexpr int32_t kBom = 0xFEFF;
-constexpr int32_t kRuneError = 0xFFFD;
 
 bool UnicodeIsLetter(int32_t ch) {
   locale_t loc = Utf8CLocale();

@@ -196,28 +196,6 @@ std::vector<std::pair<int32_t, std::string_view>> Runes(std::string_view s) {
   return out;
 }
 
-bool IsGoSpace(int32_t r) {
-  switch (r) {
-    case '\t':
-    case '\n':
-    case '\v':
-    case '\f':
-    case '\r':
-    case ' ':
-    case 0x85:
-    case 0xA0:
-    case 0x1680:
-    case 0x2028:
-    case 0x2029:
-    case 0x202F:
-    case 0x205F:
-    case 0x3000:
-      return true;
-    default:
-      return r >= 0x2000 && r <= 0x200A;
-  }
-}
-
 std::string TrimFunc(std::string_view s, const std::function<bool(int32_t)>& cut) {
   auto runes = Runes(s);
   size_t b = 0, e = runes.size();

@@ -196,28 +196,6 @@ struct TVal {
 // ---------------------------------------------------------------------------------------------
 // String functions with Go's semantics
 
-bool IsSpaceRune(uint32_t r) {
-  switch (r) {
-    case '\t':
-    case '\n':
-    case '\v':
-    case '\f':
-    case '\r':
-    case ' ':
-    case 0x85:
-    case 0xA0:
-    case 0x1680:
-    case 0x2028:
-    case 0x2029:
-    case 0x202F:
-    case 0x205F:
-    case 0x3000:
-      return true;
-    default:
-      return r >= 0x2000 && r <= 0x200A;
-  }
-}
-
 // Trims runes for which `pred` holds from the left and/or right of `s`.
 template <typename Pred>
 std::string_view TrimFunc(std::string_view s, bool left, bool right, Pred pred) {
@@ -1098,7 +1076,7 @@ class Executor {
       }
       case Fn::kTrimSpace:
       case Fn::kSprigTrim:
-        *out = TVal::Str(std::string(TrimFunc(v[0].s, true, true, IsSpaceRune)));
+        *out = TVal::Str(std::string(TrimFunc(v[0].s, true, true, IsGoSpace)));
         return true;
       case Fn::kHash:
         *out = TVal::Str(Sha3_256Hex(v[0].s + v[1].s));

@@ -9,9 +9,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "agent/common/go_json.h"
 #include "agent/common/strings.h"
 #include "agent/common/utf8.h"
-#include "agent/process/go_json.h"
 
 namespace sluice::jmespath {
 

@@ -184,6 +184,8 @@ TEST(StdlibTest, GoJsonErrors) {
 TEST(StdlibTest, ToJson) {
   EXPECT_EQ(S("encoding.to_json({b = [1, 1.5, \"<&>\", null], a = true})"),
             "{\"a\":true,\"b\":[1,1.5,\"\\u003c\\u0026\\u003e\",null]}");
+  EXPECT_EQ(S("encoding.to_json({a = \"x\\by\", b = 0.0000001, c = 1e21})"),
+            "{\"a\":\"x\\by\",\"b\":1e-7,\"c\":1e+21}");
   EXPECT_EQ(Err("encoding.to_json([1])"), "encoding.to_json jsonEncode only supports map");
 }
 

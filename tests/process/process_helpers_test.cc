@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "agent/common/digest.h"
-#include "agent/process/go_json.h"
+#include "agent/common/go_json.h"
 #include "agent/common/go_regexp.h"
 #include "agent/process/logfmt.h"
 
@@ -92,6 +92,11 @@ TEST(GoJsonTest, EscapesLikeJsonIterator) {
   EXPECT_EQ(Json("caf\xC3\xA9"), "\"caf\xC3\xA9\"");
   EXPECT_EQ(Json("bad\xFF"), R"("bad\ufffd")");
   EXPECT_EQ(Json("\xE2\x80\xA8\xE2\x80\xA9"), R"("\u2028\u2029")");
+  // json-iterator has no short form for \b and \f; encoding/json (Go 1.22+) has.
+  EXPECT_EQ(Json("\b\f"), R"("\u0008\u000c")");
+  std::string go;
+  AppendGoJsonString("\b\f<", &go, GoJson::kEncodingJson);
+  EXPECT_EQ(go, R"("\b\f\u003c")");
 }
 
 std::string Num(double d) {

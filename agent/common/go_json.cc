@@ -1,4 +1,4 @@
-#include "agent/process/go_json.h"
+#include "agent/common/go_json.h"
 
 #include <charconv>
 #include <cmath>
@@ -7,7 +7,7 @@
 
 namespace sluice {
 
-void AppendGoJsonString(std::string_view s, std::string* out) {
+void AppendGoJsonString(std::string_view s, std::string* out, GoJson flavor) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
   size_t start = 0;
@@ -37,6 +37,12 @@ void AppendGoJsonString(std::string_view s, std::string* out) {
           break;
         case '\t':
           out->append("\\t");
+          break;
+        case '\b':
+          out->append(flavor == GoJson::kEncodingJson ? "\\b" : "\\u0008");
+          break;
+        case '\f':
+          out->append(flavor == GoJson::kEncodingJson ? "\\f" : "\\u000c");
           break;
         default:
           out->append("\\u00");
