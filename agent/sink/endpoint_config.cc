@@ -452,7 +452,7 @@ absl::Status CheckPem(const std::string& inline_pem, const std::string& file,
 
 }  // namespace
 
-absl::Status CheckEndpointFiles(const EndpointConfig& e) {
+absl::Status CheckEndpointFiles(const HttpClientConfig& e) {
   const TlsConfig& t = e.tls;
   absl::Status status;
   if (!t.ca_pem.empty() || !t.ca_file.empty()) {
@@ -483,25 +483,9 @@ std::optional<std::string> GoUrlParseError(std::string_view url) {
   return absl::StrCat("parse ", Quoted(url), ": ", *reason);
 }
 
-bool DecodeEndpoint(Decoder& d, EndpointConfig* out) {
+std::optional<std::string> DecodeHttpClientConfig(Decoder& d, HttpClientConfig* out) {
   config::Diags* diags = d.diags();
-  const size_t before = diags->list().size();
-  const Block& block = d.block();
-
-  const bool has_url = d.String("url", &out->url, config::Required::kYes);
-  d.String("name", &out->name);
-  d.String("tenant_id", &out->tenant_id);
-  d.StringMap("headers", &out->headers);
   StringListMap(d, "http_headers", &out->http_headers);
-  d.Duration("batch_wait", &out->batch_wait);
-  d.Bytes("batch_size", &out->batch_size);
-  d.Duration("remote_timeout", &out->remote_timeout);
-  d.Duration("min_backoff_period", &out->min_backoff_period);
-  d.Duration("max_backoff_period", &out->max_backoff_period);
-  if (d.Int("max_backoff_retries", &out->max_backoff_retries)) {
-    out->max_backoff_retries_set = true;
-  }
-  d.Bool("retry_on_http_429", &out->retry_on_http_429);
   d.Bool("follow_redirects", &out->follow_redirects);
   d.Bool("enable_http2", &out->enable_http2);
   std::string bearer_token;
@@ -529,6 +513,53 @@ bool DecodeEndpoint(Decoder& d, EndpointConfig* out) {
     }
   }
   if (const Block* b = d.OptionalBlock("tls_config")) DecodeTls(*b, diags, &out->tls);
+
+  // Alloy's HTTPClientConfig.Validate: the first failure.
+  std::optional<std::string> error;
+  int auth = (out->basic_auth ? 1 : 0) + (out->authorization ? 1 : 0) + (out->oauth2 ? 1 : 0) +
+             (bearer_token.empty() ? 0 : 1) + (bearer_token_file.empty() ? 0 : 1);
+  if (auth > 1) {
+    error =
+        "at most one of basic_auth, authorization, oauth2, bearer_token & bearer_token_file "
+        "must be configured";
+  } else {
+    for (const auto& [name, values] : out->http_headers) {
+      std::string canonical = CanonicalHeaderKey(name);
+      if (IsReservedHeader(canonical)) {
+        error = absl::StrCat("setting header ", Quoted(canonical), " is not allowed");
+        break;
+      }
+    }
+    if (!error) error = proxy_error;
+  }
+  // As Alloy's validation does: the bearer token arguments become an authorization block.
+  if (!bearer_token.empty()) {
+    out->authorization = AuthorizationConfig{"Bearer", bearer_token, ""};
+  } else if (!bearer_token_file.empty()) {
+    out->authorization = AuthorizationConfig{"Bearer", "", bearer_token_file};
+  }
+  return error;
+}
+
+bool DecodeEndpoint(Decoder& d, EndpointConfig* out) {
+  config::Diags* diags = d.diags();
+  const size_t before = diags->list().size();
+  const Block& block = d.block();
+
+  const bool has_url = d.String("url", &out->url, config::Required::kYes);
+  d.String("name", &out->name);
+  d.String("tenant_id", &out->tenant_id);
+  d.StringMap("headers", &out->headers);
+  d.Duration("batch_wait", &out->batch_wait);
+  d.Bytes("batch_size", &out->batch_size);
+  d.Duration("remote_timeout", &out->remote_timeout);
+  d.Duration("min_backoff_period", &out->min_backoff_period);
+  d.Duration("max_backoff_period", &out->max_backoff_period);
+  if (d.Int("max_backoff_retries", &out->max_backoff_retries)) {
+    out->max_backoff_retries_set = true;
+  }
+  d.Bool("retry_on_http_429", &out->retry_on_http_429);
+  std::optional<std::string> client_error = DecodeHttpClientConfig(d, out);
   if (const Block* b = d.OptionalBlock("queue_config")) {
     DecodeQueue(*b, diags, &out->queue_config);
     out->queue_config_set = true;
@@ -542,22 +573,7 @@ bool DecodeEndpoint(Decoder& d, EndpointConfig* out) {
   if (auto parse = GoUrlParseError(out->url)) {
     error = absl::StrCat("failed to parse remote url ", Quoted(out->url), ": ", *parse);
   } else {
-    int auth = (out->basic_auth ? 1 : 0) + (out->authorization ? 1 : 0) + (out->oauth2 ? 1 : 0) +
-               (bearer_token.empty() ? 0 : 1) + (bearer_token_file.empty() ? 0 : 1);
-    if (auth > 1) {
-      error =
-          "at most one of basic_auth, authorization, oauth2, bearer_token & bearer_token_file "
-          "must be configured";
-    } else {
-      for (const auto& [name, values] : out->http_headers) {
-        std::string canonical = CanonicalHeaderKey(name);
-        if (IsReservedHeader(canonical)) {
-          error = absl::StrCat("setting header ", Quoted(canonical), " is not allowed");
-          break;
-        }
-      }
-      if (!error) error = proxy_error;
-    }
+    error = client_error;
   }
   if (error) {
     d.Error(block.span, *error);
@@ -569,12 +585,6 @@ bool DecodeEndpoint(Decoder& d, EndpointConfig* out) {
       d.ErrorAt("url", absl::StrCat("sluice: url ", Quoted(out->url),
                                     " must start with http:// or https://"));
     }
-  }
-  // As Alloy's validation does: the bearer token arguments become an authorization block.
-  if (!bearer_token.empty()) {
-    out->authorization = AuthorizationConfig{"Bearer", bearer_token, ""};
-  } else if (!bearer_token_file.empty()) {
-    out->authorization = AuthorizationConfig{"Bearer", "", bearer_token_file};
   }
   return diags->list().size() == before;
 }

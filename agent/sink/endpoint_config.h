@@ -110,18 +110,9 @@ struct QueueConfig {
   bool operator==(const QueueConfig&) const = default;
 };
 
-// One `endpoint` block.
-struct EndpointConfig {
-  std::string url;   // required; http or https
-  std::string name;  // for duplicate detection and logs
-  // X-Scope-OrgID when not empty. It wins over an X-Scope-OrgID in `headers` (Alloy sets the
-  // tenant header first and adds `headers` only where no header of that name is set), and a
-  // `__tenant_id__` label of the batch wins over both.
-  std::string tenant_id;
-  // Added to each request unless the request already has a header of that name (Content-Type,
-  // Content-Encoding, User-Agent, X-Scope-OrgID are set first; an Authorization here takes the
-  // place of the configured auth, as in Alloy).
-  std::map<std::string, std::string> headers;
+// Alloy's HTTP client settings (its config.HTTPClientConfig, squashed into the blocks that use
+// it: loki.write endpoints, discovery.kubelet, discovery.kubernetes).
+struct HttpClientConfig {
   // `http_headers`: every value added to each request (reserved names refused).
   std::map<std::string, std::vector<std::string>> http_headers;
 
@@ -135,6 +126,21 @@ struct EndpointConfig {
   bool follow_redirects = true;
   bool enable_http2 = true;  // HTTP/2 over TLS when the server offers it (ALPN); 1.1 otherwise
 
+  bool operator==(const HttpClientConfig&) const = default;
+};
+
+// One `endpoint` block: the HTTP client settings and Loki's.
+struct EndpointConfig : HttpClientConfig {
+  std::string url;   // required; http or https
+  std::string name;  // for duplicate detection and logs
+  // X-Scope-OrgID when not empty. It wins over an X-Scope-OrgID in `headers` (Alloy sets the
+  // tenant header first and adds `headers` only where no header of that name is set), and a
+  // `__tenant_id__` label of the batch wins over both.
+  std::string tenant_id;
+  // Added to each request unless the request already has a header of that name (Content-Type,
+  // Content-Encoding, User-Agent, X-Scope-OrgID are set first; an Authorization here takes the
+  // place of the configured auth, as in Alloy).
+  std::map<std::string, std::string> headers;
   absl::Duration batch_wait = absl::Seconds(1);
   uint64_t batch_size = 1024 * 1024;
   absl::Duration remote_timeout = absl::Seconds(10);
@@ -172,6 +178,12 @@ struct LokiWriteConfig {
   WalConfig wal;
 };
 
+// Decodes the HTTP client arguments of the block `d` reads (bearer_token, bearer_token_file,
+// basic_auth, authorization, oauth2, tls_config, proxy settings, follow_redirects,
+// enable_http2, http_headers) with Alloy's validation. Returns the first validation failure of
+// the settings as a whole (Alloy reports it at the block), or nullopt. Does not call Finish().
+std::optional<std::string> DecodeHttpClientConfig(config::Decoder& d, HttpClientConfig* out);
+
 // Decodes the `endpoint` block `d` reads, applying Alloy's defaults and validation, then calls
 // d.Finish(). Returns true when the block added no diagnostic. On errors `out` holds what could
 // be decoded and must not be used.
@@ -189,7 +201,7 @@ bool DecodeLokiWrite(config::Decoder& d, LokiWriteConfig* out);
 // cert: unable to read file /x: open /x: no such file or directory"). For the agent to call when
 // it builds the component; reads files. sluice re-reads the files on every new connection
 // afterwards, so a later problem shows as push errors instead.
-absl::Status CheckEndpointFiles(const EndpointConfig& endpoint);
+absl::Status CheckEndpointFiles(const HttpClientConfig& endpoint);
 
 // Go's url.Parse verdict on `url` as Alloy reports it ("parse \"x\": missing protocol scheme"),
 // or nullopt when Go would accept it. Exposed for tests.

@@ -19,20 +19,40 @@
 #endif
 
 namespace sluice {
+
+// What one request collects from curl's callbacks.
+struct CurlResponseState {
+  CURL* handle = nullptr;
+  std::string body;
+  std::optional<std::string> retry_after;
+  size_t limit = kMaxResponseBodyBytes;
+  bool fail_over_limit = false;  // Get: a larger body is an error, not a truncated answer
+  bool over_limit = false;
+  bool stopped = false;  // the stream consumer asked to stop
+  const std::function<bool(std::string_view)>* stream = nullptr;  // GetStream, on a 200
+};
+
 namespace {
 
 CURL* Handle(void* p) { return static_cast<CURL*>(p); }
 
-// What one Post collects from curl's callbacks.
-struct ResponseState {
-  std::string body;
-  std::optional<std::string> retry_after;
-};
-
 size_t OnBody(char* data, size_t size, size_t nmemb, void* userp) {
-  auto* state = static_cast<ResponseState*>(userp);
+  auto* state = static_cast<CurlResponseState*>(userp);
   size_t n = size * nmemb;
-  size_t room = kMaxResponseBodyBytes - std::min(kMaxResponseBodyBytes, state->body.size());
+  if (state->stream != nullptr) {
+    long status = 0;
+    curl_easy_getinfo(state->handle, CURLINFO_RESPONSE_CODE, &status);
+    if (status == 200) {
+      if ((*state->stream)(std::string_view(data, n))) return n;
+      state->stopped = true;
+      return 0;  // aborts the transfer (CURLE_WRITE_ERROR, reported as a clean stop)
+    }
+  }
+  if (state->fail_over_limit && state->body.size() + n > state->limit) {
+    state->over_limit = true;
+    return 0;
+  }
+  size_t room = state->limit - std::min(state->limit, state->body.size());
   state->body.append(data, std::min(n, room));
   // Report everything as consumed: curl then reads the rest off the wire and the connection stays
   // reusable, instead of being torn down with CURLE_WRITE_ERROR.
@@ -40,7 +60,7 @@ size_t OnBody(char* data, size_t size, size_t nmemb, void* userp) {
 }
 
 size_t OnHeader(char* data, size_t size, size_t nmemb, void* userp) {
-  auto* state = static_cast<ResponseState*>(userp);
+  auto* state = static_cast<CurlResponseState*>(userp);
   size_t n = size * nmemb;
   absl::string_view line(data, n);
   // A new status line starts a new response (after a 100 Continue): forget the previous headers.
@@ -300,7 +320,6 @@ absl::Status CurlHttpClient::Setup() {
 
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_WRITEFUNCTION, &OnBody, "WRITEFUNCTION"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_HEADERFUNCTION, &OnHeader, "HEADERFUNCTION"));
-  RETURN_IF_ERROR(SetOpt(c, CURLOPT_POST, 1L, "POST"));
   return absl::OkStatus();
 }
 
@@ -309,6 +328,28 @@ int CurlHttpClient::OnProgress(void* self, int64_t, int64_t, int64_t, int64_t) {
 }
 
 absl::StatusOr<HttpResponse> CurlHttpClient::Post(const HttpRequest& request) {
+  CurlResponseState state;
+  return Perform(request, /*post=*/true, &state);
+}
+
+absl::StatusOr<HttpResponse> CurlHttpClient::Get(const HttpRequest& request, size_t max_body) {
+  CurlResponseState state;
+  state.limit = max_body;
+  state.fail_over_limit = true;
+  return Perform(request, /*post=*/false, &state);
+}
+
+absl::StatusOr<HttpResponse> CurlHttpClient::GetStream(
+    const HttpRequest& request, const std::function<bool(std::string_view)>& on_data) {
+  CurlResponseState state;
+  state.stream = &on_data;
+  return Perform(request, /*post=*/false, &state);
+}
+
+absl::StatusOr<HttpResponse> CurlHttpClient::Perform(const HttpRequest& request, bool post,
+                                                     CurlResponseState* state_ptr) {
+  CurlResponseState& state = *state_ptr;
+  const char* method = post ? "POST" : "GET";
   if (!setup_status_.ok()) return setup_status_;
   if (cancelled_.load(std::memory_order_relaxed)) {
     return absl::CancelledError("request cancelled: shutting down");
@@ -374,15 +415,20 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Post(const HttpRequest& request) {
   if (next == nullptr) return absl::ResourceExhaustedError("curl_slist_append failed");
   headers = next;
 
-  ResponseState state;
+  state.handle = c;
   int64_t timeout_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(request.timeout));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_URL, effective_url->c_str(), "URL"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_HTTPHEADER, headers, "HTTPHEADER"));
-  RETURN_IF_ERROR(SetOpt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                         static_cast<curl_off_t>(request.body.size()), "POSTFIELDSIZE_LARGE"));
-  // Never NULL: with a NULL body curl would read the request body from stdin.
-  const char* body = request.body.data() != nullptr ? request.body.data() : "";
-  RETURN_IF_ERROR(SetOpt(c, CURLOPT_POSTFIELDS, body, "POSTFIELDS"));
+  if (post) {
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_POST, 1L, "POST"));
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                           static_cast<curl_off_t>(request.body.size()), "POSTFIELDSIZE_LARGE"));
+    // Never NULL: with a NULL body curl would read the request body from stdin.
+    const char* body = request.body.data() != nullptr ? request.body.data() : "";
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_POSTFIELDS, body, "POSTFIELDS"));
+  } else {
+    RETURN_IF_ERROR(SetOpt(c, CURLOPT_HTTPGET, 1L, "HTTPGET"));
+  }
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms), "TIMEOUT_MS"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_WRITEDATA, &state, "WRITEDATA"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_HEADERDATA, &state, "HEADERDATA"));
@@ -391,11 +437,16 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Post(const HttpRequest& request) {
   CURLcode rc = curl_easy_perform(c);
   if (rc == CURLE_ABORTED_BY_CALLBACK) {
     return absl::CancelledError(
-        absl::StrCat("POST ", Redacted(request.url), ": cancelled: shutting down"));
+        absl::StrCat(method, " ", Redacted(request.url), ": cancelled: shutting down"));
   }
-  if (rc != CURLE_OK) {
+  if (rc == CURLE_WRITE_ERROR && state.over_limit) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        method, " ", Redacted(request.url), ": response larger than ", state.limit, " bytes"));
+  }
+  if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && state.stopped)) {
     std::string detail = error_buffer_[0] != '\0' ? error_buffer_ : curl_easy_strerror(rc);
-    return absl::Status(CodeFor(rc), absl::StrCat("POST ", Redacted(request.url), ": ", detail));
+    return absl::Status(CodeFor(rc),
+                        absl::StrCat(method, " ", Redacted(request.url), ": ", detail));
   }
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,22 @@ class HttpClient {
   // non-OK Status, never a response: DeadlineExceeded for timeouts, InvalidArgument for a URL
   // that cannot be used, Unavailable for the rest.
   virtual absl::StatusOr<HttpResponse> Post(const HttpRequest& request) = 0;
+  // GET (request.body unused): the whole body, or ResourceExhausted when it is larger than
+  // `max_body` (a discovery answer that big is refused rather than truncated).
+  virtual absl::StatusOr<HttpResponse> Get(const HttpRequest& request, size_t max_body) {
+    (void)request;
+    (void)max_body;
+    return absl::UnimplementedError("GET not supported by this client");
+  }
+  // GET whose 200 body is handed to `on_data` as it arrives (a Kubernetes watch), until the server
+  // ends it, the timeout passes or `on_data` returns false (then the response is returned as if
+  // complete). Another status keeps the start of its body in the response, as Post does.
+  virtual absl::StatusOr<HttpResponse> GetStream(
+      const HttpRequest& request, const std::function<bool(std::string_view)>& on_data) {
+    (void)request;
+    (void)on_data;
+    return absl::UnimplementedError("GET not supported by this client");
+  }
   // Makes the request in flight, and every later one, fail at once with CancelledError (shutdown
   // must not wait out a remote_timeout). Thread-safe; the default does nothing.
   virtual void Cancel() {}
@@ -54,6 +71,8 @@ class HttpClient {
 // Process-wide curl_global_init, done once (std::call_once); CurlHttpClient calls it itself.
 // Never undone: the agent uses curl until it exits.
 absl::Status InitCurlOnce();
+
+struct CurlResponseState;  // http_client.cc
 
 enum class TlsMinVersion { kTls10, kTls11, kTls12, kTls13 };
 
@@ -99,9 +118,14 @@ class CurlHttpClient final : public HttpClient {
   CurlHttpClient& operator=(const CurlHttpClient&) = delete;
 
   absl::StatusOr<HttpResponse> Post(const HttpRequest& request) override;
+  absl::StatusOr<HttpResponse> Get(const HttpRequest& request, size_t max_body) override;
+  absl::StatusOr<HttpResponse> GetStream(
+      const HttpRequest& request, const std::function<bool(std::string_view)>& on_data) override;
   void Cancel() override { cancelled_.store(true, std::memory_order_relaxed); }
 
  private:
+  absl::StatusOr<HttpResponse> Perform(const HttpRequest& request, bool post,
+                                       CurlResponseState* state);
   static int OnProgress(void* self, int64_t, int64_t, int64_t, int64_t);
   std::atomic<bool> cancelled_{false};
   absl::Status Setup();

@@ -51,7 +51,8 @@ LokiSink::LokiSink(LokiSinkConfig config, std::unique_ptr<HttpClient> http,
       sleeper_(std::move(sleeper)),
       metrics_(metrics),
       policy_(config_.retry, seed),
-      host_(UrlHost(config_.url)) {
+      host_(UrlHost(config_.url)),
+      auth_(config_.basic_auth, config_.authorization) {
   sent_bytes_ = metrics->GetCounter("loki_write_sent_bytes_total", "Number of bytes sent.",
                                     {{"host", host_}});
   sent_entries_ = metrics->GetCounter("loki_write_sent_entries_total",
@@ -65,12 +66,6 @@ LokiSink::LokiSink(LokiSinkConfig config, std::unique_ptr<HttpClient> http,
                           {{"host", host_}, {"status_code", "2xx"}});
   request_.url = config_.url;
   request_.timeout = config_.remote_timeout;
-  if (config_.basic_auth && !config_.basic_auth->password_file.empty()) {
-    password_file_.emplace(config_.basic_auth->password_file);
-  }
-  if (config_.authorization && !config_.authorization->credentials_file.empty()) {
-    credentials_file_.emplace(config_.authorization->credentials_file);
-  }
   size_t scheme_end = config_.url.find("://");
   if (scheme_end != std::string::npos) {
     size_t authority_end = config_.url.find_first_of("/?#", scheme_end + 3);
@@ -110,34 +105,8 @@ absl::Status LokiSink::BuildHeaders(const std::string& tenant) {
     if (!present(h.first)) headers.push_back(h);
   }
   for (const auto& h : config_.http_headers) headers.push_back(h);
-  if (url_has_userinfo_ || present("Authorization")) return absl::OkStatus();
-  if (config_.basic_auth) {
-    std::string_view password = config_.basic_auth->password;
-    if (password_file_) {
-      absl::StatusOr<std::string_view> p = password_file_->Get();
-      if (!p.ok()) {
-        return absl::UnavailableError(
-            absl::StrCat("unable to read basic auth password: ", p.status().message()));
-      }
-      password = *p;
-    }
-    std::string encoded =
-        absl::Base64Escape(absl::StrCat(config_.basic_auth->username, ":", Av(password)));
-    headers.emplace_back("Authorization", absl::StrCat("Basic ", encoded));
-  } else if (config_.authorization) {
-    std::string_view credentials = config_.authorization->credentials;
-    if (credentials_file_) {
-      absl::StatusOr<std::string_view> c = credentials_file_->Get();
-      if (!c.ok()) {
-        return absl::UnavailableError(
-            absl::StrCat("unable to read authorization credentials: ", c.status().message()));
-      }
-      credentials = *c;
-    }
-    headers.emplace_back("Authorization",
-                         absl::StrCat(config_.authorization->type, " ", Av(credentials)));
-  }
-  return absl::OkStatus();
+  if (url_has_userinfo_) return absl::OkStatus();
+  return auth_.Apply(&headers);
 }
 
 void LokiSink::CountDrop(const Batch& batch, const std::string& tenant, const std::string& reason) {
@@ -275,7 +244,7 @@ LokiSinkConfig LokiSinkConfigFromEndpoint(const EndpointConfig& e) {
   return c;
 }
 
-CurlHttpClientOptions CurlOptionsFromEndpoint(const EndpointConfig& e) {
+CurlHttpClientOptions CurlOptionsFromEndpoint(const HttpClientConfig& e) {
   CurlHttpClientOptions o;
   o.ca_file = e.tls.ca_file;
   o.ca_pem = e.tls.ca_pem;

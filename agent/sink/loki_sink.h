@@ -24,6 +24,7 @@
 #include "agent/sink/endpoint_config.h"
 #include "agent/sink/file_secret.h"
 #include "agent/sink/http_client.h"
+#include "agent/sink/request_auth.h"
 #include "agent/sink/retry_policy.h"
 #include "agent/sink/sink.h"
 #include "agent/sink/sleeper.h"
@@ -50,7 +51,7 @@ struct LokiSinkConfig {
 // default) unless written; written, Alloy's meaning (N tries, 0 forever, negative one try).
 LokiSinkConfig LokiSinkConfigFromEndpoint(const EndpointConfig& endpoint);
 // The HTTP client's share: TLS, proxy, redirects, HTTP/2.
-CurlHttpClientOptions CurlOptionsFromEndpoint(const EndpointConfig& endpoint);
+CurlHttpClientOptions CurlOptionsFromEndpoint(const HttpClientConfig& endpoint);
 
 class LokiSink final : public Sink {
  public:
@@ -84,9 +85,8 @@ class LokiSink final : public Sink {
   std::string prep_encoded_;  // tail thread scratch (Prepare)
   std::string prep_compressed_;
   HttpRequest request_;
-  std::optional<FileSecret> password_file_;     // basic_auth password_file
-  std::optional<FileSecret> credentials_file_;  // authorization credentials_file
-  bool url_has_userinfo_ = false;               // user:pass@ in the URL is the auth then, as in Go
+  RequestAuth auth_;               // basic_auth / authorization, credentials files read per request
+  bool url_has_userinfo_ = false;  // user:pass@ in the URL is the auth then, as in Go
 
   Counter* sent_bytes_;
   Counter* sent_entries_;
