@@ -89,7 +89,8 @@ constexpr char kRunUsage[] =
     "\n"
     "Runs the log-shipping components of an Alloy configuration: PATH is a file, or a directory\n"
     "whose *.alloy files are read together. Components: local.file_match, discovery.relabel,\n"
-    "loki.source.file, loki.process, loki.relabel, loki.write, loki.echo (and a logging block).\n"
+    "loki.source.file, loki.process, loki.relabel, loki.write, loki.echo, discovery.kubelet,\n"
+    "discovery.kubernetes (role pod) and a logging block.\n"
     "Anything else is an error naming it.\n"
     "\n"
     "Options (as alloy run):\n"
@@ -107,7 +108,15 @@ constexpr char kRunUsage[] =
     "  --max-open-files N        files held open at once (default: the fd limit less 128)\n"
     "  --shutdown-timeout DURATION  how long SIGTERM waits for in-flight batches (default 15s)\n"
     "  --log.level LEVEL         debug, info, warn or error (default info; a logging block in\n"
-    "                            the configuration overrides it)\n";
+    "                            the configuration overrides it)\n"
+    "Kubernetes metadata (discovery.kubelet, discovery.kubernetes role pod):\n"
+    "  --kubernetes.pods-dir DIR  pod log directory watched for new pods (default\n"
+    "                            /var/log/pods; \"\" to watch none)\n"
+    "  --kubernetes.unknown-pod-wait DURATION  how long the files of a pod the discovery does\n"
+    "                            not know wait for its metadata before they are read with\n"
+    "                            labels from their path alone (default 10s)\n"
+    "  --kubernetes.grace-period DURATION  how long a pod that left the list keeps its targets\n"
+    "                            (default 1m)\n";
 
 struct Parsed {
   AgentOptions agent;
@@ -351,10 +360,16 @@ int ParseRun(int argc, char** argv, RuntimeOptions* o) {
       absl::StatusOr<uint64_t> v = ParseByteSize(value);
       if (!v.ok() || *v == 0) return Usage(absl::StrCat("--", name, ": invalid size"));
       (name == "memory-budget" ? o->memory_budget : o->max_line_size) = static_cast<size_t>(*v);
-    } else if (name == "read-interval" || name == "shutdown-timeout") {
+    } else if (name == "read-interval" || name == "shutdown-timeout" ||
+               name == "kubernetes.unknown-pod-wait" || name == "kubernetes.grace-period") {
       absl::StatusOr<absl::Duration> v = ParseDurationArg(value);
       if (!v.ok()) return Usage(absl::StrCat("--", name, ": ", v.status().message()));
-      (name == "read-interval" ? o->read_interval : o->shutdown_timeout) = *v;
+      if (name == "read-interval") o->read_interval = *v;
+      if (name == "shutdown-timeout") o->shutdown_timeout = *v;
+      if (name == "kubernetes.unknown-pod-wait") o->unknown_pod_wait = *v;
+      if (name == "kubernetes.grace-period") o->pod_grace_period = *v;
+    } else if (name == "kubernetes.pods-dir") {
+      o->pods_dir = value;
     } else if (name == "max-open-files") {
       int n;
       if (!absl::SimpleAtoi(value, &n) || n < 1) {

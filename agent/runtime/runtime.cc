@@ -6,6 +6,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <future>
 #include <map>
 #include <random>
@@ -14,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
 #include "agent/config/decode.h"
@@ -21,6 +24,7 @@
 #include "agent/discovery/dir_watcher.h"
 #include "agent/discovery/file_match.h"
 #include "agent/discovery/glob.h"
+#include "agent/metadata/pod_discovery.h"
 #include "agent/process/stage.h"
 #include "agent/relabel/relabel.h"
 #include "agent/runtime/logs_router.h"
@@ -99,6 +103,9 @@ struct Runtime::Impl {
   std::vector<std::unique_ptr<Source>> sources;
   absl::flat_hash_map<std::string, Source*> source_by_id;
 
+  // discovery.kubelet / discovery.kubernetes: their targets change when pods do.
+  std::vector<std::unique_ptr<metadata::PodDiscovery>> pod_discoveries;
+
   Impl(const RuntimeOptions& o, MetricsRegistry* m)
       : options(o), metrics(m), budget(o.memory_budget) {}
   size_t budget;  // memory budget of the sources: --memory-budget, or a smaller queue capacity
@@ -111,6 +118,9 @@ struct Runtime::Impl {
   bool BuildDiscoveryRelabel(const config::Component& c, const config::Block& b,
                              config::Diags* diags);
   bool BuildSourceFile(const config::Component& c, const config::Block& b, config::Diags* diags);
+  bool BuildKubelet(const config::Component& c, const config::Block& b, config::Diags* diags);
+  bool BuildKubernetes(const config::Component& c, const config::Block& b, config::Diags* diags);
+  void AddPodDiscovery(const config::Component& c, metadata::PodDiscoveryOptions o);
   bool BuildProcess(const config::Component& c, const config::Block& b, config::Diags* diags);
   bool BuildLokiRelabel(const config::Component& c, const config::Block& b, config::Diags* diags);
   bool BuildWrite(const config::Component& c, const config::Block& b, config::Diags* diags);
@@ -166,6 +176,8 @@ bool Runtime::Impl::BuildComponent(const config::Component& c, const config::Blo
   if (c.name == "local.file_match") return BuildFileMatch(c, b, diags);
   if (c.name == "discovery.relabel") return BuildDiscoveryRelabel(c, b, diags);
   if (c.name == "loki.source.file") return BuildSourceFile(c, b, diags);
+  if (c.name == "discovery.kubelet") return BuildKubelet(c, b, diags);
+  if (c.name == "discovery.kubernetes") return BuildKubernetes(c, b, diags);
   if (c.name == "loki.process") return BuildProcess(c, b, diags);
   if (c.name == "loki.relabel") return BuildLokiRelabel(c, b, diags);
   if (c.name == "loki.write") return BuildWrite(c, b, diags);
@@ -470,6 +482,218 @@ bool Runtime::Impl::BuildEcho(const config::Component& c, const config::Block& b
   return true;
 }
 
+namespace {
+
+constexpr char kServiceAccountDir[] = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
+}
+
+// Alloy's URL arguments: absolute http(s) URLs; the path Alloy appends to is kept as given,
+// without a trailing slash.
+bool CheckHttpUrl(config::Decoder& d, std::string_view attr, std::string* url) {
+  if (auto parse = GoUrlParseError(*url)) {
+    d.ErrorAt(attr, *parse);
+    return false;
+  }
+  if (!absl::StartsWith(Av(*url), "http://") && !absl::StartsWith(Av(*url), "https://")) {
+    d.ErrorAt(attr, absl::StrCat("sluice: ", Av(attr), " \"", Av(*url),
+                                 "\" must start with http:// or https://"));
+    return false;
+  }
+  while (!url->empty() && url->back() == '/') url->pop_back();
+  return true;
+}
+
+// The service account's credentials, as client-go's in-cluster configuration uses them.
+HttpClientConfig InClusterHttp() {
+  HttpClientConfig h;
+  h.authorization = AuthorizationConfig{"Bearer", "", absl::StrCat(kServiceAccountDir, "/token")};
+  h.tls.ca_file = absl::StrCat(kServiceAccountDir, "/ca.crt");
+  return h;
+}
+
+}  // namespace
+
+void Runtime::Impl::AddPodDiscovery(const config::Component& c, metadata::PodDiscoveryOptions o) {
+  o.component_id = c.id;
+  o.pods_dir = options.pods_dir;
+  o.index.grace_period = options.pod_grace_period;
+  o.index.unknown_pod_wait = options.unknown_pod_wait;
+  std::string id = c.id;
+  auto disc = std::make_unique<metadata::PodDiscovery>(
+      &io, std::move(o), clock, metrics, [this, id](std::vector<LabelSet> targets) {
+        config::Object exports;
+        exports["targets"] = TargetsToValue(targets);
+        module->SetExports(id, config::Value::MakeObject(std::move(exports)));
+        Propagate(id);
+      });
+  pod_discoveries.push_back(std::move(disc));
+  // Nothing known before the first refresh (as in Alloy); the sources get the targets then.
+  config::Object exports;
+  exports["targets"] = TargetsToValue({});
+  module->SetExports(c.id, config::Value::MakeObject(std::move(exports)));
+}
+
+bool Runtime::Impl::BuildKubelet(const config::Component& c, const config::Block& b,
+                                 config::Diags* diags) {
+  config::Decoder d(b, diags);
+  metadata::PodDiscoveryOptions o;
+  metadata::KubeEndpoint kubelet;
+  kubelet.base_url = "https://localhost:10250";
+  bool has_url = d.String("url", &kubelet.base_url);
+  d.Duration("refresh_interval", &o.refresh_interval);
+  d.StringList("namespaces", &o.namespaces);
+  std::optional<std::string> client_error = DecodeHttpClientConfig(d, &kubelet.http);
+  if (!d.Finish()) return false;
+  if (client_error) {
+    diags->Add(b.span, *client_error);
+    return false;
+  }
+  if (has_url && !CheckHttpUrl(d, "url", &kubelet.base_url)) return false;
+  if (o.refresh_interval <= absl::ZeroDuration()) {
+    diags->Add(b.span, "refresh_interval must be greater than 0");
+    return false;
+  }
+  // The CA and token files are read at each request: one missing now (a volume not mounted yet,
+  // a config validated off the cluster) shows as refresh errors, retried, not as a load failure.
+  o.kubelet = std::move(kubelet);
+  o.index.flavor = metadata::TargetFlavor::kKubelet;
+  o.index.fallback_namespaces = o.namespaces;
+  AddPodDiscovery(c, std::move(o));
+  return true;
+}
+
+bool Runtime::Impl::BuildKubernetes(const config::Component& c, const config::Block& b,
+                                    config::Diags* diags) {
+  config::Decoder d(b, diags);
+  metadata::PodDiscoveryOptions o;
+  std::string role;
+  d.String("role", &role, config::Required::kYes);
+  std::string api_server;
+  bool has_api = d.String("api_server", &api_server);
+  std::string kubeconfig;
+  d.String("kubeconfig_file", &kubeconfig);
+  metadata::KubeEndpoint api;
+  std::optional<std::string> client_error = DecodeHttpClientConfig(d, &api.http);
+  if (const config::Block* nb = d.OptionalBlock("namespaces")) {
+    config::Decoder nd(*nb, diags);
+    bool own = false;
+    nd.Bool("own_namespace", &own);
+    nd.StringList("names", &o.namespaces);
+    nd.Finish();
+    if (own) {
+      std::ifstream f(absl::StrCat(kServiceAccountDir, "/namespace"));
+      std::string ns;
+      if (f >> ns) o.namespaces.push_back(ns);
+    }
+  }
+  std::vector<std::string> labels, fields;
+  for (const config::Block* sb : d.Blocks("selectors")) {
+    config::Decoder sd(*sb, diags);
+    std::string srole, label, field;
+    sd.String("role", &srole, config::Required::kYes);
+    sd.String("label", &label);
+    sd.String("field", &field);
+    if (sd.Finish() && srole != "pod") {
+      diags->Add(sb->span, absl::StrCat("sluice: selectors for role \"", Av(srole),
+                                        "\" cannot apply to role \"pod\""));
+    }
+    if (!label.empty()) labels.push_back(label);
+    if (!field.empty()) fields.push_back(field);
+  }
+  if (const config::Block* ab = d.OptionalBlock("attach_metadata")) {
+    config::Decoder ad(*ab, diags);
+    bool ns_meta = false;
+    ad.Bool("node", &o.attach_node);
+    ad.Bool("namespace", &ns_meta);
+    if (ad.Finish() && ns_meta) {
+      diags->Add(ab->span, "sluice: attach_metadata namespace is not supported (node is)");
+    }
+  }
+  if (!d.Finish()) return false;
+  if (client_error) {
+    diags->Add(b.span, *client_error);
+    return false;
+  }
+  if (role != "pod") {
+    d.ErrorAt("role", absl::StrCat("sluice: role \"", Av(role),
+                                   "\" is not supported (sluice ships pod logs: role \"pod\")"));
+    return false;
+  }
+  if (!kubeconfig.empty()) {
+    d.ErrorAt("kubeconfig_file",
+              "sluice: kubeconfig_file is not supported; use api_server with bearer_token_file "
+              "and tls_config, or the in-cluster service account");
+    return false;
+  }
+  o.label_selector = absl::StrJoin(labels, ",");
+  o.field_selector = absl::StrJoin(fields, ",");
+  absl::StatusOr<metadata::LabelSelector> ls = metadata::LabelSelector::Parse(o.label_selector);
+  absl::StatusOr<metadata::FieldSelector> fs = metadata::FieldSelector::Parse(o.field_selector);
+  if (!ls.ok() || !fs.ok()) {
+    diags->Add(b.span, std::string((!ls.ok() ? ls.status() : fs.status()).message()));
+    return false;
+  }
+  o.labels = *ls;
+  o.fields = *fs;
+  if (has_api) {
+    if (!CheckHttpUrl(d, "api_server", &api_server)) return false;
+    api.base_url = api_server;
+  } else {
+    // In the cluster: the service's address and the service account, as client-go does.
+    std::string host = Env("KUBERNETES_SERVICE_HOST");
+    std::string port = Env("KUBERNETES_SERVICE_PORT");
+    if (host.empty()) {
+      diags->Add(b.span,
+                 "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and "
+                 "KUBERNETES_SERVICE_PORT must be defined");
+      return false;
+    }
+    if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
+    api.base_url = absl::StrCat("https://", host, ":", port.empty() ? "443" : port);
+    HttpClientConfig in_cluster = InClusterHttp();
+    if (!api.http.authorization && !api.http.basic_auth) {
+      api.http.authorization = in_cluster.authorization;
+    }
+    if (api.http.tls.ca_file.empty() && api.http.tls.ca_pem.empty()) {
+      api.http.tls.ca_file = in_cluster.tls.ca_file;
+    }
+  }
+  // Restricted to one node: that node's kubelet serves the pods, the API server is not asked
+  // (and is the fallback while the kubelet has never answered).
+  if (std::optional<std::string> node = o.fields.NodeName()) {
+    o.node_name = *node;
+    metadata::KubeEndpoint kubelet;
+    kubelet.base_url = Env("SLUICE_KUBELET_URL");
+    if (kubelet.base_url.empty()) {
+      std::string host = Env("NODE_IP");
+      if (host.empty()) host = *node;
+      if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
+      kubelet.base_url = absl::StrCat("https://", host, ":10250");
+    }
+    while (!kubelet.base_url.empty() && kubelet.base_url.back() == '/') kubelet.base_url.pop_back();
+    kubelet.http = api.http;  // the same credentials (the service account's token)
+    // Kubelet serving certificates are often self-signed (kubeadm's default).
+    if (Env("SLUICE_KUBELET_INSECURE_SKIP_VERIFY") == "true") {
+      kubelet.http.tls.insecure_skip_verify = true;
+    }
+    o.kubelet = std::move(kubelet);
+  }
+  o.apiserver = std::move(api);
+  o.index.flavor = metadata::TargetFlavor::kKubernetes;
+  o.index.fallback_namespaces = o.namespaces;
+  // Only the node and the namespace can be told from a pod's directory name.
+  o.index.fallback = o.labels.empty() &&
+                     (o.fields.empty() ||
+                      o.field_selector == absl::StrCat("spec.nodeName=", o.node_name) ||
+                      o.field_selector == absl::StrCat("spec.nodeName==", o.node_name));
+  AddPodDiscovery(c, std::move(o));
+  return true;
+}
+
 // ---- running --------------------------------------------------------------------------------
 
 std::vector<DirWatcher::Root> Runtime::Impl::WatchRoots(const std::vector<LabelSet>& path_targets) {
@@ -482,7 +706,16 @@ std::vector<DirWatcher::Root> Runtime::Impl::WatchRoots(const std::vector<LabelS
     std::optional<int> depth = glob::MaxMatchDepth(*pattern);
     // Files sit `depth` levels below the prefix: their directories, one level less.
     r.max_depth = depth.has_value() ? std::max(0, *depth - 1) : -1;
-    roots.push_back(std::move(r));
+    // Per-pod patterns share their prefix: one root, watched to the deepest depth asked.
+    bool merged = false;
+    for (DirWatcher::Root& have : roots) {
+      if (have.dir != r.dir) continue;
+      have.max_depth =
+          have.max_depth < 0 || r.max_depth < 0 ? -1 : std::max(have.max_depth, r.max_depth);
+      merged = true;
+      break;
+    }
+    if (!merged) roots.push_back(std::move(r));
   }
   return roots;
 }
@@ -576,9 +809,9 @@ std::unique_ptr<Runtime> Runtime::Load(const RuntimeOptions& options, MetricsReg
                                        std::string* error) {
   auto impl = std::make_unique<Impl>(options, metrics);
   config::Registry registry;
-  registry.components = {"local.file_match", "discovery.relabel", "loki.source.file",
-                         "loki.process",     "loki.relabel",      "loki.write",
-                         "loki.echo"};
+  registry.components = {"local.file_match", "discovery.relabel",   "loki.source.file",
+                         "loki.process",     "loki.relabel",        "loki.write",
+                         "loki.echo",        "discovery.kubelet",   "discovery.kubernetes"};
   registry.config_blocks = {"logging"};
   config::Diags diags;
   impl->module = config::Module::Load(options.config_path, registry, &diags);
@@ -623,6 +856,7 @@ absl::Status Runtime::Start() {
       fm->watcher->SetRoots(Impl::WatchRoots(fm->args.path_targets));
       m.ArmFileMatch(fm.get());
     }
+    for (auto& pd : m.pod_discoveries) pd->Start();
     started.set_value(st);
   });
   absl::Status st = started.get_future().get();
@@ -647,6 +881,7 @@ void Runtime::Shutdown() {
     done.get_future().wait();
   };
   on_tail([&m] {
+    for (auto& pd : m.pod_discoveries) pd->Stop();
     for (auto& fm : m.file_matches) {
       fm->timer->cancel();
       fm->watcher.reset();

@@ -37,6 +37,10 @@ struct RuntimeOptions {
   absl::Duration rescan_interval = absl::Seconds(10);
   absl::Duration positions_interval = absl::Seconds(5);
   size_t max_open_files = 0;
+  // Kubernetes discovery (see metadata/pod_index.h).
+  std::string pods_dir = "/var/log/pods";
+  absl::Duration unknown_pod_wait = absl::Seconds(10);
+  absl::Duration pod_grace_period = absl::Minutes(1);
 };
 
 class Runtime {
