@@ -844,6 +844,9 @@ class FakeKube::Impl {
   bool WaitForWatches(size_t n, absl::Duration t) const {
     return WaitFor(t, [&] { return active_watches_ >= n; });
   }
+  bool WaitForWatchesEnded(absl::Duration t) const {
+    return WaitFor(t, [&] { return active_watches_ == 0; });
+  }
 
  private:
   // One accepted connection. The socket is closed only by its own thread, under fd_mu; other
@@ -1493,6 +1496,9 @@ bool FakeKube::WaitForRequests(std::string_view path, size_t n, absl::Duration t
 }
 bool FakeKube::WaitForWatches(size_t n, absl::Duration timeout) const {
   return impl_->WaitForWatches(n, timeout);
+}
+bool FakeKube::WaitForWatchesEnded(absl::Duration timeout) const {
+  return impl_->WaitForWatchesEnded(timeout);
 }
 void FakeKube::ClearObservations() { impl_->ClearObservations(); }
 

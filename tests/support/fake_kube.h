@@ -238,6 +238,7 @@ class FakeKube {
   bool WaitForRequests(size_t n, absl::Duration timeout) const;  // request_count() >= n
   bool WaitForRequests(std::string_view path, size_t n, absl::Duration timeout) const;
   bool WaitForWatches(size_t n, absl::Duration timeout) const;  // active_watches() >= n
+  bool WaitForWatchesEnded(absl::Duration timeout) const;       // active_watches() == 0
 
   // Forgets request records and counters (not the cluster state or faults).
   void ClearObservations();
