@@ -1,0 +1,1505 @@
+#include "tests/support/fake_kube.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <future>
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "agent/common/go_json.h"
+#include "agent/common/log.h"
+#include "agent/common/strings.h"
+
+namespace sluice::testing {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using StringMap = std::map<std::string, std::string>;
+
+constexpr std::string_view kComponent = "fake_kube";
+
+// ---- Deterministic identities ------------------------------------------------------------------
+
+uint64_t Fnv1a(std::string_view s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+// splitmix64: a stream of well-mixed words from one seed.
+uint64_t NextMix(uint64_t* state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+std::string CharsOf(std::string_view seed, size_t n, std::string_view alphabet) {
+  uint64_t state = Fnv1a(seed);
+  std::string out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) out.push_back(alphabet[NextMix(&state) % alphabet.size()]);
+  return out;
+}
+
+std::string HexOf(std::string_view seed, size_t n) { return CharsOf(seed, n, "0123456789abcdef"); }
+
+// ---- JSON writing ------------------------------------------------------------------------------
+
+std::string Q(std::string_view s) {
+  std::string out;
+  AppendGoJsonString(s, &out, GoJson::kEncodingJson);
+  return out;
+}
+
+std::string MapJson(const StringMap& m) {
+  std::string out = "{";
+  for (const auto& [k, v] : m) absl::StrAppend(&out, out.size() > 1 ? "," : "", Q(k), ":", Q(v));
+  out += "}";
+  return out;
+}
+
+// Go's reference normalization as containerd reports it: "nginx:1.25" ->
+// "docker.io/library/nginx:1.25", "grafana/loki:3" -> "docker.io/grafana/loki:3".
+std::string NormalizedImage(std::string_view image) {
+  const size_t slash = image.find('/');
+  if (slash == std::string_view::npos) return absl::StrCat("docker.io/library/", Av(image));
+  const std::string_view first = image.substr(0, slash);
+  if (first.find_first_of(".:") == std::string_view::npos && first != "localhost") {
+    return absl::StrCat("docker.io/", Av(image));
+  }
+  return std::string(image);
+}
+
+std::string ImageId(std::string_view image) {
+  std::string repo = NormalizedImage(image);
+  // Strip the tag (a ':' after the last '/').
+  const size_t colon = repo.rfind(':');
+  if (colon != std::string::npos && colon > repo.rfind('/')) repo.resize(colon);
+  return absl::StrCat(repo, "@sha256:", HexOf(image, 64));
+}
+
+std::string ContainerJson(const FakeContainer& c) {
+  std::string out = absl::StrCat("{\"name\":", Q(c.name), ",\"image\":", Q(c.image));
+  if (!c.ports.empty()) {
+    out += ",\"ports\":[";
+    for (size_t i = 0; i < c.ports.size(); ++i) {
+      const FakePort& p = c.ports[i];
+      absl::StrAppend(&out, i ? "," : "", "{");
+      if (!p.name.empty()) absl::StrAppend(&out, "\"name\":", Q(p.name), ",");
+      absl::StrAppend(&out, "\"containerPort\":", p.number, ",\"protocol\":", Q(p.protocol), "}");
+    }
+    out += "]";
+  }
+  out +=
+      ",\"resources\":{},\"terminationMessagePath\":\"/dev/termination-log\","
+      "\"terminationMessagePolicy\":\"File\",\"imagePullPolicy\":\"IfNotPresent\"}";
+  return out;
+}
+
+std::string ContainerStatusJson(const FakeContainer& c, bool init, bool ready,
+                                std::string_view time) {
+  std::string state;
+  if (init) {
+    state = absl::StrCat("{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\",\"startedAt\":",
+                         Q(time), ",\"finishedAt\":", Q(time), ",\"containerID\":", Q(c.id), "}}");
+  } else {
+    state = absl::StrCat("{\"running\":{\"startedAt\":", Q(time), "}}");
+  }
+  return absl::StrCat("{\"name\":", Q(c.name), ",\"state\":", state,
+                      ",\"lastState\":{},\"ready\":", (init || ready) ? "true" : "false",
+                      ",\"restartCount\":", c.restart_count,
+                      ",\"image\":", Q(NormalizedImage(c.image)),
+                      ",\"imageID\":", Q(ImageId(c.image)), ",\"containerID\":", Q(c.id),
+                      ",\"started\":", init ? "false" : "true", "}");
+}
+
+std::string ConditionJson(std::string_view type, bool status, std::string_view time,
+                          std::string_view reason = "", std::string_view message = "") {
+  std::string out =
+      absl::StrCat("{\"type\":", Q(type), ",\"status\":", status ? "\"True\"" : "\"False\"",
+                   ",\"lastProbeTime\":null,\"lastTransitionTime\":", Q(time));
+  if (!reason.empty()) absl::StrAppend(&out, ",\"reason\":", Q(reason));
+  if (!message.empty()) absl::StrAppend(&out, ",\"message\":", Q(message));
+  out += "}";
+  return out;
+}
+
+std::string IpListJson(const std::vector<std::string>& ips) {
+  std::string out = "[";
+  for (size_t i = 0; i < ips.size(); ++i)
+    absl::StrAppend(&out, i ? "," : "", "{\"ip\":", Q(ips[i]), "}");
+  out += "]";
+  return out;
+}
+
+// Items of a typed list carry no kind/apiVersion; a single object and watch events do.
+std::string PodObjectJson(const FakePod& pod, bool with_kind) {
+  const std::string& t = pod.creation_timestamp;
+  const std::string uid =
+      pod.uid.empty() ? FakeUid(absl::StrCat(Av(pod.ns), "/", Av(pod.name))) : pod.uid;
+  std::string out = with_kind ? "{\"kind\":\"Pod\",\"apiVersion\":\"v1\"," : "{";
+  absl::StrAppend(&out, "\"metadata\":{\"name\":", Q(pod.name));
+  if (pod.controller && pod.controller->kind != "Node") {
+    absl::StrAppend(&out, ",\"generateName\":", Q(absl::StrCat(pod.controller->name, "-")));
+  }
+  absl::StrAppend(&out, ",\"namespace\":", Q(pod.ns), ",\"uid\":", Q(uid), ",\"resourceVersion\":",
+                  Q(pod.resource_version.empty() ? "1" : pod.resource_version),
+                  ",\"creationTimestamp\":", Q(t));
+  if (!pod.labels.empty()) absl::StrAppend(&out, ",\"labels\":", MapJson(pod.labels));
+  if (!pod.annotations.empty())
+    absl::StrAppend(&out, ",\"annotations\":", MapJson(pod.annotations));
+  if (pod.controller) {
+    const FakeOwner& o = *pod.controller;
+    const std::string owner_uid =
+        o.uid.empty() ? FakeUid(absl::StrCat(o.kind, "/", pod.ns, "/", o.name)) : o.uid;
+    absl::StrAppend(&out, ",\"ownerReferences\":[{\"apiVersion\":", Q(o.api_version),
+                    ",\"kind\":", Q(o.kind), ",\"name\":", Q(o.name), ",\"uid\":", Q(owner_uid),
+                    ",\"controller\":true,\"blockOwnerDeletion\":true}]");
+  }
+  out += "},\"spec\":{";
+  if (!pod.init_containers.empty()) {
+    out += "\"initContainers\":[";
+    for (size_t i = 0; i < pod.init_containers.size(); ++i)
+      absl::StrAppend(&out, i ? "," : "", ContainerJson(pod.init_containers[i]));
+    out += "],";
+  }
+  out += "\"containers\":[";
+  for (size_t i = 0; i < pod.containers.size(); ++i)
+    absl::StrAppend(&out, i ? "," : "", ContainerJson(pod.containers[i]));
+  absl::StrAppend(&out,
+                  "],\"restartPolicy\":\"Always\",\"terminationGracePeriodSeconds\":30,"
+                  "\"dnsPolicy\":\"ClusterFirst\",\"serviceAccountName\":",
+                  Q(pod.service_account), ",\"serviceAccount\":", Q(pod.service_account));
+  if (!pod.node_name.empty()) absl::StrAppend(&out, ",\"nodeName\":", Q(pod.node_name));
+  if (pod.host_network) out += ",\"hostNetwork\":true";
+  out +=
+      ",\"securityContext\":{},\"schedulerName\":\"default-scheduler\",\"priority\":0,"
+      "\"enableServiceLinks\":true,\"preemptionPolicy\":\"PreemptLowerPriority\"}";
+
+  absl::StrAppend(&out, ",\"status\":{\"phase\":", Q(pod.phase), ",\"conditions\":[");
+  const bool scheduled = !pod.node_name.empty();
+  if (pod.ready.has_value()) {
+    const bool ready = *pod.ready;
+    std::string unready;
+    if (!ready) {
+      std::string names;
+      for (const auto& c : pod.containers)
+        absl::StrAppend(&names, names.empty() ? "" : " ", c.name);
+      unready = absl::StrCat("containers with unready status: [", names, "]");
+    }
+    absl::StrAppend(
+        &out, ConditionJson("Initialized", true, t), ",",
+        ConditionJson("Ready", ready, t, ready ? "" : "ContainersNotReady", unready), ",",
+        ConditionJson("ContainersReady", ready, t, ready ? "" : "ContainersNotReady", unready),
+        ",");
+  }
+  absl::StrAppend(
+      &out, ConditionJson("PodScheduled", scheduled, t, scheduled ? "" : "Unschedulable"), "]");
+  if (!pod.host_ip.empty()) {
+    absl::StrAppend(&out, ",\"hostIP\":", Q(pod.host_ip),
+                    ",\"hostIPs\":", IpListJson({pod.host_ip}));
+  }
+  if (!pod.pod_ip.empty()) {
+    std::vector<std::string> ips = {pod.pod_ip};
+    ips.insert(ips.end(), pod.extra_pod_ips.begin(), pod.extra_pod_ips.end());
+    absl::StrAppend(&out, ",\"podIP\":", Q(pod.pod_ip), ",\"podIPs\":", IpListJson(ips));
+  }
+  if (scheduled) absl::StrAppend(&out, ",\"startTime\":", Q(t));
+  auto statuses = [&](std::string_view field, const std::vector<FakeContainer>& cs, bool init) {
+    std::string list;
+    for (const auto& c : cs) {
+      if (c.id.empty()) continue;
+      absl::StrAppend(&list, list.empty() ? "" : ",",
+                      ContainerStatusJson(c, init, pod.ready.value_or(false), t));
+    }
+    if (!list.empty()) absl::StrAppend(&out, ",\"", Av(field), "\":[", list, "]");
+  };
+  statuses("initContainerStatuses", pod.init_containers, true);
+  statuses("containerStatuses", pod.containers, false);
+  out += ",\"qosClass\":\"BestEffort\"}}";
+  return out;
+}
+
+std::string ReasonFor(int code) {
+  switch (code) {
+    case 400:
+      return "BadRequest";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "NotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Expired";
+    case 429:
+      return "TooManyRequests";
+    case 500:
+      return "InternalError";
+    case 503:
+      return "ServiceUnavailable";
+    case 504:
+      return "Timeout";
+    default:
+      return "";
+  }
+}
+
+// ---- Selectors ---------------------------------------------------------------------------------
+
+// One requirement of a label selector (k8s.io/apimachinery/pkg/labels syntax).
+struct LabelRequirement {
+  enum class Op { kEq, kNotEq, kIn, kNotIn, kExists, kNotExists } op;
+  std::string key;
+  std::vector<std::string> values;
+};
+
+// Splits on commas outside parentheses ("a in (x,y),b" -> "a in (x,y)", "b").
+std::vector<std::string> SplitTopLevel(std::string_view s) {
+  std::vector<std::string> out;
+  int depth = 0;
+  std::string cur;
+  for (char c : s) {
+    if (c == '(') ++depth;
+    if (c == ')') --depth;
+    if (c == ',' && depth == 0) {
+      out.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  out.push_back(std::move(cur));
+  return out;
+}
+
+bool ValidLabelKey(std::string_view k) {
+  if (k.empty()) return false;
+  return std::all_of(k.begin(), k.end(), [](char c) {
+    return absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '/';
+  });
+}
+
+bool ParseLabelSelector(std::string_view text, std::vector<LabelRequirement>* out,
+                        std::string* error) {
+  if (absl::StripAsciiWhitespace(Av(text)).empty()) return true;
+  for (const std::string& raw : SplitTopLevel(text)) {
+    std::string_view term = Sv(absl::StripAsciiWhitespace(raw));
+    LabelRequirement r;
+    if (term.starts_with("!")) {
+      r.op = LabelRequirement::Op::kNotExists;
+      r.key = std::string(Sv(absl::StripAsciiWhitespace(Av(term.substr(1)))));
+    } else if (size_t open = term.find('('); open != std::string_view::npos) {
+      // "key in (a,b)" / "key notin (a,b)".
+      if (!term.ends_with(")")) {
+        *error = absl::StrCat("unclosed set in ", Av(term));
+        return false;
+      }
+      std::vector<std::string> words =
+          absl::StrSplit(Av(term.substr(0, open)), ' ', absl::SkipWhitespace());
+      if (words.size() != 2 || (words[1] != "in" && words[1] != "notin")) {
+        *error = absl::StrCat("expected 'key in (...)' or 'key notin (...)', got ", Av(term));
+        return false;
+      }
+      r.key = words[0];
+      r.op = words[1] == "in" ? LabelRequirement::Op::kIn : LabelRequirement::Op::kNotIn;
+      const std::string_view inner = term.substr(open + 1, term.size() - open - 2);
+      for (absl::string_view v : absl::StrSplit(Av(inner), ',')) {
+        r.values.emplace_back(absl::StripAsciiWhitespace(v));
+      }
+    } else if (size_t ne = term.find("!="); ne != std::string_view::npos) {
+      r.op = LabelRequirement::Op::kNotEq;
+      r.key = std::string(Sv(absl::StripAsciiWhitespace(Av(term.substr(0, ne)))));
+      r.values.emplace_back(absl::StripAsciiWhitespace(Av(term.substr(ne + 2))));
+    } else if (size_t eq = term.find('='); eq != std::string_view::npos) {
+      r.op = LabelRequirement::Op::kEq;
+      const size_t vstart = term.substr(eq).starts_with("==") ? eq + 2 : eq + 1;
+      r.key = std::string(Sv(absl::StripAsciiWhitespace(Av(term.substr(0, eq)))));
+      r.values.emplace_back(absl::StripAsciiWhitespace(Av(term.substr(vstart))));
+    } else {
+      r.op = LabelRequirement::Op::kExists;
+      r.key = std::string(term);
+    }
+    if (!ValidLabelKey(r.key)) {
+      *error = absl::StrCat("invalid label key in selector term \"", Av(term), "\"");
+      return false;
+    }
+    out->push_back(std::move(r));
+  }
+  return true;
+}
+
+bool MatchesLabels(const std::vector<LabelRequirement>& reqs, const StringMap& labels) {
+  for (const auto& r : reqs) {
+    auto it = labels.find(r.key);
+    const bool has = it != labels.end();
+    const auto in_values = [&] {
+      return has && std::find(r.values.begin(), r.values.end(), it->second) != r.values.end();
+    };
+    bool ok = false;
+    switch (r.op) {
+      case LabelRequirement::Op::kEq:
+      case LabelRequirement::Op::kIn:
+        ok = in_values();
+        break;
+      // As in Kubernetes, != and notin also match objects without the label.
+      case LabelRequirement::Op::kNotEq:
+      case LabelRequirement::Op::kNotIn:
+        ok = !in_values();
+        break;
+      case LabelRequirement::Op::kExists:
+        ok = has;
+        break;
+      case LabelRequirement::Op::kNotExists:
+        ok = !has;
+        break;
+    }
+    if (!ok) return false;
+  }
+  return true;
+}
+
+struct FieldRequirement {
+  std::string field;
+  bool negate = false;
+  std::string value;
+};
+
+bool ParseFieldSelector(std::string_view text, std::vector<FieldRequirement>* out,
+                        std::string* error) {
+  if (absl::StripAsciiWhitespace(Av(text)).empty()) return true;
+  for (absl::string_view raw : absl::StrSplit(Av(text), ',')) {
+    std::string_view term = Sv(absl::StripAsciiWhitespace(raw));
+    FieldRequirement r;
+    size_t op = term.find("!=");
+    size_t vstart;
+    if (op != std::string_view::npos) {
+      r.negate = true;
+      vstart = op + 2;
+    } else if ((op = term.find('=')) != std::string_view::npos) {
+      vstart = term.substr(op).starts_with("==") ? op + 2 : op + 1;
+    } else {
+      *error =
+          absl::StrCat("invalid selector: '", Av(text), "'; can't understand '", Av(term), "'");
+      return false;
+    }
+    r.field = std::string(term.substr(0, op));
+    r.value = std::string(term.substr(vstart));
+    static constexpr std::string_view kFields[] = {"metadata.name", "metadata.namespace",
+                                                   "spec.nodeName", "status.phase",
+                                                   "status.podIP",  "spec.serviceAccountName"};
+    if (std::find(std::begin(kFields), std::end(kFields), r.field) == std::end(kFields)) {
+      *error = absl::StrCat("field label not supported: ", r.field);
+      return false;
+    }
+    out->push_back(std::move(r));
+  }
+  return true;
+}
+
+bool MatchesFields(const std::vector<FieldRequirement>& reqs, const FakePod& pod) {
+  for (const auto& r : reqs) {
+    const std::string* v = nullptr;
+    if (r.field == "metadata.name") v = &pod.name;
+    if (r.field == "metadata.namespace") v = &pod.ns;
+    if (r.field == "spec.nodeName") v = &pod.node_name;
+    if (r.field == "status.phase") v = &pod.phase;
+    if (r.field == "status.podIP") v = &pod.pod_ip;
+    if (r.field == "spec.serviceAccountName") v = &pod.service_account;
+    if ((*v == r.value) == r.negate) return false;
+  }
+  return true;
+}
+
+// ---- HTTP helpers ------------------------------------------------------------------------------
+
+std::string Str(beast::string_view s) { return std::string(s.data(), s.size()); }
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = absl::ascii_tolower(c);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded decoding, as Go's url.ParseQuery ('+' is a space).
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
+               HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+StringMap ParseQuery(std::string_view query) {
+  StringMap out;
+  for (absl::string_view pair : absl::StrSplit(Av(query), '&', absl::SkipEmpty())) {
+    const size_t eq = pair.find('=');
+    std::string key = PercentDecode(Sv(pair.substr(0, eq)));
+    std::string value = eq == absl::string_view::npos ? "" : PercentDecode(Sv(pair.substr(eq + 1)));
+    out.emplace(std::move(key), std::move(value));  // the first one wins, as url.Values.Get
+  }
+  return out;
+}
+
+bool GoParseBool(std::string_view s) {
+  return s == "1" || s == "t" || s == "T" || s == "true" || s == "TRUE" || s == "True";
+}
+
+// A complete HTTP/1.1 response as bytes (so that BreakNext can send part of it).
+std::string RawResponse(int status, std::string_view content_type, std::string_view body,
+                        bool keep_alive) {
+  const auto reason = http::obsolete_reason(static_cast<http::status>(status));
+  return absl::StrCat("HTTP/1.1 ", status, " ", Av(std::string_view(reason.data(), reason.size())),
+                      "\r\nContent-Type: ", Av(content_type), "\r\nContent-Length: ", body.size(),
+                      keep_alive ? "" : "\r\nConnection: close", "\r\n\r\n", Av(body));
+}
+
+std::string Chunk(std::string_view data) {
+  return absl::StrCat(absl::Hex(data.size()), "\r\n", Av(data), "\r\n");
+}
+
+std::optional<std::chrono::nanoseconds> WaitLimit(absl::Duration d) {
+  if (d > absl::Hours(24 * 365)) return std::nullopt;
+  return absl::ToChronoNanoseconds(std::max(d, absl::ZeroDuration()));
+}
+
+using PodKey = std::pair<std::string, std::string>;  // namespace, name: etcd's key order
+
+}  // namespace
+
+// ---- Public JSON and pod makers ----------------------------------------------------------------
+
+std::string PodJson(const FakePod& pod) { return PodObjectJson(pod, /*with_kind=*/true); }
+
+std::string PodListJson(const std::vector<FakePod>& pods, std::string_view resource_version) {
+  std::string out = "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{";
+  if (!resource_version.empty()) absl::StrAppend(&out, "\"resourceVersion\":", Q(resource_version));
+  out += "},\"items\":[";
+  for (size_t i = 0; i < pods.size(); ++i)
+    absl::StrAppend(&out, i ? "," : "", PodObjectJson(pods[i], /*with_kind=*/false));
+  out += "]}";
+  return out;
+}
+
+std::string NodeJson(const FakeNode& node, std::string_view resource_version) {
+  std::string out =
+      absl::StrCat("{\"kind\":\"Node\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":", Q(node.name),
+                   ",\"uid\":", Q(FakeUid(absl::StrCat("node/", node.name))),
+                   ",\"resourceVersion\":", Q(resource_version),
+                   ",\"creationTimestamp\":\"2024-05-01T09:00:00Z\"");
+  if (!node.labels.empty()) absl::StrAppend(&out, ",\"labels\":", MapJson(node.labels));
+  if (!node.annotations.empty())
+    absl::StrAppend(&out, ",\"annotations\":", MapJson(node.annotations));
+  const std::string ip = node.internal_ip.empty() ? FakeNodeIp(node.name) : node.internal_ip;
+  absl::StrAppend(
+      &out,
+      "},\"spec\":{},\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\","
+      "\"reason\":\"KubeletReady\"}],\"addresses\":[{\"type\":\"InternalIP\",\"address\":",
+      Q(ip), "},{\"type\":\"Hostname\",\"address\":", Q(node.name),
+      "}],\"nodeInfo\":{\"kubeletVersion\":\"v1.30.0\",\"containerRuntimeVersion\":"
+      "\"containerd://1.7.13\",\"operatingSystem\":\"linux\",\"architecture\":\"amd64\"}}}");
+  return out;
+}
+
+std::string NamespaceJson(const FakeNamespace& ns, std::string_view resource_version) {
+  StringMap labels = ns.labels;
+  labels.emplace("kubernetes.io/metadata.name", ns.name);
+  std::string out = absl::StrCat(
+      "{\"kind\":\"Namespace\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":", Q(ns.name),
+      ",\"uid\":", Q(FakeUid(absl::StrCat("namespace/", ns.name))),
+      ",\"resourceVersion\":", Q(resource_version),
+      ",\"creationTimestamp\":\"2024-05-01T09:00:00Z\",\"labels\":", MapJson(labels));
+  if (!ns.annotations.empty()) absl::StrAppend(&out, ",\"annotations\":", MapJson(ns.annotations));
+  out += "},\"spec\":{\"finalizers\":[\"kubernetes\"]},\"status\":{\"phase\":\"Active\"}}";
+  return out;
+}
+
+std::string StatusJson(int code, std::string_view message, std::string_view reason) {
+  const std::string r = reason.empty() ? ReasonFor(code) : std::string(reason);
+  std::string out = absl::StrCat(
+      "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+      "\"message\":",
+      Q(message));
+  if (!r.empty()) absl::StrAppend(&out, ",\"reason\":", Q(r));
+  absl::StrAppend(&out, ",\"code\":", code, "}");
+  return out;
+}
+
+std::string FakeUid(std::string_view seed) {
+  const std::string h = HexOf(seed, 32);
+  return absl::StrCat(h.substr(0, 8), "-", h.substr(8, 4), "-", h.substr(12, 4), "-",
+                      h.substr(16, 4), "-", h.substr(20));
+}
+
+std::string FakeContainerId(std::string_view seed) {
+  return absl::StrCat("containerd://", HexOf(seed, 64));
+}
+
+std::string FakeNodeIp(std::string_view node) {
+  return absl::StrCat("10.0.0.", 1 + Fnv1a(node) % 250);
+}
+
+std::string FakeNameSuffix(std::string_view seed, size_t n) {
+  // The alphabet of Kubernetes' generated names (no vowels, no look-alikes).
+  return CharsOf(seed, n, "bcdfghjklmnpqrstvwxz2456789");
+}
+
+namespace {
+
+FakeContainer StartedContainer(std::string_view pod_seed, std::string_view name,
+                               std::string_view image, std::vector<FakePort> ports = {}) {
+  FakeContainer c;
+  c.name = std::string(name);
+  c.image = std::string(image);
+  c.id = FakeContainerId(absl::StrCat(Av(pod_seed), "/", Av(name)));
+  c.ports = std::move(ports);
+  return c;
+}
+
+FakePod BasePod(std::string_view ns, std::string_view name, std::string_view node,
+                std::string_view pod_ip) {
+  FakePod p;
+  p.ns = std::string(ns);
+  p.name = std::string(name);
+  p.node_name = std::string(node);
+  p.host_ip = node.empty() ? "" : FakeNodeIp(node);
+  p.pod_ip = std::string(pod_ip);
+  p.ready = true;
+  return p;
+}
+
+}  // namespace
+
+FakePod MakeDeploymentPod(std::string_view ns, std::string_view deployment, std::string_view node,
+                          std::string_view pod_ip, int replica) {
+  const std::string hash = FakeNameSuffix(absl::StrCat(Av(ns), "/", Av(deployment)), 10);
+  const std::string rs = absl::StrCat(Av(deployment), "-", hash);
+  const std::string name = absl::StrCat(rs, "-", FakeNameSuffix(absl::StrCat(rs, "#", replica), 5));
+  FakePod p = BasePod(ns, name, node, pod_ip);
+  p.labels = {{"app.kubernetes.io/name", std::string(deployment)},
+              {"app.kubernetes.io/instance", absl::StrCat(Av(deployment), "-prod")},
+              {"pod-template-hash", hash}};
+  p.controller = FakeOwner{"apps/v1", "ReplicaSet", rs, ""};
+  p.containers.push_back(StartedContainer(absl::StrCat(Av(ns), "/", name), deployment,
+                                          absl::StrCat("example.com/", Av(deployment), ":1.0"),
+                                          {{"http", 8080, "TCP"}}));
+  return p;
+}
+
+FakePod MakeDaemonSetPod(std::string_view ns, std::string_view daemonset, std::string_view node,
+                         std::string_view pod_ip) {
+  const std::string name = absl::StrCat(
+      Av(daemonset), "-", FakeNameSuffix(absl::StrCat(Av(daemonset), "@", Av(node)), 5));
+  FakePod p = BasePod(ns, name, node, pod_ip);
+  p.labels = {{"app", std::string(daemonset)},
+              {"controller-revision-hash", FakeNameSuffix(daemonset, 10)},
+              {"pod-template-generation", "1"}};
+  p.controller = FakeOwner{"apps/v1", "DaemonSet", std::string(daemonset), ""};
+  p.containers.push_back(StartedContainer(absl::StrCat(Av(ns), "/", name), daemonset,
+                                          absl::StrCat("grafana/", Av(daemonset), ":v1.2.3")));
+  return p;
+}
+
+FakePod MakeStaticPod(std::string_view ns, std::string_view base, std::string_view node) {
+  const std::string ip = FakeNodeIp(node);
+  FakePod p = BasePod(ns, absl::StrCat(Av(base), "-", Av(node)), node, ip);
+  const std::string hash = HexOf(absl::StrCat(Av(base), "@", Av(node)), 32);
+  p.annotations = {{"kubernetes.io/config.hash", hash},
+                   {"kubernetes.io/config.mirror", hash},
+                   {"kubernetes.io/config.seen", "2024-05-01T10:00:00.000000000Z"},
+                   {"kubernetes.io/config.source", "file"}};
+  p.labels = {{"component", std::string(base)}, {"tier", "control-plane"}};
+  p.controller =
+      FakeOwner{"v1", "Node", std::string(node), FakeUid(absl::StrCat("node/", Av(node)))};
+  p.host_network = true;
+  p.containers.push_back(StartedContainer(absl::StrCat(Av(ns), "/", p.name), base,
+                                          absl::StrCat("registry.k8s.io/", Av(base), ":v1.30.0")));
+  return p;
+}
+
+FakePod MakePodWithInitContainers(std::string_view ns, std::string_view deployment,
+                                  std::string_view node, std::string_view pod_ip) {
+  FakePod p = MakeDeploymentPod(ns, deployment, node, pod_ip);
+  const std::string seed = absl::StrCat(Av(ns), "/", p.name);
+  p.init_containers.push_back(StartedContainer(seed, "init-config", "busybox:1.36"));
+  p.init_containers.push_back(StartedContainer(seed, "init-db", "busybox:1.36"));
+  return p;
+}
+
+FakePod MakePendingPod(std::string_view ns, std::string_view name, std::string_view node) {
+  FakePod p = BasePod(ns, name, node, "");
+  p.phase = "Pending";
+  p.ready = false;
+  p.labels = {{"app", std::string(name)}};
+  FakeContainer c;
+  c.name = std::string(name);
+  c.image = absl::StrCat("example.com/", Av(name), ":1.0");
+  p.containers.push_back(std::move(c));
+  return p;
+}
+
+// ---- The server --------------------------------------------------------------------------------
+
+// Impl: the acceptor runs on accept_thread_ (io_context_.run(), kept alive by a work guard so
+// SetDown can close and reopen the acceptor on that thread); each connection has its own thread
+// doing blocking Beast reads and raw writes. All shared state is under mu_; cv_ is notified on
+// every change of pods, faults, requests, watches and on stop/down.
+class FakeKube::Impl {
+ public:
+  explicit Impl(Options options)
+      : opts_(std::move(options)),
+        token_(opts_.bearer_token),
+        rv_(opts_.initial_resource_version),
+        history_floor_(opts_.initial_resource_version) {}
+  ~Impl() { Stop(); }
+
+  absl::Status Start();
+  void Stop();
+  absl::Status SetDown(bool down);
+  int port() const { return port_.load(); }
+  bool tls() const { return opts_.tls.has_value(); }
+
+  // State.
+  void SetPods(std::vector<FakePod> pods) {
+    std::lock_guard l(mu_);
+    std::map<PodKey, FakePod> wanted;
+    for (auto& p : pods) {
+      PodKey key{p.ns, p.name};
+      wanted[std::move(key)] = std::move(p);
+    }
+    std::vector<PodKey> gone;
+    for (const auto& [key, pod] : pods_)
+      if (!wanted.contains(key)) gone.push_back(key);
+    for (const auto& key : gone) DeleteLocked(key);
+    for (auto& [key, pod] : wanted) UpsertLocked(std::move(pod));
+  }
+  int64_t UpsertPod(FakePod pod) {
+    std::lock_guard l(mu_);
+    return UpsertLocked(std::move(pod));
+  }
+  bool DeletePod(std::string_view ns, std::string_view name) {
+    std::lock_guard l(mu_);
+    return DeleteLocked({std::string(ns), std::string(name)});
+  }
+  std::vector<FakePod> Pods() const {
+    std::lock_guard l(mu_);
+    std::vector<FakePod> out;
+    for (const auto& [key, pod] : pods_) out.push_back(pod);
+    return out;
+  }
+  int64_t resource_version() const {
+    std::lock_guard l(mu_);
+    return rv_;
+  }
+  void CompactHistory() {
+    std::lock_guard l(mu_);
+    history_.clear();
+    history_floor_ = rv_;
+    cv_.notify_all();
+  }
+  void SetNodes(std::vector<FakeNode> nodes) {
+    std::lock_guard l(mu_);
+    nodes_.clear();
+    for (auto& n : nodes) nodes_[n.name] = std::move(n);
+  }
+  void SetNamespaces(std::vector<FakeNamespace> namespaces) {
+    std::lock_guard l(mu_);
+    namespaces_.clear();
+    for (auto& n : namespaces) namespaces_[n.name] = std::move(n);
+  }
+  void SetBearerToken(std::string token) {
+    std::lock_guard l(mu_);
+    token_ = std::move(token);
+  }
+
+  // Faults.
+  bool down() const {
+    std::lock_guard l(mu_);
+    return down_;
+  }
+  void FailNext(int count, int status) {
+    std::lock_guard l(mu_);
+    fail_remaining_ = count;
+    fail_status_ = status;
+  }
+  void SetDelay(absl::Duration delay) {
+    std::lock_guard l(mu_);
+    delay_ = delay;
+  }
+  void BreakNext(int count) {
+    std::lock_guard l(mu_);
+    break_remaining_ = count;
+  }
+  void CloseWatches(bool abrupt) {
+    std::lock_guard l(mu_);
+    ++watch_close_generation_;
+    watch_close_abrupt_ = abrupt;
+    cv_.notify_all();
+  }
+  void ClearFaults() {
+    std::lock_guard l(mu_);
+    fail_remaining_ = 0;
+    break_remaining_ = 0;
+    delay_ = absl::ZeroDuration();
+    cv_.notify_all();
+  }
+
+  // Observations.
+  size_t request_count() const {
+    std::lock_guard l(mu_);
+    return request_count_;
+  }
+  size_t request_count(std::string_view path) const {
+    std::lock_guard l(mu_);
+    auto it = by_path_.find(std::string(path));
+    return it == by_path_.end() ? 0 : it->second;
+  }
+  std::vector<FakeKubeRequest> Requests() const {
+    std::lock_guard l(mu_);
+    return {requests_.begin(), requests_.end()};
+  }
+  std::optional<FakeKubeRequest> LastRequest() const {
+    std::lock_guard l(mu_);
+    if (requests_.empty()) return std::nullopt;
+    return requests_.back();
+  }
+  size_t active_watches() const {
+    std::lock_guard l(mu_);
+    return active_watches_;
+  }
+  size_t watches_started() const {
+    std::lock_guard l(mu_);
+    return watches_started_;
+  }
+  void ClearObservations() {
+    std::lock_guard l(mu_);
+    request_count_ = 0;
+    watches_started_ = 0;
+    by_path_.clear();
+    requests_.clear();
+    cv_.notify_all();
+  }
+  template <typename Pred>
+  bool WaitFor(absl::Duration timeout, Pred pred) const {
+    std::unique_lock l(mu_);
+    const auto limit = WaitLimit(timeout);
+    if (!limit) {
+      cv_.wait(l, pred);
+      return true;
+    }
+    return cv_.wait_for(l, *limit, pred);
+  }
+  bool WaitForRequests(size_t n, absl::Duration t) const {
+    return WaitFor(t, [&] { return request_count_ >= n; });
+  }
+  bool WaitForRequests(std::string_view path, size_t n, absl::Duration t) const {
+    const std::string p(path);
+    return WaitFor(t, [&] {
+      auto it = by_path_.find(p);
+      return it != by_path_.end() && it->second >= n;
+    });
+  }
+  bool WaitForWatches(size_t n, absl::Duration t) const {
+    return WaitFor(t, [&] { return active_watches_ >= n; });
+  }
+  bool WaitForWatchesEnded(absl::Duration t) const {
+    return WaitFor(t, [&] { return active_watches_ == 0; });
+  }
+
+ private:
+  // One accepted connection. The socket is closed only by its own thread, under fd_mu; other
+  // threads only shut it down (under fd_mu), so they never touch a reused descriptor number.
+  struct Connection {
+    explicit Connection(tcp::socket s) : socket(std::move(s)) {}
+    tcp::socket socket;
+    std::mutex fd_mu;
+    bool closed = false;  // under fd_mu
+    std::atomic<bool> done{false};
+    std::thread thread;
+    bool tls = false;  // set by the connection's own thread
+  };
+
+  struct Event {
+    int64_t rv;
+    std::string type;  // ADDED, MODIFIED, DELETED
+    FakePod pod;       // resource_version set
+  };
+
+  // What Dispatch decided for one request.
+  struct Answer {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    bool break_it = false;
+    // watch=true: stream events instead (status 200).
+    bool watch = false;
+    std::string watch_ns;  // "" = all namespaces
+    std::vector<LabelRequirement> labels;
+    std::vector<FieldRequirement> fields;
+    std::optional<int64_t> watch_from;  // nullopt: current state first (resourceVersion "" / 0)
+    absl::Duration watch_timeout = absl::InfiniteDuration();
+  };
+
+  int64_t UpsertLocked(FakePod pod) {
+    PodKey key{pod.ns, pod.name};
+    auto it = pods_.find(key);
+    pod.resource_version.clear();
+    if (it != pods_.end()) {
+      FakePod old = it->second;
+      old.resource_version.clear();
+      if (old == pod) return std::stoll(it->second.resource_version);  // nothing changed
+    }
+    const int64_t rv = ++rv_;
+    pod.resource_version = std::to_string(rv);
+    history_.push_back({rv, it == pods_.end() ? "ADDED" : "MODIFIED", pod});
+    pods_[std::move(key)] = std::move(pod);
+    cv_.notify_all();
+    return rv;
+  }
+  bool DeleteLocked(const PodKey& key) {
+    auto it = pods_.find(key);
+    if (it == pods_.end()) return false;
+    const int64_t rv = ++rv_;
+    FakePod pod = std::move(it->second);
+    pods_.erase(it);
+    pod.resource_version = std::to_string(rv);
+    history_.push_back({rv, "DELETED", std::move(pod)});
+    cv_.notify_all();
+    return true;
+  }
+
+  void AcceptOne();
+  absl::Status Listen();  // on the io thread (or before it runs)
+  void ShutdownConnections();
+  void Serve(Connection* c);
+  template <class Stream>
+  void ServeLoop(Connection* c, Stream& stream);
+  template <class Stream>
+  bool Write(Stream& stream, std::string_view bytes);
+  template <class Stream>
+  void StreamWatch(Connection* c, Stream& stream, const Answer& a, FakeKubeRequest info);
+  void CloseConnection(Connection* c, bool abort);
+  bool PeerGone(Connection* c);
+  Answer Dispatch(const http::request<http::string_body>& req, FakeKubeRequest* info);
+  Answer Route(const http::request<http::string_body>& req, const FakeKubeRequest& info);
+  void Record(FakeKubeRequest info);
+
+  const Options opts_;
+  std::atomic<int> port_{0};
+  std::unique_ptr<asio::ssl::context> ssl_ctx_;
+
+  // Declared before the acceptor and the connections, which hold sockets bound to it.
+  asio::io_context io_context_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{io_context_.get_executor()};
+  tcp::acceptor acceptor_{io_context_};
+  asio::steady_timer retry_timer_{io_context_};
+  std::thread accept_thread_;
+  std::mutex conns_mu_;
+  std::list<std::unique_ptr<Connection>> conns_;  // under conns_mu_
+
+  std::mutex lifecycle_mu_;  // serializes Start/Stop/SetDown
+  bool started_ = false;     // under lifecycle_mu_
+  bool stopped_ = false;     // under lifecycle_mu_
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  bool stopping_ = false;
+  bool down_ = false;
+  uint64_t down_epoch_ = 0;  // bumped by SetDown(true): requests and watches of before end
+  std::string token_;
+  // Cluster state.
+  int64_t rv_;
+  int64_t history_floor_;      // events with rv <= this are forgotten
+  std::deque<Event> history_;  // ascending rv
+  std::map<PodKey, FakePod> pods_;
+  std::map<std::string, FakeNode> nodes_;
+  std::map<std::string, FakeNamespace> namespaces_;
+  // Faults.
+  int fail_remaining_ = 0;
+  int fail_status_ = 500;
+  int break_remaining_ = 0;
+  absl::Duration delay_ = absl::ZeroDuration();
+  uint64_t watch_close_generation_ = 0;
+  bool watch_close_abrupt_ = false;
+  // Observations.
+  size_t request_count_ = 0;
+  std::map<std::string, size_t> by_path_;
+  std::deque<FakeKubeRequest> requests_;
+  size_t active_watches_ = 0;
+  size_t watches_started_ = 0;
+};
+
+absl::Status FakeKube::Impl::Start() {
+  std::lock_guard lifecycle(lifecycle_mu_);
+  if (started_) return absl::FailedPreconditionError("FakeKube::Start called twice");
+  if (opts_.tls) {
+    beast::error_code ec;
+    ssl_ctx_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    ssl_ctx_->set_options(asio::ssl::context::default_workarounds, ec);
+    if (!ec) ssl_ctx_->use_certificate_chain(asio::buffer(opts_.tls->cert_pem), ec);
+    if (!ec)
+      ssl_ctx_->use_private_key(asio::buffer(opts_.tls->key_pem), asio::ssl::context::pem, ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS set-up: ", ec.message()));
+  }
+  if (absl::Status s = Listen(); !s.ok()) return s;
+  started_ = true;
+  accept_thread_ = std::thread([this] {
+    try {
+      io_context_.run();
+    } catch (const std::exception& e) {
+      LogError(kComponent, "acceptor thread failed", {{"error", e.what()}});
+    }
+  });
+  return absl::OkStatus();
+}
+
+absl::Status FakeKube::Impl::Listen() {
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(opts_.listen_host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad listen address ", Av(opts_.listen_host), ": ", ec.message()));
+  }
+  // After SetDown(false): the port the kernel gave the first time, so clients can come back.
+  const uint16_t port = port_.load() != 0 ? static_cast<uint16_t>(port_.load()) : opts_.listen_port;
+  const tcp::endpoint endpoint(address, port);
+  acceptor_.open(endpoint.protocol(), ec);
+  // Connections of the previous listener may linger in TIME_WAIT on this port.
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    beast::error_code ignored;
+    acceptor_.close(ignored);
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", Av(opts_.listen_host), ":", port, ": ", ec.message()));
+  }
+  port_ = acceptor_.local_endpoint(ec).port();
+  AcceptOne();
+  return absl::OkStatus();
+}
+
+void FakeKube::Impl::AcceptOne() {
+  acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+      // EMFILE and friends: back off briefly instead of spinning.
+      LogWarn(kComponent, "accept failed", {{"error", ec.message()}});
+      retry_timer_.expires_after(std::chrono::milliseconds(20));
+      retry_timer_.async_wait([this](beast::error_code tec) {
+        if (!tec && acceptor_.is_open()) AcceptOne();
+      });
+      return;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    std::lock_guard l(conns_mu_);
+    // Reap connections whose threads have finished, so long tests do not pile up threads.
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      if ((*it)->done.load()) {
+        (*it)->thread.join();
+        it = conns_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    auto conn = std::make_unique<Connection>(std::move(socket));
+    Connection* raw = conn.get();
+    conns_.push_back(std::move(conn));
+    raw->thread = std::thread([this, raw] { Serve(raw); });
+    AcceptOne();
+  });
+}
+
+void FakeKube::Impl::ShutdownConnections() {
+  std::lock_guard l(conns_mu_);
+  for (auto& c : conns_) {
+    std::lock_guard fd(c->fd_mu);
+    if (!c->closed) ::shutdown(c->socket.native_handle(), SHUT_RDWR);
+  }
+}
+
+absl::Status FakeKube::Impl::SetDown(bool down) {
+  std::lock_guard lifecycle(lifecycle_mu_);
+  if (!started_ || stopped_) return absl::FailedPreconditionError("FakeKube is not running");
+  {
+    std::lock_guard l(mu_);
+    if (down_ == down) return absl::OkStatus();
+  }
+  // The acceptor belongs to the io thread: close or reopen it there and wait for the outcome.
+  std::promise<absl::Status> done;
+  asio::post(io_context_, [&] {
+    if (down) {
+      beast::error_code ec;
+      acceptor_.close(ec);
+      retry_timer_.cancel();
+      done.set_value(absl::OkStatus());
+    } else {
+      done.set_value(Listen());
+    }
+  });
+  absl::Status s = done.get_future().get();
+  if (!s.ok()) return s;
+  {
+    std::lock_guard l(mu_);
+    down_ = down;
+    if (down) ++down_epoch_;
+    cv_.notify_all();
+  }
+  // Open connections die with the server (watches too); their threads end and are reaped.
+  if (down) ShutdownConnections();
+  return absl::OkStatus();
+}
+
+void FakeKube::Impl::Stop() {
+  std::lock_guard lifecycle(lifecycle_mu_);
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  {
+    std::lock_guard l(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  work_.reset();
+  io_context_.stop();
+  if (accept_thread_.joinable()) accept_thread_.join();
+  beast::error_code ec;
+  acceptor_.close(ec);
+  ShutdownConnections();
+  std::list<std::unique_ptr<Connection>> conns;
+  {
+    std::lock_guard l(conns_mu_);
+    conns.swap(conns_);
+  }
+  for (auto& c : conns) {
+    if (c->thread.joinable()) c->thread.join();
+  }
+}
+
+void FakeKube::Impl::CloseConnection(Connection* c, bool abort) {
+  std::lock_guard fd(c->fd_mu);
+  if (c->closed) return;
+  beast::error_code ec;
+  if (abort) {
+    // SO_LINGER 0: close() sends RST, the client sees a reset rather than an orderly EOF.
+    c->socket.set_option(asio::socket_base::linger(true, 0), ec);
+  } else {
+    c->socket.shutdown(tcp::socket::shutdown_both, ec);
+  }
+  c->socket.close(ec);
+  c->closed = true;
+}
+
+// Whether the client has closed its side (a watch has nothing to read, so this is how it learns
+// that the client went away without waiting for the next event to fail). POLLRDHUP also works
+// for TLS, where a close_notify record may sit unread in front of the FIN.
+bool FakeKube::Impl::PeerGone(Connection* c) {
+  pollfd p{c->socket.native_handle(), POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+void FakeKube::Impl::Serve(Connection* c) {
+  try {
+    if (ssl_ctx_) {
+      asio::ssl::stream<tcp::socket&> tls(c->socket, *ssl_ctx_);
+      beast::error_code ec;
+      tls.handshake(asio::ssl::stream_base::server, ec);
+      if (!ec) {
+        c->tls = true;
+        ServeLoop(c, tls);
+      }
+    } else {
+      ServeLoop(c, c->socket);
+    }
+  } catch (const std::exception& e) {
+    LogError(kComponent, "connection thread failed", {{"error", e.what()}});
+  }
+  CloseConnection(c, /*abort=*/false);
+  c->done = true;
+}
+
+template <class Stream>
+bool FakeKube::Impl::Write(Stream& stream, std::string_view bytes) {
+  beast::error_code ec;
+  asio::write(stream, asio::buffer(bytes.data(), bytes.size()), ec);
+  return !ec;
+}
+
+template <class Stream>
+void FakeKube::Impl::ServeLoop(Connection* c, Stream& stream) {
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(1 << 20);
+    beast::error_code ec;
+    http::read(stream, buffer, parser, ec);
+    if (ec) return;  // EOF, reset, garbage, Stop(), SetDown(true)
+    http::request<http::string_body> req = parser.release();
+    FakeKubeRequest info;
+    info.tls = c->tls;
+    Answer a = Dispatch(req, &info);
+    if (a.watch) {
+      StreamWatch(c, stream, a, std::move(info));
+      return;  // a watch ends its connection (the answer has no length)
+    }
+    const bool keep_alive = req.keep_alive() && !a.break_it;
+    const std::string bytes = RawResponse(a.status, a.content_type, a.body, keep_alive);
+    info.status = a.status;
+    info.broken = a.break_it;
+    Record(std::move(info));
+    if (a.break_it) {
+      // Headers promise the whole body; half the bytes, then a reset.
+      Write(stream, std::string_view(bytes).substr(0, bytes.size() - a.body.size() / 2));
+      CloseConnection(c, /*abort=*/true);
+      return;
+    }
+    if (!Write(stream, bytes) || !keep_alive) return;
+  }
+}
+
+FakeKube::Impl::Answer FakeKube::Impl::Dispatch(const http::request<http::string_body>& req,
+                                                FakeKubeRequest* info) {
+  info->received = absl::Now();
+  info->method = Str(req.method_string());
+  const std::string target = Str(req.target());
+  const size_t qpos = target.find('?');
+  info->path = target.substr(0, qpos);
+  if (qpos != std::string::npos) info->query = target.substr(qpos + 1);
+  info->params = ParseQuery(info->query);
+  for (const auto& field : req)
+    info->headers.emplace_back(Str(field.name_string()), Str(field.value()));
+  info->authorization = Str(req[http::field::authorization]);
+
+  Answer a;
+  {
+    std::unique_lock l(mu_);
+    // The delay first: a slow server is slow whatever it answers.
+    if (delay_ > absl::ZeroDuration()) {
+      const uint64_t epoch = down_epoch_;
+      const auto limit = WaitLimit(delay_);
+      auto cut = [&] { return stopping_ || down_epoch_ != epoch; };
+      if (limit) {
+        cv_.wait_for(l, *limit, cut);
+      } else {
+        cv_.wait(l, cut);
+      }
+    }
+    if (fail_remaining_ != 0) {
+      if (fail_remaining_ > 0) --fail_remaining_;
+      a.status = fail_status_;
+      a.body = StatusJson(fail_status_, absl::StrCat("fake_kube: forced status ", fail_status_));
+    } else if (!token_.empty() && info->authorization != absl::StrCat("Bearer ", token_)) {
+      a.status = 401;
+      a.body = StatusJson(401, "Unauthorized");
+    }
+  }
+  if (a.status == 200) a = Route(req, *info);
+  if (!a.watch) {
+    std::lock_guard l(mu_);
+    if (break_remaining_ != 0) {
+      if (break_remaining_ > 0) --break_remaining_;
+      a.break_it = true;
+    }
+  }
+  return a;
+}
+
+FakeKube::Impl::Answer FakeKube::Impl::Route(const http::request<http::string_body>& req,
+                                             const FakeKubeRequest& info) {
+  Answer a;
+  auto fail = [&](int status, std::string message) {
+    a.status = status;
+    a.body = StatusJson(status, message);
+    return a;
+  };
+  if (req.method() != http::verb::get) {
+    return fail(405,
+                absl::StrCat("the server does not allow this method on the requested resource"));
+  }
+  const std::vector<std::string> parts = absl::StrSplit(info.path, '/', absl::SkipEmpty());
+  auto param = [&](const std::string& name) -> std::string {
+    auto it = info.params.find(name);
+    return it == info.params.end() ? "" : it->second;
+  };
+
+  if (info.path == "/healthz" || info.path == "/readyz" || info.path == "/livez") {
+    a.content_type = "text/plain; charset=utf-8";
+    a.body = "ok";
+    return a;
+  }
+  if (info.path == "/pods") {  // the kubelet
+    std::lock_guard l(mu_);
+    std::vector<FakePod> pods;
+    for (const auto& [key, pod] : pods_) pods.push_back(pod);
+    a.body = PodListJson(pods);
+    return a;
+  }
+  if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") {
+    return fail(404, "the server could not find the requested resource");
+  }
+
+  // Pod collections: /api/v1/pods, /api/v1/namespaces/<ns>/pods.
+  std::optional<std::string> pod_ns;
+  if (parts.size() == 3 && parts[2] == "pods") pod_ns = "";
+  if (parts.size() == 5 && parts[2] == "namespaces" && parts[4] == "pods") pod_ns = parts[3];
+  if (pod_ns) {
+    std::string error;
+    if (!ParseLabelSelector(param("labelSelector"), &a.labels, &error) ||
+        !ParseFieldSelector(param("fieldSelector"), &a.fields, &error)) {
+      return fail(400, error);
+    }
+    if (GoParseBool(param("watch"))) {
+      a.watch = true;
+      a.watch_ns = *pod_ns;
+      const std::string rv = param("resourceVersion");
+      int64_t from = 0;
+      if (!rv.empty() && rv != "0") {
+        if (!absl::SimpleAtoi(rv, &from))
+          return fail(400, absl::StrCat("invalid resource version: ", rv));
+        a.watch_from = from;
+      }
+      int64_t seconds = 0;
+      if (absl::SimpleAtoi(param("timeoutSeconds"), &seconds) && seconds > 0) {
+        a.watch_timeout = absl::Seconds(seconds);
+      }
+      return a;
+    }
+    std::lock_guard l(mu_);
+    std::vector<FakePod> pods;
+    for (const auto& [key, pod] : pods_) {
+      if (!pod_ns->empty() && pod.ns != *pod_ns) continue;
+      if (MatchesLabels(a.labels, pod.labels) && MatchesFields(a.fields, pod)) pods.push_back(pod);
+    }
+    a.body = PodListJson(pods, std::to_string(rv_));
+    return a;
+  }
+  std::lock_guard l(mu_);
+  const std::string rv = std::to_string(rv_);
+  if (parts.size() == 6 && parts[2] == "namespaces" && parts[4] == "pods") {
+    auto it = pods_.find({parts[3], parts[5]});
+    if (it == pods_.end()) return fail(404, absl::StrCat("pods \"", parts[5], "\" not found"));
+    a.body = PodJson(it->second);
+    return a;
+  }
+  if (parts.size() == 4 && parts[2] == "nodes") {
+    auto it = nodes_.find(parts[3]);
+    if (it == nodes_.end()) return fail(404, absl::StrCat("nodes \"", parts[3], "\" not found"));
+    a.body = NodeJson(it->second, rv);
+    return a;
+  }
+  if (parts.size() == 4 && parts[2] == "namespaces") {
+    auto it = namespaces_.find(parts[3]);
+    if (it == namespaces_.end())
+      return fail(404, absl::StrCat("namespaces \"", parts[3], "\" not found"));
+    a.body = NamespaceJson(it->second, rv);
+    return a;
+  }
+  return fail(404, "the server could not find the requested resource");
+}
+
+template <class Stream>
+void FakeKube::Impl::StreamWatch(Connection* c, Stream& stream, const Answer& a,
+                                 FakeKubeRequest info) {
+  info.watch = true;
+  info.status = 200;
+  const absl::Time deadline = absl::Now() + a.watch_timeout;
+  std::unique_lock l(mu_);
+  const uint64_t close_gen = watch_close_generation_;
+  const uint64_t epoch = down_epoch_;
+  auto matches = [&](const FakePod& p) {
+    return (a.watch_ns.empty() || p.ns == a.watch_ns) && MatchesLabels(a.labels, p.labels) &&
+           MatchesFields(a.fields, p);
+  };
+  auto event_json = [](std::string_view type, const std::string& object) {
+    return absl::StrCat("{\"type\":\"", Av(type), "\",\"object\":", object, "}\n");
+  };
+  // Without a resource version: the current state as ADDED events, then what changes.
+  std::string pending;
+  int64_t sent = rv_;
+  if (a.watch_from) {
+    sent = *a.watch_from;
+  } else {
+    for (const auto& [key, pod] : pods_)
+      if (matches(pod)) pending += Chunk(event_json("ADDED", PodJson(pod)));
+  }
+  ++active_watches_;
+  ++watches_started_;
+  l.unlock();
+  Record(std::move(info));
+  bool ok = Write(stream,
+                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n");
+  if (ok && !pending.empty()) ok = Write(stream, pending);
+  l.lock();
+  bool abrupt = false;
+  while (ok) {
+    pending.clear();
+    bool expired = false;
+    if (sent < history_floor_) {
+      // What this watch needs was compacted away.
+      expired = true;
+      pending =
+          Chunk(event_json("ERROR", StatusJson(410, absl::StrCat("too old resource version: ", sent,
+                                                                 " (", history_floor_ + 1, ")"))));
+    } else {
+      auto it = std::upper_bound(history_.begin(), history_.end(), sent,
+                                 [](int64_t v, const Event& e) { return v < e.rv; });
+      for (; it != history_.end(); ++it) {
+        if (matches(it->pod)) pending += Chunk(event_json(it->type, PodJson(it->pod)));
+        sent = it->rv;
+      }
+    }
+    if (!pending.empty()) {
+      l.unlock();
+      ok = Write(stream, pending);
+      l.lock();
+      if (expired) break;
+      continue;
+    }
+    if (stopping_ || down_epoch_ != epoch) {
+      ok = false;  // the connection is being shut down under us
+      break;
+    }
+    if (watch_close_generation_ != close_gen) {
+      abrupt = watch_close_abrupt_;
+      break;
+    }
+    if (absl::Now() >= deadline) break;
+    // Wake at least every 100ms to notice a client that went away.
+    cv_.wait_for(l, std::chrono::milliseconds(100));
+    l.unlock();
+    if (PeerGone(c)) ok = false;
+    l.lock();
+  }
+  --active_watches_;
+  cv_.notify_all();
+  l.unlock();
+  if (abrupt) {
+    CloseConnection(c, /*abort=*/true);
+  } else if (ok) {
+    Write(stream, "0\r\n\r\n");  // the end of the chunked body: the watch ended normally
+  }
+}
+
+void FakeKube::Impl::Record(FakeKubeRequest info) {
+  std::lock_guard l(mu_);
+  ++request_count_;
+  ++by_path_[info.path];
+  requests_.push_back(std::move(info));
+  while (requests_.size() > opts_.request_log_size) requests_.pop_front();
+  cv_.notify_all();
+}
+
+// ---- FakeKube forwarding -----------------------------------------------------------------------
+
+FakeKube::FakeKube() : FakeKube(Options()) {}
+FakeKube::FakeKube(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+FakeKube::~FakeKube() { Stop(); }
+
+absl::Status FakeKube::Start() { return impl_->Start(); }
+void FakeKube::Stop() { impl_->Stop(); }
+int FakeKube::port() const { return impl_->port(); }
+std::string FakeKube::base_url() const {
+  return absl::StrCat(impl_->tls() ? "https" : "http", "://127.0.0.1:", port());
+}
+
+void FakeKube::SetPods(std::vector<FakePod> pods) { impl_->SetPods(std::move(pods)); }
+int64_t FakeKube::UpsertPod(FakePod pod) { return impl_->UpsertPod(std::move(pod)); }
+bool FakeKube::DeletePod(std::string_view ns, std::string_view name) {
+  return impl_->DeletePod(ns, name);
+}
+std::vector<FakePod> FakeKube::Pods() const { return impl_->Pods(); }
+int64_t FakeKube::resource_version() const { return impl_->resource_version(); }
+void FakeKube::CompactHistory() { impl_->CompactHistory(); }
+void FakeKube::SetNodes(std::vector<FakeNode> nodes) { impl_->SetNodes(std::move(nodes)); }
+void FakeKube::SetNamespaces(std::vector<FakeNamespace> namespaces) {
+  impl_->SetNamespaces(std::move(namespaces));
+}
+void FakeKube::SetBearerToken(std::string token) { impl_->SetBearerToken(std::move(token)); }
+
+absl::Status FakeKube::SetDown(bool down) { return impl_->SetDown(down); }
+bool FakeKube::down() const { return impl_->down(); }
+void FakeKube::FailNext(int count, int status) { impl_->FailNext(count, status); }
+void FakeKube::SetDelay(absl::Duration delay) { impl_->SetDelay(delay); }
+void FakeKube::BreakNext(int count) { impl_->BreakNext(count); }
+void FakeKube::CloseWatches(bool abrupt) { impl_->CloseWatches(abrupt); }
+void FakeKube::ClearFaults() { impl_->ClearFaults(); }
+
+size_t FakeKube::request_count() const { return impl_->request_count(); }
+size_t FakeKube::request_count(std::string_view path) const { return impl_->request_count(path); }
+std::vector<FakeKubeRequest> FakeKube::Requests() const { return impl_->Requests(); }
+std::optional<FakeKubeRequest> FakeKube::LastRequest() const { return impl_->LastRequest(); }
+std::map<std::string, std::string> FakeKube::LastRequestHeaders() const {
+  std::map<std::string, std::string> out;
+  if (auto r = impl_->LastRequest()) {
+    for (const auto& [name, value] : r->headers) out[absl::AsciiStrToLower(name)] = value;
+  }
+  return out;
+}
+std::string FakeKube::last_authorization() const {
+  auto r = impl_->LastRequest();
+  return r ? r->authorization : "";
+}
+std::vector<std::string> FakeKube::QueryStrings() const {
+  std::vector<std::string> out;
+  for (const auto& r : impl_->Requests()) out.push_back(r.query);
+  return out;
+}
+size_t FakeKube::active_watches() const { return impl_->active_watches(); }
+size_t FakeKube::watches_started() const { return impl_->watches_started(); }
+bool FakeKube::WaitForRequests(size_t n, absl::Duration timeout) const {
+  return impl_->WaitForRequests(n, timeout);
+}
+bool FakeKube::WaitForRequests(std::string_view path, size_t n, absl::Duration timeout) const {
+  return impl_->WaitForRequests(path, n, timeout);
+}
+bool FakeKube::WaitForWatches(size_t n, absl::Duration timeout) const {
+  return impl_->WaitForWatches(n, timeout);
+}
+bool FakeKube::WaitForWatchesEnded(absl::Duration timeout) const {
+  return impl_->WaitForWatchesEnded(timeout);
+}
+void FakeKube::ClearObservations() { impl_->ClearObservations(); }
+
+}  // namespace sluice::testing
