@@ -1,0 +1,179 @@
+#include "agent/metadata/pod.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace sluice::metadata {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Shaped like a kubelet's /pods answer (fields the targets do not use included).
+constexpr char kPodList[] = R"json({
+ "kind": "PodList", "apiVersion": "v1", "metadata": {},
+ "items": [
+  {"metadata": {"name": "web-7d9f-abcde", "namespace": "shop", "uid": "1111-aaaa",
+     "resourceVersion": "42", "creationTimestamp": "2026-11-24T10:00:00Z",
+     "labels": {"app.kubernetes.io/name": "web", "pod-template-hash": "7d9f"},
+     "annotations": {"kubectl.kubernetes.io/restartedAt": "2026-11-01T00:00:00Z"},
+     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9f",
+        "uid": "rs-1", "controller": true, "blockOwnerDeletion": true}]},
+   "spec": {"nodeName": "node-1", "serviceAccountName": "web", "restartPolicy": "Always",
+     "initContainers": [{"name": "migrate", "image": "web:1.2"}],
+     "containers": [
+       {"name": "web", "image": "web:1.2",
+        "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"},
+                  {"name": "metrics", "containerPort": 9090, "protocol": "TCP"}]},
+       {"name": "sidecar", "image": "envoy:1"}]},
+   "status": {"phase": "Running", "hostIP": "10.0.0.1", "podIP": "10.1.0.5",
+     "podIPs": [{"ip": "10.1.0.5"}, {"ip": "fd00::5"}],
+     "conditions": [{"type": "Initialized", "status": "True"}, {"type": "Ready", "status": "True"}],
+     "containerStatuses": [
+       {"name": "sidecar", "containerID": "containerd://bbb", "ready": true},
+       {"name": "web", "containerID": "containerd://aaa", "ready": true}],
+     "initContainerStatuses": [{"name": "migrate", "containerID": "containerd://ccc"}]}},
+  {"metadata": {"name": "pending-1", "namespace": "shop", "uid": "2222"},
+   "spec": {"nodeName": "node-1", "containers": [{"name": "c", "image": "x"}]},
+   "status": {"phase": "Pending"}}
+ ]})json";
+
+std::map<std::string, std::string> Map(const LabelSet& l) {
+  return {l.labels().begin(), l.labels().end()};
+}
+
+TEST(PodTest, ParsesKubeletPodList) {
+  std::string rv;
+  absl::StatusOr<std::vector<Pod>> pods = ParsePodList(kPodList, &rv);
+  ASSERT_TRUE(pods.ok()) << pods.status();
+  ASSERT_EQ(pods->size(), 2u);
+  const Pod& p = (*pods)[0];
+  EXPECT_EQ(p.ns, "shop");
+  EXPECT_EQ(p.uid, "1111-aaaa");
+  EXPECT_EQ(p.ready, "true");
+  EXPECT_EQ(p.controller_kind, "ReplicaSet");
+  EXPECT_EQ(p.controller_name, "web-7d9f");
+  ASSERT_EQ(p.containers.size(), 3u);
+  EXPECT_EQ(p.containers[0].id, "containerd://aaa");  // found by name, not by position
+  EXPECT_EQ(p.containers[1].id, "containerd://bbb");
+  EXPECT_TRUE(p.containers[2].init);
+  EXPECT_EQ(p.containers[2].id, "containerd://ccc");
+  EXPECT_EQ((*pods)[1].ready, "unknown");
+  EXPECT_EQ((*pods)[1].pod_ip, "");
+}
+
+TEST(PodTest, KubeletTargetsAsAlloy) {
+  auto pods = ParsePodList(kPodList);
+  ASSERT_TRUE(pods.ok());
+  std::vector<LabelSet> targets;
+  for (const Pod& p : *pods) AppendPodTargets(p, TargetFlavor::kKubelet, nullptr, &targets);
+  // web: two ports; sidecar and the init container: one each; the pod without IP: none.
+  ASSERT_EQ(targets.size(), 4u);
+  auto first = Map(targets[0]);
+  std::map<std::string, std::string> want = {
+      {"__address__", "10.1.0.5:8080"},
+      {"__meta_kubernetes_namespace", "shop"},
+      {"__meta_kubernetes_pod_name", "web-7d9f-abcde"},
+      {"__meta_kubernetes_pod_ip", "10.1.0.5"},
+      {"__meta_kubernetes_pod_ready", "true"},
+      {"__meta_kubernetes_pod_phase", "Running"},
+      {"__meta_kubernetes_pod_node_name", "node-1"},
+      {"__meta_kubernetes_pod_host_ip", "10.0.0.1"},
+      {"__meta_kubernetes_pod_uid", "1111-aaaa"},
+      {"__meta_kubernetes_pod_controller_kind", "ReplicaSet"},
+      {"__meta_kubernetes_pod_controller_name", "web-7d9f"},
+      {"__meta_kubernetes_pod_label_app_kubernetes_io_name", "web"},
+      {"__meta_kubernetes_pod_labelpresent_app_kubernetes_io_name", "true"},
+      {"__meta_kubernetes_pod_label_pod_template_hash", "7d9f"},
+      {"__meta_kubernetes_pod_labelpresent_pod_template_hash", "true"},
+      {"__meta_kubernetes_pod_annotation_kubectl_kubernetes_io_restartedAt",
+       "2026-11-01T00:00:00Z"},
+      {"__meta_kubernetes_pod_annotationpresent_kubectl_kubernetes_io_restartedAt", "true"},
+      {"__meta_kubernetes_pod_container_name", "web"},
+      {"__meta_kubernetes_pod_container_id", "containerd://aaa"},
+      {"__meta_kubernetes_pod_container_image", "web:1.2"},
+      {"__meta_kubernetes_pod_container_init", "false"},
+      {"__meta_kubernetes_pod_container_port_name", "http"},
+      {"__meta_kubernetes_pod_container_port_number", "8080"},
+      {"__meta_kubernetes_pod_container_port_protocol", "TCP"},
+  };
+  EXPECT_EQ(first, want);
+  EXPECT_EQ(Map(targets[1]).at("__address__"), "10.1.0.5:9090");
+  auto sidecar = Map(targets[2]);
+  EXPECT_EQ(sidecar.at("__address__"), "10.1.0.5");
+  EXPECT_EQ(sidecar.count("__meta_kubernetes_pod_container_port_name"), 0u);
+  auto init = Map(targets[3]);
+  EXPECT_EQ(init.at("__meta_kubernetes_pod_container_name"), "migrate");
+  EXPECT_EQ(init.at("__meta_kubernetes_pod_container_init"), "true");
+  // discovery.kubelet does not add the per-family addresses.
+  EXPECT_EQ(first.count("__meta_kubernetes_pod_ipv4"), 0u);
+}
+
+TEST(PodTest, KubernetesRoleTargetsAddAddressFamiliesAndNodeLabels) {
+  auto pods = ParsePodList(kPodList);
+  ASSERT_TRUE(pods.ok());
+  LabelSet node;
+  node.Set("__meta_kubernetes_node_name", "node-1");
+  AddObjectMetaLabels("node", {{"topology.kubernetes.io/zone", "a"}}, {}, &node);
+  std::vector<LabelSet> targets;
+  AppendPodTargets((*pods)[0], TargetFlavor::kKubernetes, &node, &targets);
+  ASSERT_EQ(targets.size(), 4u);
+  auto t = Map(targets[2]);
+  EXPECT_EQ(t.at("__meta_kubernetes_pod_ipv4"), "10.1.0.5");
+  EXPECT_EQ(t.at("__meta_kubernetes_pod_ipv6"), "fd00::5");
+  EXPECT_EQ(t.at("__meta_kubernetes_node_name"), "node-1");
+  EXPECT_EQ(t.at("__meta_kubernetes_node_label_topology_kubernetes_io_zone"), "a");
+  EXPECT_EQ(t.at("__meta_kubernetes_node_labelpresent_topology_kubernetes_io_zone"), "true");
+}
+
+TEST(PodTest, Ipv6PodAddressIsBracketedForKubernetesRole) {
+  Pod p;
+  p.ns = "a";
+  p.name = "b";
+  p.pod_ip = "fd00::7";
+  p.containers.push_back(Container{"c", "img", "", false, {}});
+  p.containers.push_back(Container{"d", "img", "", false, {{"http", 80, "TCP"}}});
+  std::vector<LabelSet> k8s, kubelet;
+  AppendPodTargets(p, TargetFlavor::kKubernetes, nullptr, &k8s);
+  AppendPodTargets(p, TargetFlavor::kKubelet, nullptr, &kubelet);
+  EXPECT_EQ(*k8s[0].Get("__address__"), "[fd00::7]");
+  EXPECT_EQ(*k8s[1].Get("__address__"), "[fd00::7]:80");
+  EXPECT_EQ(*kubelet[0].Get("__address__"), "fd00::7");
+  EXPECT_EQ(*kubelet[1].Get("__address__"), "[fd00::7]:80");
+}
+
+TEST(PodTest, SanitizesLabelNamesAsPrometheus) {
+  EXPECT_EQ(SanitizeLabelName("app.kubernetes.io/name"), "app_kubernetes_io_name");
+  EXPECT_EQ(SanitizeLabelName("a-b_c9"), "a_b_c9");
+  EXPECT_EQ(SanitizeLabelName("caf\xc3\xa9"), "caf_");  // one rune, one underscore
+  EXPECT_EQ(SanitizeLabelName("9lives"), "9lives");
+}
+
+TEST(PodTest, RefusesWhatIsNotAPodList) {
+  EXPECT_FALSE(ParsePodList("{not json").ok());
+  auto other = ParsePodList(R"({"kind":"Status","apiVersion":"v1"})");
+  ASSERT_FALSE(other.ok());
+  EXPECT_THAT(other.status().message(), HasSubstr("expected a PodList, got Status"));
+  auto empty = ParsePodList(R"({"kind":"PodList","metadata":{"resourceVersion":"7"}})");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST(PodTest, ParsesWatchEvents) {
+  auto added = ParseWatchEvent(
+      R"({"type":"ADDED","object":{"metadata":{"name":"p","namespace":"n","uid":"u",)"
+      R"("resourceVersion":"9"},"status":{"podIP":"10.0.0.9"}}})");
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(added->type, "ADDED");
+  EXPECT_EQ(added->pod.uid, "u");
+  EXPECT_EQ(added->resource_version, "9");
+  auto gone = ParseWatchEvent(
+      R"({"type":"ERROR","object":{"kind":"Status","code":410,"message":"too old"}})");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(gone->code, 410);
+  EXPECT_EQ(gone->message, "too old");
+}
+
+}  // namespace
+}  // namespace sluice::metadata
