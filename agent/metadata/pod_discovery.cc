@@ -297,7 +297,9 @@ void PodDiscovery::OnResult(Result r) {
     index_.Update(std::move(*r.pods), r.node_labels ? &*r.node_labels : nullptr, now);
   }
   // A periodic look at the directories too, in case inotify missed something.
-  if (!options_.pods_dir.empty()) index_.SetDirs(ScanPodDirs(options_.pods_dir), now);
+  if (!options_.pods_dir.empty() && index_.SetDirs(ScanPodDirs(options_.pods_dir), now)) {
+    RequestRefresh();  // a directory newer than this answer
+  }
   PublishIfChanged();
 }
 

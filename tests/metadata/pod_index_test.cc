@@ -90,8 +90,7 @@ TEST(PodIndexTest, StaticPodDirectoryIsCoveredByItsMirrorAnnotation) {
   mirror.annotations = {{"kubernetes.io/config.mirror", "hash-1"}};
   index.Update({mirror}, nullptr, kT0);
   EXPECT_FALSE(index.SetDirs({Dir("kube-system", "etcd-node-1", "hash-1")}, kT0));
-  EXPECT_EQ(Pods(index.Targets(kT0 + absl::Minutes(5))),
-            (std::vector<std::string>{"etcd-node-1"}));
+  EXPECT_EQ(Pods(index.Targets(kT0 + absl::Minutes(5))), (std::vector<std::string>{"etcd-node-1"}));
 }
 
 TEST(PodIndexTest, PodWithoutIpIsNotCoveredAndFallbackRespectsNamespaces) {
@@ -100,8 +99,7 @@ TEST(PodIndexTest, PodWithoutIpIsNotCoveredAndFallbackRespectsNamespaces) {
   PodIndex index(o);
   index.Update({MakePod("a", "noip", "u1", ""), MakePod("z", "other", "u2", "")}, nullptr, kT0);
   index.SetDirs({Dir("a", "noip", "u1"), Dir("z", "other", "u2")}, kT0);
-  EXPECT_EQ(Pods(index.Targets(kT0 + absl::Minutes(1))),
-            (std::vector<std::string>{"noip(path)"}));
+  EXPECT_EQ(Pods(index.Targets(kT0 + absl::Minutes(1))), (std::vector<std::string>{"noip(path)"}));
   PodIndexOptions off;
   off.fallback = false;
   PodIndex none(off);

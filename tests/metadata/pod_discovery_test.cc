@@ -1,0 +1,317 @@
+// PodDiscovery against the fake kubelet / API server over HTTPS: what it exports, and how it
+// behaves when the token rotates, the kubelet goes away, pods come and go, and a pod directory
+// appears that the kubelet does not know yet.
+#include "agent/metadata/pod_discovery.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "tests/support/fake_kube.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_certs.h"
+
+namespace sluice::metadata {
+namespace {
+
+using sluice::testing::FakeKube;
+using sluice::testing::FakePod;
+using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream f(path, std::ios::trunc);
+  f << content;
+}
+
+class PodDiscoveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pki_ = sluice::testing::MakeTestPki();
+    FakeKube::Options o;
+    o.tls = FakeKube::Options::Tls{pki_.server_cert_pem, pki_.server_key_pem};
+    o.bearer_token = "token-1";
+    kube_ = std::make_unique<FakeKube>(o);
+    ASSERT_TRUE(kube_->Start().ok());
+    WriteFile(dir_.Join("token"), "token-1\n");
+    WriteFile(dir_.Join("ca.crt"), pki_.ca_cert_pem);
+    std::filesystem::create_directories(dir_.Join("pods"));
+    io_thread_ = std::thread([this] { io_.run(); });
+  }
+  void TearDown() override {
+    if (disc_) OnIo([this] { disc_->Stop(); });
+    work_.reset();
+    io_.stop();
+    io_thread_.join();
+    disc_.reset();
+  }
+
+  template <typename Fn>
+  void OnIo(Fn fn) {
+    std::promise<void> done;
+    boost::asio::post(io_, [&] {
+      fn();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+  KubeEndpoint Endpoint() {
+    KubeEndpoint e;
+    e.base_url = kube_->base_url();
+    e.http.authorization = AuthorizationConfig{"Bearer", "", dir_.Join("token")};
+    e.http.tls.ca_file = dir_.Join("ca.crt");
+    return e;
+  }
+
+  PodDiscoveryOptions KubeletOptions() {
+    PodDiscoveryOptions o;
+    o.component_id = "discovery.kubelet.pods";
+    o.kubelet = Endpoint();
+    o.refresh_interval = absl::Milliseconds(200);
+    o.min_refresh_gap = absl::Milliseconds(50);
+    o.pods_dir = dir_.Join("pods");
+    return o;
+  }
+
+  void StartDiscovery(PodDiscoveryOptions o) {
+    disc_ = std::make_unique<PodDiscovery>(&io_, std::move(o), RealClock::Get(), &metrics_,
+                                           [this](std::vector<LabelSet> t) {
+                                             std::lock_guard<std::mutex> lock(mu_);
+                                             targets_ = std::move(t);
+                                             ++publishes_;
+                                           });
+    OnIo([this] { disc_->Start(); });
+  }
+
+  // The pod names (containers joined) of the current targets, "(path)" for path-only ones.
+  std::vector<std::string> Names() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    for (const LabelSet& t : targets_) {
+      std::string s = absl::StrCat(*t.Get("__meta_kubernetes_pod_name"), "/",
+                                   *t.Get("__meta_kubernetes_pod_container_name"));
+      if (t.Get("__meta_kubernetes_pod_ip") == nullptr) s += "(path)";
+      out.push_back(s);
+    }
+    return out;
+  }
+  std::vector<LabelSet> Targets() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return targets_;
+  }
+
+  // Waits (bounded) until `pred` holds for the exported names.
+  bool WaitNames(std::function<bool(const std::vector<std::string>&)> pred,
+                 absl::Duration timeout = absl::Seconds(10)) {
+    absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      if (pred(Names())) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return pred(Names());
+  }
+  bool WaitCounter(std::string_view name, uint64_t at_least,
+                   absl::Duration timeout = absl::Seconds(10)) {
+    absl::Time deadline = absl::Now() + timeout;
+    MetricLabels l = {{"component_id", "discovery.kubelet.pods"}};
+    while (absl::Now() < deadline) {
+      if (metrics_.CounterValue(name, l) >= at_least) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+  static auto Has(std::string name) {
+    return [name](const std::vector<std::string>& v) {
+      return std::find(v.begin(), v.end(), name) != v.end();
+    };
+  }
+
+  sluice::testing::TestPki pki_;
+  sluice::testing::TempDir dir_;
+  std::unique_ptr<FakeKube> kube_;
+  MetricsRegistry metrics_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+      io_.get_executor()};
+  std::thread io_thread_;
+  std::unique_ptr<PodDiscovery> disc_;
+  std::mutex mu_;
+  std::vector<LabelSet> targets_;
+  int publishes_ = 0;
+};
+
+TEST_F(PodDiscoveryTest, ExportsKubeletPodsOverHttpsWithTheTokenFile) {
+  FakePod web = sluice::testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.5");
+  web.uid = "uid-web";
+  FakePod pending = sluice::testing::MakePendingPod("shop", "later", "node-1");
+  kube_->SetPods({web, pending});
+  StartDiscovery(KubeletOptions());
+  ASSERT_TRUE(WaitNames(Has(web.name + "/web")));
+  EXPECT_THAT(Names(), ElementsAre(web.name + "/web"));  // the pod without IP: no target
+  EXPECT_EQ(kube_->last_authorization(), "Bearer token-1");
+  LabelSet t = Targets()[0];
+  EXPECT_EQ(*t.Get("__meta_kubernetes_pod_label_app_kubernetes_io_name"), "web");
+  EXPECT_EQ(*t.Get("__meta_kubernetes_pod_uid"), web.uid);
+  EXPECT_EQ(*t.Get("__address__"), "10.1.0.5:8080");
+  EXPECT_EQ(metrics_.CounterValue("sluice_kubelet_refresh_errors_total",
+                                  {{"component_id", "discovery.kubelet.pods"}}),
+            0u);
+}
+
+TEST_F(PodDiscoveryTest, RotatedTokenIsReadAtTheNextRequest) {
+  kube_->SetPods({sluice::testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.5")});
+  StartDiscovery(KubeletOptions());
+  ASSERT_TRUE(kube_->WaitForRequests("/pods", 1, absl::Seconds(10)));
+  // The kubelet now only takes the new token; the file is replaced as kubelet's projected
+  // volumes do (a new file renamed over the old one).
+  kube_->SetBearerToken("token-2");
+  WriteFile(dir_.Join("token.new"), "token-2\n");
+  std::filesystem::rename(dir_.Join("token.new"), dir_.Join("token"));
+  size_t before = kube_->request_count("/pods");
+  ASSERT_TRUE(kube_->WaitForRequests("/pods", before + 2, absl::Seconds(10)));
+  EXPECT_EQ(kube_->last_authorization(), "Bearer token-2");
+}
+
+TEST_F(PodDiscoveryTest, KubeletDownThenUpKeepsTargetsAndCountsErrors) {
+  FakePod web = sluice::testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.5");
+  kube_->SetPods({web});
+  PodDiscoveryOptions o = KubeletOptions();
+  o.index.grace_period = absl::Hours(1);
+  StartDiscovery(o);
+  ASSERT_TRUE(WaitNames(Has(web.name + "/web")));
+  ASSERT_TRUE(kube_->SetDown(true).ok());
+  ASSERT_TRUE(WaitCounter("sluice_kubelet_refresh_errors_total", 2));
+  // A failed refresh changes nothing: the last pods stay known.
+  EXPECT_THAT(Names(), ElementsAre(web.name + "/web"));
+  EXPECT_EQ(
+      metrics_.GetGauge("sluice_kubelet_up", "", {{"component_id", "discovery.kubelet.pods"}})
+          ->value(),
+      0);
+  FakePod db = sluice::testing::MakeDeploymentPod("shop", "db", "node-1", "10.1.0.6");
+  kube_->SetPods({web, db});
+  ASSERT_TRUE(kube_->SetDown(false).ok());
+  // Backoff starts at 1s and doubles: back within a few seconds.
+  ASSERT_TRUE(WaitNames(Has(db.name + "/db"), absl::Seconds(15)));
+  EXPECT_EQ(
+      metrics_.GetGauge("sluice_kubelet_up", "", {{"component_id", "discovery.kubelet.pods"}})
+          ->value(),
+      1);
+}
+
+TEST_F(PodDiscoveryTest, PodChurnWithGracePeriod) {
+  FakePod a = sluice::testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.5", 1);
+  FakePod b = sluice::testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.7", 2);
+  kube_->SetPods({a});
+  PodDiscoveryOptions o = KubeletOptions();
+  o.index.grace_period = absl::Milliseconds(600);
+  StartDiscovery(o);
+  ASSERT_TRUE(WaitNames(Has(a.name + "/web")));
+  kube_->SetPods({b});  // a rolling update: a replaced by b
+  ASSERT_TRUE(WaitNames(Has(b.name + "/web")));
+  // a stays for its grace period, then goes.
+  EXPECT_TRUE(Has(a.name + "/web")(Names()));
+  ASSERT_TRUE(WaitNames([&](const auto& v) { return !Has(a.name + "/web")(v); }));
+  EXPECT_THAT(Names(), ElementsAre(b.name + "/web"));
+}
+
+TEST_F(PodDiscoveryTest, NewPodDirectoryRefreshesAtOnceAndUnknownPodFallsBackToPath) {
+  PodDiscoveryOptions o = KubeletOptions();
+  o.refresh_interval = absl::Hours(1);  // only the directory can make it ask again
+  o.index.unknown_pod_wait = absl::Milliseconds(500);
+  kube_->SetPods({});
+  StartDiscovery(o);
+  ASSERT_TRUE(kube_->WaitForRequests("/pods", 1, absl::Seconds(10)));
+  // A pod starts: the kubelet knows it by the time its directory appears.
+  FakePod web = sluice::testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.5");
+  web.uid = "uid-web";
+  kube_->SetPods({web});
+  std::filesystem::create_directories(
+      dir_.Join(absl::StrCat("pods/shop_", web.name, "_", web.uid, "/web")));
+  ASSERT_TRUE(WaitNames(Has(web.name + "/web")))
+      << kube_->request_count("/pods") << " " << ::testing::PrintToString(Names());
+  EXPECT_GE(kube_->request_count("/pods"), 2u);
+  // A directory the kubelet never reports: after the wait, a target from its path.
+  std::filesystem::create_directories(dir_.Join("pods/batch_job-x_uid-zzz/main"));
+  ASSERT_TRUE(WaitNames(Has("job-x/main(path)")));
+  LabelSet path_only;
+  for (const LabelSet& t : Targets()) {
+    if (*t.Get("__meta_kubernetes_pod_name") == "job-x") path_only = t;
+  }
+  EXPECT_EQ(*path_only.Get("__meta_kubernetes_namespace"), "batch");
+  EXPECT_EQ(*path_only.Get("__meta_kubernetes_pod_uid"), "uid-zzz");
+  EXPECT_TRUE(WaitCounter("sluice_kubelet_path_only_targets_total", 1));
+  // It becomes known: the same container gets its full labels.
+  FakePod job;
+  job.ns = "batch";
+  job.name = "job-x";
+  job.uid = "uid-zzz";
+  job.node_name = "node-1";
+  job.pod_ip = "10.1.0.9";
+  job.containers.push_back({"main", "busybox", "containerd://1", {}});
+  kube_->SetPods({web, job});
+  // (The next refresh, here made by another pod's directory, tells.)
+  std::filesystem::create_directories(dir_.Join("pods/batch_job-y_uid-yyy/main"));
+  ASSERT_TRUE(WaitNames(Has("job-x/main")));
+  EXPECT_FALSE(Has("job-x/main(path)")(Names()));
+}
+
+TEST_F(PodDiscoveryTest, ApiServerListWithSelectorsAndNodeMetadata) {
+  FakePod mine = sluice::testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.5");
+  FakePod other = sluice::testing::MakeDeploymentPod("shop", "db", "node-2", "10.1.0.6");
+  kube_->SetPods({mine, other});
+  kube_->SetNodes({{"node-1", {{"topology.kubernetes.io/zone", "eu-1a"}}, {}, ""}});
+  PodDiscoveryOptions o;
+  o.component_id = "discovery.kubelet.pods";
+  o.apiserver = Endpoint();
+  o.refresh_interval = absl::Milliseconds(200);
+  o.field_selector = "spec.nodeName=node-1";
+  o.label_selector = "app.kubernetes.io/name in (web,db)";
+  o.attach_node = true;
+  o.node_name = "node-1";
+  o.index.flavor = TargetFlavor::kKubernetes;
+  StartDiscovery(o);
+  ASSERT_TRUE(WaitNames(Has(mine.name + "/web")));
+  EXPECT_THAT(Names(), ElementsAre(mine.name + "/web"));
+  EXPECT_EQ(*Targets()[0].Get("__meta_kubernetes_node_label_topology_kubernetes_io_zone"), "eu-1a");
+  bool saw_selectors = false;
+  for (const auto& r : kube_->Requests()) {
+    if (r.path != "/api/v1/pods") continue;
+    saw_selectors = r.params.count("fieldSelector") &&
+                    r.params.at("fieldSelector") == "spec.nodeName=node-1" &&
+                    r.params.at("labelSelector") == "app.kubernetes.io/name in (web,db)" &&
+                    r.params.at("resourceVersion") == "0";
+  }
+  EXPECT_TRUE(saw_selectors);
+}
+
+TEST_F(PodDiscoveryTest, KubeletThatNeverAnswersHandsOverToTheApiServer) {
+  FakePod mine = sluice::testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.5");
+  kube_->SetPods({mine});
+  PodDiscoveryOptions o;
+  o.component_id = "discovery.kubelet.pods";
+  o.kubelet = Endpoint();
+  o.kubelet->base_url = "https://127.0.0.1:1";  // nothing listens there
+  o.apiserver = Endpoint();
+  o.refresh_interval = absl::Milliseconds(100);
+  o.fields = *FieldSelector::Parse("spec.nodeName=node-1");
+  o.field_selector = "spec.nodeName=node-1";
+  o.index.flavor = TargetFlavor::kKubernetes;
+  StartDiscovery(o);
+  // Three failures, with backoff 1s then 2s, then the API server.
+  ASSERT_TRUE(WaitNames(Has(mine.name + "/web"), absl::Seconds(20)));
+  EXPECT_GE(kube_->request_count("/api/v1/pods"), 1u);
+  EXPECT_GE(metrics_.CounterValue("sluice_kubelet_refresh_errors_total",
+                                  {{"component_id", "discovery.kubelet.pods"}}),
+            3u);
+}
+
+}  // namespace
+}  // namespace sluice::metadata
