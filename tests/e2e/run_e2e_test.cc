@@ -13,9 +13,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "tests/support/fake_kube.h"
 #include "tests/support/fake_loki.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_certs.h"
 
 namespace sluice {
 namespace {
@@ -84,58 +86,192 @@ class RunE2eTest : public ::testing::Test {
   std::vector<std::string> env_;
 };
 
-TEST_F(RunE2eTest, KubernetesPodsConfigShipsEveryLineWithItsLabels) {
+// The DaemonSet pipeline as the chart runs it: the kubelet (fake, HTTPS, service-account token
+// and CA from files) lists the node's pods; every file gets its pod's labels; a pod directory the
+// kubelet does not report goes out with the labels of its path after the wait.
+TEST_F(RunE2eTest, KubernetesPodsConfigLabelsFromTheKubelet) {
+  testing::TestPki pki = testing::MakeTestPki();
+  testing::FakeKube::Options ko;
+  ko.tls = testing::FakeKube::Options::Tls{pki.server_cert_pem, pki.server_key_pem};
+  ko.bearer_token = "sa-token";
+  testing::FakeKube kube(ko);
+  ASSERT_TRUE(kube.Start().ok());
+  std::string sa = dir_.Join("serviceaccount");
+  std::filesystem::create_directories(sa);
+  WriteFile(sa + "/token", "sa-token\n");
+  WriteFile(sa + "/ca.crt", pki.ca_cert_pem);
+
+  testing::FakePod cart = testing::MakeDeploymentPod("shop", "cart", "node-1", "10.1.0.5");
+  cart.uid = "uid-cart";
+  testing::FakePod etcd = testing::MakeStaticPod("kube-system", "etcd", "node-1");
+  const std::string etcd_hash = etcd.annotations.at("kubernetes.io/config.mirror");
+  testing::FakePod api = testing::MakePodWithInitContainers("shop", "api", "node-1", "10.1.0.6");
+  api.uid = "uid-api";
+  testing::FakePod pending = testing::MakePendingPod("shop", "later", "node-1");
+  kube.SetPods({cart, etcd, api, pending});
+
   std::string pods = dir_.Join("pods");
-  std::string a = pods + "/shop_cart-7d9f_uid-a/cart/0.log";
-  std::string b = pods + "/kube-system_coredns-5d78_uid-b/coredns/0.log";
-  std::filesystem::create_directories(std::filesystem::path(a).parent_path());
-  std::filesystem::create_directories(std::filesystem::path(b).parent_path());
-  WriteFile(a, CriLine("cart one", 1) + CriLine("cart two ", 2, "stdout", "P") +
-                   CriLine("joined", 3) + CriLine("cart err", 4, "stderr"));
-  WriteFile(b, CriLine("dns one", 1));
+  std::string cart_log = absl::StrCat(pods, "/shop_", cart.name, "_uid-cart/cart/0.log");
+  std::string etcd_log =
+      absl::StrCat(pods, "/kube-system_", etcd.name, "_", etcd_hash, "/etcd/0.log");
+  std::string init_log = absl::StrCat(pods, "/shop_", api.name, "_uid-api/init-config/0.log");
+  std::string api_log = absl::StrCat(pods, "/shop_", api.name, "_uid-api/api/0.log");
+  std::string job_log = pods + "/batch_job-x_uid-unknown/main/0.log";
+  for (const std::string& f : {cart_log, etcd_log, init_log, api_log, job_log}) {
+    std::filesystem::create_directories(std::filesystem::path(f).parent_path());
+  }
+  WriteFile(cart_log, CriLine("cart one", 1) + CriLine("cart two ", 2, "stdout", "P") +
+                          CriLine("joined", 3) + CriLine("cart err", 4, "stderr"));
+  WriteFile(etcd_log, CriLine("etcd one", 1));
+  WriteFile(init_log, CriLine("config written", 1));
+  WriteFile(api_log, CriLine("api one", 1));
+  WriteFile(job_log, CriLine("job one", 1));
+
   Env("PODS_DIR", pods);
   Env("LOKI_URL", loki_.push_url());
   Env("HOSTNAME", "node-1");
   Env("CLUSTER_NAME", "homelab");
-  Run(Config("kubernetes-pods.alloy"));
-  ASSERT_TRUE(loki_.WaitForEntries(4, absl::Seconds(20)));
-
-  std::map<std::string, std::string> want_cart = {
-      {"cluster", "homelab"}, {"container", "cart"},   {"filename", a},      {"job", "shop/cart"},
-      {"namespace", "shop"},  {"node_name", "node-1"}, {"pod", "cart-7d9f"}, {"stream", "stdout"}};
-  std::map<std::string, std::vector<std::string>> by_labels;
-  for (const auto& s : loki_.Streams()) {
-    for (const auto& e : s.entries)
-      by_labels[testing::FormatLokiLabels(s.label_map)].push_back(e.line);
+  Env("KUBELET_URL", kube.base_url());
+  Env("SERVICE_ACCOUNT_DIR", sa);
+  Env("KUBELET_TLS_INSECURE", "false");
+  Run(Config("kubernetes-pods.alloy"),
+      {"--kubernetes.pods-dir", pods, "--kubernetes.unknown-pod-wait", "2s"});
+  using Labels = std::map<std::string, std::string>;
+  auto labels = [](Labels l) {
+    l["cluster"] = "homelab";
+    l["node_name"] = "node-1";
+    if (!l.count("stream")) l["stream"] = "stdout";
+    return testing::FormatLokiLabels(l);
+  };
+  std::map<std::string, std::vector<std::string>> want = {
+      {labels({{"app", "cart"},
+               {"container", "cart"},
+               {"filename", cart_log},
+               {"job", "shop/cart"},
+               {"namespace", "shop"},
+               {"pod", cart.name}}),
+       {"cart one", "cart two joined"}},
+      {labels({{"app", "cart"},
+               {"container", "cart"},
+               {"filename", cart_log},
+               {"job", "shop/cart"},
+               {"namespace", "shop"},
+               {"pod", cart.name},
+               {"stream", "stderr"}}),
+       {"cart err"}},
+      {labels({{"container", "etcd"},
+               {"filename", etcd_log},
+               {"job", "kube-system/etcd"},
+               {"namespace", "kube-system"},
+               {"pod", etcd.name}}),
+       {"etcd one"}},
+      {labels({{"app", "api"},
+               {"container", "init-config"},
+               {"filename", init_log},
+               {"job", "shop/init-config"},
+               {"namespace", "shop"},
+               {"pod", api.name}}),
+       {"config written"}},
+      {labels({{"app", "api"},
+               {"container", "api"},
+               {"filename", api_log},
+               {"job", "shop/api"},
+               {"namespace", "shop"},
+               {"pod", api.name}}),
+       {"api one"}},
+      // Unknown to the kubelet: the labels its path gives, after the wait.
+      {labels({{"container", "main"},
+               {"filename", job_log},
+               {"job", "batch/main"},
+               {"namespace", "batch"},
+               {"pod", "job-x"}}),
+       {"job one"}},
+  };
+  ASSERT_TRUE(loki_.WaitForEntries(7, absl::Seconds(30)));
+  std::map<std::string, std::vector<std::string>> got;
+  for (const auto& st : loki_.Streams()) {
+    for (const auto& e : st.entries) got[testing::FormatLokiLabels(st.label_map)].push_back(e.line);
   }
-  EXPECT_THAT(by_labels[testing::FormatLokiLabels(want_cart)],
-              ::testing::ElementsAre("cart one", "cart two joined"));
-  auto want_err = want_cart;
-  want_err["stream"] = "stderr";
-  EXPECT_THAT(by_labels[testing::FormatLokiLabels(want_err)], ::testing::ElementsAre("cart err"));
-  std::map<std::string, std::string> want_dns = {
-      {"cluster", "homelab"},         {"container", "coredns"},     {"filename", b},
-      {"job", "kube-system/coredns"}, {"namespace", "kube-system"}, {"node_name", "node-1"},
-      {"pod", "coredns-5d78"},        {"stream", "stdout"}};
-  EXPECT_THAT(by_labels[testing::FormatLokiLabels(want_dns)], ::testing::ElementsAre("dns one"));
-  EXPECT_EQ(by_labels.size(), 3u);
+  EXPECT_EQ(got, want);
+  EXPECT_GE(kube.request_count("/pods"), 1u);
+  EXPECT_EQ(kube.last_authorization(), "Bearer sa-token");
 
-  // A pod that appears later is found (sync_period 5s), appended lines follow.
-  std::string c = pods + "/shop_web-1_uid-c/web/0.log";
-  std::filesystem::create_directories(std::filesystem::path(c).parent_path());
-  WriteFile(c, CriLine("web one", 1));
-  AppendFile(b, CriLine("dns two", 2));
-  ASSERT_TRUE(loki_.WaitForEntries(6, absl::Seconds(30)));
+  // A pod that starts later: the kubelet knows it when its directory appears.
+  testing::FakePod web = testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.7");
+  web.uid = "uid-web";
+  kube.SetPods({cart, etcd, api, pending, web});
+  std::string web_log = absl::StrCat(pods, "/shop_", web.name, "_uid-web/web/0.log");
+  std::filesystem::create_directories(std::filesystem::path(web_log).parent_path());
+  WriteFile(web_log, CriLine("web one", 1));
+  ASSERT_TRUE(loki_.WaitForEntries(8, absl::Seconds(30)));
+  bool found = false;
+  for (const auto& st : loki_.Streams()) {
+    if (st.label_map.count("pod") && st.label_map.at("pod") == web.name) {
+      found = true;
+      EXPECT_EQ(st.label_map.at("app"), "web");
+    }
+  }
+  EXPECT_TRUE(found);
   EXPECT_EQ(Stop(), 0);
 
   // Restarted: nothing again, new lines only.
-  AppendFile(a, CriLine("cart after restart", 5));
-  Run(Config("kubernetes-pods.alloy"));
-  ASSERT_TRUE(loki_.WaitForEntries(7, absl::Seconds(20)));
+  AppendFile(cart_log, CriLine("cart after restart", 5));
+  Run(Config("kubernetes-pods.alloy"),
+      {"--kubernetes.pods-dir", pods, "--kubernetes.unknown-pod-wait", "2s"});
+  ASSERT_TRUE(loki_.WaitForEntries(9, absl::Seconds(30)));
   EXPECT_EQ(Stop(), 0);
-  EXPECT_EQ(loki_.total_entries(), 7u);
+  EXPECT_EQ(loki_.total_entries(), 9u);
   EXPECT_EQ(loki_.duplicates(), 0u);
-  EXPECT_TRUE(std::filesystem::exists(dir_.Join("state/loki.source.file.pods/positions.yml")));
+}
+
+// The kubelet is down when the agent starts: nothing waits for it longer than the wait; the
+// files go out with their path's labels, and with the full ones once it answers.
+TEST_F(RunE2eTest, KubernetesPodsConfigNeverWaitsOnADownKubelet) {
+  testing::FakeKube kube;  // the read-only port: plain HTTP, no token
+  ASSERT_TRUE(kube.Start().ok());
+  ASSERT_TRUE(kube.SetDown(true).ok());
+  testing::FakePod cart = testing::MakeDeploymentPod("shop", "cart", "node-1", "10.1.0.5");
+  cart.uid = "uid-cart";
+  kube.SetPods({cart});
+  std::string pods = dir_.Join("pods");
+  std::string log = absl::StrCat(pods, "/shop_", cart.name, "_uid-cart/cart/0.log");
+  std::filesystem::create_directories(std::filesystem::path(log).parent_path());
+  WriteFile(log, CriLine("before the kubelet", 1));
+  Env("PODS_DIR", pods);
+  Env("LOKI_URL", loki_.push_url());
+  Env("HOSTNAME", "node-1");
+  Env("KUBELET_URL", kube.base_url());
+  std::string sa = dir_.Join("serviceaccount");
+  std::filesystem::create_directories(sa);
+  WriteFile(sa + "/token", "unused-on-the-read-only-port\n");
+  Env("SERVICE_ACCOUNT_DIR", sa);
+  Run(Config("kubernetes-pods.alloy"),
+      {"--kubernetes.pods-dir", pods, "--kubernetes.unknown-pod-wait", "1s"});
+  ASSERT_TRUE(loki_.WaitForEntries(1, absl::Seconds(30)));
+  auto streams = loki_.Streams();
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams[0].label_map.at("pod"), cart.name);
+  EXPECT_EQ(streams[0].label_map.count("app"), 0u);  // the path does not know it
+  ASSERT_TRUE(kube.SetDown(false).ok());
+  // Backoff: 1s, 2s, 4s... the kubelet answers within seconds; then the same file gets `app`.
+  ASSERT_TRUE(kube.WaitForRequests("/pods", 1, absl::Seconds(30)));
+  // Lines appended from now on get `app` once the new labels reach the tailer: append until one
+  // does (each line is still delivered once, labelled one way or the other).
+  bool labelled = false;
+  size_t sent = 1;
+  for (int i = 0; i < 50 && !labelled; ++i) {
+    AppendFile(log, CriLine(absl::StrCat("after the kubelet ", i), 2 + i));
+    ++sent;
+    ASSERT_TRUE(loki_.WaitForEntries(sent, absl::Seconds(30)));
+    for (const auto& st : loki_.Streams()) {
+      labelled |= st.label_map.count("app") && st.label_map.at("app") == "cart";
+    }
+  }
+  EXPECT_TRUE(labelled);
+  EXPECT_EQ(Stop(), 0);
+  EXPECT_EQ(loki_.total_entries(), sent);
+  EXPECT_EQ(loki_.duplicates(), 0u);
+  EXPECT_THAT(ReadFile(dir_.Join("agent.err")), HasSubstr("refreshing the pod list failed"));
 }
 
 TEST_F(RunE2eTest, LocalConfigGlobsNestedDirectoriesWithTenant) {
