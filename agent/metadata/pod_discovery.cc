@@ -1,10 +1,13 @@
 #include "agent/metadata/pod_discovery.h"
 
 #include <boost/asio/post.hpp>
+#include <map>
+#include <random>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "agent/common/log.h"
+#include "agent/common/status_macros.h"
 #include "agent/common/strings.h"
 #include "agent/sink/loki_sink.h"
 
@@ -166,7 +169,30 @@ void PodDiscovery::FetchLoop() {
       last_error_ = error;
     }
     up_gauge_->Set(ok ? 1 : 0);
+    std::vector<Pod> listed;
+    bool watch = ok && options_.watch && r.source == "apiserver";
+    if (watch) listed = *r.pods;
     boost::asio::post(*io_, [this, r = std::move(r)]() mutable { OnResult(std::move(r)); });
+
+    if (watch) {
+      // From the list's version on, the API server tells what changes: no polling.
+      absl::Status st = Watch(std::move(listed), list_resource_version_);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_) return;
+      }
+      if (st.ok()) continue;  // the version expired: list again at once
+      ok = false;
+      errors_->Inc();
+      up_gauge_->Set(0);
+      std::string error(st.message());
+      if (up_ || error != last_error_) {
+        LogWarn("discovery", "watching pods failed; listing again with backoff",
+                {{"component", options_.component_id}, {"source", "apiserver"}, {"error", error}});
+      }
+      up_ = false;
+      last_error_ = error;
+    }
 
     absl::Duration wait = ok ? options_.refresh_interval : backoff;
     if (!ok) backoff = std::min(backoff * 2, max_backoff);
@@ -216,8 +242,7 @@ PodDiscovery::Result PodDiscovery::FetchOnce() {
       // The kubelet takes no selectors: they are applied here.
       std::vector<Pod> kept;
       for (Pod& p : *pods) {
-        const auto& ns = options_.namespaces;
-        if (!ns.empty() && std::find(ns.begin(), ns.end(), p.ns) == ns.end()) continue;
+        if (!WantNamespace(p.ns)) continue;
         if (!options_.labels.Matches(p.labels) || !options_.fields.Matches(p)) continue;
         kept.push_back(std::move(p));
       }
@@ -234,7 +259,9 @@ PodDiscovery::Result PodDiscovery::FetchOnce() {
   } else if (options_.apiserver) {
     r.source = "apiserver";
     std::vector<std::string> namespaces = options_.namespaces;
-    if (namespaces.empty()) namespaces.push_back("");
+    // One watch stream per component: several namespaces are listed and watched cluster-wide,
+    // and kept here.
+    if (namespaces.empty() || (options_.watch && namespaces.size() > 1)) namespaces = {""};
     std::vector<Pod> all;
     absl::Status status;
     for (const std::string& ns : namespaces) {
@@ -250,12 +277,15 @@ PodDiscovery::Result PodDiscovery::FetchOnce() {
       }
       absl::StatusOr<std::string> body = Get(kApiServer, url);
       absl::StatusOr<std::vector<Pod>> pods =
-          body.ok() ? ParsePodList(*body) : absl::StatusOr<std::vector<Pod>>(body.status());
+          body.ok() ? ParsePodList(*body, &list_resource_version_)
+                    : absl::StatusOr<std::vector<Pod>>(body.status());
       if (!pods.ok()) {
         status = pods.status();
         break;
       }
-      for (Pod& p : *pods) all.push_back(std::move(p));
+      for (Pod& p : *pods) {
+        if (WantNamespace(p.ns)) all.push_back(std::move(p));
+      }
     }
     if (status.ok()) {
       r.pods = std::move(all);
@@ -287,6 +317,114 @@ PodDiscovery::Result PodDiscovery::FetchOnce() {
   }
   r.node_labels = node_labels_;
   return r;
+}
+
+bool PodDiscovery::WantNamespace(const std::string& ns) const {
+  const auto& want = options_.namespaces;
+  return want.empty() || std::find(want.begin(), want.end(), ns) != want.end();
+}
+
+absl::Status PodDiscovery::Watch(std::vector<Pod> listed, std::string resource_version) {
+  std::map<std::string, Pod> pods;  // by namespace/name, as the API server keys them
+  for (Pod& p : listed) {
+    std::string key = p.ns + "/" + p.name;
+    pods.emplace(std::move(key), std::move(p));
+  }
+  const std::string ns = options_.namespaces.size() == 1 ? options_.namespaces[0] : "";
+  std::mt19937_64 rng(std::random_device{}());
+  while (true) {
+    // As client-go's reflector: a server-side timeout between 5 and 10 minutes, so that the
+    // agents of a cluster do not all come back at once.
+    int64_t timeout_s = 300 + static_cast<int64_t>(rng() % 300);
+    std::string url = absl::StrCat(
+        options_.apiserver->base_url,
+        ns.empty() ? "/api/v1/pods" : absl::StrCat("/api/v1/namespaces/", ns, "/pods"),
+        "?watch=true&allowWatchBookmarks=true&resourceVersion=", QueryEscape(resource_version),
+        "&timeoutSeconds=", timeout_s);
+    if (!options_.label_selector.empty()) {
+      absl::StrAppend(&url, "&labelSelector=", QueryEscape(options_.label_selector));
+    }
+    if (!options_.field_selector.empty()) {
+      absl::StrAppend(&url, "&fieldSelector=", QueryEscape(options_.field_selector));
+    }
+    HttpRequest req;
+    req.url = url;
+    req.timeout = absl::Seconds(timeout_s) + options_.timeout;
+    req.headers.emplace_back("Accept", "application/json");
+    req.headers.emplace_back("User-Agent", absl::StrCat("sluice/", SLUICE_VERSION));
+    for (const auto& [name, values] : options_.apiserver->http.http_headers) {
+      for (const std::string& v : values) req.headers.emplace_back(name, v);
+    }
+    RETURN_IF_ERROR(auth_[kApiServer]->Apply(&req.headers));
+
+    std::string pending;  // a line not complete yet
+    bool expired = false;
+    absl::Status bad;
+    auto on_data = [&](std::string_view chunk) -> bool {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_) return false;
+      }
+      pending.append(chunk);
+      bool changed = false;
+      size_t start = 0;
+      for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+        std::string_view line(pending.data() + start, nl - start);
+        if (line.empty()) continue;
+        absl::StatusOr<WatchEvent> ev = ParseWatchEvent(line);
+        if (!ev.ok()) {
+          bad = ev.status();
+          return false;
+        }
+        if (ev->type == "ERROR") {
+          // 410 Gone: the version is too old to watch from; anything else is an error too, and
+          // either way the answer is a new list.
+          expired = ev->code == 410;
+          if (!expired) bad = absl::UnavailableError(absl::StrCat("watch error: ", ev->message));
+          return false;
+        }
+        if (!ev->resource_version.empty()) resource_version = ev->resource_version;
+        if (ev->type == "BOOKMARK") continue;
+        std::string key = ev->pod.ns + "/" + ev->pod.name;
+        if (ev->type == "DELETED" || !WantNamespace(ev->pod.ns)) {
+          changed |= pods.erase(key) > 0;
+        } else {
+          pods[key] = std::move(ev->pod);
+          changed = true;
+        }
+      }
+      pending.erase(0, start);
+      if (pending.size() > kMaxPodListBytes) {
+        bad = absl::ResourceExhaustedError("watch event larger than the pod list limit");
+        return false;
+      }
+      if (changed) {
+        Result r;
+        r.source = "apiserver";
+        std::vector<Pod> snapshot;
+        snapshot.reserve(pods.size());
+        for (const auto& [k, p] : pods) snapshot.push_back(p);
+        r.pods = std::move(snapshot);
+        r.node_labels = node_labels_;
+        boost::asio::post(*io_, [this, r = std::move(r)]() mutable { OnResult(std::move(r)); });
+      }
+      return true;
+    };
+    absl::StatusOr<HttpResponse> resp = clients_[kApiServer]->GetStream(req, on_data);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return absl::OkStatus();
+    }
+    if (!resp.ok()) return resp.status();
+    if (resp->status != 200) {
+      if (resp->status == 410) return absl::OkStatus();
+      return absl::UnavailableError(
+          absl::StrCat("error response from API server: ", StatusText(resp->status)));
+    }
+    if (!bad.ok()) return bad;
+    if (expired) return absl::OkStatus();
+    // The server ended the watch (its timeout): watch again from where it left off.
+  }
 }
 
 void PodDiscovery::OnResult(Result r) {

@@ -63,6 +63,9 @@ struct PodDiscoveryOptions {
   std::string field_selector;
   LabelSelector labels;  // the same, parsed (applied to the kubelet's answer)
   FieldSelector fields;
+  // discovery.kubernetes: after a list, watch the API server for changes (list again when the
+  // watch's version expires) instead of listing every refresh_interval.
+  bool watch = false;
   bool attach_node = false;  // add the node's labels (__meta_kubernetes_node_*)
   std::string node_name;
   std::string pods_dir;  // pod log directory to observe; "" = none (no fallback)
@@ -93,6 +96,10 @@ class PodDiscovery {
   void FetchLoop();
   Result FetchOnce();
   absl::StatusOr<std::string> Get(int which, const std::string& url);
+  // Streams changes after `resource_version` to the tail thread until the watch breaks (an
+  // error), its version expires (OK: list again) or Stop() (OK).
+  absl::Status Watch(std::vector<Pod> listed, std::string resource_version);
+  bool WantNamespace(const std::string& ns) const;
   void OnResult(Result r);  // tail thread
   void OnDirsChanged();     // tail thread
   void RequestRefresh();    // any thread
@@ -126,6 +133,7 @@ class PodDiscovery {
   bool kubelet_answered_ = false;
   bool use_apiserver_ = false;
   std::optional<LabelSet> node_labels_;
+  std::string list_resource_version_;
   absl::Time node_fetched_ = absl::InfinitePast();
   bool up_ = true;
   std::string last_error_;

@@ -683,6 +683,7 @@ bool Runtime::Impl::BuildKubernetes(const config::Component& c, const config::Bl
     o.kubelet = std::move(kubelet);
   }
   o.apiserver = std::move(api);
+  o.watch = true;
   o.index.flavor = metadata::TargetFlavor::kKubernetes;
   o.index.fallback_namespaces = o.namespaces;
   // Only the node and the namespace can be told from a pod's directory name.

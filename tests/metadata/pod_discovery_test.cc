@@ -292,6 +292,50 @@ TEST_F(PodDiscoveryTest, ApiServerListWithSelectorsAndNodeMetadata) {
   EXPECT_TRUE(saw_selectors);
 }
 
+TEST_F(PodDiscoveryTest, ApiServerWatchFollowsChangesAndRelistsWhenTheVersionExpires) {
+  FakePod a = sluice::testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.5", 1);
+  FakePod other = sluice::testing::MakeDeploymentPod("shop", "db", "node-2", "10.1.0.6");
+  kube_->SetPods({a, other});
+  PodDiscoveryOptions o;
+  o.component_id = "discovery.kubelet.pods";
+  o.apiserver = Endpoint();
+  o.refresh_interval = absl::Hours(1);  // nothing but the watch can tell
+  o.field_selector = "spec.nodeName=node-1";
+  o.watch = true;
+  o.index.flavor = TargetFlavor::kKubernetes;
+  o.index.grace_period = absl::ZeroDuration();
+  StartDiscovery(o);
+  ASSERT_TRUE(WaitNames(Has(a.name + "/web")));
+  ASSERT_TRUE(kube_->WaitForWatches(1, absl::Seconds(10)));
+  FakePod b = sluice::testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.7", 2);
+  kube_->UpsertPod(b);
+  ASSERT_TRUE(WaitNames(Has(b.name + "/web")));
+  ASSERT_TRUE(kube_->DeletePod("shop", a.name));
+  ASSERT_TRUE(WaitNames([&](const auto& v) { return !Has(a.name + "/web")(v); }));
+  EXPECT_THAT(Names(), ElementsAre(b.name + "/web"));
+  EXPECT_EQ(kube_->request_count("/api/v1/pods") - kube_->watches_started(), 1u);  // one list
+  // The server ends the watch: watched again from the last version, no new list.
+  kube_->CloseWatches();
+  ASSERT_TRUE(kube_->WaitForWatches(1, absl::Seconds(10)));
+  FakePod c = sluice::testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.8", 3);
+  kube_->UpsertPod(c);
+  ASSERT_TRUE(WaitNames(Has(c.name + "/web")));
+  // Its history compacted past the last version the agent saw (a change on another node, which
+  // its selector filtered out), the next watch gets 410 Gone: listed again.
+  size_t lists = kube_->request_count("/api/v1/pods") - kube_->watches_started();
+  other.pod_ip = "10.1.0.66";
+  kube_->UpsertPod(other);
+  kube_->CompactHistory();
+  kube_->CloseWatches();
+  FakePod d = sluice::testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.9", 4);
+  kube_->UpsertPod(d);
+  ASSERT_TRUE(WaitNames(Has(d.name + "/web")));
+  EXPECT_GT(kube_->request_count("/api/v1/pods") - kube_->watches_started(), lists);
+  EXPECT_EQ(metrics_.CounterValue("sluice_kubelet_refresh_errors_total",
+                                  {{"component_id", "discovery.kubelet.pods"}}),
+            0u);
+}
+
 TEST_F(PodDiscoveryTest, KubeletThatNeverAnswersHandsOverToTheApiServer) {
   FakePod mine = sluice::testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.5");
   kube_->SetPods({mine});
