@@ -597,6 +597,14 @@ bool Runtime::Impl::BuildKubernetes(const config::Component& c, const config::Bl
     sd.String("role", &srole, config::Required::kYes);
     sd.String("label", &label);
     sd.String("field", &field);
+    if (!label.empty()) {
+      absl::StatusOr<metadata::LabelSelector> one = metadata::LabelSelector::Parse(label);
+      if (!one.ok()) sd.ErrorAt("label", std::string(one.status().message()));
+    }
+    if (!field.empty()) {
+      absl::StatusOr<metadata::FieldSelector> one = metadata::FieldSelector::Parse(field);
+      if (!one.ok()) sd.ErrorAt("field", std::string(one.status().message()));
+    }
     if (sd.Finish() && srole != "pod") {
       diags->Add(sb->span, absl::StrCat("sluice: selectors for role \"", Av(srole),
                                         "\" cannot apply to role \"pod\""));

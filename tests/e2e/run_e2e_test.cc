@@ -415,6 +415,52 @@ TEST_F(RunE2eTest, ValidateNamesFileLineAndColumn) {
   }
 }
 
+TEST_F(RunE2eTest, ValidateChecksKubernetesDiscoveryArguments) {
+  struct Case {
+    std::string config;
+    std::string error;
+  };
+  std::vector<Case> cases = {
+      {"discovery.kubernetes \"p\" {\n  role = \"node\"\n}\n",
+       ":2:10: sluice: role \"node\" is not supported (sluice ships pod logs: role \"pod\")"},
+      {"discovery.kubelet \"k\" {\n  url = \"ftp://x:10250\"\n}\n",
+       ":2:9: sluice: url \"ftp://x:10250\" must start with http:// or https://"},
+      {"discovery.kubernetes \"p\" {\n  role = \"pod\"\n  api_server = \"https://a:6443\"\n"
+       "  selectors {\n    role = \"pod\"\n    field = \"spec.containers=x\"\n  }\n}\n",
+       ":6:13: field selector \"spec.containers=x\": field label not supported: spec.containers"},
+      {"discovery.kubelet \"k\" {\n  bearer_token = \"a\"\n  bearer_token_file = \"/b\"\n}\n",
+       ":1:1: at most one of basic_auth, authorization, oauth2, bearer_token & bearer_token_file "
+       "must be configured"},
+      {"discovery.kubelet \"k\" {\n  refresh = \"5s\"\n}\n",
+       ":2:3: unrecognized attribute name \"refresh\""},
+      {"discovery.kubernetes \"p\" {\n  role = \"pod\"\n  api_server = \"https://a:6443\"\n"
+       "  kubeconfig_file = \"/k\"\n}\n",
+       ":4:21: sluice: kubeconfig_file is not supported"},
+  };
+  for (const Case& c : cases) {
+    std::string cfg = dir_.Join("bad.alloy");
+    WriteFile(cfg, c.config);
+    std::string out, err;
+    EXPECT_EQ(RunToEnd({SLUICE_BINARY, "validate", cfg}, &out, &err), 1) << c.config;
+    EXPECT_THAT(err, HasSubstr(cfg + c.error)) << c.config;
+  }
+  // A complete discovery.kubernetes block as Alloy users write it validates.
+  std::string cfg = dir_.Join("good.alloy");
+  WriteFile(cfg,
+            "discovery.kubernetes \"pods\" {\n"
+            "  role = \"pod\"\n"
+            "  api_server = \"https://10.0.0.1:6443\"\n"
+            "  bearer_token_file = \"/var/run/secrets/kubernetes.io/serviceaccount/token\"\n"
+            "  namespaces {\n    names = [\"shop\", \"kube-system\"]\n  }\n"
+            "  selectors {\n    role  = \"pod\"\n    field = \"spec.nodeName=node-1\"\n"
+            "    label = \"app.kubernetes.io/name\"\n  }\n"
+            "  attach_metadata {\n    node = true\n  }\n"
+            "}\n"
+            "discovery.relabel \"r\" {\n  targets = discovery.kubernetes.pods.targets\n}\n");
+  std::string out, err;
+  EXPECT_EQ(RunToEnd({SLUICE_BINARY, "validate", cfg}, &out, &err), 0) << err;
+}
+
 TEST_F(RunE2eTest, FmtPrintsCanonicalFormAndRewrites) {
   std::string cfg = dir_.Join("messy.alloy");
   WriteFile(cfg,
