@@ -20,7 +20,6 @@ manifests are split on '---' lines and empty ones are skipped.
 import copy
 import decimal
 import hashlib
-import json
 import math
 import os
 import re
