@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   procps python3
+  python3-yaml  # PyYAML for tests/charts/chart_test.py
   util-linux  # setpriv, unshare (end-to-end tests), taskset (bench/run); Essential in Debian
 )
 
