@@ -1558,6 +1558,18 @@ absl::Status TailManager::SavePositions() {
     r.offset = f->acked_offset;
     records.push_back(std::move(r));
   }
+  // Positions read at start that no target claimed yet (a discovery that has not answered, a
+  // kubelet down at start) are kept while their file exists: another restart before the targets
+  // come must not read those files again from the start.
+  for (const auto& [key, r] : restored_) {
+    struct stat st;
+    if (::stat(r.path.c_str(), &st) != 0 || st.st_ino != key.second) continue;
+    PositionRecord rec;
+    rec.path = r.path;
+    rec.id = r.identity;
+    rec.offset = r.offset;
+    records.push_back(std::move(rec));
+  }
   absl::Status s = WritePositionsFile(opt_.positions_path, records);
   if (!s.ok()) {
     positions_errors_->Inc();

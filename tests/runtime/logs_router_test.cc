@@ -2,6 +2,7 @@
 // the LogsRouter, ProcessNodes with test stages, and WriteNodes whose endpoints are fake sinks.
 // Checks what reaches each endpoint and when a file's position may be committed.
 #include "agent/runtime/logs_router.h"
+#include "agent/source/positions.h"
 
 #include <gtest/gtest.h>
 
@@ -272,6 +273,57 @@ TEST_F(LogsRouterTest, ARouteToNothingStillCommits) {
   WriteFile(path, "nobody listens\n");
   StartTail(path, route);
   ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 15; }));
+}
+
+}  // namespace
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// A restart whose targets come late (a discovery that has not answered yet) must keep the
+// positions it read: saved again as they were, and used when the target comes.
+TEST_F(LogsRouterTest, PositionsNoTargetClaimedYetSurviveASave) {
+  AddWrite({""});
+  uint32_t route = router_.AddRoute({writes_[0].get()});
+  std::string path = dir_.Join("late.log");
+  WriteFile(path, "first line\n");
+  TailOptions t;
+  t.target_mode = true;
+  t.event_coalesce = absl::ZeroDuration();
+  t.positions_path = dir_.Join("positions.yml");
+  {
+    TailManager first(&io_, t, RealClock::Get(), &metrics_, nullptr);
+    first.SetOutput(&router_);
+    router_.AddSource(&first);
+    first.SetTargets({FileTarget{path, LabelSet(), LogFormat::kPlain, route}});
+    for (auto& w : writes_) w->Start();
+    ASSERT_TRUE(first.Start().ok());
+    ASSERT_TRUE(RunUntil([&] { return first.CommittedOffset(path) == 11; }));
+    ASSERT_TRUE(first.SavePositions().ok());
+    first.StopReading();
+  }
+  // Restarted with no target yet: a save keeps the entry.
+  TailOptions t2 = t;
+  t2.file_id_base = uint64_t{1} << LogsRouter::kSourceShift;
+  TailManager second(&io_, t2, RealClock::Get(), &metrics_, nullptr);
+  second.SetOutput(&router_);
+  router_.AddSource(&second);
+  ASSERT_TRUE(second.Start().ok());
+  ASSERT_TRUE(second.SavePositions().ok());
+  absl::StatusOr<std::vector<PositionRecord>> saved = ReadPositionsFile(t.positions_path);
+  ASSERT_TRUE(saved.ok());
+  ASSERT_EQ(saved->size(), 1u);
+  EXPECT_EQ((*saved)[0].path, path);
+  EXPECT_EQ((*saved)[0].offset, 11);
+  // The target comes: reading resumes there, the first line is not sent again.
+  AppendFile(path, "second line\n");
+  second.SetTargets({FileTarget{path, LabelSet(), LogFormat::kPlain, route}});
+  ASSERT_TRUE(RunUntil([&] { return second.CommittedOffset(path) == 23; }));
+  std::vector<Received> got = Got(0);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].line, "second line");
+  second.StopReading();
 }
 
 }  // namespace

@@ -1,0 +1,52 @@
+// HttpServer: the agent's HTTP endpoints (/metrics, /-/ready, /-/healthy, /-/reload), as Alloy
+// serves them on --server.http.listen-addr.
+//
+// Boost.Beast, asynchronous, on an io_context and thread of its own rather than the tail
+// thread's: a scrape or a reload request must be answered while the pipeline's event loop is
+// busy or being replaced (a reload drains the running graph and builds a new one, which can take
+// seconds), and a slow scraper must never delay reading. Handlers run on the server thread;
+// what they call (the metrics registry, the agent's status and reload) is thread-safe.
+//
+// Bounded: at most kMaxConnections connections at once (more are closed at accept), request
+// headers and body limited to 64 KiB, 30s to send a request. HTTP/1.1 keep-alive.
+//
+// Owned by main(); Start() binds (an error names the address), Stop() closes the listener and
+// every connection and joins the thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace sluice {
+
+struct HttpReply {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+class HttpServer {
+ public:
+  // (method, target) -> reply. Called on the server thread.
+  using Handler = std::function<HttpReply(const std::string& method, const std::string& target)>;
+  static constexpr int kMaxConnections = 64;
+
+  explicit HttpServer(Handler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds `listen_addr` ("host:port", "[v6]:port", ":port" for every address) and serves.
+  absl::Status Start(const std::string& listen_addr);
+  void Stop();
+  int port() const;  // the bound port (0 before Start), for listen addresses with port 0
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice
