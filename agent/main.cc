@@ -29,6 +29,8 @@
 #include "agent/config/format.h"
 #include "agent/pipeline/labels.h"
 #include "agent/runtime/runtime.h"
+#include "agent/server/http_server.h"
+#include "agent/server/service.h"
 
 namespace sluice {
 namespace {
@@ -282,17 +284,25 @@ sigset_t BlockSignals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return set;
 }
 
 // Waits for SIGTERM/SIGINT, then runs `shutdown` on another thread; a second signal exits at
-// once. Returns when `shutdown` is done.
+// once. SIGHUP runs `reload` (when given) and goes on waiting. Returns when `shutdown` is done.
 template <typename Fn>
-void WaitAndShutdown(sigset_t set, Fn shutdown) {
+void WaitAndShutdown(sigset_t set, Fn shutdown, std::function<void()> reload = nullptr) {
   int sig = 0;
-  sigwait(&set, &sig);
+  for (;;) {
+    sigwait(&set, &sig);
+    if (sig != SIGHUP) break;
+    if (reload) {
+      LogInfo("agent", "reloading the configuration", {{"signal", strsignal(sig)}});
+      reload();
+    }
+  }
   LogInfo("agent", "shutting down", {{"signal", strsignal(sig)}});
   pthread_t main_thread = pthread_self();
   std::thread stopper([&] {
@@ -302,6 +312,7 @@ void WaitAndShutdown(sigset_t set, Fn shutdown) {
   for (;;) {
     sigwait(&set, &sig);
     if (sig == SIGUSR1) break;
+    if (sig == SIGHUP) continue;  // too late to reload
     // A second SIGTERM/SIGINT: leave now. The positions file on disk only ever holds
     // acknowledged offsets and is replaced atomically, so it is consistent; what was sent but
     // not acknowledged since its last write is read again next time.
@@ -393,25 +404,45 @@ int RunConfig(int argc, char** argv, bool validate_only) {
   RuntimeOptions options;
   int rc = ParseRun(argc, argv, &options);
   if (rc != -1) return rc;
+  if (validate_only) {
+    MetricsRegistry metrics;
+    std::string error;
+    if (Runtime::Load(options, &metrics, &error) == nullptr) {
+      std::fputs(error.c_str(), stderr);
+      return kExitFailure;
+    }
+    return kExitOk;
+  }
   sigset_t set = BlockSignals();
   MetricsRegistry metrics;
-  std::string error;
-  std::unique_ptr<Runtime> runtime = Runtime::Load(options, &metrics, &error);
-  if (runtime == nullptr) {
-    std::fputs(error.c_str(), stderr);
+  AgentService service(options, &metrics);
+  absl::Status status = service.Start();
+  if (absl::IsInvalidArgument(status)) {
+    std::fputs(std::string(status.message()).c_str(), stderr);
     return kExitFailure;
   }
-  if (validate_only) return kExitOk;
-  absl::Status status = runtime->Start();
   if (!status.ok()) {
     LogError("agent", "cannot start", {{"error", std::string(status.message())}});
+    return kExitFailure;
+  }
+  HttpServer server([&service](const std::string& method, const std::string& target) {
+    return service.Handle(method, target);
+  });
+  status = server.Start(options.http_listen_addr);
+  if (!status.ok()) {
+    LogError("agent", "cannot start the HTTP server", {{"error", std::string(status.message())}});
+    service.Shutdown();
     return kExitFailure;
   }
   LogInfo("agent", "started",
           {{"version", SLUICE_VERSION},
            {"config", options.config_path},
-           {"storage", options.storage_path}});
-  WaitAndShutdown(set, [&] { runtime->Shutdown(); });
+           {"storage", options.storage_path},
+           {"http", options.http_listen_addr},
+           {"http_port", std::to_string(server.port())}});
+  WaitAndShutdown(
+      set, [&] { service.Shutdown(); }, [&] { (void)service.Reload(); });
+  server.Stop();
   for (const std::string& line : metrics.NonZeroCounters()) {
     LogInfo("agent", "counter", {{"metric", line}});
   }

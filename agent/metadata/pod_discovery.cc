@@ -129,6 +129,12 @@ void PodDiscovery::Stop() {
   if (timer_) timer_->cancel();
 }
 
+std::optional<std::string> PodDiscovery::Unhealthy() const {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  if (health_error_.empty()) return std::nullopt;
+  return absl::StrCat("refreshing the pod list failed: ", health_error_);
+}
+
 void PodDiscovery::RequestRefresh() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -169,6 +175,10 @@ void PodDiscovery::FetchLoop() {
       last_error_ = error;
     }
     up_gauge_->Set(ok ? 1 : 0);
+    {
+      std::lock_guard<std::mutex> lock(health_mu_);
+      health_error_ = ok ? "" : last_error_;
+    }
     std::vector<Pod> listed;
     bool watch = ok && options_.watch && r.source == "apiserver";
     if (watch) listed = *r.pods;
@@ -192,6 +202,8 @@ void PodDiscovery::FetchLoop() {
       }
       up_ = false;
       last_error_ = error;
+      std::lock_guard<std::mutex> lock(health_mu_);
+      health_error_ = error;
     }
 
     absl::Duration wait = ok ? options_.refresh_interval : backoff;

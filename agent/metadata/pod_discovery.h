@@ -86,6 +86,9 @@ class PodDiscovery {
 
   void Start();  // tail thread
   void Stop();   // tail thread; joins the fetch thread
+  // Why the component is unhealthy (its last refresh failed), or nullopt. Any thread.
+  std::optional<std::string> Unhealthy() const;
+  const std::string& component_id() const { return options_.component_id; }
 
  private:
   struct Result {
@@ -137,6 +140,8 @@ class PodDiscovery {
   absl::Time node_fetched_ = absl::InfinitePast();
   bool up_ = true;
   std::string last_error_;
+  mutable std::mutex health_mu_;  // guards health_error_ (fetch thread writes, any thread reads)
+  std::string health_error_;      // "" = healthy
 
   Counter* refreshes_;
   Counter* errors_;

@@ -921,4 +921,19 @@ void Runtime::Shutdown() {
 
 size_t Runtime::aborted_bytes() const { return impl_->router.aborted_bytes(); }
 
+std::vector<std::string> Runtime::Unhealthy() const {
+  std::vector<std::string> out;
+  for (const auto& pd : impl_->pod_discoveries) {
+    if (std::optional<std::string> why = pd->Unhealthy()) {
+      out.push_back(absl::StrCat(pd->component_id(), ": ", *why));
+    }
+  }
+  for (const auto& w : impl_->writes) {
+    if (std::optional<std::string> why = w->Unhealthy()) {
+      out.push_back(absl::StrCat(w->component_id(), ": ", *why));
+    }
+  }
+  return out;
+}
+
 }  // namespace sluice

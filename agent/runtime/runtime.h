@@ -57,6 +57,8 @@ class Runtime {
 
   // Line bytes not acknowledged at shutdown (read again at the next start).
   size_t aborted_bytes() const;
+  // "<component id>: <why>" for each component that is not healthy now. Any thread.
+  std::vector<std::string> Unhealthy() const;
 
  private:
   struct Impl;

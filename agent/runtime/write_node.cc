@@ -176,3 +176,16 @@ void WriteNode::Flush() {
 }
 
 }  // namespace sluice
+
+namespace sluice {
+
+std::optional<std::string> WriteNode::Unhealthy() const {
+  // Endpoints are fixed after construction; each sink guards its own state.
+  for (const auto& ep : endpoints_) {
+    if (ep->sink == nullptr) continue;
+    if (std::optional<std::string> why = ep->sink->Unhealthy()) return why;
+  }
+  return std::nullopt;
+}
+
+}  // namespace sluice

@@ -57,6 +57,10 @@ class WriteNode final : public LogsNode {
   // Delivers what is queued until `deadline`, then cancels and joins the send threads.
   void Drain(absl::Time deadline);
 
+  // Why an endpoint is failing now, or nullopt. Any thread.
+  std::optional<std::string> Unhealthy() const;
+  const std::string& component_id() const { return settings_.component_id; }
+
   void Push(ProcessEntry& entry) override;
   void PushMark(uint64_t file_id, uint64_t generation, int64_t offset) override;
   void Tick(int64_t now_mono_ns) override;

@@ -126,18 +126,19 @@ class HttpServer::Impl {
     }
     port_ = acceptor_.local_endpoint().port();
     Accept();
-    thread_ = std::thread([this] { io_.run(); });
+    // Two threads: a reload (which waits for the old graph to drain) must not hold up scrapes.
+    for (auto& t : threads_) t = std::thread([this] { io_.run(); });
     return absl::OkStatus();
   }
 
   void Stop() {
-    if (!thread_.joinable()) return;
+    if (!threads_[0].joinable()) return;
     asio::post(io_, [this] {
       beast::error_code ignored;
       acceptor_.close(ignored);
     });
     io_.stop();  // pending sessions are destroyed with the io_context
-    thread_.join();
+    for (auto& t : threads_) t.join();
   }
 
   int port() const { return port_; }
@@ -160,7 +161,7 @@ class HttpServer::Impl {
   Handler handler_;
   asio::io_context io_;
   tcp::acceptor acceptor_{io_};
-  std::thread thread_;
+  std::thread threads_[2];
   std::atomic<int> open_{0};
   int port_ = 0;
 };

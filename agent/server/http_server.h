@@ -1,8 +1,8 @@
 // HttpServer: the agent's HTTP endpoints (/metrics, /-/ready, /-/healthy, /-/reload), as Alloy
 // serves them on --server.http.listen-addr.
 //
-// Boost.Beast, asynchronous, on an io_context and thread of its own rather than the tail
-// thread's: a scrape or a reload request must be answered while the pipeline's event loop is
+// Boost.Beast, asynchronous, on an io_context and two threads of its own rather than the
+// tail thread's: a scrape or a reload request must be answered while the pipeline's event loop is
 // busy or being replaced (a reload drains the running graph and builds a new one, which can take
 // seconds), and a slow scraper must never delay reading. Handlers run on the server thread;
 // what they call (the metrics registry, the agent's status and reload) is thread-safe.

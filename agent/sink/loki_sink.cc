@@ -131,6 +131,17 @@ void LokiSink::Prepare(Batch* batch) {
   batch->prepared = true;
 }
 
+void LokiSink::SetHealth(std::string error) {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  health_error_ = std::move(error);
+}
+
+std::optional<std::string> LokiSink::Unhealthy() const {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  if (health_error_.empty()) return std::nullopt;
+  return health_error_;
+}
+
 BatchOutcome LokiSink::Deliver(const Batch& batch) {
   if (batch.entries == 0) return BatchOutcome::kDelivered;  // marks only: nothing to send
   if (batch.prepared) {
@@ -170,10 +181,12 @@ BatchOutcome LokiSink::Deliver(const Batch& batch) {
     RetryDecision decision = policy_.Decide(result, attempt);
     switch (decision.kind) {
       case RetryDecision::Kind::kDelivered:
+        SetHealth("");
         sent_bytes_->Inc(batch.line_bytes);
         sent_entries_->Inc(batch.entries);
         return BatchOutcome::kDelivered;
       case RetryDecision::Kind::kDrop: {
+        SetHealth("");  // answered: the endpoint works, this batch was refused
         CountDrop(batch, tenant, decision.reason);
         if (result.http_status == 400) {
           metrics_
@@ -198,6 +211,9 @@ BatchOutcome LokiSink::Deliver(const Batch& batch) {
         return BatchOutcome::kDropped;
       }
       case RetryDecision::Kind::kRetry:
+        SetHealth(absl::StrCat("push to ", host_, " failing (attempt ", attempt, "): ",
+                               result.http_status == 0 ? error_text.substr(0, 200)
+                                                       : std::to_string(result.http_status)));
         metrics_
             ->GetCounter("loki_write_batch_retries_total",
                          "Number of times batches have had to be retried.",

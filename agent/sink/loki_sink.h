@@ -13,6 +13,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -63,12 +64,14 @@ class LokiSink final : public Sink {
 
   void Prepare(Batch* batch) override;
   BatchOutcome Deliver(const Batch& batch) override;
+  std::optional<std::string> Unhealthy() const override;
   void Cancel() override {
     sleeper_->Cancel();
     http_->Cancel();
   }
 
  private:
+  void SetHealth(std::string error);
   void CountDrop(const Batch& batch, const std::string& tenant, const std::string& reason);
   // The request's headers for `tenant`, Authorization included; an error when a credentials
   // file cannot be read (the attempt then counts as a transport error).
@@ -92,6 +95,8 @@ class LokiSink final : public Sink {
   Counter* sent_entries_;
   Counter* requests_ok_;
   int64_t last_error_log_ns_ = 0;
+  mutable std::mutex health_mu_;  // health_error_: written by the sender thread, read by any
+  std::string health_error_;      // "" while the last attempt succeeded (or none failed)
 };
 
 // Short reason for a 400 from Loki's message text ("too_far_behind", "out_of_order",

@@ -8,6 +8,9 @@
 // itself). Cancel() may be called from any thread. Owned by Sender.
 #pragma once
 
+#include <optional>
+#include <string>
+
 #include "agent/pipeline/batch.h"
 
 namespace sluice {
@@ -19,6 +22,9 @@ class Sink {
   virtual BatchOutcome Deliver(const Batch& batch) = 0;
   // Makes the current and every later Deliver() return kAborted as soon as possible.
   virtual void Cancel() = 0;
+  // Why deliveries are failing now (the last attempt failed and is being retried), or nullopt.
+  // Any thread.
+  virtual std::optional<std::string> Unhealthy() const { return std::nullopt; }
 };
 
 }  // namespace sluice

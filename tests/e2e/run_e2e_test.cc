@@ -60,8 +60,10 @@ class RunE2eTest : public ::testing::Test {
     env_.push_back(name);
   }
   void Run(const std::string& config, std::vector<std::string> extra = {}) {
+    // A port from the kernel: tests never collide with each other or with a running agent.
     std::vector<std::string> argv = {SLUICE_BINARY, "run", config, "--storage.path",
-                                     dir_.Join("state")};
+                                     dir_.Join("state"), "--server.http.listen-addr",
+                                     "127.0.0.1:0"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     agent_ = std::make_unique<Subprocess>();
     ASSERT_TRUE(agent_->Start(argv, dir_.Join("agent.out"), dir_.Join("agent.err")));

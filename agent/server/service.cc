@@ -1,0 +1,146 @@
+#include "agent/server/service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "agent/common/log.h"
+
+namespace sluice {
+
+AgentService::AgentService(RuntimeOptions options, MetricsRegistry* metrics)
+    : options_(std::move(options)), metrics_(metrics) {
+  last_load_ok_ =
+      metrics->GetGauge("alloy_config_last_load_successful", "Config loaded successfully.");
+  last_load_time_ = metrics->GetGauge("alloy_config_last_load_success_timestamp_seconds",
+                                      "Timestamp of the last successful configuration load.");
+  load_failures_ =
+      metrics->GetCounter("alloy_config_load_failures_total", "Config failed to load.");
+  reloads_ = metrics->GetCounter("sluice_config_reloads_total",
+                                 "Configuration reloads that replaced the running graph.");
+}
+
+AgentService::~AgentService() { Shutdown(); }
+
+void AgentService::RecordLoad(bool ok) {
+  last_load_ok_->Set(ok ? 1 : 0);
+  if (ok) {
+    last_load_time_->Set(absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
+  } else {
+    load_failures_->Inc();
+  }
+}
+
+absl::Status AgentService::Start() {
+  std::lock_guard<std::mutex> reload(reload_mu_);
+  std::string error;
+  std::unique_ptr<Runtime> rt = Runtime::Load(options_, metrics_, &error);
+  RecordLoad(rt != nullptr);
+  if (rt == nullptr) return absl::InvalidArgumentError(error);
+  absl::Status st = rt->Start();
+  if (!st.ok()) return st;
+  std::lock_guard<std::mutex> lock(mu_);
+  runtime_ = std::move(rt);
+  running_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status AgentService::Reload() {
+  std::lock_guard<std::mutex> reload(reload_mu_);
+  std::string error;
+  // Built, not started: the running graph is untouched until the new one is known to be good.
+  std::unique_ptr<Runtime> next = Runtime::Load(options_, metrics_, &error);
+  if (next == nullptr) {
+    RecordLoad(false);
+    LogError("agent", "reload refused: the new configuration is invalid; the running one stays",
+             {{"config", options_.config_path}, {"error", error}});
+    return absl::InvalidArgumentError(error);
+  }
+  std::shared_ptr<Runtime> old;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    old = runtime_;
+    running_ = false;  // not ready while the graphs change hands
+  }
+  if (old != nullptr) {
+    old->Shutdown();
+    aborted_bytes_ += old->aborted_bytes();
+  }
+  absl::Status st = next->Start();
+  RecordLoad(st.ok());
+  if (!st.ok()) {
+    LogError("agent", "reload failed to start the new configuration",
+             {{"error", std::string(st.message())}});
+    return st;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    runtime_ = std::move(next);
+    running_ = true;
+  }
+  reloads_->Inc();
+  LogInfo("agent", "configuration reloaded", {{"config", options_.config_path}});
+  return absl::OkStatus();
+}
+
+void AgentService::Shutdown() {
+  std::lock_guard<std::mutex> reload(reload_mu_);
+  std::shared_ptr<Runtime> rt;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    rt = std::move(runtime_);
+    running_ = false;
+  }
+  if (rt != nullptr) {
+    rt->Shutdown();
+    aborted_bytes_ += rt->aborted_bytes();
+  }
+}
+
+bool AgentService::Ready() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return running_ && runtime_ != nullptr;
+}
+
+std::vector<std::string> AgentService::Unhealthy() const {
+  std::shared_ptr<Runtime> rt;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    rt = runtime_;
+  }
+  if (rt == nullptr) return {};
+  return rt->Unhealthy();
+}
+
+size_t AgentService::aborted_bytes() const { return aborted_bytes_; }
+
+HttpReply AgentService::Handle(const std::string& method, const std::string& target) {
+  std::string path = target.substr(0, target.find('?'));
+  bool read = method == "GET" || method == "HEAD";
+  if (path == "/metrics") {
+    if (!read) return {405, "text/plain; charset=utf-8", "method not allowed\n"};
+    return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_->RenderPrometheus()};
+  }
+  if (path == "/-/ready") {
+    if (Ready()) return {200, "text/plain; charset=utf-8", "sluice is ready.\n"};
+    return {503, "text/plain; charset=utf-8", "sluice is not ready.\n"};
+  }
+  if (path == "/-/healthy") {
+    std::vector<std::string> bad = Unhealthy();
+    if (bad.empty())
+      return {200, "text/plain; charset=utf-8", "All sluice components are healthy.\n"};
+    return {500, "text/plain; charset=utf-8",
+            absl::StrCat("unhealthy components: ", absl::StrJoin(bad, ", "), "\n")};
+  }
+  if (path == "/-/reload") {
+    if (method != "GET" && method != "POST") {
+      return {405, "text/plain; charset=utf-8", "method not allowed\n"};
+    }
+    absl::Status st = Reload();
+    if (st.ok()) return {200, "text/plain; charset=utf-8", "config reloaded\n"};
+    int code = st.code() == absl::StatusCode::kInvalidArgument ? 400 : 500;
+    return {code, "text/plain; charset=utf-8", std::string(st.message())};
+  }
+  return {404, "text/plain; charset=utf-8", "404 page not found\n"};
+}
+
+}  // namespace sluice
