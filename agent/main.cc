@@ -444,7 +444,7 @@ int RunConfig(int argc, char** argv, bool validate_only) {
       set, [&] { service.Shutdown(); }, [&] { (void)service.Reload(); });
   server.Stop();
   for (const std::string& line : metrics.NonZeroCounters()) {
-    LogInfo("agent", "counter", {{"metric", line}});
+    LogAlways(LogLevel::kInfo, "agent", "counter", {{"metric", line}});
   }
   LogInfo("agent", "stopped");
   return kExitOk;
@@ -529,7 +529,7 @@ int RunTail(int argc, char** argv) {
 
   WaitAndShutdown(set, [&] { agent.Shutdown(); });
   for (const std::string& line : metrics.NonZeroCounters()) {
-    LogInfo("agent", "counter", {{"metric", line}});
+    LogAlways(LogLevel::kInfo, "agent", "counter", {{"metric", line}});
   }
   LogInfo("agent", "stopped");
   return kExitOk;

@@ -81,15 +81,54 @@ std::string FormatLogLine(std::string_view ts, LogLevel level, std::string_view 
   return line;
 }
 
-void Log(LogLevel level, std::string_view component, std::string_view msg, LogFields fields) {
+bool LogRateLimiter::Allow(std::string_view key, int64_t now_ns, uint64_t* suppressed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (keys_.size() >= kMaxKeys && !keys_.contains(std::string(key))) keys_.clear();
+  State& st = keys_[std::string(key)];
+  if (st.in_window == 0 || now_ns - st.window_start >= kLogWindowNanos) {
+    st.window_start = now_ns;
+    st.in_window = 0;
+  }
+  if (st.in_window >= kLogBurst) {
+    ++st.suppressed;
+    return false;
+  }
+  ++st.in_window;
+  *suppressed = st.suppressed;
+  st.suppressed = 0;
+  return true;
+}
+
+namespace {
+
+void Write(LogLevel level, std::string_view component, std::string_view msg, LogFields fields,
+           bool limited) {
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
-  std::string ts = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  static LogRateLimiter* limiter = new LogRateLimiter();  // never destroyed: logs at exit too
+  uint64_t suppressed = 0;
+  absl::Time now = absl::Now();
+  if (limited && !limiter->Allow(absl::StrCat(Av(component), "\x1f", Av(msg)),
+                                 absl::ToUnixNanos(now), &suppressed)) {
+    return;
+  }
+  std::string ts = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone());
   std::string line = FormatLogLine(ts, level, component, msg, fields);
+  if (suppressed > 0) absl::StrAppend(&line, " suppressed=", suppressed);
   line.push_back('\n');
   // One write per line keeps lines whole across threads; a failed write to stderr has nowhere
   // better to go.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
+}
+
+}  // namespace
+
+void Log(LogLevel level, std::string_view component, std::string_view msg, LogFields fields) {
+  Write(level, component, msg, fields, true);
+}
+
+void LogAlways(LogLevel level, std::string_view component, std::string_view msg, LogFields fields) {
+  Write(level, component, msg, fields, false);
 }
 
 }  // namespace sluice
