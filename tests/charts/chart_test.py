@@ -320,7 +320,8 @@ class RenderedManifests(unittest.TestCase):
         role = one("default", "ClusterRole")
         self.assertEqual(role["rules"], [
             {"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]},
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["list", "watch"]},
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
         ])
         binding = one("default", "ClusterRoleBinding")
         self.assertEqual(binding["roleRef"], {"apiGroup": "rbac.authorization.k8s.io",
@@ -331,7 +332,7 @@ class RenderedManifests(unittest.TestCase):
         extra = one("extras", "ClusterRole")["rules"]
         self.assertEqual(extra[-1], {"apiGroups": [""], "resources": ["namespaces"],
                                      "verbs": ["get", "list", "watch"]})
-        self.assertEqual(len(extra), 3)
+        self.assertEqual(len(extra), 4)
 
     def test_configmap_is_the_repository_config(self):
         cm = one("default", "ConfigMap")
