@@ -140,6 +140,21 @@ absl::Status JsonError(simdjson::error_code code, std::string_view what) {
       absl::StrCat("cannot parse ", Av(what), ": ", simdjson::error_message(code)));
 }
 
+// Parses `json` into `*doc` (which lives as long as `parser`).
+absl::Status ParseDoc(std::string_view json, std::string_view what, simdjson::dom::parser* parser,
+                      simdjson::padded_string* padded, element* doc) {
+  *padded = simdjson::padded_string(json);
+  if (auto err = parser->parse(*padded).get(*doc); err) return JsonError(err, what);
+  return absl::OkStatus();
+}
+
+// metadata.<key> of an object, "" without one.
+std::string MetaStr(element obj, std::string_view key) {
+  element meta;
+  if (obj["metadata"].get(meta) != simdjson::SUCCESS) return "";
+  return Str(meta, key);
+}
+
 // Is `ip` an IPv4 address (dotted quad)? Anything else with a ':' is taken as IPv6.
 bool IsIpv4(std::string_view ip) { return ip.find(':') == std::string_view::npos; }
 
@@ -159,18 +174,14 @@ absl::StatusOr<std::vector<Pod>> ParsePodList(std::string_view json,
         absl::StrCat("pod list of ", json.size(), " bytes is larger than ", kMaxPodListBytes));
   }
   simdjson::dom::parser parser;
+  simdjson::padded_string padded;
   element doc;
-  simdjson::padded_string padded(json);
-  if (auto err = parser.parse(padded).get(doc); err) return JsonError(err, "pod list");
+  if (absl::Status st = ParseDoc(json, "pod list", &parser, &padded, &doc); !st.ok()) return st;
   std::string_view kind;
   if (doc["kind"].get_string().get(kind) == simdjson::SUCCESS && kind != "PodList") {
     return absl::InvalidArgumentError(absl::StrCat("expected a PodList, got ", Av(kind)));
   }
-  if (resource_version != nullptr) {
-    *resource_version = doc["metadata"].error() == simdjson::SUCCESS
-                            ? Str(doc["metadata"].value_unsafe(), "resourceVersion")
-                            : "";
-  }
+  if (resource_version != nullptr) *resource_version = MetaStr(doc, "resourceVersion");
   std::vector<Pod> pods;
   simdjson::dom::array items;
   auto err = doc["items"].get_array().get(items);
@@ -182,9 +193,9 @@ absl::StatusOr<std::vector<Pod>> ParsePodList(std::string_view json,
 
 absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view json) {
   simdjson::dom::parser parser;
+  simdjson::padded_string padded;
   element doc;
-  simdjson::padded_string padded(json);
-  if (auto err = parser.parse(padded).get(doc); err) return JsonError(err, "watch event");
+  if (absl::Status st = ParseDoc(json, "watch event", &parser, &padded, &doc); !st.ok()) return st;
   WatchEvent ev;
   ev.type = Str(doc, "type");
   element obj;
@@ -195,18 +206,16 @@ absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view json) {
     ev.message = Str(obj, "message");
     return ev;
   }
-  if (obj["metadata"].error() == simdjson::SUCCESS) {
-    ev.resource_version = Str(obj["metadata"].value_unsafe(), "resourceVersion");
-  }
+  ev.resource_version = MetaStr(obj, "resourceVersion");
   if (ev.type != "BOOKMARK") ev.pod = ParsePod(obj);
   return ev;
 }
 
 absl::StatusOr<ObjectMeta> ParseObjectMeta(std::string_view json) {
   simdjson::dom::parser parser;
+  simdjson::padded_string padded;
   element doc;
-  simdjson::padded_string padded(json);
-  if (auto err = parser.parse(padded).get(doc); err) return JsonError(err, "object");
+  if (absl::Status st = ParseDoc(json, "object", &parser, &padded, &doc); !st.ok()) return st;
   element meta;
   if (auto err = doc["metadata"].get(meta); err) return JsonError(err, "object metadata");
   ObjectMeta out;
