@@ -8,6 +8,11 @@
 // itself). Cancel() may be called from any thread. Owned by Sender.
 #pragma once
 
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "agent/common/metrics.h"
 #include "agent/pipeline/batch.h"
 
 namespace sluice {
@@ -19,6 +24,15 @@ class Sink {
   virtual BatchOutcome Deliver(const Batch& batch) = 0;
   // Makes the current and every later Deliver() return kAborted as soon as possible.
   virtual void Cancel() = 0;
+  // The sink's loki_write_dropped_{entries,bytes}_total series for `tenant` and `reason`, for
+  // entries dropped before they reach it (max_streams: "stream_limited"); {nullptr, nullptr} when
+  // the sink counts no drops. Any thread; the counters stay valid for the registry's lifetime.
+  virtual std::pair<Counter*, Counter*> DropCounters(const std::string& tenant,
+                                                     std::string_view reason) {
+    (void)tenant;
+    (void)reason;
+    return {nullptr, nullptr};
+  }
 };
 
 }  // namespace sluice

@@ -38,7 +38,15 @@ class FakeSink final : public Sink {
     bool hold = false;
     bool cancelled = false;
   };
-  explicit FakeSink(std::shared_ptr<State> st) : st_(std::move(st)) {}
+  FakeSink(std::shared_ptr<State> st, MetricsRegistry* metrics)
+      : st_(std::move(st)), metrics_(metrics) {}
+  // As LokiSink: the endpoint's series, here with host "fake".
+  std::pair<Counter*, Counter*> DropCounters(const std::string& tenant,
+                                             std::string_view reason) override {
+    MetricLabels l = {{"host", "fake"}, {"reason", std::string(reason)}, {"tenant", tenant}};
+    return {metrics_->GetCounter("loki_write_dropped_entries_total", "", l),
+            metrics_->GetCounter("loki_write_dropped_bytes_total", "", l)};
+  }
   // As a real sink does, turns the batch into its payload at seal (the batcher takes the arena
   // back right after): one record per entry, fields split by \x1f, records by \x1e.
   void Prepare(Batch* batch) override {
@@ -80,6 +88,7 @@ class FakeSink final : public Sink {
 
  private:
   std::shared_ptr<State> st_;
+  MetricsRegistry* metrics_;
 };
 
 // Holds every entry whose line starts with "hold" until Flush(); passes the others on, setting
@@ -134,7 +143,10 @@ class LogsRouterTest : public ::testing::Test {
       WriteEndpointSettings es;
       es.tenant = tenant;
       es.batch_wait = absl::Milliseconds(5);
-      es.make_sink = [st]() -> std::unique_ptr<Sink> { return std::make_unique<FakeSink>(st); };
+      MetricsRegistry* m = &metrics_;
+      es.make_sink = [st, m]() -> std::unique_ptr<Sink> {
+        return std::make_unique<FakeSink>(st, m);
+      };
       ws.endpoints.push_back(std::move(es));
     }
     writes_.push_back(
@@ -260,10 +272,11 @@ TEST_F(LogsRouterTest, MaxStreamsDropsNewStreamsAndCountsThem) {
   StartTail(path, route);
   ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 19; }));
   EXPECT_EQ(Count(0), 2u);
-  EXPECT_EQ(
-      metrics_.CounterValue("loki_write_dropped_entries_total",
-                            {{"component_id", "loki.write.test0"}, {"reason", "stream_limited"}}),
-      1u);
+  // Counted by the endpoint's sink, per host and tenant, as Alloy's client counts them.
+  MetricLabels l = {{"host", "fake"}, {"reason", "stream_limited"}, {"tenant", "other"}};
+  EXPECT_EQ(metrics_.CounterValue("loki_write_dropped_entries_total", l), 1u);
+  EXPECT_EQ(metrics_.CounterValue("loki_write_dropped_bytes_total", l), 14u)
+      << "the line \"tenant=other y\"";
 }
 
 TEST_F(LogsRouterTest, ARouteToNothingStillCommits) {
