@@ -7,17 +7,24 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <fstream>
 #include <mutex>
+#include <set>
 
 #include "agent/pipeline/push_encoder.h"
+#include "agent/process/stage.h"
 #include "agent/runtime/process_node.h"
 #include "agent/runtime/write_node.h"
+#include "agent/sink/loki_sink.h"
+#include "tests/support/fake_loki.h"
 #include "tests/support/temp_dir.h"
 
 namespace sluice {
 namespace {
 
 using ::sluice::testing::AppendFile;
+using ::sluice::testing::FakeLoki;
 using ::sluice::testing::TempDir;
 using ::sluice::testing::WriteFile;
 
@@ -285,6 +292,123 @@ TEST_F(LogsRouterTest, ARouteToNothingStillCommits) {
   WriteFile(path, "nobody listens\n");
   StartTail(path, route);
   ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 15; }));
+}
+
+// Drops the lines that start with "drop", counted as loki.process's stages count them.
+class DroppingStage final : public Stage {
+ public:
+  explicit DroppingStage(StageContext ctx) : ctx_(std::move(ctx)) {}
+  void Process(ProcessEntry&& e, EmitFn emit) override {
+    if (e.line.rfind("drop", 0) == 0) {
+      CountDroppedLine(ctx_, "dropped_by_test");
+      return;
+    }
+    emit(std::move(e));
+  }
+
+ private:
+  StageContext ctx_;
+};
+
+// Whether `text` has a sample of `name` (a line `name{...} v` or `name v`), not just its HELP.
+bool HasSample(const std::string& text, const std::string& name) {
+  for (const std::string& prefix : {"\n" + name + "{", "\n" + name + " "}) {
+    if (text.find(prefix) != std::string::npos) return true;
+  }
+  return false;
+}
+
+double SampleValue(const std::string& text, const std::string& series) {
+  size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::strtod(text.c_str() + at + series.size() + 2, nullptr);
+}
+
+// The names the chart's dashboard and alerts may query (tests/charts/exported_metrics.txt) are
+// all exported by a pipeline that ships lines: file source, loki.process, loki.write to a
+// Loki-protocol receiver. Names only the runtime sets are listed here and left out.
+TEST_F(LogsRouterTest, EveryNameTheDashboardQueriesIsExported) {
+  const std::set<std::string> kRuntimeOwned = {
+      "alloy_config_last_load_successful",    // ConfigLoadMetrics, from the runtime's loads
+      "sluice_kubelet_refresh_errors_total",  // discovery.kubelet (PodDiscovery)
+  };
+  FakeLoki loki;
+  ASSERT_TRUE(loki.Start().ok());
+  WriteNodeSettings ws;
+  ws.component_id = "loki.write.default";
+  WriteEndpointSettings es;
+  es.batch_wait = absl::Milliseconds(5);
+  LokiSinkConfig cfg;
+  cfg.url = loki.push_url();
+  cfg.component_id = ws.component_id;
+  MetricsRegistry* m = &metrics_;
+  es.make_sink = [cfg, m]() -> std::unique_ptr<Sink> {
+    return std::make_unique<LokiSink>(cfg,
+                                      std::make_unique<CurlHttpClient>(CurlHttpClientOptions{}),
+                                      std::make_unique<RealSleeper>(), m, 1);
+  };
+  ws.endpoints.push_back(std::move(es));
+  writes_.push_back(
+      std::make_unique<WriteNode>(std::move(ws), &router_, &io_, RealClock::Get(), &metrics_));
+  router_.AddNode(writes_.back().get());
+  StageContext ctx;
+  ctx.clock = RealClock::Get();
+  ctx.metrics = &metrics_;
+  ctx.component_id = "loki.process.default";
+  std::vector<std::unique_ptr<Stage>> stages;
+  stages.push_back(std::make_unique<DroppingStage>(ctx));
+  processes_.push_back(std::make_unique<ProcessNode>(std::move(stages), &router_));
+  ProcessNode* p = processes_.back().get();
+  p->SetForward({writes_[0].get()});
+  router_.AddNode(p);
+  uint32_t route = router_.AddRoute({p});
+  std::string path = dir_.Join("app.log");
+  WriteFile(path, "one\ndrop me\ntwo\n");
+  StartTail(path, route);
+  ASSERT_TRUE(RunUntil([&] { return loki.AllLines().size() == 2; }));
+  ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 16; }));
+
+  std::ifstream names(SLUICE_SOURCE_DIR "/tests/charts/exported_metrics.txt");
+  ASSERT_TRUE(names.good());
+  std::string text = metrics_.RenderPrometheus();
+  int checked = 0;
+  for (std::string name; std::getline(names, name);) {
+    if (name.empty() || name[0] == '#' || kRuntimeOwned.contains(name)) continue;
+    ++checked;
+    EXPECT_TRUE(HasSample(text, name)) << name << " is not exported:\n" << text;
+  }
+  EXPECT_GE(checked, 15);
+
+  // The values move as lines are shipped.
+  const std::string sent =
+      "loki_write_sent_entries_total{component_id=\"loki.write.default\",component_path=\"/\","
+      "host=\"127.0.0.1:" +
+      std::to_string(loki.port()) + "\",tenant=\"\"}";
+  const std::string lines = "loki_source_file_read_lines_total{path=\"" + path + "\"}";
+  const std::string read = "loki_source_file_read_bytes_total{path=\"" + path + "\"}";
+  EXPECT_EQ(SampleValue(text, sent), 2);
+  EXPECT_EQ(SampleValue(text, lines), 3);
+  EXPECT_EQ(SampleValue(text, read), 16);
+  EXPECT_EQ(SampleValue(text, "sluice_unacked_bytes"), 0);
+  EXPECT_EQ(SampleValue(text,
+                        "loki_process_dropped_lines_total{component_id=\"loki.process.default\","
+                        "component_path=\"/\",reason=\"dropped_by_test\"}"),
+            1);
+  AppendFile(path, "three\nfour\n");
+  ASSERT_TRUE(RunUntil([&] { return loki.AllLines().size() == 4; }));
+  ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 27; }));
+  text = metrics_.RenderPrometheus();
+  EXPECT_EQ(SampleValue(text, sent), 4);
+  EXPECT_EQ(SampleValue(text, lines), 5);
+  EXPECT_EQ(SampleValue(text, read), 27);
+  EXPECT_EQ(SampleValue(text, "loki_source_file_files_active_total"), 1);
+  const std::string duration_count =
+      "loki_write_request_duration_seconds_count{component_id=\"loki.write.default\","
+      "component_path=\"/\",host=\"127.0.0.1:" +
+      std::to_string(loki.port()) + "\",status_code=\"204\",tenant=\"\"}";
+  EXPECT_GE(SampleValue(text, duration_count), 2) << text;
+  for (auto& w : writes_) w->Drain(absl::Now() + absl::Seconds(5));
+  writes_.clear();
 }
 
 }  // namespace
