@@ -286,6 +286,7 @@ bool Runtime::Impl::BuildSourceFile(const config::Component& c, const config::Bl
   t.positions_interval = options.positions_interval;
   t.max_open_files = options.max_open_files;
   t.positions_path = absl::StrCat(options.storage_path, "/", c.id, "/positions.yml");
+  t.component_id = c.id;
   std::string encoding;
   if (d.String("encoding", &encoding) && !encoding.empty()) {
     std::string lower = encoding;
@@ -446,6 +447,7 @@ bool Runtime::Impl::BuildWrite(const config::Component& c, const config::Block& 
       budget = std::min<size_t>(budget, std::max<uint64_t>(ep.queue_config.capacity, 1));
     }
     LokiSinkConfig sink = LokiSinkConfigFromEndpoint(ep);
+    sink.component_id = c.id;
     CurlHttpClientOptions http = CurlOptionsFromEndpoint(ep);
     es.make_sink = [sink, http, m]() -> std::unique_ptr<Sink> {
       return std::make_unique<LokiSink>(sink, std::make_unique<CurlHttpClient>(http),

@@ -1,6 +1,7 @@
 #include "agent/runtime/write_node.h"
 
 #include <boost/asio/post.hpp>
+#include <tuple>
 
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
@@ -10,12 +11,8 @@ namespace sluice {
 
 WriteNode::WriteNode(WriteNodeSettings settings, LogsRouter* router, boost::asio::io_context* io,
                      const Clock* clock, MetricsRegistry* metrics)
-    : settings_(std::move(settings)), router_(router), io_(io), clock_(clock), metrics_(metrics) {
-  MetricLabels l = {{"component_id", settings_.component_id}, {"reason", "stream_limited"}};
-  stream_limited_entries_ = metrics_->GetCounter("loki_write_dropped_entries_total",
-                                                 "Entries dropped instead of sent, by reason.", l);
-  stream_limited_bytes_ = metrics_->GetCounter("loki_write_dropped_bytes_total",
-                                               "Line bytes dropped instead of sent, by reason.", l);
+    : settings_(std::move(settings)), router_(router), io_(io), clock_(clock) {
+  (void)metrics;
   for (WriteEndpointSettings& s : settings_.endpoints) {
     auto ep = std::make_unique<Endpoint>();
     ep->settings = s;
@@ -69,6 +66,8 @@ WriteNode::TenantBatcher* WriteNode::BatcherFor(Endpoint& ep, std::string_view t
                                            });
   Sink* sink = ep.sink;
   raw->batcher->SetPrepare([sink](Batch* b) { sink->Prepare(b); });
+  std::tie(raw->limited_entries, raw->limited_bytes) =
+      sink->DropCounters(raw->tenant, "stream_limited");
   raw->slot = router_->AddSlot(raw->batcher.get());
   ep.batchers.push_back(std::move(tb));
   return raw;
@@ -108,8 +107,10 @@ void WriteNode::Push(ProcessEntry& e) {
       } else {
         if (settings_.max_streams > 0 &&
             ep->streams >= static_cast<size_t>(settings_.max_streams)) {
-          stream_limited_entries_->Inc();
-          stream_limited_bytes_->Inc(e.line.size());
+          if (tb->limited_entries != nullptr) {
+            tb->limited_entries->Inc();
+            tb->limited_bytes->Inc(e.line.size());
+          }
           continue;  // not cached: every entry of the stream is counted
         }
         auto info = std::make_shared<StreamInfo>();

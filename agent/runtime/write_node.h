@@ -48,6 +48,8 @@ struct WriteNodeSettings {
 
 class WriteNode final : public LogsNode {
  public:
+  // `metrics` is unused: the endpoints' sinks own the loki_write_* series (stream_limited drops
+  // included, through Sink::DropCounters). Kept for the callers.
   WriteNode(WriteNodeSettings settings, LogsRouter* router, boost::asio::io_context* io,
             const Clock* clock, MetricsRegistry* metrics);
   ~WriteNode() override;
@@ -73,6 +75,10 @@ class WriteNode final : public LogsNode {
     uint32_t slot = 0;
     std::unique_ptr<Batcher> batcher;
     absl::flat_hash_map<std::string, uint32_t> streams;  // rendered labels -> stream id
+    // The endpoint's loki_write_dropped_*_total{reason="stream_limited"} series for this tenant
+    // (Alloy counts max_streams drops per host and tenant); null when the sink counts no drops.
+    Counter* limited_entries = nullptr;
+    Counter* limited_bytes = nullptr;
   };
   struct Endpoint {
     WriteEndpointSettings settings;
@@ -91,15 +97,12 @@ class WriteNode final : public LogsNode {
   LogsRouter* router_;
   boost::asio::io_context* io_;
   const Clock* clock_;
-  MetricsRegistry* metrics_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
   LabelSet last_labels_;  // the last entry's labels as received
   bool have_last_ = false;
   LabelSet labels_scratch_;  // ... with the external labels
   std::string key_scratch_;
   std::string meta_scratch_;
-  Counter* stream_limited_entries_;
-  Counter* stream_limited_bytes_;
   bool started_ = false;
 };
 

@@ -1,20 +1,20 @@
 #include "agent/server/service.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "agent/common/digest.h"
 #include "agent/common/log.h"
 
 namespace sluice {
 
 AgentService::AgentService(RuntimeOptions options, MetricsRegistry* metrics)
-    : options_(std::move(options)), metrics_(metrics) {
-  last_load_ok_ =
-      metrics->GetGauge("alloy_config_last_load_successful", "Config loaded successfully.");
-  last_load_time_ = metrics->GetGauge("alloy_config_last_load_success_timestamp_seconds",
-                                      "Timestamp of the last successful configuration load.");
-  load_failures_ =
-      metrics->GetCounter("alloy_config_load_failures_total", "Config failed to load.");
+    : options_(std::move(options)), metrics_(metrics), load_metrics_(metrics) {
   reloads_ = metrics->GetCounter("sluice_config_reloads_total",
                                  "Configuration reloads that replaced the running graph.");
 }
@@ -22,12 +22,33 @@ AgentService::AgentService(RuntimeOptions options, MetricsRegistry* metrics)
 AgentService::~AgentService() { Shutdown(); }
 
 void AgentService::RecordLoad(bool ok) {
-  last_load_ok_->Set(ok ? 1 : 0);
   if (ok) {
-    last_load_time_->Set(absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
+    load_metrics_.Succeeded(ConfigHash(), absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch()));
   } else {
-    load_failures_->Inc();
+    load_metrics_.Failed();
   }
+}
+
+std::string AgentService::ConfigHash() const {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::string> files;
+  if (fs::is_directory(options_.config_path, ec)) {
+    for (const auto& e : fs::directory_iterator(options_.config_path, ec)) {
+      if (e.path().extension() == ".alloy") files.push_back(e.path().string());
+    }
+    std::sort(files.begin(), files.end());
+  } else {
+    files.push_back(options_.config_path);
+  }
+  std::string all;
+  for (const std::string& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in) return "";
+    absl::StrAppend(&all, f, std::string(1, '\0'));
+    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return Sha256Hex(all);
 }
 
 absl::Status AgentService::Start() {

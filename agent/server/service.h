@@ -48,6 +48,9 @@ class AgentService {
 
  private:
   void RecordLoad(bool ok);
+  // SHA-256 of the configuration's text (a directory: its *.alloy files in name order), for
+  // alloy_config_hash; "" when it cannot be read.
+  std::string ConfigHash() const;
 
   RuntimeOptions options_;
   MetricsRegistry* metrics_;
@@ -56,9 +59,7 @@ class AgentService {
   std::shared_ptr<Runtime> runtime_;
   bool running_ = false;
   size_t aborted_bytes_ = 0;
-  Gauge* last_load_ok_;
-  Gauge* last_load_time_;
-  Counter* load_failures_;
+  ConfigLoadMetrics load_metrics_;
   Counter* reloads_;
 };
 

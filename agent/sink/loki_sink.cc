@@ -53,17 +53,12 @@ LokiSink::LokiSink(LokiSinkConfig config, std::unique_ptr<HttpClient> http,
       policy_(config_.retry, seed),
       host_(UrlHost(config_.url)),
       auth_(config_.basic_auth, config_.authorization) {
-  sent_bytes_ = metrics->GetCounter("loki_write_sent_bytes_total", "Number of bytes sent.",
-                                    {{"host", host_}});
-  sent_entries_ = metrics->GetCounter("loki_write_sent_entries_total",
-                                      "Number of log entries sent.", {{"host", host_}});
-  // Created now so that the series exist (at 0) before the first retry, as Alloy does.
-  metrics->GetCounter("loki_write_batch_retries_total",
-                      "Number of times batches have had to be retried.",
-                      {{"host", host_}, {"tenant", config_.tenant}});
-  requests_ok_ =
-      metrics->GetCounter("sluice_write_requests_total", "Push requests answered, by status code.",
-                          {{"host", host_}, {"status_code", "2xx"}});
+  // Alloy creates the configured tenant's series, the drop reasons' included, up front: they
+  // exist at 0 before anything happens.
+  SeriesFor(config_.tenant);
+  for (const char* reason : {"ingester_error", "rate_limited", "stream_limited", "line_too_long"}) {
+    CountDrop(config_.tenant, reason, 0, 0);
+  }
   request_.url = config_.url;
   request_.timeout = config_.remote_timeout;
   size_t scheme_end = config_.url.find("://");
@@ -109,16 +104,55 @@ absl::Status LokiSink::BuildHeaders(const std::string& tenant) {
   return auth_.Apply(&headers);
 }
 
-void LokiSink::CountDrop(const Batch& batch, const std::string& tenant, const std::string& reason) {
-  MetricLabels labels = {{"host", host_}, {"reason", reason}, {"tenant", tenant}};
-  metrics_
-      ->GetCounter("loki_write_dropped_entries_total",
-                   "Number of log entries dropped because they failed to be sent.", labels)
-      ->Inc(batch.entries);
-  metrics_
-      ->GetCounter("loki_write_dropped_bytes_total",
-                   "Number of bytes dropped because they failed to be sent.", labels)
-      ->Inc(batch.line_bytes);
+MetricLabels LokiSink::Labels(MetricLabels extra) const {
+  MetricLabels labels;
+  if (!config_.component_id.empty()) {
+    labels = {{"component_id", config_.component_id}, {"component_path", "/"}};
+  }
+  labels.emplace_back("host", host_);
+  for (auto& l : extra) labels.push_back(std::move(l));
+  return labels;
+}
+
+LokiSink::TenantSeries& LokiSink::SeriesFor(const std::string& tenant) {
+  auto it = tenants_.find(tenant);
+  if (it != tenants_.end()) return it->second;
+  MetricLabels l = Labels({{"tenant", tenant}});
+  TenantSeries s;
+  s.encoded_bytes = metrics_->GetCounter("loki_write_encoded_bytes_total",
+                                         "Number of bytes encoded and ready to send.", l);
+  s.sent_bytes = metrics_->GetCounter("loki_write_sent_bytes_total", "Number of bytes sent.", l);
+  s.sent_entries = metrics_->GetCounter("loki_write_sent_entries_total",
+                                        "Number of log entries sent to the ingester.", l);
+  s.retries = metrics_->GetCounter("loki_write_batch_retries_total",
+                                   "Number of times batches has had to be retried.", l);
+  constexpr double kKiB = 1024, kMiB = 1024 * kKiB;
+  s.request_size =
+      metrics_->GetHistogram("loki_write_request_size_bytes", "Number of bytes for requests.",
+                             {1 * kKiB, 4 * kKiB, 16 * kKiB, 64 * kKiB, 256 * kKiB, 512 * kKiB,
+                              1 * kMiB, 2 * kMiB, 4 * kMiB, 8 * kMiB, 16 * kMiB, 20 * kMiB},
+                             l);
+  return tenants_.emplace(tenant, s).first->second;
+}
+
+std::pair<Counter*, Counter*> LokiSink::DropCounters(const std::string& tenant,
+                                                     std::string_view reason) {
+  MetricLabels labels = Labels({{"reason", std::string(reason)}, {"tenant", tenant}});
+  return {metrics_->GetCounter("loki_write_dropped_entries_total",
+                               "Number of log entries dropped because failed to be sent to the "
+                               "ingester after all retries.",
+                               labels),
+          metrics_->GetCounter("loki_write_dropped_bytes_total",
+                               "Number of bytes dropped because failed to be sent to the ingester "
+                               "after all retries.",
+                               labels)};
+}
+
+void LokiSink::CountDrop(const std::string& tenant, const std::string& reason, uint64_t entries,
+                         uint64_t bytes) {
+  auto [dropped_entries, dropped_bytes] = DropCounters(tenant, reason);
+  dropped_entries->Inc(entries);
+  dropped_bytes->Inc(bytes);
 }
 
 void LokiSink::Prepare(Batch* batch) {
@@ -153,15 +187,28 @@ BatchOutcome LokiSink::Deliver(const Batch& batch) {
   }
   // Alloy: a batch's tenant (from the __tenant_id__ label) wins over the endpoint's tenant_id.
   const std::string& tenant = batch.tenant.empty() ? config_.tenant : batch.tenant;
+  TenantSeries& series = SeriesFor(tenant);
+  // As Alloy counts them: the bytes of the encoded (compressed) request, per request.
+  const uint64_t body_bytes = request_.body.size();
+  series.encoded_bytes->Inc(body_bytes);
+  series.request_size->Observe(static_cast<double>(body_bytes));
   for (int attempt = 1;; ++attempt) {
     if (sleeper_->cancelled()) return BatchOutcome::kAborted;
     PushAttempt result;
     std::string error_text;
     // Built per attempt: a credentials file rotated while we back off is used on the retry.
     absl::Status headers = BuildHeaders(tenant);
+    int64_t start_ns = RealClock::Get()->MonotonicNanos();
     absl::StatusOr<HttpResponse> response =
         headers.ok() ? http_->Post(request_) : absl::StatusOr<HttpResponse>(headers);
     if (absl::IsCancelled(response.status())) return BatchOutcome::kAborted;
+    // Alloy's status_code is "-1" when no response came (transport error).
+    int status_code = response.ok() ? response->status : -1;
+    metrics_
+        ->GetHistogram("loki_write_request_duration_seconds", "Duration of send requests.",
+                       DefaultHistogramBuckets(),
+                       Labels({{"status_code", std::to_string(status_code)}, {"tenant", tenant}}))
+        ->Observe(static_cast<double>(RealClock::Get()->MonotonicNanos() - start_ns) / 1e9);
     if (response.ok()) {
       result.http_status = response->status;
       if (response->retry_after) {
@@ -174,26 +221,24 @@ BatchOutcome LokiSink::Deliver(const Batch& batch) {
     metrics_
         ->GetCounter(
             "sluice_write_requests_total", "Push requests answered, by status code.",
-            {{"host", host_},
-             {"status_code",
-              result.http_status == 0 ? std::string("error") : std::to_string(result.http_status)}})
+            Labels({{"status_code", result.http_status == 0 ? std::string("error")
+                                                            : std::to_string(result.http_status)}}))
         ->Inc();
     RetryDecision decision = policy_.Decide(result, attempt);
     switch (decision.kind) {
       case RetryDecision::Kind::kDelivered:
         SetHealth("");
-        sent_bytes_->Inc(batch.line_bytes);
-        sent_entries_->Inc(batch.entries);
+        series.sent_bytes->Inc(body_bytes);
+        series.sent_entries->Inc(batch.entries);
         return BatchOutcome::kDelivered;
       case RetryDecision::Kind::kDrop: {
         SetHealth("");  // answered: the endpoint works, this batch was refused
-        CountDrop(batch, tenant, decision.reason);
+        CountDrop(tenant, decision.reason, batch.entries, body_bytes);
         if (result.http_status == 400) {
           metrics_
-              ->GetCounter(
-                  "sluice_write_rejected_batches_total",
-                  "Batches Loki answered 400 for, by the reason its message gives.",
-                  {{"host", host_}, {"reason", std::string(LokiRejectionReason(error_text))}})
+              ->GetCounter("sluice_write_rejected_batches_total",
+                           "Batches Loki answered 400 for, by the reason its message gives.",
+                           Labels({{"reason", std::string(LokiRejectionReason(error_text))}}))
               ->Inc();
         }
         // Loki's message says what was wrong (which stream, which limit); log it, but not a
@@ -214,11 +259,7 @@ BatchOutcome LokiSink::Deliver(const Batch& batch) {
         SetHealth(absl::StrCat("push to ", host_, " failing (attempt ", attempt, "): ",
                                result.http_status == 0 ? error_text.substr(0, 200)
                                                        : std::to_string(result.http_status)));
-        metrics_
-            ->GetCounter("loki_write_batch_retries_total",
-                         "Number of times batches have had to be retried.",
-                         {{"host", host_}, {"tenant", tenant}})
-            ->Inc();
+        series.retries->Inc();
         LogWarn("loki.write", "push failed, will retry",
                 {{"host", host_},
                  {"status", std::to_string(result.http_status)},

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "agent/common/clock.h"
 #include "agent/common/metrics.h"
@@ -46,6 +47,9 @@ struct LokiSinkConfig {
   std::optional<AuthorizationConfig> authorization;
   absl::Duration remote_timeout = absl::Seconds(10);
   RetryConfig retry;
+  // The loki.write component ("loki.write.default"): Alloy labels its metrics with component_id
+  // and component_path="/". Empty: no component labels.
+  std::string component_id;
 };
 
 // The sink's share of an endpoint block. max_backoff_retries: 0 (retry forever, sluice's
@@ -69,10 +73,24 @@ class LokiSink final : public Sink {
     sleeper_->Cancel();
     http_->Cancel();
   }
+  std::pair<Counter*, Counter*> DropCounters(const std::string& tenant,
+                                             std::string_view reason) override;
 
  private:
   void SetHealth(std::string error);
-  void CountDrop(const Batch& batch, const std::string& tenant, const std::string& reason);
+  // Alloy's per-tenant series of this endpoint (host, tenant), created at the tenant's first
+  // batch. Sender thread.
+  struct TenantSeries {
+    Counter* encoded_bytes;
+    Counter* sent_bytes;
+    Counter* sent_entries;
+    Counter* retries;
+    Histogram* request_size;
+  };
+  TenantSeries& SeriesFor(const std::string& tenant);
+  MetricLabels Labels(MetricLabels extra) const;  // component labels + host + extra
+  void CountDrop(const std::string& tenant, const std::string& reason, uint64_t entries,
+                 uint64_t bytes);
   // The request's headers for `tenant`, Authorization included; an error when a credentials
   // file cannot be read (the attempt then counts as a transport error).
   absl::Status BuildHeaders(const std::string& tenant);
@@ -91,9 +109,7 @@ class LokiSink final : public Sink {
   RequestAuth auth_;               // basic_auth / authorization, credentials files read per request
   bool url_has_userinfo_ = false;  // user:pass@ in the URL is the auth then, as in Go
 
-  Counter* sent_bytes_;
-  Counter* sent_entries_;
-  Counter* requests_ok_;
+  absl::flat_hash_map<std::string, TenantSeries> tenants_;
   int64_t last_error_log_ns_ = 0;
   mutable std::mutex health_mu_;  // health_error_: written by the sender thread, read by any
   std::string health_error_;      // "" while the last attempt succeeded (or none failed)

@@ -10,7 +10,10 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
+#include "agent/common/metrics.h"
 #include "agent/pipeline/batch.h"
 
 namespace sluice {
@@ -25,6 +28,15 @@ class Sink {
   // Why deliveries are failing now (the last attempt failed and is being retried), or nullopt.
   // Any thread.
   virtual std::optional<std::string> Unhealthy() const { return std::nullopt; }
+  // The sink's loki_write_dropped_{entries,bytes}_total series for `tenant` and `reason`, for
+  // entries dropped before they reach it (max_streams: "stream_limited"); {nullptr, nullptr} when
+  // the sink counts no drops. Any thread; the counters stay valid for the registry's lifetime.
+  virtual std::pair<Counter*, Counter*> DropCounters(const std::string& tenant,
+                                                     std::string_view reason) {
+    (void)tenant;
+    (void)reason;
+    return {nullptr, nullptr};
+  }
 };
 
 }  // namespace sluice

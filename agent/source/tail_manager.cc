@@ -127,10 +127,9 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
     max_open_ = max_open_ > 256 ? max_open_ - 128 : std::max<size_t>(16, max_open_ / 2);
   }
   read_buf_.resize(opt_.read_chunk);
-  read_bytes_ = metrics->GetCounter("loki_source_file_read_bytes_total",
-                                    "Number of bytes read from log files.");
-  read_lines_ = metrics->GetCounter("loki_source_file_read_lines_total",
-                                    "Number of lines read from log files.");
+  if (!opt_.component_id.empty()) {
+    component_labels_ = {{"component_id", opt_.component_id}, {"component_path", "/"}};
+  }
   truncated_lines_ = metrics->GetCounter(
       "sluice_lines_truncated_total", "Lines cut at max_line_size; the rest of the line dropped.");
   invalid_utf8_ = metrics->GetCounter("sluice_lines_invalid_utf8_total",
@@ -145,8 +144,10 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
                                      "Files that shrank below the read offset (copytruncate).");
   pauses_ = metrics->GetCounter("sluice_backpressure_pauses_total",
                                 "Times reading stopped because the memory budget was spent.");
-  paused_ns_ = metrics->GetCounter("sluice_backpressure_paused_nanoseconds_total",
-                                   "Time spent with reading stopped by backpressure.");
+  paused_ns_ = metrics->GetNanosCounter(
+      "sluice_backpressure_paused_seconds_total",
+      "Seconds during which reading was stopped by backpressure (unacknowledged bytes at the "
+      "memory budget, or a stage holding lines back).");
   positions_errors_ = metrics->GetCounter("sluice_positions_write_errors_total",
                                           "Failed writes of the positions file.");
   inotify_overflows_ = metrics->GetCounter("sluice_inotify_overflows_total",
@@ -159,16 +160,25 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
       "sluice_files_lost_total",
       "Files deleted or replaced before they could be read to the end (parked files, or files "
       "gone before they could be opened).");
-  files_active_ =
-      metrics->GetGauge("loki_source_file_files_active_total", "Number of active files.");
+  rotated_bytes_lost_ = metrics->GetCounter(
+      "sluice_rotated_bytes_lost_total",
+      "Bytes of files deleted or replaced (rotated away, compressed) before they were read to "
+      "their end: what they held past the read offset when last seen.");
+  files_active_ = metrics->GetGauge("loki_source_file_files_active_total",
+                                    "Number of active files.", component_labels_);
   write_watch_errors_ = metrics->GetCounter(
       "sluice_inotify_file_watch_errors_total",
       "Files whose write watch could not be set; they are read at each rescan instead.");
-  inflight_gauge_ = metrics->GetGauge("sluice_inflight_bytes",
-                                      "Line bytes read and not yet acknowledged by Loki.");
+  unacked_gauge_ = metrics->GetGauge(
+      "sluice_unacked_bytes",
+      "Line bytes read and not yet acknowledged by every endpoint (counted against the memory "
+      "budget).");
 }
 
 TailManager::~TailManager() {
+  // A runtime rebuilt by a reload must leave no series of its files behind, nor its count.
+  for (auto& [id, f] : files_) ReleasePathMetrics(f.get());
+  files_active_->Add(-static_cast<double>(reported_active_));
   // Pending timer handlers then complete with operation_aborted and touch nothing of ours.
   rescan_timer_.cancel();
   positions_timer_.cancel();
@@ -292,7 +302,7 @@ absl::Status TailManager::Start() {
   starting_ = false;
   started_ = true;
   // Entries still unmatched stay: their root or directory may appear later (rescan).
-  files_active_->Set(static_cast<double>(active_files()));
+  UpdateFilesActive();
   ArmRescan();
   ArmPositions();
   SchedulePass();
@@ -325,6 +335,45 @@ void TailManager::LoadLegacyPositions() {
   for (auto& [path, offset] : *parsed) legacy_offsets_[path] = offset;
   LogInfo("tail", "legacy positions imported",
           {{"path", opt_.legacy_positions_path}, {"files", std::to_string(parsed->size())}});
+}
+
+MetricLabels TailManager::PathLabels(const std::string& path) const {
+  MetricLabels labels = component_labels_;
+  labels.emplace_back("path", path);
+  return labels;
+}
+
+void TailManager::AcquirePathMetrics(File* f, int64_t size) {
+  // Target mode: the target's path (what Alloy's tailer is named by); otherwise the name the
+  // file was found under. A file renamed later keeps the series of the name it was tailed as.
+  f->metrics_path = f->path;
+  MetricLabels labels = PathLabels(f->metrics_path);
+  f->m_read_bytes =
+      metrics_->AcquireGauge("loki_source_file_read_bytes_total", "Number of bytes read.", labels);
+  f->m_file_bytes =
+      metrics_->AcquireGauge("loki_source_file_file_bytes_total", "Number of bytes total.", labels);
+  f->m_read_lines = metrics_->AcquireCounter("loki_source_file_read_lines_total",
+                                             "Number of lines read.", labels);
+  f->m_read_bytes->Set(static_cast<double>(f->read_offset));
+  f->m_file_bytes->Set(static_cast<double>(size));
+}
+
+void TailManager::ReleasePathMetrics(File* f) {
+  if (f->m_read_bytes == nullptr) return;
+  MetricLabels labels = PathLabels(f->metrics_path);
+  for (const char* name : {"loki_source_file_read_bytes_total", "loki_source_file_file_bytes_total",
+                           "loki_source_file_read_lines_total"}) {
+    metrics_->ReleaseSeries(name, labels);
+  }
+  f->m_read_bytes = f->m_file_bytes = nullptr;
+  f->m_read_lines = nullptr;
+  f->metrics_path.clear();
+}
+
+void TailManager::UpdateFilesActive() {
+  size_t n = active_files();
+  files_active_->Add(static_cast<double>(n) - static_cast<double>(reported_active_));
+  reported_active_ = n;
 }
 
 size_t TailManager::active_files() const {
@@ -508,6 +557,7 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
     start = st.st_size;
   }
   f->read_offset = f->acked_offset = f->consumed_offset = start;
+  AcquirePathMetrics(f, st.st_size);
 
   std::string real_path;
   if (is_link) {
@@ -560,12 +610,13 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
     if (open_files_ > max_open_) {
       // Nothing idle to close: this one waits, parked, for its turn.
       f->maybe_unread = true;
+      f->parked_size = st.st_size;
       ::close(f->fd);
       f->fd = -1;
       --open_files_;
     }
   }
-  files_active_->Set(static_cast<double>(active_files()));
+  UpdateFilesActive();
   positions_dirty_ = true;
   LogDebug("tail", "tailing file", {{"path", path}, {"offset", std::to_string(start)}});
   MarkReady(f);
@@ -785,7 +836,17 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
 }
 
 void TailManager::OnFileWritten(File* f) {
-  if (f->fd < 0) f->maybe_unread = true;
+  if (f->fd < 0) {
+    f->maybe_unread = true;
+    // What a parked file holds now, should it vanish before its turn (sluice_rotated_bytes_lost
+    // _total). One stat per event of a parked file: its write watch is one-shot, set again only
+    // when the file is read.
+    struct stat st;
+    if (::stat(f->path.c_str(), &st) == 0 && st.st_dev == f->identity.device &&
+        st.st_ino == f->identity.inode) {
+      f->parked_size = std::max<int64_t>(f->parked_size, st.st_size);
+    }
+  }
   if (f->closed || f->queued) return;
   // A write: read it a moment later, together with the writes that follow, so that a busy file
   // costs one large read per interval instead of one per write. Creations, renames and deletes
@@ -1010,7 +1071,7 @@ void TailManager::ReadPass() {
       CloseFile(f);
     }
   }
-  inflight_gauge_->Set(static_cast<double>(Inflight()));
+  unacked_gauge_->Set(static_cast<double>(Inflight()));
   ArmBatchTimer();
   if (!waiting_open_.empty()) {
     if (ready_.empty()) {
@@ -1056,21 +1117,22 @@ void TailManager::EvictIdle(const File* keep) {
   for (File* f : idle) {
     struct stat st;
     f->maybe_unread = fstat(f->fd, &st) != 0 || st.st_size != f->read_offset;
+    f->parked_size = f->maybe_unread ? st.st_size : f->read_offset;
     ::close(f->fd);
     f->fd = -1;
     --open_files_;
     evictions_->Inc();
   }
-  files_active_->Set(static_cast<double>(active_files()));
+  UpdateFilesActive();
 }
 
 bool TailManager::EnsureOpen(File* f) {
   // First whether the name still leads to our file: if not, no descriptor is needed to know it
   // is lost.
   struct stat st;
-  bool gone = ::stat(f->path.c_str(), &st) != 0
-                  ? errno == ENOENT
-                  : st.st_dev != f->identity.device || st.st_ino != f->identity.inode;
+  bool name_exists = ::stat(f->path.c_str(), &st) == 0;
+  bool gone = !name_exists ? errno == ENOENT
+                           : st.st_dev != f->identity.device || st.st_ino != f->identity.inode;
   if (!gone) {
     if (open_files_ >= max_open_) EvictIdle(f);
     if (open_files_ >= max_open_) return false;
@@ -1080,7 +1142,7 @@ bool TailManager::EnsureOpen(File* f) {
       f->fd = fd;
       f->maybe_unread = false;
       ++open_files_;
-      files_active_->Set(static_cast<double>(active_files()));
+      UpdateFilesActive();
       return true;
     }
     if (fd >= 0) ::close(fd);
@@ -1094,6 +1156,10 @@ bool TailManager::EnsureOpen(File* f) {
   // new file.
   if (f->maybe_unread) {
     files_lost_->Inc();
+    // At least what it held when it was parked (it may have grown since: unknowable now).
+    if (f->parked_size > f->read_offset) {
+      rotated_bytes_lost_->Inc(static_cast<uint64_t>(f->parked_size - f->read_offset));
+    }
     LogWarn("tail", "parked file vanished before it was read to its end",
             {{"path", f->path}, {"offset", std::to_string(f->read_offset)}});
   }
@@ -1101,7 +1167,9 @@ bool TailManager::EnsureOpen(File* f) {
   bool was_orphan = f->orphan;
   f->orphan = true;
   CloseFile(f);
-  if (!was_orphan && Wanted(path)) MaybeAddFile(path, false);
+  // Only a name that leads to another file now has anything to follow (a name that is gone
+  // would count the same loss a second time, as a file deleted before it could be opened).
+  if (!was_orphan && name_exists && Wanted(path)) MaybeAddFile(path, false);
   return false;
 }
 
@@ -1114,6 +1182,10 @@ void TailManager::RestartFromZero(File* f, std::string_view why, int64_t size) {
   // Marks of the old content must not move the new content's position: a new generation.
   ++f->generation;
   f->read_offset = f->acked_offset = f->consumed_offset = 0;
+  if (f->m_read_bytes != nullptr) {
+    f->m_read_bytes->Set(0);
+    f->m_file_bytes->Set(static_cast<double>(std::max<int64_t>(size, 0)));
+  }
   // The old content's fingerprint would make the next start take this file for another one.
   (void)ComputeFingerprint(f->fd, &f->identity);
   f->carry.clear();
@@ -1133,7 +1205,9 @@ TailManager::ReadResult TailManager::ReadOnce(File* f) {
     // our offset was truncated (copytruncate, or a writer that truncated): the content we knew
     // is gone; start over from 0.
     struct stat st;
-    if (fstat(f->fd, &st) != 0 || st.st_size >= f->read_offset) return ReadResult::kEof;
+    if (fstat(f->fd, &st) != 0) return ReadResult::kEof;
+    if (f->m_file_bytes != nullptr) f->m_file_bytes->Set(static_cast<double>(st.st_size));
+    if (st.st_size >= f->read_offset) return ReadResult::kEof;
     RestartFromZero(f, "file truncated, reading from the start", st.st_size);
     return ReadResult::kMore;
   }
@@ -1149,7 +1223,13 @@ TailManager::ReadResult TailManager::ReadOnce(File* f) {
   f->last_data_mono = clock_->MonotonicNanos();
   // One clock read per chunk, not per line: the read time of plain lines.
   chunk_time_ns_ = clock_->NowUnixNanos();
-  read_bytes_->Inc(static_cast<uint64_t>(n));
+  if (f->m_read_bytes != nullptr) {
+    f->m_read_bytes->Set(static_cast<double>(f->read_offset));
+    // The size is known at the end of the file only (no stat per read): at least this much.
+    if (f->m_file_bytes->value() < static_cast<double>(f->read_offset)) {
+      f->m_file_bytes->Set(static_cast<double>(f->read_offset));
+    }
+  }
   ProcessChunk(f, read_buf_.data(), static_cast<size_t>(n), base);
   return static_cast<size_t>(n) == read_buf_.size() ? ReadResult::kMore : ReadResult::kEof;
 }
@@ -1189,7 +1269,7 @@ void TailManager::ProcessChunk(File* f, const char* data, size_t n, int64_t base
     f->consumed_offset = line_end;
     pos = end + 1;
   }
-  read_lines_->Inc(lines);
+  if (f->m_read_lines != nullptr) f->m_read_lines->Inc(lines);
   if (pos < n) {
     // An incomplete line: keep it (bounded) until its newline arrives.
     if (f->skipping) return;
@@ -1399,7 +1479,8 @@ void TailManager::CloseFile(File* f) {
   f->closed = true;
   DropWriteWatch(f);
   by_inode_.erase({f->identity.device, f->identity.inode});
-  files_active_->Set(static_cast<double>(active_files()));
+  ReleasePathMetrics(f);  // no longer tailed: its series go, as Alloy's tailer removes them
+  UpdateFilesActive();
   LogDebug("tail", "closed drained file", {{"path", f->path}});
   MaybeForget(f);
 }
@@ -1484,7 +1565,7 @@ void TailManager::Commit(uint64_t file_id, uint64_t generation, int64_t offset) 
 }
 
 void TailManager::OnOutputProgress() {
-  inflight_gauge_->Set(static_cast<double>(Inflight()));
+  unacked_gauge_->Set(static_cast<double>(Inflight()));
   if (paused_ && Inflight() < opt_.memory_budget && !output_->Backlogged()) {
     paused_ = false;
     paused_ns_->Inc(static_cast<uint64_t>(clock_->MonotonicNanos() - paused_since_mono_));
@@ -1516,7 +1597,7 @@ void TailManager::OnBatchDone(std::unique_ptr<Batch> batch, BatchOutcome outcome
     }
   }
   batcher_.Recycle(std::move(batch));
-  inflight_gauge_->Set(static_cast<double>(inflight_bytes_));
+  unacked_gauge_->Set(static_cast<double>(inflight_bytes_));
   if (paused_ && inflight_bytes_ < opt_.memory_budget) {
     paused_ = false;
     paused_ns_->Inc(static_cast<uint64_t>(clock_->MonotonicNanos() - paused_since_mono_));

@@ -125,6 +125,9 @@ struct TailOptions {
   size_t max_open_files = 0;
   LabelSet static_labels;
   std::string tenant;
+  // The loki.source.file component (Alloy labels its metrics with component_id and
+  // component_path="/"); empty: no component labels.
+  std::string component_id;
 };
 
 class TailManager {
@@ -212,6 +215,13 @@ class TailManager {
     LabelSet out_labels[3];  // output mode: labels + stream, by LogStream (built on first use)
     bool out_labels_set[3] = {false, false, false};
     uint32_t stream_ids[3] = {kNoStream, kNoStream, kNoStream};
+    int64_t parked_size = 0;  // its size when it was parked (what was left to read then)
+    // Alloy's per-path series (loki_source_file_*{path}), held from the moment the file is
+    // tailed until it is closed; `metrics_path` is the path they carry ("" once released).
+    std::string metrics_path;
+    Gauge* m_read_bytes = nullptr;  // the read offset (Alloy: the position), not a sum
+    Gauge* m_file_bytes = nullptr;  // the file's size when last seen
+    Counter* m_read_lines = nullptr;
   };
   static constexpr uint32_t kNoStream = UINT32_MAX;
   enum class ReadResult { kMore, kEof, kError };
@@ -269,6 +279,13 @@ class TailManager {
   void ArmCoalesce();
   void CheckOrphans();
   void Pause();
+  // Per-path series (see File::metrics_path).
+  void AcquirePathMetrics(File* f, int64_t size);
+  void ReleasePathMetrics(File* f);
+  MetricLabels PathLabels(const std::string& path) const;
+  // loki_source_file_files_active_total is shared by every TailManager (one per component when
+  // no component_id is given): each adds its own change rather than setting its own count.
+  void UpdateFilesActive();
 
   boost::asio::io_context* io_;
   TailOptions opt_;
@@ -359,22 +376,23 @@ class TailManager {
   std::string path_buf_;  // event path assembly
 
   // Metrics (Alloy's names where Alloy has one).
-  Counter* read_bytes_;
-  Counter* read_lines_;
+  MetricLabels component_labels_;  // component_id, component_path; empty without component_id
+  size_t reported_active_ = 0;     // what this manager added to files_active_
   Counter* truncated_lines_;
   Counter* invalid_utf8_;
   Counter* malformed_cri_;
   Counter* malformed_docker_;
   Counter* truncations_;
   Counter* pauses_;
-  Counter* paused_ns_;
+  Counter* paused_ns_;  // sluice_backpressure_paused_seconds_total (nanoseconds, shown in s)
   Counter* positions_errors_;
   Counter* inotify_overflows_;
   Counter* read_errors_;
   Counter* evictions_;
   Counter* files_lost_;
+  Counter* rotated_bytes_lost_;
   Gauge* files_active_;
-  Gauge* inflight_gauge_;
+  Gauge* unacked_gauge_;
 };
 
 }  // namespace sluice

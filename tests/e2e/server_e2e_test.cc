@@ -161,6 +161,43 @@ TEST_F(ServerE2eTest, MetricsMoveAsLinesAreShipped) {
   EXPECT_EQ(Http("POST", base_ + "/metrics").status, 405);
 }
 
+// The dashboard and the alerts of the chart query only the names in
+// tests/charts/exported_metrics.txt (chart_test checks that side); this checks the other: the
+// live endpoint serves every one of them.
+TEST_F(ServerE2eTest, ServesEveryMetricTheDashboardAndAlertsQuery) {
+  // Besides the usual pipeline: a kubelet that does not answer, and a stage that drops a line.
+  std::filesystem::create_directories(dir_.Join("other"));
+  WriteFile(dir_.Join("other/b.txt"), "drop me\nkeep me\n");
+  WriteConfig("first",
+              absl::StrCat("discovery.kubelet \"k\" {\n  url = \"http://127.0.0.1:1\"\n"
+                           "  refresh_interval = \"1s\"\n}\n"
+                           "loki.source.file \"other\" {\n  targets = [{__path__ = \"",
+                           dir_.Join("other/b.txt"),
+                           "\"}]\n  forward_to = [loki.process.p.receiver]\n}\n"
+                           "loki.process \"p\" {\n  forward_to = [loki.write.default.receiver]\n"
+                           "  stage.drop {\n    expression = \"drop.*\"\n  }\n}\n"));
+  WriteFile(dir_.Join("logs/a.log"), "one\n");
+  Run();
+  ASSERT_TRUE(loki_.WaitForEntries(2, absl::Seconds(20)));
+  std::vector<std::string> names;
+  std::string list =
+      ReadFile(absl::StrCat(SLUICE_SOURCE_DIR, "/tests/charts/exported_metrics.txt"));
+  for (absl::string_view line : absl::StrSplit(list, '\n')) {
+    if (line.empty() || line[0] == '#') continue;
+    names.emplace_back(line);
+  }
+  ASSERT_GT(names.size(), 15u);
+  ASSERT_TRUE(WaitFor([&] { return Metric(Scrape(), "sluice_kubelet_refresh_errors_total") > 0; }));
+  std::string text = Scrape();
+  std::set<std::string> served;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (line.empty() || line[0] == '#') continue;
+    std::string l(line);
+    served.insert(l.substr(0, l.find_first_of("{ ")));
+  }
+  for (const std::string& name : names) EXPECT_TRUE(served.count(name)) << name;
+}
+
 TEST_F(ServerE2eTest, ReadyAndHealthyNameTheFailingComponent) {
   WriteFile(dir_.Join("logs/a.log"), "one\n");
   Run();

@@ -8,17 +8,24 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <fstream>
 #include <mutex>
+#include <set>
 
 #include "agent/pipeline/push_encoder.h"
+#include "agent/process/stage.h"
 #include "agent/runtime/process_node.h"
 #include "agent/runtime/write_node.h"
+#include "agent/sink/loki_sink.h"
+#include "tests/support/fake_loki.h"
 #include "tests/support/temp_dir.h"
 
 namespace sluice {
 namespace {
 
 using ::sluice::testing::AppendFile;
+using ::sluice::testing::FakeLoki;
 using ::sluice::testing::TempDir;
 using ::sluice::testing::WriteFile;
 
@@ -39,7 +46,15 @@ class FakeSink final : public Sink {
     bool hold = false;
     bool cancelled = false;
   };
-  explicit FakeSink(std::shared_ptr<State> st) : st_(std::move(st)) {}
+  FakeSink(std::shared_ptr<State> st, MetricsRegistry* metrics)
+      : st_(std::move(st)), metrics_(metrics) {}
+  // As LokiSink: the endpoint's series, here with host "fake".
+  std::pair<Counter*, Counter*> DropCounters(const std::string& tenant,
+                                             std::string_view reason) override {
+    MetricLabels l = {{"host", "fake"}, {"reason", std::string(reason)}, {"tenant", tenant}};
+    return {metrics_->GetCounter("loki_write_dropped_entries_total", "", l),
+            metrics_->GetCounter("loki_write_dropped_bytes_total", "", l)};
+  }
   // As a real sink does, turns the batch into its payload at seal (the batcher takes the arena
   // back right after): one record per entry, fields split by \x1f, records by \x1e.
   void Prepare(Batch* batch) override {
@@ -81,6 +96,7 @@ class FakeSink final : public Sink {
 
  private:
   std::shared_ptr<State> st_;
+  MetricsRegistry* metrics_;
 };
 
 // Holds every entry whose line starts with "hold" until Flush(); passes the others on, setting
@@ -135,7 +151,10 @@ class LogsRouterTest : public ::testing::Test {
       WriteEndpointSettings es;
       es.tenant = tenant;
       es.batch_wait = absl::Milliseconds(5);
-      es.make_sink = [st]() -> std::unique_ptr<Sink> { return std::make_unique<FakeSink>(st); };
+      MetricsRegistry* m = &metrics_;
+      es.make_sink = [st, m]() -> std::unique_ptr<Sink> {
+        return std::make_unique<FakeSink>(st, m);
+      };
       ws.endpoints.push_back(std::move(es));
     }
     writes_.push_back(
@@ -261,10 +280,11 @@ TEST_F(LogsRouterTest, MaxStreamsDropsNewStreamsAndCountsThem) {
   StartTail(path, route);
   ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 19; }));
   EXPECT_EQ(Count(0), 2u);
-  EXPECT_EQ(
-      metrics_.CounterValue("loki_write_dropped_entries_total",
-                            {{"component_id", "loki.write.test0"}, {"reason", "stream_limited"}}),
-      1u);
+  // Counted by the endpoint's sink, per host and tenant, as Alloy's client counts them.
+  MetricLabels l = {{"host", "fake"}, {"reason", "stream_limited"}, {"tenant", "other"}};
+  EXPECT_EQ(metrics_.CounterValue("loki_write_dropped_entries_total", l), 1u);
+  EXPECT_EQ(metrics_.CounterValue("loki_write_dropped_bytes_total", l), 14u)
+      << "the line \"tenant=other y\"";
 }
 
 TEST_F(LogsRouterTest, ARouteToNothingStillCommits) {
@@ -273,6 +293,123 @@ TEST_F(LogsRouterTest, ARouteToNothingStillCommits) {
   WriteFile(path, "nobody listens\n");
   StartTail(path, route);
   ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 15; }));
+}
+
+// Drops the lines that start with "drop", counted as loki.process's stages count them.
+class DroppingStage final : public Stage {
+ public:
+  explicit DroppingStage(StageContext ctx) : ctx_(std::move(ctx)) {}
+  void Process(ProcessEntry&& e, EmitFn emit) override {
+    if (e.line.rfind("drop", 0) == 0) {
+      CountDroppedLine(ctx_, "dropped_by_test");
+      return;
+    }
+    emit(std::move(e));
+  }
+
+ private:
+  StageContext ctx_;
+};
+
+// Whether `text` has a sample of `name` (a line `name{...} v` or `name v`), not just its HELP.
+bool HasSample(const std::string& text, const std::string& name) {
+  for (const std::string& prefix : {"\n" + name + "{", "\n" + name + " "}) {
+    if (text.find(prefix) != std::string::npos) return true;
+  }
+  return false;
+}
+
+double SampleValue(const std::string& text, const std::string& series) {
+  size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::strtod(text.c_str() + at + series.size() + 2, nullptr);
+}
+
+// The names the chart's dashboard and alerts may query (tests/charts/exported_metrics.txt) are
+// all exported by a pipeline that ships lines: file source, loki.process, loki.write to a
+// Loki-protocol receiver. Names only the runtime sets are listed here and left out.
+TEST_F(LogsRouterTest, EveryNameTheDashboardQueriesIsExported) {
+  const std::set<std::string> kRuntimeOwned = {
+      "alloy_config_last_load_successful",    // ConfigLoadMetrics, from the runtime's loads
+      "sluice_kubelet_refresh_errors_total",  // discovery.kubelet (PodDiscovery)
+  };
+  FakeLoki loki;
+  ASSERT_TRUE(loki.Start().ok());
+  WriteNodeSettings ws;
+  ws.component_id = "loki.write.default";
+  WriteEndpointSettings es;
+  es.batch_wait = absl::Milliseconds(5);
+  LokiSinkConfig cfg;
+  cfg.url = loki.push_url();
+  cfg.component_id = ws.component_id;
+  MetricsRegistry* m = &metrics_;
+  es.make_sink = [cfg, m]() -> std::unique_ptr<Sink> {
+    return std::make_unique<LokiSink>(cfg,
+                                      std::make_unique<CurlHttpClient>(CurlHttpClientOptions{}),
+                                      std::make_unique<RealSleeper>(), m, 1);
+  };
+  ws.endpoints.push_back(std::move(es));
+  writes_.push_back(
+      std::make_unique<WriteNode>(std::move(ws), &router_, &io_, RealClock::Get(), &metrics_));
+  router_.AddNode(writes_.back().get());
+  StageContext ctx;
+  ctx.clock = RealClock::Get();
+  ctx.metrics = &metrics_;
+  ctx.component_id = "loki.process.default";
+  std::vector<std::unique_ptr<Stage>> stages;
+  stages.push_back(std::make_unique<DroppingStage>(ctx));
+  processes_.push_back(std::make_unique<ProcessNode>(std::move(stages), &router_));
+  ProcessNode* p = processes_.back().get();
+  p->SetForward({writes_[0].get()});
+  router_.AddNode(p);
+  uint32_t route = router_.AddRoute({p});
+  std::string path = dir_.Join("app.log");
+  WriteFile(path, "one\ndrop me\ntwo\n");
+  StartTail(path, route);
+  ASSERT_TRUE(RunUntil([&] { return loki.AllLines().size() == 2; }));
+  ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 16; }));
+
+  std::ifstream names(SLUICE_SOURCE_DIR "/tests/charts/exported_metrics.txt");
+  ASSERT_TRUE(names.good());
+  std::string text = metrics_.RenderPrometheus();
+  int checked = 0;
+  for (std::string name; std::getline(names, name);) {
+    if (name.empty() || name[0] == '#' || kRuntimeOwned.contains(name)) continue;
+    ++checked;
+    EXPECT_TRUE(HasSample(text, name)) << name << " is not exported:\n" << text;
+  }
+  EXPECT_GE(checked, 15);
+
+  // The values move as lines are shipped.
+  const std::string sent =
+      "loki_write_sent_entries_total{component_id=\"loki.write.default\",component_path=\"/\","
+      "host=\"127.0.0.1:" +
+      std::to_string(loki.port()) + "\",tenant=\"\"}";
+  const std::string lines = "loki_source_file_read_lines_total{path=\"" + path + "\"}";
+  const std::string read = "loki_source_file_read_bytes_total{path=\"" + path + "\"}";
+  EXPECT_EQ(SampleValue(text, sent), 2);
+  EXPECT_EQ(SampleValue(text, lines), 3);
+  EXPECT_EQ(SampleValue(text, read), 16);
+  EXPECT_EQ(SampleValue(text, "sluice_unacked_bytes"), 0);
+  EXPECT_EQ(SampleValue(text,
+                        "loki_process_dropped_lines_total{component_id=\"loki.process.default\","
+                        "component_path=\"/\",reason=\"dropped_by_test\"}"),
+            1);
+  AppendFile(path, "three\nfour\n");
+  ASSERT_TRUE(RunUntil([&] { return loki.AllLines().size() == 4; }));
+  ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 27; }));
+  text = metrics_.RenderPrometheus();
+  EXPECT_EQ(SampleValue(text, sent), 4);
+  EXPECT_EQ(SampleValue(text, lines), 5);
+  EXPECT_EQ(SampleValue(text, read), 27);
+  EXPECT_EQ(SampleValue(text, "loki_source_file_files_active_total"), 1);
+  const std::string duration_count =
+      "loki_write_request_duration_seconds_count{component_id=\"loki.write.default\","
+      "component_path=\"/\",host=\"127.0.0.1:" +
+      std::to_string(loki.port()) + "\",status_code=\"204\",tenant=\"\"}";
+  EXPECT_GE(SampleValue(text, duration_count), 2) << text;
+  for (auto& w : writes_) w->Drain(absl::Now() + absl::Seconds(5));
+  writes_.clear();
 }
 
 }  // namespace

@@ -104,9 +104,47 @@ TEST_F(LokiSinkTest, SendsSnappyProtobufWithHeaders) {
   ASSERT_TRUE(req.ParseFromString(raw));
   ASSERT_EQ(req.streams_size(), 1);
   EXPECT_EQ(req.streams(0).entries(1).line(), "three");
-  EXPECT_EQ(metrics_.CounterValue("loki_write_sent_entries_total", {{"host", "127.0.0.1:3100"}}),
-            2u);
-  EXPECT_EQ(metrics_.CounterValue("loki_write_sent_bytes_total", {{"host", "127.0.0.1:3100"}}), 8u);
+  // Alloy's series: per host and tenant; bytes are the request's (compressed) body.
+  MetricLabels series = {{"host", "127.0.0.1:3100"}, {"tenant", "team-a"}};
+  EXPECT_EQ(metrics_.CounterValue("loki_write_sent_entries_total", series), 2u);
+  EXPECT_EQ(metrics_.CounterValue("loki_write_sent_bytes_total", series), r.body.size());
+  EXPECT_EQ(metrics_.CounterValue("loki_write_encoded_bytes_total", series), r.body.size());
+  std::string text = metrics_.RenderPrometheus();
+  EXPECT_THAT(text, ::testing::HasSubstr("# TYPE loki_write_request_duration_seconds histogram\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr(
+                        "loki_write_request_duration_seconds_count{host=\"127.0.0.1:3100\","
+                        "status_code=\"204\",tenant=\"team-a\"} 1\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr(
+                        "loki_write_request_duration_seconds_bucket{host=\"127.0.0.1:3100\","
+                        "status_code=\"204\",tenant=\"team-a\",le=\"0.005\"} "));
+  EXPECT_THAT(text,
+              ::testing::HasSubstr("loki_write_request_size_bytes_bucket{host=\"127.0.0.1:3100\","
+                                   "tenant=\"team-a\",le=\"1024\"} 1\n"));
+  // The drop reasons exist at 0 from the start, as in Alloy.
+  EXPECT_TRUE(metrics_.HasSeries(
+      "loki_write_dropped_entries_total",
+      {{"host", "127.0.0.1:3100"}, {"reason", "rate_limited"}, {"tenant", "team-a"}}));
+}
+
+TEST_F(LokiSinkTest, ComponentIdLabelsEverySeriesAndTransportErrorsAreStatusMinusOne) {
+  auto http = std::make_unique<ScriptedHttp>(std::deque<absl::StatusOr<HttpResponse>>{
+      absl::UnavailableError("connection refused"), Resp(204)});
+  LokiSinkConfig cfg;
+  cfg.url = "http://loki:3100/loki/api/v1/push";
+  cfg.component_id = "loki.write.default";
+  LokiSink sink(cfg, std::move(http), std::make_unique<FakeSleeper>(), &metrics_, 1);
+  auto batch = MakeBatch();
+  EXPECT_EQ(sink.Deliver(*batch), BatchOutcome::kDelivered);
+  MetricLabels series = {{"component_id", "loki.write.default"},
+                         {"component_path", "/"},
+                         {"host", "loki:3100"},
+                         {"tenant", ""}};
+  EXPECT_EQ(metrics_.CounterValue("loki_write_sent_entries_total", series), 2u);
+  EXPECT_EQ(metrics_.CounterValue("loki_write_batch_retries_total", series), 1u);
+  EXPECT_THAT(metrics_.RenderPrometheus(),
+              ::testing::HasSubstr("loki_write_request_duration_seconds_count{component_id=\""
+                                   "loki.write.default\",component_path=\"/\",host=\"loki:"
+                                   "3100\",status_code=\"-1\",tenant=\"\"} 1\n"));
 }
 
 TEST_F(LokiSinkTest, RetriesTransportErrors5xxAnd429ThenDelivers) {
@@ -220,7 +258,8 @@ TEST_F(LokiSinkTest, PreparedBatchSendsItsPayloadByteForByte) {
   EXPECT_EQ(http_->requests[0].body, http_->requests[1].body);
   // The payload is the compressed size, not the worst-case buffer.
   EXPECT_EQ(prepared->payload.capacity() < snappy::MaxCompressedLength(64), true);
-  EXPECT_EQ(metrics_.CounterValue("loki_write_sent_entries_total", {{"host", "127.0.0.1:3100"}}),
+  EXPECT_EQ(metrics_.CounterValue("loki_write_sent_entries_total",
+                                  {{"host", "127.0.0.1:3100"}, {"tenant", ""}}),
             4u);
 }
 

@@ -291,9 +291,10 @@ TEST_F(EndpointWireTest, RetryOnHttp429False) {
   EXPECT_EQ(metrics_.CounterValue("loki_write_dropped_entries_total",
                                   {{"host", host}, {"reason", "rate_limited"}, {"tenant", "t"}}),
             1u);
+  // Alloy counts the request's (compressed) bytes for batches dropped after sending.
   EXPECT_EQ(metrics_.CounterValue("loki_write_dropped_bytes_total",
                                   {{"host", host}, {"reason", "rate_limited"}, {"tenant", "t"}}),
-            batch->line_bytes);
+            OnlyRequest().body_bytes);
 }
 
 TEST_F(EndpointWireTest, RetryOnHttp429TrueRetriesForeverByDefault) {

@@ -611,6 +611,61 @@ TEST_F(TailManagerTest, ParkedFileDeletedBeforeReadIsCounted) {
   EXPECT_EQ(tail_->inflight_bytes(), 3u + 4u) << "the open file's new line was read";
 }
 
+TEST_F(TailManagerTest, ParkedFileDeletedBeforeReadCountsItsUnreadBytes) {
+  std::vector<std::string> paths;
+  for (int i = 0; i < 3; ++i) {
+    paths.push_back(dir_.Join("plain/f" + std::to_string(i) + ".log"));
+    WriteFile(paths.back(), "hello\n");
+  }
+  TailOptions opt;
+  opt.max_open_files = 1;
+  opt.batch_wait = absl::Hours(1);
+  Make(opt);  // one file open, two parked at once (nothing is read before the loop runs)
+  EXPECT_EQ(metrics_.CounterValue("sluice_rotated_bytes_lost_total"), 0u);
+  for (const std::string& p : paths) std::filesystem::remove(p);
+  ASSERT_TRUE(RunUntil([&] { return metrics_.CounterValue("sluice_files_lost_total") == 2; }));
+  EXPECT_EQ(metrics_.CounterValue("sluice_rotated_bytes_lost_total"), 12u)
+      << "the two parked files' 6 bytes each";
+  clock_.Advance(absl::ToInt64Nanoseconds(absl::Seconds(6)));
+  ASSERT_TRUE(RunUntil([&] { return tail_->active_files() == 0 && tail_->orphan_files() == 0; }));
+  EXPECT_EQ(tail_->inflight_bytes(), 5u) << "the open file was read through its descriptor";
+}
+
+TEST_F(TailManagerTest, PerPathSeriesFollowTheFileAndGoWithIt) {
+  std::string path = dir_.Join("plain/app.log");
+  WriteFile(path, "one\ntwo\n");
+  TailOptions opt;
+  opt.component_id = "loki.source.file.logs";
+  Make(opt);
+  Drain();
+  MetricLabels labels = {
+      {"component_id", "loki.source.file.logs"}, {"component_path", "/"}, {"path", path}};
+  EXPECT_EQ(metrics_.GaugeValue("loki_source_file_read_bytes_total", labels), 8);
+  EXPECT_EQ(metrics_.GaugeValue("loki_source_file_file_bytes_total", labels), 8);
+  EXPECT_EQ(metrics_.CounterValue("loki_source_file_read_lines_total", labels), 2u);
+  EXPECT_EQ(
+      metrics_.GaugeValue("loki_source_file_files_active_total",
+                          {{"component_id", "loki.source.file.logs"}, {"component_path", "/"}}),
+      1);
+  AppendFile(path, "three\n");
+  ASSERT_TRUE(RunUntil(
+      [&] { return metrics_.CounterValue("loki_source_file_read_lines_total", labels) == 3; }));
+  EXPECT_EQ(metrics_.GaugeValue("loki_source_file_read_bytes_total", labels), 14);
+  // Deleted: drained, closed, and its series removed, as Alloy's tailer removes them.
+  std::filesystem::remove(path);
+  ASSERT_TRUE(RunUntil([&] { return tail_->orphan_files() == 1; }));
+  clock_.Advance(absl::ToInt64Nanoseconds(absl::Seconds(6)));
+  ASSERT_TRUE(RunUntil([&] { return tail_->active_files() == 0; }));
+  EXPECT_FALSE(metrics_.HasSeries("loki_source_file_read_bytes_total", labels));
+  EXPECT_FALSE(metrics_.HasSeries("loki_source_file_file_bytes_total", labels));
+  EXPECT_FALSE(metrics_.HasSeries("loki_source_file_read_lines_total", labels));
+  EXPECT_EQ(
+      metrics_.GaugeValue("loki_source_file_files_active_total",
+                          {{"component_id", "loki.source.file.logs"}, {"component_path", "/"}}),
+      0);
+  tail_->StopReading();
+}
+
 TEST_F(TailManagerTest, FileDeletedBeforeItCouldBeOpenedIsCounted) {
   std::filesystem::create_directories(dir_.Join(kPodDir));  // watched from the start
   Make(TailOptions{});
