@@ -799,26 +799,21 @@ class FakeKube::Impl {
     requests_.clear();
     cv_.notify_all();
   }
-  template <typename Pred>
-  bool WaitFor(absl::Duration timeout, Pred pred) const {
-    std::unique_lock l(mu_);
-    return WaitOn(cv_, l, timeout, pred);
-  }
   bool WaitForRequests(size_t n, absl::Duration t) const {
-    return WaitFor(t, [&] { return request_count_ >= n; });
+    return WaitOn(mu_, cv_, t, [&] { return request_count_ >= n; });
   }
   bool WaitForRequests(std::string_view path, size_t n, absl::Duration t) const {
     const std::string p(path);
-    return WaitFor(t, [&] {
+    return WaitOn(mu_, cv_, t, [&] {
       auto it = by_path_.find(p);
       return it != by_path_.end() && it->second >= n;
     });
   }
   bool WaitForWatches(size_t n, absl::Duration t) const {
-    return WaitFor(t, [&] { return active_watches_ >= n; });
+    return WaitOn(mu_, cv_, t, [&] { return active_watches_ >= n; });
   }
   bool WaitForWatchesEnded(absl::Duration t) const {
-    return WaitFor(t, [&] { return active_watches_ == 0; });
+    return WaitOn(mu_, cv_, t, [&] { return active_watches_ == 0; });
   }
 
  private:

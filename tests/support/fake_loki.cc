@@ -849,22 +849,17 @@ class FakeLoki::Impl {
     last_tls_error_.clear();
     cv_.notify_all();
   }
-  template <typename Pred>
-  bool WaitFor(absl::Duration timeout, Pred pred) const {
-    std::unique_lock l(mu_);
-    return WaitOn(cv_, l, timeout, pred);
-  }
   bool WaitForEntries(size_t n, absl::Duration t) const {
-    return WaitFor(t, [&] { return total_entries_ >= n; });
+    return WaitOn(mu_, cv_, t, [&] { return total_entries_ >= n; });
   }
   bool WaitForRequests(size_t n, absl::Duration t) const {
-    return WaitFor(t, [&] { return request_count_ >= n; });
+    return WaitOn(mu_, cv_, t, [&] { return request_count_ >= n; });
   }
   bool WaitForStalled(size_t n, absl::Duration t) const {
-    return WaitFor(t, [&] { return stalled_now_ >= n; });
+    return WaitOn(mu_, cv_, t, [&] { return stalled_now_ >= n; });
   }
   bool WaitForTlsFailures(size_t n, absl::Duration t) const {
-    return WaitFor(t, [&] { return tls_failures_ >= n; });
+    return WaitOn(mu_, cv_, t, [&] { return tls_failures_ >= n; });
   }
 
   std::string MetricsText() const;

@@ -196,4 +196,11 @@ bool WaitOn(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, abs
                      pred);
 }
 
+// The same, locking `mu` for the wait.
+template <class Pred>
+bool WaitOn(std::mutex& mu, std::condition_variable& cv, absl::Duration timeout, Pred pred) {
+  std::unique_lock lock(mu);
+  return WaitOn(cv, lock, timeout, pred);
+}
+
 }  // namespace sluice::testing
