@@ -1,25 +1,11 @@
 #include "tests/support/fake_kube.h"
 
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <exception>
-#include <future>
-#include <list>
 #include <mutex>
-#include <thread>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -29,19 +15,16 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/common/go_json.h"
-#include "agent/common/log.h"
 #include "agent/common/strings.h"
+#include "tests/support/test_http_server.h"
 
 namespace sluice::testing {
 namespace {
 
-namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
+using Connection = TestHttpServer::Connection;
 using StringMap = std::map<std::string, std::string>;
-
-constexpr std::string_view kComponent = "fake_kube";
 
 // ---- Deterministic identities ------------------------------------------------------------------
 
@@ -500,11 +483,6 @@ std::string Chunk(std::string_view data) {
   return absl::StrCat(absl::Hex(data.size()), "\r\n", Av(data), "\r\n");
 }
 
-std::optional<std::chrono::nanoseconds> WaitLimit(absl::Duration d) {
-  if (d > absl::Hours(24 * 365)) return std::nullopt;
-  return absl::ToChronoNanoseconds(std::max(d, absl::ZeroDuration()));
-}
-
 using PodKey = std::pair<std::string, std::string>;  // namespace, name: etcd's key order
 
 }  // namespace
@@ -682,23 +660,23 @@ FakePod MakePendingPod(std::string_view ns, std::string_view name, std::string_v
 
 // ---- The server --------------------------------------------------------------------------------
 
-// Impl: the acceptor runs on accept_thread_ (io_context_.run(), kept alive by a work guard so
-// SetDown can close and reopen the acceptor on that thread); each connection has its own thread
-// doing blocking Beast reads and raw writes. All shared state is under mu_; cv_ is notified on
-// every change of pods, faults, requests, watches and on stop/down.
+// Impl: server_ (TestHttpServer) owns the acceptor thread and one thread per connection, which
+// runs Serve(): blocking Beast reads and raw writes. All shared state is under mu_; cv_ is
+// notified on every change of pods, faults, requests, watches and on stop/down.
 class FakeKube::Impl {
  public:
   explicit Impl(Options options)
       : opts_(std::move(options)),
         token_(opts_.bearer_token),
         rv_(opts_.initial_resource_version),
-        history_floor_(opts_.initial_resource_version) {}
-  ~Impl() { Stop(); }
+        history_floor_(opts_.initial_resource_version),
+        server_(ServerOptions()) {}
+  ~Impl() { Stop(); }  // before the members the connection threads use go away
 
-  absl::Status Start();
-  void Stop();
+  absl::Status Start() { return server_.Start(); }
+  void Stop() { server_.Stop(); }
   absl::Status SetDown(bool down);
-  int port() const { return port_.load(); }
+  int port() const { return server_.port(); }
   bool tls() const { return opts_.tls.has_value(); }
 
   // State.
@@ -821,46 +799,24 @@ class FakeKube::Impl {
     requests_.clear();
     cv_.notify_all();
   }
-  template <typename Pred>
-  bool WaitFor(absl::Duration timeout, Pred pred) const {
-    std::unique_lock l(mu_);
-    const auto limit = WaitLimit(timeout);
-    if (!limit) {
-      cv_.wait(l, pred);
-      return true;
-    }
-    return cv_.wait_for(l, *limit, pred);
-  }
   bool WaitForRequests(size_t n, absl::Duration t) const {
-    return WaitFor(t, [&] { return request_count_ >= n; });
+    return WaitOn(mu_, cv_, t, [&] { return request_count_ >= n; });
   }
   bool WaitForRequests(std::string_view path, size_t n, absl::Duration t) const {
     const std::string p(path);
-    return WaitFor(t, [&] {
+    return WaitOn(mu_, cv_, t, [&] {
       auto it = by_path_.find(p);
       return it != by_path_.end() && it->second >= n;
     });
   }
   bool WaitForWatches(size_t n, absl::Duration t) const {
-    return WaitFor(t, [&] { return active_watches_ >= n; });
+    return WaitOn(mu_, cv_, t, [&] { return active_watches_ >= n; });
   }
   bool WaitForWatchesEnded(absl::Duration t) const {
-    return WaitFor(t, [&] { return active_watches_ == 0; });
+    return WaitOn(mu_, cv_, t, [&] { return active_watches_ == 0; });
   }
 
  private:
-  // One accepted connection. The socket is closed only by its own thread, under fd_mu; other
-  // threads only shut it down (under fd_mu), so they never touch a reused descriptor number.
-  struct Connection {
-    explicit Connection(tcp::socket s) : socket(std::move(s)) {}
-    tcp::socket socket;
-    std::mutex fd_mu;
-    bool closed = false;  // under fd_mu
-    std::atomic<bool> done{false};
-    std::thread thread;
-    bool tls = false;  // set by the connection's own thread
-  };
-
   struct Event {
     int64_t rv;
     std::string type;  // ADDED, MODIFIED, DELETED
@@ -910,38 +866,17 @@ class FakeKube::Impl {
     return true;
   }
 
-  void AcceptOne();
-  absl::Status Listen();  // on the io thread (or before it runs)
-  void ShutdownConnections();
-  void Serve(Connection* c);
+  TestHttpServer::Options ServerOptions();
+  void Serve(Connection& c);  // on the connection's thread
   template <class Stream>
-  void ServeLoop(Connection* c, Stream& stream);
+  void ServeLoop(Connection& c, Stream& stream, bool tls);
   template <class Stream>
-  bool Write(Stream& stream, std::string_view bytes);
-  template <class Stream>
-  void StreamWatch(Connection* c, Stream& stream, const Answer& a, FakeKubeRequest info);
-  void CloseConnection(Connection* c, bool abort);
-  bool PeerGone(Connection* c);
+  void StreamWatch(Connection& c, Stream& stream, const Answer& a, FakeKubeRequest info);
   Answer Dispatch(const http::request<http::string_body>& req, FakeKubeRequest* info);
   Answer Route(const http::request<http::string_body>& req, const FakeKubeRequest& info);
   void Record(FakeKubeRequest info);
 
   const Options opts_;
-  std::atomic<int> port_{0};
-  std::unique_ptr<asio::ssl::context> ssl_ctx_;
-
-  // Declared before the acceptor and the connections, which hold sockets bound to it.
-  asio::io_context io_context_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_{io_context_.get_executor()};
-  tcp::acceptor acceptor_{io_context_};
-  asio::steady_timer retry_timer_{io_context_};
-  std::thread accept_thread_;
-  std::mutex conns_mu_;
-  std::list<std::unique_ptr<Connection>> conns_;  // under conns_mu_
-
-  std::mutex lifecycle_mu_;  // serializes Start/Stop/SetDown
-  bool started_ = false;     // under lifecycle_mu_
-  bool stopped_ = false;     // under lifecycle_mu_
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
@@ -969,205 +904,55 @@ class FakeKube::Impl {
   std::deque<FakeKubeRequest> requests_;
   size_t active_watches_ = 0;
   size_t watches_started_ = 0;
+
+  // Last: its threads use the members above. Serializes Start/Stop/SetDown.
+  TestHttpServer server_;
 };
 
-absl::Status FakeKube::Impl::Start() {
-  std::lock_guard lifecycle(lifecycle_mu_);
-  if (started_) return absl::FailedPreconditionError("FakeKube::Start called twice");
+TestHttpServer::Options FakeKube::Impl::ServerOptions() {
+  TestHttpServer::Options o;
+  o.name = "FakeKube";
+  o.log_component = "fake_kube";
+  o.listen_host = opts_.listen_host;
+  o.listen_port = opts_.listen_port;
   if (opts_.tls) {
-    beast::error_code ec;
-    ssl_ctx_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-    ssl_ctx_->set_options(asio::ssl::context::default_workarounds, ec);
-    if (!ec) ssl_ctx_->use_certificate_chain(asio::buffer(opts_.tls->cert_pem), ec);
-    if (!ec)
-      ssl_ctx_->use_private_key(asio::buffer(opts_.tls->key_pem), asio::ssl::context::pem, ec);
-    if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS set-up: ", ec.message()));
+    o.tls.emplace();
+    o.tls->cert_pem = opts_.tls->cert_pem;
+    o.tls->key_pem = opts_.tls->key_pem;
   }
-  if (absl::Status s = Listen(); !s.ok()) return s;
-  started_ = true;
-  accept_thread_ = std::thread([this] {
-    try {
-      io_context_.run();
-    } catch (const std::exception& e) {
-      LogError(kComponent, "acceptor thread failed", {{"error", e.what()}});
-    }
-  });
-  return absl::OkStatus();
-}
-
-absl::Status FakeKube::Impl::Listen() {
-  beast::error_code ec;
-  const auto address = asio::ip::make_address(opts_.listen_host, ec);
-  if (ec) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad listen address ", Av(opts_.listen_host), ": ", ec.message()));
-  }
-  // After SetDown(false): the port the kernel gave the first time, so clients can come back.
-  const uint16_t port = port_.load() != 0 ? static_cast<uint16_t>(port_.load()) : opts_.listen_port;
-  const tcp::endpoint endpoint(address, port);
-  acceptor_.open(endpoint.protocol(), ec);
-  // Connections of the previous listener may linger in TIME_WAIT on this port.
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    beast::error_code ignored;
-    acceptor_.close(ignored);
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", Av(opts_.listen_host), ":", port, ": ", ec.message()));
-  }
-  port_ = acceptor_.local_endpoint(ec).port();
-  AcceptOne();
-  return absl::OkStatus();
-}
-
-void FakeKube::Impl::AcceptOne() {
-  acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (ec) {
-      // EMFILE and friends: back off briefly instead of spinning.
-      LogWarn(kComponent, "accept failed", {{"error", ec.message()}});
-      retry_timer_.expires_after(std::chrono::milliseconds(20));
-      retry_timer_.async_wait([this](beast::error_code tec) {
-        if (!tec && acceptor_.is_open()) AcceptOne();
-      });
-      return;
-    }
-    socket.set_option(tcp::no_delay(true), ec);
-    std::lock_guard l(conns_mu_);
-    // Reap connections whose threads have finished, so long tests do not pile up threads.
-    for (auto it = conns_.begin(); it != conns_.end();) {
-      if ((*it)->done.load()) {
-        (*it)->thread.join();
-        it = conns_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    auto conn = std::make_unique<Connection>(std::move(socket));
-    Connection* raw = conn.get();
-    conns_.push_back(std::move(conn));
-    raw->thread = std::thread([this, raw] { Serve(raw); });
-    AcceptOne();
-  });
-}
-
-void FakeKube::Impl::ShutdownConnections() {
-  std::lock_guard l(conns_mu_);
-  for (auto& c : conns_) {
-    std::lock_guard fd(c->fd_mu);
-    if (!c->closed) ::shutdown(c->socket.native_handle(), SHUT_RDWR);
-  }
-}
-
-absl::Status FakeKube::Impl::SetDown(bool down) {
-  std::lock_guard lifecycle(lifecycle_mu_);
-  if (!started_ || stopped_) return absl::FailedPreconditionError("FakeKube is not running");
-  {
-    std::lock_guard l(mu_);
-    if (down_ == down) return absl::OkStatus();
-  }
-  // The acceptor belongs to the io thread: close or reopen it there and wait for the outcome.
-  std::promise<absl::Status> done;
-  asio::post(io_context_, [&] {
-    if (down) {
-      beast::error_code ec;
-      acceptor_.close(ec);
-      retry_timer_.cancel();
-      done.set_value(absl::OkStatus());
-    } else {
-      done.set_value(Listen());
-    }
-  });
-  absl::Status s = done.get_future().get();
-  if (!s.ok()) return s;
-  {
-    std::lock_guard l(mu_);
-    down_ = down;
-    if (down) ++down_epoch_;
-    cv_.notify_all();
-  }
-  // Open connections die with the server (watches too); their threads end and are reaped.
-  if (down) ShutdownConnections();
-  return absl::OkStatus();
-}
-
-void FakeKube::Impl::Stop() {
-  std::lock_guard lifecycle(lifecycle_mu_);
-  if (!started_ || stopped_) return;
-  stopped_ = true;
-  {
+  o.serve = [this](Connection& c) { Serve(c); };
+  o.on_stop = [this] {
     std::lock_guard l(mu_);
     stopping_ = true;
     cv_.notify_all();
-  }
-  work_.reset();
-  io_context_.stop();
-  if (accept_thread_.joinable()) accept_thread_.join();
-  beast::error_code ec;
-  acceptor_.close(ec);
-  ShutdownConnections();
-  std::list<std::unique_ptr<Connection>> conns;
-  {
-    std::lock_guard l(conns_mu_);
-    conns.swap(conns_);
-  }
-  for (auto& c : conns) {
-    if (c->thread.joinable()) c->thread.join();
-  }
+  };
+  return o;
 }
 
-void FakeKube::Impl::CloseConnection(Connection* c, bool abort) {
-  std::lock_guard fd(c->fd_mu);
-  if (c->closed) return;
-  beast::error_code ec;
-  if (abort) {
-    // SO_LINGER 0: close() sends RST, the client sees a reset rather than an orderly EOF.
-    c->socket.set_option(asio::socket_base::linger(true, 0), ec);
-  } else {
-    c->socket.shutdown(tcp::socket::shutdown_both, ec);
-  }
-  c->socket.close(ec);
-  c->closed = true;
-}
-
-// Whether the client has closed its side (a watch has nothing to read, so this is how it learns
-// that the client went away without waiting for the next event to fail). POLLRDHUP also works
-// for TLS, where a close_notify record may sit unread in front of the FIN.
-bool FakeKube::Impl::PeerGone(Connection* c) {
-  pollfd p{c->socket.native_handle(), POLLRDHUP, 0};
-  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-}
-
-void FakeKube::Impl::Serve(Connection* c) {
-  try {
-    if (ssl_ctx_) {
-      asio::ssl::stream<tcp::socket&> tls(c->socket, *ssl_ctx_);
-      beast::error_code ec;
-      tls.handshake(asio::ssl::stream_base::server, ec);
-      if (!ec) {
-        c->tls = true;
-        ServeLoop(c, tls);
-      }
-    } else {
-      ServeLoop(c, c->socket);
+absl::Status FakeKube::Impl::SetDown(bool down) {
+  return server_.SetListening(!down, [&] {
+    {
+      std::lock_guard l(mu_);
+      down_ = down;
+      if (down) ++down_epoch_;
+      cv_.notify_all();
     }
-  } catch (const std::exception& e) {
-    LogError(kComponent, "connection thread failed", {{"error", e.what()}});
+    // Open connections die with the server (watches too); their threads end and are reaped.
+    if (down) server_.ShutdownConnections();
+  });
+}
+
+void FakeKube::Impl::Serve(Connection& c) {
+  if (boost::asio::ssl::context* ctx = server_.tls_context()) {
+    TestHttpServer::TlsStream tls(c.socket(), *ctx);
+    if (TestHttpServer::Handshake(tls, nullptr)) ServeLoop(c, tls, /*tls=*/true);
+  } else {
+    ServeLoop(c, c.socket(), /*tls=*/false);
   }
-  CloseConnection(c, /*abort=*/false);
-  c->done = true;
 }
 
 template <class Stream>
-bool FakeKube::Impl::Write(Stream& stream, std::string_view bytes) {
-  beast::error_code ec;
-  asio::write(stream, asio::buffer(bytes.data(), bytes.size()), ec);
-  return !ec;
-}
-
-template <class Stream>
-void FakeKube::Impl::ServeLoop(Connection* c, Stream& stream) {
+void FakeKube::Impl::ServeLoop(Connection& c, Stream& stream, bool tls) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -1177,7 +962,7 @@ void FakeKube::Impl::ServeLoop(Connection* c, Stream& stream) {
     if (ec) return;  // EOF, reset, garbage, Stop(), SetDown(true)
     http::request<http::string_body> req = parser.release();
     FakeKubeRequest info;
-    info.tls = c->tls;
+    info.tls = tls;
     Answer a = Dispatch(req, &info);
     if (a.watch) {
       StreamWatch(c, stream, a, std::move(info));
@@ -1190,11 +975,11 @@ void FakeKube::Impl::ServeLoop(Connection* c, Stream& stream) {
     Record(std::move(info));
     if (a.break_it) {
       // Headers promise the whole body; half the bytes, then a reset.
-      Write(stream, std::string_view(bytes).substr(0, bytes.size() - a.body.size() / 2));
-      CloseConnection(c, /*abort=*/true);
+      WriteAll(stream, std::string_view(bytes).substr(0, bytes.size() - a.body.size() / 2));
+      c.Close(/*abort=*/true);
       return;
     }
-    if (!Write(stream, bytes) || !keep_alive) return;
+    if (!WriteAll(stream, bytes) || !keep_alive) return;
   }
 }
 
@@ -1217,13 +1002,7 @@ FakeKube::Impl::Answer FakeKube::Impl::Dispatch(const http::request<http::string
     // The delay first: a slow server is slow whatever it answers.
     if (delay_ > absl::ZeroDuration()) {
       const uint64_t epoch = down_epoch_;
-      const auto limit = WaitLimit(delay_);
-      auto cut = [&] { return stopping_ || down_epoch_ != epoch; };
-      if (limit) {
-        cv_.wait_for(l, *limit, cut);
-      } else {
-        cv_.wait(l, cut);
-      }
+      WaitOn(cv_, l, delay_, [&] { return stopping_ || down_epoch_ != epoch; });
     }
     if (fail_remaining_ != 0) {
       if (fail_remaining_ > 0) --fail_remaining_;
@@ -1339,7 +1118,7 @@ FakeKube::Impl::Answer FakeKube::Impl::Route(const http::request<http::string_bo
 }
 
 template <class Stream>
-void FakeKube::Impl::StreamWatch(Connection* c, Stream& stream, const Answer& a,
+void FakeKube::Impl::StreamWatch(Connection& c, Stream& stream, const Answer& a,
                                  FakeKubeRequest info) {
   info.watch = true;
   info.status = 200;
@@ -1367,10 +1146,10 @@ void FakeKube::Impl::StreamWatch(Connection* c, Stream& stream, const Answer& a,
   ++watches_started_;
   l.unlock();
   Record(std::move(info));
-  bool ok = Write(stream,
-                  "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                  "Transfer-Encoding: chunked\r\n\r\n");
-  if (ok && !pending.empty()) ok = Write(stream, pending);
+  bool ok = WriteAll(stream,
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n");
+  if (ok && !pending.empty()) ok = WriteAll(stream, pending);
   l.lock();
   bool abrupt = false;
   while (ok) {
@@ -1392,7 +1171,7 @@ void FakeKube::Impl::StreamWatch(Connection* c, Stream& stream, const Answer& a,
     }
     if (!pending.empty()) {
       l.unlock();
-      ok = Write(stream, pending);
+      ok = WriteAll(stream, pending);
       l.lock();
       if (expired) break;
       continue;
@@ -1409,16 +1188,16 @@ void FakeKube::Impl::StreamWatch(Connection* c, Stream& stream, const Answer& a,
     // Wake at least every 100ms to notice a client that went away.
     cv_.wait_for(l, std::chrono::milliseconds(100));
     l.unlock();
-    if (PeerGone(c)) ok = false;
+    if (c.PeerGone()) ok = false;
     l.lock();
   }
   --active_watches_;
   cv_.notify_all();
   l.unlock();
   if (abrupt) {
-    CloseConnection(c, /*abort=*/true);
+    c.Close(/*abort=*/true);
   } else if (ok) {
-    Write(stream, "0\r\n\r\n");  // the end of the chunked body: the watch ended normally
+    WriteAll(stream, "0\r\n\r\n");  // the end of the chunked body: the watch ended normally
   }
 }
 

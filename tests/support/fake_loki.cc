@@ -3,30 +3,20 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <exception>
 #include <limits>
-#include <list>
 #include <mutex>
-#include <thread>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <simdjson.h>
 #include <snappy.h>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -36,20 +26,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "agent/common/log.h"
 #include "agent/common/strings.h"
 #include "push.pb.h"
+#include "tests/support/test_http_server.h"
 
 namespace sluice::testing {
 namespace {
 
-namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
+using Connection = TestHttpServer::Connection;
 using LabelPairs = std::vector<std::pair<std::string, std::string>>;
 
-constexpr std::string_view kComponent = "fake_loki";
 constexpr std::string_view kPushPath = "/loki/api/v1/push";
 
 // ---- Text helpers ------------------------------------------------------------------------------
@@ -183,13 +171,6 @@ std::string_view PathOf(std::string_view target) {
   return target;
 }
 std::string_view BSv(beast::string_view s) { return std::string_view(s.data(), s.size()); }
-
-// absl::Duration -> chrono for condition-variable waits; nullopt (no deadline) for durations so
-// long that adding them to the clock could overflow.
-std::optional<std::chrono::nanoseconds> WaitLimit(absl::Duration d) {
-  if (d > absl::Hours(24 * 365)) return std::nullopt;
-  return absl::ToChronoNanoseconds(std::max(d, absl::ZeroDuration()));
-}
 
 bool IsNameStart(char c) { return absl::ascii_isalpha(c) || c == '_'; }
 bool IsNameChar(char c) { return absl::ascii_isalnum(c) || c == '_'; }
@@ -732,18 +713,21 @@ std::string FormatLokiLabels(const std::map<std::string, std::string>& labels) {
 
 // ---- Server ------------------------------------------------------------------------------------
 
-// The server proper. Threads: one acceptor thread running io_context_ (async_accept only) and one
-// thread per connection doing blocking Beast reads/writes. All shared state is under mu_; cv_ is
-// notified whenever entries, requests or held requests change, and on stop/release.
+// The server proper. Threads: server_ (TestHttpServer) owns the acceptor thread and one thread per
+// connection, which runs Serve(): blocking Beast reads/writes. All shared state is under mu_; cv_
+// is notified whenever entries, requests or held requests change, and on stop/release.
 class FakeLoki::Impl {
  public:
   explicit Impl(Options options)
-      : opts_(std::move(options)), clock_(opts_.clock ? opts_.clock : RealClock::Get()) {}
-  ~Impl() { Stop(); }
+      : opts_(std::move(options)),
+        clock_(opts_.clock ? opts_.clock : RealClock::Get()),
+        server_(ServerOptions()) {}
+  ~Impl() { Stop(); }  // before the members the connection threads use go away
 
-  absl::Status Start();
-  void Stop();
-  int port() const { return port_.load(); }
+  absl::Status Start() { return server_.Start(); }
+  // Wakes stalled requests (on_stop), then closes and joins everything.
+  void Stop() { server_.Stop(); }
+  int port() const { return server_.port(); }
   bool tls() const { return opts_.tls.has_value(); }
 
   // Faults.
@@ -865,43 +849,26 @@ class FakeLoki::Impl {
     last_tls_error_.clear();
     cv_.notify_all();
   }
-  template <typename Pred>
-  bool WaitFor(absl::Duration timeout, Pred pred) const {
-    std::unique_lock l(mu_);
-    const auto limit = WaitLimit(timeout);
-    if (!limit) {
-      cv_.wait(l, pred);
-      return true;
-    }
-    return cv_.wait_for(l, *limit, pred);
-  }
   bool WaitForEntries(size_t n, absl::Duration t) const {
-    return WaitFor(t, [&] { return total_entries_ >= n; });
+    return WaitOn(mu_, cv_, t, [&] { return total_entries_ >= n; });
   }
   bool WaitForRequests(size_t n, absl::Duration t) const {
-    return WaitFor(t, [&] { return request_count_ >= n; });
+    return WaitOn(mu_, cv_, t, [&] { return request_count_ >= n; });
   }
   bool WaitForStalled(size_t n, absl::Duration t) const {
-    return WaitFor(t, [&] { return stalled_now_ >= n; });
+    return WaitOn(mu_, cv_, t, [&] { return stalled_now_ >= n; });
   }
   bool WaitForTlsFailures(size_t n, absl::Duration t) const {
-    return WaitFor(t, [&] { return tls_failures_ >= n; });
+    return WaitOn(mu_, cv_, t, [&] { return tls_failures_ >= n; });
   }
 
   std::string MetricsText() const;
   std::string StatsJson() const;
 
  private:
-  // One accepted connection. The socket is closed only under fd_mu, so Stop() never shuts down a
-  // descriptor number that was already closed and reused.
-  struct Connection {
-    explicit Connection(tcp::socket s) : socket(std::move(s)) {}
-    tcp::socket socket;
-    std::mutex fd_mu;
-    bool closed = false;  // under fd_mu
-    std::atomic<bool> done{false};
-    std::thread thread;
-    // Set by the connection's own thread before it reads requests.
+  // What a connection's TLS session says about the client; set by the connection's own thread
+  // before it reads requests.
+  struct Peer {
     bool tls = false;
     std::string sni;
     std::string client_subject;
@@ -936,20 +903,18 @@ class FakeLoki::Impl {
     return absl::StrCat(Av(tenant), absl::string_view("\0", 1), Av(labels));
   }
 
-  void AcceptLoop();
-  void AcceptOne();
-  void Serve(Connection* c);
-  void ServeTls(Connection* c);
+  TestHttpServer::Options ServerOptions();
+  void Serve(Connection& c);  // on the connection's thread
+  void ServeTls(Connection& c);
   template <class Stream>
-  void ServeLoop(Connection* c, Stream& stream);
-  void CloseConnection(Connection* c, bool abort);
+  void ServeLoop(Connection& c, Stream& stream, const Peer& peer);
   template <class Stream>
-  void DrainAndClose(Connection* c, Stream& stream);
+  void DrainAndClose(Connection& c, Stream& stream);
   std::optional<http::response<http::string_body>> Dispatch(
-      const http::request<http::string_body>& req, const Connection& c);
+      const http::request<http::string_body>& req, const Peer& peer);
   Outcome HandlePush(const http::request<http::string_body>& req, FakeLokiRequest* info);
   void TlsFailed(const std::string& error);
-  static void FillRequestInfo(const http::request<http::string_body>& h, const Connection& c,
+  static void FillRequestInfo(const http::request<http::string_body>& h, const Peer& peer,
                               FakeLokiRequest* info);
   Outcome Ingest(std::vector<PushStream>& streams, const std::string& tenant,
                  FakeLokiRequest* info);
@@ -960,21 +925,6 @@ class FakeLoki::Impl {
 
   const Options opts_;
   const Clock* const clock_;
-  std::atomic<int> port_{0};
-
-  std::unique_ptr<asio::ssl::context> ssl_ctx_;  // with Options::tls, made by Start()
-
-  // Declared before the acceptor and the connections, which hold sockets bound to it.
-  asio::io_context io_context_;
-  tcp::acceptor acceptor_{io_context_};
-  asio::steady_timer retry_timer_{io_context_};
-  std::thread accept_thread_;
-  std::mutex conns_mu_;
-  std::list<std::unique_ptr<Connection>> conns_;  // under conns_mu_
-
-  std::mutex lifecycle_mu_;  // serializes Start/Stop
-  bool started_ = false;     // under lifecycle_mu_
-  bool stopped_ = false;     // under lifecycle_mu_
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
@@ -1003,178 +953,57 @@ class FakeLoki::Impl {
   std::deque<FakeLokiRequest> connects_;
   size_t tls_failures_ = 0;
   std::string last_tls_error_;
+
+  // Last: its threads use the members above.
+  TestHttpServer server_;
 };
 
-absl::Status FakeLoki::Impl::Start() {
-  std::lock_guard lifecycle(lifecycle_mu_);
-  // The io_context and acceptor are single-use: no restart after Stop().
-  if (started_) return absl::FailedPreconditionError("FakeLoki::Start called twice");
-  beast::error_code ec;
+TestHttpServer::Options FakeLoki::Impl::ServerOptions() {
+  TestHttpServer::Options o;
+  o.name = "FakeLoki";
+  o.log_component = "fake_loki";
+  o.listen_host = opts_.listen_host;
+  o.listen_port = opts_.listen_port;
   if (opts_.tls) {
-    ssl_ctx_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-    ssl_ctx_->set_options(asio::ssl::context::default_workarounds, ec);
-    if (!ec) ssl_ctx_->use_certificate_chain(asio::buffer(opts_.tls->cert_pem), ec);
-    if (!ec)
-      ssl_ctx_->use_private_key(asio::buffer(opts_.tls->key_pem), asio::ssl::context::pem, ec);
-    if (!ec && !opts_.tls->client_ca_pem.empty()) {
-      ssl_ctx_->add_certificate_authority(asio::buffer(opts_.tls->client_ca_pem), ec);
-      int mode = asio::ssl::verify_peer;
-      if (opts_.tls->require_client_cert) mode |= asio::ssl::verify_fail_if_no_peer_cert;
-      if (!ec) ssl_ctx_->set_verify_mode(mode, ec);
-      // Ask for certificates from these CAs (the list a client picks its certificate by).
-      if (!ec) {
-        BIO* bio = BIO_new_mem_buf(opts_.tls->client_ca_pem.data(),
-                                   static_cast<int>(opts_.tls->client_ca_pem.size()));
-        STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
-        while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
-          sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(cert)));
-          X509_free(cert);
-        }
-        BIO_free(bio);
-        SSL_CTX_set_client_CA_list(ssl_ctx_->native_handle(), names);
-      }
-    }
-    if (!ec && opts_.tls->max_tls12) {
-      SSL_CTX_set_max_proto_version(ssl_ctx_->native_handle(), TLS1_2_VERSION);
-    }
-    if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS set-up: ", ec.message()));
+    o.tls = TestHttpServer::Tls{.cert_pem = opts_.tls->cert_pem,
+                                .key_pem = opts_.tls->key_pem,
+                                .client_ca_pem = opts_.tls->client_ca_pem,
+                                .require_client_cert = opts_.tls->require_client_cert,
+                                .max_tls12 = opts_.tls->max_tls12};
   }
-  const auto address = asio::ip::make_address(opts_.listen_host, ec);
-  if (ec) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad listen address ", Av(opts_.listen_host), ": ", ec.message()));
-  }
-  const tcp::endpoint endpoint(address, opts_.listen_port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    acceptor_.close(ec);
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", Av(opts_.listen_host), ":",
-                                               opts_.listen_port, ": ", ec.message()));
-  }
-  port_ = acceptor_.local_endpoint(ec).port();
-  started_ = true;
-  AcceptOne();
-  accept_thread_ = std::thread([this] { AcceptLoop(); });
-  return absl::OkStatus();
-}
-
-void FakeLoki::Impl::AcceptLoop() {
-  try {
-    io_context_.run();
-  } catch (const std::exception& e) {
-    LogError(kComponent, "acceptor thread failed", {{"error", e.what()}});
-  }
-}
-
-void FakeLoki::Impl::AcceptOne() {
-  acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (ec) {
-      // EMFILE and friends: back off briefly instead of spinning.
-      LogWarn(kComponent, "accept failed", {{"error", ec.message()}});
-      retry_timer_.expires_after(std::chrono::milliseconds(20));
-      retry_timer_.async_wait([this](beast::error_code tec) {
-        if (!tec) AcceptOne();
-      });
-      return;
-    }
-    socket.set_option(tcp::no_delay(true), ec);
-    std::lock_guard l(conns_mu_);
-    // Reap connections whose threads have finished, so long tests do not pile up threads.
-    for (auto it = conns_.begin(); it != conns_.end();) {
-      if ((*it)->done.load()) {
-        (*it)->thread.join();
-        it = conns_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    auto conn = std::make_unique<Connection>(std::move(socket));
-    Connection* raw = conn.get();
-    conns_.push_back(std::move(conn));
-    raw->thread = std::thread([this, raw] { Serve(raw); });
-    AcceptOne();
-  });
-}
-
-void FakeLoki::Impl::Stop() {
-  std::lock_guard lifecycle(lifecycle_mu_);
-  if (!started_ || stopped_) return;
-  stopped_ = true;
-  {
+  o.serve = [this](Connection& c) { Serve(c); };
+  o.on_stop = [this] {
     std::lock_guard l(mu_);
     stopping_ = true;
     cv_.notify_all();
-  }
-  io_context_.stop();
-  if (accept_thread_.joinable()) accept_thread_.join();
-  beast::error_code ec;
-  acceptor_.close(ec);
-  // No new connections from here on. Wake every connection thread blocked in a read or write.
-  std::list<std::unique_ptr<Connection>> conns;
-  {
-    std::lock_guard l(conns_mu_);
-    for (auto& c : conns_) {
-      std::lock_guard fd(c->fd_mu);
-      if (!c->closed) ::shutdown(c->socket.native_handle(), SHUT_RDWR);
-    }
-    conns.swap(conns_);
-  }
-  for (auto& c : conns) {
-    if (c->thread.joinable()) c->thread.join();
-  }
-}
-
-void FakeLoki::Impl::CloseConnection(Connection* c, bool abort) {
-  std::lock_guard fd(c->fd_mu);
-  if (c->closed) return;
-  beast::error_code ec;
-  if (abort) {
-    // SO_LINGER 0: close() sends RST, the client sees a reset rather than an orderly EOF.
-    c->socket.set_option(asio::socket_base::linger(true, 0), ec);
-  } else {
-    c->socket.shutdown(tcp::socket::shutdown_both, ec);
-  }
-  c->socket.close(ec);
-  c->closed = true;
+  };
+  return o;
 }
 
 // After an early answer (413 without reading the body): stop sending, then read and discard
 // until the client closes, so the unread body does not turn our close into an RST that could
 // destroy the response before the client reads it. Stop() interrupts the read.
 template <class Stream>
-void FakeLoki::Impl::DrainAndClose(Connection* c, Stream& stream) {
+void FakeLoki::Impl::DrainAndClose(Connection& c, Stream& stream) {
+  c.ShutdownSend();
   beast::error_code ec;
-  {
-    std::lock_guard fd(c->fd_mu);
-    if (!c->closed) c->socket.shutdown(tcp::socket::shutdown_send, ec);
-  }
   std::vector<char> sink(64 * 1024);
   size_t drained = 0;
   while (!ec && drained < opts_.max_body_bytes + (1 << 20)) {
-    drained += stream.read_some(asio::buffer(sink), ec);
+    drained += stream.read_some(boost::asio::buffer(sink), ec);
   }
-  CloseConnection(c, /*abort=*/false);
+  c.Close(/*abort=*/false);
 }
 
-void FakeLoki::Impl::Serve(Connection* c) {
-  try {
-    if (ssl_ctx_) {
-      ServeTls(c);
-    } else {
-      ServeLoop(c, c->socket);
-    }
-  } catch (const std::exception& e) {
-    LogError(kComponent, "connection thread failed", {{"error", e.what()}});
+void FakeLoki::Impl::Serve(Connection& c) {
+  if (server_.tls_context()) {
+    ServeTls(c);
+  } else {
+    ServeLoop(c, c.socket(), Peer{});
   }
-  CloseConnection(c, /*abort=*/false);
-  c->done = true;
 }
 
-void FakeLoki::Impl::FillRequestInfo(const http::request<http::string_body>& h, const Connection& c,
+void FakeLoki::Impl::FillRequestInfo(const http::request<http::string_body>& h, const Peer& peer,
                                      FakeLokiRequest* info) {
   info->received = absl::Now();
   info->method = Str(h.method_string());
@@ -1187,9 +1016,9 @@ void FakeLoki::Impl::FillRequestInfo(const http::request<http::string_body>& h, 
   info->authorization = Str(h[http::field::authorization]);
   for (const auto& field : h)
     info->headers.emplace_back(Str(field.name_string()), Str(field.value()));
-  info->tls = c.tls;
-  info->sni = c.sni;
-  info->client_cert_subject = c.client_subject;
+  info->tls = peer.tls;
+  info->sni = peer.sni;
+  info->client_cert_subject = peer.client_subject;
 }
 
 void FakeLoki::Impl::TlsFailed(const std::string& error) {
@@ -1199,19 +1028,19 @@ void FakeLoki::Impl::TlsFailed(const std::string& error) {
   cv_.notify_all();
 }
 
-void FakeLoki::Impl::ServeTls(Connection* c) {
+void FakeLoki::Impl::ServeTls(Connection& c) {
   // A TLS client starts with a handshake record (0x16); anything else is plain HTTP.
   char first = 0;
   ssize_t n;
   do {
-    n = ::recv(c->socket.native_handle(), &first, 1, MSG_PEEK);
+    n = ::recv(c.socket().native_handle(), &first, 1, MSG_PEEK);
   } while (n < 0 && errno == EINTR);
   if (n <= 0) return;
   beast::error_code ec;
   if (first != 0x16) {
     beast::flat_buffer buffer;
     http::request<http::string_body> req;
-    http::read(c->socket, buffer, req, ec);
+    http::read(c.socket(), buffer, req, ec);
     if (ec) return;
     if (req.method() != http::verb::connect) {
       // Go's net/http answer to plain HTTP on a TLS port.
@@ -1220,11 +1049,11 @@ void FakeLoki::Impl::ServeTls(Connection* c) {
       res.body() = "Client sent an HTTP request to an HTTPS server.\n";
       res.keep_alive(false);
       res.prepare_payload();
-      http::write(c->socket, res, ec);
+      http::write(c.socket(), res, ec);
       return;
     }
     FakeLokiRequest info;
-    FillRequestInfo(req, *c, &info);
+    FillRequestInfo(req, Peer{}, &info);
     info.status = 200;
     {
       std::lock_guard l(mu_);
@@ -1234,37 +1063,30 @@ void FakeLoki::Impl::ServeTls(Connection* c) {
     }
     // The tunnel's far end is this server: say yes and go on with TLS on the same connection.
     static constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
-    asio::write(c->socket, asio::buffer(kEstablished.data(), kEstablished.size()), ec);
-    if (ec || buffer.size() != 0) return;
+    if (!WriteAll(c.socket(), kEstablished) || buffer.size() != 0) return;
   }
-  asio::ssl::stream<tcp::socket&> tls(c->socket, *ssl_ctx_);
-  tls.handshake(asio::ssl::stream_base::server, ec);
-  if (ec) {
-    std::string detail = ec.message();
-    if (ec.category() == asio::error::get_ssl_category()) {
-      char text[256];
-      ERR_error_string_n(static_cast<unsigned long>(ec.value()), text, sizeof(text));
-      detail = text;
-    }
-    TlsFailed(detail);
+  TestHttpServer::TlsStream tls(c.socket(), *server_.tls_context());
+  if (std::string error; !TestHttpServer::Handshake(tls, &error)) {
+    TlsFailed(error);
     return;
   }
   SSL* ssl = tls.native_handle();
-  c->tls = true;
-  if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) c->sni = sni;
-  if (X509* peer = SSL_get1_peer_certificate(ssl)) {
+  Peer peer;
+  peer.tls = true;
+  if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) peer.sni = sni;
+  if (X509* cert = SSL_get1_peer_certificate(ssl)) {
     char cn[256] = {};
-    if (X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof(cn)) >
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) >
         0) {
-      c->client_subject = cn;
+      peer.client_subject = cn;
     }
-    X509_free(peer);
+    X509_free(cert);
   }
-  ServeLoop(c, tls);
+  ServeLoop(c, tls, peer);
 }
 
 template <class Stream>
-void FakeLoki::Impl::ServeLoop(Connection* c, Stream& stream) {
+void FakeLoki::Impl::ServeLoop(Connection& c, Stream& stream, const Peer& peer) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -1299,7 +1121,7 @@ void FakeLoki::Impl::ServeLoop(Connection* c, Stream& stream) {
     if (too_large) {
       const auto& h = parser.get();
       FakeLokiRequest info;
-      FillRequestInfo(h, *c, &info);
+      FillRequestInfo(h, peer, &info);
       // The header is parsed but not "done" when the limit trips, so read the field directly.
       uint64_t length = 0;
       if (absl::SimpleAtoi(Av(BSv(h[http::field::content_length])), &length)) {
@@ -1319,9 +1141,9 @@ void FakeLoki::Impl::ServeLoop(Connection* c, Stream& stream) {
       return;
     }
     http::request<http::string_body> req = parser.release();
-    std::optional<http::response<http::string_body>> res = Dispatch(req, *c);
+    std::optional<http::response<http::string_body>> res = Dispatch(req, peer);
     if (!res) {
-      CloseConnection(c, /*abort=*/true);
+      c.Close(/*abort=*/true);
       return;
     }
     http::write(stream, *res, ec);
@@ -1330,7 +1152,7 @@ void FakeLoki::Impl::ServeLoop(Connection* c, Stream& stream) {
 }
 
 std::optional<http::response<http::string_body>> FakeLoki::Impl::Dispatch(
-    const http::request<http::string_body>& req, const Connection& c) {
+    const http::request<http::string_body>& req, const Peer& peer) {
   // Absolute-form (through a proxy): the path is what names the handler.
   std::string_view target = PathOf(BSv(req.target()));
   target = target.substr(0, target.find('?'));
@@ -1346,7 +1168,7 @@ std::optional<http::response<http::string_body>> FakeLoki::Impl::Dispatch(
       text(http::status::method_not_allowed, "method not allowed\n");
     } else {
       FakeLokiRequest info;
-      FillRequestInfo(req, c, &info);
+      FillRequestInfo(req, peer, &info);
       Outcome outcome = HandlePush(req, &info);
       if (outcome.drop) return std::nullopt;
       res.result(static_cast<http::status>(outcome.status));
@@ -1412,11 +1234,7 @@ FakeLoki::Impl::Outcome FakeLoki::Impl::HandlePush(const http::request<http::str
     cv_.notify_all();
     const uint64_t generation = release_generation_;
     auto released = [&] { return stopping_ || release_generation_ != generation; };
-    if (const auto limit = WaitLimit(stall_for)) {
-      cv_.wait_for(l, *limit, released);
-    } else {
-      cv_.wait(l, released);
-    }
+    WaitOn(cv_, l, stall_for, released);
     --stalled_now_;
     cv_.notify_all();
     if (stopping_) {
