@@ -29,17 +29,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
     && strip --strip-all /build/sluice
 
 FROM ${BASE_IMAGE}
-ARG BASE_IMAGE
-ARG VERSION=""
-ARG REVISION=""
-ARG CREATED=""
 ARG DEBIAN_FRONTEND=noninteractive
-LABEL org.opencontainers.image.title="sluice" \
-      org.opencontainers.image.description="Log shipping agent for Kubernetes and Grafana Loki; runs Grafana Alloy log-shipping configurations" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.base.name="${BASE_IMAGE}"
 # The packages holding the libraries `readelf -d sluice` lists as NEEDED (dpkg -S): snappy,
 # libcurl (+ its TLS and HTTP/2 deps), simdjson, RE2, abseil, OpenSSL's libcrypto (digests);
 # libstdc++6, libgcc-s1 and libc6 are already in the base. ca-certificates: HTTPS to Loki and
@@ -64,3 +54,13 @@ ENTRYPOINT ["sluice"]
 # keep positions under /var/lib/sluice (mount a volume there to survive restarts) rather than in
 # a data-sluice directory relative to /.
 CMD ["run", "/etc/sluice/config.alloy", "--server.http.listen-addr=0.0.0.0:12345", "--storage.path=/var/lib/sluice"]
+
+# Last, so that a new revision only changes this metadata, not the cached layers above.
+ARG BASE_IMAGE
+ARG VERSION=""
+ARG REVISION=""
+LABEL org.opencontainers.image.title="sluice" \
+      org.opencontainers.image.description="Log shipping agent for Kubernetes and Grafana Loki; runs Grafana Alloy log-shipping configurations" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.base.name="${BASE_IMAGE}"
