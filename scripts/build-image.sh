@@ -223,7 +223,7 @@ EOF
       "$rootfs"/var/log/* "$rootfs"/tmp/* "$rootfs"/dev/* \
       "$rootfs/etc/hostname" "$rootfs/etc/resolv.conf"
     unmount_under "$rootfs"
-    tar --numeric-owner --xattrs --acls -C "$rootfs" -cf "$tarball.tmp" .
+    tar --numeric-owner --xattrs -C "$rootfs" -cf "$tarball.tmp" .
     mv "$tarball.tmp" "$tarball"
   else
     echo "build-image: using the cached rootfs $tarball"
@@ -232,7 +232,7 @@ EOF
   ctr=$(buildah from scratch)
   CLEANUP_CTRS+=("$ctr")
   mnt=$(buildah mount "$ctr")
-  tar --numeric-owner --same-owner --same-permissions --xattrs --acls -C "$mnt" -xf "$tarball"
+  tar --numeric-owner --same-owner --same-permissions --xattrs -C "$mnt" -xf "$tarball"
   buildah umount "$ctr" >/dev/null
   buildah config --os linux --arch "$arch" \
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
