@@ -225,6 +225,7 @@ EOF
     unmount_under "$rootfs"
     tar --numeric-owner --xattrs -C "$rootfs" -cf "$tarball.tmp" .
     mv "$tarball.tmp" "$tarball"
+    rm -rf --one-file-system "$rootfs"
   else
     echo "build-image: using the cached rootfs $tarball"
   fi
