@@ -270,10 +270,16 @@ revision=$(git rev-parse HEAD 2>/dev/null || true)
 if [ -n "$revision" ] && ! git diff --quiet HEAD 2>/dev/null; then revision="$revision-dirty"; fi
 # --layers keeps each step's result, so a rebuild after a source edit reuses the package layers;
 # --pull=never because the base is in local storage now (a registry may not even be reachable).
+# The labels that vary are also given with --label: buildah 1.28's layer cache keys a LABEL step
+# on its text before ARG substitution, so with --layers the Dockerfile's LABEL would keep the
+# revision of the first build; --label is applied when the image is committed.
 buildah bud --isolation chroot --layers --pull=never \
   --build-arg BASE_IMAGE="$BASE" \
   --build-arg VERSION="$version" \
   --build-arg REVISION="$revision" \
+  --label org.opencontainers.image.version="$version" \
+  --label org.opencontainers.image.revision="$revision" \
+  --label org.opencontainers.image.base.name="$BASE" \
   -f Dockerfile -t "$TAG" . \
   || die "buildah bud failed"
 size=$(buildah images --format '{{.Size}}' "$TAG" | head -n 1)
