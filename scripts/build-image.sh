@@ -86,6 +86,9 @@ cleanup() {
     unmount_under "$d"
     rm -rf --one-file-system "$d"
   done
+  # The time of each step, also when one failed.
+  if [ "$STEP" != done ]; then finish_step; fi
+  if [ ${#TIMES[@]} -gt 0 ]; then printf '%s\n' "${TIMES[@]}"; fi
 }
 trap cleanup EXIT
 
@@ -313,7 +316,9 @@ EOF
   buildah copy -q "$ctr" "$sample/pods" /tmp/pods >/dev/null
   # Without --url entries go to stdout as JSON lines. timeout sends SIGTERM after 3 s; sluice
   # then delivers, saves positions and exits 0 (--preserve-status keeps that exit code).
-  tail_out=$(run timeout --preserve-status -s TERM 3 \
+  # --foreground: otherwise timeout signals its process group as well, and a second SIGTERM
+  # that arrives after sluice handled the first makes it exit at once (status 1), by design.
+  tail_out=$(run timeout --foreground --preserve-status -s TERM 3 \
     sluice tail /tmp/pods --storage.path /tmp/sluice-state) \
     || die "sluice tail exited non-zero: $tail_out"
   echo "$tail_out"
@@ -328,4 +333,3 @@ fi
 finish_step
 STEP="done"
 echo "=== build-image: $TAG ready ($size, base $BASE) ==="
-printf '%s\n' "${TIMES[@]}"
