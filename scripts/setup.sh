@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages sluice needs to build and test. Only what is missing is
 # installed, so a second run costs nothing. Needs root (or sudo) when something is missing.
+# --build-only installs just what building the binary takes (the container image's build stage).
 set -euo pipefail
 
-PACKAGES=(
-  build-essential cmake ninja-build pkg-config git
+# What building the sluice binary needs; the Dockerfile's build stage installs only these
+# (`setup.sh --build-only`), so this list is the single place to change them.
+BUILD_PACKAGES=(
+  build-essential cmake ninja-build pkg-config
   libboost-dev libboost-system-dev
   libprotobuf-dev protobuf-compiler
   libsnappy-dev libcurl4-openssl-dev libssl-dev libabsl-dev libre2-dev libsimdjson-dev
+)
+# The rest of a development machine: tests, benchmarks, fuzzers, sanitizers.
+DEV_PACKAGES=(
+  git
   tzdata  # IANA zones for stage.timestamp's location (absent from minimal images)
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
@@ -15,6 +22,12 @@ PACKAGES=(
   python3-yaml  # PyYAML for tests/charts/chart_test.py
   util-linux  # setpriv, unshare (end-to-end tests), taskset (bench/run); Essential in Debian
 )
+
+case "${1:-}" in
+  "") PACKAGES=("${BUILD_PACKAGES[@]}" "${DEV_PACKAGES[@]}") ;;
+  --build-only) PACKAGES=("${BUILD_PACKAGES[@]}") ;;
+  *) echo "usage: setup.sh [--build-only]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do

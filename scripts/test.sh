@@ -5,6 +5,8 @@
 #   2. the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the threaded units and the end-to-end tests again under ThreadSanitizer;
 #   4. each libFuzzer target for a bounded time from its seed corpus (clang).
+#   5. only with SLUICE_IMAGE_TEST=1: the container image, built and checked by
+#      scripts/build-image.sh (needs root; minutes, so not part of the default run).
 # Exits non-zero on the first failure. SLUICE_SKIP_ASAN=1, SLUICE_SKIP_TSAN=1, SLUICE_SKIP_FUZZ=1
 # skip 2, 3, 4.
 set -euo pipefail
@@ -71,5 +73,9 @@ if [ "${SLUICE_SKIP_FUZZ:-0}" != 1 ] && ls tests/fuzz/*_fuzzer.cc >/dev/null 2>&
       >"build-fuzz/$name.log" 2>&1 || { tail -50 "build-fuzz/$name.log"; exit 1; }
     rm -rf "$work"
   done
+fi
+if [ "${SLUICE_IMAGE_TEST:-0}" = 1 ]; then
+  echo "=== container image ==="
+  bash scripts/build-image.sh
 fi
 echo "=== all tests passed ==="
