@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cctype>
@@ -42,6 +43,8 @@ namespace sluice {
 namespace {
 
 constexpr char kReceiverType[] = "loki.LogsReceiver";
+// The event loop beats every second; silent this long, it is stuck (a liveness failure).
+constexpr absl::Duration kStallLimit = absl::Seconds(30);
 
 config::Value TargetsToValue(const std::vector<LabelSet>& targets) {
   config::Array out;
@@ -71,7 +74,11 @@ struct Runtime::Impl {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
   LogsRouter router{&io, clock};
   std::thread tail_thread;
-  bool started = false;
+  std::atomic<bool> started{false};
+  // Monotonic time of the event loop's last heartbeat (every second), for /-/healthy.
+  std::atomic<int64_t> heartbeat_ns{0};
+  std::unique_ptr<boost::asio::steady_timer> heartbeat_timer;
+  void Beat();
 
   // Graph nodes by component id.
   absl::flat_hash_map<std::string, LogsNode*> receivers;
@@ -697,10 +704,10 @@ bool Runtime::Impl::BuildKubernetes(const config::Component& c, const config::Bl
   o.index.flavor = metadata::TargetFlavor::kKubernetes;
   o.index.fallback_namespaces = o.namespaces;
   // Only the node and the namespace can be told from a pod's directory name.
-  o.index.fallback = o.labels.empty() &&
-                     (o.fields.empty() ||
-                      o.field_selector == absl::StrCat("spec.nodeName=", o.node_name) ||
-                      o.field_selector == absl::StrCat("spec.nodeName==", o.node_name));
+  o.index.fallback =
+      o.labels.empty() &&
+      (o.fields.empty() || o.field_selector == absl::StrCat("spec.nodeName=", o.node_name) ||
+       o.field_selector == absl::StrCat("spec.nodeName==", o.node_name));
   AddPodDiscovery(c, std::move(o));
   return true;
 }
@@ -808,6 +815,14 @@ void Runtime::Impl::Propagate(const std::string& id) {
   }
 }
 
+void Runtime::Impl::Beat() {
+  heartbeat_ns.store(clock->MonotonicNanos(), std::memory_order_relaxed);
+  heartbeat_timer->expires_after(std::chrono::seconds(1));
+  heartbeat_timer->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) Beat();
+  });
+}
+
 // ---- Runtime --------------------------------------------------------------------------------
 
 Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -820,9 +835,9 @@ std::unique_ptr<Runtime> Runtime::Load(const RuntimeOptions& options, MetricsReg
                                        std::string* error) {
   auto impl = std::make_unique<Impl>(options, metrics);
   config::Registry registry;
-  registry.components = {"local.file_match", "discovery.relabel",   "loki.source.file",
-                         "loki.process",     "loki.relabel",        "loki.write",
-                         "loki.echo",        "discovery.kubelet",   "discovery.kubernetes"};
+  registry.components = {"local.file_match", "discovery.relabel", "loki.source.file",
+                         "loki.process",     "loki.relabel",      "loki.write",
+                         "loki.echo",        "discovery.kubelet", "discovery.kubernetes"};
   registry.config_blocks = {"logging"};
   config::Diags diags;
   impl->module = config::Module::Load(options.config_path, registry, &diags);
@@ -868,6 +883,8 @@ absl::Status Runtime::Start() {
       m.ArmFileMatch(fm.get());
     }
     for (auto& pd : m.pod_discoveries) pd->Start();
+    m.heartbeat_timer = std::make_unique<boost::asio::steady_timer>(m.io);
+    m.Beat();
     started.set_value(st);
   });
   absl::Status st = started.get_future().get();
@@ -892,6 +909,7 @@ void Runtime::Shutdown() {
     done.get_future().wait();
   };
   on_tail([&m] {
+    if (m.heartbeat_timer) m.heartbeat_timer->cancel();
     for (auto& pd : m.pod_discoveries) pd->Stop();
     for (auto& fm : m.file_matches) {
       fm->timer->cancel();
@@ -924,6 +942,25 @@ void Runtime::Shutdown() {
 size_t Runtime::aborted_bytes() const { return impl_->router.aborted_bytes(); }
 
 std::vector<std::string> Runtime::Unhealthy() const {
+  std::vector<std::string> out;
+  const Impl& m = *impl_;
+  if (m.started) {
+    int64_t beat = m.heartbeat_ns.load(std::memory_order_relaxed);
+    int64_t stalled = RealClock::Get()->MonotonicNanos() - beat;
+    if (beat != 0 && stalled > absl::ToInt64Nanoseconds(kStallLimit)) {
+      out.push_back(absl::StrCat("runtime: the event loop has not run for ",
+                                 absl::FormatDuration(absl::Nanoseconds(stalled))));
+    }
+  }
+  for (const auto& s : m.sources) {
+    if (std::optional<std::string> why = s->tail->Unhealthy()) {
+      out.push_back(absl::StrCat(s->id, ": ", *why));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Runtime::Degraded() const {
   std::vector<std::string> out;
   for (const auto& pd : impl_->pod_discoveries) {
     if (std::optional<std::string> why = pd->Unhealthy()) {

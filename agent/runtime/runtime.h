@@ -57,8 +57,12 @@ class Runtime {
 
   // Line bytes not acknowledged at shutdown (read again at the next start).
   size_t aborted_bytes() const;
-  // "<component id>: <why>" for each component that is not healthy now. Any thread.
+  // "<component id>: <why>" for each component that is failing in itself now: a source whose
+  // positions cannot be written, or the event loop when it has not run for 30 s. Any thread.
   std::vector<std::string> Unhealthy() const;
+  // The same for components whose remote side fails (a loki.write endpoint retrying, a discovery
+  // whose pod list refresh fails): reported, but a restart would not help. Any thread.
+  std::vector<std::string> Degraded() const;
 
  private:
   struct Impl;

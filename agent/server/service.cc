@@ -132,6 +132,16 @@ std::vector<std::string> AgentService::Unhealthy() const {
   return rt->Unhealthy();
 }
 
+std::vector<std::string> AgentService::Degraded() const {
+  std::shared_ptr<Runtime> rt;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    rt = runtime_;
+  }
+  if (rt == nullptr) return {};
+  return rt->Degraded();
+}
+
 size_t AgentService::aborted_bytes() const { return aborted_bytes_; }
 
 HttpReply AgentService::Handle(const std::string& method, const std::string& target) {
@@ -146,11 +156,22 @@ HttpReply AgentService::Handle(const std::string& method, const std::string& tar
     return {503, "text/plain; charset=utf-8", "sluice is not ready.\n"};
   }
   if (path == "/-/healthy") {
+    // 500 only for what is failing inside sluice (a liveness probe may restart it); a Loki or a
+    // kubelet that fails is named, with 200: restarting the agent would not bring it back, and
+    // a restart loop through an outage would only risk losing files that rotate meanwhile.
     std::vector<std::string> bad = Unhealthy();
-    if (bad.empty())
-      return {200, "text/plain; charset=utf-8", "All sluice components are healthy.\n"};
+    std::vector<std::string> degraded = Degraded();
+    std::string also;
+    if (!degraded.empty()) {
+      also = absl::StrCat("degraded (their remote side fails; a restart would not help): ",
+                          absl::StrJoin(degraded, ", "), "\n");
+    }
+    if (bad.empty()) {
+      return {200, "text/plain; charset=utf-8",
+              absl::StrCat("All sluice components are healthy.\n", also)};
+    }
     return {500, "text/plain; charset=utf-8",
-            absl::StrCat("unhealthy components: ", absl::StrJoin(bad, ", "), "\n")};
+            absl::StrCat("unhealthy components: ", absl::StrJoin(bad, ", "), "\n", also)};
   }
   if (path == "/-/reload") {
     if (method != "GET" && method != "POST") {

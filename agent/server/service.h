@@ -39,8 +39,10 @@ class AgentService {
   void Shutdown();
 
   bool Ready() const;
-  // "<component id>: <why>" for each unhealthy component.
+  // "<component id>: <why>" for each unhealthy component (Runtime::Unhealthy).
   std::vector<std::string> Unhealthy() const;
+  // Components whose remote side fails (Runtime::Degraded).
+  std::vector<std::string> Degraded() const;
   size_t aborted_bytes() const;
 
   // The HTTP endpoints.

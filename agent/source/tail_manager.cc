@@ -1622,6 +1622,12 @@ void TailManager::StopReading() {
   }
 }
 
+std::optional<std::string> TailManager::Unhealthy() const {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  if (positions_error_.empty()) return std::nullopt;
+  return absl::StrCat("cannot write positions file: ", positions_error_);
+}
+
 absl::Status TailManager::SavePositions() {
   if (opt_.positions_path.empty()) return absl::OkStatus();
   std::vector<PositionRecord> records;
@@ -1652,6 +1658,10 @@ absl::Status TailManager::SavePositions() {
     records.push_back(std::move(rec));
   }
   absl::Status s = WritePositionsFile(opt_.positions_path, records);
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    positions_error_ = s.ok() ? "" : std::string(s.message());
+  }
   if (!s.ok()) {
     positions_errors_->Inc();
     LogError("tail", "cannot write positions file",

@@ -31,6 +31,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -163,6 +164,9 @@ class TailManager {
 
   // Writes the positions file now (no-op without a path). Tail thread.
   absl::Status SavePositions();
+  // Why this source is failing (its positions file cannot be written: a restart would read
+  // again what was delivered since), or nullopt. Any thread.
+  std::optional<std::string> Unhealthy() const;
 
   // Introspection for tests and metrics (tail thread).
   size_t inflight_bytes() const { return inflight_bytes_; }
@@ -386,6 +390,8 @@ class TailManager {
   Counter* pauses_;
   Counter* paused_ns_;  // sluice_backpressure_paused_seconds_total (nanoseconds, shown in s)
   Counter* positions_errors_;
+  mutable std::mutex health_mu_;  // positions_error_: written on the tail thread, read by any
+  std::string positions_error_;
   Counter* inotify_overflows_;
   Counter* read_errors_;
   Counter* evictions_;
