@@ -429,17 +429,17 @@ TEST_F(LogsRouterTest, PositionsNoTargetClaimedYetSurviveASave) {
   t.target_mode = true;
   t.event_coalesce = absl::ZeroDuration();
   t.positions_path = dir_.Join("positions.yml");
-  {
-    TailManager first(&io_, t, RealClock::Get(), &metrics_, nullptr);
-    first.SetOutput(&router_);
-    router_.AddSource(&first);
-    first.SetTargets({FileTarget{path, LabelSet(), LogFormat::kPlain, route}});
-    for (auto& w : writes_) w->Start();
-    ASSERT_TRUE(first.Start().ok());
-    ASSERT_TRUE(RunUntil([&] { return first.CommittedOffset(path) == 11; }));
-    ASSERT_TRUE(first.SavePositions().ok());
-    first.StopReading();
-  }
+  // The first run stays registered with the router (its outcomes may still arrive) until the
+  // test ends; it only stops reading.
+  TailManager first(&io_, t, RealClock::Get(), &metrics_, nullptr);
+  first.SetOutput(&router_);
+  router_.AddSource(&first);
+  first.SetTargets({FileTarget{path, LabelSet(), LogFormat::kPlain, route}});
+  for (auto& w : writes_) w->Start();
+  ASSERT_TRUE(first.Start().ok());
+  ASSERT_TRUE(RunUntil([&] { return first.CommittedOffset(path) == 11; }));
+  ASSERT_TRUE(first.SavePositions().ok());
+  first.StopReading();
   // Restarted with no target yet: a save keeps the entry.
   TailOptions t2 = t;
   t2.file_id_base = uint64_t{1} << LogsRouter::kSourceShift;
