@@ -219,18 +219,24 @@ void PodDiscovery::FetchLoop() {
   }
 }
 
-absl::StatusOr<std::string> PodDiscovery::Get(int which, const std::string& url) {
-  HttpRequest req;
-  req.url = url;
-  req.timeout = options_.timeout;
-  req.headers.emplace_back("Accept", "application/json");
-  req.headers.emplace_back("User-Agent", absl::StrCat("sluice/", SLUICE_VERSION));
+absl::Status PodDiscovery::MakeRequest(int which, const std::string& url, absl::Duration timeout,
+                                       HttpRequest* req) {
+  req->url = url;
+  req->timeout = timeout;
+  req->headers.emplace_back("Accept", "application/json");
+  req->headers.emplace_back("User-Agent", absl::StrCat("sluice/", SLUICE_VERSION));
   const HttpClientConfig& http =
       which == kKubelet ? options_.kubelet->http : options_.apiserver->http;
   for (const auto& [name, values] : http.http_headers) {
-    for (const std::string& v : values) req.headers.emplace_back(name, v);
+    for (const std::string& v : values) req->headers.emplace_back(name, v);
   }
-  if (absl::Status st = auth_[which]->Apply(&req.headers); !st.ok()) return st;
+  // Credentials files are read here, at every request: a rotated token is used at once.
+  return auth_[which]->Apply(&req->headers);
+}
+
+absl::StatusOr<std::string> PodDiscovery::Get(int which, const std::string& url) {
+  HttpRequest req;
+  RETURN_IF_ERROR(MakeRequest(which, url, options_.timeout, &req));
   absl::StatusOr<HttpResponse> resp = clients_[which]->Get(req, kMaxPodListBytes);
   if (!resp.ok()) return resp.status();
   if (resp->status != 200) {
@@ -288,9 +294,9 @@ PodDiscovery::Result PodDiscovery::FetchOnce() {
         absl::StrAppend(&url, "&fieldSelector=", QueryEscape(options_.field_selector));
       }
       absl::StatusOr<std::string> body = Get(kApiServer, url);
-      absl::StatusOr<std::vector<Pod>> pods =
-          body.ok() ? ParsePodList(*body, &list_resource_version_)
-                    : absl::StatusOr<std::vector<Pod>>(body.status());
+      absl::StatusOr<std::vector<Pod>> pods = body.ok()
+                                                  ? ParsePodList(*body, &list_resource_version_)
+                                                  : absl::StatusOr<std::vector<Pod>>(body.status());
       if (!pods.ok()) {
         status = pods.status();
         break;
@@ -360,14 +366,8 @@ absl::Status PodDiscovery::Watch(std::vector<Pod> listed, std::string resource_v
       absl::StrAppend(&url, "&fieldSelector=", QueryEscape(options_.field_selector));
     }
     HttpRequest req;
-    req.url = url;
-    req.timeout = absl::Seconds(timeout_s) + options_.timeout;
-    req.headers.emplace_back("Accept", "application/json");
-    req.headers.emplace_back("User-Agent", absl::StrCat("sluice/", SLUICE_VERSION));
-    for (const auto& [name, values] : options_.apiserver->http.http_headers) {
-      for (const std::string& v : values) req.headers.emplace_back(name, v);
-    }
-    RETURN_IF_ERROR(auth_[kApiServer]->Apply(&req.headers));
+    RETURN_IF_ERROR(
+        MakeRequest(kApiServer, url, absl::Seconds(timeout_s) + options_.timeout, &req));
 
     std::string pending;  // a line not complete yet
     bool expired = false;

@@ -98,6 +98,9 @@ class PodDiscovery {
   };
   void FetchLoop();
   Result FetchOnce();
+  // A GET of `url` for endpoint `which` (kubelet or API server): its headers and credentials.
+  absl::Status MakeRequest(int which, const std::string& url, absl::Duration timeout,
+                           HttpRequest* req);
   absl::StatusOr<std::string> Get(int which, const std::string& url);
   // Streams changes after `resource_version` to the tail thread until the watch breaks (an
   // error), its version expires (OK: list again) or Stop() (OK).

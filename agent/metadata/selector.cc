@@ -8,13 +8,7 @@
 namespace sluice::metadata {
 namespace {
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
-}
+std::string_view Trim(std::string_view s) { return Sv(absl::StripAsciiWhitespace(Av(s))); }
 
 // Splits at commas outside parentheses.
 std::vector<std::string_view> SplitTerms(std::string_view text) {
