@@ -11,6 +11,7 @@ BUILD_PACKAGES=(
   libboost-dev libboost-system-dev
   libprotobuf-dev protobuf-compiler
   libsnappy-dev libcurl4-openssl-dev libssl-dev libabsl-dev libre2-dev libsimdjson-dev
+  libyaml-dev  # the positions file in Alloy's YAML (libyaml: what gopkg.in/yaml.v2 ports)
 )
 # The rest of a development machine: tests, benchmarks, fuzzers, sanitizers.
 DEV_PACKAGES=(
@@ -20,6 +21,9 @@ DEV_PACKAGES=(
   clang libclang-rt-14-dev
   procps python3
   python3-yaml  # PyYAML for tests/charts/chart_test.py
+  # Alloy's own YAML library (gopkg.in/yaml.v2) for tests/source/alloy_format_test: the positions
+  # file sluice writes must read back in Alloy, and Alloy's in sluice.
+  golang-go golang-gopkg-yaml.v2-dev
   util-linux  # setpriv, unshare (end-to-end tests), taskset (bench/run); Essential in Debian
 )
 

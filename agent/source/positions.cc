@@ -1,12 +1,12 @@
 #include "agent/source/positions.h"
-#include "agent/common/quote.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml.h>
 
-#include <cctype>
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -14,361 +14,401 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "agent/common/status_macros.h"
 #include "agent/common/strings.h"
+#include "agent/common/utf8.h"
+#include "agent/source/positions_v1.h"
 
 namespace sluice {
 namespace {
 
-constexpr std::string_view kHeader =
-    "# sluice positions: offsets acknowledged by Loki. Written atomically; safe to delete (files "
-    "restart per policy).\n";
-constexpr uint64_t kVersion = 1;
+// The version of the `sluice` section. A section of another version is ignored (the map still
+// gives every offset), so a downgrade never makes the file unreadable.
+constexpr uint64_t kSectionVersion = 2;
 // A positions file holds one short entry per tailed file; anything this large is not ours.
 constexpr off_t kMaxFileBytes = 256 << 20;
 
-// ---- rendering -------------------------------------------------------------------------------
+constexpr char kStrTag[] = "tag:yaml.org,2002:str";
+constexpr char kIntTag[] = "tag:yaml.org,2002:int";
+constexpr char kMapTag[] = "tag:yaml.org,2002:map";
+constexpr char kSeqTag[] = "tag:yaml.org,2002:seq";
+constexpr char kBinaryTag[] = "tag:yaml.org,2002:binary";
 
-// Paths and labels are written quoted as Go's strconv.Quote does (valid UTF-8 kept, everything
-// else escaped); the reader below understands every escape that produces.
-void AppendQuoted(std::string* out, std::string_view s) { AppendGoQuoted(s, out); }
+yaml_char_t* Y(const char* s) { return reinterpret_cast<yaml_char_t*>(const_cast<char*>(s)); }
 
-// ---- parsing ---------------------------------------------------------------------------------
+// ---- writing ---------------------------------------------------------------------------------
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+// Would gopkg.in/yaml.v2 resolve this text, written plain, to something other than a string
+// (null, bool, int, float, timestamp, merge key)? yaml.v2 writes such strings double-quoted (the
+// offsets: `"17623"`), and so do we; erring towards quoting is harmless, any style reads back.
+bool ResolvesToNonString(std::string_view s) {
+  if (s.empty()) return true;
+  static constexpr std::string_view kWords[] = {
+      "~",     "null",  "Null",  "NULL",  "y",     "Y",    "yes",  "Yes",   "YES",   "n",
+      "N",     "no",    "No",    "NO",    "true",  "True", "TRUE", "false", "False", "FALSE",
+      "on",    "On",    "ON",    "off",   "Off",   "OFF",  ".inf", ".Inf",  ".INF",  "+.inf",
+      "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN",  "<<",    "=",
+  };
+  for (std::string_view w : kWords) {
+    if (s == w) return true;
+  }
+  char c = s[0];
+  if (!((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.')) return false;
+  // Numbers in every base yaml.v2 reads (with `_` and base-60 `:`), floats, and timestamps.
+  for (char ch : s) {
+    bool ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
+              ch == 'x' || ch == 'X' || ch == 'o' || ch == 'O' || ch == '+' || ch == '-' ||
+              ch == '.' || ch == '_' || ch == ':' || ch == 'T' || ch == 't' || ch == 'Z' ||
+              ch == 'z' || ch == ' ';
+    if (!ok) return false;
+  }
+  return true;
 }
 
-// One list entry (outside the parser class: clang rejects std::optional::emplace of a nested
-// struct with default member initialisers) under `positions:` while it is being read.
-struct PositionsEntry {
-  PositionRecord record;
-  int first_line = 0;
-  size_t key_indent = 0;  // column of the entry's keys; 0 = not known yet
-  bool has_path = false;
-  bool has_offset = false;
-  std::vector<std::string> keys;  // seen keys, to reject duplicates
-  bool skipping_unknown = false;  // inside the nested block of an unknown key
-};
-
-// Parses a document line by line. Single use; errors carry the line number.
-class PositionsParser {
+// Events into a string through libyaml's emitter, set as yaml.v2's encoder sets it (unicode
+// output, default indent 2 and width 80).
+class Emitter {
  public:
-  using Entry = PositionsEntry;
-  explicit PositionsParser(std::string_view text) : text_(text) {}
+  Emitter() {
+    yaml_emitter_initialize(&e_);
+    yaml_emitter_set_output(&e_, &Emitter::Write, &out_);
+    yaml_emitter_set_unicode(&e_, 1);
+    yaml_event_t ev;
+    yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
+    Emit(&ev);
+    yaml_document_start_event_initialize(&ev, nullptr, nullptr, nullptr, 1);
+    Emit(&ev);
+  }
+  ~Emitter() { yaml_emitter_delete(&e_); }
+  Emitter(const Emitter&) = delete;
+  Emitter& operator=(const Emitter&) = delete;
 
-  absl::StatusOr<std::vector<PositionRecord>> Parse();
+  void BeginMap() {
+    yaml_event_t ev;
+    yaml_mapping_start_event_initialize(&ev, nullptr, Y(kMapTag), 1, YAML_BLOCK_MAPPING_STYLE);
+    Emit(&ev);
+  }
+  void EndMap() {
+    yaml_event_t ev;
+    yaml_mapping_end_event_initialize(&ev);
+    Emit(&ev);
+  }
+  void BeginSeq() {
+    yaml_event_t ev;
+    yaml_sequence_start_event_initialize(&ev, nullptr, Y(kSeqTag), 1, YAML_BLOCK_SEQUENCE_STYLE);
+    Emit(&ev);
+  }
+  void EndSeq() {
+    yaml_event_t ev;
+    yaml_sequence_end_event_initialize(&ev);
+    Emit(&ev);
+  }
+  // A string as yaml.v2 marshals one: bytes that are not UTF-8 as base64 under `!!binary`;
+  // text that would read back as another type double-quoted; the rest plain where YAML allows,
+  // the emitter choosing a quoted style otherwise (`'{a="x"}'`).
+  void String(std::string_view s) {
+    if (!IsValidUtf8(s)) {
+      std::string b64;
+      absl::Base64Escape(Av(s), &b64);
+      // yaml.v2 breaks base64 into lines of 70 once it reaches that length, then writes it as a
+      // literal block.
+      constexpr size_t kLine = 70;
+      if (b64.size() >= kLine) {
+        std::string lines;
+        for (size_t i = 0; i < b64.size(); i += kLine) {
+          absl::StrAppend(&lines, b64.substr(i, kLine), "\n");
+        }
+        Scalar(lines, kBinaryTag, false, YAML_LITERAL_SCALAR_STYLE);
+      } else {
+        Scalar(b64, kBinaryTag, false, YAML_PLAIN_SCALAR_STYLE);
+      }
+      return;
+    }
+    yaml_scalar_style_t style = YAML_PLAIN_SCALAR_STYLE;
+    if (s.find('\n') != std::string_view::npos) {
+      style = YAML_LITERAL_SCALAR_STYLE;  // as yaml.v2; the emitter quotes where it cannot be
+    } else if (ResolvesToNonString(s)) {
+      style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+    }
+    Scalar(s, kStrTag, true, style);
+  }
+  void Int(uint64_t v) { Scalar(absl::StrCat(v), kIntTag, true, YAML_PLAIN_SCALAR_STYLE); }
+
+  // The document; "" if libyaml refused an event (never for the events above: the round-trip
+  // tests and the fuzzer hold it to that), which the writer treats as a failed write.
+  std::string Finish() && {
+    yaml_event_t ev;
+    yaml_document_end_event_initialize(&ev, 1);
+    Emit(&ev);
+    yaml_stream_end_event_initialize(&ev);
+    Emit(&ev);
+    if (failed_) return std::string();
+    return std::move(out_);
+  }
 
  private:
-  absl::Status Error(std::string_view msg) const {
-    return absl::InvalidArgumentError(absl::StrCat("line ", line_no_, ": ", Av(msg)));
+  static int Write(void* data, unsigned char* buffer, size_t size) {
+    static_cast<std::string*>(data)->append(reinterpret_cast<const char*>(buffer), size);
+    return 1;
+  }
+  void Scalar(std::string_view s, const char* tag, bool implicit, yaml_scalar_style_t style) {
+    yaml_event_t ev;
+    yaml_scalar_event_initialize(&ev, nullptr, Y(tag),
+                                 reinterpret_cast<yaml_char_t*>(const_cast<char*>(s.data())),
+                                 static_cast<int>(s.size()), implicit, implicit, style);
+    Emit(&ev);
+  }
+  void Emit(yaml_event_t* ev) {
+    if (!yaml_emitter_emit(&e_, ev)) failed_ = true;
   }
 
-  absl::Status ParseTopLevel(std::string_view rest);
-  absl::Status ParseEntryLine(size_t indent, std::string_view rest);
-  absl::Status ParseEntryKey(size_t key_indent, std::string_view rest);
-  absl::Status FinishEntry();
-
-  // Splits "key: value" (or "key:"); the key is [A-Za-z0-9_]+.
-  absl::Status SplitKey(std::string_view rest, std::string_view* key, std::string_view* value);
-  // After a value: only spaces and an optional comment may remain.
-  absl::Status ExpectEndOfLine(std::string_view tail);
-  absl::StatusOr<std::string> ParseQuoted(std::string_view value);
-  absl::StatusOr<uint64_t> ParseUnsigned(std::string_view value, uint64_t max);
-
-  std::string_view text_;
-  int line_no_ = 0;
-
-  std::optional<uint64_t> version_;
-  bool seen_positions_ = false;
-  bool in_positions_ = false;
-  bool skipping_top_block_ = false;  // inside the nested block of an unknown top-level key
-  std::optional<uint64_t> count_;
-  int count_line_ = 0;
-  uint64_t entries_read_ = 0;
-  std::optional<Entry> entry_;
-
-  std::vector<PositionRecord> records_;
-  absl::flat_hash_map<std::string, size_t> index_by_path_;
+  yaml_emitter_t e_;
+  std::string out_;
+  bool failed_ = false;
 };
 
-absl::StatusOr<std::vector<PositionRecord>> PositionsParser::Parse() {
-  if (text_.empty()) {
-    line_no_ = 1;
-    return Error("empty document (truncated file?)");
-  }
-  if (size_t nul = text_.find('\0'); nul != std::string_view::npos) {
-    line_no_ = 1;
-    for (size_t i = 0; i < nul; ++i) line_no_ += text_[i] == '\n';
-    return Error("NUL byte (file zero-filled by a crash?)");
-  }
+// ---- reading ---------------------------------------------------------------------------------
 
-  size_t pos = 0;
-  while (pos < text_.size()) {
-    size_t eol = text_.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text_.size();
-    std::string_view line = text_.substr(pos, eol - pos);
-    pos = eol + 1;
-    ++line_no_;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // edited on Windows
+// A loaded libyaml document. Aliases are shared nodes, not copies, and the walk below has a fixed
+// depth, so an alias "bomb" costs nothing.
+class Document {
+ public:
+  Document() = default;
+  ~Document() {
+    if (loaded_) yaml_document_delete(&doc_);
+  }
+  Document(const Document&) = delete;
+  Document& operator=(const Document&) = delete;
 
-    size_t indent = 0;
-    while (indent < line.size() && line[indent] == ' ') ++indent;
-    std::string_view rest = line.substr(indent);
-    if (rest.empty() || rest[0] == '#') continue;
-    if (rest[0] == '\t') return Error("tab in indentation");
-    if (count_.has_value()) return Error("content after `count` (the last line)");
-
-    if (indent == 0) {
-      RETURN_IF_ERROR(FinishEntry());
-      RETURN_IF_ERROR(ParseTopLevel(rest));
-    } else if (skipping_top_block_) {
-      continue;
-    } else if (!in_positions_) {
-      return Error("unexpected indented line");
-    } else {
-      RETURN_IF_ERROR(ParseEntryLine(indent, rest));
-    }
-  }
-  RETURN_IF_ERROR(FinishEntry());
-
-  if (!version_.has_value()) return Error("document has no `version`");
-  if (!seen_positions_) return Error("document has no `positions`");
-  if (!count_.has_value()) return Error("document ends without `count` (truncated file?)");
-  if (*count_ != entries_read_) {
-    line_no_ = count_line_;
-    return Error(absl::StrCat("count is ", *count_, " but ", entries_read_,
-                              " entries were read (truncated or edited file?)"));
-  }
-  return std::move(records_);
-}
-
-absl::Status PositionsParser::ParseTopLevel(std::string_view rest) {
-  in_positions_ = false;
-  skipping_top_block_ = false;
-  std::string_view key, value;
-  RETURN_IF_ERROR(SplitKey(rest, &key, &value));
-  if (key == "version") {
-    if (version_.has_value()) return Error("duplicate `version`");
-    ASSIGN_OR_RETURN(version_, ParseUnsigned(value, std::numeric_limits<uint64_t>::max()));
-    if (*version_ != kVersion) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("line ", line_no_, ": unsupported positions version ", *version_,
-                       " (this sluice reads version ", kVersion, ")"));
-    }
-    return absl::OkStatus();
-  }
-  if (key == "positions") {
-    if (seen_positions_) return Error("duplicate `positions`");
-    seen_positions_ = true;
-    if (value.starts_with("[]")) return ExpectEndOfLine(value.substr(2));  // empty list
-    // SplitKey made sure a space follows the ':', so a '#' here starts a comment.
-    if (!value.empty() && value[0] != '#') return Error("unexpected text after `positions:`");
-    in_positions_ = true;
-    return absl::OkStatus();
-  }
-  if (key == "count") {
-    ASSIGN_OR_RETURN(count_, ParseUnsigned(value, std::numeric_limits<uint64_t>::max()));
-    count_line_ = line_no_;
-    return absl::OkStatus();
-  }
-  // Unknown key from a newer writer: ignore it, and any block nested under it.
-  skipping_top_block_ = true;
-  return absl::OkStatus();
-}
-
-absl::Status PositionsParser::ParseEntryLine(size_t indent, std::string_view rest) {
-  if (rest[0] == '-' && (rest.size() == 1 || rest[1] == ' ')) {
-    RETURN_IF_ERROR(FinishEntry());
-    entry_.emplace();
-    entry_->first_line = line_no_;
-    ++entries_read_;
-    size_t skip = 1;
-    while (skip < rest.size() && rest[skip] == ' ') ++skip;
-    if (skip == rest.size()) return absl::OkStatus();  // "-" alone: keys follow on next lines
-    return ParseEntryKey(indent + skip, rest.substr(skip));
-  }
-  if (!entry_.has_value()) return Error("expected a list entry (\"- path: ...\")");
-  if (entry_->skipping_unknown && entry_->key_indent != 0 && indent > entry_->key_indent) {
-    return absl::OkStatus();  // nested under an unknown key
-  }
-  if (entry_->key_indent != 0 && indent != entry_->key_indent) {
-    return Error(
-        absl::StrCat("bad indentation: expected ", entry_->key_indent, " spaces, got ", indent));
-  }
-  return ParseEntryKey(indent, rest);
-}
-
-absl::Status PositionsParser::ParseEntryKey(size_t key_indent, std::string_view rest) {
-  Entry& e = *entry_;
-  if (e.key_indent == 0) e.key_indent = key_indent;
-  e.skipping_unknown = false;
-  std::string_view key, value;
-  RETURN_IF_ERROR(SplitKey(rest, &key, &value));
-  for (const std::string& seen : e.keys) {
-    if (seen == key) return Error(absl::StrCat("duplicate key `", Av(key), "` in entry"));
-  }
-  e.keys.emplace_back(key);
-
-  PositionRecord& r = e.record;
-  if (key == "path") {
-    ASSIGN_OR_RETURN(r.path, ParseQuoted(value));
-    if (r.path.empty()) return Error("empty path");
-    if (r.path.find('\0') != std::string::npos) return Error("path contains a NUL byte");
-    e.has_path = true;
-  } else if (key == "offset") {
-    if (value.starts_with("-")) return Error("negative offset");
-    ASSIGN_OR_RETURN(uint64_t v, ParseUnsigned(value, std::numeric_limits<int64_t>::max()));
-    r.offset = static_cast<int64_t>(v);
-    e.has_offset = true;
-  } else if (key == "device") {
-    ASSIGN_OR_RETURN(r.id.device, ParseUnsigned(value, std::numeric_limits<uint64_t>::max()));
-  } else if (key == "inode") {
-    ASSIGN_OR_RETURN(r.id.inode, ParseUnsigned(value, std::numeric_limits<uint64_t>::max()));
-  } else if (key == "fingerprint") {
-    ASSIGN_OR_RETURN(std::string hex, ParseQuoted(value));
-    if (hex.size() != 16) return Error("fingerprint must be 16 hex digits");
-    uint64_t fp = 0;
-    for (char c : hex) {
-      int d = HexValue(c);
-      if (d < 0) return Error("fingerprint must be 16 hex digits");
-      fp = (fp << 4) | static_cast<uint64_t>(d);
-    }
-    r.id.fingerprint = fp;
-  } else if (key == "fingerprint_len") {
-    ASSIGN_OR_RETURN(uint64_t v, ParseUnsigned(value, kFingerprintMaxBytes));
-    r.id.fingerprint_len = static_cast<uint32_t>(v);
-  } else if (key == "labels") {
-    ASSIGN_OR_RETURN(r.labels, ParseQuoted(value));
-  } else {
-    e.skipping_unknown = true;  // a newer writer's field: ignore its value
-  }
-  return absl::OkStatus();
-}
-
-absl::Status PositionsParser::FinishEntry() {
-  if (!entry_.has_value()) return absl::OkStatus();
-  Entry e = std::move(*entry_);
-  entry_.reset();
-  if (!e.has_path || !e.has_offset) {
-    return absl::InvalidArgumentError(absl::StrCat("line ", e.first_line, ": entry has no `",
-                                                   e.has_path ? "offset" : "path", "`"));
-  }
-  auto [it, inserted] = index_by_path_.try_emplace(e.record.path, records_.size());
-  if (inserted) {
-    records_.push_back(std::move(e.record));
-  } else {
-    records_[it->second] = std::move(e.record);  // duplicate path: the last entry wins
-  }
-  return absl::OkStatus();
-}
-
-absl::Status PositionsParser::SplitKey(std::string_view rest, std::string_view* key,
-                                       std::string_view* value) {
-  size_t i = 0;
-  while (i < rest.size() && (std::isalnum(static_cast<unsigned char>(rest[i])) || rest[i] == '_')) {
-    ++i;
-  }
-  if (i == 0 || i == rest.size() || rest[i] != ':' || (i + 1 < rest.size() && rest[i + 1] != ' ')) {
-    return Error("expected `key: value`");
-  }
-  *key = rest.substr(0, i);
-  std::string_view v = rest.substr(i + 1);
-  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-  *value = v;
-  return absl::OkStatus();
-}
-
-absl::Status PositionsParser::ExpectEndOfLine(std::string_view tail) {
-  size_t i = 0;
-  while (i < tail.size() && tail[i] == ' ') ++i;
-  if (i == tail.size()) return absl::OkStatus();
-  // YAML needs whitespace before a comment; a '#' glued to a value is garbage here.
-  if (tail[i] == '#' && i > 0) return absl::OkStatus();
-  return Error("unexpected text after value");
-}
-
-absl::StatusOr<std::string> PositionsParser::ParseQuoted(std::string_view value) {
-  if (value.empty() || value[0] != '"') return Error("expected a double-quoted string");
-  std::string out;
-  size_t i = 1;
-  while (true) {
-    if (i >= value.size()) return Error("unterminated string (truncated file?)");
-    char c = value[i++];
-    if (c == '"') break;
-    if (c != '\\') {
-      out.push_back(c);
-      continue;
-    }
-    if (i >= value.size()) return Error("unterminated string (truncated file?)");
-    char esc = value[i++];
-    switch (esc) {
-      case '"':
-      case '\\':
-      case '/':
-        out.push_back(esc);
-        break;
-      case 'n':
-        out.push_back('\n');
-        break;
-      case 't':
-        out.push_back('\t');
-        break;
-      case 'r':
-        out.push_back('\r');
-        break;
-      case 'a':
-        out.push_back('\a');
-        break;
-      case 'b':
-        out.push_back('\b');
-        break;
-      case 'f':
-        out.push_back('\f');
-        break;
-      case 'v':
-        out.push_back('\v');
-        break;
-      case '0':
-        out.push_back('\0');
-        break;
-      case 'x': {
-        int hi = i < value.size() ? HexValue(value[i]) : -1;
-        int lo = i + 1 < value.size() ? HexValue(value[i + 1]) : -1;
-        if (hi < 0 || lo < 0) return Error("bad \\x escape: expected two hex digits");
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        break;
+  absl::Status Load(std::string_view text) {
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return absl::ResourceExhaustedError("libyaml init");
+    absl::Cleanup del = [&parser] { yaml_parser_delete(&parser); };
+    yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()),
+                                 text.size());
+    if (!yaml_parser_load(&parser, &doc_)) {
+      size_t line = parser.problem_mark.line, column = parser.problem_mark.column;
+      if (parser.error == YAML_READER_ERROR) {
+        // The reader (encoding, control characters) gives a byte offset, not a mark.
+        size_t at = std::min(parser.problem_offset, text.size());
+        size_t last_nl = text.rfind('\n', at == 0 ? 0 : at - 1);
+        line = static_cast<size_t>(std::count(text.begin(), text.begin() + at, '\n'));
+        column = last_nl == std::string_view::npos || at == 0 ? at : at - last_nl - 1;
       }
-      default:
-        return Error(absl::StrCat("unsupported escape \\", std::string(1, esc)));
+      std::string msg = absl::StrCat("line ", line + 1, ", column ", column + 1, ": ",
+                                     parser.problem != nullptr ? parser.problem : "invalid YAML");
+      if (parser.context != nullptr) absl::StrAppend(&msg, " ", parser.context);
+      return absl::InvalidArgumentError(msg);
     }
+    loaded_ = true;
+    return absl::OkStatus();
   }
-  RETURN_IF_ERROR(ExpectEndOfLine(value.substr(i)));
-  return out;
+
+  yaml_node_t* root() { return yaml_document_get_root_node(&doc_); }
+  yaml_node_t* node(int index) { return yaml_document_get_node(&doc_, index); }
+
+ private:
+  yaml_document_t doc_;
+  bool loaded_ = false;
+};
+
+absl::Status ErrorAt(const yaml_node_t* n, std::string_view msg) {
+  return absl::InvalidArgumentError(absl::StrCat("line ", n->start_mark.line + 1, ", column ",
+                                                 n->start_mark.column + 1, ": ", Av(msg)));
 }
 
-absl::StatusOr<uint64_t> PositionsParser::ParseUnsigned(std::string_view value, uint64_t max) {
-  size_t i = 0;
+bool TagIs(const yaml_node_t* n, const char* tag) {
+  return n->tag != nullptr && std::strcmp(reinterpret_cast<const char*>(n->tag), tag) == 0;
+}
+
+// A scalar's string as yaml.v2 decodes it into a Go string: `!!binary` base64-decoded, `~` /
+// `null` / empty plain scalars as "".
+absl::StatusOr<std::string> ScalarString(const yaml_node_t* n) {
+  if (n->type != YAML_SCALAR_NODE) return ErrorAt(n, "expected a string");
+  std::string_view v(reinterpret_cast<const char*>(n->data.scalar.value), n->data.scalar.length);
+  if (TagIs(n, kBinaryTag)) {
+    std::string compact;
+    for (char c : v) {
+      if (c != ' ' && c != '\n' && c != '\r' && c != '\t') compact.push_back(c);
+    }
+    std::string out;
+    if (!absl::Base64Unescape(compact, &out)) return ErrorAt(n, "invalid !!binary base64");
+    return out;
+  }
+  if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+      (v == "~" || v == "null" || v == "Null" || v == "NULL")) {
+    return std::string();
+  }
+  return std::string(v);
+}
+
+// A path: a string without NUL (no file can have one in its name; a NUL in this file is damage).
+absl::StatusOr<std::string> ScalarPath(const yaml_node_t* n) {
+  ASSIGN_OR_RETURN(std::string s, ScalarString(n));
+  if (s.find('\0') != std::string::npos) return ErrorAt(n, "path contains a NUL");
+  return s;
+}
+
+absl::StatusOr<uint64_t> ScalarUnsigned(const yaml_node_t* n, uint64_t max) {
+  ASSIGN_OR_RETURN(std::string s, ScalarString(n));
   uint64_t v = 0;
-  while (i < value.size() && value[i] >= '0' && value[i] <= '9') {
-    uint64_t d = static_cast<uint64_t>(value[i] - '0');
-    if (v > (max - d) / 10) return Error(absl::StrCat("number out of range (max ", max, ")"));
-    v = v * 10 + d;
-    ++i;
+  if (s.empty() || s[0] == '+' || !absl::SimpleAtoi(s, &v) || v > max) {
+    return ErrorAt(n, absl::StrCat("expected a decimal integer from 0 to ", max, ", got \"",
+                                   absl::CHexEscape(s), "\""));
   }
-  if (i == 0) {
-    if (!value.empty() && value[0] == '-') return Error("negative number");
-    return Error("expected a non-negative decimal integer");
-  }
-  RETURN_IF_ERROR(ExpectEndOfLine(value.substr(i)));
   return v;
+}
+
+// The value of `key` in mapping `m`, or nullptr.
+yaml_node_t* Lookup(Document* doc, const yaml_node_t* m, std::string_view key) {
+  for (yaml_node_pair_t* p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; ++p) {
+    yaml_node_t* k = doc->node(p->key);
+    if (k != nullptr && k->type == YAML_SCALAR_NODE &&
+        std::string_view(reinterpret_cast<const char*>(k->data.scalar.value),
+                         k->data.scalar.length) == key) {
+      return doc->node(p->value);
+    }
+  }
+  return nullptr;
+}
+
+bool IsNull(const yaml_node_t* n) {
+  if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return false;
+  std::string_view v(reinterpret_cast<const char*>(n->data.scalar.value), n->data.scalar.length);
+  return v.empty() || v == "~" || v == "null" || v == "Null" || v == "NULL";
+}
+
+struct MapEntry {
+  std::string path;
+  std::string labels;
+  int64_t offset = 0;
+};
+
+// Alloy's map (`? {path, labels}: "offset"`) or Promtail's (`path: "offset"`), in document order;
+// a key given twice keeps its last offset, at its first place.
+absl::Status ReadMap(Document* doc, const yaml_node_t* map, std::vector<MapEntry>* out) {
+  if (IsNull(map)) return absl::OkStatus();
+  if (map->type != YAML_MAPPING_NODE) return ErrorAt(map, "`positions` is not a map");
+  absl::flat_hash_map<std::pair<std::string, std::string>, size_t> index;
+  for (yaml_node_pair_t* p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; ++p) {
+    yaml_node_t* k = doc->node(p->key);
+    yaml_node_t* v = doc->node(p->value);
+    if (k == nullptr || v == nullptr) return ErrorAt(map, "broken node");
+    MapEntry e;
+    if (k->type == YAML_MAPPING_NODE) {
+      for (yaml_node_pair_t* q = k->data.mapping.pairs.start; q < k->data.mapping.pairs.top; ++q) {
+        yaml_node_t* kk = doc->node(q->key);
+        yaml_node_t* kv = doc->node(q->value);
+        if (kk == nullptr || kv == nullptr) return ErrorAt(k, "broken node");
+        ASSIGN_OR_RETURN(std::string name, ScalarString(kk));
+        if (name == "path") {
+          ASSIGN_OR_RETURN(e.path, ScalarPath(kv));
+        } else if (name == "labels") {
+          ASSIGN_OR_RETURN(e.labels, ScalarString(kv));
+        }  // yaml.v2 ignores fields Entry does not have; so do we.
+      }
+    } else if (k->type == YAML_SCALAR_NODE) {
+      ASSIGN_OR_RETURN(e.path, ScalarPath(k));
+      e.labels = "{}";  // what Alloy converts Promtail's entries to
+    } else {
+      return ErrorAt(k, "a `positions` key must be {path, labels} or a path");
+    }
+    if (v->type != YAML_SCALAR_NODE) return ErrorAt(v, "a position must be a string");
+    ASSIGN_OR_RETURN(std::string value, ScalarString(v));
+    // Journal cursors ("s=...") share Alloy's map type; they are no file offsets.
+    if (value.empty() || value[0] == '+' || !absl::SimpleAtoi(value, &e.offset) || e.offset < 0) {
+      continue;
+    }
+    auto [it, inserted] = index.try_emplace(std::make_pair(e.path, e.labels), out->size());
+    if (inserted) {
+      out->push_back(std::move(e));
+    } else {
+      (*out)[it->second].offset = e.offset;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The `sluice` section; NotFound-free: *present is false when it is absent or of another version.
+absl::Status ReadSection(Document* doc, const yaml_node_t* sec, bool* present,
+                         std::vector<PositionRecord>* out) {
+  *present = false;
+  if (sec->type != YAML_MAPPING_NODE) return ErrorAt(sec, "`sluice` is not a map");
+  yaml_node_t* version = Lookup(doc, sec, "version");
+  if (version == nullptr) return ErrorAt(sec, "`sluice` has no `version`");
+  ASSIGN_OR_RETURN(uint64_t v, ScalarUnsigned(version, std::numeric_limits<uint64_t>::max()));
+  if (v != kSectionVersion) return absl::OkStatus();  // another sluice's: the map is enough
+  yaml_node_t* files = Lookup(doc, sec, "files");
+  yaml_node_t* count = Lookup(doc, sec, "count");
+  // `count` is written after `files`: a file cut short has no `count` (or a smaller list).
+  if (count == nullptr) return ErrorAt(sec, "`sluice` has no `count` (file cut short?)");
+  ASSIGN_OR_RETURN(uint64_t n, ScalarUnsigned(count, std::numeric_limits<uint32_t>::max()));
+  if (files == nullptr) return ErrorAt(sec, "`sluice` has no `files`");
+  if (!IsNull(files)) {
+    if (files->type != YAML_SEQUENCE_NODE) return ErrorAt(files, "`files` is not a list");
+    for (yaml_node_item_t* i = files->data.sequence.items.start; i < files->data.sequence.items.top;
+         ++i) {
+      yaml_node_t* f = doc->node(*i);
+      if (f == nullptr || f->type != YAML_MAPPING_NODE) {
+        return ErrorAt(f != nullptr ? f : files, "a `files` entry is not a map");
+      }
+      PositionRecord r;
+      int identity_fields = 0;
+      bool has_path = false, has_offset = false;
+      for (yaml_node_pair_t* p = f->data.mapping.pairs.start; p < f->data.mapping.pairs.top; ++p) {
+        yaml_node_t* k = doc->node(p->key);
+        yaml_node_t* val = doc->node(p->value);
+        if (k == nullptr || val == nullptr) return ErrorAt(f, "broken node");
+        ASSIGN_OR_RETURN(std::string name, ScalarString(k));
+        if (name == "path") {
+          ASSIGN_OR_RETURN(r.path, ScalarPath(val));
+          has_path = true;
+        } else if (name == "labels") {
+          ASSIGN_OR_RETURN(r.labels, ScalarString(val));
+        } else if (name == "offset") {
+          ASSIGN_OR_RETURN(uint64_t o, ScalarUnsigned(val, std::numeric_limits<int64_t>::max()));
+          r.offset = static_cast<int64_t>(o);
+          has_offset = true;
+        } else if (name == "device") {
+          ASSIGN_OR_RETURN(r.id.device, ScalarUnsigned(val, std::numeric_limits<uint64_t>::max()));
+          ++identity_fields;
+        } else if (name == "inode") {
+          ASSIGN_OR_RETURN(r.id.inode, ScalarUnsigned(val, std::numeric_limits<uint64_t>::max()));
+          ++identity_fields;
+        } else if (name == "fingerprint") {
+          ASSIGN_OR_RETURN(std::string hex, ScalarString(val));
+          if (hex.empty() || hex.size() > 16 || !absl::SimpleHexAtoi(hex, &r.id.fingerprint) ||
+              hex[0] == '+' || hex[0] == '-' || hex.find_first_of("xX") != std::string::npos) {
+            return ErrorAt(val, "`fingerprint` must be up to 16 hex digits");
+          }
+          ++identity_fields;
+        } else if (name == "fingerprint_len") {
+          ASSIGN_OR_RETURN(uint64_t len, ScalarUnsigned(val, kFingerprintMaxBytes));
+          r.id.fingerprint_len = static_cast<uint32_t>(len);
+          ++identity_fields;
+        }  // unknown keys: a later sluice's additions
+      }
+      if (!has_path) return ErrorAt(f, "a `files` entry has no `path`");
+      if (!has_offset) return ErrorAt(f, "a `files` entry has no `offset`");
+      if (identity_fields != 0 && identity_fields != 4) {
+        return ErrorAt(f,
+                       "a `files` entry needs all of device, inode, fingerprint, "
+                       "fingerprint_len, or none");
+      }
+      r.has_identity = identity_fields == 4;
+      out->push_back(std::move(r));
+    }
+  }
+  if (out->size() != n) {
+    return ErrorAt(count, absl::StrCat("count is ", n, " but `files` has ", out->size(),
+                                       " entries (file cut short or edited?)"));
+  }
+  *present = true;
+  return absl::OkStatus();
 }
 
 // ---- files -----------------------------------------------------------------------------------
@@ -418,37 +458,120 @@ absl::Status FsyncDir(const std::string& dir, const std::string& for_path) {
 }  // namespace
 
 std::string RenderPositions(const std::vector<PositionRecord>& records) {
-  std::string out(kHeader);
-  absl::StrAppend(&out, "version: ", kVersion, "\n");
-  if (records.empty()) {
-    out.append("positions: []\n");
-  } else {
-    out.append("positions:\n");
-    for (const PositionRecord& r : records) {
-      out.append("  - path: ");
-      AppendQuoted(&out, r.path);
-      absl::StrAppendFormat(&out,
-                            "\n    device: %d\n    inode: %d\n    fingerprint: \"%016x\"\n"
-                            "    fingerprint_len: %d\n    offset: %d\n",
-                            r.id.device, r.id.inode, r.id.fingerprint, r.id.fingerprint_len,
-                            r.offset);
-      if (!r.labels.empty()) {
-        out.append("    labels: ");
-        AppendQuoted(&out, r.labels);
-        out.push_back('\n');
-      }
+  Emitter e;
+  e.BeginMap();
+  // The section first: a file cut short then lacks its `count` (an error) or holds all of it.
+  e.String("sluice");
+  e.BeginMap();
+  e.String("version");
+  e.Int(kSectionVersion);
+  e.String("files");
+  e.BeginSeq();
+  for (const PositionRecord& r : records) {
+    e.BeginMap();
+    e.String("path");
+    e.String(r.path);
+    e.String("labels");
+    e.String(r.labels);
+    e.String("offset");
+    e.Int(static_cast<uint64_t>(std::max<int64_t>(r.offset, 0)));
+    if (r.has_identity) {
+      e.String("device");
+      e.Int(r.id.device);
+      e.String("inode");
+      e.Int(r.id.inode);
+      e.String("fingerprint");
+      e.String(absl::StrFormat("%016x", r.id.fingerprint));
+      e.String("fingerprint_len");
+      e.Int(r.id.fingerprint_len);
     }
+    e.EndMap();
   }
-  absl::StrAppend(&out, "count: ", records.size(), "\n");
-  return out;
+  e.EndSeq();
+  e.String("count");
+  e.Int(records.size());
+  e.EndMap();
+
+  // Alloy's map: one entry per key (a map cannot hold two).
+  e.String("positions");
+  e.BeginMap();
+  absl::flat_hash_map<std::pair<std::string_view, std::string_view>, bool> seen;
+  for (const PositionRecord& r : records) {
+    if (!seen.try_emplace(std::make_pair(std::string_view(r.path), std::string_view(r.labels)),
+                          true)
+             .second) {
+      continue;
+    }
+    e.BeginMap();
+    e.String("path");
+    e.String(r.path);
+    e.String("labels");
+    e.String(r.labels);
+    e.EndMap();
+    e.String(absl::StrCat(std::max<int64_t>(r.offset, 0)));
+  }
+  e.EndMap();
+  e.EndMap();
+  return std::move(e).Finish();
 }
 
 absl::StatusOr<std::vector<PositionRecord>> ParsePositions(std::string_view text) {
-  return PositionsParser(text).Parse();
+  if (text.size() > static_cast<size_t>(kMaxFileBytes)) {
+    return absl::InvalidArgumentError("larger than a positions file can be");
+  }
+  Document doc;
+  RETURN_IF_ERROR(doc.Load(text));
+  yaml_node_t* root = doc.root();
+  if (root == nullptr || IsNull(root)) return std::vector<PositionRecord>();  // as Alloy: empty
+  if (root->type != YAML_MAPPING_NODE) return ErrorAt(root, "not a positions document (a map)");
+  yaml_node_t* map = Lookup(&doc, root, "positions");
+  if (map != nullptr && map->type == YAML_SEQUENCE_NODE) return ParseSluiceV1Positions(text);
+
+  std::vector<MapEntry> entries;
+  if (map != nullptr) RETURN_IF_ERROR(ReadMap(&doc, map, &entries));
+  std::vector<PositionRecord> records;
+  bool section = false;
+  if (yaml_node_t* sec = Lookup(&doc, root, "sluice"); sec != nullptr) {
+    RETURN_IF_ERROR(ReadSection(&doc, sec, &section, &records));
+  }
+  if (!section) records.clear();
+
+  absl::flat_hash_map<std::pair<std::string_view, std::string_view>, const MapEntry*> by_key;
+  for (const MapEntry& m : entries) by_key[{m.path, m.labels}] = &m;
+  // Keys whose offset in the map is none of the section's for that key: the map was edited (by
+  // hand, to move a file's position) after sluice wrote the file; the edit wins.
+  absl::flat_hash_map<std::pair<std::string_view, std::string_view>, bool> agrees;
+  for (const PositionRecord& r : records) {
+    auto it = by_key.find(std::make_pair(std::string_view(r.path), std::string_view(r.labels)));
+    if (it == by_key.end()) continue;
+    bool& a = agrees[it->first];
+    a = a || it->second->offset == r.offset;
+  }
+  absl::flat_hash_map<std::pair<std::string, std::string>, bool> covered;
+  for (PositionRecord& r : records) {
+    auto it = by_key.find(std::make_pair(std::string_view(r.path), std::string_view(r.labels)));
+    if (it != by_key.end() && !agrees[it->first]) {
+      r.offset = it->second->offset;
+      r.has_identity = false;
+      r.id = FileIdentity();
+    }
+    covered[{r.path, r.labels}] = true;
+  }
+  for (MapEntry& m : entries) {
+    if (covered.contains(std::make_pair(m.path, m.labels))) continue;
+    PositionRecord r;
+    r.path = std::move(m.path);
+    r.labels = std::move(m.labels);
+    r.offset = m.offset;
+    records.push_back(std::move(r));
+  }
+  return records;
 }
 
-absl::Status WritePositionsFile(const std::string& path,
-                                const std::vector<PositionRecord>& records) {
+absl::Status WritePositionsData(const std::string& path, std::string_view data, bool sync) {
+  if (data.empty()) {
+    return absl::InternalError(absl::StrCat("positions file ", path, ": nothing rendered"));
+  }
   size_t slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
@@ -460,7 +583,6 @@ absl::Status WritePositionsFile(const std::string& path,
 
   // A fixed name: one writer per path, and a crash leaves one stale file the next write reuses.
   std::string tmp = absl::StrCat(dir, "/.", base, ".tmp");
-  std::string data = RenderPositions(records);
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return ErrnoError(errno, path, absl::StrCat("create ", tmp));
   bool renamed = false;
@@ -471,14 +593,20 @@ absl::Status WritePositionsFile(const std::string& path,
   // open's mode is filtered by the umask and ignored for a pre-existing stale temporary.
   if (fchmod(fd, 0600) != 0) return ErrnoError(errno, path, "fchmod");
   RETURN_IF_ERROR(WriteAll(fd, data, path));
-  if (fsync(fd) != 0) return ErrnoError(errno, path, "fsync");
+  // Without sync the data is in the page cache: it survives the process, not the machine.
+  if (sync && fsync(fd) != 0) return ErrnoError(errno, path, "fsync");
   int rc = close(fd);
   fd = -1;
   if (rc != 0) return ErrnoError(errno, path, "close");
   if (rename(tmp.c_str(), path.c_str()) != 0) return ErrnoError(errno, path, "rename");
   renamed = true;
   // Without this the rename itself may not survive a power loss.
-  return FsyncDir(dir, path);
+  return sync ? FsyncDir(dir, path) : absl::OkStatus();
+}
+
+absl::Status WritePositionsFile(const std::string& path,
+                                const std::vector<PositionRecord>& records) {
+  return WritePositionsData(path, RenderPositions(records), true);
 }
 
 absl::StatusOr<std::vector<PositionRecord>> ReadPositionsFile(const std::string& path) {
@@ -522,150 +650,6 @@ absl::StatusOr<std::vector<PositionRecord>> ReadPositionsFile(const std::string&
                         absl::StrCat("positions file ", path, ": ", records.status().message()));
   }
   return records;
-}
-
-}  // namespace sluice
-
-namespace sluice {
-namespace {
-
-std::string_view TrimSpaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-
-// A YAML scalar as Promtail and Alloy write them: plain, 'single' or "double" quoted.
-bool Scalar(std::string_view s, std::string* out) {
-  s = TrimSpaces(s);
-  out->clear();
-  if (s.size() >= 2 && s.front() == '\'' && s.back() == '\'') {
-    s = s.substr(1, s.size() - 2);
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '\'' && i + 1 < s.size() && s[i + 1] == '\'') ++i;  // '' is one quote
-      out->push_back(s[i]);
-    }
-    return true;
-  }
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') {
-    s = s.substr(1, s.size() - 2);
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] != '\\') {
-        out->push_back(s[i]);
-        continue;
-      }
-      if (++i >= s.size()) return false;
-      switch (s[i]) {
-        case 'n':
-          out->push_back('\n');
-          break;
-        case 't':
-          out->push_back('\t');
-          break;
-        case '"':
-          out->push_back('"');
-          break;
-        case '\\':
-          out->push_back('\\');
-          break;
-        case '/':
-          out->push_back('/');
-          break;
-        default:
-          return false;
-      }
-    }
-    return true;
-  }
-  if (!s.empty() && (s.front() == '"' || s.front() == '\'')) return false;
-  out->assign(s);
-  return true;
-}
-
-bool Offset(std::string_view s, int64_t* out) {
-  std::string v;
-  return Scalar(s, &v) && absl::SimpleAtoi(Av(v), out) && *out >= 0;
-}
-
-}  // namespace
-
-absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> ParseLegacyPositions(
-    std::string_view text) {
-  std::vector<std::pair<std::string, int64_t>> out;
-  absl::flat_hash_map<std::string, size_t> index;
-  auto add = [&](std::string path, int64_t offset) {
-    auto it = index.find(path);
-    if (it != index.end()) {
-      out[it->second].second = offset;
-      return;
-    }
-    index[path] = out.size();
-    out.emplace_back(std::move(path), offset);
-  };
-  bool in_positions = false;
-  std::string pending_path;  // Alloy form: `? path: x` seen, waiting for `: "n"`
-  bool have_pending = false;
-  int line_no = 0;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view raw = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    ++line_no;
-    std::string_view line = TrimSpaces(raw);
-    if (line.empty() || line.front() == '#') {
-      if (nl == text.size()) break;
-      continue;
-    }
-    auto bad = [&](std::string_view why) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("legacy positions line ", line_no, ": ", Av(why)));
-    };
-    bool indented = raw.front() == ' ' || raw.front() == '\t';
-    if (!indented) {
-      in_positions = line == "positions:" || line == "positions: {}";
-      if (!in_positions && line.substr(0, 10) != "positions:") {
-        // Other top-level keys (Promtail writes none; tolerate future ones).
-      }
-      if (nl == text.size()) break;
-      continue;
-    }
-    if (!in_positions) {
-      if (nl == text.size()) break;
-      continue;
-    }
-    std::string scratch;
-    if (line.substr(0, 2) == "? ") {
-      std::string_view rest = TrimSpaces(line.substr(2));
-      if (rest.substr(0, 5) != "path:") return bad("expected `? path: <path>`");
-      if (!Scalar(rest.substr(5), &pending_path)) return bad("bad path");
-      have_pending = true;
-    } else if (line.substr(0, 6) == "labels" && have_pending) {
-      // Alloy keys positions by path and labels; sluice by path.
-    } else if (line.substr(0, 5) == "path:" && have_pending) {
-      if (!Scalar(line.substr(5), &pending_path)) return bad("bad path");
-    } else if (line.front() == ':') {
-      if (!have_pending) return bad("offset without a path");
-      int64_t off;
-      if (!Offset(line.substr(1), &off)) return bad("bad offset");
-      add(pending_path, off);
-      have_pending = false;
-    } else {
-      // Promtail form: `<path>: "<offset>"`; the path may itself hold ": " only when quoted.
-      size_t colon = line.rfind(": ");
-      if (colon == std::string_view::npos) return bad("expected `<path>: \"<offset>\"`");
-      std::string path;
-      int64_t off;
-      if (!Scalar(line.substr(0, colon), &path) || path.empty()) return bad("bad path");
-      if (!Offset(line.substr(colon + 2), &off)) return bad("bad offset");
-      add(std::move(path), off);
-    }
-    if (nl == text.size()) break;
-  }
-  if (have_pending) return absl::InvalidArgumentError("legacy positions: path without offset");
-  return out;
 }
 
 }  // namespace sluice

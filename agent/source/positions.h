@@ -1,32 +1,40 @@
 // Positions file: per tailed file, how far Loki has acknowledged it, so a restart resumes there.
 //
-// The file is a small YAML document in the spirit of Alloy's positions.yml:
+// The file is Alloy's (and Promtail's) own format, so a node can go from Alloy to sluice and back
+// without a file sent twice or skipped. Alloy reads it with gopkg.in/yaml.v2 into
+// `struct { Positions map[Entry]string }`, not strictly, so a top-level key it does not know is
+// ignored; sluice keeps what Alloy has no field for under such a key:
 //
-//   # sluice positions: offsets acknowledged by Loki. Written atomically; safe to delete ...
-//   version: 1
 //   positions:
-//     - path: "/var/log/pods/ns_pod_uid/app/0.log"
+//     ? path: /var/log/pods/ns_pod_uid/app/0.log
+//       labels: '{container="app", namespace="ns", pod="pod"}'
+//     : "17623"
+//   sluice:
+//     version: 2
+//     files:
+//     - path: /var/log/pods/ns_pod_uid/app/0.log
+//       labels: '{container="app", namespace="ns", pod="pod"}'
+//       offset: 17623
 //       device: 2049
 //       inode: 1234567
-//       fingerprint: "9f3a0c1d2e4b5a69"
+//       fingerprint: 9f3a0c1d2e4b5a69
 //       fingerprint_len: 1024
-//       offset: 17623
-//       labels: "{container=\"app\", namespace=\"ns\"}"
-//   count: 1
+//     count: 1
 //
-// `count` is written last and must equal the number of entries: together with atomic writes it
-// makes a truncated file (lost tail, zero-filled blocks after a crash) an error rather than a
-// silently shorter list or a cut-off offset. The parser is our own and reads exactly this shape
-// (no YAML library): double-quoted strings with escapes \" \\ \n \t \r \xHH, decimal integers
-// with range checks, '#' comments, unknown keys ignored (forward compatibility).
-//
-// Strings are written as YAML double-quoted scalars: valid UTF-8 is written as is, control bytes
-// as \xHH. Linux paths may hold bytes that are not UTF-8; those are written as \xHH too and read
-// back as that raw byte. (A generic YAML reader would decode such an escape as U+00HH instead;
-// Kubernetes log paths are ASCII, so this only matters for hand-configured odd paths.)
+// - `positions` is Alloy's map: the key is the file's path and its target's labels without "__"
+//   names, rendered as Prometheus' LabelSet.String() (`{}` for none); the value is the byte offset
+//   as a string. Promtail's older map (`/path: "17623"`) is read too, as Alloy's `{}` key.
+// - `sluice` holds, per file, what tells a file apart from a later one under the same name or on
+//   a reused inode (device, inode, and a fingerprint of its first bytes) — what lets sluice finish
+//   a rotated file after a restart. `count` makes a file cut short an error. When Alloy writes the
+//   file it drops this key; sluice then matches by path and labels alone.
+// - Both are written and read with libyaml, the C library gopkg.in/yaml.v2 was ported from, so
+//   the text is what Alloy writes and reads (quoting, folding of long strings, escapes, `!!binary`
+//   for bytes that are not UTF-8), without a YAML reader of our own.
+// - sluice's first format (a `positions:` list with `version: 1`) is still read (positions_v1.h).
 //
 // Plain functions, no state; safe from any thread. One writer per positions path at a time (the
-// positions flusher owns the file): the temporary file name is fixed, so a crash leaves at most one
+// positions writer owns the file): the temporary file name is fixed, so a crash leaves at most one
 // stale temporary that the next write reuses.
 #pragma once
 
@@ -43,37 +51,42 @@ namespace sluice {
 
 struct PositionRecord {
   std::string path;
-  FileIdentity id;
+  // Alloy's key: the target's labels without "__" names as `{a="x", b="y"}`; "{}" for none.
+  std::string labels = "{}";
   int64_t offset = 0;  // bytes acknowledged by Loki (or dropped and counted)
-  std::string labels;  // optional, informational (rendered label set), may be empty
+  // `id` is known (sluice wrote this record, or it came from its version 1 file). Without it the
+  // file is matched by path and labels only, after checking its size is at least `offset`.
+  bool has_identity = false;
+  FileIdentity id;
 
   friend bool operator==(const PositionRecord&, const PositionRecord&) = default;
 };
 
-// The positions document for `records`, in their order.
+// The positions document for `records`. The map holds one entry per (path, labels): the first
+// record's with that key; the `sluice` section every record that has an identity, in order.
 std::string RenderPositions(const std::vector<PositionRecord>& records);
 
-// Parses a positions document. A corrupt, truncated, NUL-filled or otherwise invalid document is
-// an InvalidArgument (or FailedPrecondition for an unsupported version) whose message names the
-// line. Records keep the order of each path's first appearance; for a duplicate path the last
-// entry's values win.
+// Parses a positions document of any of the forms above. An empty document (empty file, only
+// comments) is no records, as for Alloy. Entries whose value is not a non-negative integer (a
+// journal cursor) are skipped. A corrupt, truncated, NUL-filled or otherwise invalid document is
+// an InvalidArgument whose message names the line and column. The result: the `sluice` section's
+// records in order (the map's offset wins, identity dropped, where the map was edited since),
+// then the map's entries that section does not cover, in document order.
 absl::StatusOr<std::vector<PositionRecord>> ParsePositions(std::string_view text);
 
-// Atomic write: a temporary file in the same directory, write, fsync, rename over `path`, fsync
-// the directory. Mode 0600; creates missing parent directories (0750). Never leaves a half-written
-// file at `path`; on error the temporary is removed and `path` keeps its previous content.
+// Atomic write of `data`: a temporary file in the same directory, write, rename over `path`.
+// With `sync`, the temporary is fsynced before the rename and the directory after it (survives
+// a power loss); without, the write survives the process (kill -9, OOM) but not the machine.
+// Mode 0600; creates missing parent directories (0750). Never leaves a half-written file at
+// `path`; on error the temporary is removed and `path` keeps its previous content.
+absl::Status WritePositionsData(const std::string& path, std::string_view data, bool sync);
+
+// RenderPositions + WritePositionsData with sync.
 absl::Status WritePositionsFile(const std::string& path,
                                 const std::vector<PositionRecord>& records);
 
 // NotFound when `path` does not exist; other errors (permission denied, corrupt content) as a
 // Status whose message names the path.
 absl::StatusOr<std::vector<PositionRecord>> ReadPositionsFile(const std::string& path);
-
-// Offsets by path from a Promtail positions file (`positions:` then `  <path>: "<offset>"`
-// lines) or an Alloy one (`? path: <path>` / `labels: ...` / `: "<offset>"`): what
-// loki.source.file's legacy_positions_file imports. Paths may be quoted; a path listed twice
-// keeps its last offset. InvalidArgument naming the line for anything else.
-absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> ParseLegacyPositions(
-    std::string_view text);
 
 }  // namespace sluice

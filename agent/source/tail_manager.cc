@@ -150,6 +150,10 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
       "memory budget, or a stage holding lines back).");
   positions_errors_ = metrics->GetCounter("sluice_positions_write_errors_total",
                                           "Failed writes of the positions file.");
+  positions_writes_ = metrics->GetCounter(
+      "sluice_positions_writes_total",
+      "Writes of the positions file (after acknowledgements, coalesced and rate-limited).");
+  positions_gap_ = opt_.positions_min_interval;
   inotify_overflows_ = metrics->GetCounter("sluice_inotify_overflows_total",
                                            "inotify queue overflows (a rescan follows).");
   read_errors_ = metrics->GetCounter("sluice_file_read_errors_total", "Failed reads or opens.");
@@ -176,6 +180,8 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
 }
 
 TailManager::~TailManager() {
+  // First: its thread reports into members declared after it (health, metrics).
+  positions_writer_.reset();
   // A runtime rebuilt by a reload must leave no series of its files behind, nor its count.
   for (auto& [id, f] : files_) ReleasePathMetrics(f.get());
   files_active_->Add(-static_cast<double>(reported_active_));
@@ -203,11 +209,9 @@ absl::Status TailManager::Start() {
   if (!opt_.positions_path.empty()) {
     absl::StatusOr<std::vector<PositionRecord>> records = ReadPositionsFile(opt_.positions_path);
     if (records.ok()) {
-      for (PositionRecord& r : *records) {
-        restored_[{r.id.device, r.id.inode}] = Restored{r.path, r.id, r.offset};
-      }
       LogInfo("tail", "positions loaded",
               {{"path", opt_.positions_path}, {"files", std::to_string(records->size())}});
+      RestoreRecords(std::move(*records));
     } else if (absl::IsNotFound(records.status()) && !opt_.legacy_positions_path.empty()) {
       LoadLegacyPositions();
     } else if (!absl::IsNotFound(records.status())) {
@@ -226,6 +230,12 @@ absl::Status TailManager::Start() {
                   : "positions file unreadable, skipping the files present now",
               {{"path", opt_.positions_path}, {"error", std::string(records.status().message())}});
     }
+  }
+
+  if (!opt_.positions_path.empty()) {
+    positions_writer_ = std::make_unique<PositionsWriter>(
+        opt_.positions_path, opt_.positions_interval,
+        [this](const absl::Status& s, bool) { OnPositionsWritten(s); });
   }
 
   inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -304,37 +314,81 @@ absl::Status TailManager::Start() {
   // Entries still unmatched stay: their root or directory may appear later (rescan).
   UpdateFilesActive();
   ArmRescan();
-  ArmPositions();
+  // Whatever Start found and decided (files, restored positions) is on disk at once.
+  if (!opt_.positions_path.empty()) MarkPositionsDirty();
   SchedulePass();
   return absl::OkStatus();
 }
 
+void TailManager::RestoreRecords(std::vector<PositionRecord> records) {
+  for (PositionRecord& r : records) {
+    if (r.has_identity) {
+      restored_[{r.id.device, r.id.inode}] = Restored{r.path, r.labels, r.id, r.offset};
+    }
+    PathRestored pr;
+    pr.labels = std::move(r.labels);
+    pr.offset = r.offset;
+    pr.has_identity = r.has_identity;
+    pr.identity = r.id;
+    path_restored_[r.path].push_back(std::move(pr));
+  }
+}
+
 void TailManager::LoadLegacyPositions() {
-  std::string text;
-  FILE* f = std::fopen(opt_.legacy_positions_path.c_str(), "rb");
-  if (f == nullptr) {
-    if (errno != ENOENT) {
-      LogWarn("tail", "cannot read legacy positions file",
-              {{"path", opt_.legacy_positions_path}, {"error", ErrnoText(errno)}});
+  // Promtail's map, or Alloy's (Alloy converts Promtail's entries to the `{}` key; both are
+  // matched by path and labels, then by path alone).
+  absl::StatusOr<std::vector<PositionRecord>> parsed =
+      ReadPositionsFile(opt_.legacy_positions_path);
+  if (!parsed.ok()) {
+    if (!absl::IsNotFound(parsed.status())) {
+      LogWarn("tail", "legacy positions file unreadable, ignored",
+              {{"path", opt_.legacy_positions_path},
+               {"error", std::string(parsed.status().message())}});
     }
     return;
   }
-  char buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text.size() < (64u << 20)) {
-    text.append(buf, n);
-  }
-  std::fclose(f);
-  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> parsed = ParseLegacyPositions(text);
-  if (!parsed.ok()) {
-    LogWarn(
-        "tail", "legacy positions file unreadable, ignored",
-        {{"path", opt_.legacy_positions_path}, {"error", std::string(parsed.status().message())}});
-    return;
-  }
-  for (auto& [path, offset] : *parsed) legacy_offsets_[path] = offset;
   LogInfo("tail", "legacy positions imported",
           {{"path", opt_.legacy_positions_path}, {"files", std::to_string(parsed->size())}});
+  for (PositionRecord& r : *parsed) r.has_identity = false;  // another machine's inodes, maybe
+  RestoreRecords(std::move(*parsed));
+}
+
+int64_t TailManager::TakePathPosition(const std::string& path, const std::string& labels, int fd,
+                                      int64_t size) {
+  auto it = path_restored_.find(path);
+  if (it == path_restored_.end()) return -1;
+  std::vector<PathRestored>& v = it->second;
+  // Alloy's lookup: path and labels, then (its legacy fallback) path and `{}`; then, since
+  // sluice follows a file and not a label set, the path alone. The first that fits wins.
+  int64_t offset = -1;
+  for (int pass = 0; pass < 3 && offset < 0; ++pass) {
+    for (PathRestored& r : v) {
+      if (r.offset < 0) continue;  // tried and refused
+      bool candidate = pass == 0 ? r.labels == labels : pass == 1 ? r.labels == "{}" : true;
+      if (!candidate) continue;
+      if (r.has_identity) {
+        // Not the inode recorded: only the same content (a device number that changed across a
+        // reboot) may take its offset; the successor of a rotated file may not.
+        absl::StatusOr<bool> same = FingerprintMatches(fd, r.identity);
+        if (!same.ok() || !*same) continue;
+        restored_.erase(std::make_pair(r.identity.device, r.identity.inode));
+      }
+      offset = r.offset;
+      r.offset = -1;  // taken
+      break;
+    }
+  }
+  // Whatever this path had without an identity is superseded by the file now read there;
+  // identities of other files (a rotated predecessor) stay until they are found or gone.
+  std::erase_if(v, [](const PathRestored& r) { return !r.has_identity || r.offset < 0; });
+  if (v.empty()) path_restored_.erase(it);
+  if (offset > size) {
+    truncations_->Inc();
+    LogWarn("tail", "file shorter than its stored position, reading it from the start",
+            {{"path", path}, {"offset", std::to_string(offset)}, {"size", std::to_string(size)}});
+    return 0;
+  }
+  return offset;
 }
 
 MetricLabels TailManager::PathLabels(const std::string& path) const {
@@ -530,35 +584,6 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
   f->last_data_mono = clock_->MonotonicNanos();
   (void)ComputeFingerprint(fd, &f->identity);
 
-  int64_t start = 0;
-  auto restored = restored_.find(key);
-  if (restored != restored_.end()) {
-    absl::StatusOr<bool> match = FingerprintMatches(fd, restored->second.identity);
-    if (match.ok() && *match) {
-      start = restored->second.offset;
-      if (start > st.st_size) {
-        truncations_->Inc();
-        LogWarn("tail", "file shorter than its stored position, reading it from the start",
-                {{"path", path}});
-        start = 0;
-      }
-    }
-    restored_.erase(restored);
-  } else if (auto legacy = legacy_offsets_.find(path); legacy != legacy_offsets_.end()) {
-    // Imported from a Promtail/Alloy positions file (by path: it knows no inodes).
-    start = legacy->second <= st.st_size ? legacy->second : 0;
-    legacy_offsets_.erase(legacy);
-  } else if ((at_start || starting_) &&
-             (opt_.tail_from_end ||
-              (positions_failed_ &&
-               opt_.on_positions_error == PositionsErrorPolicy::kRestartFromEnd))) {
-    // Like Alloy's tail_from_end: only what is written from now on (a line being written at this
-    // moment is shipped from where we start).
-    start = st.st_size;
-  }
-  f->read_offset = f->acked_offset = f->consumed_offset = start;
-  AcquirePathMetrics(f, st.st_size);
-
   std::string real_path;
   if (is_link) {
     char buf[PATH_MAX];
@@ -572,6 +597,7 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
       f->format = t->second.format;
       f->route = t->second.route;
     }
+    f->pos_labels = f->labels.RenderLoki();
     f->labels.Set("filename", path);
   } else {
     // Labels from the path (for a symlink, from where it points when that is the pod layout),
@@ -583,9 +609,48 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
       labels.Set("pod", pod.pod_name);
       labels.Set("container", pod.container);
     }
+    f->pos_labels = labels.RenderLoki();
     labels.Set("filename", path);
     f->labels = std::move(labels);
   }
+
+  int64_t start = 0;
+  auto restored = restored_.find(key);
+  if (restored != restored_.end()) {
+    absl::StatusOr<bool> match = FingerprintMatches(fd, restored->second.identity);
+    if (match.ok() && *match) {
+      start = restored->second.offset;
+      if (start > st.st_size) {
+        truncations_->Inc();
+        LogWarn("tail", "file shorter than its stored position, reading it from the start",
+                {{"path", path}});
+        start = 0;
+      }
+    }
+    // Its entry by path is spent too (kept there only for a device number that changed).
+    auto by_path = path_restored_.find(restored->second.path);
+    if (by_path != path_restored_.end()) {
+      std::erase_if(by_path->second, [&](const PathRestored& r) {
+        return r.has_identity && r.identity.device == key.first && r.identity.inode == key.second;
+      });
+      if (by_path->second.empty()) path_restored_.erase(by_path);
+    }
+    restored_.erase(restored);
+  } else if (int64_t by_path = TakePathPosition(path, f->pos_labels, fd, st.st_size);
+             by_path >= 0) {
+    // Alloy's (or Promtail's) position for this path, or sluice's for a file whose inode key
+    // changed.
+    start = by_path;
+  } else if ((at_start || starting_) &&
+             (opt_.tail_from_end ||
+              (positions_failed_ &&
+               opt_.on_positions_error == PositionsErrorPolicy::kRestartFromEnd))) {
+    // Like Alloy's tail_from_end: only what is written from now on (a line being written at this
+    // moment is shipped from where we start).
+    start = st.st_size;
+  }
+  f->read_offset = f->acked_offset = f->consumed_offset = start;
+  AcquirePathMetrics(f, st.st_size);
 
   if (known != by_path_.end()) {
     // The name now belongs to a new file; the old one (still open, or retired) keeps its id.
@@ -617,7 +682,7 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
     }
   }
   UpdateFilesActive();
-  positions_dirty_ = true;
+  MarkPositionsDirty();
   LogDebug("tail", "tailing file", {{"path", path}, {"offset", std::to_string(start)}});
   MarkReady(f);
 }
@@ -957,14 +1022,58 @@ void TailManager::ArmRescan() {
   });
 }
 
-void TailManager::ArmPositions() {
-  if (opt_.positions_path.empty()) return;
-  positions_timer_.expires_after(absl::ToChronoNanoseconds(opt_.positions_interval));
+void TailManager::MarkPositionsDirty() {
+  positions_dirty_ = true;
+  if (positions_writer_ == nullptr || positions_write_scheduled_) return;
+  positions_write_scheduled_ = true;
+  absl::Duration wait = absl::Nanoseconds(last_positions_write_mono_) + positions_gap_ -
+                        absl::Nanoseconds(absl::GetCurrentTimeNanos());
+  if (last_positions_write_mono_ == 0 || wait <= absl::ZeroDuration()) {
+    // After the handlers queued now (the acknowledgements that came together): one write.
+    boost::asio::post(*io_, [this, alive = std::weak_ptr<int>(alive_)] {
+      if (alive.expired()) return;
+      WritePositionsNow();
+    });
+    return;
+  }
+  positions_timer_.expires_after(absl::ToChronoNanoseconds(wait));
   positions_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec || stopping_) return;
-    if (positions_dirty_) (void)SavePositions();
-    ArmPositions();
+    if (ec) {
+      positions_write_scheduled_ = false;  // cancelled (shutdown: SavePositions writes)
+      return;
+    }
+    WritePositionsNow();
   });
+}
+
+void TailManager::WritePositionsNow() {
+  positions_write_scheduled_ = false;
+  if (!positions_dirty_ || positions_writer_ == nullptr) return;
+  int64_t start = absl::GetCurrentTimeNanos();
+  std::string doc = RenderPositions(CollectPositions());
+  positions_dirty_ = false;
+  positions_writer_->Submit(std::move(doc));
+  int64_t now = absl::GetCurrentTimeNanos();
+  last_positions_write_mono_ = now;
+  // Spend at most ~2% of a core on positions: with thousands of files a write costs
+  // milliseconds, and the gap grows with it.
+  absl::Duration cost = absl::Nanoseconds(now - start) + positions_writer_->last_write_duration();
+  positions_gap_ = std::max(opt_.positions_min_interval, cost * 50);
+}
+
+void TailManager::OnPositionsWritten(const absl::Status& s) {
+  // The writer's thread: the health text is behind its mutex, the counters are atomic.
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    positions_error_ = s.ok() ? "" : std::string(s.message());
+  }
+  if (!s.ok()) {
+    positions_errors_->Inc();
+    LogError("tail", "cannot write positions file",
+             {{"path", opt_.positions_path}, {"error", std::string(s.message())}});
+    return;
+  }
+  positions_writes_->Inc();
 }
 
 void TailManager::ArmBatchTimer() {
@@ -1195,7 +1304,7 @@ void TailManager::RestartFromZero(File* f, std::string_view why, int64_t size) {
     p.active = false;
     p.truncated = false;
   }
-  positions_dirty_ = true;
+  MarkPositionsDirty();
 }
 
 TailManager::ReadResult TailManager::ReadOnce(File* f) {
@@ -1505,7 +1614,7 @@ void TailManager::MaybeForget(File* f) {
     auto l = link_targets_.find(f->alias);
     if (l != link_targets_.end() && !by_path_.contains(l->second)) link_targets_.erase(l);
   }
-  positions_dirty_ = true;
+  MarkPositionsDirty();
   if (output_ != nullptr) output_->OnFileForgotten(f->id);
   files_.erase(f->id);
 }
@@ -1538,8 +1647,10 @@ void TailManager::SetTargets(std::vector<FileTarget> targets) {
     if (it == by_path_.end()) continue;
     File* f = files_[it->second].get();
     f->labels = t.labels;
+    f->pos_labels = f->labels.RenderLoki();
     f->labels.Set("filename", path);
     f->route = t.route;
+    MarkPositionsDirty();
     for (bool& b : f->out_labels_set) b = false;
   }
   targets_ = std::move(next);
@@ -1559,7 +1670,7 @@ void TailManager::Commit(uint64_t file_id, uint64_t generation, int64_t offset) 
   if (generation != f->generation) return;  // marks from before a truncation
   if (offset > f->acked_offset) {
     f->acked_offset = offset;
-    positions_dirty_ = true;
+    MarkPositionsDirty();
   }
   if (f->closed) MaybeForget(f);
 }
@@ -1587,7 +1698,7 @@ void TailManager::OnBatchDone(std::unique_ptr<Batch> batch, BatchOutcome outcome
       if (m.generation != f->generation) continue;  // marks from before a truncation
       if (m.offset > f->acked_offset) {
         f->acked_offset = m.offset;
-        positions_dirty_ = true;
+        MarkPositionsDirty();
       }
       if (f->closed) retired_ids_.push_back(f->id);
     }
@@ -1609,7 +1720,8 @@ void TailManager::StopReading() {
   stopping_ = true;
   boost::system::error_code ec;
   rescan_timer_.cancel();
-  positions_timer_.cancel();
+  // Not positions_timer_: acknowledgements still arrive while the pipeline drains, and a kill
+  // during the drain must find them on disk.
   orphan_timer_.cancel();
   batch_timer_.cancel();
   coalesce_timer_.cancel();
@@ -1628,10 +1740,9 @@ std::optional<std::string> TailManager::Unhealthy() const {
   return absl::StrCat("cannot write positions file: ", positions_error_);
 }
 
-absl::Status TailManager::SavePositions() {
-  if (opt_.positions_path.empty()) return absl::OkStatus();
+std::vector<PositionRecord> TailManager::CollectPositions() {
   std::vector<PositionRecord> records;
-  records.reserve(files_.size());
+  records.reserve(files_.size() + restored_.size());
   for (auto& [id, f] : files_) {
     if (f->fd >= 0 && f->identity.fingerprint_len < kFingerprintMaxBytes &&
         f->acked_offset > static_cast<int64_t>(f->identity.fingerprint_len)) {
@@ -1641,35 +1752,45 @@ absl::Status TailManager::SavePositions() {
     }
     PositionRecord r;
     r.path = f->path;
-    r.id = f->identity;
+    r.labels = f->pos_labels;
     r.offset = f->acked_offset;
+    r.has_identity = true;
+    r.id = f->identity;
     records.push_back(std::move(r));
   }
   // Positions read at start that no target claimed yet (a discovery that has not answered, a
   // kubelet down at start) are kept while their file exists: another restart before the targets
-  // come must not read those files again from the start.
-  for (const auto& [key, r] : restored_) {
+  // come must not read those files again from the start. (Alloy, too, drops only the entries of
+  // files that no longer exist.)
+  for (const auto& [path, list] : path_restored_) {
     struct stat st;
-    if (::stat(r.path.c_str(), &st) != 0 || st.st_ino != key.second) continue;
-    PositionRecord rec;
-    rec.path = r.path;
-    rec.id = r.identity;
-    rec.offset = r.offset;
-    records.push_back(std::move(rec));
+    if (::stat(path.c_str(), &st) != 0) continue;
+    for (const PathRestored& pr : list) {
+      if (pr.has_identity && st.st_ino != pr.identity.inode) continue;  // restored_ holds it
+      PositionRecord rec;
+      rec.path = path;
+      rec.labels = pr.labels;
+      rec.offset = pr.offset;
+      rec.has_identity = pr.has_identity;
+      rec.id = pr.identity;
+      records.push_back(std::move(rec));
+    }
   }
-  absl::Status s = WritePositionsFile(opt_.positions_path, records);
-  {
-    std::lock_guard<std::mutex> lock(health_mu_);
-    positions_error_ = s.ok() ? "" : std::string(s.message());
-  }
-  if (!s.ok()) {
-    positions_errors_->Inc();
-    LogError("tail", "cannot write positions file",
-             {{"path", opt_.positions_path}, {"error", std::string(s.message())}});
+  return records;
+}
+
+absl::Status TailManager::SavePositions() {
+  if (opt_.positions_path.empty()) return absl::OkStatus();
+  positions_timer_.cancel();
+  std::string doc = RenderPositions(CollectPositions());
+  positions_dirty_ = false;
+  if (positions_writer_ == nullptr) {
+    // Not started (tests): write directly.
+    absl::Status s = WritePositionsData(opt_.positions_path, doc, true);
+    OnPositionsWritten(s);
     return s;
   }
-  positions_dirty_ = false;
-  return s;
+  return positions_writer_->Flush(std::move(doc));
 }
 
 }  // namespace sluice

@@ -47,6 +47,8 @@
 #include "agent/source/cri_parser.h"
 #include "agent/source/docker_parser.h"
 #include "agent/source/fingerprint.h"
+#include "agent/source/positions.h"
+#include "agent/source/positions_writer.h"
 
 namespace sluice {
 
@@ -109,7 +111,12 @@ struct TailOptions {
   size_t batch_size = 1024 * 1024;         // Alloy loki.write batch_size
   absl::Duration batch_wait = absl::Seconds(1);
   absl::Duration rescan_interval = absl::Seconds(10);
+  // Positions are written (temporary file + rename: safe from kill -9) as soon as an
+  // acknowledgement moves an offset, at most once per positions_min_interval and spending at
+  // most ~2% of a core on it (the gap grows with the cost of a write, for nodes with many files);
+  // fsync (safe from power loss) every positions_interval and at shutdown.
   absl::Duration positions_interval = absl::Seconds(5);
+  absl::Duration positions_min_interval = absl::Milliseconds(10);
   // A file renamed away or deleted keeps being read until it has been quiet this long.
   absl::Duration orphan_grace = absl::Seconds(5);
   // A file written to is read this long after the write's event, together with the writes
@@ -162,7 +169,8 @@ class TailManager {
   // unacknowledged (re-read after a restart). Tail thread.
   void StopReading();
 
-  // Writes the positions file now (no-op without a path). Tail thread.
+  // Writes the positions file now, with fsync, and returns when it is done (no-op without a
+  // path). Tail thread.
   absl::Status SavePositions();
   // Why this source is failing (its positions file cannot be written: a restart would read
   // again what was delivered since), or nullopt. Any thread.
@@ -215,6 +223,9 @@ class TailManager {
     Partial partial[3];       // CRI / docker partial lines, by LogStream
     int64_t last_ts = 0;
     LabelSet labels;  // without `stream`
+    // The key of its position in Alloy's map: the target's labels without "__" ones (and
+    // without `filename`, which Alloy adds after) as LabelSet.String().
+    std::string pos_labels = "{}";
     uint32_t route = 0;
     LabelSet out_labels[3];  // output mode: labels + stream, by LogStream (built on first use)
     bool out_labels_set[3] = {false, false, false};
@@ -250,7 +261,6 @@ class TailManager {
   void HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::string_view name);
   void Rescan();
   void ArmRescan();
-  void ArmPositions();
   void ArmBatchTimer();
   void ArmOrphanTimer();
 
@@ -323,6 +333,16 @@ class TailManager {
   bool paused_ = false;
   int64_t paused_since_mono_ = 0;
   bool positions_dirty_ = false;
+  // Positions writes: at most one scheduled; the next no sooner than positions_gap_ after the
+  // last, which was handed to the writer at last_positions_write_mono_.
+  std::unique_ptr<PositionsWriter> positions_writer_;
+  bool positions_write_scheduled_ = false;
+  int64_t last_positions_write_mono_ = 0;
+  absl::Duration positions_gap_;
+  void MarkPositionsDirty();
+  void WritePositionsNow();
+  std::vector<PositionRecord> CollectPositions();
+  void OnPositionsWritten(const absl::Status& s);
   size_t inflight_bytes_ = 0;
   size_t aborted_bytes_ = 0;
   int64_t chunk_time_ns_ = 0;
@@ -363,16 +383,32 @@ class TailManager {
   absl::flat_hash_map<std::string, StreamRef> streams_;
   std::vector<std::string> stream_keys_;  // by stream id, for release
 
-  // Positions restored at start-up, by (device, inode); consumed as files are found.
+  // Positions restored at start-up with a file identity (written by sluice), by (device,
+  // inode); consumed as files are found.
   struct Restored {
     std::string path;
+    std::string labels;
     FileIdentity identity;
     int64_t offset;
   };
   absl::flat_hash_map<std::pair<uint64_t, uint64_t>, Restored> restored_;
-  // legacy_positions_path's offsets by path, consumed as files are found.
-  absl::flat_hash_map<std::string, int64_t> legacy_offsets_;
+  // Every restored position by path, identity or not (Alloy's and Promtail's files have none;
+  // legacy_positions_path's too): a file no inode matched is matched by path and labels, then
+  // by path alone, provided it is at least as long as the offset (and, with an identity, still
+  // starts with the same bytes: a device number that changed across a reboot). Consumed as
+  // files are found.
+  struct PathRestored {
+    std::string labels;
+    int64_t offset = 0;
+    bool has_identity = false;
+    FileIdentity identity;
+  };
+  absl::flat_hash_map<std::string, std::vector<PathRestored>> path_restored_;
+  void RestoreRecords(std::vector<PositionRecord> records);
   void LoadLegacyPositions();
+  // The start offset for a new file at `path` from path_restored_ (consuming it), or -1.
+  int64_t TakePathPosition(const std::string& path, const std::string& labels, int fd,
+                           int64_t size);
 
   std::string read_buf_;
   std::string line_buf_;  // a line assembled from carry + new bytes
@@ -390,6 +426,7 @@ class TailManager {
   Counter* pauses_;
   Counter* paused_ns_;  // sluice_backpressure_paused_seconds_total (nanoseconds, shown in s)
   Counter* positions_errors_;
+  Counter* positions_writes_;
   mutable std::mutex health_mu_;  // positions_error_: written on the tail thread, read by any
   std::string positions_error_;
   Counter* inotify_overflows_;

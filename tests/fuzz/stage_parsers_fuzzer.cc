@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     }
     case 4:
-      (void)sluice::ParseLegacyPositions(in);
+      (void)sluice::ParsePositions(in);  // legacy files go through the same reader
       break;
   }
   return 0;

@@ -36,6 +36,7 @@ PositionRecord Rec(std::string path, int64_t offset, uint64_t inode = 1) {
   r.id.inode = inode;
   r.id.fingerprint = 0x9f3a0c1d2e4b5a69ULL + inode;
   r.id.fingerprint_len = 1024;
+  r.has_identity = true;
   return r;
 }
 
@@ -51,255 +52,309 @@ std::vector<std::string> ListDir(const std::string& dir) {
   return names;
 }
 
-// Documents are built from these lines so each test states only what it changes.
-std::string Doc(std::string_view entries, std::string_view count) {
-  return absl::StrCat("version: 1\npositions:\n", Av(entries), "count: ", Av(count), "\n");
+// A record as Alloy's file gives it: path, labels, offset, no identity.
+PositionRecord Alloy(std::string path, std::string labels, int64_t offset) {
+  PositionRecord r;
+  r.path = std::move(path);
+  r.labels = std::move(labels);
+  r.offset = offset;
+  return r;
 }
 
-TEST(PositionsTest, RenderMatchesDocumentedShape) {
+TEST(PositionsTest, RenderIsAlloysMapPlusSluiceSection) {
   PositionRecord r = Rec("/var/log/pods/ns_pod_uid/app/0.log", 17623, 1234567);
-  r.id.fingerprint = 0x9f3a0c1d2e4b5a69ULL;
-  r.labels = "{container=\"app\", namespace=\"ns\"}";
+  r.labels = R"({container="app", namespace="ns", pod="pod"})";
   EXPECT_EQ(RenderPositions({r}),
-            "# sluice positions: offsets acknowledged by Loki. Written atomically; safe to delete "
-            "(files restart per policy).\n"
-            "version: 1\n"
-            "positions:\n"
-            "  - path: \"/var/log/pods/ns_pod_uid/app/0.log\"\n"
+            "sluice:\n"
+            "  version: 2\n"
+            "  files:\n"
+            "  - path: /var/log/pods/ns_pod_uid/app/0.log\n"
+            "    labels: '{container=\"app\", namespace=\"ns\", pod=\"pod\"}'\n"
+            "    offset: 17623\n"
             "    device: 2049\n"
             "    inode: 1234567\n"
-            "    fingerprint: \"9f3a0c1d2e4b5a69\"\n"
+            "    fingerprint: \"9f3a0c1d2e5e30f0\"\n"
             "    fingerprint_len: 1024\n"
-            "    offset: 17623\n"
-            "    labels: \"{container=\\\"app\\\", namespace=\\\"ns\\\"}\"\n"
-            "count: 1\n");
+            "  count: 1\n"
+            "positions:\n"
+            "  ? path: /var/log/pods/ns_pod_uid/app/0.log\n"
+            "    labels: '{container=\"app\", namespace=\"ns\", pod=\"pod\"}'\n"
+            "  : \"17623\"\n");
+  EXPECT_EQ(RenderPositions({}), "sluice:\n  version: 2\n  files: []\n  count: 0\npositions: {}\n");
 }
 
-TEST(PositionsTest, RoundTripOddPathsAndExtremeNumbers) {
-  std::vector<std::string> paths = {
-      "/var/log/pods/ns_pod_uid/app/0.log",
-      "/tmp/with space/and  two",
-      "/tmp/\"quoted\"/'single'",
-      "/tmp/back\\slash\\\\double\\",
-      "/tmp/unicode/日本語/émoji-😀.log",
-      "/tmp/newline\nand\ttab\rand\x01\x1f\x7f",
-      "/tmp/invalid-utf8/\xff\xfe/\xc0\x80/\xe2\x82/\x80/\xed\xa0\x80/\xf4\x90\x80\x80",
-      "/tmp/yaml: looks like a key # and a comment - [x] {y} &z *w !t |l >f",
-      "relative/path",
-      std::string(4096, 'p'),
-      "-",
-      "\\x41 not an escape",
-  };
-  std::vector<PositionRecord> records;
-  uint64_t inode = 1;
-  for (const std::string& p : paths)
-    records.push_back(Rec(p, static_cast<int64_t>(inode * 7), inode));
-  ++inode;
-  PositionRecord big = Rec("/max", std::numeric_limits<int64_t>::max());
-  big.id.device = std::numeric_limits<uint64_t>::max();
-  big.id.inode = std::numeric_limits<uint64_t>::max();
-  big.id.fingerprint = std::numeric_limits<uint64_t>::max();
-  big.id.fingerprint_len = kFingerprintMaxBytes;
-  big.labels = "{a=\"\\\"\", b=\"日本\", c=\"\n\"}";
-  records.push_back(big);
-  PositionRecord zero;
-  zero.path = "/zero";
-  records.push_back(zero);
+// Documents as gopkg.in/yaml.v2 (Alloy's encoder) writes them, for paths and label values that
+// need every quoting form it uses: plain, single-quoted ('' for a quote), double-quoted with
+// escapes, long scalars folded over lines, !!binary for bytes that are not UTF-8.
+// (alloy_format_test checks these forms against yaml.v2 itself where Go is installed.)
+TEST(PositionsTest, ReadsEveryQuotingFormOfAlloysFile) {
+  auto parsed = ParsePositions(
+      "positions:\n"
+      "  ? path: /var/log/pods/ns_pod_uid/app/0.log\n"
+      "    labels: '{container=\"app\", namespace=\"ns\", pod=\"pod\"}'\n"
+      "  : \"17623\"\n"
+      "  ? path: '/var/log/it''s: here.log'\n"
+      "    labels: '{app=\"a\\\\b\", q=\"say \\\"hi\\\"\"}'\n"
+      "  : \"5\"\n"
+      "  ? path: \"/var/log/tab\\there\\x01.log\"\n"
+      "    labels: '{}'\n"
+      "  : \"6\"\n"
+      "  ? path: /var/log/ünïcødé/日本.log\n"
+      "    labels: '{app=\"ü\", container=\"a-very-long-container-name\", "
+      "job=\"some-namespace/some-app\",\n"
+      "      namespace=\"some-namespace\", pod=\"some-pod-6d4cf56db6-abcde\"}'\n"
+      "  : \"7\"\n"
+      "  ? path: !!binary L3Zhci9sb2cv/y5sb2c=\n"
+      "    labels: '{}'\n"
+      "  : \"8\"\n"
+      "  ? path: \"123\"\n"
+      "    labels: \"\"\n"
+      "  : \"9\"\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_THAT(
+      *parsed,
+      ElementsAre(
+          Alloy("/var/log/pods/ns_pod_uid/app/0.log",
+                R"({container="app", namespace="ns", pod="pod"})", 17623),
+          Alloy("/var/log/it's: here.log", R"({app="a\\b", q="say \"hi\""})", 5),
+          Alloy("/var/log/tab\there\x01.log", "{}", 6),
+          Alloy(
+              "/var/log/ünïcødé/日本.log",
+              R"({app="ü", container="a-very-long-container-name", job="some-namespace/some-app", namespace="some-namespace", pod="some-pod-6d4cf56db6-abcde"})",
+              7),
+          Alloy("/var/log/\xff.log", "{}", 8), Alloy("123", "", 9)));
+}
 
+TEST(PositionsTest, RoundTripOddPathsAndLabels) {
+  std::vector<PositionRecord> records = {
+      Rec("/var/log/a b.log", 5),
+      Rec("/var/log/it's: \"here\" #1.log", 6, 2),
+      Rec("/var/log/\t\r\n\x01\x7f.log", 7, 3),
+      Rec("/var/log/ünï/日本.log", 8, 4),
+      Rec("/var/log/\xff\xfe bytes.log", 9, 5),
+      Rec("- leading dash", 10, 6),
+      Rec("true", 11, 7),
+      Rec("0x1F", 12, 8),
+      Rec(" leading and trailing space ", 13, 9),
+      Rec(std::string(300, 'x') + " " + std::string(300, 'y'), 14, 10),
+      Alloy("/var/log/no-identity.log", "{}", std::numeric_limits<int64_t>::max()),
+  };
+  records[0].labels = R"({a="x", b="y\\z", c="\"q\"", d="ü"})";
+  records[1].labels = "{" + std::string(200, 'l') + "=\"v v v v v v v v v v v v v v v v v v\"}";
+  records[2].labels = "";
+  records[3].labels = "'single' quotes";
+  records[4].id.device = std::numeric_limits<uint64_t>::max();
+  records[4].id.inode = std::numeric_limits<uint64_t>::max();
+  records[4].id.fingerprint = std::numeric_limits<uint64_t>::max();
+  records[5].id.fingerprint = 0;
+  records[5].id.fingerprint_len = 0;
   std::string text = RenderPositions(records);
   auto parsed = ParsePositions(text);
   ASSERT_TRUE(parsed.ok()) << parsed.status() << "\n" << text;
-  EXPECT_EQ(*parsed, records);
-  // Valid UTF-8 stays readable; only the invalid bytes are escaped.
-  EXPECT_THAT(text, HasSubstr("日本語/émoji-😀.log"));
-  EXPECT_THAT(text, HasSubstr("\\xff\\xfe/\\xc0\\x80/\\xe2\\x82/\\x80/\\xed\\xa0\\x80/\\xf4\\x90"));
+  EXPECT_EQ(*parsed, records) << text;
 }
 
 TEST(PositionsTest, RoundTripRandomBytePaths) {
-  for (uint32_t seed : {1u, 2u, 3u, 4u, 5u}) {
-    std::mt19937 rng(seed);
-    std::vector<PositionRecord> records;
-    for (int i = 0; i < 50; ++i) {
-      std::string path = "/";
-      size_t len = rng() % 40;
-      for (size_t k = 0; k < len; ++k) path.push_back(static_cast<char>(1 + rng() % 255));
-      records.push_back(Rec(absl::StrCat(path, "/", i), i, static_cast<uint64_t>(rng())));
-      records.back().labels = path;
-    }
-    auto parsed = ParsePositions(RenderPositions(records));
-    ASSERT_TRUE(parsed.ok()) << parsed.status();
-    EXPECT_EQ(*parsed, records);
-  }
-}
-
-TEST(PositionsTest, EmptyList) {
-  std::string text = RenderPositions({});
-  EXPECT_THAT(text, HasSubstr("positions: []\n"));
-  auto parsed = ParsePositions(text);
-  ASSERT_TRUE(parsed.ok()) << parsed.status();
-  EXPECT_TRUE(parsed->empty());
-  // The block form of an empty list is accepted too.
-  EXPECT_TRUE(ParsePositions("version: 1\npositions:\ncount: 0\n").ok());
-}
-
-TEST(PositionsTest, EveryTruncationIsDetected) {
+  std::mt19937 rng(7);
   std::vector<PositionRecord> records;
-  for (int i = 0; i < 12; ++i) records.push_back(Rec(absl::StrCat("/var/log/", i, ".log"), i));
-  records[5].labels = "{app=\"x\"}";
-  std::string text = RenderPositions(records);
-  // Cutting the document anywhere before the final newline loses information, and the parser
-  // must say so rather than return fewer records or a shortened number.
-  for (size_t len = 0; len + 1 < text.size(); ++len) {
-    auto parsed = ParsePositions(std::string_view(text).substr(0, len));
-    EXPECT_FALSE(parsed.ok()) << "prefix of " << len << " bytes parsed:\n" << text.substr(0, len);
+  for (int i = 0; i < 200; ++i) {
+    std::string path;
+    std::string labels;
+    int n = 1 + static_cast<int>(rng() % 40);
+    for (int j = 0; j < n; ++j) path.push_back(static_cast<char>(1 + rng() % 255));
+    for (int j = 0; j < n; ++j) labels.push_back(static_cast<char>(1 + rng() % 255));
+    PositionRecord r = Rec(path, static_cast<int64_t>(rng()), i);
+    r.labels = labels;
+    records.push_back(r);
   }
-  // Only the trailing newline is optional.
-  auto parsed = ParsePositions(std::string_view(text).substr(0, text.size() - 1));
+  std::string text = RenderPositions(records);
+  auto parsed = ParsePositions(text);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(*parsed, records);
 }
 
-TEST(PositionsTest, CountMismatchNamesTheLine) {
-  std::string text = Doc("  - path: \"/a\"\n    offset: 1\n", "2");
+TEST(PositionsTest, PromtailsMapIsReadAsAlloysEmptyLabelsKey) {
+  auto parsed = ParsePositions(
+      "positions:\n"
+      "  /var/log/pods/ns_a_1/c/0.log: \"1234\"\n"
+      "  '/var/log/odd: name.log': \"7\"\n"
+      "  /var/log/plain.log: 99\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_THAT(*parsed, ElementsAre(Alloy("/var/log/pods/ns_a_1/c/0.log", "{}", 1234),
+                                   Alloy("/var/log/odd: name.log", "{}", 7),
+                                   Alloy("/var/log/plain.log", "{}", 99)));
+}
+
+TEST(PositionsTest, JournalCursorsAndUnknownKeysAreSkipped) {
+  auto parsed = ParsePositions(
+      "# a comment\n"
+      "unknown_top_level: {a: 1}\n"
+      "positions:\n"
+      "  ? path: cursor-loki.source.journal.default\n"
+      "    labels: '{}'\n"
+      "  : s=abc;i=12\n"
+      "  ? path: /a.log\n"
+      "    labels: '{}'\n"
+      "    extra: ignored\n"
+      "  : \"3\"\n"
+      "  ? path: /b.log\n"
+      "    labels: '{}'\n"
+      "  : \"-5\"\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_THAT(*parsed, ElementsAre(Alloy("/a.log", "{}", 3)));
+}
+
+TEST(PositionsTest, AKeyGivenTwiceKeepsItsLastOffset) {
+  auto parsed = ParsePositions(
+      "positions:\n"
+      "  ? {path: /a.log, labels: '{}'}\n"
+      "  : \"1\"\n"
+      "  /b.log: \"2\"\n"
+      "  ? {path: /a.log, labels: '{}'}\n"
+      "  : \"3\"\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_THAT(*parsed, ElementsAre(Alloy("/a.log", "{}", 3), Alloy("/b.log", "{}", 2)));
+}
+
+TEST(PositionsTest, TheMapEditedAfterSluiceWroteItWins) {
+  std::vector<PositionRecord> records = {Rec("/a", 100, 1), Rec("/b", 200, 2)};
+  std::string text = RenderPositions(records);
+  // Someone moved /a back to 10 in Alloy's map (the section still says 100).
+  size_t at = text.find(": \"100\"");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 7, ": \"10\"");
   auto parsed = ParsePositions(text);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_THAT(*parsed, ElementsAre(Alloy("/a", "{}", 10), Rec("/b", 200, 2)));
+}
+
+TEST(PositionsTest, ASectionOfAnotherVersionLeavesTheMap) {
+  auto parsed = ParsePositions(
+      "sluice:\n  version: 3\n  whatever: [1, 2]\n"
+      "positions:\n  ? path: /a\n    labels: '{}'\n  : \"4\"\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_THAT(*parsed, ElementsAre(Alloy("/a", "{}", 4)));
+}
+
+TEST(PositionsTest, EveryTruncationIsDetectedOrHarmless) {
+  std::vector<PositionRecord> records;
+  for (int i = 0; i < 12; ++i) records.push_back(Rec(absl::StrCat("/var/log/", i, ".log"), i, i));
+  records[5].labels = R"({app="x", namespace="a-rather-long-namespace-name", pod="pod-abc-12345"})";
+  records.push_back(Alloy("/var/log/alloy-only.log", "{}", 42));
+  std::string text = RenderPositions(records);
+  // A document cut anywhere either fails to parse, or (cut inside Alloy's map, after the
+  // section's `count`) still gives every record: never fewer records or a shortened number.
+  size_t count_end = text.find("  count: 13\n") + 12;
+  for (size_t len = 1; len < text.size(); ++len) {
+    auto parsed = ParsePositions(std::string_view(text).substr(0, len));
+    if (len + 1 < count_end) {  // the line `  count: 13` itself may lack its newline
+      EXPECT_FALSE(parsed.ok()) << "prefix of " << len << " bytes parsed:\n" << text.substr(0, len);
+    } else if (parsed.ok()) {
+      EXPECT_EQ(*parsed, records) << "prefix of " << len << " bytes:\n" << text.substr(0, len);
+    }
+  }
+}
+
+TEST(PositionsTest, CountMismatchNamesTheLine) {
+  auto parsed = ParsePositions(
+      "sluice:\n  version: 2\n  files:\n  - path: /a\n    offset: 1\n"
+      "  count: 2\n");
   ASSERT_FALSE(parsed.ok());
   EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(parsed.status().message(), HasSubstr("line 5:"));
-  EXPECT_THAT(parsed.status().message(), HasSubstr("count is 2 but 1"));
+  EXPECT_THAT(parsed.status().message(), HasSubstr("line 6, column 10: count is 2 but"));
 }
 
 TEST(PositionsTest, NulBytes) {
   auto all_nul = ParsePositions(std::string(4096, '\0'));
   ASSERT_FALSE(all_nul.ok());
-  EXPECT_THAT(all_nul.status().message(), HasSubstr("line 1: NUL"));
-  // A valid start followed by zero-filled blocks: the error names the first bad line.
+  EXPECT_THAT(all_nul.status().message(), HasSubstr("line 1, column 1"));
+  // A valid start followed by zero-filled blocks (a crash on a file system without ordered
+  // data): an error, not fewer records.
   std::string text = RenderPositions({Rec("/a", 1)});
-  text.resize(text.size() - 9);  // drop "count: 1\n"
+  text.resize(text.find("  count:"));
   text.append(100, '\0');
   auto tail_nul = ParsePositions(text);
   ASSERT_FALSE(tail_nul.ok());
-  EXPECT_THAT(tail_nul.status().message(), HasSubstr("line 10: NUL"));
-  // A NUL sneaked in through an escape cannot become part of a path.
-  auto escaped = ParsePositions(Doc("  - path: \"/a\\x00b\"\n    offset: 1\n", "1"));
+  EXPECT_THAT(tail_nul.status().message(), HasSubstr("line 11, column 1"));
+  // A NUL through an escape cannot become part of a path.
+  auto escaped = ParsePositions("positions:\n  ? path: \"/a\\0b\"\n    labels: '{}'\n  : \"1\"\n");
   ASSERT_FALSE(escaped.ok());
-  EXPECT_THAT(escaped.status().message(), HasSubstr("line 3: path contains a NUL"));
+  EXPECT_THAT(escaped.status().message(), HasSubstr("line 2, column 11: path contains a NUL"));
 }
 
 TEST(PositionsTest, Garbage) {
   for (std::string_view text : {
-           std::string_view(""),
            std::string_view("hello world"),
-           std::string_view("{\"positions\": {}}"),
-           std::string_view("positions:\n  /var/log/a.log: \"12\"\n"),  // Promtail's shape
+           std::string_view("[1, 2]"),
+           std::string_view("positions: [1, 2]"),
+           std::string_view("positions: 5"),
+           std::string_view("positions:\n  ? [1]\n  : \"1\"\n"),
+           std::string_view("positions:\n  /a.log: {x: 1}\n"),
            std::string_view("\xff\xfe\xfd"),
-           std::string_view("version: 1\n"),
-           std::string_view("version: 1\npositions: []\n"),
-           std::string_view("version: one\npositions: []\ncount: 0\n"),
-           std::string_view("version: 1\npositions: [] junk\ncount: 0\n"),
-           std::string_view("version: 1\npositions: []\ncount: 0\nversion: 1\n"),
-           std::string_view("version: 1\nversion: 1\npositions: []\ncount: 0\n"),
-           std::string_view("version: 1\n\tpositions: []\ncount: 0\n"),
-           std::string_view("  indented: 1\nversion: 1\npositions: []\ncount: 0\n"),
+           std::string_view("positions: {\n"),
+           std::string_view("positions:\n  ? path: \"/a\n"),
+           std::string_view("sluice: 5\n"),
+           std::string_view("sluice:\n  files: []\n  count: 0\n"),
+           std::string_view("sluice:\n  version: 2\n  files: []\n"),
+           std::string_view("sluice:\n  version: 2\n  count: 0\n"),
+           std::string_view("sluice:\n  version: two\n  files: []\n  count: 0\n"),
+           std::string_view("sluice:\n  version: 2\n  files: [5]\n  count: 1\n"),
+           std::string_view("sluice:\n  version: 2\n  files: [{offset: 1}]\n  count: 1\n"),
+           std::string_view("sluice:\n  version: 2\n  files: [{path: /a}]\n  count: 1\n"),
+           std::string_view("sluice:\n  version: 2\n  files: [{path: /a, offset: 1, inode: 5}]\n"
+                            "  count: 1\n"),
+           std::string_view("sluice:\n  version: 2\n  files: [{path: /a, offset: 1, device: 1, "
+                            "inode: 5, fingerprint: xyz, fingerprint_len: 1}]\n  count: 1\n"),
+           std::string_view("sluice:\n  version: 2\n  files: [{path: /a, offset: 1, device: 1, "
+                            "inode: 5, fingerprint: ab, fingerprint_len: 1025}]\n  count: 1\n"),
+           std::string_view("sluice:\n  version: 2\n  files: [{path: /a, offset: 1e3}]\n"
+                            "  count: 1\n"),
        }) {
     auto parsed = ParsePositions(text);
-    EXPECT_FALSE(parsed.ok()) << text;
+    EXPECT_FALSE(parsed.ok()) << "accepted: " << text;
     if (!parsed.ok()) {
+      EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << text;
       EXPECT_THAT(parsed.status().message(), HasSubstr("line ")) << text;
     }
   }
-  std::mt19937 rng(42);
-  for (int i = 0; i < 200; ++i) {
-    std::string junk(rng() % 300, '\0');
-    for (char& c : junk) c = static_cast<char>(rng());
-    EXPECT_FALSE(ParsePositions(junk).ok());
+  // As Alloy: nothing at all, or an empty map, is no positions.
+  for (std::string_view text : {std::string_view(""), std::string_view("\n# only a comment\n"),
+                                std::string_view("positions:\n"), std::string_view("positions: {}"),
+                                std::string_view("{}")}) {
+    auto parsed = ParsePositions(text);
+    ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.status();
+    EXPECT_TRUE(parsed->empty()) << text;
   }
 }
 
-TEST(PositionsTest, BadEntries) {
-  struct Case {
-    std::string entries;
-    std::string count;
-    std::string message;
-  };
-  const Case cases[] = {
-      {"  - path: \"/a\"\n    offset: -5\n", "1", "line 4: negative offset"},
-      {"  - path: \"/a\"\n    offset: 9223372036854775808\n", "1", "line 4: number out of range"},
-      {"  - path: \"/a\"\n    offset: 99999999999999999999999\n", "1", "line 4: number out of"},
-      {"  - path: \"/a\"\n    offset: 1\n    inode: 18446744073709551616\n", "1",
-       "line 5: number out of range"},
-      {"  - path: \"/a\"\n    offset: 1\n    device: -1\n", "1", "line 5: negative number"},
-      {"  - path: \"/a\"\n    offset: 1\n    fingerprint_len: 1025\n", "1", "line 5: number out"},
-      {"  - path: \"/a\"\n    offset: 1\n    fingerprint: \"123\"\n", "1", "line 5: fingerprint"},
-      {"  - path: \"/a\"\n    offset: 1\n    fingerprint: \"zzzzzzzzzzzzzzzz\"\n", "1",
-       "line 5: fingerprint"},
-      {"  - path: \"/a\"\n    offset: 1.5\n", "1", "line 4: unexpected text"},
-      {"  - path: \"/a\"\n    offset: 0x10\n", "1", "line 4: unexpected text"},
-      {"  - path: \"/a\"\n    offset:\n", "1", "line 4: expected a non-negative"},
-      {"  - path: \"/a\"\n", "1", "line 3: entry has no `offset`"},
-      {"  - offset: 3\n", "1", "line 3: entry has no `path`"},
-      {"  - path: \"\"\n    offset: 3\n", "1", "line 3: empty path"},
-      {"  - path: /unquoted\n    offset: 3\n", "1", "line 3: expected a double-quoted"},
-      {"  - path: \"/a\n    offset: 3\n", "1", "line 3: unterminated string"},
-      {"  - path: \"/a\\q\"\n    offset: 3\n", "1", "line 3: unsupported escape \\q"},
-      {"  - path: \"/a\\x4\"\n    offset: 3\n", "1", "line 3: bad \\x escape"},
-      {"  - path: \"/a\" trailing\n    offset: 3\n", "1", "line 3: unexpected text"},
-      {"  - path: \"/a\"\n    offset: 1\n    offset: 2\n", "1", "line 5: duplicate key `offset`"},
-      {"  - path: \"/a\"\n      offset: 1\n", "1", "line 4: bad indentation"},
-      {"    offset: 1\n", "0", "line 3: expected a list entry"},
-      {"  - path: \"/a\"\n    offset 1\n", "1", "line 4: expected `key: value`"},
-  };
-  for (const Case& c : cases) {
-    auto parsed = ParsePositions(Doc(c.entries, c.count));
-    ASSERT_FALSE(parsed.ok()) << c.entries;
-    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << c.entries;
-    EXPECT_THAT(parsed.status().message(), HasSubstr(c.message)) << c.entries;
-  }
-}
-
-TEST(PositionsTest, UnsupportedVersion) {
-  auto parsed = ParsePositions("version: 2\npositions: []\ncount: 0\n");
-  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(parsed.status().message(), HasSubstr("line 1: unsupported positions version 2"));
-}
-
-TEST(PositionsTest, ToleratesCommentsUnknownKeysAndCrlf) {
-  std::string text =
-      "# written by a future sluice\r\n"
-      "version: 1   # the format version\r\n"
-      "written_at: \"2030-01-01T00:00:00Z\"\r\n"
-      "future_block:\r\n"
-      "  nested: 1\r\n"
-      "  - list item\r\n"
-      "\r\n"
-      "positions:   # entries\r\n"
-      "  -\r\n"
-      "    path: \"/a\"   # comment after a string\r\n"
-      "    offset: 10 # comment after a number\r\n"
-      "    rotated_from: \"/a.1\"\r\n"
-      "    future_map:\r\n"
-      "      path: \"/not/a/key/of/the/entry\"\r\n"
-      "      offset: 99\r\n"
-      "    labels: \"{}\"\r\n"
-      "  # a comment between entries\r\n"
-      "  - path: \"/b\"\r\n"
-      "    offset: 0020\r\n"
-      "count: 2\r\n";
-  auto parsed = ParsePositions(text);
+// A node upgraded from sluice's first format resumes where it was.
+TEST(PositionsTest, ReadsSluiceVersion1Files) {
+  auto parsed = ParsePositions(
+      "# sluice positions: offsets acknowledged by Loki.\n"
+      "version: 1\n"
+      "positions:\n"
+      "  - path: \"/var/log/pods/ns_pod_uid/app/0.log\"\n"
+      "    device: 2049\n"
+      "    inode: 1234567\n"
+      "    fingerprint: \"9f3a0c1d2e4b5a69\"\n"
+      "    fingerprint_len: 1024\n"
+      "    offset: 17623\n"
+      "  - path: \"/var/log/odd\\xff.log\"\n"
+      "    device: 1\n"
+      "    inode: 2\n"
+      "    fingerprint: \"0000000000000001\"\n"
+      "    fingerprint_len: 0\n"
+      "    offset: 5\n"
+      "count: 2\n");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   ASSERT_EQ(parsed->size(), 2u);
-  EXPECT_EQ((*parsed)[0].path, "/a");
-  EXPECT_EQ((*parsed)[0].offset, 10);
-  EXPECT_EQ((*parsed)[0].labels, "{}");
-  EXPECT_EQ((*parsed)[0].id, FileIdentity{});
-  EXPECT_EQ((*parsed)[1].path, "/b");
-  EXPECT_EQ((*parsed)[1].offset, 20);
-}
-
-TEST(PositionsTest, DuplicatePathLastWins) {
-  std::vector<PositionRecord> records = {Rec("/a", 1, 1), Rec("/b", 2, 2), Rec("/a", 3, 3)};
-  auto parsed = ParsePositions(RenderPositions(records));
-  ASSERT_TRUE(parsed.ok()) << parsed.status();
-  EXPECT_THAT(*parsed, ElementsAre(Rec("/a", 3, 3), Rec("/b", 2, 2)));
+  PositionRecord want = Rec("/var/log/pods/ns_pod_uid/app/0.log", 17623, 1234567);
+  want.id.fingerprint = 0x9f3a0c1d2e4b5a69ULL;
+  EXPECT_EQ((*parsed)[0], want);
+  EXPECT_EQ((*parsed)[1].path, "/var/log/odd\xff.log");
+  EXPECT_EQ((*parsed)[1].offset, 5);
+  // And a truncated one is still an error.
+  EXPECT_FALSE(ParsePositions("version: 1\npositions:\n  - path: \"/a\"\n    device: 1\n").ok());
 }
 
 TEST(PositionsFileTest, MissingFileIsNotFound) {
@@ -374,20 +429,23 @@ TEST(PositionsFileTest, FailedWriteKeepsOldContentAndRemovesTemp) {
 TEST(PositionsFileTest, CorruptFileErrorNamesPathAndLine) {
   TempDir dir;
   std::string path = dir.Join("positions.yml");
-  WriteFile(path, "version: 1\npositions:\n  - path: \"/a\"\n    offset: -1\ncount: 1\n");
+  WriteFile(path, "sluice:\n  version: 2\n  files:\n  - path: /a\n    offset: -1\n  count: 1\n");
   auto read = ReadPositionsFile(path);
   ASSERT_FALSE(read.ok());
   EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(read.status().message(), HasSubstr(path));
-  EXPECT_THAT(read.status().message(), HasSubstr("line 4: negative offset"));
+  EXPECT_THAT(read.status().message(), HasSubstr("line 5, column 13: expected a decimal integer"));
 
   WriteFile(path, std::string(8192, '\0'));
   read = ReadPositionsFile(path);
-  EXPECT_THAT(read.status().message(), HasSubstr("line 1: NUL"));
+  EXPECT_FALSE(read.ok());
+  EXPECT_THAT(read.status().message(), HasSubstr("line 1, column 1: control characters"));
 
+  // Empty is no positions, as for Alloy (a first start, or a file Alloy left empty).
   WriteFile(path, "");
   read = ReadPositionsFile(path);
-  EXPECT_THAT(read.status().message(), HasSubstr("empty document"));
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE(read->empty());
 }
 
 TEST(PositionsFileTest, NotARegularFileOrNotADirectory) {
@@ -440,68 +498,6 @@ TEST(PositionsFileTest, UnreadableDirectoryIsPermissionDenied) {
               ::testing::ExitedWithCode(0), "");
   ASSERT_EQ(chmod(locked.c_str(), 0700), 0);  // so TempDir can clean up
   EXPECT_THAT(ListDir(locked), UnorderedElementsAre("positions.yml"));
-}
-
-}  // namespace
-}  // namespace sluice
-
-namespace sluice {
-namespace {
-
-TEST(PositionsTest, ControlBytesInPathsRoundTripThroughGoEscapes) {
-  PositionRecord r;
-  r.path = std::string("/var/log/odd\a\b\f\v\x01\x7f\xff/0.log", 24);
-  r.offset = 7;
-  std::string text = RenderPositions({r});
-  EXPECT_NE(text.find("\\a\\b\\f\\v\\x01\\x7f\\xff"), std::string::npos) << text;
-  absl::StatusOr<std::vector<PositionRecord>> back = ParsePositions(text);
-  ASSERT_TRUE(back.ok()) << back.status();
-  ASSERT_EQ(back->size(), 1u);
-  EXPECT_EQ((*back)[0].path, r.path);
-}
-
-}  // namespace
-}  // namespace sluice
-
-namespace sluice {
-namespace {
-
-TEST(LegacyPositionsTest, PromtailFormat) {
-  auto p = ParseLegacyPositions(
-      "positions:\n"
-      "  /var/log/pods/ns_a_1/c/0.log: \"1234\"\n"
-      "  '/var/log/odd: name.log': \"7\"\n"
-      "  /var/log/plain.log: 99\n");
-  ASSERT_TRUE(p.ok()) << p.status();
-  ASSERT_EQ(p->size(), 3u);
-  EXPECT_EQ((*p)[0], std::make_pair(std::string("/var/log/pods/ns_a_1/c/0.log"), int64_t{1234}));
-  EXPECT_EQ((*p)[1].first, "/var/log/odd: name.log");
-  EXPECT_EQ((*p)[2].second, 99);
-}
-
-TEST(LegacyPositionsTest, AlloyFormatAndLastOffsetWins) {
-  auto p = ParseLegacyPositions(
-      "positions:\n"
-      "  ? path: /var/log/pods/ns_pod_uid/app/0.log\n"
-      "    labels: '{container=\"app\", namespace=\"ns\"}'\n"
-      "  : \"17623\"\n"
-      "  ? path: /var/log/pods/ns_pod_uid/app/0.log\n"
-      "    labels: '{container=\"app\"}'\n"
-      "  : \"20000\"\n");
-  ASSERT_TRUE(p.ok()) << p.status();
-  ASSERT_EQ(p->size(), 1u);
-  EXPECT_EQ((*p)[0].second, 20000);
-}
-
-TEST(LegacyPositionsTest, EmptyAndBroken) {
-  auto empty = ParseLegacyPositions("positions: {}\n");
-  ASSERT_TRUE(empty.ok());
-  EXPECT_TRUE(empty->empty());
-  EXPECT_FALSE(ParseLegacyPositions("positions:\n  /a.log: \"-5\"\n").ok());
-  EXPECT_FALSE(ParseLegacyPositions("positions:\n  /a.log \"5\"\n").ok());
-  auto bad = ParseLegacyPositions("positions:\n  ? path: /a.log\n");
-  EXPECT_FALSE(bad.ok());
-  EXPECT_FALSE(ParseLegacyPositions(std::string("positions:\n  \0\0\0\0", 16)).ok());
 }
 
 }  // namespace
