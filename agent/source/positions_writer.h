@@ -44,7 +44,7 @@ class PositionsWriter {
   // waited is dropped (`document` is newer).
   absl::Status Flush(std::string document);
 
-  // How long the last write took (rename included, fsync excluded), for the caller's rate limit.
+  // The CPU time the last write took (a disk's wait excluded), for the caller's rate limit.
   absl::Duration last_write_duration() const;
   uint64_t writes() const;
 

@@ -6,6 +6,7 @@
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -1049,16 +1050,20 @@ void TailManager::MarkPositionsDirty() {
 void TailManager::WritePositionsNow() {
   positions_write_scheduled_ = false;
   if (!positions_dirty_ || positions_writer_ == nullptr) return;
-  int64_t start = absl::GetCurrentTimeNanos();
+  timespec cpu0, cpu1;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
   std::string doc = RenderPositions(CollectPositions());
   positions_dirty_ = false;
   positions_writer_->Submit(std::move(doc));
-  int64_t now = absl::GetCurrentTimeNanos();
-  last_positions_write_mono_ = now;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+  last_positions_write_mono_ = absl::GetCurrentTimeNanos();
   // Spend at most ~2% of a core on positions: with thousands of files a write costs
-  // milliseconds, and the gap grows with it.
-  absl::Duration cost = absl::Nanoseconds(now - start) + positions_writer_->last_write_duration();
-  positions_gap_ = std::max(opt_.positions_min_interval, cost * 50);
+  // milliseconds of CPU (rendering here, writing on the writer's thread), and the gap grows with
+  // it, up to a second.
+  absl::Duration cost = absl::DurationFromTimespec(cpu1) - absl::DurationFromTimespec(cpu0) +
+                        positions_writer_->last_write_duration();
+  positions_gap_ = std::clamp(cost * 50, opt_.positions_min_interval,
+                              std::max(opt_.positions_min_interval, absl::Seconds(1)));
 }
 
 void TailManager::OnPositionsWritten(const absl::Status& s) {
@@ -1308,7 +1313,14 @@ void TailManager::RestartFromZero(File* f, std::string_view why, int64_t size) {
 }
 
 TailManager::ReadResult TailManager::ReadOnce(File* f) {
-  ssize_t n = ::pread(f->fd, read_buf_.data(), read_buf_.size(), f->read_offset);
+  // No more than the memory budget has room for (lines are at most as long as the bytes they
+  // came from), so what is read and not yet acknowledged, which a crash sends again, stays
+  // within the budget plus one small read rather than one whole chunk past it.
+  constexpr size_t kMinRead = 16 << 10;
+  size_t inflight = Inflight();
+  size_t room = opt_.memory_budget > inflight ? opt_.memory_budget - inflight : 0;
+  size_t want = std::min(read_buf_.size(), std::max(room, kMinRead));
+  ssize_t n = ::pread(f->fd, read_buf_.data(), want, f->read_offset);
   if (n == 0) {
     // At the end: only now is a stat worth its cost (not before every read). A file shorter than
     // our offset was truncated (copytruncate, or a writer that truncated): the content we knew
@@ -1340,7 +1352,7 @@ TailManager::ReadResult TailManager::ReadOnce(File* f) {
     }
   }
   ProcessChunk(f, read_buf_.data(), static_cast<size_t>(n), base);
-  return static_cast<size_t>(n) == read_buf_.size() ? ReadResult::kMore : ReadResult::kEof;
+  return static_cast<size_t>(n) == want ? ReadResult::kMore : ReadResult::kEof;
 }
 
 void TailManager::ProcessChunk(File* f, const char* data, size_t n, int64_t base) {
