@@ -46,6 +46,7 @@ class TailManagerTest : public ::testing::Test {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (!done()) {
       if (std::chrono::steady_clock::now() > deadline) return false;
+      if (io_.stopped()) io_.restart();  // poll() stops it when it runs out of ready work
       io_.run_for(std::chrono::milliseconds(5));
     }
     return true;
@@ -730,6 +731,145 @@ TEST_F(TailManagerTest, CorruptPositionsPolicySkip) {
   std::vector<Got> got = Entries();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].line, "later");
+}
+
+}  // namespace
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// Offsets in the file on disk, by path (the positions writer's thread writes it).
+std::map<std::string, int64_t> OnDisk(const std::string& file) {
+  std::map<std::string, int64_t> out;
+  absl::StatusOr<std::vector<PositionRecord>> records = ReadPositionsFile(file);
+  if (!records.ok()) return out;
+  for (const PositionRecord& r : *records) out[r.path] = r.offset;
+  return out;
+}
+
+// An acknowledgement reaches the file on disk by itself, within the run of the loop that follows
+// it (no SavePositions, no periodic timer): what a kill -9 right after it finds.
+TEST_F(TailManagerTest, AnAcknowledgementIsOnDiskWithoutASave) {
+  std::string path = dir_.Join(std::string(kPodDir) + "/0.log");
+  std::string one = "2024-01-02T03:04:05Z stdout F one\n";
+  WriteFile(path, one + one + one + one);
+  TailOptions opt;
+  opt.positions_interval = absl::Hours(1);  // the fsync period: not what writes the file
+  opt.batch_size = 1;                       // a batch per line
+  Make(opt);
+  Drain();
+  tail_->StopReading();  // seals the last batch
+  ASSERT_GE(batches_.size(), 4u);
+  std::string file = dir_.Join("state/positions.yml");
+  ASSERT_TRUE(RunUntil([&] { return OnDisk(file).count(path) == 1; }));
+  EXPECT_EQ(OnDisk(file)[path], 0);
+  Counter* writes = metrics_.GetCounter("sluice_positions_writes_total", "");
+  ASSERT_TRUE(RunUntil([&] { return writes->value() >= 1; }));
+  uint64_t before = writes->value();
+  // Four acknowledgements handled together: one write with the last offset, not four.
+  AckAll();
+  ASSERT_TRUE(RunUntil([&] { return OnDisk(file)[path] == static_cast<int64_t>(4 * one.size()); }))
+      << OnDisk(file)[path];
+  ASSERT_TRUE(RunUntil([&] { return writes->value() > before; }));
+  EXPECT_EQ(writes->value() - before, 1u);
+}
+
+// Alloy's positions file: a file resumes from the offset under its path and labels; one whose
+// labels changed (a relabel) by its path alone; a file shorter than its offset from the start,
+// counted; the file written back keeps Alloy's keys.
+TEST_F(TailManagerTest, ResumesFromAlloysPositionsFile) {
+  std::string a = dir_.Join("pods/prod_a_1/app/0.log");
+  std::string b = dir_.Join("pods/prod_b_2/app/0.log");
+  std::string c = dir_.Join("pods/prod_c_3/app/0.log");
+  std::string l1 = "2024-01-02T03:04:05Z stdout F one\n";
+  std::string l2 = "2024-01-02T03:04:06Z stdout F two\n";
+  WriteFile(a, l1 + l2);
+  WriteFile(b, l1 + l2);
+  WriteFile(c, l1);
+  WriteFile(dir_.Join("state/positions.yml"),
+            absl::StrCat("positions:\n"
+                         "  ? path: ",
+                         a,
+                         "\n"
+                         "    labels: '{container=\"app\", namespace=\"prod\", pod=\"a\"}'\n"
+                         "  : \"",
+                         l1.size(),
+                         "\"\n"
+                         "  ? path: ",
+                         b,
+                         "\n"
+                         "    labels: '{app=\"old\"}'\n"
+                         "  : \"",
+                         l1.size(),
+                         "\"\n"
+                         "  ? path: ",
+                         c,
+                         "\n"
+                         "    labels: '{container=\"app\", namespace=\"prod\", pod=\"c\"}'\n"
+                         "  : \"",
+                         10 * l1.size(), "\"\n"));
+  Make(TailOptions{});
+  Drain();
+  tail_->StopReading();
+  std::map<std::string, std::vector<std::string>> by_file;
+  for (const Got& g : Entries()) {
+    for (const std::string& p : {a, b, c}) {
+      if (g.labels.find(p) != std::string::npos) by_file[p].push_back(g.line);
+    }
+  }
+  EXPECT_THAT(by_file[a], ::testing::ElementsAre("two"));
+  EXPECT_THAT(by_file[b], ::testing::ElementsAre("two"));
+  EXPECT_THAT(by_file[c], ::testing::ElementsAre("one"));
+  EXPECT_EQ(metrics_.GetCounter("sluice_file_truncations_total", "")->value(), 1u);
+  AckAll();
+  ASSERT_TRUE(tail_->SavePositions().ok());
+  absl::StatusOr<std::vector<PositionRecord>> saved =
+      ReadPositionsFile(dir_.Join("state/positions.yml"));
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  std::map<std::string, std::string> labels;
+  for (const PositionRecord& r : *saved) labels[r.path] = r.labels;
+  EXPECT_EQ(labels[a], "{container=\"app\", namespace=\"prod\", pod=\"a\"}");
+  EXPECT_EQ(labels[b], "{container=\"app\", namespace=\"prod\", pod=\"b\"}");
+  EXPECT_EQ(OnDisk(dir_.Join("state/positions.yml"))[c], static_cast<int64_t>(l1.size()));
+}
+
+// sluice's own record whose inode no longer matches (a device number that changed across a
+// reboot) still resumes by path when the file starts with the same bytes; the successor of a
+// rotated file under the same name (other bytes) starts from 0.
+TEST_F(TailManagerTest, IdentityRecordsFallBackToPathOnlyForTheSameContent) {
+  std::string same = dir_.Join("pods/prod_a_1/app/0.log");
+  std::string other = dir_.Join("pods/prod_b_2/app/0.log");
+  std::string l1 = "2024-01-02T03:04:05Z stdout F one\n";
+  std::string l2 = "2024-01-02T03:04:06Z stdout F two\n";
+  WriteFile(same, l1 + l2);
+  WriteFile(other, l2 + l1);
+  auto record = [&](const std::string& path, const std::string& first_bytes) {
+    PositionRecord r;
+    r.path = path;
+    r.labels = "{}";
+    r.offset = static_cast<int64_t>(l1.size());
+    r.has_identity = true;
+    r.id.device = 12345;  // not this file system's
+    r.id.inode = 678;
+    r.id.fingerprint = FingerprintBytes(first_bytes);
+    r.id.fingerprint_len = static_cast<uint32_t>(first_bytes.size());
+    return r;
+  };
+  ASSERT_TRUE(WritePositionsFile(dir_.Join("state/positions.yml"),
+                                 {record(same, l1 + l2), record(other, l1 + l2)})
+                  .ok());
+  Make(TailOptions{});
+  Drain();
+  tail_->StopReading();
+  std::map<std::string, std::vector<std::string>> by_file;
+  for (const Got& g : Entries()) {
+    for (const std::string& p : {same, other}) {
+      if (g.labels.find(p) != std::string::npos) by_file[p].push_back(g.line);
+    }
+  }
+  EXPECT_THAT(by_file[same], ::testing::ElementsAre("two"));
+  EXPECT_THAT(by_file[other], ::testing::ElementsAre("two", "one"));
 }
 
 }  // namespace
