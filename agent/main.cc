@@ -83,6 +83,8 @@ constexpr char kTailUsage[] =
     "                            idle files past it are closed and reopened for their turn\n"
     "  --positions.on-error POLICY  unreadable positions file: restart_from_beginning\n"
     "                            (default), restart_from_end or skip (as Alloy)\n"
+    "  --positions-interval DURATION  fsync period of the positions file (default 5s; it is\n"
+    "                            written within milliseconds of each acknowledgement)\n"
     "  --shutdown-timeout DURATION  how long SIGTERM waits for in-flight batches (default 15s)\n"
     "  --log.level LEVEL         debug, info, warn or error (default info)\n";
 
