@@ -1057,13 +1057,13 @@ void TailManager::WritePositionsNow() {
   positions_writer_->Submit(std::move(doc));
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
   last_positions_write_mono_ = absl::GetCurrentTimeNanos();
-  // Spend at most ~2% of a core on positions: with thousands of files a write costs
+  // Spend at most ~1% of a core on positions: with thousands of files a write costs
   // milliseconds of CPU (rendering here, writing on the writer's thread), and the gap grows with
-  // it, up to a second.
+  // it, up to 5 s (a node of tens of thousands of files; Alloy writes every 10 s).
   absl::Duration cost = absl::DurationFromTimespec(cpu1) - absl::DurationFromTimespec(cpu0) +
                         positions_writer_->last_write_duration();
-  positions_gap_ = std::clamp(cost * 50, opt_.positions_min_interval,
-                              std::max(opt_.positions_min_interval, absl::Seconds(1)));
+  positions_gap_ = std::clamp(cost * 100, opt_.positions_min_interval,
+                              std::max(opt_.positions_min_interval, absl::Seconds(5)));
 }
 
 void TailManager::OnPositionsWritten(const absl::Status& s) {

@@ -113,7 +113,7 @@ struct TailOptions {
   absl::Duration rescan_interval = absl::Seconds(10);
   // Positions are written (temporary file + rename: safe from kill -9) as soon as an
   // acknowledgement moves an offset, at most once per positions_min_interval and spending at
-  // most ~2% of a core on it (the gap grows with the cost of a write, for nodes with many files);
+  // most ~1% of a core on it (the gap grows with the cost of a write, for nodes with many files);
   // fsync (safe from power loss) every positions_interval and at shutdown.
   absl::Duration positions_interval = absl::Seconds(5);
   absl::Duration positions_min_interval = absl::Milliseconds(10);
