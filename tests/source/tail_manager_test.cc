@@ -874,3 +874,41 @@ TEST_F(TailManagerTest, IdentityRecordsFallBackToPathOnlyForTheSameContent) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// legacy_positions_file: Promtail's positions, used by path while the component has no positions
+// file of its own (as Alloy converts it only then).
+TEST_F(TailManagerTest, LegacyPromtailPositionsAreImportedByPath) {
+  std::string a = dir_.Join("pods/prod_a_1/app/0.log");
+  std::string l1 = "2024-01-02T03:04:05Z stdout F one\n";
+  std::string l2 = "2024-01-02T03:04:06Z stdout F two\n";
+  WriteFile(a, l1 + l2);
+  std::string legacy = dir_.Join("promtail/positions.yaml");
+  WriteFile(legacy, absl::StrCat("positions:\n  ", a, ": \"", l1.size(), "\"\n"));
+  TailOptions opt;
+  opt.legacy_positions_path = legacy;
+  Make(opt);
+  Drain();
+  tail_->StopReading();
+  std::vector<std::string> lines;
+  for (const Got& g : Entries()) lines.push_back(g.line);
+  EXPECT_THAT(lines, ::testing::ElementsAre("two"));
+  AckAll();
+  ASSERT_TRUE(tail_->SavePositions().ok());
+  tail_.reset();
+  // Once the component has its own file, the legacy one is not read again.
+  WriteFile(legacy, absl::StrCat("positions:\n  ", a, ": \"0\"\n"));
+  AppendFile(a, "2024-01-02T03:04:07Z stdout F three\n");
+  batches_.clear();
+  Make(opt);
+  Drain();
+  tail_->StopReading();
+  lines.clear();
+  for (const Got& g : Entries()) lines.push_back(g.line);
+  EXPECT_THAT(lines, ::testing::ElementsAre("three"));
+}
+
+}  // namespace
+}  // namespace sluice
