@@ -74,6 +74,14 @@ class TailManagerTest : public ::testing::Test {
     pending.swap(batches_);
     for (auto& b : pending) tail_->OnBatchDone(std::move(b), outcome);
   }
+  // Lines sealed so far from the file at `path` (its `filename` label), in order.
+  std::vector<std::string> LinesOf(const std::string& path) {
+    std::vector<std::string> out;
+    for (const Got& g : Entries()) {
+      if (g.labels.find("filename=\"" + path + "\"") != std::string::npos) out.push_back(g.line);
+    }
+    return out;
+  }
   size_t EntryCount() {
     size_t n = 0;
     for (const auto& b : batches_) n += b->entries;
@@ -812,15 +820,9 @@ TEST_F(TailManagerTest, ResumesFromAlloysPositionsFile) {
   Make(TailOptions{});
   Drain();
   tail_->StopReading();
-  std::map<std::string, std::vector<std::string>> by_file;
-  for (const Got& g : Entries()) {
-    for (const std::string& p : {a, b, c}) {
-      if (g.labels.find(p) != std::string::npos) by_file[p].push_back(g.line);
-    }
-  }
-  EXPECT_THAT(by_file[a], ::testing::ElementsAre("two"));
-  EXPECT_THAT(by_file[b], ::testing::ElementsAre("two"));
-  EXPECT_THAT(by_file[c], ::testing::ElementsAre("one"));
+  EXPECT_THAT(LinesOf(a), ::testing::ElementsAre("two"));
+  EXPECT_THAT(LinesOf(b), ::testing::ElementsAre("two"));
+  EXPECT_THAT(LinesOf(c), ::testing::ElementsAre("one"));
   EXPECT_EQ(metrics_.GetCounter("sluice_file_truncations_total", "")->value(), 1u);
   AckAll();
   ASSERT_TRUE(tail_->SavePositions().ok());
@@ -862,14 +864,8 @@ TEST_F(TailManagerTest, IdentityRecordsFallBackToPathOnlyForTheSameContent) {
   Make(TailOptions{});
   Drain();
   tail_->StopReading();
-  std::map<std::string, std::vector<std::string>> by_file;
-  for (const Got& g : Entries()) {
-    for (const std::string& p : {same, other}) {
-      if (g.labels.find(p) != std::string::npos) by_file[p].push_back(g.line);
-    }
-  }
-  EXPECT_THAT(by_file[same], ::testing::ElementsAre("two"));
-  EXPECT_THAT(by_file[other], ::testing::ElementsAre("two", "one"));
+  EXPECT_THAT(LinesOf(same), ::testing::ElementsAre("two"));
+  EXPECT_THAT(LinesOf(other), ::testing::ElementsAre("two", "one"));
 }
 
 }  // namespace
