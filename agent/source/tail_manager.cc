@@ -1150,11 +1150,20 @@ void TailManager::Pause() {
   }
 }
 
+bool TailManager::BudgetFull() const {
+  // A read adds up to a whole chunk of lines (lines are never longer than the bytes they came
+  // from): reading stops while that could pass the budget, so what is read and not yet
+  // acknowledged, which a crash sends again, never exceeds it. Reads stay whole chunks (fewer
+  // system calls than reads cut to the room left).
+  size_t inflight = Inflight();
+  return inflight > 0 && inflight + opt_.read_chunk > opt_.memory_budget;
+}
+
 void TailManager::ReadPass() {
   pass_scheduled_ = false;
   if (stopping_) return;
   for (int turns = 0; turns < kTurnsPerPass && !ready_.empty(); ++turns) {
-    if (Inflight() >= opt_.memory_budget || (output_ != nullptr && output_->Backlogged())) {
+    if (BudgetFull() || (output_ != nullptr && output_->Backlogged())) {
       Pause();
       break;
     }
@@ -1313,13 +1322,7 @@ void TailManager::RestartFromZero(File* f, std::string_view why, int64_t size) {
 }
 
 TailManager::ReadResult TailManager::ReadOnce(File* f) {
-  // No more than the memory budget has room for (lines are at most as long as the bytes they
-  // came from), so what is read and not yet acknowledged, which a crash sends again, stays
-  // within the budget plus one small read rather than one whole chunk past it.
-  constexpr size_t kMinRead = 16 << 10;
-  size_t inflight = Inflight();
-  size_t room = opt_.memory_budget > inflight ? opt_.memory_budget - inflight : 0;
-  size_t want = std::min(read_buf_.size(), std::max(room, kMinRead));
+  const size_t want = read_buf_.size();
   ssize_t n = ::pread(f->fd, read_buf_.data(), want, f->read_offset);
   if (n == 0) {
     // At the end: only now is a stat worth its cost (not before every read). A file shorter than
@@ -1689,7 +1692,7 @@ void TailManager::Commit(uint64_t file_id, uint64_t generation, int64_t offset) 
 
 void TailManager::OnOutputProgress() {
   unacked_gauge_->Set(static_cast<double>(Inflight()));
-  if (paused_ && Inflight() < opt_.memory_budget && !output_->Backlogged()) {
+  if (paused_ && !BudgetFull() && !output_->Backlogged()) {
     paused_ = false;
     paused_ns_->Inc(static_cast<uint64_t>(clock_->MonotonicNanos() - paused_since_mono_));
     SchedulePass();
@@ -1721,7 +1724,7 @@ void TailManager::OnBatchDone(std::unique_ptr<Batch> batch, BatchOutcome outcome
   }
   batcher_.Recycle(std::move(batch));
   unacked_gauge_->Set(static_cast<double>(inflight_bytes_));
-  if (paused_ && inflight_bytes_ < opt_.memory_budget) {
+  if (paused_ && !BudgetFull()) {
     paused_ = false;
     paused_ns_->Inc(static_cast<uint64_t>(clock_->MonotonicNanos() - paused_since_mono_));
     SchedulePass();

@@ -340,6 +340,8 @@ class TailManager {
   int64_t last_positions_write_mono_ = 0;
   absl::Duration positions_gap_;
   void MarkPositionsDirty();
+  // Unacknowledged bytes leave no room for another read within memory_budget.
+  bool BudgetFull() const;
   void WritePositionsNow();
   std::vector<PositionRecord> CollectPositions();
   void OnPositionsWritten(const absl::Status& s);
