@@ -426,7 +426,9 @@ void TailManager::ReleasePathMetrics(File* f) {
 }
 
 void TailManager::UpdateFilesActive() {
-  size_t n = active_files();
+  // Called at every open, park and close: counting the descriptors (active_files()) here would
+  // cost a pass over every file each time, quadratic in the files of a burst.
+  size_t n = open_files_;
   files_active_->Add(static_cast<double>(n) - static_cast<double>(reported_active_));
   reported_active_ = n;
 }
@@ -571,6 +573,7 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
       f->path = path;
       f->orphan = false;
       by_path_[path] = f->id;
+      NoteIdle(f);  // no longer draining: it can be parked again
     }
     return;
   }
@@ -672,7 +675,7 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
   files_[f->id] = std::move(file);
   ++open_files_;
   if (open_files_ > max_open_) {
-    EvictIdle(nullptr);
+    EvictIdle(max_open_);
     if (open_files_ > max_open_) {
       // Nothing idle to close: this one waits, parked, for its turn.
       f->maybe_unread = true;
@@ -1191,7 +1194,9 @@ void TailManager::ReadPass() {
       ready_.push_back(f->id);
     } else if (r == ReadResult::kEof && f->orphan &&
                clock_->MonotonicNanos() - f->last_data_mono >= ToNanos(opt_.orphan_grace)) {
-      CloseFile(f);
+      CloseFile(f);  // may forget it
+    } else {
+      NoteIdle(f);
     }
   }
   unacked_gauge_->Set(static_cast<double>(Inflight()));
@@ -1221,23 +1226,35 @@ void TailManager::ArmOpenRetry() {
   });
 }
 
-void TailManager::EvictIdle(const File* keep) {
-  // Close the least recently active idle files: not queued (no data known to be pending), not
-  // draining (an orphan's content is reachable only through its descriptor). A sixteenth of the
-  // limit at a time, so that the scan over all files is paid rarely.
-  std::vector<File*> idle;
-  for (auto& [id, fp] : files_) {
-    File* f = fp.get();
-    if (f->fd >= 0 && f != keep && !f->queued && !f->orphan && !f->closed) idle.push_back(f);
+void TailManager::NoteIdle(File* f) {
+  if (f->fd < 0 || f->queued || f->orphan || f->closed) return;
+  idle_.emplace_back(f->id, ++f->idle_seq);
+  // Stale entries go as EvictIdle meets them; with few evictions they would pile up. At most one
+  // entry per open file is current, so a sweep at twice that is paid for by the pushes before it.
+  if (idle_.size() > 2 * open_files_ + 64) {
+    std::erase_if(idle_, [this](const std::pair<uint64_t, uint64_t>& e) {
+      auto it = files_.find(e.first);
+      if (it == files_.end()) return true;
+      const File* g = it->second.get();
+      return g->idle_seq != e.second || g->fd < 0 || g->queued || g->orphan || g->closed;
+    });
   }
-  size_t want = std::max<size_t>(1, max_open_ / 16);
-  if (idle.size() > want) {
-    std::nth_element(
-        idle.begin(), idle.begin() + want, idle.end(),
-        [](const File* a, const File* b) { return a->last_data_mono < b->last_data_mono; });
-    idle.resize(want);
-  }
-  for (File* f : idle) {
+}
+
+void TailManager::EvictIdle(size_t target) {
+  // Close the files that went idle longest ago: not queued (no data known to be pending), not
+  // draining (an orphan's content is reachable only through its descriptor). Taken from the
+  // front of idle_, not found by a pass over every file: a burst of new files parks each one
+  // past the limit and reopens each parked file here, so a pass per call would make the burst
+  // quadratic in the number of files.
+  bool parked = false;
+  while (open_files_ > target && !idle_.empty()) {
+    auto [id, seq] = idle_.front();
+    idle_.pop_front();
+    auto it = files_.find(id);
+    if (it == files_.end()) continue;
+    File* f = it->second.get();
+    if (f->idle_seq != seq || f->fd < 0 || f->queued || f->orphan || f->closed) continue;
     struct stat st;
     f->maybe_unread = fstat(f->fd, &st) != 0 || st.st_size != f->read_offset;
     f->parked_size = f->maybe_unread ? st.st_size : f->read_offset;
@@ -1245,8 +1262,9 @@ void TailManager::EvictIdle(const File* keep) {
     f->fd = -1;
     --open_files_;
     evictions_->Inc();
+    parked = true;
   }
-  UpdateFilesActive();
+  if (parked) UpdateFilesActive();
 }
 
 bool TailManager::EnsureOpen(File* f) {
@@ -1257,7 +1275,7 @@ bool TailManager::EnsureOpen(File* f) {
   bool gone = !name_exists ? errno == ENOENT
                            : st.st_dev != f->identity.device || st.st_ino != f->identity.inode;
   if (!gone) {
-    if (open_files_ >= max_open_) EvictIdle(f);
+    if (open_files_ >= max_open_) EvictIdle(max_open_ - 1);
     if (open_files_ >= max_open_) return false;
     int fd = OpenForReading(f->path);
     if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == f->identity.device &&

@@ -231,6 +231,7 @@ class TailManager {
     bool out_labels_set[3] = {false, false, false};
     uint32_t stream_ids[3] = {kNoStream, kNoStream, kNoStream};
     int64_t parked_size = 0;  // its size when it was parked (what was left to read then)
+    uint64_t idle_seq = 0;    // names its latest entry in idle_ (older ones are stale)
     // Alloy's per-path series (loki_source_file_*{path}), held from the moment the file is
     // tailed until it is closed; `metrics_path` is the path they carry ("" once released).
     std::string metrics_path;
@@ -288,7 +289,11 @@ class TailManager {
   void MaybeForget(File* f);
   void OrphanFile(File* f);
   bool EnsureOpen(File* f);
-  void EvictIdle(const File* keep);
+  // Parks the files that went idle longest ago until at most `target` are open (fewer idle
+  // files: as many as there are).
+  void EvictIdle(size_t target);
+  // An open file that is not queued, draining or closed could be parked: note when it went idle.
+  void NoteIdle(File* f);
   void ArmOpenRetry();
   void ArmCoalesce();
   void CheckOrphans();
@@ -371,6 +376,10 @@ class TailManager {
   absl::flat_hash_set<std::pair<uint64_t, uint64_t>> scanned_dirs_;
   std::deque<uint64_t> ready_;
   std::deque<uint64_t> waiting_open_;  // ready, but no descriptor free for them yet
+  // Open files in the order they went idle, oldest first, as (id, File::idle_seq): what
+  // EvictIdle parks, at O(1) a file. Entries of files read, closed or parked since are stale
+  // and skipped (a file goes in again when it next goes idle).
+  std::deque<std::pair<uint64_t, uint64_t>> idle_;
   size_t open_files_ = 0;
   size_t max_open_ = 0;
   bool open_retry_armed_ = false;

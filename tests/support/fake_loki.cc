@@ -753,8 +753,21 @@ class FakeLoki::Impl {
     ++release_generation_;
     cv_.notify_all();
   }
+  void QueueFaults(std::vector<Fault> steps) {
+    std::lock_guard l(mu_);
+    for (Fault& f : steps) {
+      if (f.count > 0) fault_queue_.push_back(std::move(f));
+    }
+  }
+  size_t queued_faults() const {
+    return Read<size_t>([&] { return QueuedFaultsLocked(); });
+  }
+  bool WaitForQueuedFaults(absl::Duration t) const {
+    return WaitOn(mu_, cv_, t, [&] { return fault_queue_.empty(); });
+  }
   void ClearFaults() {
     std::lock_guard l(mu_);
+    fault_queue_.clear();
     fail_remaining_ = 0;
     drop_remaining_ = 0;
     stall_remaining_ = 0;
@@ -939,6 +952,12 @@ class FakeLoki::Impl {
   uint64_t release_generation_ = 0;
   int drop_remaining_ = 0;
   size_t stalled_now_ = 0;
+  std::deque<Fault> fault_queue_;  // QueueFaults: the front step decides the next push request
+  size_t QueuedFaultsLocked() const {
+    size_t n = 0;
+    for (const Fault& f : fault_queue_) n += static_cast<size_t>(f.count);
+    return n;
+  }
   // Store and observations.
   std::deque<StreamState> streams_;
   absl::flat_hash_map<std::string, size_t> index_;  // Key() -> streams_ index
@@ -1212,9 +1231,18 @@ FakeLoki::Impl::Outcome FakeLoki::Impl::HandlePush(const http::request<http::str
   Outcome outcome;
   bool stall = false;
   absl::Duration stall_for;
+  // A queued step, taken at arrival: it alone decides this request.
+  std::optional<Fault> queued;
   {
     std::unique_lock l(mu_);
-    if (drop_remaining_ != 0) {
+    if (!fault_queue_.empty()) {
+      queued = fault_queue_.front();
+      if (--fault_queue_.front().count == 0) {
+        fault_queue_.pop_front();
+        cv_.notify_all();  // WaitForQueuedFaults
+      }
+      outcome.drop = queued->kind == Fault::Kind::kDrop;
+    } else if (drop_remaining_ != 0) {
       if (drop_remaining_ > 0) --drop_remaining_;
       outcome.drop = true;
     } else if (stall_remaining_ != 0) {
@@ -1243,7 +1271,14 @@ FakeLoki::Impl::Outcome FakeLoki::Impl::HandlePush(const http::request<http::str
     }
   }
   bool failed = false;
-  {
+  if (queued.has_value()) {
+    if (queued->kind == Fault::Kind::kStatus) {
+      failed = true;
+      outcome.status = queued->status;
+      outcome.body = queued->body;
+      outcome.retry_after = queued->retry_after_seconds;
+    }
+  } else {
     std::lock_guard l(mu_);
     if (fail_remaining_ != 0) {
       if (fail_remaining_ > 0) --fail_remaining_;
@@ -1610,6 +1645,11 @@ void FakeLoki::StallNext(int count, absl::Duration duration) { impl_->StallNext(
 void FakeLoki::ReleaseStall() { impl_->ReleaseStall(); }
 void FakeLoki::DropNext(int count) { impl_->DropNext(count); }
 void FakeLoki::ClearFaults() { impl_->ClearFaults(); }
+void FakeLoki::QueueFaults(std::vector<Fault> steps) { impl_->QueueFaults(std::move(steps)); }
+size_t FakeLoki::queued_faults() const { return impl_->queued_faults(); }
+bool FakeLoki::WaitForQueuedFaults(absl::Duration timeout) const {
+  return impl_->WaitForQueuedFaults(timeout);
+}
 
 std::vector<FakeLokiStream> FakeLoki::Streams() const { return impl_->Streams(); }
 std::optional<FakeLokiStream> FakeLoki::FindStream(std::string_view labels,

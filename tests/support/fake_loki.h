@@ -191,8 +191,37 @@ class FakeLoki {
   // Read the request, then reset the connection (RST, no response). Note that libcurl silently
   // retries a request once on a fresh connection when a reused connection dies like this.
   void DropNext(int count);
-  // Cancels all three faults (held requests are released).
+  // Cancels all three faults and the queue below (held requests are released).
   void ClearFaults();
+
+  // A sequence of outcomes decided up front. Setting FailNext/DropNext while a client is sending
+  // races with its requests: one that arrives before the call escapes the fault, and a later call
+  // overwrites what an earlier one had not used up yet. Queued steps are taken strictly in order,
+  // one push request per count, and go before the faults above.
+  struct Fault {
+    enum class Kind { kPass, kStatus, kDrop };
+    Kind kind = Kind::kPass;
+    int count = 1;  // push requests this step decides (> 0)
+    int status = 0;
+    std::string body;
+    std::optional<int> retry_after_seconds;
+
+    // Handled normally (a request that gets through between failures).
+    static Fault Pass(int count = 1) { return {Kind::kPass, count, 0, "", std::nullopt}; }
+    // As FailNext(count, status, body, retry_after_seconds).
+    static Fault Status(int count, int status, std::string body = "",
+                        std::optional<int> retry_after_seconds = std::nullopt) {
+      return {Kind::kStatus, count, status, std::move(body), retry_after_seconds};
+    }
+    // As DropNext(count).
+    static Fault Drop(int count = 1) { return {Kind::kDrop, count, 0, "", std::nullopt}; }
+  };
+  // Appends `steps` to the queue.
+  void QueueFaults(std::vector<Fault> steps);
+  // Push requests the queue will still decide.
+  size_t queued_faults() const;
+  // Blocks until every queued step has been taken (queued_faults() == 0); false on timeout.
+  bool WaitForQueuedFaults(absl::Duration timeout) const;
 
   // --- Observations. --------------------------------------------------------------------------
   std::vector<FakeLokiStream> Streams() const;  // in order of first arrival

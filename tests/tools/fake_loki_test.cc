@@ -565,6 +565,43 @@ TEST_F(FakeLokiTest, DroppedConnectionIsATransportError) {
   EXPECT_THAT(loki_->requests_by_status(), ElementsAre(Pair(0, 1u), Pair(204, 1u)));
 }
 
+TEST_F(FakeLokiTest, QueuedFaultsAreTakenInOrderBeforeTheOthers) {
+  using Fault = FakeLoki::Fault;
+  const int64_t t = NowNs();
+  loki_->FailNext(1, 500);  // looked at only once the queue is used up
+  loki_->QueueFaults({Fault::Status(2, 503), Fault::Pass(), Fault::Drop()});
+  loki_->QueueFaults({Fault::Status(1, 429, "slow down", 3)});
+  EXPECT_EQ(loki_->queued_faults(), 5u);
+  EXPECT_FALSE(loki_->WaitForQueuedFaults(absl::Milliseconds(10)));
+  Client client(loki_->port());
+  for (int i = 0; i < 2; ++i) {
+    auto res = client.Send(Proto({{R"({job="q"})", {{t + i, "failed"}}}}));
+    ASSERT_TRUE(res.ok()) << res.status();
+    EXPECT_EQ(res->status, 503);
+  }
+  auto res = client.Send(Proto({{R"({job="q"})", {{t + 2, "passed"}}}}));
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->status, 204);
+  EXPECT_EQ(loki_->queued_faults(), 2u);
+  EXPECT_FALSE(client.Send(Proto({{R"({job="q"})", {{t + 3, "dropped"}}}})).ok());
+  res = SendOnce(*loki_, Proto({{R"({job="q"})", {{t + 4, "limited"}}}}));
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(res->status, 429);
+  EXPECT_EQ(res->body, "slow down");
+  EXPECT_EQ(res->retry_after, "3");
+  EXPECT_TRUE(loki_->WaitForQueuedFaults(absl::ZeroDuration()));
+  EXPECT_EQ(Post({{R"({job="q"})", {{t + 5, "then FailNext"}}}}), 500);
+  EXPECT_EQ(Post({{R"({job="q"})", {{t + 6, "kept"}}}}), 204);
+  EXPECT_THAT(loki_->AllLines(), ElementsAre("passed", "kept"));
+  EXPECT_THAT(loki_->requests_by_status(),
+              ElementsAre(Pair(0, 1u), Pair(204, 2u), Pair(429, 1u), Pair(500, 1u), Pair(503, 2u)));
+
+  loki_->QueueFaults({Fault::Status(5, 503)});
+  loki_->ClearFaults();
+  EXPECT_EQ(loki_->queued_faults(), 0u);
+  EXPECT_EQ(Post({{R"({job="q"})", {{t + 7, "cleared"}}}}), 204);
+}
+
 TEST_F(FakeLokiTest, StopWhileStalledReturnsPromptly) {
   loki_->StallNext(-1);
   absl::StatusOr<HttpResult> result;
