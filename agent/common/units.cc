@@ -25,19 +25,13 @@ absl::StatusOr<uint64_t> ParseByteSize(std::string_view text) {
   }
   std::string unit(text.substr(i));
   uint64_t mult;
-  if (unit.empty() || unit == "B")
-    mult = 1;
-  else if (unit == "KB" || unit == "kB")
-    mult = 1000;
-  else if (unit == "MB")
-    mult = 1000ull * 1000;
-  else if (unit == "GB")
-    mult = 1000ull * 1000 * 1000;
-  else if (unit == "KiB" || unit == "Ki")
+  if (unit.empty() || unit == "B") mult = 1;
+  // As Alloy (alecthomas/units' Base2Bytes): KB and KiB alike are 1024, and so on up.
+  else if (unit == "KB" || unit == "kB" || unit == "KiB" || unit == "Ki")
     mult = 1024;
-  else if (unit == "MiB" || unit == "Mi")
+  else if (unit == "MB" || unit == "MiB" || unit == "Mi")
     mult = 1024ull * 1024;
-  else if (unit == "GiB" || unit == "Gi")
+  else if (unit == "GB" || unit == "GiB" || unit == "Gi")
     mult = 1024ull * 1024 * 1024;
   else {
     return absl::InvalidArgumentError(absl::StrCat("invalid byte size unit \"", unit, "\" in \"",

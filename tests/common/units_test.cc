@@ -7,11 +7,16 @@ namespace {
 
 TEST(UnitsTest, ByteSizes) {
   EXPECT_EQ(*ParseByteSize("123"), 123u);
-  EXPECT_EQ(*ParseByteSize("1KB"), 1000u);
+  EXPECT_EQ(*ParseByteSize("1KB"), 1024u);  // as Alloy: KB is KiB
   EXPECT_EQ(*ParseByteSize("1KiB"), 1024u);
   EXPECT_EQ(*ParseByteSize("8MiB"), 8u * 1024 * 1024);
   EXPECT_EQ(*ParseByteSize("2Gi"), 2ull * 1024 * 1024 * 1024);
-  EXPECT_EQ(*ParseByteSize("5MB"), 5'000'000u);
+  EXPECT_EQ(*ParseByteSize("5MB"), 5u * 1024 * 1024);
+  EXPECT_EQ(*ParseByteSize("1GB"), *ParseByteSize("1GiB"));
+  // One meaning of a size everywhere: the command line agrees with a config's batch_size.
+  for (const char* s : {"1KB", "1MB", "1GB", "3KiB", "8MiB"}) {
+    EXPECT_EQ(static_cast<int64_t>(*ParseByteSize(s)), *ParseBase2Bytes(s)) << s;
+  }
   EXPECT_FALSE(ParseByteSize("").ok());
   EXPECT_FALSE(ParseByteSize("-1").ok());
   EXPECT_FALSE(ParseByteSize("1.5MiB").ok());
