@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 
 #include "agent/common/log.h"
+#include "agent/common/thread.h"
 #include "agent/sink/echo_sink.h"
 #include "agent/sink/http_client.h"
 
@@ -60,15 +61,8 @@ absl::Status Agent::Start() {
   // I/O, and queued batches are held compressed.
   tail_->SetPrepare([sink_raw](Batch* batch) { sink_raw->Prepare(batch); });
   sender_->Start();
-  tail_thread_ = std::thread([this] {
-    // A handler that throws is a bug; die loudly rather than run on half-broken.
-    try {
-      io_.run();
-    } catch (const std::exception& e) {
-      LogError("agent", "tail thread failed", {{"error", e.what()}});
-      std::abort();
-    }
-  });
+  // A handler that throws is a bug: StartThread logs it and exits rather than run half-broken.
+  tail_thread_ = StartThread("sluice-tail", [this] { io_.run(); });
   absl::Status status;
   RunOnTail([&] { status = tail_->Start(); });
   started_ = true;

@@ -25,6 +25,7 @@
 #include "agent/agent.h"
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
+#include "agent/common/thread.h"
 #include "agent/common/units.h"
 #include "agent/config/format.h"
 #include "agent/pipeline/labels.h"
@@ -307,7 +308,7 @@ void WaitAndShutdown(sigset_t set, Fn shutdown, std::function<void()> reload = n
   }
   LogInfo("agent", "shutting down", {{"signal", strsignal(sig)}});
   pthread_t main_thread = pthread_self();
-  std::thread stopper([&] {
+  std::thread stopper = StartThread("sluice-stop", [&] {
     shutdown();
     pthread_kill(main_thread, SIGUSR1);
   });
@@ -540,7 +541,10 @@ int RunTail(int argc, char** argv) {
 }  // namespace
 }  // namespace sluice
 
-int main(int argc, char** argv) {
+namespace sluice {
+namespace {
+
+int Main(int argc, char** argv) {
   if (argc < 2) {
     std::fputs(sluice::kUsage, stderr);
     return sluice::kExitUsage;
@@ -560,4 +564,14 @@ int main(int argc, char** argv) {
   if (cmd == "fmt") return sluice::RunFmt(argc - 2, argv + 2);
   std::fprintf(stderr, "sluice: unknown command \"%s\"\n\n%s", argv[1], sluice::kUsage);
   return sluice::kExitUsage;
+}
+
+}  // namespace
+}  // namespace sluice
+
+int main(int argc, char** argv) {
+  // The main thread too: an exception that escapes is logged, and the exit code says so.
+  int rc = sluice::kThreadFailureExitCode;
+  sluice::RunGuarded("main", [&] { rc = sluice::Main(argc, argv); });
+  return rc;
 }

@@ -9,6 +9,7 @@
 #include "agent/common/log.h"
 #include "agent/common/status_macros.h"
 #include "agent/common/strings.h"
+#include "agent/common/thread.h"
 #include "agent/sink/loki_sink.h"
 
 #ifndef SLUICE_VERSION
@@ -111,7 +112,7 @@ void PodDiscovery::Start() {
     watcher_->SetRoots({DirWatcher::Root{options_.pods_dir, 1}});
     OnDirsChanged();
   }
-  thread_ = std::thread([this] { FetchLoop(); });
+  thread_ = StartThread("sluice-meta", [this] { FetchLoop(); });
 }
 
 void PodDiscovery::Stop() {

@@ -20,6 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
+#include "agent/common/thread.h"
 #include "agent/config/decode.h"
 #include "agent/config/module.h"
 #include "agent/discovery/dir_watcher.h"
@@ -855,14 +856,7 @@ std::unique_ptr<Runtime> Runtime::Load(const RuntimeOptions& options, MetricsReg
 absl::Status Runtime::Start() {
   Impl& m = *impl_;
   for (auto& w : m.writes) w->Start();
-  m.tail_thread = std::thread([&m] {
-    try {
-      m.io.run();
-    } catch (const std::exception& e) {
-      LogError("runtime", "tail thread failed", {{"error", e.what()}});
-      std::abort();
-    }
-  });
+  m.tail_thread = StartThread("sluice-tail", [&m] { m.io.run(); });
   std::promise<absl::Status> started;
   boost::asio::post(m.io, [&] {
     absl::Status st;

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/common/log.h"
+#include "agent/common/thread.h"
 
 namespace sluice {
 
@@ -127,7 +128,7 @@ class HttpServer::Impl {
     port_ = acceptor_.local_endpoint().port();
     Accept();
     // Two threads: a reload (which waits for the old graph to drain) must not hold up scrapes.
-    for (auto& t : threads_) t = std::thread([this] { io_.run(); });
+    for (auto& t : threads_) t = StartThread("sluice-http", [this] { io_.run(); });
     return absl::OkStatus();
   }
 

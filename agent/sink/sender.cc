@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "agent/common/log.h"
+#include "agent/common/thread.h"
 
 namespace sluice {
 
@@ -14,7 +15,7 @@ Sender::Sender(std::unique_ptr<Sink> sink, DoneFn done)
 Sender::~Sender() { Stop(); }
 
 void Sender::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = StartThread("sluice-send", [this] { Run(); });
 }
 
 void Sender::Enqueue(std::unique_ptr<Batch> batch) {

@@ -4,12 +4,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <exception>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "agent/common/log.h"
+#include "agent/common/thread.h"
 #include "agent/source/positions.h"
 
 namespace sluice {
@@ -44,7 +43,7 @@ absl::Status SyncInPlace(const std::string& path) {
 
 PositionsWriter::PositionsWriter(std::string path, absl::Duration sync_interval, ResultFn on_result)
     : path_(std::move(path)), sync_interval_(sync_interval), on_result_(std::move(on_result)) {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = StartThread("sluice-positions", [this] { RunLoop(); });
 }
 
 PositionsWriter::~PositionsWriter() {
@@ -95,18 +94,6 @@ absl::Duration PositionsWriter::last_write_duration() const {
 uint64_t PositionsWriter::writes() const {
   std::lock_guard<std::mutex> lock(mu_);
   return writes_;
-}
-
-void PositionsWriter::Run() {
-  try {
-    RunLoop();
-  } catch (const std::exception& e) {
-    LogError("positions", "positions writer failed", {{"path", path_}, {"error", e.what()}});
-    std::_Exit(70);
-  } catch (...) {
-    LogError("positions", "positions writer failed", {{"path", path_}, {"error", "unknown"}});
-    std::_Exit(70);
-  }
 }
 
 void PositionsWriter::RunLoop() {

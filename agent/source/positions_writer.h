@@ -12,8 +12,9 @@
 //
 // Runs its own thread (started by the constructor, joined by the destructor, which first writes
 // what is pending). Submit and Flush may be called from any thread; the TailManager that owns it
-// calls them from the tail thread. The thread catches every exception, logs it and exits the
-// process: positions that stop being written would silently turn every restart into a re-read.
+// calls them from the tail thread. The thread runs under StartThread's catch-all (logs, exits
+// the process): positions that stop being written would silently turn every restart into a
+// re-read.
 #pragma once
 
 #include <condition_variable>
@@ -49,7 +50,6 @@ class PositionsWriter {
   uint64_t writes() const;
 
  private:
-  void Run();
   void RunLoop();
 
   const std::string path_;
