@@ -236,8 +236,10 @@ TEST_F(ServerE2eTest, HealthyNamesFailingComponents) {
 
   // The positions file cannot be written (its directory replaced by a file): the source is
   // unhealthy, 500, named; healthy again once it can.
+  // (Moved away with one rename, not removed file by file: the agent writes positions into it
+  // after every acknowledgement, so a recursive removal could race a write.)
   std::string component_dir = dir_.Join("state/loki.source.file.logs");
-  std::filesystem::remove_all(component_dir);
+  std::filesystem::rename(component_dir, component_dir + ".away");
   WriteFile(component_dir, "not a directory");
   AppendFile(dir_.Join("logs/a.log"), "three\n");
   ASSERT_TRUE(WaitFor([&] { return Http("GET", base_ + "/-/healthy").status == 500; }));
@@ -245,7 +247,7 @@ TEST_F(ServerE2eTest, HealthyNamesFailingComponents) {
   EXPECT_THAT(sick.body, HasSubstr("unhealthy components: loki.source.file.logs: cannot write "
                                    "positions file"));
   std::filesystem::remove(component_dir);
-  std::filesystem::create_directories(component_dir);
+  std::filesystem::rename(component_dir + ".away", component_dir);
   AppendFile(dir_.Join("logs/a.log"), "four\n");
   EXPECT_TRUE(WaitFor([&] { return Http("GET", base_ + "/-/healthy").status == 200; }));
 }
