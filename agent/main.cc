@@ -428,9 +428,13 @@ int RunConfig(int argc, char** argv, bool validate_only) {
     LogError("agent", "cannot start", {{"error", std::string(status.message())}});
     return kExitFailure;
   }
-  HttpServer server([&service](const std::string& method, const std::string& target) {
-    return service.Handle(method, target);
-  });
+  // A reload waits for the old graph to drain: it runs on the server's worker thread, so that
+  // scrapes and health checks are answered meanwhile.
+  HttpServer server(
+      [&service](const std::string& method, const std::string& target) {
+        return service.Handle(method, target);
+      },
+      {"/-/reload"});
   status = server.Start(options.http_listen_addr);
   if (!status.ok()) {
     LogError("agent", "cannot start the HTTP server", {{"error", std::string(status.message())}});

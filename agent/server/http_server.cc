@@ -1,5 +1,6 @@
 #include "agent/server/http_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -7,8 +8,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -25,13 +31,68 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr size_t kMaxRequestBytes = 64 * 1024;
+
+// Runs slow handlers one at a time on its own thread (see the header). Jobs are bounded.
+class SlowWorker {
+ public:
+  SlowWorker() : thread_(StartThread("sluice-http-slow", [this] { Run(); })) {}
+  ~SlowWorker() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  // False when kMaxSlowPending jobs already wait.
+  bool Post(std::function<void()> job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (jobs_.size() >= HttpServer::kMaxSlowPending) return false;
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_all();
+    return true;
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;  // stopping, nothing left
+      std::function<void()> job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      job();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;  // guarded by mu_
+  bool stop_ = false;                       // guarded by mu_
+  std::thread thread_;
+};
+
+// What every session shares with the server.
+struct Shared {
+  HttpServer::Handler handler;
+  std::vector<std::string> slow_paths;
+  SlowWorker* slow = nullptr;  // set while the server runs
+  bool IsSlow(const std::string& target) const {
+    std::string path = target.substr(0, target.find('?'));
+    return std::find(slow_paths.begin(), slow_paths.end(), path) != slow_paths.end();
+  }
+};
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
 
 // One connection: read a request, answer it, repeat while keep-alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const HttpServer::Handler* handler, std::atomic<int>* open)
-      : stream_(std::move(socket)), handler_(handler), open_(open) {
+  Session(tcp::socket socket, const Shared* shared, std::atomic<int>* open)
+      : stream_(std::move(socket)), shared_(shared), open_(open) {
     open_->fetch_add(1);
   }
   ~Session() { open_->fetch_sub(1); }
@@ -57,8 +118,26 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto& req = parser_->get();
     std::string method(req.method_string());
     std::string target(req.target());
-    HttpReply reply = (*handler_)(method, target);
-    Reply(std::move(reply), req.keep_alive(), req.version());
+    bool keep_alive = req.keep_alive();
+    unsigned version = req.version();
+    if (shared_->slow != nullptr && shared_->IsSlow(target)) {
+      // Off the server threads; the reply is written back on them.
+      auto self = shared_from_this();
+      bool queued = shared_->slow->Post([self, method, target, keep_alive, version] {
+        HttpReply reply = self->shared_->handler(method, target);
+        asio::post(self->stream_.get_executor(),
+                   [self, reply = std::move(reply), keep_alive, version]() mutable {
+                     self->Reply(std::move(reply), keep_alive, version);
+                   });
+      });
+      if (!queued) {
+        Reply(HttpReply{503, "text/plain; charset=utf-8", "busy: too many requests waiting\n"},
+              keep_alive, version);
+      }
+      return;
+    }
+    HttpReply reply = shared_->handler(method, target);
+    Reply(std::move(reply), keep_alive, version);
   }
 
   void Reply(HttpReply r, bool keep_alive, unsigned version) {
@@ -85,7 +164,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  const HttpServer::Handler* handler_;
+  const Shared* shared_;
   std::atomic<int>* open_;
 };
 
@@ -93,7 +172,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
 class HttpServer::Impl {
  public:
-  explicit Impl(Handler handler) : handler_(std::move(handler)) {}
+  Impl(Handler handler, std::vector<std::string> slow_paths) {
+    shared_.handler = std::move(handler);
+    shared_.slow_paths = std::move(slow_paths);
+  }
 
   absl::Status Start(const std::string& addr) {
     size_t colon = addr.rfind(':');
@@ -126,6 +208,10 @@ class HttpServer::Impl {
       return absl::UnavailableError(absl::StrCat("listen on ", addr, ": ", ec.message()));
     }
     port_ = acceptor_.local_endpoint().port();
+    if (!shared_.slow_paths.empty()) {
+      slow_ = std::make_unique<SlowWorker>();
+      shared_.slow = slow_.get();
+    }
     Accept();
     // Two threads: a reload (which waits for the old graph to drain) must not hold up scrapes.
     for (auto& t : threads_) t = StartThread("sluice-http", [this] { io_.run(); });
@@ -140,6 +226,9 @@ class HttpServer::Impl {
     });
     io_.stop();  // pending sessions are destroyed with the io_context
     for (auto& t : threads_) t.join();
+    // After the server threads: a slow handler still running finishes, and the reply it posts
+    // to the stopped io_context is never run.
+    slow_.reset();
   }
 
   int port() const { return port_; }
@@ -153,21 +242,23 @@ class HttpServer::Impl {
         beast::error_code ignored;
         socket.close(ignored);  // bounded: a scraper storm cannot take every descriptor
       } else {
-        std::make_shared<Session>(std::move(socket), &handler_, &open_)->Read();
+        std::make_shared<Session>(std::move(socket), &shared_, &open_)->Read();
       }
       Accept();
     });
   }
 
-  Handler handler_;
+  Shared shared_;
   asio::io_context io_;
   tcp::acceptor acceptor_{io_};
   std::thread threads_[2];
   std::atomic<int> open_{0};
   int port_ = 0;
+  std::unique_ptr<SlowWorker> slow_;
 };
 
-HttpServer::HttpServer(Handler handler) : impl_(std::make_unique<Impl>(std::move(handler))) {}
+HttpServer::HttpServer(Handler handler, std::vector<std::string> slow_paths)
+    : impl_(std::make_unique<Impl>(std::move(handler), std::move(slow_paths))) {}
 HttpServer::~HttpServer() { impl_->Stop(); }
 absl::Status HttpServer::Start(const std::string& listen_addr) { return impl_->Start(listen_addr); }
 void HttpServer::Stop() { impl_->Stop(); }

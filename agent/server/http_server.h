@@ -4,8 +4,12 @@
 // Boost.Beast, asynchronous, on an io_context and two threads of its own rather than the
 // tail thread's: a scrape or a reload request must be answered while the pipeline's event loop is
 // busy or being replaced (a reload drains the running graph and builds a new one, which can take
-// seconds), and a slow scraper must never delay reading. Handlers run on the server thread;
-// what they call (the metrics registry, the agent's status and reload) is thread-safe.
+// seconds), and a slow scraper must never delay reading. Handlers run on the server threads,
+// except for the paths given as slow (/-/reload: it waits for the old graph to drain, up to
+// --shutdown-timeout), which run one at a time on a worker thread of their own, their reply
+// written back by the server threads: two reloads never leave /metrics and /-/healthy
+// unanswered. At most kMaxSlowPending slow requests wait; more are answered 503 at once. What
+// handlers call (the metrics registry, the agent's status and reload) is thread-safe.
 //
 // Bounded: at most kMaxConnections connections at once (more are closed at accept), request
 // headers and body limited to 64 KiB, 30s to send a request. HTTP/1.1 keep-alive.
@@ -17,6 +21,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -33,8 +38,10 @@ class HttpServer {
   // (method, target) -> reply. Called on the server thread.
   using Handler = std::function<HttpReply(const std::string& method, const std::string& target)>;
   static constexpr int kMaxConnections = 64;
+  static constexpr size_t kMaxSlowPending = 4;
 
-  explicit HttpServer(Handler handler);
+  // `slow_paths`: request paths (without the query) whose handler runs on the worker thread.
+  explicit HttpServer(Handler handler, std::vector<std::string> slow_paths = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

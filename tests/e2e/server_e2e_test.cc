@@ -320,8 +320,20 @@ TEST_F(ServerE2eTest, NotReadyWhileAReloadDrainsTheOldGraph) {
   WriteConfig("second");
   auto reload = std::async(std::launch::async, [&] { return Http("POST", base_ + "/-/reload"); });
   EXPECT_TRUE(WaitFor([&] { return Http("GET", base_ + "/-/ready").status == 503; }));
+  // A second reload queued behind the first: both wait off the server's threads, so scrapes and
+  // health checks are answered while the old graph drains (the stalled push holds it until the
+  // test releases it, or --shutdown-timeout).
+  auto again = std::async(std::launch::async, [&] { return Http("POST", base_ + "/-/reload"); });
+  Reply scrape = Http("GET", base_ + "/metrics");
+  Reply health = Http("GET", base_ + "/-/healthy");
+  EXPECT_EQ(scrape.status, 200);
+  EXPECT_THAT(scrape.body, HasSubstr("alloy_config_last_load_successful"));
+  EXPECT_NE(health.status, 0);
+  EXPECT_EQ(reload.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+      << "answered while the reload still drains";
   loki_.ReleaseStall();
   EXPECT_EQ(reload.get().status, 200);
+  EXPECT_EQ(again.get().status, 200);
   EXPECT_EQ(Http("GET", base_ + "/-/ready").status, 200);
   ASSERT_TRUE(loki_.WaitForEntries(2, absl::Seconds(20)));
 }
