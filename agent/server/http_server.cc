@@ -44,6 +44,10 @@ class SlowWorker {
     cv_.notify_all();
     thread_.join();
   }
+  size_t pending() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return jobs_.size();
+  }
   // False when kMaxSlowPending jobs already wait.
   bool Post(std::function<void()> job) {
     {
@@ -69,7 +73,7 @@ class SlowWorker {
     }
   }
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> jobs_;  // guarded by mu_
   bool stop_ = false;                       // guarded by mu_
@@ -232,6 +236,7 @@ class HttpServer::Impl {
   }
 
   int port() const { return port_; }
+  size_t slow_pending() const { return slow_ != nullptr ? slow_->pending() : 0; }
 
  private:
   void Accept() {
@@ -263,5 +268,6 @@ HttpServer::~HttpServer() { impl_->Stop(); }
 absl::Status HttpServer::Start(const std::string& listen_addr) { return impl_->Start(listen_addr); }
 void HttpServer::Stop() { impl_->Stop(); }
 int HttpServer::port() const { return impl_->port(); }
+size_t HttpServer::slow_pending() const { return impl_->slow_pending(); }
 
 }  // namespace sluice

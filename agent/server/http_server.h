@@ -49,7 +49,8 @@ class HttpServer {
   // Binds `listen_addr` ("host:port", "[v6]:port", ":port" for every address) and serves.
   absl::Status Start(const std::string& listen_addr);
   void Stop();
-  int port() const;  // the bound port (0 before Start), for listen addresses with port 0
+  int port() const;             // the bound port (0 before Start), for listen addresses with port 0
+  size_t slow_pending() const;  // slow requests waiting for the worker (tests)
 
  private:
   class Impl;
