@@ -1041,13 +1041,17 @@ void TailManager::MarkPositionsDirty() {
     return;
   }
   positions_timer_.expires_after(absl::ToChronoNanoseconds(wait));
-  positions_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) {
-      positions_write_scheduled_ = false;  // cancelled (shutdown: SavePositions writes)
-      return;
-    }
-    WritePositionsNow();
-  });
+  // A cancelled wait completes after the cancel, maybe after this object is gone (the
+  // destructor cancels): look at nothing of ours before checking it is still alive.
+  positions_timer_.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+        if (alive.expired()) return;
+        if (ec) {
+          positions_write_scheduled_ = false;  // cancelled (shutdown: SavePositions writes)
+          return;
+        }
+        WritePositionsNow();
+      });
 }
 
 void TailManager::WritePositionsNow() {
