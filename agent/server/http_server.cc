@@ -254,10 +254,11 @@ class HttpServer::Impl {
   }
 
   Shared shared_;
+  // Before io_: sessions still queued in io_ when it is destroyed count themselves out here.
+  std::atomic<int> open_{0};
   asio::io_context io_;
   tcp::acceptor acceptor_{io_};
   std::thread threads_[2];
-  std::atomic<int> open_{0};
   int port_ = 0;
   std::unique_ptr<SlowWorker> slow_;
 };
