@@ -1,6 +1,5 @@
 // End-to-end tests of `sluice run`'s HTTP endpoints and reload: the real binary, a config written
 // by the test, FakeLoki, and requests made with libcurl.
-#include <curl/curl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -18,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "tests/support/fake_loki.h"
+#include "tests/support/http_request.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -32,28 +32,10 @@ using ::sluice::testing::TempDir;
 using ::sluice::testing::WriteFile;
 using ::testing::HasSubstr;
 
-struct Reply {
-  long status = 0;
-  std::string body;
-};
-
-size_t Collect(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
+using Reply = ::sluice::testing::HttpResponse;
 
 Reply Http(const std::string& method, const std::string& url) {
-  Reply r;
-  CURL* c = curl_easy_init();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (method == "POST") curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-  curl_easy_cleanup(c);
-  return r;
+  return ::sluice::testing::HttpRequest(method, url);
 }
 
 // The value of `name{labels}` as the text format shows it (sum over series when `labels` is "").

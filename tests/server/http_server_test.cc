@@ -1,6 +1,5 @@
 #include "agent/server/http_server.h"
 
-#include <curl/curl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -13,31 +12,15 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tests/support/http_request.h"
 
 namespace sluice {
 namespace {
 
-struct Got {
-  long status = 0;
-  std::string body;
-};
-
-size_t Collect(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
+using Got = ::sluice::testing::HttpResponse;
 
 Got Get(int port, const std::string& path) {
-  Got g;
-  CURL* c = curl_easy_init();
-  std::string url = absl::StrCat("http://127.0.0.1:", port, path);
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &g.body);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &g.status);
-  curl_easy_cleanup(c);
-  return g;
+  return ::sluice::testing::HttpRequest("GET", absl::StrCat("http://127.0.0.1:", port, path));
 }
 
 // A slow handler that holds until the test opens the gate, counting who is inside.
