@@ -274,7 +274,6 @@ int ParseTail(int argc, char** argv, Parsed* p) {
     return Usage("--remote-timeout must be greater than 0");
   }
   p->agent.tail.roots = std::move(roots);
-  p->agent.tail.tenant = p->agent.loki.tenant;
   p->agent.tail.positions_path = p->storage_path + "/tail/positions.yml";
   return -1;
 }

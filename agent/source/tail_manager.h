@@ -132,7 +132,6 @@ struct TailOptions {
   // are closed ("parked", their write watch kept) and reopened for their turn.
   size_t max_open_files = 0;
   LabelSet static_labels;
-  std::string tenant;
   // The loki.source.file component (Alloy labels its metrics with component_id and
   // component_path="/"); empty: no component labels.
   std::string component_id;
@@ -208,9 +207,9 @@ class TailManager {
     int64_t acked_offset = 0;     // committed: everything before it is acknowledged
     int64_t consumed_offset = 0;  // everything before it became entries or marks
     int64_t last_data_mono = 0;
+    // Renamed away from a tailed name, or deleted: drain, then close.
     bool orphan = false;
-    bool maybe_unread = false;  // parked (fd closed) with bytes possibly past read_offset    //
-                                // renamed away from a tailed name, or deleted: drain, then close
+    bool maybe_unread = false;  // parked (fd closed) with bytes possibly past read_offset
     bool closed = false;        // fd closed; kept until its marks are acknowledged
     bool queued = false;        // in ready_
     bool skipping = false;      // discarding the rest of an overlong line
