@@ -22,7 +22,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "agent/agent.h"
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
 #include "agent/common/thread.h"
@@ -30,8 +29,10 @@
 #include "agent/config/format.h"
 #include "agent/pipeline/labels.h"
 #include "agent/runtime/runtime.h"
+#include "agent/runtime/tail_preset.h"
 #include "agent/server/http_server.h"
 #include "agent/server/service.h"
+#include "agent/source/tail_manager.h"
 
 namespace sluice {
 namespace {
@@ -87,6 +88,8 @@ constexpr char kTailUsage[] =
     "  --positions-interval DURATION  fsync period of the positions file (default 5s; it is\n"
     "                            written within milliseconds of each acknowledgement)\n"
     "  --shutdown-timeout DURATION  how long SIGTERM waits for in-flight batches (default 15s)\n"
+    "  --server.http.listen-addr ADDR  serve /metrics and /-/healthy there (default: none)\n"
+    "  --print-config            print the Alloy configuration this command runs, and exit\n"
     "  --log.level LEVEL         debug, info, warn or error (default info)\n";
 
 constexpr char kRunUsage[] =
@@ -124,8 +127,10 @@ constexpr char kRunUsage[] =
     "                            (default 1m)\n";
 
 struct Parsed {
-  AgentOptions agent;
-  std::string storage_path = "data-sluice";
+  TailPreset preset;
+  RuntimeOptions runtime;
+  std::string listen_addr;  // empty: no HTTP server
+  bool print_config = false;
 };
 
 int Usage(std::string_view message) {
@@ -134,9 +139,19 @@ int Usage(std::string_view message) {
   return kExitUsage;
 }
 
-// Parses `sluice tail` arguments. Returns -1 to go on, or an exit code.
+bool IsRegularFile(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_regular_file(path, ec);
+}
+
+// Parses `sluice tail` arguments into the preset and the runtime's options. Returns -1 to go on,
+// or an exit code.
 int ParseTail(int argc, char** argv, Parsed* p) {
-  std::vector<std::string> roots;
+  TailPreset& t = p->preset;
+  RuntimeOptions& r = p->runtime;
+  r.storage_path = "data-sluice";
+  std::string storage_path = "data-sluice";
+  LogFormat format = LogFormat::kAuto;
   for (int i = 0; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -150,7 +165,7 @@ int ParseTail(int argc, char** argv, Parsed* p) {
       std::filesystem::path abs = std::filesystem::absolute(std::filesystem::path(arg), ec);
       std::string root = ec ? std::string(arg) : abs.lexically_normal().string();
       while (root.size() > 1 && root.back() == '/') root.pop_back();
-      roots.push_back(std::move(root));
+      t.roots.push_back(std::move(root));
       continue;
     }
     std::string name(arg.substr(2));
@@ -168,13 +183,19 @@ int ParseTail(int argc, char** argv, Parsed* p) {
       value = argv[++i];
       return true;
     };
-    auto bytes = [&](size_t* out) -> int {
+    auto bytes = [&](uint64_t* out) -> int {
       if (!need_value()) return Usage(absl::StrCat("--", name, " needs a value"));
       absl::StatusOr<uint64_t> v = ParseByteSize(value);
       if (!v.ok()) return Usage(absl::StrCat("--", name, ": ", v.status().message()));
       if (*v == 0) return Usage(absl::StrCat("--", name, " must be greater than 0"));
-      *out = static_cast<size_t>(*v);
+      *out = *v;
       return -1;
+    };
+    auto size = [&](size_t* out) -> int {
+      uint64_t v = 0;
+      int rc = bytes(&v);
+      if (rc == -1) *out = static_cast<size_t>(v);
+      return rc;
     };
     auto duration = [&](absl::Duration* out) -> int {
       if (!need_value()) return Usage(absl::StrCat("--", name, " needs a value"));
@@ -184,18 +205,16 @@ int ParseTail(int argc, char** argv, Parsed* p) {
       return -1;
     };
     int rc = -1;
-    TailOptions& t = p->agent.tail;
-    LokiSinkConfig& l = p->agent.loki;
     if (name == "url") {
       if (!need_value() || value.empty()) return Usage("--url needs a value");
       if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0) {
         return Usage(
             absl::StrCat("--url must start with http:// or https://, got \"", value, "\""));
       }
-      l.url = value;
+      t.url = value;
     } else if (name == "tenant") {
       if (!need_value()) return Usage("--tenant needs a value");
-      l.tenant = value;
+      t.tenant = value;
     } else if (name == "label") {
       if (!need_value()) return Usage("--label needs k=v");
       size_t e = value.find('=');
@@ -206,34 +225,41 @@ int ParseTail(int argc, char** argv, Parsed* p) {
         return Usage(absl::StrCat("--label: invalid label name \"", k,
                                   "\" (must match [a-zA-Z_][a-zA-Z0-9_]*)"));
       }
-      t.static_labels.Set(k, value.substr(e + 1));
+      t.labels.emplace_back(k, value.substr(e + 1));
     } else if (name == "storage.path") {
       if (!need_value() || value.empty()) return Usage("--storage.path needs a value");
-      p->storage_path = value;
+      storage_path = value;
+    } else if (name == "server.http.listen-addr") {
+      if (!need_value() || value.find(':') == std::string::npos) {
+        return Usage("--server.http.listen-addr wants host:port");
+      }
+      p->listen_addr = value;
+    } else if (name == "print-config") {
+      p->print_config = true;
     } else if (name == "batch-size") {
       rc = bytes(&t.batch_size);
     } else if (name == "batch-wait") {
       rc = duration(&t.batch_wait);
     } else if (name == "memory-budget") {
-      rc = bytes(&t.memory_budget);
+      rc = size(&r.memory_budget);
     } else if (name == "max-line-size") {
-      rc = bytes(&t.max_line_size);
+      rc = size(&r.max_line_size);
     } else if (name == "max-retries") {
       int n;
       if (!need_value() || !absl::SimpleAtoi(value, &n) || n < 0) {
         return Usage("--max-retries needs a whole number >= 0");
       }
-      l.retry.max_retries = n;
+      t.max_retries = n;
     } else if (name == "min-backoff") {
-      rc = duration(&l.retry.min_backoff);
+      rc = duration(&t.min_backoff);
     } else if (name == "max-backoff") {
-      rc = duration(&l.retry.max_backoff);
+      rc = duration(&t.max_backoff);
     } else if (name == "remote-timeout") {
-      rc = duration(&l.remote_timeout);
+      rc = duration(&t.remote_timeout);
     } else if (name == "shutdown-timeout") {
-      rc = duration(&p->agent.shutdown_timeout);
+      rc = duration(&r.shutdown_timeout);
     } else if (name == "format") {
-      if (!need_value() || !ParseLogFormat(value, &t.format)) {
+      if (!need_value() || !ParseLogFormat(value, &format)) {
         return Usage("--format must be auto, cri, docker or plain");
       }
     } else if (name == "max-open-files") {
@@ -241,12 +267,14 @@ int ParseTail(int argc, char** argv, Parsed* p) {
       if (!need_value() || !absl::SimpleAtoi(value, &n) || n < 1) {
         return Usage("--max-open-files needs a whole number >= 1");
       }
-      t.max_open_files = static_cast<size_t>(n);
+      r.max_open_files = static_cast<size_t>(n);
     } else if (name == "positions.on-error") {
-      if (!need_value() || !ParsePositionsErrorPolicy(value, &t.on_positions_error)) {
+      PositionsErrorPolicy policy;
+      if (!need_value() || !ParsePositionsErrorPolicy(value, &policy)) {
         return Usage(
             "--positions.on-error must be restart_from_beginning, restart_from_end or skip");
       }
+      t.on_positions_error = value;
     } else if (name == "tail-from-end") {
       t.tail_from_end = true;
     } else if (name == "log.level") {
@@ -256,25 +284,33 @@ int ParseTail(int argc, char** argv, Parsed* p) {
       }
       SetLogLevel(level);
     } else if (name == "rescan-interval") {
-      rc = duration(&t.rescan_interval);
+      rc = duration(&r.rescan_interval);
+      t.sync_period = r.rescan_interval;
     } else if (name == "read-interval") {
-      rc = duration(&t.event_coalesce);
+      rc = duration(&r.read_interval);
     } else if (name == "positions-interval") {
-      rc = duration(&t.positions_interval);
+      rc = duration(&r.positions_interval);
     } else {
       return Usage(absl::StrCat("unknown option --", name));
     }
     if (rc != -1) return rc;
   }
-  if (roots.empty()) roots.push_back("/var/log/pods");  // kubelet's pod log directory
-  if (p->agent.loki.retry.min_backoff > p->agent.loki.retry.max_backoff) {
+  if (t.roots.empty()) t.roots.push_back("/var/log/pods");  // kubelet's pod log directory
+  if (t.min_backoff > t.max_backoff) {
     return Usage("--min-backoff must not exceed --max-backoff");
   }
-  if (p->agent.loki.remote_timeout <= absl::ZeroDuration()) {
+  if (t.remote_timeout <= absl::ZeroDuration()) {
     return Usage("--remote-timeout must be greater than 0");
   }
-  p->agent.tail.roots = std::move(roots);
-  p->agent.tail.positions_path = p->storage_path + "/tail/positions.yml";
+  if (t.sync_period <= absl::ZeroDuration()) {
+    return Usage("--rescan-interval must be greater than 0");
+  }
+  r.config_path = "<sluice tail>";
+  r.config_text = TailPresetConfig(t, &IsRegularFile);
+  r.source_format = format;
+  r.storage_path = storage_path;
+  r.positions_paths[kTailSourceId] = storage_path + "/tail/positions.yml";
+  r.pods_dir = "";  // no Kubernetes discovery in the preset
   return -1;
 }
 
@@ -515,25 +551,43 @@ int RunFmt(int argc, char** argv) {
   return kExitOk;
 }
 
+// `sluice tail`: the preset's configuration run as `sluice run` runs one.
 int RunTail(int argc, char** argv) {
   Parsed parsed;
   int rc = ParseTail(argc, argv, &parsed);
   if (rc != -1) return rc;
+  if (parsed.print_config) {
+    std::fputs(parsed.runtime.config_text.c_str(), stdout);
+    return kExitOk;
+  }
   sigset_t set = BlockSignals();
-
   MetricsRegistry metrics;
-  Agent agent(parsed.agent, &metrics);
-  absl::Status status = agent.Start();
+  AgentService service(parsed.runtime, &metrics);
+  absl::Status status = service.Start();
   if (!status.ok()) {
     LogError("agent", "cannot start", {{"error", std::string(status.message())}});
     return kExitFailure;
   }
+  std::unique_ptr<HttpServer> server;
+  if (!parsed.listen_addr.empty()) {
+    server = std::make_unique<HttpServer>(
+        [&service](const std::string& method, const std::string& target) {
+          return service.Handle(method, target);
+        },
+        std::vector<std::string>{"/-/reload"});
+    status = server->Start(parsed.listen_addr);
+    if (!status.ok()) {
+      LogError("agent", "cannot start the HTTP server", {{"error", std::string(status.message())}});
+      service.Shutdown();
+      return kExitFailure;
+    }
+  }
   LogInfo("agent", "started",
           {{"version", SLUICE_VERSION},
-           {"url", parsed.agent.loki.url.empty() ? "stdout" : parsed.agent.loki.url},
-           {"positions", parsed.agent.tail.positions_path}});
-
-  WaitAndShutdown(set, [&] { agent.Shutdown(); });
+           {"url", parsed.preset.url.empty() ? "stdout" : parsed.preset.url},
+           {"positions", parsed.runtime.positions_paths[kTailSourceId]}});
+  WaitAndShutdown(set, [&] { service.Shutdown(); });
+  if (server) server->Stop();
   for (const std::string& line : metrics.NonZeroCounters()) {
     LogAlways(LogLevel::kInfo, "agent", "counter", {{"metric", line}});
   }

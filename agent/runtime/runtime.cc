@@ -293,7 +293,10 @@ bool Runtime::Impl::BuildSourceFile(const config::Component& c, const config::Bl
   t.rescan_interval = options.rescan_interval;
   t.positions_interval = options.positions_interval;
   t.max_open_files = options.max_open_files;
-  t.positions_path = absl::StrCat(options.storage_path, "/", c.id, "/positions.yml");
+  auto own_path = options.positions_paths.find(c.id);
+  t.positions_path = own_path != options.positions_paths.end()
+                         ? own_path->second
+                         : absl::StrCat(options.storage_path, "/", c.id, "/positions.yml");
   t.component_id = c.id;
   std::string encoding;
   if (d.String("encoding", &encoding) && !encoding.empty()) {
@@ -353,7 +356,8 @@ bool Runtime::Impl::BuildSourceFile(const config::Component& c, const config::Bl
   // stage.docker) has the TailManager parse those lines: the same result, partial lines joined
   // per file, no second pass over each line.
   std::vector<LogsNode*> route_nodes = forward;
-  if (forward_ids.size() == 1 && absl::StartsWith(Av(forward_ids[0]), "loki.process.")) {
+  if (!options.source_format.has_value() && forward_ids.size() == 1 &&
+      absl::StartsWith(Av(forward_ids[0]), "loki.process.")) {
     const config::Component* pc = module->Find(forward_ids[0]);
     config::Block pb;
     config::Diags scratch;
@@ -370,6 +374,7 @@ bool Runtime::Impl::BuildSourceFile(const config::Component& c, const config::Bl
       }
     }
   }
+  if (options.source_format.has_value()) s->format = *options.source_format;
   s->route = router.AddRoute(route_nodes);
   uint32_t index = static_cast<uint32_t>(sources.size());
   t.file_id_base = static_cast<uint64_t>(index) << LogsRouter::kSourceShift;
@@ -841,7 +846,10 @@ std::unique_ptr<Runtime> Runtime::Load(const RuntimeOptions& options, MetricsReg
                          "loki.echo",        "discovery.kubelet", "discovery.kubernetes"};
   registry.config_blocks = {"logging"};
   config::Diags diags;
-  impl->module = config::Module::Load(options.config_path, registry, &diags);
+  impl->module =
+      options.config_text.empty()
+          ? config::Module::Load(options.config_path, registry, &diags)
+          : config::Module::Parse(options.config_path, options.config_text, registry, &diags);
   if (impl->module.has_value() && diags.ok()) impl->Build(&diags);
   if (!diags.ok()) {
     std::map<std::string, std::string> none;

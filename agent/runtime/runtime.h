@@ -15,7 +15,9 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,11 +25,21 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "agent/common/metrics.h"
+#include "agent/source/log_format.h"
 
 namespace sluice {
 
 struct RuntimeOptions {
   std::string config_path;
+  // When set, the configuration is this text (named config_path in errors) rather than the
+  // file: the `sluice tail` preset (tail_preset.h).
+  std::string config_text;
+  // The preset's line format for every loki.source.file (kAuto has no Alloy syntax); unset:
+  // plain, or what a loki.process starting with stage.cri / stage.docker parses.
+  std::optional<LogFormat> source_format;
+  // Positions files by loki.source.file component id, in place of
+  // <storage_path>/<component id>/positions.yml (the preset keeps <storage_path>/tail/).
+  std::map<std::string, std::string> positions_paths;
   std::string http_listen_addr = "127.0.0.1:12345";
   std::string storage_path = "data-alloy";  // Alloy's default: positions carry over from Alloy
   absl::Duration shutdown_timeout = absl::Seconds(15);

@@ -31,6 +31,7 @@ void AgentService::RecordLoad(bool ok) {
 
 std::string AgentService::ConfigHash() const {
   namespace fs = std::filesystem;
+  if (!options_.config_text.empty()) return Sha256Hex(options_.config_text);
   std::error_code ec;
   std::vector<std::string> files;
   if (fs::is_directory(options_.config_path, ec)) {

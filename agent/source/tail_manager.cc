@@ -76,21 +76,23 @@ int OpenForReading(const std::string& path) {
   return fd;
 }
 
-}  // namespace
-
-bool ParseLogFormat(std::string_view text, LogFormat* out) {
-  if (text == "auto")
-    *out = LogFormat::kAuto;
-  else if (text == "cri")
-    *out = LogFormat::kCri;
-  else if (text == "docker")
-    *out = LogFormat::kDocker;
-  else if (text == "plain" || text == "raw")
-    *out = LogFormat::kPlain;
-  else
-    return false;
-  return true;
+// A file reached both by its own path and through a symlink (/var/log/pods and
+// /var/log/containers both matched) is tailed once, under the name added first: its own path, so
+// that it is labelled from it, then the links, each group in name order.
+void SortLinksLast(std::vector<std::string>* paths) {
+  std::vector<std::pair<bool, std::string>> keyed;
+  keyed.reserve(paths->size());
+  for (std::string& p : *paths) {
+    struct stat st;
+    bool link = ::lstat(p.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+    keyed.emplace_back(link, std::move(p));
+  }
+  std::sort(keyed.begin(), keyed.end());
+  paths->clear();
+  for (auto& [link, p] : keyed) paths->push_back(std::move(p));
 }
+
+}  // namespace
 
 bool ParsePositionsErrorPolicy(std::string_view text, PositionsErrorPolicy* out) {
   if (text == "restart_from_beginning")
@@ -271,7 +273,7 @@ absl::Status TailManager::Start() {
     }
     std::vector<std::string> paths;
     for (const auto& [path, t] : targets_) paths.push_back(path);
-    std::sort(paths.begin(), paths.end());
+    SortLinksLast(&paths);
     for (const std::string& path : paths) MaybeAddFile(path, true);
   }
   for (const std::string& root : (opt_.target_mode ? std::vector<std::string>{} : opt_.roots)) {
@@ -1692,7 +1694,7 @@ void TailManager::SetTargets(std::vector<FileTarget> targets) {
   }
   targets_ = std::move(next);
   if (!started_) return;  // Start() opens them
-  std::sort(added.begin(), added.end());
+  SortLinksLast(&added);
   for (const std::string& path : added) {
     size_t slash = path.rfind('/');
     if (slash != std::string::npos) AddWatch(slash == 0 ? "/" : path.substr(0, slash));

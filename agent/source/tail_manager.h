@@ -47,12 +47,11 @@
 #include "agent/source/cri_parser.h"
 #include "agent/source/docker_parser.h"
 #include "agent/source/fingerprint.h"
+#include "agent/source/log_format.h"
 #include "agent/source/positions.h"
 #include "agent/source/positions_writer.h"
 
 namespace sluice {
-
-enum class LogFormat { kAuto, kCri, kDocker, kPlain };
 
 // What to do with the files found at start-up when the positions file cannot be read (Alloy's
 // loki.source.file on_positions_file_error).
@@ -62,8 +61,6 @@ enum class PositionsErrorPolicy {
   kSkip,                  // do not tail them at all (files created later are tailed)
 };
 bool ParsePositionsErrorPolicy(std::string_view text, PositionsErrorPolicy* out);
-
-bool ParseLogFormat(std::string_view text, LogFormat* out);
 
 // One file to tail in target mode (sluice run: loki.source.file's targets).
 struct FileTarget {
@@ -209,11 +206,11 @@ class TailManager {
     int64_t last_data_mono = 0;
     // Renamed away from a tailed name, or deleted: drain, then close.
     bool orphan = false;
-    bool maybe_unread = false;  // parked (fd closed) with bytes possibly past read_offset
-    bool closed = false;        // fd closed; kept until its marks are acknowledged
-    bool queued = false;        // in ready_
-    bool skipping = false;      // discarding the rest of an overlong line
-    int write_wd = -1;          // its one-shot write watch on data_fd_
+    bool maybe_unread = false;       // parked (fd closed) with bytes possibly past read_offset
+    bool closed = false;             // fd closed; kept until its marks are acknowledged
+    bool queued = false;             // in ready_
+    bool skipping = false;           // discarding the rest of an overlong line
+    int write_wd = -1;               // its one-shot write watch on data_fd_
     uint64_t name_checked_scan = 0;  // the rescan whose listing found its name unchanged
     bool write_armed = false;        // that watch is set and has not fired
     LogFormat format = LogFormat::kAuto;

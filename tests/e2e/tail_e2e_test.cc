@@ -259,7 +259,9 @@ TEST_F(TailE2eTest, ReceiverFailuresLoseNothing) {
   EXPECT_EQ(statuses[500], 2u);
   for (const auto& r : loki_.Requests()) EXPECT_EQ(r.org_id, "team-a");
   std::string err = ReadFile(stderr_path());
-  EXPECT_THAT(err, ::testing::HasSubstr("loki_write_batch_retries_total{host="));
+  // sluice tail runs loki.write "tail": Alloy's metric, with its component labels.
+  EXPECT_THAT(err, ::testing::HasSubstr("loki_write_batch_retries_total{component_id="
+                                        "\\\"loki.write.tail\\\",component_path=\\\"/\\\",host="));
 }
 
 TEST_F(TailE2eTest, BadRequestIsDroppedCountedAndNotRetried) {
