@@ -1,0 +1,43 @@
+#include "agent/components/component.h"
+
+#include "absl/strings/str_cat.h"
+#include "agent/common/strings.h"
+
+namespace sluice {
+
+config::Value TargetsToValue(const std::vector<LabelSet>& targets) {
+  config::Array out;
+  out.reserve(targets.size());
+  for (const LabelSet& t : targets) {
+    config::Object o;
+    for (const auto& [k, v] : t.labels()) o[k] = config::Value::String(v);
+    out.push_back(config::Value::MakeObject(std::move(o)));
+  }
+  return config::Value::MakeArray(std::move(out));
+}
+
+config::Value ReceiverValue(const std::string& id) {
+  return config::Value::MakeCapsule({kReceiverType, id});
+}
+
+void ComponentEnv::Export(const std::string& id, config::Object exports) {
+  module->SetExports(id, config::Value::MakeObject(std::move(exports)));
+}
+
+bool ComponentEnv::Receivers(config::Decoder& d, std::vector<LogsNode*>* out,
+                             std::vector<std::string>* ids) {
+  std::vector<config::Capsule> caps;
+  if (!d.Capsules("forward_to", kReceiverType, &caps, config::Required::kYes)) return false;
+  for (const config::Capsule& cap : caps) {
+    auto it = receivers.find(cap.id);
+    if (it == receivers.end()) {
+      d.ErrorAt("forward_to", absl::StrCat("component \"", Av(cap.id), "\" is not a receiver"));
+      return false;
+    }
+    out->push_back(it->second);
+    if (ids != nullptr) ids->push_back(cap.id);
+  }
+  return true;
+}
+
+}  // namespace sluice

@@ -1,0 +1,150 @@
+// discovery.kubernetes, role "pod": pods from the API server (watched), or from the node's
+// kubelet when a field selector restricts it to one node, as targets with Alloy's
+// __meta_kubernetes_* labels. Other roles are refused with a message naming them.
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/common/strings.h"
+#include "agent/components/discovery/pods.h"
+
+namespace sluice {
+
+std::unique_ptr<Component> BuildDiscoveryKubernetes(const config::Component& c,
+                                                    const config::Block& args, ComponentEnv& env,
+                                                    config::Diags* diags) {
+  config::Decoder d(args, diags);
+  metadata::PodDiscoveryOptions o;
+  std::string role;
+  d.String("role", &role, config::Required::kYes);
+  std::string api_server;
+  bool has_api = d.String("api_server", &api_server);
+  std::string kubeconfig;
+  d.String("kubeconfig_file", &kubeconfig);
+  metadata::KubeEndpoint api;
+  std::optional<std::string> client_error = DecodeHttpClientConfig(d, &api.http);
+  if (const config::Block* nb = d.OptionalBlock("namespaces")) {
+    config::Decoder nd(*nb, diags);
+    bool own = false;
+    nd.Bool("own_namespace", &own);
+    nd.StringList("names", &o.namespaces);
+    nd.Finish();
+    if (own) {
+      std::ifstream f(absl::StrCat(kServiceAccountDir, "/namespace"));
+      std::string ns;
+      if (f >> ns) o.namespaces.push_back(ns);
+    }
+  }
+  std::vector<std::string> labels, fields;
+  for (const config::Block* sb : d.Blocks("selectors")) {
+    config::Decoder sd(*sb, diags);
+    std::string srole, label, field;
+    sd.String("role", &srole, config::Required::kYes);
+    sd.String("label", &label);
+    sd.String("field", &field);
+    if (!label.empty()) {
+      absl::StatusOr<metadata::LabelSelector> one = metadata::LabelSelector::Parse(label);
+      if (!one.ok()) sd.ErrorAt("label", std::string(one.status().message()));
+    }
+    if (!field.empty()) {
+      absl::StatusOr<metadata::FieldSelector> one = metadata::FieldSelector::Parse(field);
+      if (!one.ok()) sd.ErrorAt("field", std::string(one.status().message()));
+    }
+    if (sd.Finish() && srole != "pod") {
+      diags->Add(sb->span, absl::StrCat("sluice: selectors for role \"", Av(srole),
+                                        "\" cannot apply to role \"pod\""));
+    }
+    if (!label.empty()) labels.push_back(label);
+    if (!field.empty()) fields.push_back(field);
+  }
+  if (const config::Block* ab = d.OptionalBlock("attach_metadata")) {
+    config::Decoder ad(*ab, diags);
+    bool ns_meta = false;
+    ad.Bool("node", &o.attach_node);
+    ad.Bool("namespace", &ns_meta);
+    if (ad.Finish() && ns_meta) {
+      diags->Add(ab->span, "sluice: attach_metadata namespace is not supported (node is)");
+    }
+  }
+  if (!d.Finish()) return nullptr;
+  if (client_error) {
+    diags->Add(args.span, *client_error);
+    return nullptr;
+  }
+  if (role != "pod") {
+    d.ErrorAt("role", absl::StrCat("sluice: role \"", Av(role),
+                                   "\" is not supported (sluice ships pod logs: role \"pod\")"));
+    return nullptr;
+  }
+  if (!kubeconfig.empty()) {
+    d.ErrorAt("kubeconfig_file",
+              "sluice: kubeconfig_file is not supported; use api_server with bearer_token_file "
+              "and tls_config, or the in-cluster service account");
+    return nullptr;
+  }
+  o.label_selector = absl::StrJoin(labels, ",");
+  o.field_selector = absl::StrJoin(fields, ",");
+  absl::StatusOr<metadata::LabelSelector> ls = metadata::LabelSelector::Parse(o.label_selector);
+  absl::StatusOr<metadata::FieldSelector> fs = metadata::FieldSelector::Parse(o.field_selector);
+  if (!ls.ok() || !fs.ok()) {
+    diags->Add(args.span, std::string((!ls.ok() ? ls.status() : fs.status()).message()));
+    return nullptr;
+  }
+  o.labels = *ls;
+  o.fields = *fs;
+  if (has_api) {
+    if (!CheckHttpUrl(d, "api_server", &api_server)) return nullptr;
+    api.base_url = api_server;
+  } else {
+    // In the cluster: the service's address and the service account, as client-go does.
+    std::string host = EnvVar("KUBERNETES_SERVICE_HOST");
+    std::string port = EnvVar("KUBERNETES_SERVICE_PORT");
+    if (host.empty()) {
+      diags->Add(args.span,
+                 "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and "
+                 "KUBERNETES_SERVICE_PORT must be defined");
+      return nullptr;
+    }
+    if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
+    api.base_url = absl::StrCat("https://", host, ":", port.empty() ? "443" : port);
+    HttpClientConfig in_cluster = InClusterHttp();
+    if (!api.http.authorization && !api.http.basic_auth) {
+      api.http.authorization = in_cluster.authorization;
+    }
+    if (api.http.tls.ca_file.empty() && api.http.tls.ca_pem.empty()) {
+      api.http.tls.ca_file = in_cluster.tls.ca_file;
+    }
+  }
+  // Restricted to one node: that node's kubelet serves the pods, the API server is not asked
+  // (and is the fallback while the kubelet has never answered).
+  if (std::optional<std::string> node = o.fields.NodeName()) {
+    o.node_name = *node;
+    metadata::KubeEndpoint kubelet;
+    kubelet.base_url = EnvVar("SLUICE_KUBELET_URL");
+    if (kubelet.base_url.empty()) {
+      std::string host = EnvVar("NODE_IP");
+      if (host.empty()) host = *node;
+      if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
+      kubelet.base_url = absl::StrCat("https://", host, ":10250");
+    }
+    while (!kubelet.base_url.empty() && kubelet.base_url.back() == '/') kubelet.base_url.pop_back();
+    kubelet.http = api.http;  // the same credentials (the service account's token)
+    // Kubelet serving certificates are often self-signed (kubeadm's default).
+    if (EnvVar("SLUICE_KUBELET_INSECURE_SKIP_VERIFY") == "true") {
+      kubelet.http.tls.insecure_skip_verify = true;
+    }
+    o.kubelet = std::move(kubelet);
+  }
+  o.apiserver = std::move(api);
+  o.watch = true;
+  o.index.flavor = metadata::TargetFlavor::kKubernetes;
+  o.index.fallback_namespaces = o.namespaces;
+  // Only the node and the namespace can be told from a pod's directory name.
+  o.index.fallback =
+      o.labels.empty() &&
+      (o.fields.empty() || o.field_selector == absl::StrCat("spec.nodeName=", o.node_name) ||
+       o.field_selector == absl::StrCat("spec.nodeName==", o.node_name));
+  return MakePodsComponent(c, env, std::move(o));
+}
+
+}  // namespace sluice

@@ -1,0 +1,80 @@
+#include "agent/components/discovery/pods.h"
+
+#include <cstdlib>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/common/strings.h"
+
+namespace sluice {
+namespace {
+
+class PodsComponent final : public Component {
+ public:
+  PodsComponent(const std::string& id, ComponentEnv* env, metadata::PodDiscoveryOptions o)
+      : Component(id) {
+    std::string own = id;
+    discovery_ = std::make_unique<metadata::PodDiscovery>(
+        env->io, std::move(o), env->clock, env->metrics, [env, own](std::vector<LabelSet> targets) {
+          config::Object exports;
+          exports["targets"] = TargetsToValue(targets);
+          env->Export(own, std::move(exports));
+          env->exports_changed(own);
+        });
+    config::Object exports;
+    exports["targets"] = TargetsToValue({});
+    env->Export(id, std::move(exports));
+  }
+
+  // Its arguments name no other component's exports in practice; a change of them (a
+  // re-evaluation with other values) takes effect at the next reload.
+  bool Update(const config::Block&, config::Diags*) override { return true; }
+  absl::Status Start() override {
+    discovery_->Start();
+    return absl::OkStatus();
+  }
+  void StopReading() override { discovery_->Stop(); }
+  std::optional<std::string> Degraded() const override { return discovery_->Unhealthy(); }
+
+ private:
+  std::unique_ptr<metadata::PodDiscovery> discovery_;
+};
+
+}  // namespace
+
+std::unique_ptr<Component> MakePodsComponent(const config::Component& c, ComponentEnv& env,
+                                             metadata::PodDiscoveryOptions o) {
+  o.component_id = c.id;
+  o.pods_dir = env.options->pods_dir;
+  o.index.grace_period = env.options->pod_grace_period;
+  o.index.unknown_pod_wait = env.options->unknown_pod_wait;
+  return std::make_unique<PodsComponent>(c.id, &env, std::move(o));
+}
+
+std::string EnvVar(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? "" : v;
+}
+
+bool CheckHttpUrl(config::Decoder& d, std::string_view attr, std::string* url) {
+  if (auto parse = GoUrlParseError(*url)) {
+    d.ErrorAt(attr, *parse);
+    return false;
+  }
+  if (!absl::StartsWith(Av(*url), "http://") && !absl::StartsWith(Av(*url), "https://")) {
+    d.ErrorAt(attr, absl::StrCat("sluice: ", Av(attr), " \"", Av(*url),
+                                 "\" must start with http:// or https://"));
+    return false;
+  }
+  while (!url->empty() && url->back() == '/') url->pop_back();
+  return true;
+}
+
+HttpClientConfig InClusterHttp() {
+  HttpClientConfig h;
+  h.authorization = AuthorizationConfig{"Bearer", "", absl::StrCat(kServiceAccountDir, "/token")};
+  h.tls.ca_file = absl::StrCat(kServiceAccountDir, "/ca.crt");
+  return h;
+}
+
+}  // namespace sluice

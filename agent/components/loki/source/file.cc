@@ -1,0 +1,214 @@
+// loki.source.file: tails its targets' `__path__` files (a TailManager) and sends their lines,
+// labelled with the targets' public labels and `filename`, to forward_to. Positions live in
+// <storage.path>/<component id>/positions.yml, in Alloy's format.
+//
+// When its only receiver is a loki.process whose first stage is a plain stage.cri (or
+// stage.docker), the TailManager parses those lines itself and the entries enter the process at
+// its second stage: the same result, partial lines joined per file, one pass over each line.
+#include <cctype>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/common/strings.h"
+#include "agent/components/component.h"
+#include "agent/discovery/file_match.h"
+#include "agent/runtime/process_node.h"
+#include "agent/source/tail_manager.h"
+
+namespace sluice {
+namespace {
+
+class LokiSourceFile final : public Component {
+ public:
+  LokiSourceFile(std::string id, ComponentEnv* env)
+      : Component(std::move(id)), env_(env), timer_(*env->io) {}
+
+  // Everything but the targets is fixed at build (see component.h).
+  bool Build(const config::Block& args, config::Diags* diags);
+
+  bool Update(const config::Block& args, config::Diags* diags) override {
+    config::Decoder d(args, diags);
+    std::vector<LabelSet> targets;
+    if (!d.Targets("targets", &targets, config::Required::kYes)) return false;
+    targets_ = std::move(targets);
+    tail_->SetTargets(FileTargets());
+    return true;
+  }
+
+  absl::Status Start() override {
+    absl::Status st = tail_->Start();
+    if (file_match_) Arm();
+    return st;
+  }
+  void StopReading() override {
+    timer_.cancel();
+    tail_->StopReading();
+  }
+  void Finish() override { (void)tail_->SavePositions(); }
+  std::optional<std::string> Unhealthy() const override { return tail_->Unhealthy(); }
+
+ private:
+  std::vector<FileTarget> FileTargets();
+  void Arm() {
+    timer_.expires_after(absl::ToChronoNanoseconds(match_args_.sync_period));
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      tail_->SetTargets(FileTargets());
+      Arm();
+    });
+  }
+
+  ComponentEnv* env_;
+  std::unique_ptr<TailManager> tail_;
+  uint32_t route_ = 0;
+  LogFormat format_ = LogFormat::kPlain;
+  bool file_match_ = false;  // its own file_match block: targets are globs, expanded here
+  FileMatchArgs match_args_;
+  std::vector<LabelSet> targets_;  // as given (before its own file_match)
+  boost::asio::steady_timer timer_;
+};
+
+std::vector<FileTarget> LokiSourceFile::FileTargets() {
+  std::vector<LabelSet> expanded;
+  const std::vector<LabelSet>* list = &targets_;
+  if (file_match_) {
+    expanded = ExpandFileTargets(targets_, *env_->clock, match_args_.ignore_older_than);
+    list = &expanded;
+  }
+  std::vector<FileTarget> out;
+  std::set<std::string> seen;
+  for (const LabelSet& t : *list) {
+    const std::string* path = t.Get("__path__");
+    if (path == nullptr || path->empty()) continue;
+    // One tailer per path, as Alloy: the first target naming it wins.
+    if (!seen.insert(*path).second) continue;
+    FileTarget ft;
+    ft.path = *path;
+    // Alloy's loki.source.file keeps only the public labels of a target.
+    for (const auto& [k, v] : t.labels()) {
+      if (!absl::StartsWith(Av(k), "__")) ft.labels.Set(k, v);
+    }
+    ft.format = format_;
+    ft.route = route_;
+    out.push_back(std::move(ft));
+  }
+  return out;
+}
+
+bool LokiSourceFile::Build(const config::Block& args, config::Diags* diags) {
+  const RuntimeOptions& options = *env_->options;
+  config::Decoder d(args, diags);
+  d.Targets("targets", &targets_, config::Required::kYes);
+  std::vector<LogsNode*> forward;
+  std::vector<std::string> forward_ids;
+  env_->Receivers(d, &forward, &forward_ids);
+  TailOptions t;
+  t.target_mode = true;
+  t.memory_budget = env_->budget;
+  t.max_line_size = options.max_line_size;
+  t.event_coalesce = options.read_interval;
+  t.rescan_interval = options.rescan_interval;
+  t.positions_interval = options.positions_interval;
+  t.max_open_files = options.max_open_files;
+  auto own_path = options.positions_paths.find(id());
+  t.positions_path = own_path != options.positions_paths.end()
+                         ? own_path->second
+                         : absl::StrCat(options.storage_path, "/", id(), "/positions.yml");
+  t.component_id = id();
+  std::string encoding;
+  if (d.String("encoding", &encoding) && !encoding.empty()) {
+    std::string lower = encoding;
+    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower != "utf-8" && lower != "utf8") {
+      d.ErrorAt("encoding", absl::StrCat("encoding \"", Av(encoding),
+                                         "\" is not supported by sluice (only UTF-8)"));
+    }
+  }
+  d.Bool("tail_from_end", &t.tail_from_end);
+  std::string legacy;
+  d.String("legacy_positions_file", &legacy);
+  t.legacy_positions_path = legacy;
+  std::string on_error;
+  if (d.String("on_positions_file_error", &on_error) &&
+      !ParsePositionsErrorPolicy(on_error, &t.on_positions_error)) {
+    d.ErrorAt("on_positions_file_error",
+              absl::StrCat("unknown on_positions_file_error value \"", Av(on_error),
+                           "\" (want restart_from_beginning, restart_from_end or skip)"));
+  }
+  if (const config::Block* dec = d.OptionalBlock("decompression")) {
+    config::Decoder dd(*dec, diags);
+    bool enabled = false;
+    dd.Bool("enabled", &enabled);
+    std::string format;
+    dd.String("format", &format);
+    absl::Duration delay;
+    dd.Duration("initial_delay", &delay);
+    if (enabled) {
+      dd.Error(dec->span, "decompression is not supported by sluice");
+    }
+    dd.Finish();
+  }
+  if (const config::Block* fw = d.OptionalBlock("file_watch")) {
+    // Alloy polls files with stat at these frequencies; sluice is told of writes by inotify
+    // (with a periodic rescan as a safety net), so the values are accepted and have no use.
+    config::Decoder fd(*fw, diags);
+    absl::Duration min_poll = absl::Milliseconds(250), max_poll = absl::Milliseconds(250);
+    fd.Duration("min_poll_frequency", &min_poll);
+    fd.Duration("max_poll_frequency", &max_poll);
+    if (min_poll > max_poll) {
+      fd.Error(fw->span, "min_poll_frequency must not be greater than max_poll_frequency");
+    }
+    fd.Finish();
+  }
+  if (const config::Block* fm = d.OptionalBlock("file_match")) {
+    config::Decoder md(*fm, diags);
+    md.Bool("enabled", &file_match_);
+    md.Duration("sync_period", &match_args_.sync_period);
+    md.Duration("ignore_older_than", &match_args_.ignore_older_than);
+    md.Finish();
+  }
+  if (!d.Finish()) return false;
+
+  std::vector<LogsNode*> route_nodes = forward;
+  if (options.source_format.has_value()) {
+    format_ = *options.source_format;
+  } else if (forward_ids.size() == 1 && absl::StartsWith(Av(forward_ids[0]), "loki.process.")) {
+    const config::Component* pc = env_->module->Find(forward_ids[0]);
+    config::Block pb;
+    config::Diags scratch;
+    if (pc != nullptr && env_->module->Evaluate(*pc, &pb, &scratch) && !pb.body.blocks.empty()) {
+      const config::Block& first = pb.body.blocks.front();
+      bool plain = first.body.attrs.empty() && first.body.blocks.empty();
+      auto* node = static_cast<ProcessNode*>(forward[0]);
+      if (plain && first.name == "stage.cri") {
+        format_ = LogFormat::kCri;
+        route_nodes = {node->EntryFrom(1)};
+      } else if (plain && first.name == "stage.docker") {
+        format_ = LogFormat::kDocker;
+        route_nodes = {node->EntryFrom(1)};
+      }
+    }
+  }
+  route_ = env_->router->AddRoute(route_nodes);
+  uint32_t index = env_->sources++;
+  t.file_id_base = static_cast<uint64_t>(index) << LogsRouter::kSourceShift;
+  tail_ = std::make_unique<TailManager>(env_->io, t, env_->clock, env_->metrics, nullptr);
+  tail_->SetOutput(env_->router);
+  env_->router->AddSource(tail_.get());
+  tail_->SetTargets(FileTargets());
+  env_->Export(id(), {});
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<Component> BuildLokiSourceFile(const config::Component& c,
+                                               const config::Block& args, ComponentEnv& env,
+                                               config::Diags* diags) {
+  auto s = std::make_unique<LokiSourceFile>(c.id, &env);
+  if (!s->Build(args, diags)) return nullptr;
+  return s;
+}
+
+}  // namespace sluice
