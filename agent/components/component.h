@@ -4,9 +4,11 @@
 // internal/component/<namespace>/<name>/: its arguments, its exports, Build and Update. The
 // Runtime evaluates each block in dependency order and calls the type's Build; when a
 // component's inputs change (a glob found new files, the pod list moved) it evaluates the
-// dependents again and calls their Update with the new arguments. Build is construction plus
-// the first Update, so loading and re-evaluation decode arguments with the same code. Adding a
-// component touches its own file and one line of the table in registry.cc.
+// dependents again and calls their Update with the new arguments. Where arguments can change
+// while running (targets, globs, relabel rules over targets), Build is construction plus the
+// first Update, so loading and re-evaluation decode them with the same code; the rest (where a
+// source sends, a writer's endpoints, a process's stages) changes at a reload, which builds a
+// new graph. Adding a component touches its own file and one line of the table in registry.cc.
 //
 // Built on the loading thread, before anything runs; from Start() on every method but Drain(),
 // Unhealthy() and Degraded() runs on the tail thread. Owned by the Runtime.
