@@ -64,8 +64,9 @@ WriteNode::TenantBatcher* WriteNode::BatcherFor(Endpoint& ep, std::string_view t
                                              batch->tenant = raw->tenant;
                                              epp->sender->Enqueue(std::move(batch));
                                            });
+  // Batches are encoded and compressed by the sink on the endpoint's send thread (Deliver), not
+  // here: the tail thread only reads, parses and batches, and a catch-up uses a second core.
   Sink* sink = ep.sink;
-  raw->batcher->SetPrepare([sink](Batch* b) { sink->Prepare(b); });
   std::tie(raw->limited_entries, raw->limited_bytes) =
       sink->DropCounters(raw->tenant, "stream_limited");
   raw->slot = router_->AddSlot(raw->batcher.get());
