@@ -20,8 +20,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "agent/common/flags.h"
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
 #include "agent/common/thread.h"
@@ -52,47 +54,21 @@ constexpr char kUsage[] =
     "  sluice tail [DIR...] [options] tail *.log files under DIR (default /var/log/pods, layout\n"
     "                                 /var/log/pods/<ns>_<pod>_<uid>/<container>/<n>.log)\n"
     "  sluice --version               print the version\n"
-    "  sluice --help                  this text; 'sluice tail --help' for the options\n";
+    "  sluice --help                  this text; 'sluice run --help' and 'sluice tail --help'\n"
+    "                                 for the options\n";
 
-constexpr char kTailUsage[] =
+constexpr char kTailIntro[] =
     "Usage: sluice tail [DIR...] [options]      (DIR defaults to /var/log/pods)\n"
     "\n"
     "Tails every *.log file under each DIR (new files and directories are picked up as they\n"
     "appear), parses CRI, docker json-file or plain lines, labels entries with namespace, pod,\n"
     "container, stream and filename, and pushes them to Loki. Without --url, entries are\n"
-    "printed to stdout as JSON lines.\n"
+    "printed to stdout as JSON lines. It runs the Alloy configuration --print-config shows,\n"
+    "as `sluice run` would.\n"
     "\n"
-    "Options:\n"
-    "  --url URL                 Loki push URL, e.g. http://loki:3100/loki/api/v1/push\n"
-    "  --tenant ID               X-Scope-OrgID sent with every push\n"
-    "  --label k=v               static label added to every entry (repeatable)\n"
-    "  --storage.path DIR        where positions are kept (default data-sluice)\n"
-    "  --batch-size BYTES        flush a batch at this many line bytes (default 1MiB)\n"
-    "  --batch-wait DURATION     flush a batch this long after its first entry (default 1s)\n"
-    "  --memory-budget BYTES     line bytes read but not yet acknowledged by Loki; reading\n"
-    "                            pauses at this mark (default 8MiB)\n"
-    "  --max-retries N           drop a batch after N failed tries (default 0: retry until\n"
-    "                            Loki takes it; reading pauses meanwhile)\n"
-    "  --min-backoff DURATION    first retry delay (default 500ms)\n"
-    "  --max-backoff DURATION    longest retry delay (default 5m)\n"
-    "  --remote-timeout DURATION timeout of one push request (default 10s)\n"
-    "  --max-line-size BYTES     longer lines are truncated and counted (default 256KiB)\n"
-    "  --format auto|cri|docker|plain   line format (default auto: decided per file)\n"
-    "  --tail-from-end           start files with no stored position at their end\n"
-    "  --read-interval DURATION  a written file is read this long after its first write, with\n"
-    "                            the writes that follow (default 50ms; 0: at each write)\n"
-    "  --max-open-files N        files held open at once (default: the fd limit less 128);\n"
-    "                            idle files past it are closed and reopened for their turn\n"
-    "  --positions.on-error POLICY  unreadable positions file: restart_from_beginning\n"
-    "                            (default), restart_from_end or skip (as Alloy)\n"
-    "  --positions-interval DURATION  fsync period of the positions file (default 5s; it is\n"
-    "                            written within milliseconds of each acknowledgement)\n"
-    "  --shutdown-timeout DURATION  how long SIGTERM waits for in-flight batches (default 15s)\n"
-    "  --server.http.listen-addr ADDR  serve /metrics and /-/healthy there (default: none)\n"
-    "  --print-config            print the Alloy configuration this command runs, and exit\n"
-    "  --log.level LEVEL         debug, info, warn or error (default info)\n";
+    "Options:\n";
 
-constexpr char kRunUsage[] =
+constexpr char kRunIntro[] =
     "Usage: sluice run PATH [options]\n"
     "\n"
     "Runs the log-shipping components of an Alloy configuration: PATH is a file, or a directory\n"
@@ -101,41 +77,12 @@ constexpr char kRunUsage[] =
     "discovery.kubernetes (role pod) and a logging block.\n"
     "Anything else is an error naming it.\n"
     "\n"
-    "Options (as alloy run):\n"
-    "  --server.http.listen-addr ADDR  address of the HTTP server (default 127.0.0.1:12345)\n"
-    "  --storage.path DIR        where positions are kept: DIR/<component id>/positions.yml\n"
-    "                            (default data-alloy)\n"
-    "  --stability.level LEVEL   accepted for compatibility (generally-available,\n"
-    "                            public-preview, experimental)\n"
-    "  --disable-reporting       accepted for compatibility (sluice reports nothing)\n"
-    "sluice's own:\n"
-    "  --memory-budget BYTES     line bytes read but not yet acknowledged; reading pauses at\n"
-    "                            this mark (default 8MiB)\n"
-    "  --max-line-size BYTES     longer lines are truncated and counted (default 256KiB)\n"
-    "  --read-interval DURATION  how long after a write a file is read (default 50ms)\n"
-    "  --max-open-files N        files held open at once (default: the fd limit less 128)\n"
-    "  --shutdown-timeout DURATION  how long SIGTERM waits for in-flight batches (default 15s)\n"
-    "  --log.level LEVEL         debug, info, warn or error (default info; a logging block in\n"
-    "                            the configuration overrides it)\n"
-    "Kubernetes metadata (discovery.kubelet, discovery.kubernetes role pod):\n"
-    "  --kubernetes.pods-dir DIR  pod log directory watched for new pods (default\n"
-    "                            /var/log/pods; \"\" to watch none)\n"
-    "  --kubernetes.unknown-pod-wait DURATION  how long the files of a pod the discovery does\n"
-    "                            not know wait for its metadata before they are read with\n"
-    "                            labels from their path alone (default 10s)\n"
-    "  --kubernetes.grace-period DURATION  how long a pod that left the list keeps its targets\n"
-    "                            (default 1m)\n";
+    "Options (the first ones as alloy run; byte sizes as in a config: 1MB = 1MiB):\n";
 
-struct Parsed {
-  TailPreset preset;
-  RuntimeOptions runtime;
-  std::string listen_addr;  // empty: no HTTP server
-  bool print_config = false;
-};
-
-int Usage(std::string_view message) {
-  std::fprintf(stderr, "sluice: %.*s\nRun 'sluice tail --help' for usage.\n",
-               static_cast<int>(message.size()), message.data());
+int Usage(std::string_view message, std::string_view command) {
+  std::fprintf(stderr, "sluice: %.*s\nRun 'sluice %.*s --help' for usage.\n",
+               static_cast<int>(message.size()), message.data(), static_cast<int>(command.size()),
+               command.data());
   return kExitUsage;
 }
 
@@ -144,167 +91,171 @@ bool IsRegularFile(const std::string& path) {
   return std::filesystem::is_regular_file(path, ec);
 }
 
-// Parses `sluice tail` arguments into the preset and the runtime's options. Returns -1 to go on,
-// or an exit code.
+absl::Status SetLogLevelFlag(std::string_view v) {
+  LogLevel level;
+  if (!ParseLogLevel(v, &level)) {
+    return absl::InvalidArgumentError("must be debug, info, warn or error");
+  }
+  SetLogLevel(level);
+  return absl::OkStatus();
+}
+
+// The flags `sluice run` and `sluice tail` share: how the runtime reads, bounds and stops.
+void AddRuntimeFlags(FlagSet& f, RuntimeOptions* r, int* max_open_files) {
+  f.Bytes("memory-budget", &r->memory_budget,
+          "line bytes read but not yet acknowledged by Loki; reading pauses at this mark "
+          "(default 8MiB)");
+  f.Bytes("max-line-size", &r->max_line_size,
+          "longer lines are truncated and counted (default 256KiB)");
+  f.Duration("read-interval", &r->read_interval,
+             "a written file is read this long after its first write, with the writes that "
+             "follow (default 50ms; 0: at each write)");
+  f.Duration("rescan-interval", &r->rescan_interval,
+             "how often files are checked without an event, the safety net for missed events "
+             "(default 10s)");
+  f.Duration("positions-interval", &r->positions_interval,
+             "fsync period of the positions files (default 5s; they are written within "
+             "milliseconds of each acknowledgement)");
+  f.Int("max-open-files", max_open_files, 1,
+        "files held open at once (default: the fd limit less 128); idle files past it are "
+        "closed and reopened for their turn");
+  f.Duration("shutdown-timeout", &r->shutdown_timeout,
+             "how long SIGTERM waits for in-flight batches (default 15s)");
+  f.Custom("log.level", "LEVEL", &SetLogLevelFlag,
+           "debug, info, warn or error (default info; a logging block in the configuration "
+           "overrides it)");
+}
+
+// `sluice tail` arguments into the preset and the runtime's options.
+struct Parsed {
+  TailPreset preset;
+  RuntimeOptions runtime;
+  std::string listen_addr;  // empty: no HTTP server
+  bool print_config = false;
+};
+
+void AddTailFlags(FlagSet& f, Parsed* p, std::string* storage_path, LogFormat* format,
+                  int* max_open_files) {
+  TailPreset& t = p->preset;
+  f.Custom(
+      "url", "URL",
+      [&t](std::string_view v) {
+        if (!absl::StartsWith(Av(v), "http://") && !absl::StartsWith(Av(v), "https://")) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("must start with http:// or https://, got \"", Av(v), "\""));
+        }
+        t.url = std::string(v);
+        return absl::OkStatus();
+      },
+      "Loki push URL, e.g. http://loki:3100/loki/api/v1/push");
+  f.String("tenant", &t.tenant, "X-Scope-OrgID sent with every push", /*allow_empty=*/true, "ID");
+  f.Custom(
+      "label", "k=v",
+      [&t](std::string_view v) {
+        size_t e = v.find('=');
+        if (e == std::string_view::npos) {
+          return absl::InvalidArgumentError(absl::StrCat("wants k=v, got \"", Av(v), "\""));
+        }
+        std::string k(v.substr(0, e));
+        if (!IsValidLabelName(k)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("invalid label name \"", k, "\" (must match [a-zA-Z_][a-zA-Z0-9_]*)"));
+        }
+        t.labels.emplace_back(k, std::string(v.substr(e + 1)));
+        return absl::OkStatus();
+      },
+      "static label added to every entry (repeatable)");
+  f.String("storage.path", storage_path,
+           "where positions are kept: DIR/tail/positions.yml (default data-sluice)", false, "DIR");
+  f.Bytes("batch-size", &t.batch_size, "flush a batch at this many line bytes (default 1MiB)");
+  f.Duration("batch-wait", &t.batch_wait,
+             "flush a batch this long after its first entry "
+             "(default 1s)");
+  AddRuntimeFlags(f, &p->runtime, max_open_files);
+  f.Int("max-retries", &t.max_retries, 0,
+        "drop a batch after N failed tries (default 0: retry until Loki takes it; reading "
+        "pauses meanwhile)");
+  f.Duration("min-backoff", &t.min_backoff, "first retry delay (default 500ms)");
+  f.Duration("max-backoff", &t.max_backoff, "longest retry delay (default 5m)");
+  f.Duration("remote-timeout", &t.remote_timeout, "timeout of one push request (default 10s)");
+  f.Custom(
+      "format", "auto|cri|docker|plain",
+      [format](std::string_view v) {
+        if (!ParseLogFormat(v, format)) {
+          return absl::InvalidArgumentError("must be auto, cri, docker or plain");
+        }
+        return absl::OkStatus();
+      },
+      "line format (default auto: decided per file)");
+  f.Bool("tail-from-end", &t.tail_from_end, "start files with no stored position at their end");
+  f.Custom(
+      "positions.on-error", "POLICY",
+      [&t](std::string_view v) {
+        PositionsErrorPolicy policy;
+        if (!ParsePositionsErrorPolicy(v, &policy)) {
+          return absl::InvalidArgumentError(
+              "must be restart_from_beginning, restart_from_end or skip");
+        }
+        t.on_positions_error = std::string(v);
+        return absl::OkStatus();
+      },
+      "unreadable positions file: restart_from_beginning (default), restart_from_end or skip "
+      "(as Alloy)");
+  f.String("server.http.listen-addr", &p->listen_addr,
+           "serve /metrics, /-/ready and /-/healthy there (default: no HTTP server)", false,
+           "ADDR");
+  f.Bool("print-config", &p->print_config,
+         "print the Alloy configuration this command runs, and exit");
+}
+
+std::string TailUsage() {
+  Parsed p;
+  std::string storage;
+  LogFormat format;
+  int max_open_files;
+  FlagSet f;
+  AddTailFlags(f, &p, &storage, &format, &max_open_files);
+  return absl::StrCat(kTailIntro, f.Help());
+}
+
+// Parses `sluice tail` arguments. Returns -1 to go on, or an exit code.
 int ParseTail(int argc, char** argv, Parsed* p) {
   TailPreset& t = p->preset;
   RuntimeOptions& r = p->runtime;
-  r.storage_path = "data-sluice";
   std::string storage_path = "data-sluice";
   LogFormat format = LogFormat::kAuto;
-  for (int i = 0; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kTailUsage, stdout);
-      return kExitOk;
-    }
-    if (arg.substr(0, 2) != "--") {
-      // Absolute, so that `filename` labels and positions do not depend on the working
-      // directory (symlinks are kept as given).
-      std::error_code ec;
-      std::filesystem::path abs = std::filesystem::absolute(std::filesystem::path(arg), ec);
-      std::string root = ec ? std::string(arg) : abs.lexically_normal().string();
-      while (root.size() > 1 && root.back() == '/') root.pop_back();
-      t.roots.push_back(std::move(root));
-      continue;
-    }
-    std::string name(arg.substr(2));
-    std::string value;
-    bool has_value = false;
-    size_t eq = name.find('=');
-    if (eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      has_value = true;
-    }
-    auto need_value = [&]() -> bool {
-      if (has_value) return true;
-      if (i + 1 >= argc) return false;
-      value = argv[++i];
-      return true;
-    };
-    auto bytes = [&](uint64_t* out) -> int {
-      if (!need_value()) return Usage(absl::StrCat("--", name, " needs a value"));
-      absl::StatusOr<uint64_t> v = ParseByteSize(value);
-      if (!v.ok()) return Usage(absl::StrCat("--", name, ": ", v.status().message()));
-      if (*v == 0) return Usage(absl::StrCat("--", name, " must be greater than 0"));
-      *out = *v;
-      return -1;
-    };
-    auto size = [&](size_t* out) -> int {
-      uint64_t v = 0;
-      int rc = bytes(&v);
-      if (rc == -1) *out = static_cast<size_t>(v);
-      return rc;
-    };
-    auto duration = [&](absl::Duration* out) -> int {
-      if (!need_value()) return Usage(absl::StrCat("--", name, " needs a value"));
-      absl::StatusOr<absl::Duration> v = ParseDurationArg(value);
-      if (!v.ok()) return Usage(absl::StrCat("--", name, ": ", v.status().message()));
-      *out = *v;
-      return -1;
-    };
-    int rc = -1;
-    if (name == "url") {
-      if (!need_value() || value.empty()) return Usage("--url needs a value");
-      if (value.rfind("http://", 0) != 0 && value.rfind("https://", 0) != 0) {
-        return Usage(
-            absl::StrCat("--url must start with http:// or https://, got \"", value, "\""));
-      }
-      t.url = value;
-    } else if (name == "tenant") {
-      if (!need_value()) return Usage("--tenant needs a value");
-      t.tenant = value;
-    } else if (name == "label") {
-      if (!need_value()) return Usage("--label needs k=v");
-      size_t e = value.find('=');
-      if (e == std::string::npos)
-        return Usage(absl::StrCat("--label wants k=v, got \"", value, "\""));
-      std::string k = value.substr(0, e);
-      if (!IsValidLabelName(k)) {
-        return Usage(absl::StrCat("--label: invalid label name \"", k,
-                                  "\" (must match [a-zA-Z_][a-zA-Z0-9_]*)"));
-      }
-      t.labels.emplace_back(k, value.substr(e + 1));
-    } else if (name == "storage.path") {
-      if (!need_value() || value.empty()) return Usage("--storage.path needs a value");
-      storage_path = value;
-    } else if (name == "server.http.listen-addr") {
-      if (!need_value() || value.find(':') == std::string::npos) {
-        return Usage("--server.http.listen-addr wants host:port");
-      }
-      p->listen_addr = value;
-    } else if (name == "print-config") {
-      p->print_config = true;
-    } else if (name == "batch-size") {
-      rc = bytes(&t.batch_size);
-    } else if (name == "batch-wait") {
-      rc = duration(&t.batch_wait);
-    } else if (name == "memory-budget") {
-      rc = size(&r.memory_budget);
-    } else if (name == "max-line-size") {
-      rc = size(&r.max_line_size);
-    } else if (name == "max-retries") {
-      int n;
-      if (!need_value() || !absl::SimpleAtoi(value, &n) || n < 0) {
-        return Usage("--max-retries needs a whole number >= 0");
-      }
-      t.max_retries = n;
-    } else if (name == "min-backoff") {
-      rc = duration(&t.min_backoff);
-    } else if (name == "max-backoff") {
-      rc = duration(&t.max_backoff);
-    } else if (name == "remote-timeout") {
-      rc = duration(&t.remote_timeout);
-    } else if (name == "shutdown-timeout") {
-      rc = duration(&r.shutdown_timeout);
-    } else if (name == "format") {
-      if (!need_value() || !ParseLogFormat(value, &format)) {
-        return Usage("--format must be auto, cri, docker or plain");
-      }
-    } else if (name == "max-open-files") {
-      int n;
-      if (!need_value() || !absl::SimpleAtoi(value, &n) || n < 1) {
-        return Usage("--max-open-files needs a whole number >= 1");
-      }
-      r.max_open_files = static_cast<size_t>(n);
-    } else if (name == "positions.on-error") {
-      PositionsErrorPolicy policy;
-      if (!need_value() || !ParsePositionsErrorPolicy(value, &policy)) {
-        return Usage(
-            "--positions.on-error must be restart_from_beginning, restart_from_end or skip");
-      }
-      t.on_positions_error = value;
-    } else if (name == "tail-from-end") {
-      t.tail_from_end = true;
-    } else if (name == "log.level") {
-      LogLevel level;
-      if (!need_value() || !ParseLogLevel(value, &level)) {
-        return Usage("--log.level must be debug, info, warn or error");
-      }
-      SetLogLevel(level);
-    } else if (name == "rescan-interval") {
-      rc = duration(&r.rescan_interval);
-      t.sync_period = r.rescan_interval;
-    } else if (name == "read-interval") {
-      rc = duration(&r.read_interval);
-    } else if (name == "positions-interval") {
-      rc = duration(&r.positions_interval);
-    } else {
-      return Usage(absl::StrCat("unknown option --", name));
-    }
-    if (rc != -1) return rc;
+  int max_open_files = 0;
+  FlagSet flags;
+  AddTailFlags(flags, p, &storage_path, &format, &max_open_files);
+  std::vector<std::string> args;
+  bool help = false;
+  absl::Status st = flags.Parse(argc, argv, &args, &help);
+  if (help) {
+    std::fputs(TailUsage().c_str(), stdout);
+    return kExitOk;
+  }
+  if (!st.ok()) return Usage(std::string(st.message()), "tail");
+  for (const std::string& arg : args) {
+    // Absolute, so that `filename` labels and positions do not depend on the working
+    // directory (symlinks are kept as given).
+    std::error_code ec;
+    std::filesystem::path abs = std::filesystem::absolute(std::filesystem::path(arg), ec);
+    std::string root = ec ? arg : abs.lexically_normal().string();
+    while (root.size() > 1 && root.back() == '/') root.pop_back();
+    t.roots.push_back(std::move(root));
   }
   if (t.roots.empty()) t.roots.push_back("/var/log/pods");  // kubelet's pod log directory
   if (t.min_backoff > t.max_backoff) {
-    return Usage("--min-backoff must not exceed --max-backoff");
+    return Usage("--min-backoff must not exceed --max-backoff", "tail");
   }
   if (t.remote_timeout <= absl::ZeroDuration()) {
-    return Usage("--remote-timeout must be greater than 0");
+    return Usage("--remote-timeout must be greater than 0", "tail");
   }
-  if (t.sync_period <= absl::ZeroDuration()) {
-    return Usage("--rescan-interval must be greater than 0");
+  if (r.rescan_interval <= absl::ZeroDuration()) {
+    return Usage("--rescan-interval must be greater than 0", "tail");
   }
+  r.max_open_files = static_cast<size_t>(max_open_files);
+  t.sync_period = r.rescan_interval;
   r.config_path = "<sluice tail>";
   r.config_text = TailPresetConfig(t, &IsRegularFile);
   r.source_format = format;
@@ -361,80 +312,60 @@ void WaitAndShutdown(sigset_t set, Fn shutdown, std::function<void()> reload = n
   stopper.join();
 }
 
+void AddRunFlags(FlagSet& f, RuntimeOptions* o, int* max_open_files) {
+  f.Custom(
+      "server.http.listen-addr", "ADDR",
+      [o](std::string_view v) {
+        if (v.find(':') == std::string_view::npos) {
+          return absl::InvalidArgumentError(absl::StrCat("wants host:port, got \"", Av(v), "\""));
+        }
+        o->http_listen_addr = std::string(v);
+        return absl::OkStatus();
+      },
+      "address of the HTTP server (default 127.0.0.1:12345)");
+  f.String("storage.path", &o->storage_path,
+           "where positions are kept: DIR/<component id>/positions.yml (default data-alloy)", false,
+           "DIR");
+  f.Custom(
+      "stability.level", "LEVEL",
+      [](std::string_view v) {
+        if (v != "generally-available" && v != "public-preview" && v != "experimental") {
+          return absl::InvalidArgumentError(
+              "must be generally-available, public-preview or experimental");
+        }
+        return absl::OkStatus();
+      },
+      "accepted for compatibility (generally-available, public-preview, experimental)");
+  f.Ignored("disable-reporting", false, "accepted for compatibility (sluice reports nothing)");
+  AddRuntimeFlags(f, o, max_open_files);
+  f.String("kubernetes.pods-dir", &o->pods_dir,
+           "pod log directory watched for new pods by discovery.kubelet and "
+           "discovery.kubernetes (default /var/log/pods; \"\" to watch none)",
+           /*allow_empty=*/true, "DIR");
+  f.Duration("kubernetes.unknown-pod-wait", &o->unknown_pod_wait,
+             "how long the files of a pod the discovery does not know wait for its metadata "
+             "before they are read with labels from their path alone (default 10s)");
+  f.Duration("kubernetes.grace-period", &o->pod_grace_period,
+             "how long a pod that left the list keeps its targets (default 1m)");
+}
+
 // Parses `sluice run|validate` arguments. Returns -1 to go on, or an exit code.
 int ParseRun(int argc, char** argv, RuntimeOptions* o) {
-  for (int i = 0; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kRunUsage, stdout);
-      return kExitOk;
-    }
-    if (arg.substr(0, 2) != "--") {
-      if (!o->config_path.empty()) return Usage("run takes one PATH");
-      o->config_path = std::string(arg);
-      continue;
-    }
-    std::string name(arg.substr(2));
-    std::string value;
-    bool has_value = false;
-    size_t eq = name.find('=');
-    if (eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      has_value = true;
-    }
-    auto need_value = [&]() -> bool {
-      if (has_value) return true;
-      if (i + 1 >= argc) return false;
-      value = argv[++i];
-      return true;
-    };
-    if (name == "disable-reporting") continue;
-    if (!need_value()) return Usage(absl::StrCat("--", name, " needs a value"));
-    if (name == "server.http.listen-addr") {
-      if (value.find(':') == std::string::npos) {
-        return Usage(
-            absl::StrCat("--server.http.listen-addr wants host:port, got \"", value, "\""));
-      }
-      o->http_listen_addr = value;
-    } else if (name == "storage.path") {
-      if (value.empty()) return Usage("--storage.path needs a value");
-      o->storage_path = value;
-    } else if (name == "stability.level") {
-      if (value != "generally-available" && value != "public-preview" && value != "experimental") {
-        return Usage(
-            "--stability.level must be generally-available, public-preview or experimental");
-      }
-    } else if (name == "memory-budget" || name == "max-line-size") {
-      absl::StatusOr<uint64_t> v = ParseByteSize(value);
-      if (!v.ok() || *v == 0) return Usage(absl::StrCat("--", name, ": invalid size"));
-      (name == "memory-budget" ? o->memory_budget : o->max_line_size) = static_cast<size_t>(*v);
-    } else if (name == "read-interval" || name == "shutdown-timeout" ||
-               name == "kubernetes.unknown-pod-wait" || name == "kubernetes.grace-period") {
-      absl::StatusOr<absl::Duration> v = ParseDurationArg(value);
-      if (!v.ok()) return Usage(absl::StrCat("--", name, ": ", v.status().message()));
-      if (name == "read-interval") o->read_interval = *v;
-      if (name == "shutdown-timeout") o->shutdown_timeout = *v;
-      if (name == "kubernetes.unknown-pod-wait") o->unknown_pod_wait = *v;
-      if (name == "kubernetes.grace-period") o->pod_grace_period = *v;
-    } else if (name == "kubernetes.pods-dir") {
-      o->pods_dir = value;
-    } else if (name == "max-open-files") {
-      int n;
-      if (!absl::SimpleAtoi(value, &n) || n < 1) {
-        return Usage("--max-open-files needs a whole number >= 1");
-      }
-      o->max_open_files = static_cast<size_t>(n);
-    } else if (name == "log.level") {
-      LogLevel level;
-      if (!ParseLogLevel(value, &level))
-        return Usage("--log.level must be debug, info, warn or error");
-      SetLogLevel(level);
-    } else {
-      return Usage(absl::StrCat("unknown option --", name));
-    }
+  int max_open_files = 0;
+  FlagSet flags;
+  AddRunFlags(flags, o, &max_open_files);
+  std::vector<std::string> args;
+  bool help = false;
+  absl::Status st = flags.Parse(argc, argv, &args, &help);
+  if (help) {
+    std::fputs(absl::StrCat(kRunIntro, flags.Help()).c_str(), stdout);
+    return kExitOk;
   }
-  if (o->config_path.empty()) return Usage("missing PATH (a config.alloy file or a directory)");
+  if (!st.ok()) return Usage(std::string(st.message()), "run");
+  if (args.size() > 1) return Usage("run takes one PATH", "run");
+  if (args.empty()) return Usage("missing PATH (a config.alloy file or a directory)", "run");
+  o->config_path = args[0];
+  o->max_open_files = static_cast<size_t>(max_open_files);
   return -1;
 }
 
@@ -503,12 +434,12 @@ int RunFmt(int argc, char** argv) {
       std::fputs("Usage: sluice fmt PATH [--write]   (PATH - reads stdin)\n", stdout);
       return kExitOk;
     } else if (arg.substr(0, 1) == "-" && arg != "-") {
-      return Usage(absl::StrCat("unknown option ", std::string(arg)));
+      return Usage(absl::StrCat("unknown option ", std::string(arg)), "fmt");
     } else {
       path = std::string(arg);
     }
   }
-  if (path.empty()) return Usage("fmt needs a file (or - for stdin)");
+  if (path.empty()) return Usage("fmt needs a file (or - for stdin)", "fmt");
   std::string text;
   if (path == "-") {
     char buf[65536];
