@@ -74,62 +74,82 @@ WriteNode::TenantBatcher* WriteNode::BatcherFor(Endpoint& ep, std::string_view t
   return raw;
 }
 
-void WriteNode::Push(ProcessEntry& e) {
-  // Lines come in runs of one file's labels: each endpoint's stream is found once per run, not
-  // once per line (rendering and hashing the labels per line was a fifth of the agent's CPU).
-  if (!have_last_ || !(e.labels == last_labels_)) {
-    last_labels_ = e.labels;
-    have_last_ = true;
-    // external_labels under the entry's own.
-    labels_scratch_ = e.labels;
-    for (const auto& [k, v] : settings_.external_labels.labels()) {
-      if (labels_scratch_.Get(k) == nullptr) labels_scratch_.Set(k, v);
-    }
-    labels_scratch_.RenderLokiTo(&key_scratch_);
-    for (auto& ep : endpoints_) ep->cached = false;
+void WriteNode::Resolve(const LabelSet& labels, Route* route) {
+  // external_labels under the entry's own.
+  labels_scratch_ = labels;
+  for (const auto& [k, v] : settings_.external_labels.labels()) {
+    if (labels_scratch_.Get(k) == nullptr) labels_scratch_.Set(k, v);
   }
+  labels_scratch_.RenderLokiTo(&key_scratch_);
+  route->labels = labels;
+  route->targets.clear();
+  for (auto& ep : endpoints_) {
+    // Tenant from the entry (stage.tenant), else the endpoint's.
+    const std::string* entry_tenant = labels.Get("__tenant_id__");
+    std::string_view tenant = entry_tenant != nullptr ? std::string_view(*entry_tenant)
+                                                      : std::string_view(ep->settings.tenant);
+    TenantBatcher* tb = BatcherFor(*ep, tenant);
+    Target t;
+    auto it = tb->streams.find(key_scratch_);
+    if (it != tb->streams.end()) {
+      t = Target{tb, it->second, false};
+    } else if (settings_.max_streams > 0 &&
+               ep->streams >= static_cast<size_t>(settings_.max_streams)) {
+      t = Target{tb, 0, true};
+    } else {
+      auto info = std::make_shared<StreamInfo>();
+      info->loki_labels = key_scratch_;
+      info->json_labels = labels_scratch_.RenderJson();
+      uint32_t id = tb->batcher->AddStream(std::move(info));
+      tb->streams.emplace(key_scratch_, id);
+      ++ep->streams;
+      t = Target{tb, id, false};
+    }
+    route->targets.push_back(t);
+  }
+}
+
+const WriteNode::Route& WriteNode::RouteFor(const LabelSet& labels) {
+  if (last_route_ != nullptr && last_route_->labels == labels) return *last_route_;
+  size_t h = absl::Hash<std::vector<LabelSet::Label>>{}(labels.labels());
+  auto it = routes_.find(h);
+  if (it != routes_.end()) {
+    if (it->second.labels == labels) {
+      last_route_ = &it->second;
+      return it->second;
+    }
+    // Two label sets with one hash: resolved each time, not cached.
+    Resolve(labels, &uncached_);
+    last_route_ = nullptr;
+    return uncached_;
+  }
+  if (routes_.size() >= kMaxRoutes) routes_.clear();
+  Route& r = routes_[h];
+  Resolve(labels, &r);
+  last_route_ = &r;
+  return r;
+}
+
+void WriteNode::Push(ProcessEntry& e) {
+  const Route& route = RouteFor(e.labels);
   meta_scratch_.clear();
   for (const auto& [k, v] : e.structured_metadata) AppendMetadataPair(k, v, &meta_scratch_);
-  for (auto& ep : endpoints_) {
-    TenantBatcher* tb;
-    uint32_t id;
-    if (ep->cached) {
-      tb = ep->cached_tb;
-      id = ep->cached_id;
-    } else {
-      // Tenant from the entry (stage.tenant), else the endpoint's.
-      const std::string* entry_tenant = last_labels_.Get("__tenant_id__");
-      std::string_view tenant = entry_tenant != nullptr ? std::string_view(*entry_tenant)
-                                                        : std::string_view(ep->settings.tenant);
-      tb = BatcherFor(*ep, tenant);
-      auto it = tb->streams.find(key_scratch_);
-      if (it != tb->streams.end()) {
-        id = it->second;
-      } else {
-        if (settings_.max_streams > 0 &&
-            ep->streams >= static_cast<size_t>(settings_.max_streams)) {
-          if (tb->limited_entries != nullptr) {
-            tb->limited_entries->Inc();
-            tb->limited_bytes->Inc(e.line.size());
-          }
-          continue;  // not cached: every entry of the stream is counted
-        }
-        auto info = std::make_shared<StreamInfo>();
-        info->loki_labels = key_scratch_;
-        info->json_labels = labels_scratch_.RenderJson();
-        id = tb->batcher->AddStream(std::move(info));
-        tb->streams.emplace(key_scratch_, id);
-        ++ep->streams;
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    const Target& t = route.targets[i];
+    if (t.limited) {
+      // max_streams refused this stream: every entry of it is counted.
+      if (t.tb->limited_entries != nullptr) {
+        t.tb->limited_entries->Inc();
+        t.tb->limited_bytes->Inc(e.line.size());
       }
-      ep->cached = true;
-      ep->cached_tb = tb;
-      ep->cached_id = id;
+      continue;
     }
-    bool was_open = tb->batcher->has_open();
-    tb->batcher->Add(id, e.timestamp_ns, e.line, meta_scratch_, 0, 0, 0);
+    bool was_open = t.tb->batcher->has_open();
+    t.tb->batcher->Add(t.id, e.timestamp_ns, e.line, meta_scratch_, 0, 0, 0);
     router_->AddInflight(e.line.size() + meta_scratch_.size());
     if (!was_open) {
-      router_->WakeAt(clock_->MonotonicNanos() + absl::ToInt64Nanoseconds(ep->settings.batch_wait));
+      router_->WakeAt(clock_->MonotonicNanos() +
+                      absl::ToInt64Nanoseconds(endpoints_[i]->settings.batch_wait));
     }
   }
 }

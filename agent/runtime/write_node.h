@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
 #include "absl/time/time.h"
 #include "agent/pipeline/batcher.h"
 #include "agent/runtime/logs_node.h"
@@ -87,21 +88,37 @@ class WriteNode final : public LogsNode {
     Sink* sink = nullptr;  // owned by sender
     std::vector<std::unique_ptr<TenantBatcher>> batchers;
     size_t streams = 0;
-    // The stream of the last entry's labels (see Push).
-    bool cached = false;
-    TenantBatcher* cached_tb = nullptr;
-    uint32_t cached_id = 0;
   };
   TenantBatcher* BatcherFor(Endpoint& ep, std::string_view tenant);
+  // Where one label set's entries go at each endpoint: its batcher and stream; `limited` when
+  // max_streams refused the stream (each such entry is counted on the batcher's series).
+  struct Target {
+    TenantBatcher* tb = nullptr;
+    uint32_t id = 0;
+    bool limited = false;
+  };
+  struct Route {
+    LabelSet labels;              // the entry's labels as received
+    std::vector<Target> targets;  // by endpoint
+  };
+  // The route of `labels`: from the cache (by hash, checked for equality), else resolved —
+  // rendering the labels and finding or adding the stream — and cached.
+  const Route& RouteFor(const LabelSet& labels);
+  void Resolve(const LabelSet& labels, Route* route);
 
   WriteNodeSettings settings_;
   LogsRouter* router_;
   boost::asio::io_context* io_;
   const Clock* clock_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
-  LabelSet last_labels_;  // the last entry's labels as received
-  bool have_last_ = false;
-  LabelSet labels_scratch_;  // ... with the external labels
+  // Routes by the hash of the entry's labels. Entries of one stream come in runs, and a
+  // pipeline's label sets are few (streams), so each is rendered and hashed into the batcher's
+  // stream map once, not once per line; bounded (cleared when full).
+  absl::flat_hash_map<size_t, Route> routes_;
+  static constexpr size_t kMaxRoutes = 8192;
+  const Route* last_route_ = nullptr;
+  Route uncached_;           // a hash collision's route (not cached)
+  LabelSet labels_scratch_;  // the entry's labels with the external labels
   std::string key_scratch_;
   std::string meta_scratch_;
   bool started_ = false;
