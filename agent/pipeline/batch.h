@@ -6,10 +6,8 @@
 // tail thread, handed to the sender thread by unique_ptr (one owner at a time), handed back with
 // the outcome, then cleared and reused.
 //
-// Between sealing and sending, the sink's Prepare() (tail thread) encodes the batch into
-// `payload` (for Loki: the snappy-compressed PushRequest) and the Batcher takes the arena back:
-// batches waiting for the sender then hold their compressed form only (about a third of the
-// line bytes), and encoding the next batch overlaps the HTTP round trip of the previous one.
+// The sender's sink encodes it (for Loki: the snappy-compressed PushRequest) on the send thread,
+// so that encoding overlaps the reading and parsing of the next batch on the tail thread.
 #pragma once
 
 #include <cstdint>
@@ -59,9 +57,6 @@ struct Batch {
   size_t line_bytes = 0;  // sum of entry sizes (what batch_size and the memory budget count)
   size_t entries = 0;
   int64_t created_mono_ns = 0;
-  // Set by Sink::Prepare: the bytes to send; the arena and entries are no longer valid then.
-  bool prepared = false;
-  std::string payload;
 
   std::string_view Line(const BatchEntry& e) const {
     return std::string_view(arena.data() + e.offset, e.size);
@@ -84,8 +79,6 @@ struct Batch {
     tenant.clear();
     seq = 0;
     created_mono_ns = 0;
-    prepared = false;
-    std::string().swap(payload);  // sized to one batch's compressed bytes; not worth keeping
   }
 };
 

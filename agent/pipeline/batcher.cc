@@ -38,16 +38,10 @@ void Batcher::EnsureOpen() {
     open_ = std::make_unique<Batch>();
   }
   if (open_->arena.capacity() < batch_size_) {
-    if (spare_arena_.capacity() >= batch_size_) {
-      open_->arena.swap(spare_arena_);
-      std::string().swap(spare_arena_);
-    } else {
-      // Sized once: the arena never holds more than batch_size (an entry that would overflow it
-      // starts the next batch), so it never reallocates, and never doubles past what is counted.
-      open_->arena.reserve(batch_size_);
-    }
+    // Sized once: the arena never holds more than batch_size (an entry that would overflow it
+    // starts the next batch), so it never reallocates, and never doubles past what is counted.
+    open_->arena.reserve(batch_size_);
   }
-  if (open_->streams.empty() && !spare_streams_.empty()) open_->streams.swap(spare_streams_);
   open_->seq = next_seq_++;
   open_->created_mono_ns = clock_->MonotonicNanos();
 }
@@ -106,24 +100,6 @@ void Batcher::Seal() {
   if (!open_ || open_->empty()) return;
   for (uint32_t id : used_ids_) slot_[id] = -1;
   used_ids_.clear();
-  if (prepare_) {
-    prepare_(open_.get());
-    // The payload is what travels now; the line bytes are done with.
-    if (open_->arena.capacity() <= batch_size_ && spare_arena_.capacity() < batch_size_) {
-      open_->arena.clear();
-      spare_arena_.swap(open_->arena);
-    } else {
-      std::string().swap(open_->arena);
-    }
-    for (size_t i = 0; i < open_->num_streams; ++i) {
-      open_->streams[i].info.reset();
-      open_->streams[i].entries.clear();
-    }
-    open_->num_streams = 0;
-    // The entry vectors, sized by use, go to the next batch too, instead of staying with every
-    // batch that waits for the sender.
-    if (spare_streams_.empty()) spare_streams_.swap(open_->streams);
-  }
   seal_(std::move(open_));
   open_.reset();
 }

@@ -22,13 +22,7 @@ class Batcher {
  public:
   using SealFn = std::function<void(std::unique_ptr<Batch>)>;
 
-  using PrepareFn = std::function<void(Batch*)>;
-
   Batcher(size_t batch_size, const Clock* clock, SealFn seal);
-
-  // Called on each batch as it is sealed, before `seal`: it turns the batch into its payload
-  // (Sink::Prepare), after which the arena is taken back for the next batch.
-  void SetPrepare(PrepareFn prepare) { prepare_ = std::move(prepare); }
 
   // Registers a stream; the returned id is dense (reuse after ReleaseStream).
   uint32_t AddStream(std::shared_ptr<const StreamInfo> info);
@@ -68,9 +62,6 @@ class Batcher {
   const size_t batch_size_;
   const Clock* clock_;
   SealFn seal_;
-  PrepareFn prepare_;
-  std::string spare_arena_;                 // taken back from a prepared batch, for the next one
-  std::vector<BatchStream> spare_streams_;  // likewise its (cleared) entry vectors
   uint64_t next_seq_ = 1;
   std::unique_ptr<Batch> open_;
   std::vector<std::unique_ptr<Batch>> pool_;

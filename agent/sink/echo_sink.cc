@@ -47,18 +47,9 @@ void Render(const Batch& batch, std::string* out) {
 
 }  // namespace
 
-void EchoSink::Prepare(Batch* batch) {
-  Render(*batch, &prep_buf_);
-  batch->payload.assign(prep_buf_);
-  batch->prepared = true;
-}
-
 BatchOutcome EchoSink::Deliver(const Batch& batch) {
-  const std::string* text = &batch.payload;
-  if (!batch.prepared) {
-    Render(batch, &buf_);
-    text = &buf_;
-  }
+  Render(batch, &buf_);
+  const std::string* text = &buf_;
   if (!text->empty()) {
     fwrite(text->data(), 1, text->size(), out_);
     fflush(out_);

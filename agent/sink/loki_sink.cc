@@ -155,16 +155,6 @@ void LokiSink::CountDrop(const std::string& tenant, const std::string& reason, u
   dropped_bytes->Inc(bytes);
 }
 
-void LokiSink::Prepare(Batch* batch) {
-  if (batch->entries == 0) return;
-  EncodePushRequest(*batch, &prep_encoded_);
-  SnappyCompress(prep_encoded_, &prep_compressed_);
-  // An exact-size copy: the scratch buffer is sized for the worst case, the payload waits in
-  // the queue and should cost only its own bytes.
-  batch->payload.assign(prep_compressed_);
-  batch->prepared = true;
-}
-
 void LokiSink::SetHealth(std::string error) {
   std::lock_guard<std::mutex> lock(health_mu_);
   health_error_ = std::move(error);
@@ -178,13 +168,9 @@ std::optional<std::string> LokiSink::Unhealthy() const {
 
 BatchOutcome LokiSink::Deliver(const Batch& batch) {
   if (batch.entries == 0) return BatchOutcome::kDelivered;  // marks only: nothing to send
-  if (batch.prepared) {
-    request_.body = batch.payload;
-  } else {
-    EncodePushRequest(batch, &encoded_);
-    SnappyCompress(encoded_, &compressed_);
-    request_.body = compressed_;
-  }
+  EncodePushRequest(batch, &encoded_);
+  SnappyCompress(encoded_, &compressed_);
+  request_.body = compressed_;
   // Alloy: a batch's tenant (from the __tenant_id__ label) wins over the endpoint's tenant_id.
   const std::string& tenant = batch.tenant.empty() ? config_.tenant : batch.tenant;
   TenantSeries& series = SeriesFor(tenant);

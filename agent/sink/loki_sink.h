@@ -66,7 +66,6 @@ class LokiSink final : public Sink {
   static std::unique_ptr<LokiSink> ForEndpoint(const EndpointConfig& endpoint,
                                                MetricsRegistry* metrics, uint64_t seed);
 
-  void Prepare(Batch* batch) override;
   BatchOutcome Deliver(const Batch& batch) override;
   std::optional<std::string> Unhealthy() const override;
   void Cancel() override {
@@ -101,10 +100,8 @@ class LokiSink final : public Sink {
   MetricsRegistry* metrics_;
   RetryPolicy policy_;
   std::string host_;
-  std::string encoded_;  // sender thread scratch (batches that were not prepared)
+  std::string encoded_;  // sender thread scratch
   std::string compressed_;
-  std::string prep_encoded_;  // tail thread scratch (Prepare)
-  std::string prep_compressed_;
   HttpRequest request_;
   RequestAuth auth_;               // basic_auth / authorization, credentials files read per request
   bool url_has_userinfo_ = false;  // user:pass@ in the URL is the auth then, as in Go

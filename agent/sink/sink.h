@@ -1,11 +1,10 @@
 // Sink: where sealed batches go. Implementations: LokiSink (HTTP push with retries) and EchoSink
 // (stdout, like Alloy's loki.echo).
 //
-// Prepare() runs on the thread that seals batches (the tail thread) and encodes the batch into
-// its payload, so that the sender thread only does I/O; Deliver() runs on the sender thread only
-// and blocks until the batch is delivered, dropped (counted) or the sink is cancelled. The two
-// share no mutable state. Deliver() also takes batches that were never prepared (it encodes them
-// itself). Cancel() may be called from any thread. Owned by Sender.
+// Deliver() runs on the sender thread only: it encodes the batch (for Loki: the snappy-compressed
+// PushRequest; off the tail thread, so that a catch-up uses two cores) and blocks until the batch
+// is delivered, dropped (counted) or the sink is cancelled. Cancel() may be called from any
+// thread. Owned by Sender.
 #pragma once
 
 #include <optional>
@@ -21,7 +20,6 @@ namespace sluice {
 class Sink {
  public:
   virtual ~Sink() = default;
-  virtual void Prepare(Batch* batch) = 0;
   virtual BatchOutcome Deliver(const Batch& batch) = 0;
   // Makes the current and every later Deliver() return kAborted as soon as possible.
   virtual void Cancel() = 0;

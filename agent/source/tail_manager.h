@@ -152,9 +152,6 @@ class TailManager {
   // Output mode: acknowledgements brought the in-flight bytes down; resume if paused.
   void OnOutputProgress();
 
-  // See Batcher::SetPrepare; before Start().
-  void SetPrepare(Batcher::PrepareFn prepare) { batcher_.SetPrepare(std::move(prepare)); }
-
   // Loads positions, sets up inotify, scans the roots and starts reading. Tail thread.
   absl::Status Start();
 

@@ -55,36 +55,19 @@ class FakeSink final : public Sink {
     return {metrics_->GetCounter("loki_write_dropped_entries_total", "", l),
             metrics_->GetCounter("loki_write_dropped_bytes_total", "", l)};
   }
-  // As a real sink does, turns the batch into its payload at seal (the batcher takes the arena
-  // back right after): one record per entry, fields split by \x1f, records by \x1e.
-  void Prepare(Batch* batch) override {
-    std::string out;
-    for (size_t i = 0; i < batch->num_streams; ++i) {
-      for (const BatchEntry& e : batch->streams[i].entries) {
-        out += batch->streams[i].info->loki_labels + '\x1f' + std::string(batch->Line(e)) + '\x1f';
-        ForEachMetadataPair(batch->Metadata(e), [&](std::string_view k, std::string_view v) {
-          out += std::string(k) + "=" + std::string(v) + ";";
-        });
-        out += '\x1e';
-      }
-    }
-    batch->payload = std::move(out);
-    batch->prepared = true;
-  }
   BatchOutcome Deliver(const Batch& batch) override {
     std::unique_lock<std::mutex> lock(st_->mu);
     st_->cv.wait(lock, [&] { return !st_->hold || st_->cancelled; });
     if (st_->cancelled) return BatchOutcome::kAborted;
-    std::string_view p = batch.payload;
-    while (!p.empty()) {
-      size_t end = p.find('\x1e');
-      std::string_view rec = p.substr(0, end);
-      p.remove_prefix(end + 1);
-      size_t a = rec.find('\x1f');
-      size_t b = rec.find('\x1f', a + 1);
-      st_->got.push_back(Received{batch.tenant, std::string(rec.substr(0, a)),
-                                  std::string(rec.substr(a + 1, b - a - 1)),
-                                  std::string(rec.substr(b + 1))});
+    for (size_t i = 0; i < batch.num_streams; ++i) {
+      for (const BatchEntry& e : batch.streams[i].entries) {
+        std::string meta;
+        ForEachMetadataPair(batch.Metadata(e), [&](std::string_view k, std::string_view v) {
+          meta += std::string(k) + "=" + std::string(v) + ";";
+        });
+        st_->got.push_back(Received{batch.tenant, batch.streams[i].info->loki_labels,
+                                    std::string(batch.Line(e)), meta});
+      }
     }
     return BatchOutcome::kDelivered;
   }

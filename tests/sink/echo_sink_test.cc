@@ -60,29 +60,5 @@ TEST(EchoSinkTest, WritesOneJsonObjectPerEntry) {
   EXPECT_EQ(metrics.CounterValue("loki_write_sent_entries_total", {{"host", "stdout"}}), 2u);
 }
 
-TEST(EchoSinkTest, PreparedBatchWritesWhatPrepareRendered) {
-  FakeClock clock;
-  std::unique_ptr<Batch> batch;
-  Batcher batcher(1 << 20, &clock, [&](std::unique_ptr<Batch> b) { batch = std::move(b); });
-  MetricsRegistry metrics;
-  MemoryFile out;
-  ASSERT_NE(out.file(), nullptr);
-  EchoSink sink(out.file(), &metrics);
-  batcher.SetPrepare([&](Batch* b) { sink.Prepare(b); });
-  auto info = std::make_shared<StreamInfo>();
-  info->json_labels = R"({"app":"x"})";
-  uint32_t s = batcher.AddStream(info);
-  batcher.Add(s, 1'700'000'000'000'000'000, "only", 1, 0, 5);
-  batcher.Seal();
-  ASSERT_TRUE(batch->prepared);
-  EXPECT_TRUE(batch->arena.empty());  // taken back by the batcher
-  EXPECT_EQ(sink.Deliver(*batch), BatchOutcome::kDelivered);
-  std::string text = out.Close();
-  EXPECT_EQ(text,
-            "{\"timestamp\":\"2023-11-14T22:13:20Z\",\"labels\":{\"app\":\"x\"},"
-            "\"line\":\"only\"}\n");
-  EXPECT_EQ(metrics.CounterValue("loki_write_sent_entries_total", {{"host", "stdout"}}), 1u);
-}
-
 }  // namespace
 }  // namespace sluice

@@ -242,26 +242,5 @@ TEST(UrlHostTest, Extracts) {
   EXPECT_EQ(UrlHost("http://127.0.0.1:1"), "127.0.0.1:1");
 }
 
-TEST_F(LokiSinkTest, PreparedBatchSendsItsPayloadByteForByte) {
-  auto plain = MakeBatch();
-  auto prepared = MakeBatch();
-  LokiSink* sink = Make({Resp(204), Resp(204)});
-  sink->Prepare(prepared.get());
-  ASSERT_TRUE(prepared->prepared);
-  // What Prepare made is exactly what Deliver makes of an unprepared batch.
-  EXPECT_EQ(sink->Deliver(*plain), BatchOutcome::kDelivered);
-  std::string payload = prepared->payload;
-  prepared->arena.assign(prepared->arena.size(), 'X');  // the line bytes are no longer used
-  EXPECT_EQ(sink->Deliver(*prepared), BatchOutcome::kDelivered);
-  ASSERT_EQ(http_->requests.size(), 2u);
-  EXPECT_EQ(http_->requests[1].body, payload);
-  EXPECT_EQ(http_->requests[0].body, http_->requests[1].body);
-  // The payload is the compressed size, not the worst-case buffer.
-  EXPECT_EQ(prepared->payload.capacity() < snappy::MaxCompressedLength(64), true);
-  EXPECT_EQ(metrics_.CounterValue("loki_write_sent_entries_total",
-                                  {{"host", "127.0.0.1:3100"}, {"tenant", ""}}),
-            4u);
-}
-
 }  // namespace
 }  // namespace sluice

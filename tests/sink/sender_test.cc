@@ -12,7 +12,6 @@ namespace {
 // A sink that blocks until released, to test ordering and cancellation.
 class GateSink final : public Sink {
  public:
-  void Prepare(Batch*) override {}
   BatchOutcome Deliver(const Batch& batch) override {
     std::unique_lock<std::mutex> lock(mu_);
     seen_.push_back(batch.seq);
