@@ -22,6 +22,9 @@
 //                       instead, --decoder both runs both and counts disagreements.
 //   GET  /stats         counters as one JSON object (see Counter::StatsJson).
 //   GET  /timeline      [[receive time ns, unique lines so far], ...], one pair per push.
+//   GET  /streams       ["{label=\"value\", ...}", ...]: the distinct label sets received (as
+//                       the agent sent them in protobuf; rebuilt that way from JSON pushes),
+//                       up to 65536.
 //   POST /expect        body: the number of lines written per file id, in fid order, separated
 //                       by anything that is not a digit. From then on /stats reports the lines
 //                       that are still missing and the unexpected ones.
@@ -225,6 +228,19 @@ class Counter {
     return out;
   }
 
+  // The distinct label sets, as a JSON array of strings, sorted.
+  std::string StreamsJson() const {
+    std::vector<std::string_view> sorted(streams_.begin(), streams_.end());
+    std::sort(sorted.begin(), sorted.end());
+    std::string out = "[";
+    for (size_t i = 0; i < sorted.size(); ++i) {
+      if (i) out.push_back(',');
+      AppendJsonString(sorted[i], &out);
+    }
+    out.append("]\n");
+    return out;
+  }
+
   void SetExpected(std::vector<uint64_t> expected) { expected_ = std::move(expected); }
 
   // Requests (by type, bad ones), entries and line bytes, unique/duplicate (fid, seq) pairs,
@@ -295,6 +311,25 @@ class Counter {
       out.push_back(c);
     }
     return out;
+  }
+  // A JSON string literal of s (bytes >= 0x80 passed through: label sets are UTF-8).
+  static void AppendJsonString(std::string_view s, std::string* out) {
+    out->push_back('"');
+    for (char c : s) {
+      const auto u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        out->push_back('\\');
+        out->push_back(c);
+      } else if (u < 0x20) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out->append("\\u00");
+        out->push_back(kHex[u >> 4]);
+        out->push_back(kHex[u & 15]);
+      } else {
+        out->push_back(c);
+      }
+    }
+    out->push_back('"');
   }
   static void AppendSample(std::string_view key,
                            const std::vector<std::pair<uint64_t, uint64_t>>& sample,
@@ -704,6 +739,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (req.method() == http::verb::get && target == "/timeline") {
       reply(http::status::ok, server_->counter.TimelineJson());
+      res_.set(http::field::content_type, "application/json");
+      return;
+    }
+    if (req.method() == http::verb::get && target == "/streams") {
+      reply(http::status::ok, server_->counter.StreamsJson());
       res_.set(http::field::content_type, "application/json");
       return;
     }
