@@ -266,15 +266,15 @@ absl::Status TailManager::Start() {
     dir_mask_ = data_fd_ >= 0 ? kDirMask : (kDirMask | IN_MODIFY);
   }
   starting_ = true;
+  std::vector<std::string> target_paths;
   if (opt_.target_mode) {
     for (const auto& [path, t] : targets_) {
       size_t slash = path.rfind('/');
       if (slash != std::string::npos) AddWatch(slash == 0 ? "/" : path.substr(0, slash));
     }
-    std::vector<std::string> paths;
-    for (const auto& [path, t] : targets_) paths.push_back(path);
-    SortLinksLast(&paths);
-    for (const std::string& path : paths) MaybeAddFile(path, true);
+    for (const auto& [path, t] : targets_) target_paths.push_back(path);
+    SortLinksLast(&target_paths);
+    for (const std::string& path : target_paths) MaybeAddFile(path, true);
   }
   for (const std::string& root : (opt_.target_mode ? std::vector<std::string>{} : opt_.roots)) {
     struct stat st;
@@ -289,29 +289,8 @@ absl::Status TailManager::Start() {
       MaybeAddFile(root, true);
     }
   }
-  // Restored positions no file matched: the file may have been rotated while we were down and
-  // still sit next to its old name; look for its inode there so its tail is not lost.
-  std::vector<std::string> rotated;
-  for (auto& [key, r] : restored_) {
-    size_t slash = r.path.rfind('/');
-    if (slash == std::string::npos) continue;
-    std::string dir = r.path.substr(0, slash);
-    DIR* d = opendir(dir.c_str());
-    if (d == nullptr) continue;
-    while (dirent* e = readdir(d)) {
-      if (e->d_ino != key.second) continue;
-      std::string candidate = dir + "/" + e->d_name;
-      if (!EndsWith(candidate, ".gz")) rotated.push_back(std::move(candidate));
-      break;
-    }
-    closedir(d);
-  }
-  for (const std::string& candidate : rotated) {
-    // Read it as an orphan: to its end, then let go.
-    MaybeAddFile(candidate, true);
-    auto it = by_path_.find(candidate);
-    if (it != by_path_.end()) OrphanFile(files_[it->second].get());
-  }
+  // Target mode: only the targets' records (the others wait for their target: SetTargets).
+  DrainRotated(opt_.target_mode ? &target_paths : nullptr);
   starting_ = false;
   started_ = true;
   // Entries still unmatched stay: their root or directory may appear later (rescan).
@@ -334,6 +313,47 @@ void TailManager::RestoreRecords(std::vector<PositionRecord> records) {
     pr.has_identity = r.has_identity;
     pr.identity = r.id;
     path_restored_[r.path].push_back(std::move(pr));
+  }
+}
+
+void TailManager::DrainRotated(const std::vector<std::string>* paths) {
+  // Restored positions no file matched: the file may have been rotated while we were down and
+  // still sit next to its old name; look for its inode there so its tail is not lost.
+  absl::flat_hash_set<std::string> only;
+  if (paths != nullptr) only.insert(paths->begin(), paths->end());
+  std::vector<std::pair<std::string, std::string>> rotated;  // (where it is now, old name)
+  for (auto& [key, r] : restored_) {
+    if (paths != nullptr && !only.contains(r.path)) continue;
+    size_t slash = r.path.rfind('/');
+    if (slash == std::string::npos) continue;
+    std::string dir = r.path.substr(0, slash);
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) continue;
+    while (dirent* e = readdir(d)) {
+      if (e->d_ino != key.second) continue;
+      std::string candidate = dir + "/" + e->d_name;
+      if (!EndsWith(candidate, ".gz")) rotated.emplace_back(std::move(candidate), r.path);
+      break;
+    }
+    closedir(d);
+  }
+  for (const auto& [candidate, old_name] : rotated) {
+    // Read it as an orphan: to its end, then let go.
+    MaybeAddFile(candidate, true);
+    auto it = by_path_.find(candidate);
+    if (it == by_path_.end()) continue;
+    File* f = files_[it->second].get();
+    auto t = targets_.find(old_name);
+    if (opt_.target_mode && !targets_.contains(candidate) && t != targets_.end()) {
+      // Read for the target it was tailed as (labels, format, route), as if it had been renamed
+      // while tailed.
+      f->labels = t->second.labels;
+      f->format = t->second.format;
+      f->route = t->second.route;
+      f->pos_labels = f->labels.RenderLoki();
+      f->labels.Set("filename", old_name);
+    }
+    OrphanFile(f);
   }
 }
 
@@ -889,11 +909,13 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
         return;
       }
     }
-    if (Wanted(path_buf_)) AddCreated(path_buf_);
+    if (Wanted(path_buf_) || link_targets_.contains(path_buf_)) AddCreated(path_buf_);
     return;
   }
   if (mask & IN_CREATE) {
-    if (Wanted(path_buf_)) AddCreated(path_buf_);
+    // A name to tail, or the real name behind a symlink that is one (in target mode only the
+    // symlink is a target: kubelet's new 0.log behind /var/log/containers/...).
+    if (Wanted(path_buf_) || link_targets_.contains(path_buf_)) AddCreated(path_buf_);
     return;
   }
   if (mask & IN_DELETE) {
@@ -971,9 +993,11 @@ void TailManager::Rescan() {
   if (stopping_) return;
   ++scan_seq_;  // names the listing below confirms are not stat'ed again after it
   if (opt_.target_mode) {
+    // Targets whose file is not there (yet, or any more) were never seen: not lost files.
     std::vector<std::string> missing;
+    struct stat st;
     for (const auto& [path, t] : targets_) {
-      if (!by_path_.contains(path)) missing.push_back(path);
+      if (!by_path_.contains(path) && ::stat(path.c_str(), &st) == 0) missing.push_back(path);
     }
     for (const std::string& path : missing) MaybeAddFile(path, false);
   }
@@ -1698,8 +1722,12 @@ void TailManager::SetTargets(std::vector<FileTarget> targets) {
   for (const std::string& path : added) {
     size_t slash = path.rfind('/');
     if (slash != std::string::npos) AddWatch(slash == 0 ? "/" : path.substr(0, slash));
-    MaybeAddFile(path, false);
+    // A file not there yet is opened when it appears (its directory is watched): not a loss.
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0) MaybeAddFile(path, false);
   }
+  // Positions restored at start for these paths may be of files rotated while we were down.
+  if (!added.empty() && !restored_.empty()) DrainRotated(&added);
 }
 
 void TailManager::Commit(uint64_t file_id, uint64_t generation, int64_t offset) {

@@ -409,6 +409,11 @@ class TailManager {
   };
   absl::flat_hash_map<std::string, std::vector<PathRestored>> path_restored_;
   void RestoreRecords(std::vector<PositionRecord> records);
+  // Reads, as orphans, the files of restored positions that no file matched but whose inode is
+  // still next to their old name (rotated while we were down). `paths`: only the records of
+  // these paths (target mode: targets just given, whose labels and route those files take);
+  // nullptr: all.
+  void DrainRotated(const std::vector<std::string>* paths);
   void LoadLegacyPositions();
   // The start offset for a new file at `path` from path_restored_ (consuming it), or -1.
   int64_t TakePathPosition(const std::string& path, const std::string& labels, int fd,
