@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "agent/common/go_regexp.h"
+#include "agent/go/regexp.h"
 #include "agent/process/stage.h"
 #include "agent/process/stage_util.h"
 

@@ -1,4 +1,4 @@
-#include "agent/process/go_template.h"
+#include "agent/go/template.h"
 
 #include <algorithm>
 #include <charconv>
@@ -12,10 +12,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/common/digest.h"
-#include "agent/common/go_regexp.h"
-#include "agent/common/quote.h"
 #include "agent/common/strings.h"
 #include "agent/common/utf8.h"
+#include "agent/go/regexp.h"
+#include "agent/go/strconv.h"
 
 namespace sluice {
 

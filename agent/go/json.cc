@@ -1,9 +1,9 @@
-#include "agent/common/go_json.h"
+#include "agent/go/json.h"
 
 #include <charconv>
 #include <cmath>
 
-#include "agent/common/quote.h"
+#include "agent/common/utf8.h"
 
 namespace sluice {
 

@@ -1,4 +1,4 @@
-#include "agent/process/jmespath.h"
+#include "agent/go/jmespath.h"
 
 #include <gtest/gtest.h>
 

@@ -60,7 +60,7 @@ class Value {
   bool IsFalse() const;
   // Deep equality (reflect.DeepEqual on the decoded values).
   bool Equals(const Value& other) const;
-  // Appends the value as json-iterator marshals it (object keys sorted, see go_json.h).
+  // Appends the value as json-iterator marshals it (object keys sorted, see agent/go/json.h).
   void AppendJson(std::string* out) const;
 
  private:

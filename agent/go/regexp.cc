@@ -1,4 +1,4 @@
-#include "agent/common/go_regexp.h"
+#include "agent/go/regexp.h"
 
 #include <vector>
 

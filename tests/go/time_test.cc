@@ -1,4 +1,4 @@
-#include "agent/process/go_time.h"
+#include "agent/go/time.h"
 
 #include <string>
 

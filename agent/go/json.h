@@ -1,7 +1,8 @@
-// JSON text as Alloy writes it: loki.process stages marshal with json-iterator's default
-// configuration (stage.pack's line, stage.json's re-marshalled objects), the config language's
-// encoding.to_json with Go's encoding/json. Both escape HTML characters; they differ only in
-// \b and \f (encoding/json writes them short since Go 1.22). Pure functions.
+// Go's JSON encoders, the writing half: github.com/json-iterator/go (ConfigDefault) and
+// encoding/json. JSON text as Alloy writes it: loki.process stages marshal with json-iterator's
+// default configuration (stage.pack's line, stage.json's re-marshalled objects), the config
+// language's encoding.to_json with Go's encoding/json. Both escape HTML characters; they differ
+// only in \b and \f (encoding/json writes them short since Go 1.22). Pure functions.
 #pragma once
 
 #include <string>

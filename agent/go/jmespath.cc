@@ -1,4 +1,4 @@
-#include "agent/process/jmespath.h"
+#include "agent/go/jmespath.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,9 +9,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "agent/common/go_json.h"
 #include "agent/common/strings.h"
 #include "agent/common/utf8.h"
+#include "agent/go/json.h"
 
 namespace sluice::jmespath {
 

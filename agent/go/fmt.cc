@@ -1,18 +1,22 @@
-// GoSprintf (declared in stdlib.h): Go's fmt.Sprintf over Alloy values, for string.format.
+// Go's fmt.Sprintf over Alloy values, for string.format; see fmt.h.
+#include "agent/go/fmt.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
-#include "agent/common/quote.h"
 #include "agent/common/strings.h"
 #include "agent/common/utf8.h"
 #include "agent/config/json_value.h"
 #include "agent/config/stdlib.h"
+#include "agent/go/strconv.h"
 
-namespace sluice::config {
+namespace sluice {
 namespace {
+
+using config::Value;
 
 struct Spec {
   bool plus = false;
@@ -61,7 +65,8 @@ class Printer {
   bool overflow = false;  // the result would pass kMaxStringResult; the caller fails
 
   void Pad(const std::string& s, const Spec& sp, bool numeric) {
-    if (out.size() + s.size() + static_cast<size_t>(std::max(sp.width, 0)) > kMaxStringResult) {
+    if (out.size() + s.size() + static_cast<size_t>(std::max(sp.width, 0)) >
+        config::kMaxStringResult) {
       overflow = true;
       return;
     }
@@ -186,7 +191,7 @@ class Printer {
       s = d > 0 ? "+Inf" : "-Inf";
       if (d > 0 && !sp.plus) s = sp.space ? " Inf" : "+Inf";
     } else if ((verb == 'v' || verb == 'g' || verb == 'G') && sp.prec < 0) {
-      s = FormatFloatShortestG(d);
+      s = config::FormatFloatShortestG(d);
       if (verb == 'G') {
         for (char& c : s) {
           if (c == 'e') c = 'E';
@@ -462,8 +467,8 @@ std::string GoSprintf(std::string_view format, const std::vector<Value>& args, b
     }
     p.out += ")";
   }
-  if (overflow != nullptr) *overflow = p.overflow || p.out.size() > kMaxStringResult;
+  if (overflow != nullptr) *overflow = p.overflow || p.out.size() > config::kMaxStringResult;
   return p.out;
 }
 
-}  // namespace sluice::config
+}  // namespace sluice

@@ -1,10 +1,10 @@
-#include "agent/process/go_time.h"
+#include "agent/go/time.h"
 
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "agent/common/quote.h"
 #include "agent/common/strings.h"
+#include "agent/go/strconv.h"
 
 namespace sluice {
 
@@ -345,20 +345,14 @@ int DaysIn(int month, int64_t year) {
 // Days before the start of each month (non-leap), Go's daysBefore.
 constexpr int kDaysBefore[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365};
 
-std::string Quote(std::string_view s) {
-  std::string out;
-  AppendGoQuoted(s, &out);
-  return out;
-}
-
 void SetError(std::string* error, std::string_view layout, std::string_view value,
               std::string_view layout_elem, std::string_view value_elem, std::string_view message) {
   if (error == nullptr) return;
   if (message.empty()) {
-    *error = absl::StrCat("parsing time ", Quote(value), " as ", Quote(layout), ": cannot parse ",
-                          Quote(value_elem), " as ", Quote(layout_elem));
+    *error = absl::StrCat("parsing time ", GoQuote(value), " as ", GoQuote(layout),
+                          ": cannot parse ", GoQuote(value_elem), " as ", GoQuote(layout_elem));
   } else {
-    *error = absl::StrCat("parsing time ", Quote(value), Av(message));
+    *error = absl::StrCat("parsing time ", GoQuote(value), Av(message));
   }
 }
 
@@ -506,7 +500,8 @@ bool GoLayout::Parse(std::string_view value_in, const GoZone& default_zone, cons
     }
     if (c.std == Std::kNone) {
       if (!value.empty()) {
-        SetError(error, layout_, value_in, "", value, absl::StrCat(": extra text: ", Quote(value)));
+        SetError(error, layout_, value_in, "", value,
+                 absl::StrCat(": extra text: ", GoQuote(value)));
         return false;
       }
       break;

@@ -1,4 +1,4 @@
-#include "agent/process/go_template.h"
+#include "agent/go/template.h"
 
 #include <gtest/gtest.h>
 
