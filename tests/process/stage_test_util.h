@@ -15,11 +15,10 @@
 #include "agent/common/metrics.h"
 #include "agent/config/decode.h"
 #include "agent/process/stage.h"
+#include "agent/process/stages/registry.h"
 #include "tests/support/block_builder.h"
 
 namespace sluice::testing {
-
-using StageFactory = std::unique_ptr<Stage> (*)(config::Decoder&, const StageContext&);
 
 // Owns what a stage needs to be built and run.
 struct StageHarness {

@@ -1,18 +1,24 @@
-// Small helpers shared by the loki.process stage implementations (parse_stages.cc,
-// label_stages.cc): extracted-map access with Alloy's `source` rules, label checks, metric
-// registration and per-stage diagnostics bookkeeping. Header-only; used on the thread that
-// builds or runs a pipeline.
+// Helpers shared by the loki.process stages (agent/process/stages/<kind>.cc): extracted-map
+// access with Alloy's `source` rules, label checks, per-stream state keyed by label set, metric
+// registration, argument decoding shared by several stages and per-stage diagnostics
+// bookkeeping. Used on the thread that builds or runs a pipeline.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
 #include "agent/common/metrics.h"
 #include "agent/common/strings.h"
 #include "agent/common/utf8.h"
 #include "agent/config/decode.h"
+#include "agent/pipeline/labels.h"
 #include "agent/process/stage.h"
+#include "re2/re2.h"
 
 namespace sluice::stage_util {
 
@@ -21,6 +27,14 @@ namespace sluice::stage_util {
 inline bool ValidLabelName(std::string_view name) { return !name.empty() && IsValidUtf8(name); }
 // model.LabelValue.IsValid: valid UTF-8.
 inline bool ValidLabelValue(std::string_view value) { return IsValidUtf8(value); }
+
+// Hash of a label set for per-stream state: hashes the pairs, so that lookups with an entry's
+// labels allocate nothing.
+struct LabelSetHash {
+  size_t operator()(const LabelSet& l) const {
+    return absl::Hash<std::vector<LabelSet::Label>>()(l.labels());
+  }
+};
 
 inline const ExtractedValue* FindExtracted(const ProcessEntry& e, std::string_view key) {
   auto it = e.extracted.find(Av(key));
@@ -81,5 +95,20 @@ class StageErrors {
   config::Decoder& d_;
   size_t before_;
 };
+
+// Reads a regex attribute the way several stages do (json, logfmt): "" means none; a bad
+// pattern is reported with Go's message. Returns false on error.
+bool OptionalRegex(config::Decoder& d, StageErrors& errs, std::string_view name,
+                   std::unique_ptr<RE2>* out);
+
+// `values` of labels / structured_metadata: label name -> source name ("" or null: the same).
+// False when `values` cannot be read or holds an invalid label name (reported at `values`).
+bool DecodeLabelMap(config::Decoder& d, StageErrors& errs,
+                    std::vector<std::pair<std::string, std::string>>* out, bool required);
+
+// `values` of label_drop / label_keep: the required list of names; an empty one is reported at
+// `values` with `empty_message`.
+bool DecodeNameList(config::Decoder& d, StageErrors& errs, std::string_view empty_message,
+                    std::vector<std::string>* names);
 
 }  // namespace sluice::stage_util
