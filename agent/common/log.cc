@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "agent/common/quote.h"
 #include "agent/common/strings.h"
+#include "agent/go/strconv.h"
 
 namespace sluice {
 namespace {

@@ -5,13 +5,13 @@
 #include <cstring>
 #include <cwctype>
 
-#include "agent/common/quote.h"
-
 namespace sluice {
 namespace {
 
 constexpr uint64_t kHighBits = 0x8080808080808080ULL;
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+bool IsCont(unsigned char c) { return (c & 0xC0) == 0x80; }
 
 // Returns the offset of the first ill-formed sequence in p[0, n), or n if there is none. On an
 // error, *bad_len receives the length of its maximal subpart (1-3 bytes; see utf8.h).
@@ -101,6 +101,26 @@ size_t AppendSanitizedUtf8(std::string_view s, std::string* out) {
     n -= good + bad_len;
   }
   return replacements;
+}
+
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  auto at = [&](size_t k) -> unsigned char {
+    return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0;
+  };
+  unsigned char c = at(0);
+  unsigned char c1 = at(1);
+  if (c >= 0xC2 && c <= 0xDF) return IsCont(c1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    unsigned char lo = c == 0xE0 ? 0xA0 : 0x80;
+    unsigned char hi = c == 0xED ? 0x9F : 0xBF;
+    return (c1 >= lo && c1 <= hi && IsCont(at(2))) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    unsigned char lo = c == 0xF0 ? 0x90 : 0x80;
+    unsigned char hi = c == 0xF4 ? 0x8F : 0xBF;
+    return (c1 >= lo && c1 <= hi && IsCont(at(2)) && IsCont(at(3))) ? 4 : 0;
+  }
+  return 0;
 }
 
 uint32_t DecodeUtf8Rune(std::string_view s, size_t i, size_t* width) {

@@ -20,6 +20,11 @@ namespace sluice {
 // checked 8 bytes at a time.
 bool IsValidUtf8(std::string_view s);
 
+// Length (2..4) of the well-formed UTF-8 sequence starting at s[i] (a lead byte >= 0x80), or 0:
+// no overlongs, no surrogates, nothing past U+10FFFF (the Unicode table of well-formed
+// sequences).
+size_t Utf8SequenceLength(std::string_view s, size_t i);
+
 // Length of the longest valid UTF-8 prefix of `s` (== s.size() iff IsValidUtf8(s)).
 size_t ValidUtf8PrefixLength(std::string_view s);
 

@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "agent/common/quote.h"
 #include "agent/common/strings.h"
+#include "agent/common/utf8.h"
 
 namespace sluice::config {
 

@@ -8,20 +8,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/common/quote.h"
 #include "agent/common/strings.h"
 #include "agent/config/format.h"
 #include "agent/config/lexer.h"
 #include "agent/config/stdlib.h"
+#include "agent/go/strconv.h"
 
 namespace sluice::config {
 namespace {
-
-std::string GoQuote(std::string_view s) {
-  std::string out;
-  AppendGoQuoted(s, &out);
-  return out;
-}
 
 // Alloy's name of a value's type in operator and indexing errors: a capsule is "capsule".
 std::string_view AlloyType(const Value& v) { return Value::KindName(v.kind()); }

@@ -3,8 +3,8 @@
 #include <climits>
 
 #include "absl/strings/str_join.h"
-#include "agent/common/quote.h"
 #include "agent/config/parser.h"
+#include "agent/go/strconv.h"
 
 namespace sluice::config {
 namespace {
@@ -487,12 +487,6 @@ class Printer {
   P last_;     // position after the last text written
   P out_pos_;  // position in the output
 };
-
-std::string GoQuote(std::string_view s) {
-  std::string out;
-  AppendGoQuoted(s, &out);
-  return out;
-}
 
 int NodeLines(Loc start, Loc end) { return end.line - start.line + 1; }
 

@@ -6,10 +6,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "agent/common/go_json.h"
-#include "agent/common/quote.h"
 #include "agent/common/strings.h"
 #include "agent/common/utf8.h"
+#include "agent/go/json.h"
+#include "agent/go/strconv.h"
 
 namespace sluice::config {
 namespace {

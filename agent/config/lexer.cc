@@ -6,7 +6,6 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
-#include "agent/common/quote.h"
 #include "agent/common/utf8.h"
 
 namespace sluice::config {

@@ -15,20 +15,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "agent/common/quote.h"
 #include "agent/common/strings.h"
 #include "agent/config/eval.h"
 #include "agent/config/parser.h"
 #include "agent/config/stdlib.h"
+#include "agent/go/strconv.h"
 
 namespace sluice::config {
 namespace {
-
-std::string GoQuote(std::string_view s) {
-  std::string out;
-  AppendGoQuoted(s, &out);
-  return out;
-}
 
 std::string PosString(const std::string& file, Loc l) {
   return absl::StrCat(file, ":", l.line, ":", l.col);

@@ -4,18 +4,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/common/quote.h"
 #include "agent/common/strings.h"
 #include "agent/config/lexer.h"
+#include "agent/go/strconv.h"
 
 namespace sluice::config {
 namespace {
-
-std::string GoQuote(std::string_view s) {
-  std::string out;
-  AppendGoQuoted(s, &out);
-  return out;
-}
 
 // Recursive descent over the token stream, one token of lookahead, as Alloy's parser: every
 // Parse* method leaves the parser on the first token after what it parsed.

@@ -14,10 +14,11 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "agent/common/quote.h"
 #include "agent/common/strings.h"
 #include "agent/common/utf8.h"
 #include "agent/config/json_value.h"
+#include "agent/go/fmt.h"
+#include "agent/go/strconv.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.0.0"
@@ -27,12 +28,6 @@ namespace sluice::config {
 namespace {
 
 using Args = std::vector<Value>;
-
-std::string GoQuote(std::string_view s) {
-  std::string out;
-  AppendGoQuoted(s, &out);
-  return out;
-}
 
 // An error about argument `index` (and, with `path`, about an element inside it).
 absl::Status ArgError(size_t index, std::string message, std::string path = "") {

@@ -11,7 +11,6 @@
 
 #include <cstddef>
 #include <string_view>
-#include <vector>
 
 #include "agent/config/value.h"
 
@@ -26,11 +25,5 @@ inline constexpr size_t kMaxStringResult = 16 << 20;
 
 // The stdlib identifier `name` ("string", "sys", "coalesce", "env", ...), or nullptr.
 const Value* StdlibLookup(std::string_view name);
-
-// Go's fmt.Sprintf for Alloy values (string.format): verbs %v %s %q %d %f %e %g %x %X %o %b %t
-// %c %U %%, flags "+- #0", width and precision, Go's %!verb(type=value) for mismatches.
-// `overflow` (optional) is set when the result would exceed kMaxStringResult (it is cut short).
-std::string GoSprintf(std::string_view format, const std::vector<Value>& args,
-                      bool* overflow = nullptr);
 
 }  // namespace sluice::config

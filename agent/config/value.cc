@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "agent/common/quote.h"
+#include "agent/go/strconv.h"
 
 namespace sluice::config {
 

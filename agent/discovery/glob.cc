@@ -8,7 +8,6 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "agent/common/quote.h"
 #include "agent/common/utf8.h"
 
 namespace sluice::glob {

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "agent/common/json_quote.h"
+#include "agent/go/strconv.h"
+
 namespace sluice {
 
 void LabelSet::Set(std::string_view name, std::string_view value) {

@@ -11,8 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "agent/common/quote.h"
-
 namespace sluice {
 
 class LabelSet {

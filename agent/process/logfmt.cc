@@ -1,6 +1,5 @@
 #include "agent/process/logfmt.h"
 
-#include "agent/common/quote.h"
 #include "agent/common/utf8.h"
 
 namespace sluice {

@@ -4,9 +4,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "agent/common/go_regexp.h"
-#include "agent/common/quote.h"
 #include "agent/common/strings.h"
+#include "agent/go/regexp.h"
+#include "agent/go/strconv.h"
 
 namespace sluice {
 

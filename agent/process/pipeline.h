@@ -1,5 +1,6 @@
 // ProcessPipeline: the stages of one loki.process component (or of one stage.match block) run in
-// order, and the helpers every stage shares (the dropped-lines counter, stage construction).
+// order, and the helper every stage shares (the dropped-lines counter). The stages themselves are
+// agent/process/stages/<kind>.cc, built by name through agent/process/stages/registry.h.
 //
 // An entry enters stage 0; whatever a stage emits goes straight on to the next stage, and what
 // the last stage emits goes to the caller's `emit`. Everything is synchronous and allocation-free
@@ -65,9 +66,5 @@ class ProcessPipeline final : public Stage {
 // component_id is left out when the context has none). Stages look it up once at construction
 // and keep the pointer; null when ctx.metrics is null.
 Counter* DroppedLinesCounter(const StageContext& ctx, std::string_view reason);
-
-// The stage kinds sluice builds, and Alloy's kinds that it refuses with "not supported".
-bool IsSupportedStageKind(std::string_view kind);
-bool IsAlloyStageKind(std::string_view kind);
 
 }  // namespace sluice

@@ -93,40 +93,14 @@ class Stage {
   virtual bool Backlogged() const { return false; }
 };
 
-// Counts a dropped line in loki_process_dropped_lines_total{component_id, component_path, reason} (Alloy's
-// metric; the reason is the stage's drop_counter_reason or Alloy's fixed reason).
+// Counts a dropped line in loki_process_dropped_lines_total{component_id, component_path, reason}
+// (Alloy's metric; the reason is the stage's drop_counter_reason or Alloy's fixed reason).
 void CountDroppedLine(const StageContext& ctx, std::string_view reason);
 
-// Stage constructors: each decodes its block's arguments with Alloy's names, defaults and
-// checks (errors go to the decoder's Diags with positions; nullptr is returned then) and calls
-// d.Finish(). Parsing stages (agent/process/parse_stages.cc):
-std::unique_ptr<Stage> NewCriStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewDockerStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewJsonStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewLogfmtStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewRegexStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewReplaceStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewPackStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewDecolorizeStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewTruncateStage(config::Decoder& d, const StageContext& ctx);
-// Label and output stages (agent/process/label_stages.cc):
-std::unique_ptr<Stage> NewLabelsStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewStaticLabelsStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewLabelDropStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewLabelKeepStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewStructuredMetadataStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewOutputStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewTenantStage(config::Decoder& d, const StageContext& ctx);
-// Control stages (agent/process/control_stages.cc):
-std::unique_ptr<Stage> NewTimestampStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewDropStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewMatchStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewMultilineStage(config::Decoder& d, const StageContext& ctx);
-std::unique_ptr<Stage> NewLimitStage(config::Decoder& d, const StageContext& ctx);
-
-// Builds the stages of `blocks` (each named "stage.<kind>"), in order; a kind sluice does not
-// implement is an error naming it (agent/process/pipeline.cc). Returns an empty vector and
-// leaves diagnostics in `diags` on error.
+// Builds the stages of `blocks` (each named "stage.<kind>"), in order, with the factories of
+// agent/process/stages/registry.h; a kind sluice does not implement is an error naming it
+// (agent/process/stages/registry.cc). Returns an empty vector and leaves diagnostics in `diags`
+// on error.
 std::vector<std::unique_ptr<Stage>> BuildStages(const std::vector<const config::Block*>& blocks,
                                                 config::Diags* diags, const StageContext& ctx);
 

@@ -13,10 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "agent/common/digest.h"
-#include "agent/common/go_regexp.h"
-#include "agent/common/quote.h"
 #include "agent/common/strings.h"
 #include "agent/common/utf8.h"
+#include "agent/go/regexp.h"
+#include "agent/go/strconv.h"
 #include "re2/re2.h"
 
 namespace sluice {
@@ -74,12 +74,6 @@ constexpr std::array<ActionName, 11> kActions = {{
     {RelabelAction::kLowercase, "lowercase"},
     {RelabelAction::kUppercase, "uppercase"},
 }};
-
-std::string GoQuote(std::string_view s) {
-  std::string out;
-  AppendGoQuoted(s, &out);
-  return out;
-}
 
 absl::StatusOr<std::unique_ptr<RE2>> CompileAnchored(std::string_view regex) {
   // Anchored exactly as Alloy (and Prometheus) do, so that a regex that closes the group early

@@ -2,6 +2,7 @@
 
 #include "agent/pipeline/push_encoder.h"
 
+#include "agent/common/json_quote.h"
 #include "agent/common/timestamp.h"
 #include "agent/pipeline/labels.h"
 

@@ -8,8 +8,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "agent/common/quote.h"
 #include "agent/common/strings.h"
+#include "agent/go/strconv.h"
 
 namespace sluice {
 namespace {
@@ -18,12 +18,6 @@ using config::Attr;
 using config::Block;
 using config::Decoder;
 using config::Value;
-
-std::string Quoted(std::string_view s) {
-  std::string out;
-  AppendGoQuoted(s, &out);
-  return out;
-}
 
 bool IsHex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -35,7 +29,7 @@ std::optional<std::string> BadEscape(std::string_view s) {
     if (s[i] != '%') continue;
     if (i + 2 >= s.size() || !IsHex(s[i + 1]) || !IsHex(s[i + 2])) {
       std::string_view bad = s.substr(i, 3);
-      return absl::StrCat("invalid URL escape ", Quoted(bad));
+      return absl::StrCat("invalid URL escape ", GoQuote(bad));
     }
     i += 2;
   }
@@ -92,18 +86,18 @@ std::optional<std::string> ParseHostError(std::string_view host) {
     if (close == std::string_view::npos) return "missing ']' in host";
     std::string_view colon_port = host.substr(close + 1);
     if (!ValidOptionalPort(colon_port)) {
-      return absl::StrCat("invalid port ", Quoted(colon_port), " after host");
+      return absl::StrCat("invalid port ", GoQuote(colon_port), " after host");
     }
   } else {
     size_t colon = host.rfind(':');
     if (colon != std::string_view::npos && !ValidOptionalPort(host.substr(colon))) {
-      return absl::StrCat("invalid port ", Quoted(host.substr(colon)), " after host");
+      return absl::StrCat("invalid port ", GoQuote(host.substr(colon)), " after host");
     }
   }
   if (auto e = BadEscape(host)) return e;
   for (char c : host) {
     if (BadHostChar(c)) {
-      return absl::StrCat("invalid character ", Quoted(std::string_view(&c, 1)), " in host name");
+      return absl::StrCat("invalid character ", GoQuote(std::string_view(&c, 1)), " in host name");
     }
   }
   return std::nullopt;
@@ -247,7 +241,7 @@ std::optional<std::string> DecodeProxy(Decoder& d, ProxyConfig* out) {
   if (d.String("proxy_url", &out->proxy_url)) {
     url_set = true;
     if (auto reason = UrlParseReason(out->proxy_url)) {
-      d.ErrorAt("proxy_url", absl::StrCat("parse ", Quoted(out->proxy_url), ": ", *reason));
+      d.ErrorAt("proxy_url", absl::StrCat("parse ", GoQuote(out->proxy_url), ": ", *reason));
     }
   }
   d.String("no_proxy", &out->no_proxy);
@@ -480,7 +474,7 @@ absl::Status CheckEndpointFiles(const HttpClientConfig& e) {
 std::optional<std::string> GoUrlParseError(std::string_view url) {
   std::optional<std::string> reason = UrlParseReason(url);
   if (!reason) return std::nullopt;
-  return absl::StrCat("parse ", Quoted(url), ": ", *reason);
+  return absl::StrCat("parse ", GoQuote(url), ": ", *reason);
 }
 
 std::optional<std::string> DecodeHttpClientConfig(Decoder& d, HttpClientConfig* out) {
@@ -526,7 +520,7 @@ std::optional<std::string> DecodeHttpClientConfig(Decoder& d, HttpClientConfig* 
     for (const auto& [name, values] : out->http_headers) {
       std::string canonical = CanonicalHeaderKey(name);
       if (IsReservedHeader(canonical)) {
-        error = absl::StrCat("setting header ", Quoted(canonical), " is not allowed");
+        error = absl::StrCat("setting header ", GoQuote(canonical), " is not allowed");
         break;
       }
     }
@@ -571,7 +565,7 @@ bool DecodeEndpoint(Decoder& d, EndpointConfig* out) {
   // then min_backoff_period every time, as in dskit.)
   std::optional<std::string> error;
   if (auto parse = GoUrlParseError(out->url)) {
-    error = absl::StrCat("failed to parse remote url ", Quoted(out->url), ": ", *parse);
+    error = absl::StrCat("failed to parse remote url ", GoQuote(out->url), ": ", *parse);
   } else {
     error = client_error;
   }
@@ -582,7 +576,7 @@ bool DecodeEndpoint(Decoder& d, EndpointConfig* out) {
     // `unsupported protocol scheme`): refused here, where it is cheap to fix.
     std::string scheme = absl::AsciiStrToLower(Av(out->url.substr(0, out->url.find(':'))));
     if (out->url.find("://") == std::string::npos || (scheme != "http" && scheme != "https")) {
-      d.ErrorAt("url", absl::StrCat("sluice: url ", Quoted(out->url),
+      d.ErrorAt("url", absl::StrCat("sluice: url ", GoQuote(out->url),
                                     " must start with http:// or https://"));
     }
   }

@@ -9,7 +9,6 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "agent/common/quote.h"
 #include "agent/common/status_macros.h"
 #include "agent/common/strings.h"
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "agent/process/go_time.h"
-#include "agent/process/jmespath.h"
+#include "agent/go/jmespath.h"
+#include "agent/go/time.h"
 #include "agent/process/logfmt.h"
 #include "agent/process/logql.h"
 #include "agent/source/positions.h"

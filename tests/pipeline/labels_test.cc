@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/common/json_quote.h"
+#include "agent/go/strconv.h"
+
 namespace sluice {
 namespace {
 

@@ -8,6 +8,7 @@
 
 #include "agent/common/clock.h"
 #include "agent/common/metrics.h"
+#include "agent/process/stages/registry.h"
 #include "gtest/gtest.h"
 #include "tests/support/block_builder.h"
 

@@ -1,5 +1,5 @@
-// Tests of the Go-compatibility helpers behind the loki.process stages: regexp, JSON text,
-// logfmt decoding and digests.
+// Tests of the helpers behind the loki.process stages: logfmt decoding and digests (the Go
+// emulations are tested in tests/go/).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -7,115 +7,10 @@
 #include <vector>
 
 #include "agent/common/digest.h"
-#include "agent/common/go_json.h"
-#include "agent/common/go_regexp.h"
 #include "agent/process/logfmt.h"
 
 namespace sluice {
 namespace {
-
-std::string CompileError(const std::string& pattern) {
-  std::string err;
-  std::unique_ptr<RE2> re = CompileGoRegexp(pattern, &err);
-  return re == nullptr ? err : "<ok>";
-}
-
-TEST(GoRegexpTest, CompilesGoSyntaxIncludingAngleNamedGroups) {
-  std::string err;
-  std::unique_ptr<RE2> re = CompileGoRegexp(R"((?<year>\d{4})-(?P<month>\d\d))", &err);
-  ASSERT_NE(re, nullptr) << err;
-  EXPECT_EQ(re->NamedCapturingGroups().at("year"), 1);
-  EXPECT_EQ(re->NamedCapturingGroups().at("month"), 2);
-  // Inside a class or an escape, "(?<" is literal text.
-  re = CompileGoRegexp(R"([(?<]x\(?<)", &err);
-  ASSERT_NE(re, nullptr) << err;
-  EXPECT_TRUE(RE2::FullMatch("<x<", *re));
-}
-
-TEST(GoRegexpTest, ErrorsUseGoWording) {
-  EXPECT_EQ(CompileError("(a"), "error parsing regexp: missing closing ): `(a`");
-  EXPECT_EQ(CompileError("a**"), "error parsing regexp: invalid nested repetition operator: `**`");
-  EXPECT_EQ(CompileError("[a"), "error parsing regexp: missing closing ]: `[a`");
-  EXPECT_EQ(CompileError("(?P<ts[0-9]+).*").rfind("error parsing regexp: invalid named capture", 0),
-            0u);
-  EXPECT_EQ(CompileError("x\\"),
-            "error parsing regexp: trailing backslash at end of expression: ``");
-}
-
-std::vector<std::pair<int, int>> AllMatches(const std::string& pattern, const std::string& text) {
-  std::string err;
-  std::unique_ptr<RE2> re = CompileGoRegexp(pattern, &err);
-  std::vector<std::pair<int, int>> out;
-  ForEachGoMatch(*re, text,
-                 [&](const GoSubmatch* g, int) { out.emplace_back(g[0].begin, g[0].end); });
-  return out;
-}
-
-TEST(GoRegexpTest, AllMatchesSkipsEmptyMatchAfterMatch) {
-  // Go: regexp.MustCompile("a*").FindAllStringIndex("baaac", -1) == [[0 0] [1 4] [5 5]].
-  EXPECT_EQ(AllMatches("a*", "baaac"), (std::vector<std::pair<int, int>>{{0, 0}, {1, 4}, {5, 5}}));
-  EXPECT_EQ(AllMatches("x", "abc"), (std::vector<std::pair<int, int>>{}));
-  EXPECT_EQ(AllMatches("^a", "aaa"), (std::vector<std::pair<int, int>>{{0, 1}}));
-}
-
-std::string ReplaceAll(const std::string& pattern, const std::string& src, const std::string& repl,
-                       bool literal = false) {
-  std::string err;
-  std::unique_ptr<RE2> re = CompileGoRegexp(pattern, &err);
-  std::string out;
-  GoReplaceAll(*re, src, repl, literal, &out);
-  return out;
-}
-
-TEST(GoRegexpTest, ReplaceAllExpandsLikeGo) {
-  EXPECT_EQ(ReplaceAll("a(x*)b", "-ab-axxb-", "${1}W"), "-W-xxW-");
-  EXPECT_EQ(ReplaceAll("a(x*)b", "-ab-axxb-", "$1W"), "---");  // "$1W" names group "1W"
-  EXPECT_EQ(ReplaceAll("(?P<n>x+)", "axxb", "[$n]"), "a[xx]b");
-  EXPECT_EQ(ReplaceAll("x", "axb", "$$"), "a$b");
-  EXPECT_EQ(ReplaceAll("a(x*)b", "-axb-", "$1", /*literal=*/true), "-$1-");
-  // Go: regexp.MustCompile("a*").ReplaceAllString("baaac", "X") == "XbXcX".
-  EXPECT_EQ(ReplaceAll("a*", "baaac", "X"), "XbXcX");
-}
-
-std::string Json(std::string_view s) {
-  std::string out;
-  AppendGoJsonString(s, &out);
-  return out;
-}
-
-TEST(GoJsonTest, EscapesLikeJsonIterator) {
-  EXPECT_EQ(Json("plain"), R"("plain")");
-  EXPECT_EQ(Json("q\"b\\"), R"("q\"b\\")");
-  EXPECT_EQ(Json("\n\r\t\x01\x1f"), R"("\n\r\t\u0001\u001f")");
-  EXPECT_EQ(Json("<a&b>"), R"("\u003ca\u0026b\u003e")");
-  EXPECT_EQ(Json("\x7f"), "\"\x7f\"");
-  EXPECT_EQ(Json("caf\xC3\xA9"), "\"caf\xC3\xA9\"");
-  EXPECT_EQ(Json("bad\xFF"), R"("bad\ufffd")");
-  EXPECT_EQ(Json("\xE2\x80\xA8\xE2\x80\xA9"), R"("\u2028\u2029")");
-  // json-iterator has no short form for \b and \f; encoding/json (Go 1.22+) has.
-  EXPECT_EQ(Json("\b\f"), R"("\u0008\u000c")");
-  std::string go;
-  AppendGoJsonString("\b\f<", &go, GoJson::kEncodingJson);
-  EXPECT_EQ(go, R"("\b\f\u003c")");
-}
-
-std::string Num(double d) {
-  std::string out;
-  AppendGoJsonNumber(d, &out);
-  return out;
-}
-
-TEST(GoJsonTest, NumbersLikeGo) {
-  EXPECT_EQ(Num(125), "125");
-  EXPECT_EQ(Num(1.5), "1.5");
-  EXPECT_EQ(Num(-0.25), "-0.25");
-  EXPECT_EQ(Num(1e20), "100000000000000000000");
-  EXPECT_EQ(Num(1e21), "1e+21");
-  EXPECT_EQ(Num(0.000001), "0.000001");
-  EXPECT_EQ(Num(1e-7), "1e-7");
-  EXPECT_EQ(Num(1.2345e-10), "1.2345e-10");
-  EXPECT_EQ(Num(0), "0");
-}
 
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 

@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "agent/common/go_json.h"
 #include "agent/common/strings.h"
+#include "agent/go/json.h"
 #include "tests/support/test_http_server.h"
 
 namespace sluice::testing {

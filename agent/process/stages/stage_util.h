@@ -1,0 +1,114 @@
+// Helpers shared by the loki.process stages (agent/process/stages/<kind>.cc): extracted-map
+// access with Alloy's `source` rules, label checks, per-stream state keyed by label set, metric
+// registration, argument decoding shared by several stages and per-stage diagnostics
+// bookkeeping. Used on the thread that builds or runs a pipeline.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
+#include "agent/common/metrics.h"
+#include "agent/common/strings.h"
+#include "agent/common/utf8.h"
+#include "agent/config/decode.h"
+#include "agent/pipeline/labels.h"
+#include "agent/process/stage.h"
+#include "re2/re2.h"
+
+namespace sluice::stage_util {
+
+// The label-name check Alloy applies in its stages: prometheus/common's default (UTF-8)
+// validation scheme, i.e. any non-empty valid UTF-8 string.
+inline bool ValidLabelName(std::string_view name) { return !name.empty() && IsValidUtf8(name); }
+// model.LabelValue.IsValid: valid UTF-8.
+inline bool ValidLabelValue(std::string_view value) { return IsValidUtf8(value); }
+
+// Hash of a label set for per-stream state: hashes the pairs, so that lookups with an entry's
+// labels allocate nothing.
+struct LabelSetHash {
+  size_t operator()(const LabelSet& l) const {
+    return absl::Hash<std::vector<LabelSet::Label>>()(l.labels());
+  }
+};
+
+inline const ExtractedValue* FindExtracted(const ProcessEntry& e, std::string_view key) {
+  auto it = e.extracted.find(Av(key));
+  return it == e.extracted.end() ? nullptr : &it->second;
+}
+
+// Sets extracted[key] to a string, reusing the slot's buffer when the key already exists.
+inline void SetExtractedString(ProcessEntry* e, const std::string& key, std::string_view value) {
+  ExtractedValue& v = e->extracted[key];
+  v.kind = ExtractedValue::Kind::kString;
+  v.str.assign(value.data(), value.size());
+}
+
+// The input of a parsing stage: the line when `source` is empty, else extracted[source] as a
+// string (copied into *scratch). nullptr when the source is absent or cannot be a string (null),
+// in which case Alloy leaves the entry alone.
+inline const std::string* ResolveSource(const ProcessEntry& e, const std::string& source,
+                                        std::string* scratch) {
+  if (source.empty()) return &e.line;
+  const ExtractedValue* v = FindExtracted(e, source);
+  if (v == nullptr) return nullptr;
+  if (v->kind == ExtractedValue::Kind::kString) return &v->str;
+  if (!v->ToString(scratch)) return nullptr;
+  return scratch;
+}
+
+// A counter of the component (`component_id` label added), or nullptr without a registry.
+inline Counter* ComponentCounter(const StageContext& ctx, std::string_view name,
+                                 std::string_view help, MetricLabels extra = {}) {
+  if (ctx.metrics == nullptr) return nullptr;
+  MetricLabels labels{{"component_id", ctx.component_id}};
+  for (auto& l : extra) labels.push_back(std::move(l));
+  return ctx.metrics->GetCounter(name, help, labels);
+}
+
+inline void Inc(Counter* c, uint64_t n = 1) {
+  if (c != nullptr) c->Inc(n);
+}
+
+// Errors added by one stage's decoding: counts the diagnostics at construction so that errors
+// from other stages of the same file do not fail this one.
+class StageErrors {
+ public:
+  explicit StageErrors(config::Decoder& d) : d_(d), before_(d.diags()->list().size()) {}
+  // Adds `msg` at the block's header.
+  void Block(std::string msg) { d_.Error(d_.block().span, std::move(msg)); }
+  // Adds `msg` at attribute `name`'s value (or the block when absent).
+  void At(std::string_view name, std::string msg) { d_.ErrorAt(name, std::move(msg)); }
+  // True while no error was added since construction.
+  bool clean() const { return d_.diags()->list().size() == before_; }
+  // Runs Finish() and says whether this stage decoded without errors.
+  bool Finish() {
+    d_.Finish();
+    return d_.diags()->list().size() == before_;
+  }
+
+ private:
+  config::Decoder& d_;
+  size_t before_;
+};
+
+// Reads a regex attribute the way several stages do (json, logfmt): "" means none; a bad
+// pattern is reported with Go's message. Returns false on error.
+bool OptionalRegex(config::Decoder& d, StageErrors& errs, std::string_view name,
+                   std::unique_ptr<RE2>* out);
+
+// `values` of labels / structured_metadata: label name -> source name ("" or null: the same).
+// False when `values` cannot be read or holds an invalid label name (reported at `values`).
+bool DecodeLabelMap(config::Decoder& d, StageErrors& errs,
+                    std::vector<std::pair<std::string, std::string>>* out, bool required);
+
+// `values` of label_drop / label_keep: the required list of names; an empty one is reported at
+// `values` with `empty_message`.
+bool DecodeNameList(config::Decoder& d, StageErrors& errs, std::string_view empty_message,
+                    std::vector<std::string>* names);
+
+}  // namespace sluice::stage_util
