@@ -1,5 +1,5 @@
-// Helpers for tests of loki.process stages built from their factories (registry.h): build a stage
-// from a hand-made block, run entries through it, and read diagnostics. Test thread only.
+// Helpers for tests of loki.process stages: build a stage from a hand-made block, run entries
+// through it, and read diagnostics. Test thread only.
 #pragma once
 
 #include <gmock/gmock.h>
@@ -72,24 +72,6 @@ struct StageHarness {
     return metrics->CounterValue(name, labels);
   }
 };
-
-// An access-log line of Alloy's regex and replace stage tests.
-inline constexpr char kAccessLine[] =
-    R"(11.11.11.11 - frank [25/Jan/2000:14:00:01 -0500] "GET /1986.js HTTP/1.1" 200 932 "-" "Mozilla/5.0 (Windows; U; Windows NT 5.1; de; rv:1.9.1.7) Gecko/20091221 Firefox/3.5.7 GTB6")";
-
-// Builds a stage that must build.
-inline StageHarness Make(StageFactory f, BlockBuilder b) {
-  StageHarness h;
-  EXPECT_TRUE(h.Build(f, b.Build())) << ::testing::PrintToString(h.Errors());
-  return h;
-}
-
-// The errors of a stage that must not build.
-inline std::vector<std::string> BuildErrors(StageFactory f, BlockBuilder b) {
-  StageHarness h;
-  EXPECT_FALSE(h.Build(f, b.Build()));
-  return h.Errors();
-}
 
 inline ProcessEntry Entry(std::string line,
                           std::vector<std::pair<std::string, std::string>> labels = {},
