@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "agent/common/quote.h"
+#include "agent/go/strconv.h"
 
 namespace sluice {
 

@@ -1,4 +1,5 @@
-// Tests of the label and output stages (agent/process/label_stages.cc), after Alloy's
+// Tests of the label and output stages (agent/process/stages/: labels, static_labels,
+// label_drop, label_keep, structured_metadata, output, tenant), after Alloy's
 // stages/*_test.go behaviour.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

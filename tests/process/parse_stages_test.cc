@@ -1,4 +1,5 @@
-// Tests of the parsing stages (agent/process/parse_stages.cc), case by case after Alloy's
+// Tests of the parsing stages (agent/process/stages/: cri, docker, json, logfmt, regex, replace,
+// pack, decolorize, truncate), case by case after Alloy's
 // stages/*_test.go behaviour.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
