@@ -54,8 +54,12 @@ class JsonStage final : public Stage {
       // DOM's strings point into the parser's own buffers.
     }
     simdjson::dom::element root;
-    // Only an object (or null, which Go decodes into an empty map) is accepted.
-    if (!parser_.Parse(*input, &root) ||
+    // Only an object (or null, which Go decodes into an empty map) is accepted: a line that
+    // starts otherwise (logfmt, plain text) is refused without parsing it.
+    size_t first = input->find_first_not_of(" \t\n\r");
+    bool candidate =
+        first != std::string::npos && ((*input)[first] == '{' || (*input)[first] == 'n');
+    if (!candidate || !parser_.Parse(*input, &root) ||
         (root.type() != simdjson::dom::element_type::OBJECT && !root.is_null())) {
       if (drop_malformed_) {
         CountDroppedLine(ctx_, kMalformedJsonReason);

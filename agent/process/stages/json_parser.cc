@@ -10,7 +10,19 @@ bool JsonParser::Parse(std::string_view text, simdjson::dom::element* root) {
   simdjson::error_code err = ParseOnce(text, root);
   if (err != simdjson::NUMBER_ERROR) return err == simdjson::SUCCESS;
   // simdjson refuses integers beyond 64 bits, which Go decodes as float64: retry with such
-  // integers written as decimals (rare, so the rewrite's allocation does not matter).
+  // integers written as decimals (rare, so the rewrite's allocation does not matter). Most
+  // number errors are lines that are not JSON at all (a plain line starting with a date): they
+  // have no run of 19 digits and are refused without the rewrite.
+  size_t run = 0;
+  bool long_run = false;
+  for (char c : text) {
+    run = (c >= '0' && c <= '9') ? run + 1 : 0;
+    if (run >= 19) {
+      long_run = true;
+      break;
+    }
+  }
+  if (!long_run) return false;
   std::string rewritten;
   if (!WidenBigIntegers(text, &rewritten)) return false;
   return ParseOnce(rewritten, root) == simdjson::SUCCESS;
