@@ -6,8 +6,10 @@
 // tail thread, handed to the sender thread by unique_ptr (one owner at a time), handed back with
 // the outcome, then cleared and reused.
 //
-// The sender's sink encodes it (for Loki: the snappy-compressed PushRequest) on the send thread,
-// so that encoding overlaps the reading and parsing of the next batch on the tail thread.
+// The sender's encoder thread has the sink encode it (for Loki: the snappy-compressed
+// PushRequest) as soon as it is queued, so that encoding overlaps the reading and parsing of the
+// next batch on the tail thread and the HTTP round trip of the previous one, and releases its
+// arena: batches waiting for the send thread hold only their compressed bytes.
 #pragma once
 
 #include <cstdint>
@@ -57,6 +59,10 @@ struct Batch {
   size_t line_bytes = 0;  // sum of entry sizes (what batch_size and the memory budget count)
   size_t entries = 0;
   int64_t created_mono_ns = 0;
+  // Set by Sink::Encode (the sender's encoder thread): the bytes to send. The arena is released
+  // then: a batch waiting for its turn holds its compressed form only.
+  bool encoded = false;
+  std::string payload;
 
   std::string_view Line(const BatchEntry& e) const {
     return std::string_view(arena.data() + e.offset, e.size);
@@ -79,6 +85,8 @@ struct Batch {
     tenant.clear();
     seq = 0;
     created_mono_ns = 0;
+    encoded = false;
+    std::string().swap(payload);  // one batch's compressed bytes: not worth keeping
   }
 };
 

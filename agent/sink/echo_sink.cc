@@ -48,9 +48,17 @@ void Render(const Batch& batch, std::string* out) {
 
 }  // namespace
 
+void EchoSink::Encode(Batch* batch) {
+  Render(*batch, &batch->payload);
+  batch->encoded = true;
+}
+
 BatchOutcome EchoSink::Deliver(const Batch& batch) {
-  Render(batch, &buf_);
-  const std::string* text = &buf_;
+  const std::string* text = &batch.payload;
+  if (!batch.encoded) {
+    Render(batch, &buf_);
+    text = &buf_;
+  }
   if (!text->empty()) {
     fwrite(text->data(), 1, text->size(), out_);
     fflush(out_);

@@ -15,6 +15,7 @@ namespace sluice {
 class EchoSink final : public Sink {
  public:
   EchoSink(FILE* out, MetricsRegistry* metrics);
+  void Encode(Batch* batch) override;
   BatchOutcome Deliver(const Batch& batch) override;
   void Cancel() override {}
 

@@ -166,11 +166,25 @@ std::optional<std::string> LokiSink::Unhealthy() const {
   return health_error_;
 }
 
+void LokiSink::Encode(Batch* batch) {
+  if (batch->entries == 0) return;
+  EncodePushRequest(*batch, &enc_encoded_);
+  SnappyCompress(enc_encoded_, &enc_compressed_);
+  // An exact-size copy: the scratch buffer is sized for the worst case, the payload waits in the
+  // queue and should cost only its own bytes.
+  batch->payload.assign(enc_compressed_);
+  batch->encoded = true;
+}
+
 BatchOutcome LokiSink::Deliver(const Batch& batch) {
   if (batch.entries == 0) return BatchOutcome::kDelivered;  // marks only: nothing to send
-  EncodePushRequest(batch, &encoded_);
-  SnappyCompress(encoded_, &compressed_);
-  request_.body = compressed_;
+  if (batch.encoded) {
+    request_.body = batch.payload;
+  } else {
+    EncodePushRequest(batch, &encoded_);
+    SnappyCompress(encoded_, &compressed_);
+    request_.body = compressed_;
+  }
   // Alloy: a batch's tenant (from the __tenant_id__ label) wins over the endpoint's tenant_id.
   const std::string& tenant = batch.tenant.empty() ? config_.tenant : batch.tenant;
   TenantSeries& series = SeriesFor(tenant);

@@ -66,6 +66,7 @@ class LokiSink final : public Sink {
   static std::unique_ptr<LokiSink> ForEndpoint(const EndpointConfig& endpoint,
                                                MetricsRegistry* metrics, uint64_t seed);
 
+  void Encode(Batch* batch) override;
   BatchOutcome Deliver(const Batch& batch) override;
   std::optional<std::string> Unhealthy() const override;
   void Cancel() override {
@@ -100,7 +101,9 @@ class LokiSink final : public Sink {
   MetricsRegistry* metrics_;
   RetryPolicy policy_;
   std::string host_;
-  std::string encoded_;  // sender thread scratch
+  std::string encoded_;      // send thread scratch (batches that were not encoded)
+  std::string enc_encoded_;  // encoder thread scratch (Encode)
+  std::string enc_compressed_;
   std::string compressed_;
   HttpRequest request_;
   RequestAuth auth_;               // basic_auth / authorization, credentials files read per request

@@ -15,7 +15,8 @@ Sender::Sender(std::unique_ptr<Sink> sink, DoneFn done)
 Sender::~Sender() { Stop(); }
 
 void Sender::Start() {
-  thread_ = StartThread("sluice-send", [this] { Run(); });
+  encoder_ = StartThread("sluice-encode", [this] { RunEncoder(); });
+  thread_ = StartThread("sluice-send", [this] { RunSender(); });
 }
 
 void Sender::Enqueue(std::unique_ptr<Batch> batch) {
@@ -26,29 +27,54 @@ void Sender::Enqueue(std::unique_ptr<Batch> batch) {
 
 size_t Sender::queued() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return queue_.size() + (busy_ ? 1 : 0);
+  return queue_.size() + ready_.size() + (encoding_ ? 1 : 0) + (busy_ ? 1 : 0);
 }
 
-void Sender::Run() {
+void Sender::RunEncoder() {
   for (;;) {
     std::unique_ptr<Batch> batch;
+    bool cancelled;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
-      if (queue_.empty()) return;  // stopping and nothing left
+      if (queue_.empty()) {
+        encoder_done_ = true;
+        ready_cv_.notify_all();
+        return;  // stopping and nothing left
+      }
       batch = std::move(queue_.front());
       queue_.pop_front();
-      busy_ = true;
+      encoding_ = true;
+      cancelled = cancelled_;
     }
-    BatchOutcome outcome;
+    // Cancelled: passed on as is, to be reported aborted in order.
+    if (!cancelled) {
+      sink_->Encode(batch.get());
+      if (batch->encoded) std::string().swap(batch->arena);  // the payload is what travels now
+    }
     {
-      bool cancelled;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        cancelled = cancelled_;
-      }
-      outcome = cancelled ? BatchOutcome::kAborted : sink_->Deliver(*batch);
+      std::lock_guard<std::mutex> lock(mu_);
+      ready_.push_back(std::move(batch));
+      encoding_ = false;
+      ready_cv_.notify_one();
     }
+  }
+}
+
+void Sender::RunSender() {
+  for (;;) {
+    std::unique_ptr<Batch> batch;
+    bool cancelled;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      ready_cv_.wait(lock, [this] { return !ready_.empty() || encoder_done_; });
+      if (ready_.empty()) return;  // the encoder stopped and nothing is left
+      batch = std::move(ready_.front());
+      ready_.pop_front();
+      busy_ = true;
+      cancelled = cancelled_;
+    }
+    BatchOutcome outcome = cancelled ? BatchOutcome::kAborted : sink_->Deliver(*batch);
     done_(std::move(batch), outcome);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -62,8 +88,9 @@ void Sender::Drain(absl::Time deadline) {
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (!thread_.joinable()) return;
-    idle_cv_.wait_until(lock, absl::ToChronoTime(deadline),
-                        [this] { return queue_.empty() && !busy_; });
+    idle_cv_.wait_until(lock, absl::ToChronoTime(deadline), [this] {
+      return queue_.empty() && ready_.empty() && !encoding_ && !busy_;
+    });
   }
   Stop();
 }
@@ -74,8 +101,10 @@ void Sender::Stop() {
     stopping_ = true;
     cancelled_ = true;
     cv_.notify_all();
+    ready_cv_.notify_all();
   }
   sink_->Cancel();
+  if (encoder_.joinable()) encoder_.join();
   if (thread_.joinable()) thread_.join();
 }
 

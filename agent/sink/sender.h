@@ -1,12 +1,16 @@
-// Sender: the send thread. Takes sealed batches in order, delivers each through its Sink (which
-// retries as its policy says), and reports every outcome through `done`, in the order the
-// batches were enqueued. Batches are delivered one at a time, so acknowledgements arrive in
-// order and positions can be committed by a simple rule (see TailManager).
+// Sender: an endpoint's two threads. The encoder thread takes sealed batches in order and has
+// the Sink encode each (Sink::Encode: PushRequest + snappy, then the batch's arena is released);
+// the send thread delivers them in the same order through the Sink (which retries as its policy
+// says) and reports every outcome through `done`, in the order the batches were enqueued.
+// Batches are delivered one at a time, so acknowledgements arrive in order and positions can be
+// committed by a simple rule (see AckTracker). Encoding the next batches overlaps the HTTP round
+// trip of the current one, and both overlap reading on the tail thread.
 //
-// The queue has no fixed capacity of its own: only the tail thread enqueues, and it stops
-// reading once the bytes it has handed out and not had back reach the memory budget, so the
-// queue never holds more than that budget. Owned by the Agent; Enqueue/Drain from the tail or
-// main thread, `done` is called on the send thread.
+// The queues have no fixed capacity of their own: only the tail thread enqueues, and it stops
+// reading once the bytes it has handed out and not had back reach the memory budget, so they
+// never hold more than that budget (and encoded batches only their compressed bytes). Owned by
+// a WriteNode endpoint; Enqueue/Drain from the tail or main thread, `done` is called on the send
+// thread.
 #pragma once
 
 #include <condition_variable>
@@ -40,17 +44,23 @@ class Sender {
   size_t queued() const;
 
  private:
-  void Run();
+  void RunEncoder();
+  void RunSender();
 
   std::unique_ptr<Sink> sink_;
   DoneFn done_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;        // queue_ has a batch, or stopping
+  std::condition_variable ready_cv_;  // ready_ has a batch, or the encoder is done
   std::condition_variable idle_cv_;
-  std::deque<std::unique_ptr<Batch>> queue_;
+  std::deque<std::unique_ptr<Batch>> queue_;  // sealed, not encoded yet
+  std::deque<std::unique_ptr<Batch>> ready_;  // encoded (or cancelled), waiting to be sent
+  bool encoding_ = false;
   bool busy_ = false;
   bool stopping_ = false;
   bool cancelled_ = false;
+  bool encoder_done_ = false;
+  std::thread encoder_;
   std::thread thread_;
 };
 

@@ -1,10 +1,12 @@
 // Sink: where sealed batches go. Implementations: LokiSink (HTTP push with retries) and EchoSink
 // (stdout, like Alloy's loki.echo).
 //
-// Deliver() runs on the sender thread only: it encodes the batch (for Loki: the snappy-compressed
-// PushRequest; off the tail thread, so that a catch-up uses two cores) and blocks until the batch
-// is delivered, dropped (counted) or the sink is cancelled. Cancel() may be called from any
-// thread. Owned by Sender.
+// Encode() runs on the sender's encoder thread: it turns a queued batch into its payload (for
+// Loki: the snappy-compressed PushRequest), off the tail thread, so that a catch-up uses two
+// cores. Deliver() runs on the send thread only and blocks until the batch is delivered, dropped
+// (counted) or the sink is cancelled; it also takes batches that were never encoded (it encodes
+// them itself). The two share no mutable state. Cancel() may be called from any thread. Owned
+// by Sender.
 #pragma once
 
 #include <optional>
@@ -20,6 +22,8 @@ namespace sluice {
 class Sink {
  public:
   virtual ~Sink() = default;
+  // Fills batch->payload and sets batch->encoded; the default leaves the batch as it is.
+  virtual void Encode(Batch* batch) { (void)batch; }
   virtual BatchOutcome Deliver(const Batch& batch) = 0;
   // Makes the current and every later Deliver() return kAborted as soon as possible.
   virtual void Cancel() = 0;

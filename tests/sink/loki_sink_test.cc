@@ -242,5 +242,23 @@ TEST(UrlHostTest, Extracts) {
   EXPECT_EQ(UrlHost("http://127.0.0.1:1"), "127.0.0.1:1");
 }
 
+TEST_F(LokiSinkTest, EncodedBatchSendsItsPayloadByteForByte) {
+  auto plain = MakeBatch();
+  auto encoded = MakeBatch();
+  LokiSink* sink = Make({Resp(204), Resp(204)});
+  sink->Encode(encoded.get());
+  ASSERT_TRUE(encoded->encoded);
+  // What Encode made is exactly what Deliver makes of a batch that was not encoded.
+  EXPECT_EQ(sink->Deliver(*plain), BatchOutcome::kDelivered);
+  std::string payload = encoded->payload;
+  std::string().swap(encoded->arena);  // the sender releases the line bytes after Encode
+  EXPECT_EQ(sink->Deliver(*encoded), BatchOutcome::kDelivered);
+  ASSERT_EQ(http_->requests.size(), 2u);
+  EXPECT_EQ(http_->requests[1].body, payload);
+  EXPECT_EQ(http_->requests[0].body, http_->requests[1].body);
+  // The payload is the compressed size, not the worst-case buffer.
+  EXPECT_LT(encoded->payload.capacity(), snappy::MaxCompressedLength(64));
+}
+
 }  // namespace
 }  // namespace sluice

@@ -12,8 +12,18 @@ namespace {
 // A sink that blocks until released, to test ordering and cancellation.
 class GateSink final : public Sink {
  public:
+  // Encoding is "the sequence number as text"; Deliver checks the batch it gets was encoded and
+  // no longer holds its arena.
+  void Encode(Batch* batch) override {
+    batch->payload = std::to_string(batch->seq);
+    batch->encoded = true;
+  }
   BatchOutcome Deliver(const Batch& batch) override {
     std::unique_lock<std::mutex> lock(mu_);
+    if (!batch.encoded || batch.payload != std::to_string(batch.seq) ||
+        batch.arena.capacity() >= 4096) {
+      bad_ = true;
+    }
     seen_.push_back(batch.seq);
     cv_.notify_all();
     cv_.wait(lock, [&] { return open_ || cancelled_; });
@@ -29,6 +39,10 @@ class GateSink final : public Sink {
     open_ = true;
     cv_.notify_all();
   }
+  bool bad() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return bad_;
+  }
   void WaitSeen(size_t n) {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return seen_.size() >= n; });
@@ -40,12 +54,14 @@ class GateSink final : public Sink {
   std::vector<uint64_t> seen_;
   bool open_ = false;
   bool cancelled_ = false;
+  bool bad_ = false;
 };
 
 std::unique_ptr<Batch> B(uint64_t seq) {
   auto b = std::make_unique<Batch>();
   b->seq = seq;
   b->entries = 1;
+  b->arena.assign(4096, 'x');
   return b;
 }
 
@@ -68,6 +84,8 @@ TEST(SenderTest, DeliversInOrderAndDrains) {
     EXPECT_EQ(done[i].first, i + 1);
     EXPECT_EQ(done[i].second, BatchOutcome::kDelivered);
   }
+  // Each batch was encoded on the encoder thread and reached Deliver without its arena.
+  EXPECT_FALSE(gate->bad());
 }
 
 TEST(SenderTest, DrainDeadlineAbortsWhatIsLeft) {
