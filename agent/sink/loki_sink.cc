@@ -168,6 +168,9 @@ std::optional<std::string> LokiSink::Unhealthy() const {
 
 void LokiSink::Encode(Batch* batch) {
   if (batch->entries == 0) return;
+  // Encode runs on the encoder thread, and on the tail thread when that is behind: one set of
+  // scratch buffers (a batch's worth, twice) for both, taken in turn.
+  std::lock_guard<std::mutex> lock(enc_mu_);
   EncodePushRequest(*batch, &enc_encoded_);
   SnappyCompress(enc_encoded_, &enc_compressed_);
   // An exact-size copy: the scratch buffer is sized for the worst case, the payload waits in the

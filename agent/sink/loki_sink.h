@@ -101,8 +101,9 @@ class LokiSink final : public Sink {
   MetricsRegistry* metrics_;
   RetryPolicy policy_;
   std::string host_;
-  std::string encoded_;      // send thread scratch (batches that were not encoded)
-  std::string enc_encoded_;  // encoder thread scratch (Encode)
+  std::string encoded_;  // send thread scratch (batches that were not encoded)
+  std::mutex enc_mu_;    // Encode's scratch, shared by the threads that encode
+  std::string enc_encoded_;
   std::string enc_compressed_;
   std::string compressed_;
   HttpRequest request_;

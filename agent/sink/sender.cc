@@ -20,9 +20,30 @@ void Sender::Start() {
 }
 
 void Sender::Enqueue(std::unique_ptr<Batch> batch) {
+  bool behind;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    behind = queue_.size() >= kMaxUnencoded;
+  }
+  // The encoder is behind (one core for every thread, say): the caller encodes this batch
+  // itself, so that at most kMaxUnencoded batches hold their line bytes; the rest of the budget
+  // waits compressed.
+  if (behind) Encode(batch.get());
   std::lock_guard<std::mutex> lock(mu_);
   queue_.push_back(std::move(batch));
   cv_.notify_one();
+}
+
+void Sender::Encode(Batch* batch) {
+  if (batch->encoded) return;
+  sink_->Encode(batch);
+  if (batch->encoded) {
+    // The payload is what travels now: the line bytes and the entry lists go (a batch waiting
+    // for the send thread, or for reuse in the batcher's pool, holds nothing else).
+    std::string().swap(batch->arena);
+    std::vector<BatchStream>().swap(batch->streams);
+    batch->num_streams = 0;
+  }
 }
 
 size_t Sender::queued() const {
@@ -48,10 +69,7 @@ void Sender::RunEncoder() {
       cancelled = cancelled_;
     }
     // Cancelled: passed on as is, to be reported aborted in order.
-    if (!cancelled) {
-      sink_->Encode(batch.get());
-      if (batch->encoded) std::string().swap(batch->arena);  // the payload is what travels now
-    }
+    if (!cancelled) Encode(batch.get());
     {
       std::lock_guard<std::mutex> lock(mu_);
       ready_.push_back(std::move(batch));

@@ -44,6 +44,9 @@ class Sender {
   size_t queued() const;
 
  private:
+  // Batches queued and not encoded yet, at most; past it Enqueue encodes on the caller's thread.
+  static constexpr size_t kMaxUnencoded = 2;
+  void Encode(Batch* batch);
   void RunEncoder();
   void RunSender();
 

@@ -22,7 +22,8 @@ namespace sluice {
 class Sink {
  public:
   virtual ~Sink() = default;
-  // Fills batch->payload and sets batch->encoded; the default leaves the batch as it is.
+  // Fills batch->payload and sets batch->encoded; the default leaves the batch as it is. May run
+  // on two threads at once (the encoder, and the tail thread when the encoder is behind).
   virtual void Encode(Batch* batch) { (void)batch; }
   virtual BatchOutcome Deliver(const Batch& batch) = 0;
   // Makes the current and every later Deliver() return kAborted as soon as possible.
