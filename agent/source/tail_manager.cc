@@ -19,7 +19,6 @@
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
 #include "agent/common/utf8.h"
-#include "agent/source/pod_path.h"
 #include "agent/source/positions.h"
 
 #include <cstdio>
@@ -107,15 +106,14 @@ bool ParsePositionsErrorPolicy(std::string_view text, PositionsErrorPolicy* out)
 }
 
 TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const Clock* clock,
-                         MetricsRegistry* metrics, SealFn seal)
+                         MetricsRegistry* metrics, TailOutput* output)
     : io_(io),
       opt_(std::move(options)),
       clock_(clock),
       metrics_(metrics),
-      batcher_(opt_.batch_size, clock, std::move(seal)),
+      output_(output),
       rescan_timer_(*io),
       positions_timer_(*io),
-      batch_timer_(*io),
       orphan_timer_(*io),
       open_retry_timer_(*io),
       coalesce_timer_(*io) {
@@ -191,7 +189,6 @@ TailManager::~TailManager() {
   // Pending timer handlers then complete with operation_aborted and touch nothing of ours.
   rescan_timer_.cancel();
   positions_timer_.cancel();
-  batch_timer_.cancel();
   orphan_timer_.cancel();
   open_retry_timer_.cancel();
   coalesce_timer_.cancel();
@@ -267,33 +264,18 @@ absl::Status TailManager::Start() {
   }
   starting_ = true;
   std::vector<std::string> target_paths;
-  if (opt_.target_mode) {
-    for (const auto& [path, t] : targets_) {
-      size_t slash = path.rfind('/');
-      if (slash != std::string::npos) AddWatch(slash == 0 ? "/" : path.substr(0, slash));
-    }
-    for (const auto& [path, t] : targets_) target_paths.push_back(path);
-    SortLinksLast(&target_paths);
-    for (const std::string& path : target_paths) MaybeAddFile(path, true);
+  for (const auto& [path, t] : targets_) {
+    size_t slash = path.rfind('/');
+    if (slash != std::string::npos) AddWatch(slash == 0 ? "/" : path.substr(0, slash));
   }
-  for (const std::string& root : (opt_.target_mode ? std::vector<std::string>{} : opt_.roots)) {
-    struct stat st;
-    if (::stat(root.c_str(), &st) != 0) {
-      LogWarn("tail", "root does not exist yet; it will be picked up by the rescan",
-              {{"root", root}});
-      continue;
-    }
-    if (S_ISDIR(st.st_mode)) {
-      ScanDir(root, 0);
-    } else if (S_ISREG(st.st_mode)) {
-      MaybeAddFile(root, true);
-    }
-  }
-  // Target mode: only the targets' records (the others wait for their target: SetTargets).
-  DrainRotated(opt_.target_mode ? &target_paths : nullptr);
+  for (const auto& [path, t] : targets_) target_paths.push_back(path);
+  SortLinksLast(&target_paths);
+  for (const std::string& path : target_paths) MaybeAddFile(path, true);
+  // Only the targets' records (the others wait for their target: SetTargets).
+  DrainRotated(target_paths);
   starting_ = false;
   started_ = true;
-  // Entries still unmatched stay: their root or directory may appear later (rescan).
+  // Entries still unmatched stay: their target may be given, or its file appear, later.
   UpdateFilesActive();
   ArmRescan();
   // Whatever Start found and decided (files, restored positions) is on disk at once.
@@ -316,14 +298,13 @@ void TailManager::RestoreRecords(std::vector<PositionRecord> records) {
   }
 }
 
-void TailManager::DrainRotated(const std::vector<std::string>* paths) {
+void TailManager::DrainRotated(const std::vector<std::string>& paths) {
   // Restored positions no file matched: the file may have been rotated while we were down and
   // still sit next to its old name; look for its inode there so its tail is not lost.
-  absl::flat_hash_set<std::string> only;
-  if (paths != nullptr) only.insert(paths->begin(), paths->end());
+  absl::flat_hash_set<std::string> only(paths.begin(), paths.end());
   std::vector<std::pair<std::string, std::string>> rotated;  // (where it is now, old name)
   for (auto& [key, r] : restored_) {
-    if (paths != nullptr && !only.contains(r.path)) continue;
+    if (!only.contains(r.path)) continue;
     size_t slash = r.path.rfind('/');
     if (slash == std::string::npos) continue;
     std::string dir = r.path.substr(0, slash);
@@ -344,7 +325,7 @@ void TailManager::DrainRotated(const std::vector<std::string>* paths) {
     if (it == by_path_.end()) continue;
     File* f = files_[it->second].get();
     auto t = targets_.find(old_name);
-    if (opt_.target_mode && !targets_.contains(candidate) && t != targets_.end()) {
+    if (!targets_.contains(candidate) && t != targets_.end()) {
       // Read for the target it was tailed as (labels, format, route), as if it had been renamed
       // while tailed.
       f->labels = t->second.labels;
@@ -421,8 +402,8 @@ MetricLabels TailManager::PathLabels(const std::string& path) const {
 }
 
 void TailManager::AcquirePathMetrics(File* f, int64_t size) {
-  // Target mode: the target's path (what Alloy's tailer is named by); otherwise the name the
-  // file was found under. A file renamed later keeps the series of the name it was tailed as.
+  // The target's path (what Alloy's tailer is named by). A file renamed later keeps the series
+  // of the name it was tailed as.
   f->metrics_path = f->path;
   MetricLabels labels = PathLabels(f->metrics_path);
   f->m_read_bytes =
@@ -588,7 +569,7 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
     // file, not the name.
     File* f = files_[same->second].get();
     ::close(fd);
-    // A symlink to a file already tailed (both trees are roots) adds nothing: read it once.
+    // A symlink to a file already tailed (both names are targets) adds nothing: read it once.
     if (is_link) return;
     if (f->path != path && !f->closed) {
       by_path_.erase(f->path);
@@ -615,30 +596,15 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
     char buf[PATH_MAX];
     if (::realpath(path.c_str(), buf) != nullptr) real_path = buf;
   }
-  if (opt_.target_mode) {
-    // The target's labels, and `filename` as Alloy's loki.source.file adds it.
-    auto t = targets_.find(path);
-    if (t != targets_.end()) {
-      f->labels = t->second.labels;
-      f->format = t->second.format;
-      f->route = t->second.route;
-    }
-    f->pos_labels = f->labels.RenderLoki();
-    f->labels.Set("filename", path);
-  } else {
-    // Labels from the path (for a symlink, from where it points when that is the pod layout),
-    // then the static ones (a static label does not override the path's).
-    LabelSet labels = opt_.static_labels;
-    PodPath pod;
-    if (ParsePodLogPath(path, &pod) || (!real_path.empty() && ParsePodLogPath(real_path, &pod))) {
-      labels.Set("namespace", pod.namespace_name);
-      labels.Set("pod", pod.pod_name);
-      labels.Set("container", pod.container);
-    }
-    f->pos_labels = labels.RenderLoki();
-    labels.Set("filename", path);
-    f->labels = std::move(labels);
+  // The target's labels, and `filename` as Alloy's loki.source.file adds it.
+  auto t = targets_.find(path);
+  if (t != targets_.end()) {
+    f->labels = t->second.labels;
+    f->format = t->second.format;
+    f->route = t->second.route;
   }
+  f->pos_labels = f->labels.RenderLoki();
+  f->labels.Set("filename", path);
 
   int64_t start = 0;
   auto restored = restored_.find(key);
@@ -953,19 +919,8 @@ void TailManager::OnFileWritten(File* f) {
   }
 }
 
-bool TailManager::UnderRoot(std::string_view path) const {
-  if (opt_.target_mode) return targets_.contains(Av(path));
-  for (const std::string& root : opt_.roots) {
-    if (path.size() > root.size() && path.substr(0, root.size()) == root &&
-        (path[root.size()] == '/' || root == "/")) {
-      return true;
-    }
-  }
-  return false;
-}
-
 void TailManager::AddCreated(const std::string& path) {
-  if (UnderRoot(path)) {
+  if (Wanted(path)) {
     MaybeAddFile(path, false);
     return;
   }
@@ -992,24 +947,13 @@ TailManager::NameState TailManager::CheckName(const std::string& path, const Fil
 void TailManager::Rescan() {
   if (stopping_) return;
   ++scan_seq_;  // names the listing below confirms are not stat'ed again after it
-  if (opt_.target_mode) {
-    // Targets whose file is not there (yet, or any more) were never seen: not lost files.
-    std::vector<std::string> missing;
-    struct stat st;
-    for (const auto& [path, t] : targets_) {
-      if (!by_path_.contains(path) && ::stat(path.c_str(), &st) == 0) missing.push_back(path);
-    }
-    for (const std::string& path : missing) MaybeAddFile(path, false);
+  // Targets whose file is not there (yet, or any more) were never seen: not lost files.
+  std::vector<std::string> missing;
+  struct stat tst;
+  for (const auto& [path, t] : targets_) {
+    if (!by_path_.contains(path) && ::stat(path.c_str(), &tst) == 0) missing.push_back(path);
   }
-  for (const std::string& root : (opt_.target_mode ? std::vector<std::string>{} : opt_.roots)) {
-    struct stat st;
-    if (::stat(root.c_str(), &st) != 0) continue;
-    if (S_ISDIR(st.st_mode)) {
-      ScanDir(root, 0);
-    } else if (S_ISREG(st.st_mode)) {
-      MaybeAddFile(root, false);
-    }
-  }
+  for (const std::string& path : missing) MaybeAddFile(path, false);
   // Safety net for missed events: any open file whose size moved gets a turn; a name that now
   // points to another inode means the file was replaced.
   std::vector<File*> replaced;
@@ -1114,22 +1058,6 @@ void TailManager::OnPositionsWritten(const absl::Status& s) {
   positions_writes_->Inc();
 }
 
-void TailManager::ArmBatchTimer() {
-  // With an output, batches (and their timers) are the output's.
-  if (output_ != nullptr || batch_timer_armed_ || !batcher_.has_open()) return;
-  batch_timer_armed_ = true;
-  // Fire when the open batch reaches batch_wait, not a whole batch_wait from now (a batch
-  // opened just after the last fire would otherwise wait up to twice as long).
-  int64_t left = ToNanos(opt_.batch_wait) - batcher_.open_age_ns();
-  batch_timer_.expires_after(std::chrono::nanoseconds(std::max<int64_t>(left, 0)));
-  batch_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;  // cancelled: `this` may be gone
-    batch_timer_armed_ = false;
-    batcher_.SealIfOlderThan(ToNanos(opt_.batch_wait));
-    ArmBatchTimer();
-  });
-}
-
 void TailManager::ArmOrphanTimer() {
   if (orphan_timer_armed_ || stopping_) return;
   orphan_timer_armed_ = true;
@@ -1176,11 +1104,7 @@ void TailManager::Pause() {
   paused_since_mono_ = clock_->MonotonicNanos();
   pauses_->Inc();
   // Nothing more will be added until acknowledgements arrive: send what is open now.
-  if (output_ != nullptr) {
-    output_->SealAll();
-  } else {
-    batcher_.Seal();
-  }
+  output_->SealAll();
 }
 
 bool TailManager::BudgetFull() const {
@@ -1196,7 +1120,7 @@ void TailManager::ReadPass() {
   pass_scheduled_ = false;
   if (stopping_) return;
   for (int turns = 0; turns < kTurnsPerPass && !ready_.empty(); ++turns) {
-    if (BudgetFull() || (output_ != nullptr && output_->Backlogged())) {
+    if (BudgetFull() || output_->Backlogged()) {
       Pause();
       break;
     }
@@ -1230,7 +1154,6 @@ void TailManager::ReadPass() {
     }
   }
   unacked_gauge_->Set(static_cast<double>(Inflight()));
-  ArmBatchTimer();
   if (!waiting_open_.empty()) {
     if (ready_.empty()) {
       // Files that wait for a descriptor get the next pass, once reading the others has let
@@ -1554,41 +1477,11 @@ void TailManager::HandlePiece(File* f, LogStream stream, bool partial, int64_t t
   p.buf.clear();
 }
 
-uint32_t TailManager::StreamFor(File* f, LogStream stream) {
-  uint32_t& id = f->stream_ids[static_cast<int>(stream)];
-  if (id != kNoStream) return id;
-  LabelSet labels = f->labels;
-  if (stream == LogStream::kStdout) labels.Set("stream", "stdout");
-  if (stream == LogStream::kStderr) labels.Set("stream", "stderr");
-  std::string key = labels.RenderLoki();
-  auto it = streams_.find(key);
-  if (it != streams_.end()) {
-    ++it->second.refs;
-    id = it->second.id;
-    return id;
-  }
-  auto info = std::make_shared<StreamInfo>();
-  info->loki_labels = key;
-  info->json_labels = labels.RenderJson();
-  id = batcher_.AddStream(std::move(info));
-  streams_[key] = StreamRef{id, 1};
-  if (stream_keys_.size() <= id) stream_keys_.resize(id + 1);
-  stream_keys_[id] = key;
-  return id;
-}
-
 void TailManager::MarkFile(File* f, int64_t offset) {
-  if (output_ != nullptr) {
-    output_->OnMark(f->route, f->id, f->generation, offset);
-  } else {
-    batcher_.Mark(f->id, f->generation, offset);
-  }
+  output_->OnMark(f->route, f->id, f->generation, offset);
 }
 
-bool TailManager::Wanted(std::string_view path) const {
-  if (opt_.target_mode) return targets_.contains(Av(path));
-  return EndsWith(path, opt_.file_suffix);
-}
+bool TailManager::Wanted(std::string_view path) const { return targets_.contains(Av(path)); }
 
 void TailManager::Emit(File* f, LogStream stream, int64_t ts, std::string_view line, int64_t start,
                        int64_t mark_offset) {
@@ -1607,20 +1500,14 @@ void TailManager::Emit(File* f, LogStream stream, int64_t ts, std::string_view l
       CountCut();
     }
   }
-  if (output_ != nullptr) {
-    int s = static_cast<int>(stream);
-    if (!f->out_labels_set[s]) {
-      f->out_labels[s] = f->labels;
-      if (stream == LogStream::kStdout) f->out_labels[s].Set("stream", "stdout");
-      if (stream == LogStream::kStderr) f->out_labels[s].Set("stream", "stderr");
-      f->out_labels_set[s] = true;
-    }
-    output_->OnEntry(f->route, f->id, f->generation, f->out_labels[s], ts, line, start,
-                     mark_offset);
-    return;
+  int s = static_cast<int>(stream);
+  if (!f->out_labels_set[s]) {
+    f->out_labels[s] = f->labels;
+    if (stream == LogStream::kStdout) f->out_labels[s].Set("stream", "stdout");
+    if (stream == LogStream::kStderr) f->out_labels[s].Set("stream", "stderr");
+    f->out_labels_set[s] = true;
   }
-  batcher_.Add(StreamFor(f, stream), ts, line, f->id, f->generation, mark_offset);
-  inflight_bytes_ += line.size();
+  output_->OnEntry(f->route, f->id, f->generation, f->out_labels[s], ts, line, start, mark_offset);
 }
 
 void TailManager::CloseFile(File* f) {
@@ -1661,14 +1548,6 @@ void TailManager::MaybeForget(File* f) {
   // Keep a closed file until everything it produced is acknowledged, so that its position
   // survives a restart in between.
   if (!f->closed || f->acked_offset < f->consumed_offset) return;
-  for (uint32_t id : f->stream_ids) {
-    if (id == kNoStream) continue;
-    auto it = streams_.find(stream_keys_[id]);
-    if (it != streams_.end() && --it->second.refs == 0) {
-      streams_.erase(it);
-      batcher_.ReleaseStream(id);
-    }
-  }
   auto p = by_path_.find(f->path);
   if (p != by_path_.end() && p->second == f->id) by_path_.erase(p);
   if (!f->alias.empty()) {
@@ -1678,7 +1557,7 @@ void TailManager::MaybeForget(File* f) {
     if (l != link_targets_.end() && !by_path_.contains(l->second)) link_targets_.erase(l);
   }
   MarkPositionsDirty();
-  if (output_ != nullptr) output_->OnFileForgotten(f->id);
+  output_->OnFileForgotten(f->id);
   files_.erase(f->id);
 }
 
@@ -1727,7 +1606,7 @@ void TailManager::SetTargets(std::vector<FileTarget> targets) {
     if (::stat(path.c_str(), &st) == 0) MaybeAddFile(path, false);
   }
   // Positions restored at start for these paths may be of files rotated while we were down.
-  if (!added.empty() && !restored_.empty()) DrainRotated(&added);
+  if (!added.empty() && !restored_.empty()) DrainRotated(added);
 }
 
 void TailManager::Commit(uint64_t file_id, uint64_t generation, int64_t offset) {
@@ -1751,38 +1630,6 @@ void TailManager::OnOutputProgress() {
   }
 }
 
-void TailManager::OnBatchDone(std::unique_ptr<Batch> batch, BatchOutcome outcome) {
-  inflight_bytes_ -= std::min(inflight_bytes_, batch->line_bytes);
-  if (outcome == BatchOutcome::kAborted) aborted_bytes_ += batch->line_bytes;
-  if (outcome != BatchOutcome::kAborted) {
-    // A batch can hold several marks of one file (runs of lines), so collect ids and look each
-    // up again: MaybeForget may have erased the file already.
-    retired_ids_.clear();
-    for (const FileMark& m : batch->marks) {
-      auto it = files_.find(m.file_id);
-      if (it == files_.end()) continue;
-      File* f = it->second.get();
-      if (m.generation != f->generation) continue;  // marks from before a truncation
-      if (m.offset > f->acked_offset) {
-        f->acked_offset = m.offset;
-        MarkPositionsDirty();
-      }
-      if (f->closed) retired_ids_.push_back(f->id);
-    }
-    for (uint64_t id : retired_ids_) {
-      auto it = files_.find(id);
-      if (it != files_.end()) MaybeForget(it->second.get());
-    }
-  }
-  batcher_.Recycle(std::move(batch));
-  unacked_gauge_->Set(static_cast<double>(inflight_bytes_));
-  if (paused_ && !BudgetFull()) {
-    paused_ = false;
-    paused_ns_->Inc(static_cast<uint64_t>(clock_->MonotonicNanos() - paused_since_mono_));
-    SchedulePass();
-  }
-}
-
 void TailManager::StopReading() {
   stopping_ = true;
   boost::system::error_code ec;
@@ -1790,15 +1637,10 @@ void TailManager::StopReading() {
   // Not positions_timer_: acknowledgements still arrive while the pipeline drains, and a kill
   // during the drain must find them on disk.
   orphan_timer_.cancel();
-  batch_timer_.cancel();
   coalesce_timer_.cancel();
   if (inotify_) inotify_->cancel(ec);
   if (data_inotify_ && data_inotify_->is_open()) data_inotify_->cancel(ec);
-  if (output_ != nullptr) {
-    output_->SealAll();
-  } else {
-    batcher_.Seal();
-  }
+  output_->SealAll();
 }
 
 std::optional<std::string> TailManager::Unhealthy() const {

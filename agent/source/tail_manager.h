@@ -1,23 +1,25 @@
 // TailManager: finds, watches and reads log files, turns their lines into entries, and commits
-// positions as batches are acknowledged.
+// positions as their entries are acknowledged.
 //
-// Runs entirely on the tail thread's io_context (inotify, timers, reads, parsing, batching,
+// Runs entirely on the tail thread's io_context (inotify, timers, reads, parsing,
 // acknowledgements), so none of its state needs a lock; other threads reach it only through
-// boost::asio::post. Owned by the Agent.
+// boost::asio::post. Owned by its loki.source.file component
+// (agent/components/loki/source/file.cc); its entries go to a TailOutput (the Runtime's
+// LogsRouter).
 //
 // How it keeps its promises:
-// - Event driven: one inotify instance watches every directory under the roots for files that
+// - Event driven: one inotify instance watches the targets' directories for files that
 //   appear, are renamed or deleted (handled at once); a second holds a one-shot IN_MODIFY watch
 //   per file, set again just before the file is read, and is read once per event_coalesce
 //   (one event per busy file per interval, not one per write). A periodic rescan is the safety
 //   net for an overflowed inotify queue, missed events or watches the kernel refused.
 // - Fair and bounded: a file is read at most `read_chunk` bytes per turn, then goes to the back
 //   of the ready queue; lines are found with memchr in a large buffer, no syscall per line.
-// - Backpressure: bytes handed to the batcher and not yet acknowledged are counted against
+// - Backpressure: bytes handed to the output and not yet acknowledged are counted against
 //   `memory_budget`; at the budget reading stops (files stay marked ready: the files are the
 //   buffer) until acknowledgements bring it back down.
 // - Positions: a file's committed offset advances only through the marks of acknowledged
-//   batches (delivered, or dropped and counted). A CRI partial line holds the mark at its start
+//   entries (delivered, or dropped and counted). A CRI partial line holds the mark at its start
 //   until its final piece is read, so a restart never resumes in the middle of a joined line.
 // - Files are known by device + inode (+ a fingerprint of their first bytes when restoring
 //   positions), so a renamed (rotated) file keeps being read to its end under its new name and
@@ -42,7 +44,6 @@
 #include "absl/time/time.h"
 #include "agent/common/clock.h"
 #include "agent/common/metrics.h"
-#include "agent/pipeline/batcher.h"
 #include "agent/pipeline/labels.h"
 #include "agent/source/cri_parser.h"
 #include "agent/source/docker_parser.h"
@@ -62,7 +63,7 @@ enum class PositionsErrorPolicy {
 };
 bool ParsePositionsErrorPolicy(std::string_view text, PositionsErrorPolicy* out);
 
-// One file to tail in target mode (sluice run: loki.source.file's targets).
+// One file to tail (loki.source.file's targets).
 struct FileTarget {
   std::string path;
   LabelSet labels;  // the target's labels ("__" ones included; never sent)
@@ -70,8 +71,8 @@ struct FileTarget {
   uint32_t route = 0;  // passed back with each entry (TailOutput)
 };
 
-// Where entries go in place of the internal batcher (sluice run: the component graph). Called
-// on the tail thread only; owned by whoever set it, outlives the TailManager's reading.
+// Where entries go (the component graph: LogsRouter). Called on the tail thread only; owned by
+// whoever built the TailManager, outlives its reading.
 class TailOutput {
  public:
   virtual ~TailOutput() = default;
@@ -94,19 +95,14 @@ class TailOutput {
 };
 
 struct TailOptions {
-  std::vector<std::string> roots = {"/var/log/pods"};
-  // Target mode: the files to tail are exactly those given to SetTargets() (roots and
-  // file_suffix unused); their directories are watched for rotation.
-  bool target_mode = false;
+  // (The files to tail are exactly those given to SetTargets(); their directories are watched
+  // for rotation.)
   // File ids start past this (several TailManagers share one TailOutput).
   uint64_t file_id_base = 0;
-  std::string file_suffix = ".log";  // files to tail: regular files whose name ends with it
   LogFormat format = LogFormat::kAuto;
   size_t max_line_size = 256 * 1024;       // Loki's default max_line_size; longer lines truncated
   size_t read_chunk = 256 * 1024;          // bytes read from one file per turn (fairness)
   size_t memory_budget = 8 * 1024 * 1024;  // line bytes read but not yet acknowledged
-  size_t batch_size = 1024 * 1024;         // Alloy loki.write batch_size
-  absl::Duration batch_wait = absl::Seconds(1);
   absl::Duration rescan_interval = absl::Seconds(10);
   // Positions are written (temporary file + rename: safe from kill -9) as soon as an
   // acknowledgement moves an offset, at most once per positions_min_interval and spending at
@@ -128,7 +124,6 @@ struct TailOptions {
   // Files held open at once; 0 = the process's RLIMIT_NOFILE less a reserve. Past it, idle files
   // are closed ("parked", their write watch kept) and reopened for their turn.
   size_t max_open_files = 0;
-  LabelSet static_labels;
   // The loki.source.file component (Alloy labels its metrics with component_id and
   // component_path="/"); empty: no component labels.
   std::string component_id;
@@ -136,30 +131,24 @@ struct TailOptions {
 
 class TailManager {
  public:
-  using SealFn = std::function<void(std::unique_ptr<Batch>)>;
-
+  // Entries go to `output` (required), which outlives this TailManager's reading.
   TailManager(boost::asio::io_context* io, TailOptions options, const Clock* clock,
-              MetricsRegistry* metrics, SealFn seal);
+              MetricsRegistry* metrics, TailOutput* output);
   ~TailManager();
 
-  // Sends entries to `output` instead of the internal batcher; before Start().
-  void SetOutput(TailOutput* output) { output_ = output; }
-  // Target mode: the files to tail now. New paths are opened at once; a path no longer listed
+  // The files to tail now. New paths are opened at once; a path no longer listed
   // is read to its end, then closed. Tail thread (before or after Start()).
   void SetTargets(std::vector<FileTarget> targets);
-  // Output mode: everything of `file_id` before `offset` is acknowledged downstream.
+  // Everything of `file_id` before `offset` is acknowledged downstream.
   void Commit(uint64_t file_id, uint64_t generation, int64_t offset);
-  // Output mode: acknowledgements brought the in-flight bytes down; resume if paused.
+  // Acknowledgements brought the in-flight bytes down; resume if paused.
   void OnOutputProgress();
 
-  // Loads positions, sets up inotify, scans the roots and starts reading. Tail thread.
+  // Loads positions, sets up inotify, opens the targets and starts reading. Tail thread.
   absl::Status Start();
 
-  // Outcome of a batch from the sender; must run on the tail thread (post it there).
-  void OnBatchDone(std::unique_ptr<Batch> batch, BatchOutcome outcome);
-
-  // Stops reading and timers and seals the open batch. Entries of unfinished partial lines stay
-  // unacknowledged (re-read after a restart). Tail thread.
+  // Stops reading and timers and has the output seal what it batched. Entries of unfinished partial
+  // lines stay unacknowledged (re-read after a restart). Tail thread.
   void StopReading();
 
   // Writes the positions file now, with fsync, and returns when it is done (no-op without a
@@ -170,9 +159,6 @@ class TailManager {
   std::optional<std::string> Unhealthy() const;
 
   // Introspection for tests and metrics (tail thread).
-  size_t inflight_bytes() const { return inflight_bytes_; }
-  // Line bytes of batches abandoned at shutdown (read again at the next start).
-  size_t aborted_bytes() const { return aborted_bytes_; }
   bool paused() const { return paused_; }
   size_t active_files() const;
   size_t orphan_files() const;  // renamed away or deleted, still being drained
@@ -220,9 +206,8 @@ class TailManager {
     // without `filename`, which Alloy adds after) as LabelSet.String().
     std::string pos_labels = "{}";
     uint32_t route = 0;
-    LabelSet out_labels[3];  // output mode: labels + stream, by LogStream (built on first use)
+    LabelSet out_labels[3];  // labels + stream, by LogStream (built on first use)
     bool out_labels_set[3] = {false, false, false};
-    uint32_t stream_ids[3] = {kNoStream, kNoStream, kNoStream};
     int64_t parked_size = 0;  // its size when it was parked (what was left to read then)
     uint64_t idle_seq = 0;    // names its latest entry in idle_ (older ones are stale)
     // Alloy's per-path series (loki_source_file_*{path}), held from the moment the file is
@@ -232,7 +217,6 @@ class TailManager {
     Gauge* m_file_bytes = nullptr;  // the file's size when last seen
     Counter* m_read_lines = nullptr;
   };
-  static constexpr uint32_t kNoStream = UINT32_MAX;
   enum class ReadResult { kMore, kEof, kError };
 
   // Discovery and watches.
@@ -240,7 +224,6 @@ class TailManager {
   void AddWatch(const std::string& dir);
   void MaybeAddFile(const std::string& path, bool at_start);
   void AddCreated(const std::string& path);
-  bool UnderRoot(std::string_view path) const;
   void ArmInotify();
   void OnInotifyReadable();
   void ArmDataInotify();
@@ -255,7 +238,6 @@ class TailManager {
   void HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::string_view name);
   void Rescan();
   void ArmRescan();
-  void ArmBatchTimer();
   void ArmOrphanTimer();
 
   // Reading.
@@ -269,15 +251,12 @@ class TailManager {
   void Emit(File* f, LogStream stream, int64_t ts, std::string_view line, int64_t start,
             int64_t mark_offset);
   void MarkFile(File* f, int64_t offset);
-  size_t Inflight() const {
-    return output_ != nullptr ? output_->inflight_bytes() : inflight_bytes_;
-  }
+  size_t Inflight() const { return output_->inflight_bytes(); }
   bool Wanted(std::string_view path) const;
   void CountCut();
   int64_t SafeMark(const File* f, int64_t line_end) const;
   void HandlePiece(File* f, LogStream stream, bool partial, int64_t ts, std::string_view content,
                    int64_t line_start, int64_t line_end);
-  uint32_t StreamFor(File* f, LogStream stream);
   void CloseFile(File* f);
   void MaybeForget(File* f);
   void OrphanFile(File* f);
@@ -303,7 +282,7 @@ class TailManager {
   TailOptions opt_;
   const Clock* clock_;
   MetricsRegistry* metrics_;
-  Batcher batcher_;
+  TailOutput* output_;
   DockerParser docker_;
 
   int inotify_fd_ = -1;  // structure: creations, renames, deletions
@@ -314,11 +293,9 @@ class TailManager {
   uint32_t dir_mask_ = 0;
   boost::asio::steady_timer rescan_timer_;
   boost::asio::steady_timer positions_timer_;
-  boost::asio::steady_timer batch_timer_;
   boost::asio::steady_timer orphan_timer_;
   boost::asio::steady_timer open_retry_timer_;
   boost::asio::steady_timer coalesce_timer_;
-  bool batch_timer_armed_ = false;
   bool orphan_timer_armed_ = false;
   bool pass_scheduled_ = false;
   bool starting_ = false;
@@ -343,16 +320,13 @@ class TailManager {
   void WritePositionsNow();
   std::vector<PositionRecord> CollectPositions();
   void OnPositionsWritten(const absl::Status& s);
-  size_t inflight_bytes_ = 0;
-  size_t aborted_bytes_ = 0;
   int64_t chunk_time_ns_ = 0;
   bool line_cut_counted_ = false;  // the line being processed was already counted as truncated
   // Expires with this object; posted handlers check it.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 
   uint64_t next_file_id_ = 1;
-  TailOutput* output_ = nullptr;
-  absl::flat_hash_map<std::string, FileTarget> targets_;  // target mode, by path
+  absl::flat_hash_map<std::string, FileTarget> targets_;  // by path
   uint64_t scan_seq_ = 0;                                 // counts rescans
   absl::flat_hash_map<uint64_t, std::unique_ptr<File>> files_;
   absl::flat_hash_map<std::string, uint64_t> by_path_;
@@ -377,15 +351,6 @@ class TailManager {
   size_t max_open_ = 0;
   bool open_retry_armed_ = false;
   bool coalesce_armed_ = false;
-  std::vector<uint64_t> retired_ids_;  // scratch for OnBatchDone
-
-  // Stream registry: identical label sets share one batcher stream.
-  struct StreamRef {
-    uint32_t id;
-    int refs;
-  };
-  absl::flat_hash_map<std::string, StreamRef> streams_;
-  std::vector<std::string> stream_keys_;  // by stream id, for release
 
   // Positions restored at start-up with a file identity (written by sluice), by (device,
   // inode); consumed as files are found.
@@ -411,9 +376,8 @@ class TailManager {
   void RestoreRecords(std::vector<PositionRecord> records);
   // Reads, as orphans, the files of restored positions that no file matched but whose inode is
   // still next to their old name (rotated while we were down). `paths`: only the records of
-  // these paths (target mode: targets just given, whose labels and route those files take);
-  // nullptr: all.
-  void DrainRotated(const std::vector<std::string>* paths);
+  // these paths (targets just given, whose labels and route those files take).
+  void DrainRotated(const std::vector<std::string>& paths);
   void LoadLegacyPositions();
   // The start offset for a new file at `path` from path_restored_ (consuming it), or -1.
   int64_t TakePathPosition(const std::string& path, const std::string& labels, int fd,
