@@ -4,24 +4,19 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/inotify.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
-#include "agent/common/utf8.h"
-#include "agent/source/positions.h"
-
-#include <cstdio>
 
 namespace sluice {
 namespace {
@@ -43,27 +38,7 @@ constexpr int kMaxDepth = 16;
 // inotify events and timers are not starved by a long catch-up.
 constexpr int kTurnsPerPass = 64;
 
-// Reads a non-blocking inotify descriptor until it is empty, calling fn(event, name) for each
-// event (name empty for events about the watched object itself).
-template <typename Fn>
-void ForEachInotifyEvent(int fd, Fn&& fn) {
-  alignas(inotify_event) char buf[64 * 1024];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n <= 0) break;
-    for (char* p = buf; p < buf + n;) {
-      auto* ev = reinterpret_cast<inotify_event*>(p);
-      fn(*ev, ev->len ? std::string_view(ev->name) : std::string_view());
-      p += sizeof(inotify_event) + ev->len;
-    }
-  }
-}
-
 int64_t ToNanos(absl::Duration d) { return absl::ToInt64Nanoseconds(d); }
-
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
 
 std::string ErrnoText(int err) { return std::string(strerror(err)); }
 
@@ -91,19 +66,17 @@ void SortLinksLast(std::vector<std::string>* paths) {
   for (auto& [link, p] : keyed) paths->push_back(std::move(p));
 }
 
-}  // namespace
-
-bool ParsePositionsErrorPolicy(std::string_view text, PositionsErrorPolicy* out) {
-  if (text == "restart_from_beginning")
-    *out = PositionsErrorPolicy::kRestartFromBeginning;
-  else if (text == "restart_from_end")
-    *out = PositionsErrorPolicy::kRestartFromEnd;
-  else if (text == "skip")
-    *out = PositionsErrorPolicy::kSkip;
-  else
-    return false;
-  return true;
+PositionsBook::Options BookOptions(const TailOptions& opt) {
+  PositionsBook::Options o;
+  o.path = opt.positions_path;
+  o.legacy_path = opt.legacy_positions_path;
+  o.interval = opt.positions_interval;
+  o.min_interval = opt.positions_min_interval;
+  o.on_error = opt.on_positions_error;
+  return o;
 }
+
+}  // namespace
 
 TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const Clock* clock,
                          MetricsRegistry* metrics, TailOutput* output)
@@ -112,134 +85,73 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
       clock_(clock),
       metrics_(metrics),
       output_(output),
+      component_labels_(
+          opt_.component_id.empty()
+              ? MetricLabels{}
+              : MetricLabels{{"component_id", opt_.component_id}, {"component_path", "/"}}),
+      truncations_(metrics->GetCounter("sluice_file_truncations_total",
+                                       "Files that shrank below the read offset (copytruncate).")),
+      pauses_(metrics->GetCounter("sluice_backpressure_pauses_total",
+                                  "Times reading stopped because the memory budget was spent.")),
+      paused_ns_(metrics->GetNanosCounter(
+          "sluice_backpressure_paused_seconds_total",
+          "Seconds during which reading was stopped by backpressure (unacknowledged bytes at the "
+          "memory budget, or a stage holding lines back).")),
+      inotify_overflows_(metrics->GetCounter("sluice_inotify_overflows_total",
+                                             "inotify queue overflows (a rescan follows).")),
+      read_errors_(metrics->GetCounter("sluice_file_read_errors_total", "Failed reads or opens.")),
+      files_lost_(metrics->GetCounter(
+          "sluice_files_lost_total",
+          "Files deleted or replaced before they could be read to the end (parked files, or files "
+          "gone before they could be opened).")),
+      rotated_bytes_lost_(metrics->GetCounter(
+          "sluice_rotated_bytes_lost_total",
+          "Bytes of files deleted or replaced (rotated away, compressed) before they were read to "
+          "their end: what they held past the read offset when last seen.")),
+      files_active_(metrics->GetGauge("loki_source_file_files_active_total",
+                                      "Number of active files.", component_labels_)),
+      write_watch_errors_(metrics->GetCounter(
+          "sluice_inotify_file_watch_errors_total",
+          "Files whose write watch could not be set; they are read at each rescan instead.")),
+      unacked_gauge_(metrics->GetGauge(
+          "sluice_unacked_bytes",
+          "Line bytes read and not yet acknowledged by every endpoint (counted against the memory "
+          "budget).")),
+      budget_(opt_.max_open_files, &files_, metrics),
+      book_(io, BookOptions(opt_), metrics, &files_),
+      cut_(metrics->GetCounter("sluice_lines_truncated_total",
+                               "Lines cut at max_line_size; the rest of the line dropped.")),
+      splitter_(opt_.max_line_size + kPrefixAllowance, opt_.max_line_size, &cut_, metrics),
+      decoder_(opt_.max_line_size, &cut_, metrics),
+      inotify_(io),
+      data_inotify_(io),
       rescan_timer_(*io),
-      positions_timer_(*io),
       orphan_timer_(*io),
       open_retry_timer_(*io),
       coalesce_timer_(*io) {
   next_file_id_ = opt_.file_id_base + 1;
-  max_open_ = opt_.max_open_files;
-  if (max_open_ == 0) {
-    rlimit rl;
-    // Leave room for sockets, the positions file, inotify and the libraries' own descriptors.
-    max_open_ = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-                    ? static_cast<size_t>(rl.rlim_cur)
-                    : 65536;
-    max_open_ = max_open_ > 256 ? max_open_ - 128 : std::max<size_t>(16, max_open_ / 2);
-  }
   read_buf_.resize(opt_.read_chunk);
-  if (!opt_.component_id.empty()) {
-    component_labels_ = {{"component_id", opt_.component_id}, {"component_path", "/"}};
-  }
-  truncated_lines_ = metrics->GetCounter(
-      "sluice_lines_truncated_total", "Lines cut at max_line_size; the rest of the line dropped.");
-  invalid_utf8_ = metrics->GetCounter("sluice_lines_invalid_utf8_total",
-                                      "Lines whose invalid UTF-8 was replaced with U+FFFD.");
-  malformed_cri_ =
-      metrics->GetCounter("sluice_lines_malformed_total",
-                          "Lines that did not parse; shipped as they are.", {{"format", "cri"}});
-  malformed_docker_ =
-      metrics->GetCounter("sluice_lines_malformed_total",
-                          "Lines that did not parse; shipped as they are.", {{"format", "docker"}});
-  truncations_ = metrics->GetCounter("sluice_file_truncations_total",
-                                     "Files that shrank below the read offset (copytruncate).");
-  pauses_ = metrics->GetCounter("sluice_backpressure_pauses_total",
-                                "Times reading stopped because the memory budget was spent.");
-  paused_ns_ = metrics->GetNanosCounter(
-      "sluice_backpressure_paused_seconds_total",
-      "Seconds during which reading was stopped by backpressure (unacknowledged bytes at the "
-      "memory budget, or a stage holding lines back).");
-  positions_errors_ = metrics->GetCounter("sluice_positions_write_errors_total",
-                                          "Failed writes of the positions file.");
-  positions_writes_ = metrics->GetCounter(
-      "sluice_positions_writes_total",
-      "Writes of the positions file (after acknowledgements, coalesced and rate-limited).");
-  positions_gap_ = opt_.positions_min_interval;
-  inotify_overflows_ = metrics->GetCounter("sluice_inotify_overflows_total",
-                                           "inotify queue overflows (a rescan follows).");
-  read_errors_ = metrics->GetCounter("sluice_file_read_errors_total", "Failed reads or opens.");
-  evictions_ = metrics->GetCounter(
-      "sluice_files_parked_total",
-      "Idle files closed to stay within max_open_files (reopened for their next turn).");
-  files_lost_ = metrics->GetCounter(
-      "sluice_files_lost_total",
-      "Files deleted or replaced before they could be read to the end (parked files, or files "
-      "gone before they could be opened).");
-  rotated_bytes_lost_ = metrics->GetCounter(
-      "sluice_rotated_bytes_lost_total",
-      "Bytes of files deleted or replaced (rotated away, compressed) before they were read to "
-      "their end: what they held past the read offset when last seen.");
-  files_active_ = metrics->GetGauge("loki_source_file_files_active_total",
-                                    "Number of active files.", component_labels_);
-  write_watch_errors_ = metrics->GetCounter(
-      "sluice_inotify_file_watch_errors_total",
-      "Files whose write watch could not be set; they are read at each rescan instead.");
-  unacked_gauge_ = metrics->GetGauge(
-      "sluice_unacked_bytes",
-      "Line bytes read and not yet acknowledged by every endpoint (counted against the memory "
-      "budget).");
 }
 
 TailManager::~TailManager() {
-  // First: its thread reports into members declared after it (health, metrics).
-  positions_writer_.reset();
   // A runtime rebuilt by a reload must leave no series of its files behind, nor its count.
-  for (auto& [id, f] : files_) ReleasePathMetrics(f.get());
+  for (const auto& [id, f] : files_.files()) ReleasePathMetrics(f.get());
   files_active_->Add(-static_cast<double>(reported_active_));
   // Pending timer handlers then complete with operation_aborted and touch nothing of ours.
   rescan_timer_.cancel();
-  positions_timer_.cancel();
   orphan_timer_.cancel();
   open_retry_timer_.cancel();
   coalesce_timer_.cancel();
-  for (auto& [id, f] : files_) {
+  for (const auto& [id, f] : files_.files()) {
     if (f->fd >= 0) ::close(f->fd);
   }
-  boost::system::error_code ec;
-  if (inotify_) {
-    inotify_->close(ec);
-  } else if (inotify_fd_ >= 0) {
-    ::close(inotify_fd_);
-  }
-  if (data_inotify_ && data_inotify_->is_open()) data_inotify_->release();
-  if (data_fd_ >= 0) ::close(data_fd_);
+  // The inotify instances close their descriptors; the positions book stops its writer.
 }
 
 absl::Status TailManager::Start() {
-  if (!opt_.positions_path.empty()) {
-    absl::StatusOr<std::vector<PositionRecord>> records = ReadPositionsFile(opt_.positions_path);
-    if (records.ok()) {
-      LogInfo("tail", "positions loaded",
-              {{"path", opt_.positions_path}, {"files", std::to_string(records->size())}});
-      RestoreRecords(std::move(*records));
-    } else if (absl::IsNotFound(records.status()) && !opt_.legacy_positions_path.empty()) {
-      LoadLegacyPositions();
-    } else if (!absl::IsNotFound(records.status())) {
-      // A broken positions file must not stop the agent (nor crash-loop it): the policy says
-      // what becomes of the files found now; the next save replaces the broken file.
-      positions_failed_ = true;
-      metrics_
-          ->GetCounter("sluice_positions_read_errors_total",
-                       "Positions files that could not be read and were ignored.")
-          ->Inc();
-      LogWarn("tail",
-              opt_.on_positions_error == PositionsErrorPolicy::kRestartFromBeginning
-                  ? "positions file unreadable, reading files from the beginning"
-              : opt_.on_positions_error == PositionsErrorPolicy::kRestartFromEnd
-                  ? "positions file unreadable, starting files at their end"
-                  : "positions file unreadable, skipping the files present now",
-              {{"path", opt_.positions_path}, {"error", std::string(records.status().message())}});
-    }
-  }
+  book_.Load();
 
-  if (!opt_.positions_path.empty()) {
-    positions_writer_ = std::make_unique<PositionsWriter>(
-        opt_.positions_path, opt_.positions_interval,
-        [this](const absl::Status& s, bool) { OnPositionsWritten(s); });
-  }
-
-  inotify_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (inotify_fd_ < 0) {
+  if (!inotify_.Open()) {
     int err = errno;
     LogWarn("tail",
             err == EMFILE ? "inotify instance limit reached (raise fs.inotify.max_user_instances); "
@@ -247,12 +159,9 @@ absl::Status TailManager::Start() {
                           : "inotify unavailable, relying on the periodic rescan",
             {{"error", ErrnoText(err)}});
   } else {
-    inotify_ = std::make_unique<boost::asio::posix::stream_descriptor>(*io_, inotify_fd_);
     ArmInotify();
     if (opt_.event_coalesce > absl::ZeroDuration()) {
-      data_fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-      if (data_fd_ >= 0) {
-        data_inotify_ = std::make_unique<boost::asio::posix::stream_descriptor>(*io_, data_fd_);
+      if (data_inotify_.Open()) {
         ArmDataInotify();
       } else {
         LogWarn("tail", "second inotify instance unavailable; writes are watched with the rest",
@@ -260,7 +169,7 @@ absl::Status TailManager::Start() {
       }
     }
     // Without a separate instance for writes, the structure watches report them too.
-    dir_mask_ = data_fd_ >= 0 ? kDirMask : (kDirMask | IN_MODIFY);
+    dir_mask_ = data_inotify_.is_open() ? kDirMask : (kDirMask | IN_MODIFY);
   }
   starting_ = true;
   std::vector<std::string> target_paths;
@@ -279,120 +188,29 @@ absl::Status TailManager::Start() {
   UpdateFilesActive();
   ArmRescan();
   // Whatever Start found and decided (files, restored positions) is on disk at once.
-  if (!opt_.positions_path.empty()) MarkPositionsDirty();
+  if (!opt_.positions_path.empty()) book_.MarkDirty();
   SchedulePass();
   return absl::OkStatus();
 }
 
-void TailManager::RestoreRecords(std::vector<PositionRecord> records) {
-  for (PositionRecord& r : records) {
-    if (r.has_identity) {
-      restored_[{r.id.device, r.id.inode}] = Restored{r.path, r.labels, r.id, r.offset};
-    }
-    PathRestored pr;
-    pr.labels = std::move(r.labels);
-    pr.offset = r.offset;
-    pr.has_identity = r.has_identity;
-    pr.identity = r.id;
-    path_restored_[r.path].push_back(std::move(pr));
-  }
-}
-
 void TailManager::DrainRotated(const std::vector<std::string>& paths) {
-  // Restored positions no file matched: the file may have been rotated while we were down and
-  // still sit next to its old name; look for its inode there so its tail is not lost.
-  absl::flat_hash_set<std::string> only(paths.begin(), paths.end());
-  std::vector<std::pair<std::string, std::string>> rotated;  // (where it is now, old name)
-  for (auto& [key, r] : restored_) {
-    if (!only.contains(r.path)) continue;
-    size_t slash = r.path.rfind('/');
-    if (slash == std::string::npos) continue;
-    std::string dir = r.path.substr(0, slash);
-    DIR* d = opendir(dir.c_str());
-    if (d == nullptr) continue;
-    while (dirent* e = readdir(d)) {
-      if (e->d_ino != key.second) continue;
-      std::string candidate = dir + "/" + e->d_name;
-      if (!EndsWith(candidate, ".gz")) rotated.emplace_back(std::move(candidate), r.path);
-      break;
-    }
-    closedir(d);
-  }
-  for (const auto& [candidate, old_name] : rotated) {
+  for (const auto& [candidate, old_name] : book_.FindRotated(paths)) {
     // Read it as an orphan: to its end, then let go.
     MaybeAddFile(candidate, true);
-    auto it = by_path_.find(candidate);
-    if (it == by_path_.end()) continue;
-    File* f = files_[it->second].get();
+    File* f = files_.AtPath(candidate);
+    if (f == nullptr) continue;
     auto t = targets_.find(old_name);
     if (!targets_.contains(candidate) && t != targets_.end()) {
       // Read for the target it was tailed as (labels, format, route), as if it had been renamed
       // while tailed.
       f->labels = t->second.labels;
-      f->format = t->second.format;
+      f->decode.format = t->second.format;
       f->route = t->second.route;
       f->pos_labels = f->labels.RenderLoki();
       f->labels.Set("filename", old_name);
     }
     OrphanFile(f);
   }
-}
-
-void TailManager::LoadLegacyPositions() {
-  // Promtail's map, or Alloy's (Alloy converts Promtail's entries to the `{}` key; both are
-  // matched by path and labels, then by path alone).
-  absl::StatusOr<std::vector<PositionRecord>> parsed =
-      ReadPositionsFile(opt_.legacy_positions_path);
-  if (!parsed.ok()) {
-    if (!absl::IsNotFound(parsed.status())) {
-      LogWarn("tail", "legacy positions file unreadable, ignored",
-              {{"path", opt_.legacy_positions_path},
-               {"error", std::string(parsed.status().message())}});
-    }
-    return;
-  }
-  LogInfo("tail", "legacy positions imported",
-          {{"path", opt_.legacy_positions_path}, {"files", std::to_string(parsed->size())}});
-  for (PositionRecord& r : *parsed) r.has_identity = false;  // another machine's inodes, maybe
-  RestoreRecords(std::move(*parsed));
-}
-
-int64_t TailManager::TakePathPosition(const std::string& path, const std::string& labels, int fd,
-                                      int64_t size) {
-  auto it = path_restored_.find(path);
-  if (it == path_restored_.end()) return -1;
-  std::vector<PathRestored>& v = it->second;
-  // Alloy's lookup: path and labels, then (its legacy fallback) path and `{}`; then, since
-  // sluice follows a file and not a label set, the path alone. The first that fits wins.
-  int64_t offset = -1;
-  for (int pass = 0; pass < 3 && offset < 0; ++pass) {
-    for (PathRestored& r : v) {
-      if (r.offset < 0) continue;  // tried and refused
-      bool candidate = pass == 0 ? r.labels == labels : pass == 1 ? r.labels == "{}" : true;
-      if (!candidate) continue;
-      if (r.has_identity) {
-        // Not the inode recorded: only the same content (a device number that changed across a
-        // reboot) may take its offset; the successor of a rotated file may not.
-        absl::StatusOr<bool> same = FingerprintMatches(fd, r.identity);
-        if (!same.ok() || !*same) continue;
-        restored_.erase(std::make_pair(r.identity.device, r.identity.inode));
-      }
-      offset = r.offset;
-      r.offset = -1;  // taken
-      break;
-    }
-  }
-  // Whatever this path had without an identity is superseded by the file now read there;
-  // identities of other files (a rotated predecessor) stay until they are found or gone.
-  std::erase_if(v, [](const PathRestored& r) { return !r.has_identity || r.offset < 0; });
-  if (v.empty()) path_restored_.erase(it);
-  if (offset > size) {
-    truncations_->Inc();
-    LogWarn("tail", "file shorter than its stored position, reading it from the start",
-            {{"path", path}, {"offset", std::to_string(offset)}, {"size", std::to_string(size)}});
-    return 0;
-  }
-  return offset;
 }
 
 MetricLabels TailManager::PathLabels(const std::string& path) const {
@@ -431,34 +249,33 @@ void TailManager::ReleasePathMetrics(File* f) {
 void TailManager::UpdateFilesActive() {
   // Called at every open, park and close: counting the descriptors (active_files()) here would
   // cost a pass over every file each time, quadratic in the files of a burst.
-  size_t n = open_files_;
+  size_t n = budget_.open();
   files_active_->Add(static_cast<double>(n) - static_cast<double>(reported_active_));
   reported_active_ = n;
 }
 
 size_t TailManager::active_files() const {
   size_t n = 0;
-  for (const auto& [id, f] : files_) n += f->fd >= 0;
+  for (const auto& [id, f] : files_.files()) n += f->fd >= 0;
   return n;
 }
 
 size_t TailManager::orphan_files() const {
   size_t n = 0;
-  for (const auto& [id, f] : files_) n += f->orphan && !f->closed;
+  for (const auto& [id, f] : files_.files()) n += f->orphan && !f->closed;
   return n;
 }
 
 int64_t TailManager::CommittedOffset(const std::string& path) const {
-  auto it = by_path_.find(path);
-  if (it == by_path_.end()) return -1;
-  return files_.at(it->second)->acked_offset;
+  const File* f = files_.AtPath(path);
+  return f == nullptr ? -1 : f->acked_offset;
 }
 
 // ---- discovery -----------------------------------------------------------------------------
 
 void TailManager::AddWatch(const std::string& dir) {
-  if (inotify_fd_ < 0 || watched_dirs_.contains(dir)) return;
-  int wd = inotify_add_watch(inotify_fd_, dir.c_str(), dir_mask_);
+  if (!inotify_.is_open() || watched_dirs_.contains(dir)) return;
+  int wd = inotify_.AddWatch(dir.c_str(), dir_mask_);
   if (wd < 0) {
     int err = errno;
     // The rescan still finds and reads its files, only later.
@@ -512,9 +329,9 @@ void TailManager::ScanDir(const std::string& dir, int depth) {
 }
 
 void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
-  auto known = by_path_.find(path);
-  if (known != by_path_.end()) {
-    File* f = files_[known->second].get();
+  File* known = files_.AtPath(path);
+  if (known != nullptr) {
+    File* f = known;
     if (!f->closed && !f->orphan) {
       // Still the file we tail under this name? A file renamed over it (replaced) is not, and
       // must be tailed through this name now, before a symlink elsewhere finds it first.
@@ -556,27 +373,23 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
     ::close(fd);
     return;
   }
-  if ((at_start || starting_) && positions_failed_ &&
+  if ((at_start || starting_) && book_.load_failed() &&
       opt_.on_positions_error == PositionsErrorPolicy::kSkip) {
     skipped_.insert(key);
     ::close(fd);
     LogWarn("tail", "skipping file (positions file unreadable, policy skip)", {{"path", path}});
     return;
   }
-  auto same = by_inode_.find(key);
-  if (same != by_inode_.end()) {
+  if (File* f = files_.AtInode(key); f != nullptr) {
     // Already tailed under another name (a rename we did not see, or a hard link): follow the
     // file, not the name.
-    File* f = files_[same->second].get();
     ::close(fd);
     // A symlink to a file already tailed (both names are targets) adds nothing: read it once.
     if (is_link) return;
     if (f->path != path && !f->closed) {
-      by_path_.erase(f->path);
-      f->path = path;
+      files_.MoveName(f, path);
       f->orphan = false;
-      by_path_[path] = f->id;
-      NoteIdle(f);  // no longer draining: it can be parked again
+      budget_.NoteIdle(f);  // no longer draining: it can be parked again
     }
     return;
   }
@@ -587,7 +400,7 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
   f->fd = fd;
   f->identity.device = st.st_dev;
   f->identity.inode = st.st_ino;
-  f->format = opt_.format;
+  f->decode.format = opt_.format;
   f->last_data_mono = clock_->MonotonicNanos();
   (void)ComputeFingerprint(fd, &f->identity);
 
@@ -600,42 +413,23 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
   auto t = targets_.find(path);
   if (t != targets_.end()) {
     f->labels = t->second.labels;
-    f->format = t->second.format;
+    f->decode.format = t->second.format;
     f->route = t->second.route;
   }
   f->pos_labels = f->labels.RenderLoki();
   f->labels.Set("filename", path);
 
   int64_t start = 0;
-  auto restored = restored_.find(key);
-  if (restored != restored_.end()) {
-    absl::StatusOr<bool> match = FingerprintMatches(fd, restored->second.identity);
-    if (match.ok() && *match) {
-      start = restored->second.offset;
-      if (start > st.st_size) {
-        truncations_->Inc();
-        LogWarn("tail", "file shorter than its stored position, reading it from the start",
-                {{"path", path}});
-        start = 0;
-      }
-    }
-    // Its entry by path is spent too (kept there only for a device number that changed).
-    auto by_path = path_restored_.find(restored->second.path);
-    if (by_path != path_restored_.end()) {
-      std::erase_if(by_path->second, [&](const PathRestored& r) {
-        return r.has_identity && r.identity.device == key.first && r.identity.inode == key.second;
-      });
-      if (by_path->second.empty()) path_restored_.erase(by_path);
-    }
-    restored_.erase(restored);
-  } else if (int64_t by_path = TakePathPosition(path, f->pos_labels, fd, st.st_size);
+  if (std::optional<int64_t> by_inode = book_.TakeByInode(key, fd, st.st_size, path)) {
+    start = *by_inode;
+  } else if (int64_t by_path = book_.TakeByPath(path, f->pos_labels, fd, st.st_size);
              by_path >= 0) {
     // Alloy's (or Promtail's) position for this path, or sluice's for a file whose inode key
     // changed.
     start = by_path;
   } else if ((at_start || starting_) &&
              (opt_.tail_from_end ||
-              (positions_failed_ &&
+              (book_.load_failed() &&
                opt_.on_positions_error == PositionsErrorPolicy::kRestartFromEnd))) {
     // Like Alloy's tail_from_end: only what is written from now on (a line being written at this
     // moment is shipped from where we start).
@@ -644,78 +438,71 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
   f->read_offset = f->acked_offset = f->consumed_offset = start;
   AcquirePathMetrics(f, st.st_size);
 
-  if (known != by_path_.end()) {
+  if (known != nullptr) {
     // The name now belongs to a new file; the old one (still open, or retired) keeps its id.
-    File* old = files_[known->second].get();
-    if (!old->orphan && !old->closed) OrphanFile(old);
+    if (!known->orphan && !known->closed) OrphanFile(known);
   }
-  by_path_[path] = f->id;
-  by_inode_[key] = f->id;
+  files_.Add(std::move(file));
   if (!real_path.empty() && real_path != path) {
     // Writes, renames and deletes happen where the file really is: watch that directory too and
     // know the file by that name as well.
-    f->alias = real_path;
-    by_path_[real_path] = f->id;
-    link_targets_[real_path] = path;
+    files_.AddAlias(f, real_path);
     size_t slash = real_path.rfind('/');
     if (slash != std::string::npos && slash > 0) AddWatch(real_path.substr(0, slash));
   }
-  files_[f->id] = std::move(file);
-  ++open_files_;
-  if (open_files_ > max_open_) {
-    EvictIdle(max_open_);
-    if (open_files_ > max_open_) {
+  budget_.Opened();
+  if (budget_.open() > budget_.max()) {
+    EvictIdle(budget_.max());
+    if (budget_.open() > budget_.max()) {
       // Nothing idle to close: this one waits, parked, for its turn.
       f->maybe_unread = true;
       f->parked_size = st.st_size;
       ::close(f->fd);
       f->fd = -1;
-      --open_files_;
+      budget_.Closed();
     }
   }
   UpdateFilesActive();
-  MarkPositionsDirty();
+  book_.MarkDirty();
   LogDebug("tail", "tailing file", {{"path", path}, {"offset", std::to_string(start)}});
   MarkReady(f);
 }
 
 void TailManager::ArmInotify() {
-  inotify_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                       [this](const boost::system::error_code& ec) {
-                         if (ec) return;  // cancelled at shutdown
-                         OnInotifyReadable();
-                         if (!stopping_) ArmInotify();
-                       });
+  inotify_.WaitReadable([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled at shutdown
+    inotify_.ReadEvents([this](const inotify_event& ev, std::string_view name) {
+      HandleEvent(ev.wd, ev.mask, ev.cookie, name);
+    });
+    if (!stopping_) ArmInotify();
+  });
 }
 
 void TailManager::ArmDataInotify() {
   // Registered with the reactor only while waiting for the first write of an interval: epoll
   // reports every new inotify event as a new edge, so a descriptor left registered would wake
   // the thread once per write even with no wait pending.
-  if (!data_inotify_->is_open()) {
-    boost::system::error_code ec;
-    data_inotify_->assign(data_fd_, ec);
-    if (ec) {
-      LogWarn("tail", "cannot watch the write-event inotify instance; relying on the rescan",
-              {{"error", ec.message()}});
-      return;
-    }
+  boost::system::error_code error;
+  bool waiting = data_inotify_.WaitReadable(
+      [this](const boost::system::error_code& ec) {
+        if (ec) return;  // cancelled at shutdown
+        data_armed_ = false;
+        data_inotify_.Detach();  // out of epoll until the timer
+        ReadDataEvents();
+        ArmCoalesce();
+      },
+      &error);
+  if (!waiting) {
+    LogWarn("tail", "cannot watch the write-event inotify instance; relying on the rescan",
+            {{"error", error.message()}});
+    return;
   }
   data_armed_ = true;
-  data_inotify_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                            [this](const boost::system::error_code& ec) {
-                              if (ec) return;  // cancelled at shutdown
-                              data_armed_ = false;
-                              data_inotify_->release();  // out of epoll until the timer
-                              ReadDataEvents();
-                              ArmCoalesce();
-                            });
 }
 
 void TailManager::ReadDataEvents() {
-  ForEachInotifyEvent(data_fd_, [this](const inotify_event& ev, std::string_view) {
-    HandleDataEvent(ev.wd, ev.mask);
-  });
+  data_inotify_.ReadEvents(
+      [this](const inotify_event& ev, std::string_view) { HandleDataEvent(ev.wd, ev.mask); });
 }
 
 void TailManager::HandleDataEvent(int wd, uint32_t mask) {
@@ -724,14 +511,13 @@ void TailManager::HandleDataEvent(int wd, uint32_t mask) {
     LogWarn("tail", "inotify write-event queue overflowed; rescanning");
     // Lost events may have been one-shots that fired: set every watch again at its next read
     // (setting a watch that still exists only updates it).
-    for (auto& [id, f] : files_) f->write_armed = false;
+    for (const auto& [id, f] : files_.files()) f->write_armed = false;
     Rescan();
     return;
   }
   auto w = data_watches_.find(wd);
   if (w == data_watches_.end()) return;
-  auto it = files_.find(w->second);
-  File* f = it == files_.end() ? nullptr : it->second.get();
+  File* f = files_.Find(w->second);
   if (f != nullptr && f->write_wd != wd) f = nullptr;  // a watch the file no longer uses
   if (mask & IN_IGNORED) {
     // The one-shot fired (its IN_MODIFY came first), or the file's inode is gone.
@@ -748,7 +534,7 @@ void TailManager::HandleDataEvent(int wd, uint32_t mask) {
 }
 
 void TailManager::ArmWriteWatch(File* f) {
-  if (data_fd_ < 0 || f->write_armed || f->closed) return;
+  if (!data_inotify_.is_open() || f->write_armed || f->closed) return;
   // Through the descriptor when there is one: the name may already lead to a newer file.
   char proc[48];
   const char* target = f->path.c_str();
@@ -756,7 +542,7 @@ void TailManager::ArmWriteWatch(File* f) {
     snprintf(proc, sizeof(proc), "/proc/self/fd/%d", f->fd);
     target = proc;
   }
-  int wd = inotify_add_watch(data_fd_, target, kFileWriteMask);
+  int wd = data_inotify_.AddWatch(target, kFileWriteMask);
   if (wd < 0) {
     int err = errno;
     write_watch_errors_->Inc();
@@ -779,7 +565,7 @@ void TailManager::ArmWriteWatch(File* f) {
 
 void TailManager::DropWriteWatch(File* f) {
   if (f->write_wd < 0) return;
-  if (f->write_armed) inotify_rm_watch(data_fd_, f->write_wd);  // its IN_IGNORED erases the entry
+  if (f->write_armed) data_inotify_.RemoveWatch(f->write_wd);  // its IN_IGNORED erases the entry
   f->write_armed = false;
   f->write_wd = -1;
 }
@@ -791,17 +577,11 @@ void TailManager::ArmCoalesce() {
   coalesce_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;  // cancelled: `this` may be gone
     coalesce_armed_ = false;
-    if (data_inotify_ && !data_armed_) {
+    if (data_inotify_.is_open() && !data_armed_) {
       ReadDataEvents();
       ArmDataInotify();
     }
     SchedulePass();
-  });
-}
-
-void TailManager::OnInotifyReadable() {
-  ForEachInotifyEvent(inotify_fd_, [this](const inotify_event& ev, std::string_view name) {
-    HandleEvent(ev.wd, ev.mask, ev.cookie, name);
   });
 }
 
@@ -832,14 +612,11 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
     return;
   }
   if (mask & IN_MODIFY) {
-    auto it = by_path_.find(path_buf_);
-    if (it != by_path_.end()) OnFileWritten(files_[it->second].get());
+    if (File* f = files_.AtPath(path_buf_); f != nullptr) OnFileWritten(f);
     return;
   }
   if (mask & IN_MOVED_FROM) {
-    auto it = by_path_.find(path_buf_);
-    if (it != by_path_.end()) {
-      File* f = files_[it->second].get();
+    if (File* f = files_.AtPath(path_buf_); f != nullptr) {
       // A move out of the watched tree never gets its IN_MOVED_TO: keep the map small.
       if (pending_moves_.size() >= 1024) pending_moves_.clear();
       pending_moves_[cookie] = f->id;
@@ -851,43 +628,33 @@ void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::strin
   if (mask & IN_MOVED_TO) {
     auto pm = pending_moves_.find(cookie);
     if (pm != pending_moves_.end()) {
-      auto it = files_.find(pm->second);
+      File* f = files_.Find(pm->second);
       pending_moves_.erase(pm);
-      if (it != files_.end()) {
-        File* f = it->second.get();
-        if (by_path_.contains(f->path) && by_path_[f->path] == f->id) by_path_.erase(f->path);
-        if (!f->alias.empty()) {
-          if (by_path_.contains(f->alias) && by_path_[f->alias] == f->id) by_path_.erase(f->alias);
-          f->alias.clear();
-        }
-        auto prev = by_path_.find(path_buf_);
-        if (prev != by_path_.end() && prev->second != f->id) {
+      if (f != nullptr) {
+        File* old = files_.AtPath(path_buf_);
+        if (old != nullptr && old != f && !old->closed) {
           // Renamed over a tailed file: that one is unlinked now; drain it.
-          File* old = files_[prev->second].get();
-          if (!old->closed) OrphanFile(old);
+          OrphanFile(old);
         }
-        f->path = path_buf_;
+        files_.Renamed(f, path_buf_);
         if (Wanted(path_buf_)) {
           f->orphan = false;  // renamed to another tailed name: just follow it
         }
-        by_path_[f->path] = f->id;
         if (!f->closed) MarkReady(f);
         return;
       }
     }
-    if (Wanted(path_buf_) || link_targets_.contains(path_buf_)) AddCreated(path_buf_);
+    if (Wanted(path_buf_) || files_.LinkTo(path_buf_) != nullptr) AddCreated(path_buf_);
     return;
   }
   if (mask & IN_CREATE) {
     // A name to tail, or the real name behind a symlink that is one (in target mode only the
     // symlink is a target: kubelet's new 0.log behind /var/log/containers/...).
-    if (Wanted(path_buf_) || link_targets_.contains(path_buf_)) AddCreated(path_buf_);
+    if (Wanted(path_buf_) || files_.LinkTo(path_buf_) != nullptr) AddCreated(path_buf_);
     return;
   }
   if (mask & IN_DELETE) {
-    auto it = by_path_.find(path_buf_);
-    if (it != by_path_.end()) {
-      File* f = files_[it->second].get();
+    if (File* f = files_.AtPath(path_buf_); f != nullptr) {
       // The open descriptor still reads what was written: drain it, then let go.
       if (!f->closed) OrphanFile(f);
     }
@@ -926,8 +693,10 @@ void TailManager::AddCreated(const std::string& path) {
   }
   // A directory watched only because a symlink points into it: a new file here matters only
   // through that symlink (kubelet created a new 0.log behind /var/log/containers/...).
-  auto link = link_targets_.find(path);
-  if (link != link_targets_.end()) MaybeAddFile(link->second, false);
+  if (const std::string* link = files_.LinkTo(path); link != nullptr) {
+    std::string target = *link;  // MaybeAddFile may change the registry
+    MaybeAddFile(target, false);
+  }
 }
 
 void TailManager::OrphanFile(File* f) {
@@ -938,12 +707,6 @@ void TailManager::OrphanFile(File* f) {
   ArmOrphanTimer();
 }
 
-TailManager::NameState TailManager::CheckName(const std::string& path, const FileIdentity& id) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return NameState::kGone;
-  return st.st_dev == id.device && st.st_ino == id.inode ? NameState::kSame : NameState::kReplaced;
-}
-
 void TailManager::Rescan() {
   if (stopping_) return;
   ++scan_seq_;  // names the listing below confirms are not stat'ed again after it
@@ -951,13 +714,15 @@ void TailManager::Rescan() {
   std::vector<std::string> missing;
   struct stat tst;
   for (const auto& [path, t] : targets_) {
-    if (!by_path_.contains(path) && ::stat(path.c_str(), &tst) == 0) missing.push_back(path);
+    if (files_.AtPath(path) == nullptr && ::stat(path.c_str(), &tst) == 0) {
+      missing.push_back(path);
+    }
   }
   for (const std::string& path : missing) MaybeAddFile(path, false);
   // Safety net for missed events: any open file whose size moved gets a turn; a name that now
   // points to another inode means the file was replaced.
   std::vector<File*> replaced;
-  for (auto& [id, fp] : files_) {
+  for (const auto& [id, fp] : files_.files()) {
     File* f = fp.get();
     if (f->closed) continue;
     struct stat st;
@@ -996,68 +761,6 @@ void TailManager::ArmRescan() {
   });
 }
 
-void TailManager::MarkPositionsDirty() {
-  positions_dirty_ = true;
-  if (positions_writer_ == nullptr || positions_write_scheduled_) return;
-  positions_write_scheduled_ = true;
-  absl::Duration wait = absl::Nanoseconds(last_positions_write_mono_) + positions_gap_ -
-                        absl::Nanoseconds(absl::GetCurrentTimeNanos());
-  if (last_positions_write_mono_ == 0 || wait <= absl::ZeroDuration()) {
-    // After the handlers queued now (the acknowledgements that came together): one write.
-    boost::asio::post(*io_, [this, alive = std::weak_ptr<int>(alive_)] {
-      if (alive.expired()) return;
-      WritePositionsNow();
-    });
-    return;
-  }
-  positions_timer_.expires_after(absl::ToChronoNanoseconds(wait));
-  // A cancelled wait completes after the cancel, maybe after this object is gone (the
-  // destructor cancels): look at nothing of ours before checking it is still alive.
-  positions_timer_.async_wait(
-      [this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
-        if (alive.expired()) return;
-        if (ec) {
-          positions_write_scheduled_ = false;  // cancelled (shutdown: SavePositions writes)
-          return;
-        }
-        WritePositionsNow();
-      });
-}
-
-void TailManager::WritePositionsNow() {
-  positions_write_scheduled_ = false;
-  if (!positions_dirty_ || positions_writer_ == nullptr) return;
-  timespec cpu0, cpu1;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
-  std::string doc = RenderPositions(CollectPositions());
-  positions_dirty_ = false;
-  positions_writer_->Submit(std::move(doc));
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
-  last_positions_write_mono_ = absl::GetCurrentTimeNanos();
-  // Spend at most ~1% of a core on positions: with thousands of files a write costs
-  // milliseconds of CPU (rendering here, writing on the writer's thread), and the gap grows with
-  // it, up to 5 s (a node of tens of thousands of files; Alloy writes every 10 s).
-  absl::Duration cost = absl::DurationFromTimespec(cpu1) - absl::DurationFromTimespec(cpu0) +
-                        positions_writer_->last_write_duration();
-  positions_gap_ = std::clamp(cost * 100, opt_.positions_min_interval,
-                              std::max(opt_.positions_min_interval, absl::Seconds(5)));
-}
-
-void TailManager::OnPositionsWritten(const absl::Status& s) {
-  // The writer's thread: the health text is behind its mutex, the counters are atomic.
-  {
-    std::lock_guard<std::mutex> lock(health_mu_);
-    positions_error_ = s.ok() ? "" : std::string(s.message());
-  }
-  if (!s.ok()) {
-    positions_errors_->Inc();
-    LogError("tail", "cannot write positions file",
-             {{"path", opt_.positions_path}, {"error", std::string(s.message())}});
-    return;
-  }
-  positions_writes_->Inc();
-}
-
 void TailManager::ArmOrphanTimer() {
   if (orphan_timer_armed_ || stopping_) return;
   orphan_timer_armed_ = true;
@@ -1072,7 +775,7 @@ void TailManager::ArmOrphanTimer() {
 
 void TailManager::CheckOrphans() {
   bool any = false;
-  for (auto& [id, f] : files_) {
+  for (const auto& [id, f] : files_.files()) {
     if (!f->orphan || f->closed) continue;
     any = true;
     MarkReady(f.get());  // late writes before the writer switched files; EOF checks the grace
@@ -1126,17 +829,16 @@ void TailManager::ReadPass() {
     }
     uint64_t id = ready_.front();
     ready_.pop_front();
-    auto it = files_.find(id);
-    if (it == files_.end()) continue;
-    File* f = it->second.get();
+    File* f = files_.Find(id);
+    if (f == nullptr) continue;
     f->queued = false;
     if (f->closed) continue;
     if (f->fd < 0 && !EnsureOpen(f)) {
       // EnsureOpen may have closed and forgotten the file (gone while parked): look it up again.
-      auto again = files_.find(id);
-      if (again != files_.end() && !again->second->closed) {
-        again->second->queued = true;
-        waiting_open_.push_back(id);
+      File* again = files_.Find(id);
+      if (again != nullptr && !again->closed) {
+        again->queued = true;
+        budget_.Wait(id);
       }
       continue;
     }
@@ -1150,11 +852,11 @@ void TailManager::ReadPass() {
                clock_->MonotonicNanos() - f->last_data_mono >= ToNanos(opt_.orphan_grace)) {
       CloseFile(f);  // may forget it
     } else {
-      NoteIdle(f);
+      budget_.NoteIdle(f);
     }
   }
   unacked_gauge_->Set(static_cast<double>(Inflight()));
-  if (!waiting_open_.empty()) {
+  if (budget_.has_waiting()) {
     if (ready_.empty()) {
       // Files that wait for a descriptor get the next pass, once reading the others has let
       // some of them go idle; a short timer (not a spin) brings that pass.
@@ -1171,53 +873,9 @@ void TailManager::ArmOpenRetry() {
   open_retry_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;  // cancelled: `this` may be gone
     open_retry_armed_ = false;
-    while (!waiting_open_.empty()) {
-      ready_.push_back(waiting_open_.front());
-      waiting_open_.pop_front();
-    }
+    budget_.ReleaseWaiting(&ready_);
     SchedulePass();
   });
-}
-
-void TailManager::NoteIdle(File* f) {
-  if (f->fd < 0 || f->queued || f->orphan || f->closed) return;
-  idle_.emplace_back(f->id, ++f->idle_seq);
-  // Stale entries go as EvictIdle meets them; with few evictions they would pile up. At most one
-  // entry per open file is current, so a sweep at twice that is paid for by the pushes before it.
-  if (idle_.size() > 2 * open_files_ + 64) {
-    std::erase_if(idle_, [this](const std::pair<uint64_t, uint64_t>& e) {
-      auto it = files_.find(e.first);
-      if (it == files_.end()) return true;
-      const File* g = it->second.get();
-      return g->idle_seq != e.second || g->fd < 0 || g->queued || g->orphan || g->closed;
-    });
-  }
-}
-
-void TailManager::EvictIdle(size_t target) {
-  // Close the files that went idle longest ago: not queued (no data known to be pending), not
-  // draining (an orphan's content is reachable only through its descriptor). Taken from the
-  // front of idle_, not found by a pass over every file: a burst of new files parks each one
-  // past the limit and reopens each parked file here, so a pass per call would make the burst
-  // quadratic in the number of files.
-  bool parked = false;
-  while (open_files_ > target && !idle_.empty()) {
-    auto [id, seq] = idle_.front();
-    idle_.pop_front();
-    auto it = files_.find(id);
-    if (it == files_.end()) continue;
-    File* f = it->second.get();
-    if (f->idle_seq != seq || f->fd < 0 || f->queued || f->orphan || f->closed) continue;
-    struct stat st;
-    f->maybe_unread = fstat(f->fd, &st) != 0 || st.st_size != f->read_offset;
-    f->parked_size = f->maybe_unread ? st.st_size : f->read_offset;
-    ::close(f->fd);
-    f->fd = -1;
-    --open_files_;
-    evictions_->Inc();
-    parked = true;
-  }
-  if (parked) UpdateFilesActive();
 }
 
 bool TailManager::EnsureOpen(File* f) {
@@ -1228,14 +886,14 @@ bool TailManager::EnsureOpen(File* f) {
   bool gone = !name_exists ? errno == ENOENT
                            : st.st_dev != f->identity.device || st.st_ino != f->identity.inode;
   if (!gone) {
-    if (open_files_ >= max_open_) EvictIdle(max_open_ - 1);
-    if (open_files_ >= max_open_) return false;
+    if (budget_.open() >= budget_.max()) EvictIdle(budget_.max() - 1);
+    if (budget_.open() >= budget_.max()) return false;
     int fd = OpenForReading(f->path);
     if (fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == f->identity.device &&
         st.st_ino == f->identity.inode) {
       f->fd = fd;
       f->maybe_unread = false;
-      ++open_files_;
+      budget_.Opened();
       UpdateFilesActive();
       return true;
     }
@@ -1282,14 +940,9 @@ void TailManager::RestartFromZero(File* f, std::string_view why, int64_t size) {
   }
   // The old content's fingerprint would make the next start take this file for another one.
   (void)ComputeFingerprint(f->fd, &f->identity);
-  f->carry.clear();
-  f->skipping = false;
-  for (Partial& p : f->partial) {
-    p.buf.clear();
-    p.active = false;
-    p.truncated = false;
-  }
-  MarkPositionsDirty();
+  f->carry.Clear();
+  f->decode.Reset();
+  book_.MarkDirty();
 }
 
 TailManager::ReadResult TailManager::ReadOnce(File* f) {
@@ -1325,181 +978,27 @@ TailManager::ReadResult TailManager::ReadOnce(File* f) {
       f->m_file_bytes->Set(static_cast<double>(f->read_offset));
     }
   }
-  ProcessChunk(f, read_buf_.data(), static_cast<size_t>(n), base);
+  uint64_t lines =
+      splitter_.Split(&f->carry, read_buf_.data(), static_cast<size_t>(n), base,
+                      [this, f](std::string_view raw, int64_t line_start, int64_t line_end) {
+                        ProcessLine(f, raw, line_start, line_end);
+                        f->consumed_offset = line_end;
+                      });
+  if (f->m_read_lines != nullptr) f->m_read_lines->Inc(lines);
   return static_cast<size_t>(n) == want ? ReadResult::kMore : ReadResult::kEof;
 }
 
-void TailManager::ProcessChunk(File* f, const char* data, size_t n, int64_t base) {
-  const size_t raw_limit = opt_.max_line_size + kPrefixAllowance;
-  size_t pos = 0;
-  uint64_t lines = 0;
-  while (pos < n) {
-    const char* nl = static_cast<const char*>(memchr(data + pos, '\n', n - pos));
-    if (nl == nullptr) break;
-    size_t end = static_cast<size_t>(nl - data);
-    int64_t line_end = base + static_cast<int64_t>(end) + 1;
-    ++lines;
-    if (!f->carry.empty() || f->skipping) {
-      int64_t line_start = f->carry_start;
-      line_cut_counted_ = f->skipping;  // counted when the cut began
-      if (!f->skipping) {
-        size_t room = raw_limit - std::min(raw_limit, f->carry.size());
-        size_t take = std::min(room, end - pos);
-        if (take < end - pos) CountCut();
-        f->carry.append(data + pos, take);
-      }
-      line_buf_.swap(f->carry);
-      f->carry.clear();
-      f->skipping = false;
-      ProcessLine(f, line_buf_, line_start, line_end);
-    } else {
-      std::string_view line(data + pos, end - pos);
-      line_cut_counted_ = false;
-      if (line.size() > raw_limit) {
-        CountCut();
-        line = line.substr(0, raw_limit);
-      }
-      ProcessLine(f, line, base + static_cast<int64_t>(pos), line_end);
-    }
-    f->consumed_offset = line_end;
-    pos = end + 1;
-  }
-  if (f->m_read_lines != nullptr) f->m_read_lines->Inc(lines);
-  if (pos < n) {
-    // An incomplete line: keep it (bounded) until its newline arrives.
-    if (f->skipping) return;
-    if (f->carry.empty()) f->carry_start = base + static_cast<int64_t>(pos);
-    size_t room = raw_limit - std::min(raw_limit, f->carry.size());
-    size_t take = std::min(room, n - pos);
-    f->carry.append(data + pos, take);
-    if (take < n - pos) {
-      // Past the limit with no newline in sight: keep the first part, drop the rest up to the
-      // newline (counted once, when the line is cut).
-      line_cut_counted_ = false;
-      CountCut();
-      f->skipping = true;
-    }
-  }
-}
-
 void TailManager::ProcessLine(File* f, std::string_view raw, int64_t line_start, int64_t line_end) {
-  if (f->format == LogFormat::kAuto) {
-    // Decided once per file from its first line: kubelet writes one format per file.
-    CriLine probe;
-    DockerLine dprobe;
-    if (ParseCriLine(raw, &probe)) {
-      f->format = LogFormat::kCri;
-    } else if (!raw.empty() && raw.front() == '{' && docker_.Parse(raw, &dprobe)) {
-      f->format = LogFormat::kDocker;
-    } else {
-      f->format = LogFormat::kPlain;
-    }
-  }
-  switch (f->format) {
-    case LogFormat::kCri: {
-      CriLine cri;
-      if (ParseCriLine(raw, &cri)) {
-        HandlePiece(f, cri.stream, cri.partial, cri.timestamp_ns, cri.content, line_start,
-                    line_end);
-        return;
-      }
-      malformed_cri_->Inc();
-      break;
-    }
-    case LogFormat::kDocker: {
-      DockerLine d;
-      if (docker_.Parse(raw, &d)) {
-        HandlePiece(f, d.stream, d.partial, d.timestamp_ns, d.content, line_start, line_end);
-        return;
-      }
-      malformed_docker_->Inc();
-      break;
-    }
-    default:
-      break;
-  }
-  // Plain line, or a malformed one shipped as it is: timestamp = read time, kept strictly
-  // increasing per file so that Loki never takes two equal lines for one duplicate.
-  if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
-  int64_t ts = std::max(chunk_time_ns_, f->last_ts + 1);
-  f->last_ts = ts;
-  if (raw.size() > opt_.max_line_size) raw = raw.substr(0, opt_.max_line_size);
-  Emit(f, LogStream::kNone, ts, raw, line_start, SafeMark(f, line_end));
-}
-
-void TailManager::CountCut() {
-  // One count per line, however many of the limits (raw length, content length, length after
-  // UTF-8 repair) it ran into.
-  if (line_cut_counted_) return;
-  line_cut_counted_ = true;
-  truncated_lines_->Inc();
-}
-
-int64_t TailManager::SafeMark(const File* f, int64_t line_end) const {
-  int64_t mark = line_end;
-  for (const Partial& p : f->partial) {
-    if (p.active) mark = std::min(mark, p.start_offset);
-  }
-  return mark;
-}
-
-void TailManager::HandlePiece(File* f, LogStream stream, bool partial, int64_t ts,
-                              std::string_view content, int64_t line_start, int64_t line_end) {
-  Partial& p = f->partial[static_cast<int>(stream)];
-  if (!content.empty() && content.back() == '\r' && !partial) content.remove_suffix(1);
-  if (!partial && !p.active) {
-    if (content.size() > opt_.max_line_size) {
-      CountCut();
-      content = content.substr(0, opt_.max_line_size);
-    }
-    Emit(f, stream, ts, content, line_start, SafeMark(f, line_end));
-    return;
-  }
-  if (!p.active) {
-    p.active = true;
-    p.truncated = false;
-    p.start_offset = line_start;
-    p.timestamp_ns = ts;
-    p.buf.clear();
-  }
-  size_t room = opt_.max_line_size - std::min(opt_.max_line_size, p.buf.size());
-  if (content.size() > room) {
-    if (!p.truncated) CountCut();
-    p.truncated = true;
-    content = content.substr(0, room);
-  }
-  p.buf.append(content);
-  if (partial) return;
-  p.active = false;
-  std::string_view joined = p.buf;
-  if (!joined.empty() && joined.back() == '\r') joined.remove_suffix(1);
-  Emit(f, stream, p.timestamp_ns, joined, p.start_offset, SafeMark(f, line_end));
-  p.buf.clear();
-}
-
-void TailManager::MarkFile(File* f, int64_t offset) {
-  output_->OnMark(f->route, f->id, f->generation, offset);
+  decoder_.Decode(&f->decode, raw, line_start, line_end, chunk_time_ns_,
+                  [this, f](LogStream stream, int64_t ts, std::string_view line, int64_t start,
+                            int64_t mark) { Emit(f, stream, ts, line, start, mark); });
 }
 
 bool TailManager::Wanted(std::string_view path) const { return targets_.contains(Av(path)); }
 
 void TailManager::Emit(File* f, LogStream stream, int64_t ts, std::string_view line, int64_t start,
                        int64_t mark_offset) {
-  if (!IsValidUtf8(line)) {
-    // Loki refuses invalid UTF-8; replacing it keeps the line (and the rest of its batch).
-    utf8_buf_.clear();
-    AppendSanitizedUtf8(line, &utf8_buf_);
-    line = utf8_buf_;
-    invalid_utf8_->Inc();
-    if (line.size() > opt_.max_line_size) {
-      // Replacement characters are 3 bytes for 1: cut again, on a character boundary, so that
-      // Loki never sees a line over its limit.
-      size_t cut = opt_.max_line_size;
-      while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
-      line = line.substr(0, cut);
-      CountCut();
-    }
-  }
+  line = splitter_.Repair(line);
   int s = static_cast<int>(stream);
   if (!f->out_labels_set[s]) {
     f->out_labels[s] = f->labels;
@@ -1514,30 +1013,23 @@ void TailManager::CloseFile(File* f) {
   chunk_time_ns_ = clock_->NowUnixNanos();
   // A rotated or deleted file that was quiet for the grace period: what it still holds of an
   // unfinished line will never be completed, so ship it rather than lose it.
-  if (!f->carry.empty()) {
-    line_cut_counted_ = f->skipping;  // an overlong last line: its first part still goes out
-    f->skipping = false;
-    line_buf_.swap(f->carry);
-    f->carry.clear();
-    ProcessLine(f, line_buf_, f->carry_start, f->read_offset);
-  }
-  for (int s = 0; s < 3; ++s) {
-    Partial& p = f->partial[s];
-    if (!p.active) continue;
-    p.active = false;
-    Emit(f, static_cast<LogStream>(s), p.timestamp_ns, p.buf, p.start_offset, f->read_offset);
-    p.buf.clear();
-  }
+  splitter_.Flush(&f->carry, f->read_offset,
+                  [this, f](std::string_view raw, int64_t line_start, int64_t line_end) {
+                    ProcessLine(f, raw, line_start, line_end);
+                  });
+  decoder_.Flush(&f->decode, f->read_offset,
+                 [this, f](LogStream stream, int64_t ts, std::string_view line, int64_t start,
+                           int64_t mark) { Emit(f, stream, ts, line, start, mark); });
   f->consumed_offset = f->read_offset;
-  MarkFile(f, f->read_offset);
+  output_->OnMark(f->route, f->id, f->generation, f->read_offset);
   if (f->fd >= 0) {
     ::close(f->fd);
-    --open_files_;
+    budget_.Closed();
   }
   f->fd = -1;
   f->closed = true;
   DropWriteWatch(f);
-  by_inode_.erase({f->identity.device, f->identity.inode});
+  files_.DropInode(f);
   ReleasePathMetrics(f);  // no longer tailed: its series go, as Alloy's tailer removes them
   UpdateFilesActive();
   LogDebug("tail", "closed drained file", {{"path", f->path}});
@@ -1548,17 +1040,11 @@ void TailManager::MaybeForget(File* f) {
   // Keep a closed file until everything it produced is acknowledged, so that its position
   // survives a restart in between.
   if (!f->closed || f->acked_offset < f->consumed_offset) return;
-  auto p = by_path_.find(f->path);
-  if (p != by_path_.end() && p->second == f->id) by_path_.erase(p);
-  if (!f->alias.empty()) {
-    auto a = by_path_.find(f->alias);
-    if (a != by_path_.end() && a->second == f->id) by_path_.erase(a);
-    auto l = link_targets_.find(f->alias);
-    if (l != link_targets_.end() && !by_path_.contains(l->second)) link_targets_.erase(l);
-  }
-  MarkPositionsDirty();
-  output_->OnFileForgotten(f->id);
-  files_.erase(f->id);
+  // Gone from the registry first: the positions written from now on no longer hold it.
+  uint64_t id = f->id;
+  files_.Forget(f);
+  book_.MarkDirty();
+  output_->OnFileForgotten(id);
 }
 
 void TailManager::SetTargets(std::vector<FileTarget> targets) {
@@ -1571,9 +1057,8 @@ void TailManager::SetTargets(std::vector<FileTarget> targets) {
   // and loses the unread tail).
   for (auto& [path, t] : targets_) {
     if (next.contains(path)) continue;
-    auto it = by_path_.find(path);
-    if (it == by_path_.end()) continue;
-    File* f = files_[it->second].get();
+    File* f = files_.AtPath(path);
+    if (f == nullptr) continue;
     if (!f->closed && !f->orphan) OrphanFile(f);
   }
   std::vector<std::string> added;
@@ -1585,14 +1070,13 @@ void TailManager::SetTargets(std::vector<FileTarget> targets) {
     }
     if (old->second.labels == t.labels && old->second.route == t.route) continue;
     // New labels for a file being read: its next entries carry them.
-    auto it = by_path_.find(path);
-    if (it == by_path_.end()) continue;
-    File* f = files_[it->second].get();
+    File* f = files_.AtPath(path);
+    if (f == nullptr) continue;
     f->labels = t.labels;
     f->pos_labels = f->labels.RenderLoki();
     f->labels.Set("filename", path);
     f->route = t.route;
-    MarkPositionsDirty();
+    book_.MarkDirty();
     for (bool& b : f->out_labels_set) b = false;
   }
   targets_ = std::move(next);
@@ -1606,17 +1090,16 @@ void TailManager::SetTargets(std::vector<FileTarget> targets) {
     if (::stat(path.c_str(), &st) == 0) MaybeAddFile(path, false);
   }
   // Positions restored at start for these paths may be of files rotated while we were down.
-  if (!added.empty() && !restored_.empty()) DrainRotated(added);
+  if (!added.empty() && book_.has_inode_records()) DrainRotated(added);
 }
 
 void TailManager::Commit(uint64_t file_id, uint64_t generation, int64_t offset) {
-  auto it = files_.find(file_id);
-  if (it == files_.end()) return;
-  File* f = it->second.get();
+  File* f = files_.Find(file_id);
+  if (f == nullptr) return;
   if (generation != f->generation) return;  // marks from before a truncation
   if (offset > f->acked_offset) {
     f->acked_offset = offset;
-    MarkPositionsDirty();
+    book_.MarkDirty();
   }
   if (f->closed) MaybeForget(f);
 }
@@ -1632,74 +1115,18 @@ void TailManager::OnOutputProgress() {
 
 void TailManager::StopReading() {
   stopping_ = true;
-  boost::system::error_code ec;
   rescan_timer_.cancel();
-  // Not positions_timer_: acknowledgements still arrive while the pipeline drains, and a kill
-  // during the drain must find them on disk.
+  // Not the positions book's timer: acknowledgements still arrive while the pipeline drains,
+  // and a kill during the drain must find them on disk.
   orphan_timer_.cancel();
   coalesce_timer_.cancel();
-  if (inotify_) inotify_->cancel(ec);
-  if (data_inotify_ && data_inotify_->is_open()) data_inotify_->cancel(ec);
+  inotify_.Cancel();
+  data_inotify_.Cancel();
   output_->SealAll();
 }
 
-std::optional<std::string> TailManager::Unhealthy() const {
-  std::lock_guard<std::mutex> lock(health_mu_);
-  if (positions_error_.empty()) return std::nullopt;
-  return absl::StrCat("cannot write positions file: ", positions_error_);
-}
+std::optional<std::string> TailManager::Unhealthy() const { return book_.Unhealthy(); }
 
-std::vector<PositionRecord> TailManager::CollectPositions() {
-  std::vector<PositionRecord> records;
-  records.reserve(files_.size() + restored_.size());
-  for (auto& [id, f] : files_) {
-    if (f->fd >= 0 && f->identity.fingerprint_len < kFingerprintMaxBytes &&
-        f->acked_offset > static_cast<int64_t>(f->identity.fingerprint_len)) {
-      // The file has grown since it was fingerprinted: a longer fingerprint tells it apart
-      // from a later file on the same inode more surely.
-      (void)ComputeFingerprint(f->fd, &f->identity);
-    }
-    PositionRecord r;
-    r.path = f->path;
-    r.labels = f->pos_labels;
-    r.offset = f->acked_offset;
-    r.has_identity = true;
-    r.id = f->identity;
-    records.push_back(std::move(r));
-  }
-  // Positions read at start that no target claimed yet (a discovery that has not answered, a
-  // kubelet down at start) are kept while their file exists: another restart before the targets
-  // come must not read those files again from the start. (Alloy, too, drops only the entries of
-  // files that no longer exist.)
-  for (const auto& [path, list] : path_restored_) {
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0) continue;
-    for (const PathRestored& pr : list) {
-      if (pr.has_identity && st.st_ino != pr.identity.inode) continue;  // restored_ holds it
-      PositionRecord rec;
-      rec.path = path;
-      rec.labels = pr.labels;
-      rec.offset = pr.offset;
-      rec.has_identity = pr.has_identity;
-      rec.id = pr.identity;
-      records.push_back(std::move(rec));
-    }
-  }
-  return records;
-}
-
-absl::Status TailManager::SavePositions() {
-  if (opt_.positions_path.empty()) return absl::OkStatus();
-  positions_timer_.cancel();
-  std::string doc = RenderPositions(CollectPositions());
-  positions_dirty_ = false;
-  if (positions_writer_ == nullptr) {
-    // Not started (tests): write directly.
-    absl::Status s = WritePositionsData(opt_.positions_path, doc, true);
-    OnPositionsWritten(s);
-    return s;
-  }
-  return positions_writer_->Flush(std::move(doc));
-}
+absl::Status TailManager::SavePositions() { return book_.Save(); }
 
 }  // namespace sluice
