@@ -171,7 +171,8 @@ class TailManager {
   using File = TailFile;
   enum class ReadResult { kMore, kEof, kError };
 
-  // Discovery and watches.
+  // Discovery and watches (tail_watch.cc).
+  void SetUpInotify();
   void ScanDir(const std::string& dir, int depth);
   void AddWatch(const std::string& dir);
   void MaybeAddFile(const std::string& path, bool at_start);
@@ -191,7 +192,7 @@ class TailManager {
   // whose labels and route those files take) rotated while we were down.
   void DrainRotated(const std::vector<std::string>& paths);
 
-  // Reading.
+  // Reading (tail_manager.cc).
   void MarkReady(File* f);
   void SchedulePass();
   void ReadPass();
