@@ -17,8 +17,7 @@ constexpr uint32_t kMask =
 
 DirWatcher::DirWatcher(boost::asio::io_context* io, absl::Duration debounce, size_t max_watches,
                        std::function<void()> changed)
-    : io_(io),
-      debounce_(debounce),
+    : debounce_(debounce),
       max_watches_(max_watches),
       changed_(std::move(changed)),
       inotify_(io),

@@ -52,7 +52,6 @@ class DirWatcher {
   void AddTree(const std::string& dir, int depth, int max_depth);
   void Fire();
 
-  boost::asio::io_context* io_;
   absl::Duration debounce_;
   size_t max_watches_;
   std::function<void()> changed_;
