@@ -2,9 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstring>
 
@@ -19,27 +17,24 @@ constexpr uint32_t kMask =
 
 DirWatcher::DirWatcher(boost::asio::io_context* io, absl::Duration debounce, size_t max_watches,
                        std::function<void()> changed)
-    : io_(io),
-      debounce_(debounce),
+    : debounce_(debounce),
       max_watches_(max_watches),
       changed_(std::move(changed)),
+      inotify_(io),
       timer_(*io) {}
 
 DirWatcher::~DirWatcher() {
-  boost::system::error_code ec;
   timer_.cancel();
-  if (stream_) stream_->close(ec);  // closes fd_
+  // inotify_ closes its descriptor: a pending wait completes with operation_aborted.
 }
 
 void DirWatcher::Open() {
-  if (fd_ >= 0) return;
-  fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (fd_ < 0) {
+  if (inotify_.is_open()) return;
+  if (!inotify_.Open()) {
     LogWarn("discovery", "inotify unavailable; new files are found at the next sync",
             {{"error", std::strerror(errno)}});
     return;
   }
-  stream_ = std::make_unique<boost::asio::posix::stream_descriptor>(*io_, fd_);
   Arm();
 }
 
@@ -50,7 +45,7 @@ void DirWatcher::SetRoots(std::vector<Root> roots) {
 }
 
 void DirWatcher::Refresh() {
-  if (fd_ < 0) return;
+  if (!inotify_.is_open()) return;
   for (const Root& r : roots_) AddTree(r.dir, 0, r.max_depth);
 }
 
@@ -64,7 +59,7 @@ void DirWatcher::AddTree(const std::string& dir, int depth, int max_depth) {
       }
       return;
     }
-    int wd = inotify_add_watch(fd_, dir.c_str(), kMask);
+    int wd = inotify_.AddWatch(dir.c_str(), kMask);
     if (wd < 0) return;  // gone, not a directory, or no watches left: the sync covers it
     by_wd_[wd] = Watch{dir, depth, max_depth};
     by_dir_[dir] = wd;
@@ -92,40 +87,32 @@ void DirWatcher::AddTree(const std::string& dir, int depth, int max_depth) {
 
 void DirWatcher::Arm() {
   std::weak_ptr<int> alive = alive_;
-  stream_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                      [this, alive](const boost::system::error_code& ec) {
-                        if (ec || alive.expired()) return;
-                        OnReadable();
-                        Arm();
-                      });
+  inotify_.WaitReadable([this, alive](const boost::system::error_code& ec) {
+    if (ec || alive.expired()) return;
+    OnReadable();
+    Arm();
+  });
 }
 
 void DirWatcher::OnReadable() {
-  alignas(inotify_event) char buf[16384];
   bool any = false;
-  for (;;) {
-    ssize_t n = ::read(fd_, buf, sizeof buf);
-    if (n <= 0) break;
-    for (char* p = buf; p < buf + n;) {
-      auto* ev = reinterpret_cast<inotify_event*>(p);
-      p += sizeof(inotify_event) + ev->len;
-      any = true;
-      auto it = by_wd_.find(ev->wd);
-      if (ev->mask & IN_IGNORED) {
-        if (it != by_wd_.end()) {
-          by_dir_.erase(it->second.dir);
-          by_wd_.erase(it);
-        }
-        continue;
+  inotify_.ReadEvents([&](const inotify_event& ev, std::string_view name) {
+    any = true;
+    auto it = by_wd_.find(ev.wd);
+    if (ev.mask & IN_IGNORED) {
+      if (it != by_wd_.end()) {
+        by_dir_.erase(it->second.dir);
+        by_wd_.erase(it);
       }
-      if (it == by_wd_.end() || ev->len == 0) continue;
-      if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO))) {
-        Watch w = it->second;
-        std::string sub = w.dir + "/" + ev->name;
-        if (w.max_depth < 0 || w.depth < w.max_depth) AddTree(sub, w.depth + 1, w.max_depth);
-      }
+      return;
     }
-  }
+    if (it == by_wd_.end() || name.empty()) return;
+    if ((ev.mask & IN_ISDIR) && (ev.mask & (IN_CREATE | IN_MOVED_TO))) {
+      Watch w = it->second;
+      std::string sub = w.dir + "/" + std::string(name);
+      if (w.max_depth < 0 || w.depth < w.max_depth) AddTree(sub, w.depth + 1, w.max_depth);
+    }
+  });
   if (any) Fire();
 }
 

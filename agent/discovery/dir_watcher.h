@@ -11,7 +11,6 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <memory>
@@ -20,6 +19,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "agent/source/inotify.h"
 
 namespace sluice {
 
@@ -52,12 +52,10 @@ class DirWatcher {
   void AddTree(const std::string& dir, int depth, int max_depth);
   void Fire();
 
-  boost::asio::io_context* io_;
   absl::Duration debounce_;
   size_t max_watches_;
   std::function<void()> changed_;
-  int fd_ = -1;
-  std::unique_ptr<boost::asio::posix::stream_descriptor> stream_;
+  Inotify inotify_;
   boost::asio::steady_timer timer_;
   bool timer_armed_ = false;
   std::vector<Root> roots_;

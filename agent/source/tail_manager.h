@@ -1,23 +1,33 @@
-// TailManager: finds, watches and reads log files, turns their lines into entries, and commits
-// positions as batches are acknowledged.
+// TailManager: tails the files of its targets, turns their lines into entries for its
+// TailOutput, and commits positions as their entries are acknowledged. The coordinator of the
+// tailer: it decides what to read when, and what a rename, a deletion or a truncation means;
+// the work is in its parts:
+//   Inotify          two instances: the targets' directories (files that appear, are renamed or
+//                    deleted) and one-shot per-file write watches;
+//   FileRegistry     the files by id, name and inode, and each file's state (TailFile);
+//   OpenFileBudget   descriptors within max_open_files (idle files parked and reopened);
+//   LineSplitter     read bytes to lines (carry, max_line_size, UTF-8 repair);
+//   LineDecoder      format detection, CRI/docker parsing, partial lines joined per stream;
+//   PositionsBook    restored positions, the positions file and its writes.
 //
-// Runs entirely on the tail thread's io_context (inotify, timers, reads, parsing, batching,
+// Runs entirely on the tail thread's io_context (inotify, timers, reads, parsing,
 // acknowledgements), so none of its state needs a lock; other threads reach it only through
-// boost::asio::post. Owned by the Agent.
+// boost::asio::post. Owned by its loki.source.file component (agent/components/loki/source/
+// file.cc); its entries go to a TailOutput (the Runtime's LogsRouter).
 //
 // How it keeps its promises:
-// - Event driven: one inotify instance watches every directory under the roots for files that
+// - Event driven: one inotify instance watches the targets' directories for files that
 //   appear, are renamed or deleted (handled at once); a second holds a one-shot IN_MODIFY watch
 //   per file, set again just before the file is read, and is read once per event_coalesce
 //   (one event per busy file per interval, not one per write). A periodic rescan is the safety
 //   net for an overflowed inotify queue, missed events or watches the kernel refused.
 // - Fair and bounded: a file is read at most `read_chunk` bytes per turn, then goes to the back
 //   of the ready queue; lines are found with memchr in a large buffer, no syscall per line.
-// - Backpressure: bytes handed to the batcher and not yet acknowledged are counted against
+// - Backpressure: bytes handed to the output and not yet acknowledged are counted against
 //   `memory_budget`; at the budget reading stops (files stay marked ready: the files are the
 //   buffer) until acknowledgements bring it back down.
 // - Positions: a file's committed offset advances only through the marks of acknowledged
-//   batches (delivered, or dropped and counted). A CRI partial line holds the mark at its start
+//   entries (delivered, or dropped and counted). A CRI partial line holds the mark at its start
 //   until its final piece is read, so a restart never resumes in the middle of a joined line.
 // - Files are known by device + inode (+ a fingerprint of their first bytes when restoring
 //   positions), so a renamed (rotated) file keeps being read to its end under its new name and
@@ -25,15 +35,13 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -42,27 +50,19 @@
 #include "absl/time/time.h"
 #include "agent/common/clock.h"
 #include "agent/common/metrics.h"
-#include "agent/pipeline/batcher.h"
 #include "agent/pipeline/labels.h"
 #include "agent/source/cri_parser.h"
-#include "agent/source/docker_parser.h"
-#include "agent/source/fingerprint.h"
+#include "agent/source/file_registry.h"
+#include "agent/source/inotify.h"
+#include "agent/source/line_decoder.h"
+#include "agent/source/line_splitter.h"
 #include "agent/source/log_format.h"
-#include "agent/source/positions.h"
-#include "agent/source/positions_writer.h"
+#include "agent/source/open_budget.h"
+#include "agent/source/positions_book.h"
 
 namespace sluice {
 
-// What to do with the files found at start-up when the positions file cannot be read (Alloy's
-// loki.source.file on_positions_file_error).
-enum class PositionsErrorPolicy {
-  kRestartFromBeginning,  // read them from the start: duplicates, no loss (default)
-  kRestartFromEnd,        // start them at their end: no duplicates, their unread lines lost
-  kSkip,                  // do not tail them at all (files created later are tailed)
-};
-bool ParsePositionsErrorPolicy(std::string_view text, PositionsErrorPolicy* out);
-
-// One file to tail in target mode (sluice run: loki.source.file's targets).
+// One file to tail (loki.source.file's targets).
 struct FileTarget {
   std::string path;
   LabelSet labels;  // the target's labels ("__" ones included; never sent)
@@ -70,8 +70,8 @@ struct FileTarget {
   uint32_t route = 0;  // passed back with each entry (TailOutput)
 };
 
-// Where entries go in place of the internal batcher (sluice run: the component graph). Called
-// on the tail thread only; owned by whoever set it, outlives the TailManager's reading.
+// Where entries go (the component graph: LogsRouter). Called on the tail thread only; owned by
+// whoever built the TailManager, outlives its reading.
 class TailOutput {
  public:
   virtual ~TailOutput() = default;
@@ -93,20 +93,15 @@ class TailOutput {
   virtual bool Backlogged() const { return false; }
 };
 
+// The files to tail are exactly those given to SetTargets(); their directories are watched for
+// rotation.
 struct TailOptions {
-  std::vector<std::string> roots = {"/var/log/pods"};
-  // Target mode: the files to tail are exactly those given to SetTargets() (roots and
-  // file_suffix unused); their directories are watched for rotation.
-  bool target_mode = false;
   // File ids start past this (several TailManagers share one TailOutput).
   uint64_t file_id_base = 0;
-  std::string file_suffix = ".log";  // files to tail: regular files whose name ends with it
   LogFormat format = LogFormat::kAuto;
   size_t max_line_size = 256 * 1024;       // Loki's default max_line_size; longer lines truncated
   size_t read_chunk = 256 * 1024;          // bytes read from one file per turn (fairness)
   size_t memory_budget = 8 * 1024 * 1024;  // line bytes read but not yet acknowledged
-  size_t batch_size = 1024 * 1024;         // Alloy loki.write batch_size
-  absl::Duration batch_wait = absl::Seconds(1);
   absl::Duration rescan_interval = absl::Seconds(10);
   // Positions are written (temporary file + rename: safe from kill -9) as soon as an
   // acknowledgement moves an offset, at most once per positions_min_interval and spending at
@@ -128,7 +123,6 @@ struct TailOptions {
   // Files held open at once; 0 = the process's RLIMIT_NOFILE less a reserve. Past it, idle files
   // are closed ("parked", their write watch kept) and reopened for their turn.
   size_t max_open_files = 0;
-  LabelSet static_labels;
   // The loki.source.file component (Alloy labels its metrics with component_id and
   // component_path="/"); empty: no component labels.
   std::string component_id;
@@ -136,30 +130,24 @@ struct TailOptions {
 
 class TailManager {
  public:
-  using SealFn = std::function<void(std::unique_ptr<Batch>)>;
-
+  // Entries go to `output` (required), which outlives this TailManager's reading.
   TailManager(boost::asio::io_context* io, TailOptions options, const Clock* clock,
-              MetricsRegistry* metrics, SealFn seal);
+              MetricsRegistry* metrics, TailOutput* output);
   ~TailManager();
 
-  // Sends entries to `output` instead of the internal batcher; before Start().
-  void SetOutput(TailOutput* output) { output_ = output; }
-  // Target mode: the files to tail now. New paths are opened at once; a path no longer listed
+  // The files to tail now. New paths are opened at once; a path no longer listed
   // is read to its end, then closed. Tail thread (before or after Start()).
   void SetTargets(std::vector<FileTarget> targets);
-  // Output mode: everything of `file_id` before `offset` is acknowledged downstream.
+  // Everything of `file_id` before `offset` is acknowledged downstream.
   void Commit(uint64_t file_id, uint64_t generation, int64_t offset);
-  // Output mode: acknowledgements brought the in-flight bytes down; resume if paused.
+  // Acknowledgements brought the in-flight bytes down; resume if paused.
   void OnOutputProgress();
 
-  // Loads positions, sets up inotify, scans the roots and starts reading. Tail thread.
+  // Loads positions, sets up inotify, opens the targets and starts reading. Tail thread.
   absl::Status Start();
 
-  // Outcome of a batch from the sender; must run on the tail thread (post it there).
-  void OnBatchDone(std::unique_ptr<Batch> batch, BatchOutcome outcome);
-
-  // Stops reading and timers and seals the open batch. Entries of unfinished partial lines stay
-  // unacknowledged (re-read after a restart). Tail thread.
+  // Stops reading and timers and has the output seal what it batched. Entries of unfinished partial
+  // lines stay unacknowledged (re-read after a restart). Tail thread.
   void StopReading();
 
   // Writes the positions file now, with fsync, and returns when it is done (no-op without a
@@ -170,9 +158,6 @@ class TailManager {
   std::optional<std::string> Unhealthy() const;
 
   // Introspection for tests and metrics (tail thread).
-  size_t inflight_bytes() const { return inflight_bytes_; }
-  // Line bytes of batches abandoned at shutdown (read again at the next start).
-  size_t aborted_bytes() const { return aborted_bytes_; }
   bool paused() const { return paused_; }
   size_t active_files() const;
   size_t orphan_files() const;  // renamed away or deleted, still being drained
@@ -183,268 +168,125 @@ class TailManager {
   void RescanForTest() { Rescan(); }
 
  private:
-  struct Partial {
-    std::string buf;
-    bool active = false;
-    bool truncated = false;
-    int64_t start_offset = 0;
-    int64_t timestamp_ns = 0;
-  };
-  struct File {
-    uint64_t id = 0;
-    std::string path;
-    std::string alias;  // where a symlinked file really is (events arrive under that name)
-    int fd = -1;
-    FileIdentity identity;
-    uint64_t generation = 0;
-    int64_t read_offset = 0;      // next byte to read
-    int64_t acked_offset = 0;     // committed: everything before it is acknowledged
-    int64_t consumed_offset = 0;  // everything before it became entries or marks
-    int64_t last_data_mono = 0;
-    // Renamed away from a tailed name, or deleted: drain, then close.
-    bool orphan = false;
-    bool maybe_unread = false;       // parked (fd closed) with bytes possibly past read_offset
-    bool closed = false;             // fd closed; kept until its marks are acknowledged
-    bool queued = false;             // in ready_
-    bool skipping = false;           // discarding the rest of an overlong line
-    int write_wd = -1;               // its one-shot write watch on data_fd_
-    uint64_t name_checked_scan = 0;  // the rescan whose listing found its name unchanged
-    bool write_armed = false;        // that watch is set and has not fired
-    LogFormat format = LogFormat::kAuto;
-    std::string carry;        // bytes of an incomplete line
-    int64_t carry_start = 0;  // file offset where that line starts
-    Partial partial[3];       // CRI / docker partial lines, by LogStream
-    int64_t last_ts = 0;
-    LabelSet labels;  // without `stream`
-    // The key of its position in Alloy's map: the target's labels without "__" ones (and
-    // without `filename`, which Alloy adds after) as LabelSet.String().
-    std::string pos_labels = "{}";
-    uint32_t route = 0;
-    LabelSet out_labels[3];  // output mode: labels + stream, by LogStream (built on first use)
-    bool out_labels_set[3] = {false, false, false};
-    uint32_t stream_ids[3] = {kNoStream, kNoStream, kNoStream};
-    int64_t parked_size = 0;  // its size when it was parked (what was left to read then)
-    uint64_t idle_seq = 0;    // names its latest entry in idle_ (older ones are stale)
-    // Alloy's per-path series (loki_source_file_*{path}), held from the moment the file is
-    // tailed until it is closed; `metrics_path` is the path they carry ("" once released).
-    std::string metrics_path;
-    Gauge* m_read_bytes = nullptr;  // the read offset (Alloy: the position), not a sum
-    Gauge* m_file_bytes = nullptr;  // the file's size when last seen
-    Counter* m_read_lines = nullptr;
-  };
-  static constexpr uint32_t kNoStream = UINT32_MAX;
+  using File = TailFile;
   enum class ReadResult { kMore, kEof, kError };
 
-  // Discovery and watches.
+  // Discovery and watches (tail_watch.cc).
+  void SetUpInotify();
   void ScanDir(const std::string& dir, int depth);
   void AddWatch(const std::string& dir);
   void MaybeAddFile(const std::string& path, bool at_start);
   void AddCreated(const std::string& path);
-  bool UnderRoot(std::string_view path) const;
   void ArmInotify();
-  void OnInotifyReadable();
   void ArmDataInotify();
   void ReadDataEvents();
   void HandleDataEvent(int wd, uint32_t mask);  // file watches carry no name
   void OnFileWritten(File* f);
-  // Where the name `path` leads now, for a file known by `id`.
-  enum class NameState { kSame, kReplaced, kGone };
-  static NameState CheckName(const std::string& path, const FileIdentity& id);
   void ArmWriteWatch(File* f);
   void DropWriteWatch(File* f);
   void HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::string_view name);
   void Rescan();
   void ArmRescan();
-  void ArmBatchTimer();
   void ArmOrphanTimer();
+  // Reads, as orphans, the files of restored positions of these paths (targets just given,
+  // whose labels and route those files take) rotated while we were down.
+  void DrainRotated(const std::vector<std::string>& paths);
 
-  // Reading.
+  // Reading (tail_manager.cc).
   void MarkReady(File* f);
   void SchedulePass();
   void ReadPass();
   ReadResult ReadOnce(File* f);
   void RestartFromZero(File* f, std::string_view why, int64_t size);
-  void ProcessChunk(File* f, const char* data, size_t n, int64_t base_offset);
   void ProcessLine(File* f, std::string_view raw, int64_t line_start, int64_t line_end);
   void Emit(File* f, LogStream stream, int64_t ts, std::string_view line, int64_t start,
             int64_t mark_offset);
-  void MarkFile(File* f, int64_t offset);
-  size_t Inflight() const {
-    return output_ != nullptr ? output_->inflight_bytes() : inflight_bytes_;
-  }
+  size_t Inflight() const { return output_->inflight_bytes(); }
+  // Unacknowledged bytes leave no room for another read within memory_budget.
+  bool BudgetFull() const;
   bool Wanted(std::string_view path) const;
-  void CountCut();
-  int64_t SafeMark(const File* f, int64_t line_end) const;
-  void HandlePiece(File* f, LogStream stream, bool partial, int64_t ts, std::string_view content,
-                   int64_t line_start, int64_t line_end);
-  uint32_t StreamFor(File* f, LogStream stream);
   void CloseFile(File* f);
   void MaybeForget(File* f);
   void OrphanFile(File* f);
   bool EnsureOpen(File* f);
-  // Parks the files that went idle longest ago until at most `target` are open (fewer idle
-  // files: as many as there are).
-  void EvictIdle(size_t target);
-  // An open file that is not queued, draining or closed could be parked: note when it went idle.
-  void NoteIdle(File* f);
   void ArmOpenRetry();
   void ArmCoalesce();
   void CheckOrphans();
   void Pause();
-  // Per-path series (see File::metrics_path).
+  // Per-path series (see TailFile::metrics_path).
   void AcquirePathMetrics(File* f, int64_t size);
   void ReleasePathMetrics(File* f);
   MetricLabels PathLabels(const std::string& path) const;
   // loki_source_file_files_active_total is shared by every TailManager (one per component when
   // no component_id is given): each adds its own change rather than setting its own count.
   void UpdateFilesActive();
+  // Parks idle files until at most `target` are open.
+  void EvictIdle(size_t target) {
+    if (budget_.EvictIdle(target)) UpdateFilesActive();
+  }
 
   boost::asio::io_context* io_;
   TailOptions opt_;
   const Clock* clock_;
   MetricsRegistry* metrics_;
-  Batcher batcher_;
-  DockerParser docker_;
-
-  int inotify_fd_ = -1;  // structure: creations, renames, deletions
-  std::unique_ptr<boost::asio::posix::stream_descriptor> inotify_;
-  int data_fd_ = -1;  // writes (IN_MODIFY), read at most once per event_coalesce
-  std::unique_ptr<boost::asio::posix::stream_descriptor> data_inotify_;
-  bool data_armed_ = false;
-  uint32_t dir_mask_ = 0;
-  boost::asio::steady_timer rescan_timer_;
-  boost::asio::steady_timer positions_timer_;
-  boost::asio::steady_timer batch_timer_;
-  boost::asio::steady_timer orphan_timer_;
-  boost::asio::steady_timer open_retry_timer_;
-  boost::asio::steady_timer coalesce_timer_;
-  bool batch_timer_armed_ = false;
-  bool orphan_timer_armed_ = false;
-  bool pass_scheduled_ = false;
-  bool starting_ = false;
-  bool started_ = false;
-  bool positions_failed_ = false;  // the positions file was unreadable at start-up
-  // Files skipped by PositionsErrorPolicy::kSkip, by (device, inode).
-  absl::flat_hash_set<std::pair<uint64_t, uint64_t>>
-      skipped_;  // within Start(): files found count as present at start-up
-  bool stopping_ = false;
-  bool paused_ = false;
-  int64_t paused_since_mono_ = 0;
-  bool positions_dirty_ = false;
-  // Positions writes: at most one scheduled; the next no sooner than positions_gap_ after the
-  // last, which was handed to the writer at last_positions_write_mono_.
-  std::unique_ptr<PositionsWriter> positions_writer_;
-  bool positions_write_scheduled_ = false;
-  int64_t last_positions_write_mono_ = 0;
-  absl::Duration positions_gap_;
-  void MarkPositionsDirty();
-  // Unacknowledged bytes leave no room for another read within memory_budget.
-  bool BudgetFull() const;
-  void WritePositionsNow();
-  std::vector<PositionRecord> CollectPositions();
-  void OnPositionsWritten(const absl::Status& s);
-  size_t inflight_bytes_ = 0;
-  size_t aborted_bytes_ = 0;
-  int64_t chunk_time_ns_ = 0;
-  bool line_cut_counted_ = false;  // the line being processed was already counted as truncated
-  // Expires with this object; posted handlers check it.
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
-
-  uint64_t next_file_id_ = 1;
-  TailOutput* output_ = nullptr;
-  absl::flat_hash_map<std::string, FileTarget> targets_;  // target mode, by path
-  uint64_t scan_seq_ = 0;                                 // counts rescans
-  absl::flat_hash_map<uint64_t, std::unique_ptr<File>> files_;
-  absl::flat_hash_map<std::string, uint64_t> by_path_;
-  absl::flat_hash_map<std::pair<uint64_t, uint64_t>, uint64_t> by_inode_;
-  absl::flat_hash_map<int, std::string> watches_;    // wd -> directory
-  absl::flat_hash_map<int, uint64_t> data_watches_;  // wd of data_fd_ -> file id
-  Counter* write_watch_errors_;
-  int64_t last_watch_error_log_ = 0;
-  absl::flat_hash_map<std::string, int> watched_dirs_;
-  absl::flat_hash_map<uint32_t, uint64_t> pending_moves_;  // inotify cookie -> file id
-  // Real path of a symlinked file -> the symlink under a root that points to it.
-  absl::flat_hash_map<std::string, std::string> link_targets_;
-  // Directories read by the current scan (device, inode): symlinked trees are walked once.
-  absl::flat_hash_set<std::pair<uint64_t, uint64_t>> scanned_dirs_;
-  std::deque<uint64_t> ready_;
-  std::deque<uint64_t> waiting_open_;  // ready, but no descriptor free for them yet
-  // Open files in the order they went idle, oldest first, as (id, File::idle_seq): what
-  // EvictIdle parks, at O(1) a file. Entries of files read, closed or parked since are stale
-  // and skipped (a file goes in again when it next goes idle).
-  std::deque<std::pair<uint64_t, uint64_t>> idle_;
-  size_t open_files_ = 0;
-  size_t max_open_ = 0;
-  bool open_retry_armed_ = false;
-  bool coalesce_armed_ = false;
-  std::vector<uint64_t> retired_ids_;  // scratch for OnBatchDone
-
-  // Stream registry: identical label sets share one batcher stream.
-  struct StreamRef {
-    uint32_t id;
-    int refs;
-  };
-  absl::flat_hash_map<std::string, StreamRef> streams_;
-  std::vector<std::string> stream_keys_;  // by stream id, for release
-
-  // Positions restored at start-up with a file identity (written by sluice), by (device,
-  // inode); consumed as files are found.
-  struct Restored {
-    std::string path;
-    std::string labels;
-    FileIdentity identity;
-    int64_t offset;
-  };
-  absl::flat_hash_map<std::pair<uint64_t, uint64_t>, Restored> restored_;
-  // Every restored position by path, identity or not (Alloy's and Promtail's files have none;
-  // legacy_positions_path's too): a file no inode matched is matched by path and labels, then
-  // by path alone, provided it is at least as long as the offset (and, with an identity, still
-  // starts with the same bytes: a device number that changed across a reboot). Consumed as
-  // files are found.
-  struct PathRestored {
-    std::string labels;
-    int64_t offset = 0;
-    bool has_identity = false;
-    FileIdentity identity;
-  };
-  absl::flat_hash_map<std::string, std::vector<PathRestored>> path_restored_;
-  void RestoreRecords(std::vector<PositionRecord> records);
-  // Reads, as orphans, the files of restored positions that no file matched but whose inode is
-  // still next to their old name (rotated while we were down). `paths`: only the records of
-  // these paths (target mode: targets just given, whose labels and route those files take);
-  // nullptr: all.
-  void DrainRotated(const std::vector<std::string>* paths);
-  void LoadLegacyPositions();
-  // The start offset for a new file at `path` from path_restored_ (consuming it), or -1.
-  int64_t TakePathPosition(const std::string& path, const std::string& labels, int fd,
-                           int64_t size);
-
-  std::string read_buf_;
-  std::string line_buf_;  // a line assembled from carry + new bytes
-  std::string utf8_buf_;  // a line with invalid UTF-8 replaced
-  std::string path_buf_;  // event path assembly
-
+  TailOutput* output_;
   // Metrics (Alloy's names where Alloy has one).
   MetricLabels component_labels_;  // component_id, component_path; empty without component_id
   size_t reported_active_ = 0;     // what this manager added to files_active_
-  Counter* truncated_lines_;
-  Counter* invalid_utf8_;
-  Counter* malformed_cri_;
-  Counter* malformed_docker_;
   Counter* truncations_;
   Counter* pauses_;
   Counter* paused_ns_;  // sluice_backpressure_paused_seconds_total (nanoseconds, shown in s)
-  Counter* positions_errors_;
-  Counter* positions_writes_;
-  mutable std::mutex health_mu_;  // positions_error_: written on the tail thread, read by any
-  std::string positions_error_;
   Counter* inotify_overflows_;
   Counter* read_errors_;
-  Counter* evictions_;
   Counter* files_lost_;
   Counter* rotated_bytes_lost_;
   Gauge* files_active_;
+  Counter* write_watch_errors_;
   Gauge* unacked_gauge_;
+
+  FileRegistry files_;
+  OpenFileBudget budget_;
+  PositionsBook book_;
+  LineCut cut_;
+  LineSplitter splitter_;
+  LineDecoder decoder_;
+
+  Inotify inotify_;       // structure: creations, renames, deletions
+  Inotify data_inotify_;  // writes (IN_MODIFY), read at most once per event_coalesce
+  bool data_armed_ = false;
+  uint32_t dir_mask_ = 0;
+  absl::flat_hash_map<int, std::string> watches_;  // wd -> directory
+  absl::flat_hash_map<std::string, int> watched_dirs_;
+  absl::flat_hash_map<int, uint64_t> data_watches_;  // wd of data_inotify_ -> file id
+  int64_t last_watch_error_log_ = 0;
+  absl::flat_hash_map<uint32_t, uint64_t> pending_moves_;  // inotify cookie -> file id
+  // Directories read by the current scan (device, inode): symlinked trees are walked once.
+  absl::flat_hash_set<std::pair<uint64_t, uint64_t>> scanned_dirs_;
+
+  boost::asio::steady_timer rescan_timer_;
+  boost::asio::steady_timer orphan_timer_;
+  boost::asio::steady_timer open_retry_timer_;
+  boost::asio::steady_timer coalesce_timer_;
+  bool orphan_timer_armed_ = false;
+  bool open_retry_armed_ = false;
+  bool coalesce_armed_ = false;
+  bool pass_scheduled_ = false;
+  bool starting_ = false;  // within Start(): files found count as present at start-up
+  bool started_ = false;
+  bool stopping_ = false;
+  bool paused_ = false;
+  int64_t paused_since_mono_ = 0;
+  // Files skipped by PositionsErrorPolicy::kSkip, by (device, inode).
+  absl::flat_hash_set<std::pair<uint64_t, uint64_t>> skipped_;
+  int64_t chunk_time_ns_ = 0;  // read time of the chunk being processed (plain lines' timestamp)
+  uint64_t next_file_id_ = 1;
+  uint64_t scan_seq_ = 0;                                 // counts rescans
+  absl::flat_hash_map<std::string, FileTarget> targets_;  // by path
+  std::deque<uint64_t> ready_;
+  std::string read_buf_;
+  std::string path_buf_;  // event path assembly
+  // Expires with this object; posted handlers check it.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 
 }  // namespace sluice

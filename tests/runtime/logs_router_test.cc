@@ -148,11 +148,9 @@ class LogsRouterTest : public ::testing::Test {
 
   void StartTail(const std::string& path, uint32_t route, LogFormat format = LogFormat::kPlain) {
     TailOptions t;
-    t.target_mode = true;
     t.event_coalesce = absl::ZeroDuration();
     t.rescan_interval = absl::Seconds(1);
-    tail_ = std::make_unique<TailManager>(&io_, t, RealClock::Get(), &metrics_, nullptr);
-    tail_->SetOutput(&router_);
+    tail_ = std::make_unique<TailManager>(&io_, t, RealClock::Get(), &metrics_, &router_);
     router_.AddSource(tail_.get());
     LabelSet labels;
     labels.Set("app", "x");
@@ -409,13 +407,11 @@ TEST_F(LogsRouterTest, PositionsNoTargetClaimedYetSurviveASave) {
   std::string path = dir_.Join("late.log");
   WriteFile(path, "first line\n");
   TailOptions t;
-  t.target_mode = true;
   t.event_coalesce = absl::ZeroDuration();
   t.positions_path = dir_.Join("positions.yml");
   // The first run stays registered with the router (its outcomes may still arrive) until the
   // test ends; it only stops reading.
-  TailManager first(&io_, t, RealClock::Get(), &metrics_, nullptr);
-  first.SetOutput(&router_);
+  TailManager first(&io_, t, RealClock::Get(), &metrics_, &router_);
   router_.AddSource(&first);
   first.SetTargets({FileTarget{path, LabelSet(), LogFormat::kPlain, route}});
   for (auto& w : writes_) w->Start();
@@ -426,8 +422,7 @@ TEST_F(LogsRouterTest, PositionsNoTargetClaimedYetSurviveASave) {
   // Restarted with no target yet: a save keeps the entry.
   TailOptions t2 = t;
   t2.file_id_base = uint64_t{1} << LogsRouter::kSourceShift;
-  TailManager second(&io_, t2, RealClock::Get(), &metrics_, nullptr);
-  second.SetOutput(&router_);
+  TailManager second(&io_, t2, RealClock::Get(), &metrics_, &router_);
   router_.AddSource(&second);
   ASSERT_TRUE(second.Start().ok());
   ASSERT_TRUE(second.SavePositions().ok());

@@ -163,10 +163,8 @@ class TailManagerTest : public ::testing::Test {
   // A TailManager as the Runtime builds one (target mode, this output), given `targets` before
   // Start().
   void MakeWith(TailOptions opt, std::vector<FileTarget> targets) {
-    opt.target_mode = true;
     if (opt.positions_path.empty()) opt.positions_path = dir_.Join("state/positions.yml");
-    tail_ = std::make_unique<TailManager>(&io_, opt, &clock_, &metrics_, nullptr);
-    tail_->SetOutput(&out_);
+    tail_ = std::make_unique<TailManager>(&io_, opt, &clock_, &metrics_, &out_);
     tail_->SetTargets(std::move(targets));
     ASSERT_TRUE(tail_->Start().ok());
   }

@@ -104,7 +104,6 @@ bool LokiSourceFile::Build(const config::Block& args, config::Diags* diags) {
   std::vector<std::string> forward_ids;
   env_->Receivers(d, &forward, &forward_ids);
   TailOptions t;
-  t.target_mode = true;
   t.memory_budget = env_->budget;
   t.max_line_size = options.max_line_size;
   t.event_coalesce = options.read_interval;
@@ -193,8 +192,7 @@ bool LokiSourceFile::Build(const config::Block& args, config::Diags* diags) {
   route_ = env_->router->AddRoute(route_nodes);
   uint32_t index = env_->sources++;
   t.file_id_base = static_cast<uint64_t>(index) << LogsRouter::kSourceShift;
-  tail_ = std::make_unique<TailManager>(env_->io, t, env_->clock, env_->metrics, nullptr);
-  tail_->SetOutput(env_->router);
+  tail_ = std::make_unique<TailManager>(env_->io, t, env_->clock, env_->metrics, env_->router);
   env_->router->AddSource(tail_.get());
   tail_->SetTargets(FileTargets());
   env_->Export(id(), {});
