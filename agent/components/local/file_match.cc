@@ -3,6 +3,7 @@
 // 100 ms) when inotify sees a directory under a pattern's static prefix change, so a new pod's
 // file is tailed without waiting for the period.
 #include "agent/discovery/file_match.h"
+#include "absl/hash/hash.h"
 #include "agent/components/component.h"
 #include "agent/discovery/dir_watcher.h"
 #include "agent/discovery/glob.h"
@@ -20,8 +21,7 @@ class LocalFileMatch final : public Component {
     if (!DecodeFileMatchArgs(args, diags, &next)) return false;
     args_ = std::move(next);
     if (watcher_) watcher_->SetRoots(WatchRoots(args_.path_targets));
-    current_ = ExpandFileTargets(args_.path_targets, *env_->clock, args_.ignore_older_than);
-    Publish();
+    Publish(ExpandFileTargets(args_.path_targets, *env_->clock, args_.ignore_older_than));
     return true;
   }
 
@@ -64,18 +64,28 @@ class LocalFileMatch final : public Component {
     return roots;
   }
 
-  void Publish() {
+  // Exports `targets`. Only their 64-bit hash is kept to tell a change (a collision, 2^-64 per
+  // sync, would delay a change to the next one): the export itself is the one copy (a node's
+  // targets carry every label of their path target).
+  void Publish(const std::vector<LabelSet>& targets) {
+    current_hash_ = Hash(targets);
     config::Object exports;
-    exports["targets"] = TargetsToValue(current_);
+    exports["targets"] = TargetsToValue(targets);
     env_->Export(id(), std::move(exports));
+  }
+  static size_t Hash(const std::vector<LabelSet>& targets) {
+    size_t h = targets.size();
+    for (const LabelSet& t : targets) {
+      h = absl::HashOf(h, absl::Hash<std::vector<LabelSet::Label>>{}(t.labels()));
+    }
+    return h;
   }
 
   void Sync() {
     std::vector<LabelSet> next =
         ExpandFileTargets(args_.path_targets, *env_->clock, args_.ignore_older_than);
-    if (next == current_) return;
-    current_ = std::move(next);
-    Publish();
+    if (Hash(next) == current_hash_) return;
+    Publish(next);
     env_->exports_changed(id());
   }
 
@@ -91,7 +101,7 @@ class LocalFileMatch final : public Component {
 
   ComponentEnv* env_;
   FileMatchArgs args_;
-  std::vector<LabelSet> current_;
+  size_t current_hash_ = 0;
   boost::asio::steady_timer timer_;
   std::unique_ptr<DirWatcher> watcher_;
 };

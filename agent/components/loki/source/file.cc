@@ -33,6 +33,9 @@ class LokiSourceFile final : public Component {
     if (!d.Targets("targets", &targets, config::Required::kYes)) return false;
     targets_ = std::move(targets);
     tail_->SetTargets(FileTargets());
+    // Kept only while its own file_match globs them again; otherwise the TailManager's copy
+    // (public labels only) is the one that matters.
+    if (!file_match_) std::vector<LabelSet>().swap(targets_);
     return true;
   }
 
@@ -195,6 +198,7 @@ bool LokiSourceFile::Build(const config::Block& args, config::Diags* diags) {
   tail_ = std::make_unique<TailManager>(env_->io, t, env_->clock, env_->metrics, env_->router);
   env_->router->AddSource(tail_.get());
   tail_->SetTargets(FileTargets());
+  if (!file_match_) std::vector<LabelSet>().swap(targets_);
   env_->Export(id(), {});
   return true;
 }
