@@ -85,15 +85,18 @@ void ProcessPipeline::RunFrom(size_t i, ProcessEntry&& entry, EmitFn emit) {
                       [this, i, emit](ProcessEntry&& e) { RunFrom(i + 1, std::move(e), emit); });
 }
 
-void ProcessPipeline::Process(ProcessEntry&& entry, EmitFn emit) {
+void ProcessPipeline::ProcessFrom(size_t first, ProcessEntry&& entry, EmitFn emit) {
   // Alloy puts every label into the extracted map before the first stage, replacing a value of
-  // the same name. Assigning into an existing string keeps its buffer.
-  for (const auto& [name, value] : entry.labels.labels()) {
-    ExtractedValue& v = entry.extracted[name];
-    v.kind = ExtractedValue::Kind::kString;
-    v.str.assign(value);
+  // the same name. Assigning into an existing string keeps its buffer. (Entering past the last
+  // stage, no stage is left to read the map.)
+  if (first == 0 || first < stages_.size()) {
+    for (const auto& [name, value] : entry.labels.labels()) {
+      ExtractedValue& v = entry.extracted[name];
+      v.kind = ExtractedValue::Kind::kString;
+      v.str.assign(value);
+    }
   }
-  RunFrom(0, std::move(entry), emit);
+  RunFrom(std::min(first, stages_.size()), std::move(entry), emit);
 }
 
 bool ProcessPipeline::BlockedAfter(size_t i) const {

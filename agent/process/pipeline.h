@@ -16,9 +16,10 @@
 // before it, whose releases would only queue behind it; so what a backlogged stage holds grows
 // by at most what one input entry can produce after the owner saw Backlogged().
 //
-// Runs on the thread of its owner (the tail thread, for loki.process); not thread-safe. Owned by
-// the loki.process component, or by a stage.match stage for its nested stages. The final `emit`
-// must not call back into the same pipeline.
+// The one stage runner: a loki.process node (agent/runtime/process_node.h) runs its stages
+// through it too. Runs on the thread of its owner (the tail thread, for loki.process); not
+// thread-safe. Owned by the loki.process node, or by a stage.match stage for its nested stages. The
+// final `emit` must not call back into the same pipeline.
 #pragma once
 
 #include <cstdint>
@@ -37,7 +38,12 @@ class ProcessPipeline final : public Stage {
 
   // Seeds the extracted map from the labels, then runs the stages; `emit` receives what leaves
   // the last stage (zero, one or several entries).
-  void Process(ProcessEntry&& entry, EmitFn emit) override;
+  void Process(ProcessEntry&& entry, EmitFn emit) override {
+    ProcessFrom(0, std::move(entry), emit);
+  }
+  // The same from stage `first` on (the seeding too, when a stage is left to run): a source
+  // whose lines the tailer already parsed as CRI enters a loki.process after its stage.cri.
+  void ProcessFrom(size_t first, ProcessEntry&& entry, EmitFn emit);
   // Ticks every stage from the last to the first (what a stage releases runs through the stages
   // after it); stages before a backlogged stage are not ticked.
   void Tick(int64_t now_mono_ns, EmitFn emit) override;

@@ -4,20 +4,11 @@
 
 namespace sluice {
 
-namespace {
-// As Alloy's loki.process: the extracted map starts with the entry's labels.
-void SeedExtracted(ProcessEntry& e) {
-  for (const auto& [k, v] : e.labels.labels()) e.extracted[k] = ExtractedValue::String(v);
-}
-}  // namespace
-
 // A view of a ProcessNode that starts at a later stage.
 class ProcessNode::Tail final : public LogsNode {
  public:
   Tail(ProcessNode* node, size_t first) : node_(node), first_(first) {}
   void Push(ProcessEntry& entry) override {
-    // No stage left (a leading stage.cri done by the tailer): nothing reads the map.
-    if (first_ < node_->num_stages()) SeedExtracted(entry);
     node_->RunFrom(first_, entry);
     node_->Schedule();
   }
@@ -31,7 +22,7 @@ class ProcessNode::Tail final : public LogsNode {
 };
 
 ProcessNode::ProcessNode(std::vector<std::unique_ptr<Stage>> stages, LogsRouter* router)
-    : stages_(std::move(stages)), router_(router) {}
+    : pipeline_(std::move(stages)), router_(router) {}
 
 ProcessNode::~ProcessNode() = default;
 
@@ -42,17 +33,12 @@ LogsNode* ProcessNode::EntryFrom(size_t first) {
 }
 
 void ProcessNode::Push(ProcessEntry& entry) {
-  if (!stages_.empty()) SeedExtracted(entry);
   RunFrom(0, entry);
   Schedule();
 }
 
-void ProcessNode::RunFrom(size_t i, ProcessEntry& entry) {
-  if (i >= stages_.size()) {
-    Forward(entry);
-    return;
-  }
-  stages_[i]->Process(std::move(entry), [this, i](ProcessEntry&& out) { RunFrom(i + 1, out); });
+void ProcessNode::RunFrom(size_t first, ProcessEntry& entry) {
+  pipeline_.ProcessFrom(first, std::move(entry), [this](ProcessEntry&& out) { Forward(out); });
 }
 
 void ProcessNode::Forward(ProcessEntry& entry) {
@@ -68,11 +54,9 @@ void ProcessNode::Forward(ProcessEntry& entry) {
 
 int64_t ProcessNode::HeldFrom(uint64_t file_id) const {
   int64_t from = INT64_MAX;
-  for (const auto& s : stages_) {
-    s->ForEachHeld([&](const ProcessEntry& e) {
-      if (e.source.file_id == file_id) from = std::min(from, e.source.start);
-    });
-  }
+  pipeline_.ForEachHeld([&](const ProcessEntry& e) {
+    if (e.source.file_id == file_id) from = std::min(from, e.source.start);
+  });
   return from;
 }
 
@@ -101,17 +85,11 @@ void ProcessNode::ReleaseMarks() {
 }
 
 void ProcessNode::Tick(int64_t now_mono_ns) {
-  for (size_t i = 0; i < stages_.size(); ++i) {
-    stages_[i]->Tick(now_mono_ns, [this, i](ProcessEntry&& out) { RunFrom(i + 1, out); });
-  }
+  pipeline_.Tick(now_mono_ns, [this](ProcessEntry&& out) { Forward(out); });
   ReleaseMarks();
 }
 
-int64_t ProcessNode::NextDeadline() const {
-  int64_t next = INT64_MAX;
-  for (const auto& s : stages_) next = std::min(next, s->NextDeadline());
-  return next;
-}
+int64_t ProcessNode::NextDeadline() const { return pipeline_.NextDeadline(); }
 
 void ProcessNode::Schedule() {
   int64_t next = NextDeadline();
@@ -119,17 +97,10 @@ void ProcessNode::Schedule() {
 }
 
 void ProcessNode::Flush() {
-  for (size_t i = 0; i < stages_.size(); ++i) {
-    stages_[i]->Flush([this, i](ProcessEntry&& out) { RunFrom(i + 1, out); });
-  }
+  pipeline_.Flush([this](ProcessEntry&& out) { Forward(out); });
   ReleaseMarks();
 }
 
-bool ProcessNode::Backlogged() const {
-  for (const auto& s : stages_) {
-    if (s->Backlogged()) return true;
-  }
-  return false;
-}
+bool ProcessNode::Backlogged() const { return pipeline_.Backlogged(); }
 
 }  // namespace sluice

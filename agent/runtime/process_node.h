@@ -8,13 +8,15 @@
 // a source whose lines the TailManager already parses as CRI skips the node's leading
 // stage.cri.
 //
-// Tail thread only. Owned by the Runtime, with its stages.
+// The stages run through a ProcessPipeline, the one stage runner (stage.match's nested stages use
+// it too). Tail thread only. Owned by the loki.process component, with its stages.
 #pragma once
 
 #include <memory>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "agent/process/pipeline.h"
 #include "agent/process/stage.h"
 #include "agent/runtime/logs_node.h"
 #include "agent/runtime/logs_router.h"
@@ -30,7 +32,7 @@ class ProcessNode final : public LogsNode {
   void SetForward(std::vector<LogsNode*> forward) { forward_ = std::move(forward); }
   // A node that feeds this one from stage `first` on (first = 0 is the node itself).
   LogsNode* EntryFrom(size_t first);
-  size_t num_stages() const { return stages_.size(); }
+  size_t num_stages() const { return pipeline_.size(); }
 
   void Push(ProcessEntry& entry) override;
   void PushMark(uint64_t file_id, uint64_t generation, int64_t offset) override;
@@ -38,8 +40,6 @@ class ProcessNode final : public LogsNode {
   int64_t NextDeadline() const override;
   void Flush() override;
   bool Backlogged() const override;
-
-  void RunFrom(size_t i, ProcessEntry& entry);
 
  private:
   class Tail;
@@ -50,7 +50,10 @@ class ProcessNode final : public LogsNode {
   // Makes sure the router's timer runs for the stages' next deadline.
   void Schedule();
 
-  std::vector<std::unique_ptr<Stage>> stages_;
+  // Runs the stages from `first` and forwards what leaves the last one.
+  void RunFrom(size_t first, ProcessEntry& entry);
+
+  ProcessPipeline pipeline_;
   LogsRouter* router_;
   std::vector<LogsNode*> forward_;
   std::vector<std::unique_ptr<LogsNode>> views_;
