@@ -1,28 +1,8 @@
 // The component table: one line per component type. Kept explicit (no static registrars, which
 // a static library drops when nothing references their object file).
-#include "agent/components/component.h"
+#include "agent/components/builders.h"
 
 namespace sluice {
-
-// Each defined in its own unit under agent/components/.
-std::unique_ptr<Component> BuildLocalFileMatch(const config::Component&, const config::Block&,
-                                               ComponentEnv&, config::Diags*);
-std::unique_ptr<Component> BuildDiscoveryRelabel(const config::Component&, const config::Block&,
-                                                 ComponentEnv&, config::Diags*);
-std::unique_ptr<Component> BuildDiscoveryKubelet(const config::Component&, const config::Block&,
-                                                 ComponentEnv&, config::Diags*);
-std::unique_ptr<Component> BuildDiscoveryKubernetes(const config::Component&, const config::Block&,
-                                                    ComponentEnv&, config::Diags*);
-std::unique_ptr<Component> BuildLokiSourceFile(const config::Component&, const config::Block&,
-                                               ComponentEnv&, config::Diags*);
-std::unique_ptr<Component> BuildLokiProcess(const config::Component&, const config::Block&,
-                                            ComponentEnv&, config::Diags*);
-std::unique_ptr<Component> BuildLokiRelabel(const config::Component&, const config::Block&,
-                                            ComponentEnv&, config::Diags*);
-std::unique_ptr<Component> BuildLokiWrite(const config::Component&, const config::Block&,
-                                          ComponentEnv&, config::Diags*);
-std::unique_ptr<Component> BuildLokiEcho(const config::Component&, const config::Block&,
-                                         ComponentEnv&, config::Diags*);
 
 const std::vector<ComponentType>& ComponentTypes() {
   static const std::vector<ComponentType> kTypes = {
