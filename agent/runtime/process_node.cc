@@ -38,6 +38,10 @@ void ProcessNode::Push(ProcessEntry& entry) {
 }
 
 void ProcessNode::RunFrom(size_t first, ProcessEntry& entry) {
+  if (pipeline_.empty()) {  // `loki.process` with no stage: a pass-through, nothing to seed
+    Forward(entry);
+    return;
+  }
   pipeline_.ProcessFrom(first, std::move(entry), [this](ProcessEntry&& out) { Forward(out); });
 }
 
