@@ -8,8 +8,9 @@
 // distinct streams per endpoint (entries of further streams are dropped and counted, reason
 // "stream_limited", as Alloy does).
 //
-// Push/PushMark/Tick on the tail thread; each endpoint's Sender runs its own thread, which also
-// encodes and compresses the batches (so a catch-up keeps two cores busy). Owned by the
+// Push/PushMark/Tick on the tail thread; each endpoint's Sender runs an encoder thread (encodes
+// and compresses batches as they are sealed, so a catch-up keeps two cores busy) and a send
+// thread. Owned by the
 // Runtime; Shutdown (Drain) before destruction.
 #pragma once
 
