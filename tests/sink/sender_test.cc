@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <string>
+#include <thread>
 #include <vector>
 
 namespace sluice {
@@ -102,6 +105,76 @@ TEST(SenderTest, DrainDeadlineAbortsWhatIsLeft) {
   ASSERT_EQ(outcomes.size(), 2u);
   EXPECT_EQ(outcomes[0], BatchOutcome::kAborted);
   EXPECT_EQ(outcomes[1], BatchOutcome::kAborted);
+}
+
+// A sink whose first Encode blocks until released, and which records the thread of each Encode.
+class SlowEncodeSink final : public Sink {
+ public:
+  void Encode(Batch* batch) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    encoded_on_[batch->seq] = std::this_thread::get_id();
+    if (batch->seq == 1) {
+      in_first_ = true;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return released_; });
+    }
+    batch->payload = std::to_string(batch->seq);
+    batch->encoded = true;
+  }
+  BatchOutcome Deliver(const Batch& batch) override {
+    return batch.encoded ? BatchOutcome::kDelivered : BatchOutcome::kAborted;
+  }
+  void Cancel() override {}
+  void WaitInFirst() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return in_first_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  std::thread::id EncodedOn(uint64_t seq) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return encoded_on_[seq];
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<uint64_t, std::thread::id> encoded_on_;
+  bool in_first_ = false;
+  bool released_ = false;
+};
+
+// With the encoder busy and two batches waiting for it, the caller encodes the next batch itself
+// (so at most two batches hold their line bytes), and every batch still goes out in order.
+TEST(SenderTest, CallerEncodesWhenTheEncoderIsTwoBatchesBehind) {
+  auto sink = std::make_unique<SlowEncodeSink>();
+  SlowEncodeSink* slow = sink.get();
+  std::mutex mu;
+  std::vector<std::pair<uint64_t, BatchOutcome>> done;
+  Sender sender(std::move(sink), [&](std::unique_ptr<Batch> b, BatchOutcome o) {
+    std::lock_guard<std::mutex> lock(mu);
+    done.emplace_back(b->seq, o);
+  });
+  sender.Start();
+  sender.Enqueue(B(1));
+  slow->WaitInFirst();   // the encoder thread is inside Encode(1)
+  sender.Enqueue(B(2));  // waits for the encoder
+  sender.Enqueue(B(3));  // waits for the encoder: two behind
+  sender.Enqueue(B(4));  // encoded here, on this thread
+  EXPECT_EQ(slow->EncodedOn(4), std::this_thread::get_id());
+  EXPECT_NE(slow->EncodedOn(1), std::this_thread::get_id());
+  slow->Release();
+  sender.Drain(absl::InfiniteFuture());
+  ASSERT_EQ(done.size(), 4u);
+  for (uint64_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(done[i].first, i + 1);
+    EXPECT_EQ(done[i].second, BatchOutcome::kDelivered);
+  }
+  EXPECT_NE(slow->EncodedOn(2), std::this_thread::get_id());
+  EXPECT_NE(slow->EncodedOn(3), std::this_thread::get_id());
 }
 
 }  // namespace
