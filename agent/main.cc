@@ -312,7 +312,46 @@ void WaitAndShutdown(sigset_t set, Fn shutdown, std::function<void()> reload = n
   stopper.join();
 }
 
-void AddRunFlags(FlagSet& f, RuntimeOptions* o, int* max_open_files) {
+// `alloy run` flags sluice accepts without doing what they ask: the chart renders them. Each
+// given with a value that asks for something is logged once at start, with why (`notes`).
+struct AlloyFlag {
+  const char* name;
+  bool boolean;
+  const char* inert;  // the value that asks for nothing (the default); nullptr: any value
+  const char* why;
+};
+constexpr AlloyFlag kAlloyRunFlags[] = {
+    {"server.http.ui-path-prefix", false, "/", "sluice serves no UI"},
+    {"server.http.enable-pprof", true, nullptr, "sluice serves no pprof endpoints"},
+    {"server.http.memory-addr", false, nullptr,
+     "sluice has no in-memory HTTP listener (no remotecfg or import.http to itself)"},
+    {"cluster.enabled", true, "false",
+     "clustering is not supported: each DaemonSet agent reads its own node's files, so there "
+     "is no work to distribute"},
+    {"cluster.node-name", false, nullptr, nullptr},
+    {"cluster.advertise-address", false, nullptr, nullptr},
+    {"cluster.advertise-interfaces", false, nullptr, nullptr},
+    {"cluster.join-addresses", false, nullptr, nullptr},
+    {"cluster.discover-peers", false, nullptr, nullptr},
+    {"cluster.rejoin-interval", false, nullptr, nullptr},
+    {"cluster.max-join-peers", false, nullptr, nullptr},
+    {"cluster.name", false, nullptr, nullptr},
+    {"cluster.enable-tls", true, nullptr, nullptr},
+    {"cluster.tls-ca-path", false, nullptr, nullptr},
+    {"cluster.tls-cert-path", false, nullptr, nullptr},
+    {"cluster.tls-key-path", false, nullptr, nullptr},
+    {"cluster.tls-server-name", false, nullptr, nullptr},
+    {"cluster.wait-for-size", false, nullptr, nullptr},
+    {"cluster.wait-timeout", false, nullptr, nullptr},
+    {"config.bypass-conversion-errors", true, nullptr, nullptr},
+    {"config.extra-args", false, nullptr, nullptr},
+    {"feature.community-components.enabled", true, nullptr,
+     "sluice has no community components; a config naming one is refused with its name"},
+    {"windows.priority", false, nullptr, nullptr},
+};
+
+void AddRunFlags(FlagSet& f, RuntimeOptions* o, int* max_open_files,
+                 std::vector<std::string>* notes) {
   f.Custom(
       "server.http.listen-addr", "ADDR",
       [o](std::string_view v) {
@@ -335,8 +374,53 @@ void AddRunFlags(FlagSet& f, RuntimeOptions* o, int* max_open_files) {
         }
         return absl::OkStatus();
       },
-      "accepted for compatibility (generally-available, public-preview, experimental)");
-  f.Ignored("disable-reporting", false, "accepted for compatibility (sluice reports nothing)");
+      "accepted (generally-available, public-preview, experimental); sluice runs what it "
+      "implements at any level");
+  f.Custom(
+      "config.format", "FORMAT",
+      [](std::string_view v) {
+        if (v == "alloy") return absl::OkStatus();
+        if (v == "otelcol" || v == "prometheus" || v == "promtail" || v == "static") {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "sluice reads Alloy syntax only; convert the file first with `alloy convert "
+              "--source-format=",
+              Av(v), "`"));
+        }
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown config format \"", Av(v),
+                         "\" (alloy, otelcol, prometheus, promtail or static)"));
+      },
+      "alloy (the default; the other formats of alloy run are refused: convert first)");
+  // They ask sluice not to do what it never does.
+  f.Ignored("disable-reporting", false, "accepted (sluice reports no usage)");
+  f.Ignored("disable-support-bundle", false, "accepted (sluice serves no support bundle)");
+  for (const AlloyFlag& a : kAlloyRunFlags) {
+    std::string name = a.name;
+    auto set = [name, a, notes](std::string_view v) {
+      bool asks = a.inert == nullptr ? (!a.boolean || v == "true") : v != a.inert;
+      if (asks && a.why != nullptr) {
+        notes->push_back(absl::StrCat("--", name, ": ", a.why));
+      } else if (asks && absl::StartsWith(name, "cluster.")) {
+        notes->push_back(absl::StrCat("--", name, ": ignored, clustering is not supported"));
+      } else if (asks && absl::StartsWith(name, "config.")) {
+        notes->push_back(absl::StrCat("--", name,
+                                      ": ignored, it has no effect without a "
+                                      "conversion (--config.format other than alloy)"));
+      }
+      return absl::OkStatus();
+    };
+    std::string help = absl::StrCat("accepted as alloy run takes it; ",
+                                    a.why != nullptr                     ? a.why
+                                    : absl::StartsWith(name, "cluster.") ? "no clustering"
+                                    : absl::StartsWith(name, "windows.") ? "not on Linux"
+                                                                         : "no conversion");
+    if (a.boolean) {
+      f.BoolFunc(
+          name, [set](bool v) { return set(v ? "true" : "false"); }, std::move(help));
+    } else {
+      f.Custom(name, "VALUE", set, std::move(help));
+    }
+  }
   AddRuntimeFlags(f, o, max_open_files);
   f.String("kubernetes.pods-dir", &o->pods_dir,
            "pod log directory watched for new pods by discovery.kubelet and "
@@ -350,10 +434,10 @@ void AddRunFlags(FlagSet& f, RuntimeOptions* o, int* max_open_files) {
 }
 
 // Parses `sluice run|validate` arguments. Returns -1 to go on, or an exit code.
-int ParseRun(int argc, char** argv, RuntimeOptions* o) {
+int ParseRun(int argc, char** argv, RuntimeOptions* o, std::vector<std::string>* notes) {
   int max_open_files = 0;
   FlagSet flags;
-  AddRunFlags(flags, o, &max_open_files);
+  AddRunFlags(flags, o, &max_open_files, notes);
   std::vector<std::string> args;
   bool help = false;
   absl::Status st = flags.Parse(argc, argv, &args, &help);
@@ -371,7 +455,8 @@ int ParseRun(int argc, char** argv, RuntimeOptions* o) {
 
 int RunConfig(int argc, char** argv, bool validate_only) {
   RuntimeOptions options;
-  int rc = ParseRun(argc, argv, &options);
+  std::vector<std::string> notes;
+  int rc = ParseRun(argc, argv, &options, &notes);
   if (rc != -1) return rc;
   if (validate_only) {
     MetricsRegistry metrics;
@@ -381,6 +466,10 @@ int RunConfig(int argc, char** argv, bool validate_only) {
       return kExitFailure;
     }
     return kExitOk;
+  }
+  for (const std::string& note : notes) {
+    LogWarn("agent", "a flag of alloy run that sluice accepts but does not act on",
+            {{"flag", note}});
   }
   sigset_t set = BlockSignals();
   MetricsRegistry metrics;

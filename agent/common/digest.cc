@@ -1,6 +1,13 @@
 #include "agent/common/digest.h"
 
+// The one-shot EVP_Digest fetches its algorithm through OpenSSL 3's provider machinery, whose
+// first use builds every algorithm table: about 3 MiB of libcrypto pages touched for the one
+// config hash taken at start. MD5 and SHA-256 through their direct functions touch only their
+// own code; they are deprecated in OpenSSL 3 but kept for exactly this use.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/evp.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
 
 #include <cstdlib>
 
@@ -31,16 +38,18 @@ std::string Hex(const unsigned char* p, unsigned n) {
 }  // namespace
 
 std::array<uint8_t, 16> Md5(std::string_view data) {
-  unsigned char buf[EVP_MAX_MD_SIZE];
-  Digest(EVP_md5(), data, buf);
   std::array<uint8_t, 16> out;
-  for (size_t i = 0; i < out.size(); ++i) out[i] = buf[i];
+  MD5(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data());
   return out;
 }
 
 std::string Sha256Hex(std::string_view data) {
-  unsigned char buf[EVP_MAX_MD_SIZE];
-  return Hex(buf, Digest(EVP_sha256(), data, buf));
+  unsigned char buf[SHA256_DIGEST_LENGTH];
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, data.data(), data.size());
+  SHA256_Final(buf, &ctx);
+  return Hex(buf, SHA256_DIGEST_LENGTH);
 }
 
 std::string Sha3_256Hex(std::string_view data) {

@@ -26,19 +26,27 @@ void FlagSet::String(std::string name, std::string* out, std::string help, bool 
 }
 
 void FlagSet::Bool(std::string name, bool* out, std::string help) {
+  BoolFunc(
+      std::move(name),
+      [out](bool v) {
+        *out = v;
+        return absl::OkStatus();
+      },
+      std::move(help));
+}
+
+void FlagSet::BoolFunc(std::string name, std::function<absl::Status(bool)> set, std::string help) {
   Add(
       std::move(name), "", Kind::kBool,
-      [out](std::string_view v) {
+      [set = std::move(set)](std::string_view v) {
         // strconv.ParseBool, as pflag reads a boolean's value.
         if (v == "1" || v == "t" || v == "T" || v == "true" || v == "TRUE" || v == "True") {
-          *out = true;
-        } else if (v == "0" || v == "f" || v == "F" || v == "false" || v == "FALSE" ||
-                   v == "False") {
-          *out = false;
-        } else {
-          return absl::InvalidArgumentError(absl::StrCat("invalid boolean \"", Av(v), "\""));
+          return set(true);
         }
-        return absl::OkStatus();
+        if (v == "0" || v == "f" || v == "F" || v == "false" || v == "FALSE" || v == "False") {
+          return set(false);
+        }
+        return absl::InvalidArgumentError(absl::StrCat("invalid boolean \"", Av(v), "\""));
       },
       std::move(help));
 }

@@ -32,6 +32,8 @@ class FlagSet {
   void String(std::string name, std::string* out, std::string help, bool allow_empty = false,
               std::string value_name = "VALUE");
   void Bool(std::string name, bool* out, std::string help);
+  // A boolean flag whose value `set` receives.
+  void BoolFunc(std::string name, std::function<absl::Status(bool)> set, std::string help);
   // A byte size > 0 ("1MiB", "512KB", "1048576").
   void Bytes(std::string name, uint64_t* out, std::string help);
   void Duration(std::string name, absl::Duration* out, std::string help);

@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "agent/common/json_quote.h"
 #include "agent/common/strings.h"
 #include "agent/go/strconv.h"
 
@@ -14,6 +16,15 @@ namespace sluice {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<bool> g_json{false};
+
+// The tap and the calls of it in progress: SetLogTap swaps under the lock and waits for
+// `running` to fall to zero, so a Runtime can free what its tap points at right after.
+std::mutex g_tap_mu;
+std::condition_variable g_tap_cv;
+std::shared_ptr<const LogTap> g_tap;
+int g_tap_running = 0;
+thread_local bool t_in_tap = false;
 
 std::string_view LevelName(LogLevel level) {
   switch (level) {
@@ -49,6 +60,15 @@ void AppendValue(std::string* out, std::string_view v) {
 
 void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 
+void SetLogFormat(LogOutputFormat format) { g_json.store(format == LogOutputFormat::kJson); }
+
+void SetLogTap(std::shared_ptr<const LogTap> tap) {
+  std::unique_lock<std::mutex> lock(g_tap_mu);
+  g_tap = std::move(tap);
+  // A tap removing itself from inside a call would wait for itself.
+  if (!t_in_tap) g_tap_cv.wait(lock, [] { return g_tap_running == 0; });
+}
+
 bool ParseLogLevel(std::string_view text, LogLevel* out) {
   if (text == "debug")
     *out = LogLevel::kDebug;
@@ -78,6 +98,25 @@ std::string FormatLogLine(std::string_view ts, LogLevel level, std::string_view 
     line.push_back('=');
     AppendValue(&line, v);
   }
+  return line;
+}
+
+std::string FormatJsonLogLine(std::string_view ts, LogLevel level, std::string_view component,
+                              std::string_view msg, LogFields fields) {
+  std::string line;
+  line.reserve(160);
+  auto field = [&line](std::string_view k, std::string_view v) {
+    line.push_back(line.empty() ? '{' : ',');
+    AppendJsonQuoted(k, &line);
+    line.push_back(':');
+    AppendJsonQuoted(v, &line);
+  };
+  field("ts", ts);
+  field("level", LevelName(level));
+  field("component", component);
+  field("msg", msg);
+  for (const auto& [k, v] : fields) field(k, v);
+  line.push_back('}');
   return line;
 }
 
@@ -112,13 +151,38 @@ void Write(LogLevel level, std::string_view component, std::string_view msg, Log
     return;
   }
   std::string ts = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone());
-  std::string line = FormatLogLine(ts, level, component, msg, fields);
-  if (suppressed > 0) absl::StrAppend(&line, " suppressed=", suppressed);
+  std::string line;
+  if (g_json.load(std::memory_order_relaxed)) {
+    line = FormatJsonLogLine(ts, level, component, msg, fields);
+    if (suppressed > 0) {
+      line.pop_back();
+      absl::StrAppend(&line, ",\"suppressed\":\"", suppressed, "\"}");
+    }
+  } else {
+    line = FormatLogLine(ts, level, component, msg, fields);
+    if (suppressed > 0) absl::StrAppend(&line, " suppressed=", suppressed);
+  }
   line.push_back('\n');
   // One write per line keeps lines whole across threads; a failed write to stderr has nowhere
   // better to go.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
+  if (t_in_tap) return;
+  std::shared_ptr<const LogTap> tap;
+  {
+    std::lock_guard<std::mutex> lock(g_tap_mu);
+    if (g_tap == nullptr) return;
+    tap = g_tap;
+    ++g_tap_running;
+  }
+  t_in_tap = true;
+  (*tap)(line);
+  t_in_tap = false;
+  {
+    std::lock_guard<std::mutex> lock(g_tap_mu);
+    --g_tap_running;
+  }
+  g_tap_cv.notify_all();
 }
 
 }  // namespace

@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -21,6 +23,18 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 void SetLogLevel(LogLevel level);
 bool ParseLogLevel(std::string_view text, LogLevel* out);
+
+// logging { format = "logfmt" | "json" }: the JSON form is one object per line with the same
+// keys in the same order (ts, level, component, msg, fields).
+enum class LogOutputFormat { kLogfmt, kJson };
+void SetLogFormat(LogOutputFormat format);
+
+// logging { write_to = [...] }: every line written (as on stderr, trailing newline included) is
+// also handed to `tap`, on the logging thread, after the write. A line logged from within the
+// tap is written but not tapped (no loop). nullptr removes it; SetLogTap returns once no call
+// of the previous tap is running.
+using LogTap = std::function<void(std::string_view line)>;
+void SetLogTap(std::shared_ptr<const LogTap> tap);
 
 using LogFields = std::initializer_list<std::pair<std::string_view, std::string_view>>;
 
@@ -66,5 +80,8 @@ class LogRateLimiter {
 // Formats one logfmt line (no trailing newline); exposed for tests.
 std::string FormatLogLine(std::string_view ts, LogLevel level, std::string_view component,
                           std::string_view msg, LogFields fields);
+// The same as one JSON object.
+std::string FormatJsonLogLine(std::string_view ts, LogLevel level, std::string_view component,
+                              std::string_view msg, LogFields fields);
 
 }  // namespace sluice

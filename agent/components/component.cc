@@ -25,13 +25,17 @@ void ComponentEnv::Export(const std::string& id, config::Object exports) {
 }
 
 bool ComponentEnv::Receivers(config::Decoder& d, std::vector<LogsNode*>* out,
-                             std::vector<std::string>* ids) {
+                             std::vector<std::string>* ids, const char* attr) {
   std::vector<config::Capsule> caps;
-  if (!d.Capsules("forward_to", kReceiverType, &caps, config::Required::kYes)) return false;
+  const bool required = std::string_view(attr) == "forward_to";
+  if (!d.Capsules(attr, kReceiverType, &caps,
+                  required ? config::Required::kYes : config::Required::kNo)) {
+    return false;
+  }
   for (const config::Capsule& cap : caps) {
     auto it = receivers.find(cap.id);
     if (it == receivers.end()) {
-      d.ErrorAt("forward_to", absl::StrCat("component \"", Av(cap.id), "\" is not a receiver"));
+      d.ErrorAt(attr, absl::StrCat("component \"", Av(cap.id), "\" is not a receiver"));
       return false;
     }
     out->push_back(it->second);

@@ -85,9 +85,10 @@ struct ComponentEnv {
 
   // Sets `id`'s exports.
   void Export(const std::string& id, config::Object exports);
-  // forward_to: the receivers its capsules name (ids too, when `ids` is given).
+  // forward_to (required) or another list attribute (optional): the receivers its capsules name
+  // (ids too, when `ids` is given).
   bool Receivers(config::Decoder& d, std::vector<LogsNode*>* out,
-                 std::vector<std::string>* ids = nullptr);
+                 std::vector<std::string>* ids = nullptr, const char* attr = "forward_to");
 };
 
 using BuildFn = std::unique_ptr<Component> (*)(const config::Component& c,

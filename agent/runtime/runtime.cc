@@ -13,6 +13,7 @@
 #include "agent/components/component.h"
 #include "agent/config/decode.h"
 #include "agent/config/module.h"
+#include "agent/runtime/config_blocks.h"
 #include "agent/runtime/logs_router.h"
 
 namespace sluice {
@@ -48,6 +49,8 @@ struct Runtime::Impl {
   // Monotonic time of the event loop's last heartbeat (every second), for /-/healthy.
   std::atomic<int64_t> heartbeat_ns{0};
   std::unique_ptr<boost::asio::steady_timer> heartbeat_timer;
+  // logging { write_to }; null without one.
+  std::unique_ptr<LogForwarder> log_forwarder;
 
   Impl(const RuntimeOptions& o, MetricsRegistry* m) : options(o), metrics(m) {
     env.io = &io;
@@ -60,7 +63,6 @@ struct Runtime::Impl {
   }
 
   bool Build(config::Diags* diags);
-  bool ApplyLogging(const config::Block& b, config::Diags* diags);
   // Components depending on `id` are evaluated again and updated. Tail thread.
   void Propagate(const std::string& id);
   void Beat();
@@ -71,14 +73,15 @@ struct Runtime::Impl {
 
 bool Runtime::Impl::Build(config::Diags* diags) {
   env.module = &*module;
-  for (const config::Component* c : module->ConfigBlocks()) {
+  // Config blocks in dependency order with the components: logging's write_to names receivers
+  // built before it.
+  for (const config::Component* c : module->All()) {
     config::Block b;
     if (!module->Evaluate(*c, &b, diags)) return false;
-    if (c->name == "logging" && !ApplyLogging(b, diags)) return false;
-  }
-  for (const config::Component* c : module->Order()) {
-    config::Block b;
-    if (!module->Evaluate(*c, &b, diags)) return false;
+    if (c->config_block) {
+      if (!ApplyConfigBlock(c->name, b, env, &log_forwarder, diags)) return false;
+      continue;
+    }
     const ComponentType* type = FindType(c->name);
     if (type == nullptr) {
       diags->Add(c->span,
@@ -91,28 +94,6 @@ bool Runtime::Impl::Build(config::Diags* diags) {
     components.push_back(std::move(built));
   }
   return diags->ok();
-}
-
-bool Runtime::Impl::ApplyLogging(const config::Block& b, config::Diags* diags) {
-  config::Decoder d(b, diags);
-  std::string level = "info";
-  std::string format = "logfmt";
-  if (d.String("level", &level)) {
-    LogLevel l;
-    if (!ParseLogLevel(level, &l)) {
-      d.ErrorAt("level", absl::StrCat("unrecognized log level \"", Av(level), "\""));
-    } else {
-      SetLogLevel(l);
-    }
-  }
-  if (d.String("format", &format) && format != "logfmt" && format != "json") {
-    d.ErrorAt("format", absl::StrCat("unrecognized log format \"", Av(format), "\""));
-  }
-  // write_to forwards Alloy's own logs to a loki receiver; sluice logs to stderr only.
-  if (d.Get("write_to") != nullptr) {
-    d.ErrorAt("write_to", "logging.write_to is not supported by sluice (logs go to stderr)");
-  }
-  return d.Finish();
 }
 
 void Runtime::Impl::Propagate(const std::string& id) {
@@ -162,7 +143,7 @@ std::unique_ptr<Runtime> Runtime::Load(const RuntimeOptions& options, MetricsReg
   auto impl = std::make_unique<Impl>(options, metrics);
   config::Registry registry;
   for (const ComponentType& t : ComponentTypes()) registry.components.insert(t.name);
-  registry.config_blocks = {"logging"};
+  for (const std::string& name : ConfigBlockNames()) registry.config_blocks.insert(name);
   config::Diags diags;
   impl->module =
       options.config_text.empty()
@@ -192,6 +173,7 @@ absl::Status Runtime::Start() {
     m.heartbeat_timer = std::make_unique<boost::asio::steady_timer>(m.io);
     m.Beat();
   });
+  if (m.log_forwarder) m.log_forwarder->Start();
   m.started = true;
   if (!st.ok()) {
     Shutdown();
@@ -204,6 +186,8 @@ void Runtime::Shutdown() {
   Impl& m = *impl_;
   if (!m.started) return;
   m.started = false;
+  // The shutdown's own lines stay on stderr: the receivers are draining.
+  if (m.log_forwarder) m.log_forwarder->Stop();
   m.OnTail([&m] {
     if (m.heartbeat_timer) m.heartbeat_timer->cancel();
     for (auto& c : m.components) c->StopReading();

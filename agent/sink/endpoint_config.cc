@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/common/log.h"
 #include "agent/common/strings.h"
 #include "agent/go/strconv.h"
 
@@ -572,12 +573,13 @@ bool DecodeEndpoint(Decoder& d, EndpointConfig* out) {
   if (error) {
     d.Error(block.span, *error);
   } else if (has_url) {
-    // A URL Go parses but that can never carry a push (Alloy fails every request with
-    // `unsupported protocol scheme`): refused here, where it is cheap to fix.
+    // A URL Go parses but that can never carry a push ("loki:3100/api/v1/push": scheme "loki")
+    // loads in Alloy, and every request then fails with `unsupported protocol scheme`; so here:
+    // the push fails, is retried and counted, and the component reports itself unhealthy.
     std::string scheme = absl::AsciiStrToLower(Av(out->url.substr(0, out->url.find(':'))));
     if (out->url.find("://") == std::string::npos || (scheme != "http" && scheme != "https")) {
-      d.ErrorAt("url", absl::StrCat("sluice: url ", GoQuote(out->url),
-                                    " must start with http:// or https://"));
+      LogWarn("loki.write", "endpoint url is not http:// or https://: every push will fail",
+              {{"url", out->url}});
     }
   }
   return diags->list().size() == before;

@@ -106,8 +106,18 @@ struct UrlParts {
   bool explicit_port = false;
 };
 
-// InvalidArgument unless `url` parses and is http or https.
-absl::StatusOr<UrlParts> ParseUrl(const std::string& url) {
+// InvalidArgument unless `url` parses and is http or https; `op` is Go's name of the method
+// ("Post") for the message.
+absl::StatusOr<UrlParts> ParseUrl(const std::string& url, std::string_view op) {
+  // Go's http.Client decides on the scheme before anything else, with this message (Alloy
+  // loads "loki:3100/push" and fails each request so).
+  size_t colon = url.find(':');
+  std::string scheme =
+      colon == std::string::npos ? "" : absl::AsciiStrToLower(Av(url.substr(0, colon)));
+  if (url.find("://") == std::string::npos || (scheme != "http" && scheme != "https")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Av(op), " \"", Redacted(url), "\": unsupported protocol scheme \"", scheme, "\""));
+  }
   CURLU* u = curl_url();
   if (u == nullptr) return absl::ResourceExhaustedError("curl_url failed");
   absl::Cleanup free_url = [u] { curl_url_cleanup(u); };
@@ -124,14 +134,7 @@ absl::StatusOr<UrlParts> ParseUrl(const std::string& url) {
     return true;
   };
   UrlParts parts;
-  if (!get(CURLUPART_SCHEME, 0, &parts.scheme)) {
-    return absl::InvalidArgumentError(absl::StrCat("bad URL \"", Redacted(url), "\": no scheme"));
-  }
-  parts.scheme = absl::AsciiStrToLower(parts.scheme);
-  if (parts.scheme != "http" && parts.scheme != "https") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad URL \"", Redacted(url), "\": scheme must be http or https"));
-  }
+  parts.scheme = scheme;
   get(CURLUPART_HOST, 0, &parts.host);
   std::string port;
   parts.explicit_port = get(CURLUPART_PORT, 0, &port);
@@ -354,7 +357,7 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Perform(const HttpRequest& request,
   if (cancelled_.load(std::memory_order_relaxed)) {
     return absl::CancelledError("request cancelled: shutting down");
   }
-  ASSIGN_OR_RETURN(UrlParts url, ParseUrl(request.url));
+  ASSIGN_OR_RETURN(UrlParts url, ParseUrl(request.url, post ? "Post" : "Get"));
   CURL* c = Handle(curl_);
 
   curl_slist* headers = nullptr;

@@ -61,8 +61,12 @@ class RunE2eTest : public ::testing::Test {
   }
   void Run(const std::string& config, std::vector<std::string> extra = {}) {
     // A port from the kernel: tests never collide with each other or with a running agent.
-    std::vector<std::string> argv = {SLUICE_BINARY, "run", config, "--storage.path",
-                                     dir_.Join("state"), "--server.http.listen-addr",
+    std::vector<std::string> argv = {SLUICE_BINARY,
+                                     "run",
+                                     config,
+                                     "--storage.path",
+                                     dir_.Join("state"),
+                                     "--server.http.listen-addr",
                                      "127.0.0.1:0"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     agent_ = std::make_unique<Subprocess>();
@@ -352,6 +356,66 @@ TEST_F(RunE2eTest, ProcessingConfigFeedsTwoEndpointsIndependently) {
   EXPECT_EQ(loki_.Streams()[0].tenant, "");
   EXPECT_THAT(ReadFile(dir_.Join("agent.err")), HasSubstr("debug_lines"));
   secondary.Stop();
+}
+
+// The grafana/alloy chart's container arguments, the top-level blocks its users write, and
+// logging.write_to: sluice's own log lines reach Loki as Alloy sends its own, labelled
+// {component="alloy"} with the line as written.
+TEST_F(RunE2eTest, AlloyChartArgumentsTopLevelBlocksAndLoggingWriteTo) {
+  std::string config = dir_.Join("config.alloy");
+  WriteFile(config, absl::StrCat(R"(livedebugging {
+  enabled = true
+}
+tracing {
+  sampling_fraction = 0.1
+}
+remotecfg { }
+logging {
+  level    = "info"
+  format   = "json"
+  write_to = [loki.write.self.receiver]
+}
+loki.write "self" {
+  endpoint {
+    url = ")",
+                                 loki_.push_url(), R"("
+    batch_wait = "100ms"
+  }
+}
+)"));
+  agent_ = std::make_unique<Subprocess>();
+  ASSERT_TRUE(agent_->Start(
+      {SLUICE_BINARY, "run", config, "--storage.path=" + dir_.Join("state"),
+       "--server.http.listen-addr=127.0.0.1:0", "--server.http.ui-path-prefix=/",
+       "--disable-reporting", "--stability.level=generally-available", "--cluster.enabled=true",
+       "--cluster.join-addresses=alloy-cluster:12345", "--config.format=alloy"},
+      dir_.Join("agent.out"), dir_.Join("agent.err")));
+  // The started line comes after the tap is installed, the flag and livedebugging warnings
+  // before: only the former must arrive.
+  ASSERT_TRUE(loki_.WaitForEntries(1, absl::Seconds(20)));
+  EXPECT_EQ(Stop(), 0);
+  auto streams = loki_.Streams();
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams[0].labels, "{component=\"alloy\"}");
+  bool started = false;
+  for (const auto& e : streams[0].entries) {
+    EXPECT_EQ(e.line.back(), '\n') << "the line as written, newline included";
+    EXPECT_EQ(e.line.front(), '{') << "format = json: " << e.line;
+    if (e.line.find("\"msg\":\"started\"") != std::string::npos) started = true;
+  }
+  EXPECT_TRUE(started);
+  std::string err = ReadFile(dir_.Join("agent.err"));
+  EXPECT_THAT(err, HasSubstr("clustering is not supported"));
+  EXPECT_THAT(err, HasSubstr("livedebugging: enabled = true has no effect"));
+  EXPECT_THAT(err, ::testing::Not(HasSubstr("ui-path-prefix")));
+
+  // A flag alloy run does not have, and a format sluice does not read, stop at once and point
+  // at run's help.
+  std::string out;
+  EXPECT_EQ(RunToEnd({SLUICE_BINARY, "run", config, "--no-such-flag"}, &out, &err), 2);
+  EXPECT_THAT(err, HasSubstr("unknown option --no-such-flag\nRun 'sluice run --help'"));
+  EXPECT_EQ(RunToEnd({SLUICE_BINARY, "run", config, "--config.format=promtail"}, &out, &err), 2);
+  EXPECT_THAT(err, HasSubstr("alloy convert --source-format=promtail"));
 }
 
 TEST_F(RunE2eTest, EchoPrintsEntries) {

@@ -478,6 +478,10 @@ TEST(CurlHttpClientTest, UnusableUrlIsInvalidArgument) {
   CurlHttpClient client;
   auto resp = client.Post(Req("ftp://127.0.0.1/x"));
   EXPECT_EQ(resp.status().code(), absl::StatusCode::kInvalidArgument) << resp.status();
+  // Go's words, which Alloy logs for each failing push of a URL without http(s)://.
+  resp = client.Post(Req("loki:3100/api/v1/push"));
+  EXPECT_EQ(resp.status().message(),
+            "Post \"loki:3100/api/v1/push\": unsupported protocol scheme \"loki\"");
   resp = client.Post(Req("http://[::1"));
   EXPECT_EQ(resp.status().code(), absl::StatusCode::kInvalidArgument) << resp.status();
 }

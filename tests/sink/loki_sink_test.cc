@@ -161,6 +161,20 @@ TEST_F(LokiSinkTest, RetriesTransportErrors5xxAnd429ThenDelivers) {
             4u);
 }
 
+TEST_F(LokiSinkTest, UnusableUrlIsRetriedLikeATransportError) {
+  // Alloy loads `url = "loki:3100/api/v1/push"` and each push fails in Go's client: retried
+  // with backoff and counted, the batch kept (positions do not move).
+  auto batch = MakeBatch();
+  LokiSink* sink = Make(
+      {absl::InvalidArgumentError("Post \"loki:3100/push\": unsupported protocol scheme \"loki\""),
+       Resp(204)});
+  EXPECT_EQ(sink->Deliver(*batch), BatchOutcome::kDelivered);
+  EXPECT_EQ(http_->requests.size(), 2u);
+  EXPECT_EQ(metrics_.CounterValue("loki_write_batch_retries_total",
+                                  {{"host", "127.0.0.1:3100"}, {"tenant", ""}}),
+            1u);
+}
+
 TEST_F(LokiSinkTest, Drops400AtOnceCountedWithReason) {
   auto batch = MakeBatch();
   LokiSink* sink = Make({Resp(400, "entry too far behind")});
