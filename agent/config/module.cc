@@ -17,16 +17,13 @@
 #include "absl/strings/str_split.h"
 #include "agent/common/strings.h"
 #include "agent/config/eval.h"
+#include "agent/config/module_internal.h"
 #include "agent/config/parser.h"
 #include "agent/config/stdlib.h"
 #include "agent/go/strconv.h"
 
 namespace sluice::config {
 namespace {
-
-std::string PosString(const std::string& file, Loc l) {
-  return absl::StrCat(file, ":", l.line, ":", l.col);
-}
 
 // Go's filepath.Join(dir, name): the joined path, cleaned.
 std::string JoinPath(std::string_view dir, std::string_view name) {
@@ -75,6 +72,10 @@ class TraversalCollector {
         Walk(s.block->body);
       }
     }
+    Flush();
+  }
+  void WalkExpr(const Expr& e) {
+    Walk(e);
     Flush();
   }
 
@@ -141,50 +142,66 @@ std::string ChainName(const TraversalCollector::Chain& chain, size_t n) {
 }  // namespace
 
 Module::~Module() = default;
+Module::Module(Module&&) = default;
+Module& Module::operator=(Module&&) = default;
+
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool ReadModuleFiles(const std::string& p, std::map<std::string, std::string>* sources,
+                     std::string* error) {
+  struct stat st;
+  if (stat(p.c_str(), &st) != 0) {
+    *error = absl::StrCat("stat ", p, ": ", std::strerror(errno));
+    return false;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    std::string text;
+    if (!ReadWholeFile(p, &text, error)) return false;
+    (*sources)[p] = std::move(text);
+    return true;
+  }
+  // Every *.alloy directly in the directory; subdirectories are not read.
+  DIR* dir = opendir(p.c_str());
+  if (dir == nullptr) {
+    *error = absl::StrCat("open ", p, ": ", std::strerror(errno));
+    return false;
+  }
+  std::vector<std::string> names;
+  while (dirent* ent = readdir(dir)) {
+    std::string name = ent->d_name;
+    if (name == "." || name == "..") continue;
+    if (name.size() < 6 || name.compare(name.size() - 6, 6, ".alloy") != 0) continue;
+    std::string full = JoinPath(p, name);
+    if (IsDirectory(full)) continue;
+    names.push_back(std::move(full));
+  }
+  closedir(dir);
+  for (const std::string& full : names) {
+    std::string text;
+    if (!ReadWholeFile(full, &text, error)) return false;
+    (*sources)[full] = std::move(text);
+  }
+  return true;
+}
 
 std::optional<Module> Module::Load(std::string_view path, const Registry& registry, Diags* diags) {
   std::string p(path);
-  struct stat st;
-  if (stat(p.c_str(), &st) != 0) {
-    diags->Add(Span{p, {}, {}}, absl::StrCat("stat ", p, ": ", std::strerror(errno)));
+  std::map<std::string, std::string> sources;
+  std::string error;
+  if (!ReadModuleFiles(p, &sources, &error)) {
+    diags->Add(Span{p, {}, {}}, error);
     return std::nullopt;
   }
-  std::map<std::string, std::string> sources;
-  if (S_ISDIR(st.st_mode)) {
-    // Every *.alloy directly in the directory; subdirectories are not read.
-    DIR* dir = opendir(p.c_str());
-    if (dir == nullptr) {
-      diags->Add(Span{p, {}, {}}, absl::StrCat("open ", p, ": ", std::strerror(errno)));
-      return std::nullopt;
-    }
-    std::vector<std::string> names;
-    while (dirent* ent = readdir(dir)) {
-      std::string name = ent->d_name;
-      if (name == "." || name == "..") continue;
-      if (name.size() < 6 || name.compare(name.size() - 6, 6, ".alloy") != 0) continue;
-      std::string full = JoinPath(p, name);
-      struct stat fst;
-      if (stat(full.c_str(), &fst) == 0 && S_ISDIR(fst.st_mode)) continue;
-      names.push_back(std::move(full));
-    }
-    closedir(dir);
-    for (const std::string& full : names) {
-      std::string text, error;
-      if (!ReadWholeFile(full, &text, &error)) {
-        diags->Add(Span{full, {}, {}}, error);
-        return std::nullopt;
-      }
-      sources[full] = std::move(text);
-    }
-  } else {
-    std::string text, error;
-    if (!ReadWholeFile(p, &text, &error)) {
-      diags->Add(Span{p, {}, {}}, error);
-      return std::nullopt;
-    }
-    sources[p] = std::move(text);
+  // module_path: the directory of the configuration (the path itself when a directory).
+  std::string module_path = p;
+  if (!IsDirectory(p)) {
+    size_t slash = p.rfind('/');
+    module_path = slash == std::string::npos ? "." : (slash == 0 ? "/" : p.substr(0, slash));
   }
-  return ParseSources(std::move(sources), registry, diags);
+  return ParseSources(std::move(sources), registry, diags, module_path);
 }
 
 std::optional<Module> Module::Parse(std::string name, std::string text, const Registry& registry,
@@ -195,8 +212,11 @@ std::optional<Module> Module::Parse(std::string name, std::string text, const Re
 }
 
 std::optional<Module> Module::ParseSources(std::map<std::string, std::string> sources,
-                                           const Registry& registry, Diags* diags) {
+                                           const Registry& registry, Diags* diags,
+                                           std::string module_path) {
   Module m;
+  m.scopes_.emplace_back();
+  m.scopes_[0].module_path = std::move(module_path);
   m.sources_ = std::move(sources);
   bool ok = true;
   for (const auto& [name, text] : m.sources_) {
@@ -219,108 +239,56 @@ std::optional<Module> Module::ParseSources(std::map<std::string, std::string> so
   }
   if (!ok) return std::nullopt;
   if (!m.Build(registry, diags)) return std::nullopt;
-  m.scope_ = std::make_unique<Scope>();
-  m.RebuildScope();
   return m;
 }
 
-bool Module::Build(const Registry& registry, Diags* diags) {
+bool Module::ResolveAndSort(Diags* diags) {
   const size_t before = diags->list().size();
   auto failed = [&] { return diags->list().size() > before || !diags->ok(); };
   bool error = false;
 
-  // Config blocks first, then components, each in source order (Alloy adds them to its graph
-  // in that order).
-  std::vector<std::pair<const File*, const BlockStmt*>> configs, comps;
-  for (const File& f : files_) {
-    for (const Stmt& s : f.body) {
-      if (!s.block) continue;
-      if (registry.config_blocks.contains(s.block->FullName())) {
-        configs.emplace_back(&f, s.block.get());
-      } else {
-        comps.emplace_back(&f, s.block.get());
-      }
-    }
-  }
-
-  std::map<std::string, std::pair<const File*, const BlockStmt*>> seen_config, seen_comp;
-  auto add_node = [&](const File& f, const BlockStmt& b, bool config) {
-    Component c;
-    c.name = b.FullName();
-    c.label = b.label;
-    c.id = b.Id();
-    c.file = f.name;
-    c.span = BlockHeaderSpan(f.name, b);
-    c.ast = &b;
-    c.config_block = config;
-    by_id_[c.id] = static_cast<int>(nodes_.size());
-    nodes_.push_back(std::move(c));
-  };
-  auto duplicate = [&](auto& seen, const File& f, const BlockStmt& b) {
-    std::string id = b.Id();
-    auto it = seen.find(id);
-    if (it == seen.end()) {
-      seen[id] = {&f, &b};
-      return false;
-    }
-    diags->Add(MakeSpan(f.name, b.name_pos, b.name_pos.Add(static_cast<int>(id.size()) - 1)),
-               absl::StrCat("block ", id, " already declared at ",
-                            PosString(it->second.first->name, it->second.second->name_pos)));
-    error = true;
-    return true;
-  };
-
-  for (auto [f, b] : configs) {
-    if (duplicate(seen_config, *f, *b)) continue;
-    if (!b->label.empty()) {
-      diags->Add(
-          MakeSpan(f->name, b->name_pos, b->lcurly),
-          absl::StrCat("block ", GoQuote(b->FullName()), " does not support specifying labels"));
-      error = true;
-      continue;
-    }
-    add_node(*f, *b, true);
-  }
-  for (auto [f, b] : comps) {
-    if (duplicate(seen_comp, *f, *b)) continue;
-    std::string name = b->FullName();
-    Span name_span =
-        MakeSpan(f->name, b->name_pos, b->name_pos.Add(static_cast<int>(name.size()) - 1));
-    if (!registry.components.contains(name)) {
-      diags->Add(name_span,
-                 absl::StrCat("cannot find the definition of component name ", GoQuote(name)));
-      error = true;
-      continue;
-    }
-    if (b->label.empty()) {
-      diags->Add(name_span, absl::StrCat("component ", GoQuote(name), " must have a label"));
-      error = true;
-      continue;
-    }
-    add_node(*f, *b, false);
-  }
-
   // References: the longest-known prefix rule of Alloy's ResolveTraversal (the shortest prefix
-  // that names a node wins).
-  for (Component& c : nodes_) {
-    TraversalCollector tc;
-    tc.Walk(c.ast->body);
-    std::set<std::string> deps;
-    for (const auto& chain : tc.chains) {
+  // that names a node wins), among the names of the node's scope.
+  auto resolve = [&](const std::string& file, int scope, const auto& chains,
+                     std::set<std::string>* deps) {
+    const EvalScope& sc = scopes_[static_cast<size_t>(scope)];
+    for (const auto& chain : chains) {
       bool found = false;
       for (size_t n = 1; n <= chain.size(); ++n) {
-        std::string id = ChainName(chain, n);
-        if (by_id_.contains(id)) {
-          deps.insert(id);
+        auto it = sc.local.find(ChainName(chain, n));
+        if (it != sc.local.end()) {
+          deps->insert(nodes_[static_cast<size_t>(it->second)].id);
           found = true;
           break;
         }
       }
-      if (found || StdlibLookup(chain[0]->text) != nullptr) continue;
-      diags->Add(MakeSpan(c.file, chain.front()->pos, EndLoc(*chain.back())),
+      if (found || chain[0]->text == "module_path" || StdlibLookup(chain[0]->text) != nullptr) {
+        continue;
+      }
+      diags->Add(MakeSpan(file, chain.front()->pos, EndLoc(*chain.back())),
                  absl::StrCat("component ", GoQuote(ChainName(chain, chain.size())),
                               " does not exist or is out of scope"));
       error = true;
+    }
+  };
+  for (Component& c : nodes_) {
+    std::set<std::string> deps;
+    if (c.kind == NodeKind::kInstance) {
+      for (const auto& [name, id] : c.exports) deps.insert(id);
+    } else if (c.kind == NodeKind::kArgument) {
+      TraversalCollector tc;
+      if (c.expr != nullptr) {
+        tc.WalkExpr(*c.expr);
+      } else {
+        for (const Stmt& s : c.ast->body) {
+          if (s.attr && s.attr->name == "default") tc.WalkExpr(*s.attr->value);
+        }
+      }
+      resolve(c.expr_file, c.expr_scope, tc.chains, &deps);
+    } else {
+      TraversalCollector tc;
+      tc.Walk(c.ast->body);
+      resolve(c.file, c.scope, tc.chains, &deps);
     }
     c.deps.assign(deps.begin(), deps.end());
   }
@@ -450,29 +418,34 @@ Value IdNodeValue(const IdNode& n) {
 
 }  // namespace
 
-void Module::RebuildScope() const {
+const Scope& Module::ScopeOf(int scope) const {
+  const EvalScope& sc = scopes_[static_cast<size_t>(scope)];
+  if (!sc.dirty && sc.scope != nullptr) return *sc.scope;
   // loki.write.default -> loki{write{default{<exports>}}}; a component whose exports were
   // never set is an empty object.
   static const Value* const kEmpty = new Value(Value::MakeObject({}));
   IdNode root;
-  for (const Component& c : nodes_) {
+  for (const auto& [local, idx] : sc.local) {
+    const Component& c = nodes_[static_cast<size_t>(idx)];
     if (c.config_block) continue;
     IdNode* n = &root;
-    for (absl::string_view part : absl::StrSplit(c.id, '.')) n = &n->children[std::string(part)];
+    for (absl::string_view part : absl::StrSplit(local, '.')) n = &n->children[std::string(part)];
     auto it = exports_.find(c.id);
     n->exports = it != exports_.end() ? &it->second : kEmpty;
   }
-  auto scope = std::make_unique<Scope>();
-  for (const auto& [k, child] : root.children) scope->Set(k, IdNodeValue(child));
-  scope_ = std::move(scope);
-  scope_dirty_ = false;
+  auto out = std::make_unique<Scope>();
+  for (const auto& [k, child] : root.children) out->Set(k, IdNodeValue(child));
+  out->Set("module_path", Value::String(sc.module_path));
+  sc.scope = std::move(out);
+  sc.dirty = false;
+  return *sc.scope;
 }
 
 std::vector<const Component*> Module::Order() const {
   std::vector<const Component*> out;
   for (int i : order_) {
-    if (!nodes_[static_cast<size_t>(i)].config_block)
-      out.push_back(&nodes_[static_cast<size_t>(i)]);
+    const Component& c = nodes_[static_cast<size_t>(i)];
+    if (c.kind == NodeKind::kComponent) out.push_back(&c);
   }
   return out;
 }
@@ -498,7 +471,13 @@ const Component* Module::Find(std::string_view id) const {
 
 void Module::SetExports(const std::string& id, Value exports) {
   exports_[id] = std::move(exports);
-  scope_dirty_ = true;  // rebuilt by the next Evaluate: setting n exports costs O(n), not O(n^2)
+  // Rebuilt by the next Evaluate in that scope: setting n exports costs O(n), not O(n^2).
+  auto it = by_id_.find(id);
+  if (it != by_id_.end()) {
+    scopes_[static_cast<size_t>(nodes_[static_cast<size_t>(it->second)].scope)].dirty = true;
+  } else {
+    for (EvalScope& sc : scopes_) sc.dirty = true;
+  }
 }
 
 const Value* Module::Exports(std::string_view id) const {
@@ -507,9 +486,50 @@ const Value* Module::Exports(std::string_view id) const {
 }
 
 bool Module::Evaluate(const Component& c, Block* out, Diags* diags) const {
-  if (scope_dirty_) RebuildScope();
   *out = Block{};
-  return EvalBlock(c.file, *c.ast, *scope_, out, diags);
+  return EvalBlock(c.file, *c.ast, ScopeOf(c.scope), out, diags);
+}
+
+bool Module::EvaluateValue(const Component& c, Diags* diags) {
+  Value v;
+  switch (c.kind) {
+    case NodeKind::kArgument: {
+      const Expr* e = c.expr;
+      if (e == nullptr) {
+        for (const Stmt& s : c.ast->body) {
+          if (s.attr && s.attr->name == "default") e = s.attr->value.get();
+        }
+      }
+      if (e != nullptr && !EvalExpr(c.expr_file, *e, ScopeOf(c.expr_scope), &v, diags)) {
+        return false;
+      }
+      Object o;
+      o["value"] = std::move(v);
+      SetExports(c.id, Value::MakeObject(std::move(o)));
+      return true;
+    }
+    case NodeKind::kExport: {
+      for (const Stmt& s : c.ast->body) {
+        if (s.attr && s.attr->name == "value" &&
+            !EvalExpr(c.file, *s.attr->value, ScopeOf(c.scope), &v, diags)) {
+          return false;
+        }
+      }
+      SetExports(c.id, std::move(v));
+      return true;
+    }
+    case NodeKind::kInstance: {
+      Object o;
+      for (const auto& [name, id] : c.exports) {
+        const Value* e = Exports(id);
+        o[name] = e != nullptr ? *e : Value();
+      }
+      SetExports(c.id, Value::MakeObject(std::move(o)));
+      return true;
+    }
+    default:
+      return true;
+  }
 }
 
 std::vector<std::string> Module::DirectDependents(std::string_view id) const {

@@ -76,6 +76,11 @@ bool Runtime::Impl::Build(config::Diags* diags) {
   // Config blocks in dependency order with the components: logging's write_to names receivers
   // built before it.
   for (const config::Component* c : module->All()) {
+    // Custom components' arguments and exports: values, no component.
+    if (c->is_value()) {
+      if (!module->EvaluateValue(*c, diags)) return false;
+      continue;
+    }
     config::Block b;
     if (!module->Evaluate(*c, &b, diags)) return false;
     if (c->config_block) {
@@ -99,8 +104,16 @@ bool Runtime::Impl::Build(config::Diags* diags) {
 void Runtime::Impl::Propagate(const std::string& id) {
   std::vector<std::string> deps = module->Dependents(id);
   std::set<std::string> dep_set(deps.begin(), deps.end());
-  for (const config::Component* c : module->Order()) {
+  for (const config::Component* c : module->All()) {
     if (!dep_set.contains(c->id)) continue;
+    if (c->is_value()) {
+      config::Diags diags;
+      if (!module->EvaluateValue(*c, &diags)) {
+        LogWarn("runtime", "re-evaluating a custom component's value failed; it keeps the last",
+                {{"node", c->id}, {"error", config::FormatHeadline(diags.list()[0])}});
+      }
+      continue;
+    }
     auto it = by_id.find(c->id);
     if (it == by_id.end()) continue;
     config::Block b;

@@ -221,6 +221,237 @@ TEST(ModuleTest, GraphErrors) {
             "-: self reference: loki.process.a\n");
 }
 
+// Evaluates every node in dependency order as the Runtime does (components get FakeExports).
+// Returns "" or the first error.
+std::string EvaluateAll(Module& m, std::map<std::string, Block>* blocks = nullptr) {
+  Diags d;
+  for (const Component* c : m.All()) {
+    if (c->is_value()) {
+      if (!m.EvaluateValue(*c, &d)) return Errors(d, m.sources());
+      continue;
+    }
+    Block b;
+    if (!m.Evaluate(*c, &b, &d)) return Errors(d, m.sources());
+    if (blocks != nullptr) (*blocks)[c->id] = b;
+    if (!c->config_block) m.SetExports(c->id, FakeExports(*c));
+  }
+  return "";
+}
+
+// The shape the k8s-monitoring chart renders: a declare per feature whose argument carries the
+// destinations, instantiated once, its components prefixed with the instance's id.
+TEST(ModuleTest, DeclareExpandsIntoPrefixedComponentsWithArgumentsAndExports) {
+  constexpr char kConfig[] = R"(declare "pod_logs" {
+  argument "logs_destinations" {
+    comment = "Must be a list of log destinations where collected logs should be forwarded to"
+  }
+  argument "job" {
+    optional = true
+    default  = "pods"
+  }
+  loki.process "pod_logs" {
+    stage.static_labels {
+      values = { job = argument.job.value }
+    }
+    forward_to = argument.logs_destinations.value
+  }
+  export "input" {
+    value = loki.process.pod_logs.receiver
+  }
+}
+
+pod_logs "feature" {
+  logs_destinations = [loki.write.default.receiver]
+}
+
+loki.relabel "front" {
+  forward_to = [pod_logs.feature.input]
+}
+
+loki.write "default" {
+  endpoint {
+    url = "http://loki:3100/loki/api/v1/push"
+  }
+}
+)";
+  Diags d;
+  std::optional<Module> loaded = Module::Parse("c.alloy", kConfig, TestRegistry(), &d);
+  ASSERT_TRUE(loaded) << Errors(d, {{"c.alloy", kConfig}});
+  Module m = std::move(*loaded);
+  EXPECT_EQ(Ids(m.Order()), (std::vector<std::string>{"loki.write.default",
+                                                      "pod_logs.feature/loki.process.pod_logs",
+                                                      "loki.relabel.front"}));
+  std::map<std::string, Block> blocks;
+  ASSERT_EQ(EvaluateAll(m, &blocks), "");
+  const Block& inner = blocks.at("pod_logs.feature/loki.process.pod_logs");
+  EXPECT_EQ(inner.body.attrs[0].value.as_array()[0].as_capsule().id, "loki.write.default");
+  EXPECT_EQ(inner.body.blocks[0].body.attrs[0].value.as_object().at("job"), Value::String("pods"));
+  const Block& front = blocks.at("loki.relabel.front");
+  EXPECT_EQ(front.body.attrs[0].value.as_array()[0].as_capsule().id,
+            "pod_logs.feature/loki.process.pod_logs");
+  // The argument's dependents are the body's components, then the export and the instance.
+  EXPECT_EQ(
+      m.Dependents("loki.write.default"),
+      (std::vector<std::string>{
+          "loki.relabel.front", "pod_logs.feature", "pod_logs.feature/argument.logs_destinations",
+          "pod_logs.feature/export.input", "pod_logs.feature/loki.process.pod_logs"}));
+}
+
+TEST(ModuleTest, DeclareScopingNestingAndInstancesTwice) {
+  // Nested declares, a top-level declare used from inside another, two instances.
+  constexpr char kConfig[] = R"(declare "leaf" {
+  argument "to" { }
+  loki.relabel "r" {
+    forward_to = argument.to.value
+  }
+  export "input" {
+    value = loki.relabel.r.receiver
+  }
+}
+declare "outer" {
+  argument "to" { }
+  declare "inner" {
+    argument "to" { }
+    leaf "l" {
+      to = argument.to.value
+    }
+    export "input" {
+      value = leaf.l.input
+    }
+  }
+  inner "i" {
+    to = argument.to.value
+  }
+  export "input" {
+    value = inner.i.input
+  }
+}
+outer "a" {
+  to = [loki.write.w.receiver]
+}
+outer "b" {
+  to = [outer.a.input]
+}
+loki.write "w" {
+  endpoint {
+    url = "http://loki/push"
+  }
+}
+)";
+  Diags d;
+  std::optional<Module> loaded = Module::Parse("c.alloy", kConfig, TestRegistry(), &d);
+  ASSERT_TRUE(loaded) << Errors(d, {{"c.alloy", kConfig}});
+  Module m = std::move(*loaded);
+  EXPECT_EQ(Ids(m.Order()),
+            (std::vector<std::string>{"loki.write.w", "outer.a/inner.i/leaf.l/loki.relabel.r",
+                                      "outer.b/inner.i/leaf.l/loki.relabel.r"}));
+  std::map<std::string, Block> blocks;
+  ASSERT_EQ(EvaluateAll(m, &blocks), "");
+  EXPECT_EQ(blocks.at("outer.b/inner.i/leaf.l/loki.relabel.r")
+                .body.attrs[0]
+                .value.as_array()[0]
+                .as_capsule()
+                .id,
+            "outer.a/inner.i/leaf.l/loki.relabel.r");
+}
+
+TEST(ModuleTest, DeclareErrorsAsAlloy) {
+  auto errors = [](std::string text) {
+    Diags d;
+    EXPECT_FALSE(Module::Parse("c.alloy", text, TestRegistry(), &d));
+    std::string out;
+    for (const Diagnostic& x : d.list()) out += FormatHeadline(x) + "\n";
+    return out;
+  };
+  EXPECT_EQ(errors("declare \"m\" {\n  argument \"to\" { }\n}\nm \"x\" { }\n"),
+            "c.alloy:2:3: missing required argument \"to\" to module\n");
+  EXPECT_EQ(errors("declare \"m\" { }\nm \"x\" {\n  extra = 1\n}\n"),
+            "c.alloy:3:3: Provided argument \"extra\" is not defined in the module\n");
+  EXPECT_EQ(errors("argument \"a\" { }\n"),
+            "c.alloy:1:1: argument blocks only allowed inside a module\n");
+  EXPECT_EQ(errors("declare \"m\" {\n  logging { }\n}\nm \"x\" { }\n"),
+            "c.alloy:2:3: logging block not allowed inside a module\n");
+  // A declare body sees nothing of the file around it.
+  EXPECT_EQ(
+      errors("loki.write \"w\" {}\ndeclare \"m\" {\n  loki.relabel \"r\" {\n"
+             "    forward_to = [loki.write.w.receiver]\n  }\n}\nm \"x\" { }\n"),
+      "c.alloy:4:19: component \"loki.write.w.receiver\" does not exist or is out of scope\n");
+  EXPECT_EQ(
+      errors("declare \"a\" {\n  b \"x\" { }\n}\ndeclare \"b\" {\n  a \"y\" { }\n}\na \"z\" { }\n"),
+      "c.alloy:5:3: cycle: declare.a, declare.b\n");
+  EXPECT_EQ(errors("declare \"a\" {\n  a \"x\" { }\n}\na \"z\" { }\n"),
+            "c.alloy:2:3: self reference: declare.a\n");
+  EXPECT_EQ(errors("declare \"m\" { }\ndeclare \"m\" { }\n"),
+            "c.alloy:2:1: block declare.m already declared at c.alloy:1:1\n");
+  // An unused declare is not checked (Alloy checks a body when it is instantiated).
+  Diags d;
+  EXPECT_TRUE(
+      Module::Parse("c.alloy", "declare \"m\" {\n  nope.nope \"x\" { }\n}\n", TestRegistry(), &d));
+}
+
+TEST(ModuleTest, ImportFileAndStringModules) {
+  TempDir dir;
+  WriteFile(dir.Join("mods/filters.alloy"), R"(declare "drop_debug" {
+  argument "to" { }
+  loki.process "p" {
+    forward_to = argument.to.value
+  }
+  export "input" {
+    value = loki.process.p.receiver
+  }
+}
+)");
+  WriteFile(dir.Join("mods/more.alloy"), R"(declare "wrap" {
+  argument "to" { }
+  drop_debug "d" {
+    to = argument.to.value
+  }
+  export "input" {
+    value = drop_debug.d.input
+  }
+}
+)");
+  WriteFile(dir.Join("bad.alloy"), "loki.write \"w\" { }\n");
+  std::string config = R"(import.file "mods" {
+  filename = file.path_join(module_path, "mods")
+}
+import.string "inline" {
+  content = "declare \"echo\" {\n  loki.echo \"e\" { }\n  export \"input\" {\n    value = loki.echo.e.receiver\n  }\n}\n"
+}
+mods.wrap "w" {
+  to = [inline.echo.x.input]
+}
+inline.echo "x" { }
+)";
+  WriteFile(dir.Join("config.alloy"), config);
+  Diags d;
+  std::optional<Module> loaded = Module::Load(dir.Join("config.alloy"), TestRegistry(), &d);
+  ASSERT_TRUE(loaded) << Errors(d);
+  Module m = std::move(*loaded);
+  EXPECT_EQ(Ids(m.Order()), (std::vector<std::string>{"inline.echo.x/loki.echo.e",
+                                                      "mods.wrap.w/drop_debug.d/loki.process.p"}));
+  ASSERT_EQ(EvaluateAll(m), "");
+  ASSERT_EQ(m.imports().size(), 2u);
+  EXPECT_EQ(m.imports()[0].kind, "file");
+  EXPECT_EQ(m.imports()[0].sources.size(), 2u) << "a directory: every *.alloy in it";
+
+  // A module holds only declare and import blocks; errors name the module's file.
+  WriteFile(dir.Join("config.alloy"),
+            "import.file \"m\" {\n  filename = \"" + dir.Join("bad.alloy") + "\"\n}\n");
+  d.Clear();
+  EXPECT_FALSE(Module::Load(dir.Join("config.alloy"), TestRegistry(), &d));
+  EXPECT_EQ(FormatHeadline(d.list().at(0)),
+            dir.Join("bad.alloy") +
+                ":1:1: only declare and import blocks are allowed in a module, got loki.write");
+  WriteFile(dir.Join("config.alloy"),
+            "import.file \"m\" {\n  filename = \"/nonexistent/x.alloy\"\n}\n");
+  d.Clear();
+  EXPECT_FALSE(Module::Load(dir.Join("config.alloy"), TestRegistry(), &d));
+  EXPECT_EQ(d.list().at(0).message,
+            "Failed to evaluate node for config block: failed to read file: stat "
+            "/nonexistent/x.alloy: No such file or directory");
+}
+
 TEST(ModuleTest, StdlibNamesAreNotReferences) {
   Diags d;
   std::optional<Module> m =

@@ -10,7 +10,8 @@ inline const Registry& TestRegistry() {
   static const Registry* r = new Registry{
       {"loki.write", "loki.process", "loki.relabel", "loki.echo", "loki.source.file",
        "local.file_match", "discovery.kubernetes", "discovery.kubelet", "discovery.relabel"},
-      {"logging"}};
+      {"logging"},
+      {}};
   return *r;
 }
 

@@ -23,7 +23,8 @@ void Check(bool condition) {
 const Registry& FuzzRegistry() {
   static const Registry* r = new Registry{
       {"loki.write", "loki.process", "loki.source.file", "local.file_match", "discovery.relabel"},
-      {"logging"}};
+      {"logging"},
+      {}};
   return *r;
 }
 
