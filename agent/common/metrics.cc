@@ -393,4 +393,15 @@ void ConfigLoadMetrics::Failed() {
   failures_->Inc();
 }
 
+std::pair<std::string, std::string> SplitComponentId(std::string_view global_id) {
+  size_t slash = global_id.rfind('/');
+  if (slash == std::string_view::npos) return {std::string(global_id), "/"};
+  return {std::string(global_id.substr(slash + 1)), "/" + std::string(global_id.substr(0, slash))};
+}
+
+MetricLabels ComponentLabels(std::string_view global_id) {
+  auto [id, path] = SplitComponentId(global_id);
+  return {{"component_id", std::move(id)}, {"component_path", std::move(path)}};
+}
+
 }  // namespace sluice

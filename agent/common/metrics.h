@@ -24,6 +24,12 @@ namespace sluice {
 
 using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
+// Alloy's component_id and component_path labels of a component's metrics, from its global id:
+// "loki.write.default" -> {loki.write.default, "/"}; "mod.x/loki.write.default" ->
+// {loki.write.default, "/mod.x"} (the id inside a custom component, and the path to it).
+std::pair<std::string, std::string> SplitComponentId(std::string_view global_id);
+MetricLabels ComponentLabels(std::string_view global_id);
+
 class Counter {
  public:
   void Inc(uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }

@@ -73,7 +73,7 @@ PodDiscovery::PodDiscovery(boost::asio::io_context* io, PodDiscoveryOptions opti
       return std::make_unique<CurlHttpClient>(CurlOptionsFromEndpoint(c));
     };
   }
-  MetricLabels l = {{"component_id", options_.component_id}};
+  MetricLabels l = {{"component_id", SplitComponentId(options_.component_id).first}};
   refreshes_ = metrics->GetCounter("sluice_kubelet_refreshes_total",
                                    "Pod list refreshes attempted by a discovery component.", l);
   errors_ = metrics->GetCounter("sluice_kubelet_refresh_errors_total",

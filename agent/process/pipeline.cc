@@ -46,8 +46,7 @@ Counter* DroppedLinesCounter(const StageContext& ctx, std::string_view reason) {
   if (ctx.metrics == nullptr) return nullptr;
   MetricLabels labels;
   if (!ctx.component_id.empty()) {
-    labels.emplace_back("component_id", ctx.component_id);
-    labels.emplace_back("component_path", "/");
+    labels = ComponentLabels(ctx.component_id);
   }
   labels.emplace_back("reason", std::string(reason));
   return ctx.metrics->GetCounter("loki_process_dropped_lines_total",

@@ -23,7 +23,7 @@ RelabelNode::RelabelNode(std::string component_id,
     : component_id_(std::move(component_id)),
       rules_(std::move(rules)),
       max_cache_size_(max_cache_size) {
-  MetricLabels l = {{"component_id", component_id_}};
+  MetricLabels l = {{"component_id", SplitComponentId(component_id_).first}};
   // Alloy's loki.relabel metrics; dropped entries are processed minus written.
   processed_ = metrics->GetCounter("loki_relabel_entries_processed",
                                    "Total number of log entries processed.", l);

@@ -14,6 +14,7 @@
 #include "agent/config/decode.h"
 #include "agent/config/module.h"
 #include "agent/runtime/config_blocks.h"
+#include "agent/runtime/import_fetch.h"
 #include "agent/runtime/logs_router.h"
 
 namespace sluice {
@@ -49,6 +50,8 @@ struct Runtime::Impl {
   // Monotonic time of the event loop's last heartbeat (every second), for /-/healthy.
   std::atomic<int64_t> heartbeat_ns{0};
   std::unique_ptr<boost::asio::steady_timer> heartbeat_timer;
+  // When each import was last read (import poller).
+  std::vector<absl::Time> import_checked;
   // logging { write_to }; null without one.
   std::unique_ptr<LogForwarder> log_forwarder;
 
@@ -157,6 +160,9 @@ std::unique_ptr<Runtime> Runtime::Load(const RuntimeOptions& options, MetricsReg
   config::Registry registry;
   for (const ComponentType& t : ComponentTypes()) registry.components.insert(t.name);
   for (const std::string& name : ConfigBlockNames()) registry.config_blocks.insert(name);
+  registry.fetch = [storage = options.storage_path](const config::ImportRequest& r) {
+    return FetchImport(r, storage);
+  };
   config::Diags diags;
   impl->module =
       options.config_text.empty()
@@ -253,6 +259,33 @@ std::vector<std::string> Runtime::Degraded() const {
     }
   }
   return out;
+}
+
+}  // namespace sluice
+
+namespace sluice {
+
+bool Runtime::has_imports() const { return !impl_->module->imports().empty(); }
+
+bool Runtime::ImportsChanged() {
+  Impl& m = *impl_;
+  const auto& imports = m.module->imports();
+  if (m.import_checked.size() != imports.size()) {
+    m.import_checked.assign(imports.size(), absl::Now());
+    return false;
+  }
+  absl::Time now = absl::Now();
+  for (size_t i = 0; i < imports.size(); ++i) {
+    const config::LoadedImport& li = imports[i];
+    if (li.kind == "string" || li.poll_frequency <= absl::ZeroDuration()) continue;
+    if (now - m.import_checked[i] < li.poll_frequency) continue;
+    m.import_checked[i] = now;
+    if (ImportChanged(li, m.options.storage_path)) {
+      LogInfo("import", "an imported module changed", {{"import", li.id}});
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace sluice

@@ -76,6 +76,12 @@ class Runtime {
   // whose pod list refresh fails): reported, but a restart would not help. Any thread.
   std::vector<std::string> Degraded() const;
 
+  // Whether a module of an import block changed since the load (each one read again at most
+  // once per its poll_frequency; blocking: import.http and import.git fetch). The caller then
+  // reloads. Any thread but the tail thread; one caller at a time.
+  bool ImportsChanged();
+  bool has_imports() const;
+
  private:
   struct Impl;
   explicit Runtime(std::unique_ptr<Impl> impl);

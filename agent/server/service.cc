@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "agent/common/digest.h"
 #include "agent/common/log.h"
+#include "agent/common/thread.h"
 
 namespace sluice {
 
@@ -20,6 +21,22 @@ AgentService::AgentService(RuntimeOptions options, MetricsRegistry* metrics)
 }
 
 AgentService::~AgentService() { Shutdown(); }
+
+void AgentService::PollImports() {
+  std::unique_lock<std::mutex> lock(poll_mu_);
+  while (!stopping_) {
+    poll_cv_.wait_for(lock, std::chrono::seconds(1));
+    if (stopping_) break;
+    lock.unlock();
+    std::shared_ptr<Runtime> rt;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      rt = runtime_;
+    }
+    if (rt != nullptr && rt->has_imports() && rt->ImportsChanged()) (void)Reload();
+    lock.lock();
+  }
+}
 
 void AgentService::RecordLoad(bool ok) {
   if (ok) {
@@ -60,9 +77,12 @@ absl::Status AgentService::Start() {
   if (rt == nullptr) return absl::InvalidArgumentError(error);
   absl::Status st = rt->Start();
   if (!st.ok()) return st;
-  std::lock_guard<std::mutex> lock(mu_);
-  runtime_ = std::move(rt);
-  running_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    runtime_ = std::move(rt);
+    running_ = true;
+  }
+  poller_ = StartThread("sluice-imports", [this] { PollImports(); });
   return absl::OkStatus();
 }
 
@@ -105,6 +125,12 @@ absl::Status AgentService::Reload() {
 }
 
 void AgentService::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(poll_mu_);
+    stopping_ = true;
+  }
+  poll_cv_.notify_all();
+  if (poller_.joinable() && poller_.get_id() != std::this_thread::get_id()) poller_.join();
   std::lock_guard<std::mutex> reload(reload_mu_);
   std::shared_ptr<Runtime> rt;
   {

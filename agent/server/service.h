@@ -12,9 +12,11 @@
 // at a time. Owned by main().
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -54,8 +56,15 @@ class AgentService {
   // alloy_config_hash; "" when it cannot be read.
   std::string ConfigHash() const;
 
+  // Reads imported modules again at their poll_frequency; reloads when one changed.
+  void PollImports();
+
   RuntimeOptions options_;
   MetricsRegistry* metrics_;
+  std::thread poller_;
+  std::mutex poll_mu_;
+  std::condition_variable poll_cv_;
+  bool stopping_ = false;  // guarded by poll_mu_
   std::mutex reload_mu_;   // one Start/Reload/Shutdown at a time
   mutable std::mutex mu_;  // guards runtime_ (swapped by reloads, read by handlers)
   std::shared_ptr<Runtime> runtime_;

@@ -107,7 +107,7 @@ absl::Status LokiSink::BuildHeaders(const std::string& tenant) {
 MetricLabels LokiSink::Labels(MetricLabels extra) const {
   MetricLabels labels;
   if (!config_.component_id.empty()) {
-    labels = {{"component_id", config_.component_id}, {"component_path", "/"}};
+    labels = ComponentLabels(config_.component_id);
   }
   labels.emplace_back("host", host_);
   for (auto& l : extra) labels.push_back(std::move(l));

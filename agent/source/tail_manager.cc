@@ -72,10 +72,8 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
       clock_(clock),
       metrics_(metrics),
       output_(output),
-      component_labels_(
-          opt_.component_id.empty()
-              ? MetricLabels{}
-              : MetricLabels{{"component_id", opt_.component_id}, {"component_path", "/"}}),
+      component_labels_(opt_.component_id.empty() ? MetricLabels{}
+                                                  : ComponentLabels(opt_.component_id)),
       truncations_(metrics->GetCounter("sluice_file_truncations_total",
                                        "Files that shrank below the read offset (copytruncate).")),
       pauses_(metrics->GetCounter("sluice_backpressure_pauses_total",

@@ -14,6 +14,13 @@
 namespace sluice {
 namespace {
 
+TEST(MetricsTest, ComponentLabelsSplitTheGlobalIdAsAlloy) {
+  EXPECT_EQ(ComponentLabels("loki.write.default"),
+            (MetricLabels{{"component_id", "loki.write.default"}, {"component_path", "/"}}));
+  EXPECT_EQ(ComponentLabels("a.x/b.y/loki.write.d"),
+            (MetricLabels{{"component_id", "loki.write.d"}, {"component_path", "/a.x/b.y"}}));
+}
+
 TEST(MetricsTest, CountersAndGaugesRenderAsPrometheusText) {
   MetricsRegistry m({.process_metrics = false});
   Counter* c = m.GetCounter("x_total", "Things.", {{"reason", "a\"b"}, {"host", "h"}});

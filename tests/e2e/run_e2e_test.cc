@@ -418,6 +418,142 @@ loki.write "self" {
   EXPECT_THAT(err, HasSubstr("alloy convert --source-format=promtail"));
 }
 
+// Modules as real configurations use them: a feature declare instantiated with its
+// destinations (k8s-monitoring's shape), a declare from a git repository (import.git, polled:
+// a new commit reloads the graph) and one served over HTTP (import.http). Lines reach Loki with
+// the labels the modules' stages add, the positions file sits under the instance's global id.
+TEST_F(RunE2eTest, ModulesFromDeclareGitAndHttp) {
+  auto sh = [&](const std::string& cmd) {
+    std::string out, err;
+    return RunToEnd({"/bin/sh", "-c", cmd}, &out, &err);
+  };
+  std::string repo = dir_.Join("repo");
+  auto tagger = [](const std::string& source) {
+    return absl::StrCat(R"(declare "tagger" {
+  argument "to" { }
+  loki.process "t" {
+    stage.static_labels {
+      values = { source = ")",
+                        source, R"(" }
+    }
+    forward_to = argument.to.value
+  }
+  export "input" {
+    value = loki.process.t.receiver
+  }
+}
+)");
+  };
+  WriteFile(repo + "/modules/tagger.alloy", tagger("git1"));
+  ASSERT_EQ(sh("cd " + repo +
+               " && git init -q -b main && git add -A && git -c user.name=t -c "
+               "user.email=t@t commit -qm one"),
+            0);
+  // import.http: a module served by Python's http.server on a port from the kernel.
+  std::string www = dir_.Join("www");
+  WriteFile(www + "/relay.alloy", R"(declare "relay" {
+  argument "to" { }
+  loki.relabel "r" {
+    rule {
+      target_label = "via"
+      replacement  = "http"
+    }
+    forward_to = argument.to.value
+  }
+  export "input" {
+    value = loki.relabel.r.receiver
+  }
+}
+)");
+  Subprocess web;
+  ASSERT_TRUE(web.Start({"/usr/bin/python3", "-u", "-m", "http.server", "--bind", "127.0.0.1",
+                         "--directory", www, "0"},
+                        dir_.Join("web.out"), dir_.Join("web.err")));
+  std::string port;
+  for (int i = 0; i < 200 && port.empty(); ++i) {
+    std::string out = ReadFile(dir_.Join("web.out"));
+    size_t at = out.find(" port ");
+    if (at != std::string::npos) port = out.substr(at + 6, out.find(' ', at + 6) - at - 6);
+    if (port.empty()) absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_FALSE(port.empty()) << ReadFile(dir_.Join("web.err"));
+
+  std::string logs = dir_.Join("logs");
+  WriteFile(logs + "/app.log", "first line\n");
+  std::string config = dir_.Join("config.alloy");
+  WriteFile(config, absl::StrCat(R"(import.git "gitmods" {
+  repository     = ")",
+                                 repo, R"("
+  revision       = "main"
+  path           = "modules"
+  pull_frequency = "1s"
+}
+import.http "web" {
+  url = "http://127.0.0.1:)",
+                                 port, R"(/relay.alloy"
+}
+declare "pod_logs" {
+  argument "logs_destinations" {
+    comment = "Must be a list of log destinations where collected logs should be forwarded to"
+  }
+  local.file_match "logs" {
+    path_targets = [{"__path__" = ")",
+                                 logs, R"(/*.log", "job" = "app"}]
+  }
+  loki.source.file "logs" {
+    targets    = local.file_match.logs.targets
+    forward_to = argument.logs_destinations.value
+  }
+}
+pod_logs "feature" {
+  logs_destinations = [web.relay.r.input]
+}
+web.relay "r" {
+  to = [gitmods.tagger.t.input]
+}
+gitmods.tagger "t" {
+  to = [loki.write.default.receiver]
+}
+loki.write "default" {
+  endpoint {
+    url = ")",
+                                 loki_.push_url(), R"("
+    batch_wait = "100ms"
+  }
+}
+)"));
+  Run(config);
+  ASSERT_TRUE(loki_.WaitForEntries(1, absl::Seconds(20)));
+  auto streams = loki_.Streams();
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams[0].label_map.at("source"), "git1");
+  EXPECT_EQ(streams[0].label_map.at("via"), "http");
+  EXPECT_EQ(streams[0].label_map.at("job"), "app");
+  EXPECT_TRUE(std::filesystem::exists(dir_.Join("state") +
+                                      "/pod_logs.feature/loki.source.file.logs/positions.yml"))
+      << "positions under the component's global id, as Alloy's data path";
+
+  // A new commit: the poller sees it, the graph reloads from the saved positions.
+  WriteFile(repo + "/modules/tagger.alloy", tagger("git2"));
+  ASSERT_EQ(sh("cd " + repo + " && git -c user.name=t -c user.email=t@t commit -qam two"), 0);
+  bool reloaded = false;
+  for (int i = 0; i < 300 && !reloaded; ++i) {
+    reloaded = ReadFile(dir_.Join("agent.err")).find("configuration reloaded") != std::string::npos;
+    if (!reloaded) absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(reloaded);
+  AppendFile(logs + "/app.log", "second line\n");
+  ASSERT_TRUE(loki_.WaitForEntries(2, absl::Seconds(20)));
+  EXPECT_EQ(Stop(), 0);
+  std::map<std::string, std::string> source_of;
+  for (const auto& st : loki_.Streams()) {
+    for (const auto& e : st.entries) source_of[e.line] = st.label_map.at("source");
+  }
+  EXPECT_EQ(source_of,
+            (std::map<std::string, std::string>{{"first line", "git1"}, {"second line", "git2"}}));
+  EXPECT_EQ(loki_.total_entries(), 2u) << "nothing read twice across the reload";
+}
+
 TEST_F(RunE2eTest, EchoPrintsEntries) {
   std::string logs = dir_.Join("logs");
   std::filesystem::create_directories(logs);

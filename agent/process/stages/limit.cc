@@ -183,8 +183,7 @@ class LimitStage final : public Stage {
     ++by_label_series_;
     MetricLabels labels;
     if (!component_id_.empty()) {
-      labels.emplace_back("component_id", component_id_);
-      labels.emplace_back("component_path", "/");
+      labels = ComponentLabels(component_id_);
     }
     labels.emplace_back("label_name", cfg_.by_label_name);
     labels.emplace_back("label_value", value);

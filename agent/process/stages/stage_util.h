@@ -65,7 +65,7 @@ inline const std::string* ResolveSource(const ProcessEntry& e, const std::string
 inline Counter* ComponentCounter(const StageContext& ctx, std::string_view name,
                                  std::string_view help, MetricLabels extra = {}) {
   if (ctx.metrics == nullptr) return nullptr;
-  MetricLabels labels{{"component_id", ctx.component_id}};
+  MetricLabels labels{{"component_id", SplitComponentId(ctx.component_id).first}};
   for (auto& l : extra) labels.push_back(std::move(l));
   return ctx.metrics->GetCounter(name, help, labels);
 }
