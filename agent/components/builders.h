@@ -25,6 +25,8 @@ std::unique_ptr<Component> BuildLokiRelabel(const config::Component&, const conf
                                             ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiWrite(const config::Component&, const config::Block&,
                                           ComponentEnv&, config::Diags*);
+std::unique_ptr<Component> BuildOtelcolExporterLoki(const config::Component&, const config::Block&,
+                                                    ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiEcho(const config::Component&, const config::Block&,
                                          ComponentEnv&, config::Diags*);
 

@@ -28,6 +28,7 @@ bool ComponentEnv::Receivers(config::Decoder& d, std::vector<LogsNode*>* out,
                              std::vector<std::string>* ids, const char* attr) {
   std::vector<config::Capsule> caps;
   const bool required = std::string_view(attr) == "forward_to";
+  if (!required && d.Get(attr) == nullptr) return true;  // absent: no receivers
   if (!d.Capsules(attr, kReceiverType, &caps,
                   required ? config::Required::kYes : config::Required::kNo)) {
     return false;

@@ -35,6 +35,10 @@
 
 namespace sluice {
 
+namespace otlp {
+class LogsConsumer;
+}
+
 class Component {
  public:
   explicit Component(std::string id) : id_(std::move(id)) {}
@@ -78,6 +82,8 @@ struct ComponentEnv {
   size_t budget = 0;
   // Receivers (loki.LogsReceiver capsules) by component id.
   absl::flat_hash_map<std::string, LogsNode*> receivers;
+  // OTLP log consumers (otelcol.Consumer capsules: an exporter's `input`) by component id.
+  absl::flat_hash_map<std::string, otlp::LogsConsumer*> otlp_consumers;
   // Sources registered so far (each takes the next range of file ids).
   uint32_t sources = 0;
   // A component's exports changed after the load: re-evaluate its dependents. Tail thread.
@@ -105,6 +111,7 @@ const std::vector<ComponentType>& ComponentTypes();
 
 // Exports shared by several components.
 inline constexpr char kReceiverType[] = "loki.LogsReceiver";
+inline constexpr char kOtelcolConsumerType[] = "otelcol.Consumer";
 config::Value TargetsToValue(const std::vector<LabelSet>& targets);
 config::Value ReceiverValue(const std::string& id);
 

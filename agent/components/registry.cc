@@ -15,6 +15,7 @@ const std::vector<ComponentType>& ComponentTypes() {
       {"loki.relabel", &BuildLokiRelabel},
       {"loki.write", &BuildLokiWrite},
       {"loki.echo", &BuildLokiEcho},
+      {"otelcol.exporter.loki", &BuildOtelcolExporterLoki},
   };
   return kTypes;
 }

@@ -43,6 +43,35 @@ Span NameSpan(const std::string& file, const BlockStmt& b) {
 
 bool IsImport(const std::string& name) { return absl::StartsWith(name, "import."); }
 
+// Alloy's message for a name it does not know; for one of Alloy's own namespaces, what sluice
+// does not run and why.
+std::string UnknownComponent(const std::string& name) {
+  static constexpr const char* kOther[] = {"prometheus.",
+                                           "otelcol.",
+                                           "pyroscope.",
+                                           "beyla.",
+                                           "faro.",
+                                           "mimir.",
+                                           "database_observability.",
+                                           "tempo.",
+                                           "discovery.",
+                                           "remote.",
+                                           "local.",
+                                           "loki."};
+  for (const char* ns : kOther) {
+    if (!absl::StartsWith(name, ns)) continue;
+    std::string_view n(ns);
+    if (n == "discovery." || n == "remote." || n == "local." || n == "loki.") {
+      return absl::StrCat("component ", GoQuote(name), " is not supported by sluice");
+    }
+    return absl::StrCat("component ", GoQuote(name),
+                        " is not supported by sluice: it ships logs; metrics, traces and "
+                        "profiles components (and otelcol.* other than otelcol.exporter.loki) "
+                        "are not run");
+  }
+  return absl::StrCat("cannot find the definition of component name ", GoQuote(name));
+}
+
 }  // namespace
 
 // Walks bodies and adds nodes. One per Build.
@@ -194,8 +223,7 @@ struct Module::Expander {
             continue;
           }
           if (!registry.components.contains(name)) {
-            Fail(NameSpan(file, b),
-                 absl::StrCat("cannot find the definition of component name ", GoQuote(name)));
+            Fail(NameSpan(file, b), UnknownComponent(name));
             continue;
           }
           if (b.label.empty()) {

@@ -168,7 +168,10 @@ std::unique_ptr<Runtime> Runtime::Load(const RuntimeOptions& options, MetricsReg
       options.config_text.empty()
           ? config::Module::Load(options.config_path, registry, &diags)
           : config::Module::Parse(options.config_path, options.config_text, registry, &diags);
-  if (impl->module.has_value() && diags.ok()) impl->Build(&diags);
+  if (impl->module.has_value() && diags.ok() && !impl->Build(&diags) && diags.ok()) {
+    // A builder that failed must say why; this is the net under one that did not.
+    diags.Add(config::Span{options.config_path, {}, {}}, "building the components failed");
+  }
   if (!diags.ok()) {
     std::map<std::string, std::string> none;
     const auto& sources = impl->module.has_value() ? impl->module->sources() : none;

@@ -58,6 +58,9 @@ const std::map<std::string, std::string>& Snippets() {
        "loki.write \"t\" {\n  endpoint {\n    url = \"http://127.0.0.1:1/loki/api/v1/push\"\n"
        "  }\n  external_labels = {cluster = \"c1\"}\n}\n"},
       {"loki.echo", "loki.echo \"t\" {}\n"},
+      {"otelcol.exporter.loki",
+       std::string(kEcho) +
+           "otelcol.exporter.loki \"t\" {\n  forward_to = [loki.echo.out.receiver]\n}\n"},
   };
   return *m;
 }
@@ -113,8 +116,8 @@ TEST_F(RegistryTest, AnUnknownComponentIsAnErrorNamingItWithItsPosition) {
   std::unique_ptr<Runtime> rt =
       Load("loki.echo \"out\" {}\n\n  loki.source.journal \"j\" {\n  }\n", &error);
   EXPECT_EQ(rt, nullptr);
-  EXPECT_NE(error.find("cfg.alloy:3:3: cannot find the definition of component name "
-                       "\"loki.source.journal\""),
+  EXPECT_NE(error.find("cfg.alloy:3:3: component \"loki.source.journal\" is not supported by "
+                       "sluice"),
             std::string::npos)
       << error;
 }
