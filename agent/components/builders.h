@@ -27,6 +27,14 @@ std::unique_ptr<Component> BuildLokiWrite(const config::Component&, const config
                                           ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildOtelcolExporterLoki(const config::Component&, const config::Block&,
                                                     ComponentEnv&, config::Diags*);
+std::unique_ptr<Component> BuildRemoteKubernetesSecret(const config::Component&,
+                                                       const config::Block&, ComponentEnv&,
+                                                       config::Diags*);
+std::unique_ptr<Component> BuildRemoteKubernetesConfigMap(const config::Component&,
+                                                          const config::Block&, ComponentEnv&,
+                                                          config::Diags*);
+std::unique_ptr<Component> BuildLocalFile(const config::Component&, const config::Block&,
+                                          ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiEcho(const config::Component&, const config::Block&,
                                          ComponentEnv&, config::Diags*);
 

@@ -60,6 +60,11 @@ class Component {
   // Last step (tail thread): every acknowledgement is in; save state (positions).
   virtual void Finish() {}
 
+  // Whether Update applies changed arguments in place. A component that cannot (a writer's
+  // endpoints, a process's stages) makes the Runtime ask for a reload when its evaluated
+  // arguments change after the load (a rotated secret, a module's new export).
+  virtual bool UpdatesInPlace() const { return true; }
+
   // Failing in itself (a restart could help), or nullopt. Any thread.
   virtual std::optional<std::string> Unhealthy() const { return std::nullopt; }
   // Its remote side fails (reported, a restart would not help). Any thread.

@@ -7,6 +7,7 @@ namespace sluice {
 const std::vector<ComponentType>& ComponentTypes() {
   static const std::vector<ComponentType> kTypes = {
       {"local.file_match", &BuildLocalFileMatch},
+      {"local.file", &BuildLocalFile},
       {"discovery.relabel", &BuildDiscoveryRelabel},
       {"discovery.kubelet", &BuildDiscoveryKubelet},
       {"discovery.kubernetes", &BuildDiscoveryKubernetes},
@@ -16,6 +17,8 @@ const std::vector<ComponentType>& ComponentTypes() {
       {"loki.write", &BuildLokiWrite},
       {"loki.echo", &BuildLokiEcho},
       {"otelcol.exporter.loki", &BuildOtelcolExporterLoki},
+      {"remote.kubernetes.secret", &BuildRemoteKubernetesSecret},
+      {"remote.kubernetes.configmap", &BuildRemoteKubernetesConfigMap},
   };
   return kTypes;
 }

@@ -38,4 +38,23 @@ struct Block {
   Body body;
 };
 
+// Same names, labels and values, in the same order (spans and source text aside): whether a
+// component re-evaluated would get anything new.
+inline bool SameValues(const Block& a, const Block& b) {
+  if (a.name != b.name || a.label != b.label || a.body.attrs.size() != b.body.attrs.size() ||
+      a.body.blocks.size() != b.body.blocks.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.body.attrs.size(); ++i) {
+    if (a.body.attrs[i].name != b.body.attrs[i].name ||
+        !(a.body.attrs[i].value == b.body.attrs[i].value)) {
+      return false;
+    }
+  }
+  for (size_t i = 0; i < a.body.blocks.size(); ++i) {
+    if (!SameValues(a.body.blocks[i], b.body.blocks[i])) return false;
+  }
+  return true;
+}
+
 }  // namespace sluice::config

@@ -85,6 +85,16 @@ bool Decoder::String(std::string_view name, std::string* out, Required required)
   return true;
 }
 
+bool Decoder::Secret(std::string_view name, std::string* out, Required required) {
+  const Attr* a = Get(name, required);
+  if (a == nullptr) return false;
+  if (a->value.is_secret()) {
+    *out = a->value.as_capsule().id;
+    return true;
+  }
+  return String(name, out, required);
+}
+
 bool Decoder::Bool(std::string_view name, bool* out, Required required) {
   const Attr* a = TypedAttr(name, Value::Kind::kBool, required);
   if (a == nullptr) return false;

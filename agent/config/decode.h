@@ -38,6 +38,8 @@ class Decoder {
   const Attr* Get(std::string_view name, Required required = Required::kNo);
 
   bool String(std::string_view name, std::string* out, Required required = Required::kNo);
+  // An attribute of Alloy's secret type: a string or a secret.
+  bool Secret(std::string_view name, std::string* out, Required required = Required::kNo);
   bool Bool(std::string_view name, bool* out, Required required = Required::kNo);
   bool Int(std::string_view name, int64_t* out, Required required = Required::kNo);
   bool Float(std::string_view name, double* out, Required required = Required::kNo);

@@ -487,7 +487,7 @@ const Module::Defs* Module::Expander::LoadImport(const BlockStmt& b, const std::
     module_path = IsDirectory(li.filename) ? li.filename : DirOf(li.filename);
   } else if (kind == "string") {
     std::string content;
-    d.String("content", &content, Required::kYes);
+    d.Secret("content", &content, Required::kYes);
     if (!d.Finish()) {
       error = true;
       return nullptr;

@@ -543,8 +543,16 @@ std::map<std::string, Value, std::less<>> BuildStdlib() {
     const char* v = std::getenv(s[0].c_str());
     return Value::String(v ? v : "");
   });
-  Value nonsensitive =
-      StringFn<1>([](const auto& s) -> absl::StatusOr<Value> { return Value::String(s[0]); });
+  // A secret's text, or a string as is (Alloy converts a string to the secret it takes).
+  Value nonsensitive = Value::MakeFunction([](const Args& a) -> absl::StatusOr<Value> {
+    if (a.size() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("expected 1 argument, got ", a.size()));
+    }
+    if (a[0].is_secret()) return Value::String(a[0].as_capsule().id);
+    if (a[0].kind() == Value::Kind::kString) return a[0];
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected secret or string, got ", Av(a[0].TypeName())));
+  });
   Value concat = Value::MakeFunction(Concat);
   Value json_decode = Value::MakeFunction(FromJson);
   Value base64_decode = Value::MakeFunction([](const Args& a) { return Base64Decode(a, false); });

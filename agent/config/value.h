@@ -26,7 +26,10 @@ using Array = std::vector<Value>;
 using Object = std::map<std::string, Value, std::less<>>;
 
 // An opaque handle: `type` names it in errors ("loki.LogsReceiver"), `id` is the component that
-// exported it ("loki.write.default").
+// exported it ("loki.write.default"). A secret (Alloy's alloytypes.Secret, itself a capsule) is
+// the capsule of type kSecretType whose id is the value: never printed (messages show the
+// type), accepted only where Alloy accepts a secret, made a string by convert.nonsensitive.
+inline constexpr char kSecretType[] = "secret";
 struct Capsule {
   std::string type;
   std::string id;
@@ -51,6 +54,8 @@ class Value {
   static Value MakeObject(Object v);
   static Value MakeFunction(Function f);
   static Value MakeCapsule(Capsule c);
+  static Value Secret(std::string s) { return MakeCapsule({kSecretType, std::move(s)}); }
+  bool is_secret() const { return kind() == Kind::kCapsule && as_capsule().type == kSecretType; }
 
   Kind kind() const;
   bool is_null() const { return kind() == Kind::kNull; }

@@ -45,6 +45,8 @@ struct Runtime::Impl {
   // In dependency order (module->Order()); a component's index in it by id.
   std::vector<std::unique_ptr<Component>> components;
   absl::flat_hash_map<std::string, Component*> by_id;
+  // The arguments each component was last built or updated with.
+  absl::flat_hash_map<std::string, config::Block> last_args;
   std::thread tail_thread;
   std::atomic<bool> started{false};
   // Monotonic time of the event loop's last heartbeat (every second), for /-/healthy.
@@ -98,6 +100,7 @@ bool Runtime::Impl::Build(config::Diags* diags) {
     }
     std::unique_ptr<Component> built = type->build(*c, b, env, diags);
     if (built == nullptr) return false;
+    last_args[c->id] = std::move(b);
     by_id[c->id] = built.get();
     components.push_back(std::move(built));
   }
@@ -121,7 +124,22 @@ void Runtime::Impl::Propagate(const std::string& id) {
     if (it == by_id.end()) continue;
     config::Block b;
     config::Diags diags;
-    if (!module->Evaluate(*c, &b, &diags) || !it->second->Update(b, &diags)) {
+    if (module->Evaluate(*c, &b, &diags)) {
+      config::Block& last = last_args[c->id];
+      if (config::SameValues(last, b)) continue;  // nothing it uses changed
+      if (!it->second->UpdatesInPlace()) {
+        last = b;
+        LogInfo("runtime", "a component's arguments changed; reloading to apply them",
+                {{"component", c->id}});
+        if (options.request_reload) options.request_reload();
+        continue;
+      }
+      if (it->second->Update(b, &diags)) {
+        last = std::move(b);
+        continue;
+      }
+    }
+    {
       LogWarn("runtime", "re-evaluating a component failed; it keeps its last arguments",
               {{"component", c->id},
                {"error", diags.list().empty() ? "invalid arguments"

@@ -15,6 +15,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -53,6 +54,9 @@ struct RuntimeOptions {
   std::string pods_dir = "/var/log/pods";
   absl::Duration unknown_pod_wait = absl::Seconds(10);
   absl::Duration pod_grace_period = absl::Minutes(1);
+  // Called (on the tail thread) when a component that cannot update in place got new
+  // arguments: the owner reloads the configuration from another thread. Unset: logged only.
+  std::function<void()> request_reload;
 };
 
 class Runtime {

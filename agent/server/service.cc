@@ -18,6 +18,15 @@ AgentService::AgentService(RuntimeOptions options, MetricsRegistry* metrics)
     : options_(std::move(options)), metrics_(metrics), load_metrics_(metrics) {
   reloads_ = metrics->GetCounter("sluice_config_reloads_total",
                                  "Configuration reloads that replaced the running graph.");
+  // From the tail thread: the reload itself runs on the poller thread (it drains the graph
+  // whose thread asked).
+  options_.request_reload = [this] {
+    {
+      std::lock_guard<std::mutex> lock(poll_mu_);
+      reload_requested_ = true;
+    }
+    poll_cv_.notify_all();
+  };
 }
 
 AgentService::~AgentService() { Shutdown(); }
@@ -27,7 +36,14 @@ void AgentService::PollImports() {
   while (!stopping_) {
     poll_cv_.wait_for(lock, std::chrono::seconds(1));
     if (stopping_) break;
+    const bool requested = reload_requested_;
+    reload_requested_ = false;
     lock.unlock();
+    if (requested) {
+      (void)Reload();
+      lock.lock();
+      continue;
+    }
     std::shared_ptr<Runtime> rt;
     {
       std::lock_guard<std::mutex> l(mu_);

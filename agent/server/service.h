@@ -56,7 +56,8 @@ class AgentService {
   // alloy_config_hash; "" when it cannot be read.
   std::string ConfigHash() const;
 
-  // Reads imported modules again at their poll_frequency; reloads when one changed.
+  // Reads imported modules again at their poll_frequency; reloads when one changed or a
+  // component asked for it (RuntimeOptions::request_reload).
   void PollImports();
 
   RuntimeOptions options_;
@@ -64,9 +65,10 @@ class AgentService {
   std::thread poller_;
   std::mutex poll_mu_;
   std::condition_variable poll_cv_;
-  bool stopping_ = false;  // guarded by poll_mu_
-  std::mutex reload_mu_;   // one Start/Reload/Shutdown at a time
-  mutable std::mutex mu_;  // guards runtime_ (swapped by reloads, read by handlers)
+  bool stopping_ = false;          // guarded by poll_mu_
+  bool reload_requested_ = false;  // guarded by poll_mu_: a component's arguments changed
+  std::mutex reload_mu_;           // one Start/Reload/Shutdown at a time
+  mutable std::mutex mu_;          // guards runtime_ (swapped by reloads, read by handlers)
   std::shared_ptr<Runtime> runtime_;
   bool running_ = false;
   size_t aborted_bytes_ = 0;

@@ -272,7 +272,7 @@ void DecodeTls(const Block& block, config::Diags* diags, TlsConfig* out) {
   d.String("ca_file", &out->ca_file);
   d.String("cert_pem", &out->cert_pem);
   d.String("cert_file", &out->cert_file);
-  d.String("key_pem", &out->key_pem);
+  d.Secret("key_pem", &out->key_pem);
   d.String("key_file", &out->key_file);
   d.String("server_name", &out->server_name);
   d.Bool("insecure_skip_verify", &out->insecure_skip_verify);
@@ -316,7 +316,7 @@ void DecodeTls(const Block& block, config::Diags* diags, TlsConfig* out) {
 void DecodeBasicAuth(const Block& block, config::Diags* diags, BasicAuthConfig* out) {
   Decoder d(block, diags);
   d.String("username", &out->username);
-  d.String("password", &out->password);
+  d.Secret("password", &out->password);
   d.String("password_file", &out->password_file);
   d.Finish();
   if (!out->password.empty() && !out->password_file.empty()) {
@@ -328,7 +328,7 @@ void DecodeAuthorization(const Block& block, config::Diags* diags, Authorization
   Decoder d(block, diags);
   std::string type;
   d.String("type", &type);
-  d.String("credentials", &out->credentials);
+  d.Secret("credentials", &out->credentials);
   d.String("credentials_file", &out->credentials_file);
   d.Finish();
   if (!out->credentials.empty() && !out->credentials_file.empty()) {
@@ -349,7 +349,7 @@ bool DecodeOAuth2(const Block& block, config::Diags* diags, OAuth2Config* out) {
   const size_t before = diags->list().size();
   Decoder d(block, diags);
   d.String("client_id", &out->client_id);
-  d.String("client_secret", &out->client_secret);
+  d.Secret("client_secret", &out->client_secret);
   d.String("client_secret_file", &out->client_secret_file);
   d.StringList("scopes", &out->scopes);
   d.String("token_url", &out->token_url);
@@ -485,7 +485,7 @@ std::optional<std::string> DecodeHttpClientConfig(Decoder& d, HttpClientConfig* 
   d.Bool("enable_http2", &out->enable_http2);
   std::string bearer_token;
   std::string bearer_token_file;
-  d.String("bearer_token", &bearer_token);
+  d.Secret("bearer_token", &bearer_token);
   d.String("bearer_token_file", &bearer_token_file);
   std::optional<std::string> proxy_error = DecodeProxy(d, &out->proxy);
 

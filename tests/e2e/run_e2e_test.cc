@@ -554,6 +554,119 @@ loki.write "default" {
   EXPECT_EQ(loki_.total_entries(), 2u) << "nothing read twice across the reload";
 }
 
+// A Loki destination as the k8s-monitoring chart renders it: credentials and tenant from a
+// Secret (remote.kubernetes.secret; the password stays a secret, the rest goes through
+// convert.nonsensitive), an otelcol.exporter.loki nothing feeds, a label from a ConfigMap and a
+// header from a local.file. A rotated password is read at the next poll and applied by a reload,
+// without losing or repeating a line.
+TEST_F(RunE2eTest, DestinationCredentialsFromSecretConfigMapAndLocalFile) {
+  testing::FakeKube kube;
+  ASSERT_TRUE(kube.Start().ok());
+  kube.SetData("secrets", "monitoring", "loki-k8s-monitoring",
+               {{"host", loki_.push_url()},
+                {"username", "u1"},
+                {"password", "s3cr3t-one"},
+                {"tenantId", "team-a"}});
+  kube.SetData("configmaps", "monitoring", "cluster-info", {{"name", "homelab"}});
+  std::string header_file = dir_.Join("header.txt");
+  WriteFile(header_file, "from-file");
+  std::string logs = dir_.Join("logs");
+  WriteFile(logs + "/app.log", "line one\n");
+  std::string config = dir_.Join("config.alloy");
+  WriteFile(config, absl::StrCat(R"(local.file_match "logs" {
+  path_targets = [{"__path__" = ")",
+                                 logs, R"(/*.log", "job" = "app"}]
+}
+loki.source.file "logs" {
+  targets    = local.file_match.logs.targets
+  forward_to = [loki.write.loki.receiver]
+}
+// Destination: loki (loki)
+otelcol.exporter.loki "loki" {
+  forward_to = [loki.write.loki.receiver]
+}
+local.file "header" {
+  filename  = ")",
+                                 header_file, R"("
+  is_secret = false
+}
+loki.write "loki" {
+  endpoint {
+    url       = convert.nonsensitive(remote.kubernetes.secret.loki.data["host"])
+    tenant_id = convert.nonsensitive(remote.kubernetes.secret.loki.data["tenantId"])
+    headers   = { "X-From-File" = local.file.header.content }
+    basic_auth {
+      username = convert.nonsensitive(remote.kubernetes.secret.loki.data["username"])
+      password = remote.kubernetes.secret.loki.data["password"]
+    }
+    batch_wait = "100ms"
+    tls_config {
+      insecure_skip_verify = false
+    }
+  }
+  external_labels = {
+    cluster = remote.kubernetes.configmap.cluster.data["name"],
+  }
+}
+remote.kubernetes.secret "loki" {
+  name      = "loki-k8s-monitoring"
+  namespace = "monitoring"
+  poll_frequency = "1s"
+  client {
+    api_server = ")",
+                                 kube.base_url(), R"("
+  }
+}
+remote.kubernetes.configmap "cluster" {
+  name      = "cluster-info"
+  namespace = "monitoring"
+  client {
+    api_server = ")",
+                                 kube.base_url(), R"("
+  }
+}
+)"));
+  Run(config);
+  ASSERT_TRUE(loki_.WaitForEntries(1, absl::Seconds(20)));
+  auto streams = loki_.Streams();
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams[0].tenant, "team-a");
+  EXPECT_EQ(streams[0].label_map.at("cluster"), "homelab");
+  auto requests = loki_.Requests();
+  ASSERT_FALSE(requests.empty());
+  EXPECT_EQ(requests.back().authorization, "Basic dTE6czNjcjN0LW9uZQ==");  // u1:s3cr3t-one
+  bool header = false;
+  for (const auto& [k, v] : requests.back().headers)
+    header |= k == "X-From-File" && v == "from-file";
+  EXPECT_TRUE(header);
+
+  // The password rotates: the next poll sees it, the writer is rebuilt by a reload.
+  kube.SetData("secrets", "monitoring", "loki-k8s-monitoring",
+               {{"host", loki_.push_url()},
+                {"username", "u1"},
+                {"password", "s3cr3t-two"},
+                {"tenantId", "team-a"}});
+  bool reloaded = false;
+  for (int i = 0; i < 300 && !reloaded; ++i) {
+    reloaded = ReadFile(dir_.Join("agent.err")).find("configuration reloaded") != std::string::npos;
+    if (!reloaded) absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(reloaded);
+  AppendFile(logs + "/app.log", "line two\n");
+  ASSERT_TRUE(loki_.WaitForEntries(2, absl::Seconds(20)));
+  EXPECT_EQ(Stop(), 0);
+  EXPECT_EQ(loki_.Requests().back().authorization, "Basic dTE6czNjcjN0LXR3bw==");  // u1:s3cr3t-two
+  EXPECT_EQ(loki_.total_entries(), 2u);
+  std::string err = ReadFile(dir_.Join("agent.err"));
+  EXPECT_EQ(err.find("s3cr3t"), std::string::npos) << "secret values are never logged";
+  kube.Stop();
+
+  // An unreachable secret fails the load and says which.
+  std::string out;
+  EXPECT_EQ(RunToEnd({SLUICE_BINARY, "validate", config}, &out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("reading secret monitoring/loki-k8s-monitoring"));
+}
+
 TEST_F(RunE2eTest, EchoPrintsEntries) {
   std::string logs = dir_.Join("logs");
   std::filesystem::create_directories(logs);

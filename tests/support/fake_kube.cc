@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -722,6 +723,12 @@ class FakeKube::Impl {
     nodes_.clear();
     for (auto& n : nodes) nodes_[n.name] = std::move(n);
   }
+  // kind: "secrets" (values base64-encoded in the answer) or "configmaps".
+  void SetData(const std::string& kind, const std::string& ns, const std::string& name,
+               std::map<std::string, std::string> data) {
+    std::lock_guard l(mu_);
+    data_[{kind, ns, name}] = std::move(data);
+  }
   void SetNamespaces(std::vector<FakeNamespace> namespaces) {
     std::lock_guard l(mu_);
     namespaces_.clear();
@@ -891,6 +898,8 @@ class FakeKube::Impl {
   std::map<PodKey, FakePod> pods_;
   std::map<std::string, FakeNode> nodes_;
   std::map<std::string, FakeNamespace> namespaces_;
+  std::map<std::tuple<std::string, std::string, std::string>, std::map<std::string, std::string>>
+      data_;
   // Faults.
   int fail_remaining_ = 0;
   int fail_status_ = 500;
@@ -1101,6 +1110,24 @@ FakeKube::Impl::Answer FakeKube::Impl::Route(const http::request<http::string_bo
     a.body = PodJson(it->second);
     return a;
   }
+  if (parts.size() == 6 && parts[2] == "namespaces" &&
+      (parts[4] == "secrets" || parts[4] == "configmaps")) {
+    auto it = data_.find({parts[4], parts[3], parts[5]});
+    if (it == data_.end()) {
+      return fail(404, absl::StrCat(parts[4], " \"", parts[5], "\" not found"));
+    }
+    std::string body = absl::StrCat("{\"kind\":\"", parts[4] == "secrets" ? "Secret" : "ConfigMap",
+                                    "\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"", parts[5],
+                                    "\",\"namespace\":\"", parts[3], "\"},\"data\":{");
+    bool first = true;
+    for (const auto& [k, v] : it->second) {
+      absl::StrAppend(&body, first ? "" : ",", "\"", k, "\":\"",
+                      parts[4] == "secrets" ? absl::Base64Escape(v) : v, "\"");
+      first = false;
+    }
+    a.body = body + "}}";
+    return a;
+  }
   if (parts.size() == 4 && parts[2] == "nodes") {
     auto it = nodes_.find(parts[3]);
     if (it == nodes_.end()) return fail(404, absl::StrCat("nodes \"", parts[3], "\" not found"));
@@ -1232,6 +1259,10 @@ std::vector<FakePod> FakeKube::Pods() const { return impl_->Pods(); }
 int64_t FakeKube::resource_version() const { return impl_->resource_version(); }
 void FakeKube::CompactHistory() { impl_->CompactHistory(); }
 void FakeKube::SetNodes(std::vector<FakeNode> nodes) { impl_->SetNodes(std::move(nodes)); }
+void FakeKube::SetData(const std::string& kind, const std::string& ns, const std::string& name,
+                       std::map<std::string, std::string> data) {
+  impl_->SetData(kind, ns, name, std::move(data));
+}
 void FakeKube::SetNamespaces(std::vector<FakeNamespace> namespaces) {
   impl_->SetNamespaces(std::move(namespaces));
 }

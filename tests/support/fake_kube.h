@@ -199,6 +199,10 @@ class FakeKube {
   void CompactHistory();
   void SetNodes(std::vector<FakeNode> nodes);
   void SetNamespaces(std::vector<FakeNamespace> namespaces);
+  // A Secret ("secrets": values are base64-encoded in the answer, as the API server does) or a
+  // ConfigMap ("configmaps"), served at /api/v1/namespaces/<ns>/<kind>/<name>.
+  void SetData(const std::string& kind, const std::string& ns, const std::string& name,
+               std::map<std::string, std::string> data);
 
   // --- Auth. "" = none required. Takes effect for the next request (token rotation tests).
   void SetBearerToken(std::string token);

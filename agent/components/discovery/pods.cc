@@ -29,6 +29,7 @@ class PodsComponent final : public Component {
   // Its arguments name no other component's exports in practice; a change of them (a
   // re-evaluation with other values) takes effect at the next reload.
   bool Update(const config::Block&, config::Diags*) override { return true; }
+  bool UpdatesInPlace() const override { return false; }
   absl::Status Start() override {
     discovery_->Start();
     return absl::OkStatus();

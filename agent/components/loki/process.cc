@@ -13,6 +13,7 @@ class LokiProcess final : public Component {
       : Component(std::move(id)), node_(std::move(node)) {}
   // Stages and receivers change at a reload only.
   bool Update(const config::Block&, config::Diags*) override { return true; }
+  bool UpdatesInPlace() const override { return false; }
 
  private:
   std::unique_ptr<ProcessNode> node_;

@@ -14,6 +14,7 @@ class LokiRelabel final : public Component {
       : Component(std::move(id)), node_(std::move(node)) {}
   // Rules and receivers change at a reload only.
   bool Update(const config::Block&, config::Diags*) override { return true; }
+  bool UpdatesInPlace() const override { return false; }
 
  private:
   std::unique_ptr<RelabelNode> node_;

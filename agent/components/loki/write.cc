@@ -19,6 +19,7 @@ class WriteComponent final : public Component {
       : Component(std::move(id)), node_(std::move(node)) {}
   // Endpoints change at a reload only.
   bool Update(const config::Block&, config::Diags*) override { return true; }
+  bool UpdatesInPlace() const override { return false; }
   absl::Status Start() override {
     node_->Start();
     return absl::OkStatus();

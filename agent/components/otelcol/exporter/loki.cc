@@ -27,6 +27,7 @@ class OtelcolExporterLoki final : public Component, public otlp::LogsConsumer {
   }
 
   bool Update(const config::Block&, config::Diags*) override { return true; }
+  bool UpdatesInPlace() const override { return false; }
 
   void ConsumeLogs(const otlp::Logs& logs) override {
     for (const otlp::ResourceLogs& rl : logs) {

@@ -1,0 +1,152 @@
+// local.file: a file's content as an export (`content`, a secret when is_secret = true), read at
+// load (a failure fails the load: `failed to read file: ...`) and again every poll_frequency
+// (Alloy's fsnotify detector also re-reads on that period: a change within it is seen at the
+// next tick here); a change re-evaluates the components that use it. Unreadable later: the last
+// content stays, the component is unhealthy, sluice_local_file_read_errors_total counts it.
+//
+// Built on the loading thread; the poller is its own thread and posts changes to the tail
+// thread. Owned by the Runtime.
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "agent/common/log.h"
+#include "agent/common/strings.h"
+#include "agent/common/thread.h"
+#include "agent/components/component.h"
+
+namespace sluice {
+namespace {
+
+constexpr size_t kMaxFileBytes = 16 << 20;
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
+  }
+  std::string out(kMaxFileBytes + 1, '\0');
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  out.resize(static_cast<size_t>(in.gcount()));
+  if (out.size() > kMaxFileBytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(path, " is larger than ", kMaxFileBytes, " bytes"));
+  }
+  return out;
+}
+
+class LocalFile final : public Component {
+ public:
+  LocalFile(const config::Component& c, ComponentEnv& env, std::string path, bool secret,
+            absl::Duration poll, std::string content)
+      : Component(c.id),
+        env_(&env),
+        path_(std::move(path)),
+        secret_(secret),
+        poll_(poll),
+        content_(std::move(content)) {
+    errors_ = env.metrics->GetCounter("sluice_local_file_read_errors_total",
+                                      "Reads of a local.file that failed.", ComponentLabels(c.id));
+    Export();
+  }
+  ~LocalFile() override { StopReading(); }
+
+  bool Update(const config::Block&, config::Diags*) override { return true; }
+  bool UpdatesInPlace() const override { return false; }
+  absl::Status Start() override {
+    thread_ = StartThread("sluice-localfile", [this] { Poll(); });
+    return absl::OkStatus();
+  }
+  void StopReading() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  std::optional<std::string> Unhealthy() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_.empty()) return std::nullopt;
+    return error_;
+  }
+
+ private:
+  void Export() {
+    config::Object exports;
+    exports["content"] =
+        secret_ ? config::Value::Secret(content_) : config::Value::String(content_);
+    env_->Export(id(), std::move(exports));
+  }
+
+  void Poll() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      if (cv_.wait_for(lock, absl::ToChronoMilliseconds(poll_), [this] { return stop_; })) break;
+      lock.unlock();
+      absl::StatusOr<std::string> got = ReadSmallFile(path_);
+      lock.lock();
+      if (!got.ok()) {
+        errors_->Inc();
+        error_ = absl::StrCat("failed to read file: ", got.status().message());
+        LogWarn("local.file", "read failed; the last content stays",
+                {{"component_id", id()}, {"error", error_}});
+        continue;
+      }
+      error_.clear();
+      boost::asio::post(*env_->io, [this, content = std::move(*got)]() mutable {
+        if (content == content_) return;
+        content_ = std::move(content);
+        Export();
+        env_->exports_changed(id());
+      });
+    }
+  }
+
+  ComponentEnv* env_;
+  std::string path_;
+  bool secret_;
+  absl::Duration poll_;
+  std::string content_;  // tail thread (after Start)
+  Counter* errors_;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::string error_;  // guarded by mu_
+};
+
+}  // namespace
+
+std::unique_ptr<Component> BuildLocalFile(const config::Component& c, const config::Block& args,
+                                          ComponentEnv& env, config::Diags* diags) {
+  config::Decoder d(args, diags);
+  std::string filename, detector = "fsnotify";
+  bool secret = false;
+  absl::Duration poll = absl::Minutes(1);
+  d.String("filename", &filename, config::Required::kYes);
+  d.Bool("is_secret", &secret);
+  d.Duration("poll_frequency", &poll);
+  if (d.String("detector", &detector) && detector != "fsnotify" && detector != "poll") {
+    d.ErrorAt("detector", absl::StrCat("unrecognized detector \"", Av(detector),
+                                       "\", expected fsnotify or poll"));
+  }
+  if (!d.Finish()) return nullptr;
+  if (poll <= absl::ZeroDuration()) {
+    d.ErrorAt("poll_frequency", "poll_frequency must be greater than 0");
+    return nullptr;
+  }
+  absl::StatusOr<std::string> content = ReadSmallFile(filename);
+  if (!content.ok()) {
+    diags->Add(args.span, absl::StrCat("failed to read file: ", content.status().message()));
+    return nullptr;
+  }
+  return std::make_unique<LocalFile>(c, env, filename, secret, poll, std::move(*content));
+}
+
+}  // namespace sluice

@@ -1,0 +1,259 @@
+// remote.kubernetes.secret and remote.kubernetes.configmap: one Secret or ConfigMap read from the
+// API server (GET /api/v1/namespaces/NS/{secrets,configmaps}/NAME), again every
+// poll_frequency; exports `data`: for a secret every value is a secret (base64 decoded; shown
+// only through convert.nonsensitive, never logged), for a config map a string. The first read
+// happens at load, as Alloy's does, and its failure fails the load with the reason; later
+// failures keep the last data (unhealthy, counted, logged without values). A change re-evaluates
+// the components that use it.
+//
+// Built on the loading thread; the poller is its own thread, which posts new data to the tail
+// thread. Owned by the Runtime.
+#include <simdjson.h>
+
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "agent/common/log.h"
+#include "agent/common/strings.h"
+#include "agent/common/thread.h"
+#include "agent/components/component.h"
+#include "agent/components/discovery/pods.h"
+#include "agent/sink/http_client.h"
+#include "agent/sink/loki_sink.h"
+#include "agent/sink/request_auth.h"
+
+namespace sluice {
+namespace {
+
+constexpr size_t kMaxObjectBytes = 4 << 20;  // a Secret is at most 1 MiB in etcd
+
+struct Target {
+  bool secret = false;  // else a config map
+  std::string base_url;
+  std::string ns, name;
+  HttpClientConfig http;
+  absl::Duration timeout = absl::Seconds(15);
+};
+
+// The object's data as key -> value (secrets decoded), or why not.
+absl::StatusOr<std::map<std::string, std::string>> Fetch(const Target& t, HttpClient* client,
+                                                         RequestAuth* auth) {
+  HttpRequest req;
+  req.url = absl::StrCat(t.base_url, "/api/v1/namespaces/", t.ns,
+                         t.secret ? "/secrets/" : "/configmaps/", t.name);
+  req.timeout = t.timeout;
+  req.headers.emplace_back("Accept", "application/json");
+  for (const auto& [k, values] : t.http.http_headers) {
+    for (const std::string& v : values) req.headers.emplace_back(k, v);
+  }
+  if (absl::Status st = auth->Apply(&req.headers); !st.ok()) return st;
+  absl::StatusOr<HttpResponse> resp = client->Get(req, kMaxObjectBytes);
+  if (!resp.ok()) return resp.status();
+  if (resp->status != 200) {
+    return absl::UnavailableError(absl::StrCat(t.secret ? "secret" : "configmap", " \"", t.name,
+                                               "\" in namespace \"", t.ns, "\": HTTP ",
+                                               resp->status));
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(resp->body).get(doc) != simdjson::SUCCESS) {
+    return absl::DataLossError("the API server's answer is not JSON");
+  }
+  std::map<std::string, std::string> out;
+  simdjson::dom::object data;
+  if (doc["data"].get_object().get(data) != simdjson::SUCCESS) return out;  // no data: empty
+  for (auto field : data) {
+    std::string_view v;
+    if (field.value.get_string().get(v) != simdjson::SUCCESS) continue;
+    std::string key(field.key);
+    if (t.secret) {
+      std::string decoded;
+      if (!absl::Base64Unescape(absl::string_view(v.data(), v.size()), &decoded)) {
+        return absl::DataLossError(absl::StrCat("key \"", key, "\" is not base64"));
+      }
+      out[key] = std::move(decoded);
+    } else {
+      out[key] = std::string(v);
+    }
+  }
+  return out;
+}
+
+class RemoteKubernetes final : public Component {
+ public:
+  RemoteKubernetes(const config::Component& c, ComponentEnv& env, Target t, absl::Duration poll,
+                   std::map<std::string, std::string> data)
+      : Component(c.id),
+        env_(&env),
+        target_(std::move(t)),
+        poll_(poll),
+        data_(std::move(data)),
+        client_(std::make_unique<CurlHttpClient>(CurlOptionsFromEndpoint(target_.http))),
+        auth_(target_.http.basic_auth, target_.http.authorization) {
+    MetricLabels l = ComponentLabels(c.id);
+    errors_ = env.metrics->GetCounter("sluice_remote_kubernetes_poll_errors_total",
+                                      "Reads of a Secret or ConfigMap that failed.", l);
+    Export();
+  }
+  ~RemoteKubernetes() override { StopReading(); }
+
+  bool Update(const config::Block&, config::Diags*) override { return true; }
+  bool UpdatesInPlace() const override { return false; }
+
+  absl::Status Start() override {
+    thread_ = StartThread("sluice-remote", [this] { Poll(); });
+    return absl::OkStatus();
+  }
+  void StopReading() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    client_->Cancel();
+    if (thread_.joinable()) thread_.join();
+  }
+  std::optional<std::string> Unhealthy() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_.empty()) return std::nullopt;
+    return error_;
+  }
+
+ private:
+  void Export() {
+    config::Object data;
+    for (const auto& [k, v] : data_) {
+      data[k] = target_.secret ? config::Value::Secret(v) : config::Value::String(v);
+    }
+    config::Object exports;
+    exports["data"] = config::Value::MakeObject(std::move(data));
+    env_->Export(id(), std::move(exports));
+  }
+
+  void Poll() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      if (cv_.wait_for(lock, absl::ToChronoMilliseconds(poll_), [this] { return stop_; })) break;
+      lock.unlock();
+      absl::StatusOr<std::map<std::string, std::string>> got =
+          Fetch(target_, client_.get(), &auth_);
+      lock.lock();
+      if (stop_) break;
+      if (!got.ok()) {
+        errors_->Inc();
+        error_ = std::string(got.status().message());
+        LogWarn(target_.secret ? "remote.kubernetes.secret" : "remote.kubernetes.configmap",
+                "read failed; the last data stays", {{"component_id", id()}, {"error", error_}});
+        continue;
+      }
+      error_.clear();
+      // The data goes to the tail thread, which owns the graph's exports.
+      boost::asio::post(*env_->io, [this, data = std::move(*got)]() mutable {
+        if (data == data_) return;
+        data_ = std::move(data);
+        Export();
+        env_->exports_changed(id());
+      });
+    }
+  }
+
+  ComponentEnv* env_;
+  Target target_;
+  absl::Duration poll_;
+  std::map<std::string, std::string> data_;  // tail thread (after Start)
+  std::unique_ptr<HttpClient> client_;
+  RequestAuth auth_;
+  Counter* errors_;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::string error_;  // guarded by mu_
+};
+
+std::unique_ptr<Component> Build(const config::Component& c, const config::Block& args,
+                                 ComponentEnv& env, config::Diags* diags, bool secret) {
+  config::Decoder d(args, diags);
+  Target t;
+  t.secret = secret;
+  d.String("namespace", &t.ns, config::Required::kYes);
+  d.String("name", &t.name, config::Required::kYes);
+  absl::Duration poll = absl::Minutes(1);
+  d.Duration("poll_frequency", &poll);
+  d.Duration("poll_timeout", &t.timeout);
+  std::string api_server;
+  bool has_api = false;
+  std::optional<std::string> client_error;
+  if (const config::Block* cb = d.OptionalBlock("client")) {
+    config::Decoder cd(*cb, diags);
+    has_api = cd.String("api_server", &api_server);
+    std::string kubeconfig;
+    if (cd.String("kubeconfig_file", &kubeconfig)) {
+      cd.ErrorAt("kubeconfig_file",
+                 "sluice: kubeconfig_file is not supported; use api_server with "
+                 "bearer_token_file and tls_config, or the in-cluster service account");
+    }
+    client_error = DecodeHttpClientConfig(cd, &t.http);
+    if (has_api && !CheckHttpUrl(cd, "api_server", &api_server)) return nullptr;
+    if (!cd.Finish()) return nullptr;
+  }
+  if (!d.Finish()) return nullptr;
+  if (client_error) {
+    diags->Add(args.span, *client_error);
+    return nullptr;
+  }
+  if (poll <= absl::ZeroDuration()) {
+    d.ErrorAt("poll_frequency", "poll_frequency must be greater than 0");
+    return nullptr;
+  }
+  if (has_api) {
+    t.base_url = api_server;
+  } else {
+    std::string host = EnvVar("KUBERNETES_SERVICE_HOST");
+    std::string port = EnvVar("KUBERNETES_SERVICE_PORT");
+    if (host.empty()) {
+      diags->Add(args.span,
+                 "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and "
+                 "KUBERNETES_SERVICE_PORT must be defined");
+      return nullptr;
+    }
+    if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
+    t.base_url = absl::StrCat("https://", host, ":", port.empty() ? "443" : port);
+    HttpClientConfig in_cluster = InClusterHttp();
+    if (!t.http.authorization && !t.http.basic_auth)
+      t.http.authorization = in_cluster.authorization;
+    if (t.http.tls.ca_file.empty() && t.http.tls.ca_pem.empty())
+      t.http.tls.ca_file = in_cluster.tls.ca_file;
+  }
+  // The first read, at load: the components that use the data are evaluated with it.
+  CurlHttpClient client(CurlOptionsFromEndpoint(t.http));
+  RequestAuth auth(t.http.basic_auth, t.http.authorization);
+  absl::StatusOr<std::map<std::string, std::string>> data = Fetch(t, &client, &auth);
+  if (!data.ok()) {
+    diags->Add(args.span, absl::StrCat("reading ", secret ? "secret" : "configmap", " ", t.ns, "/",
+                                       t.name, ": ", data.status().message()));
+    return nullptr;
+  }
+  return std::make_unique<RemoteKubernetes>(c, env, std::move(t), poll, std::move(*data));
+}
+
+}  // namespace
+
+std::unique_ptr<Component> BuildRemoteKubernetesSecret(const config::Component& c,
+                                                       const config::Block& args, ComponentEnv& env,
+                                                       config::Diags* diags) {
+  return Build(c, args, env, diags, /*secret=*/true);
+}
+
+std::unique_ptr<Component> BuildRemoteKubernetesConfigMap(const config::Component& c,
+                                                          const config::Block& args,
+                                                          ComponentEnv& env, config::Diags* diags) {
+  return Build(c, args, env, diags, /*secret=*/false);
+}
+
+}  // namespace sluice
