@@ -290,3 +290,95 @@ TEST(StageErrorsTest, ErrorsPointAtTheAttribute) {
 
 }  // namespace
 }  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+// stage.template as the k8s-monitoring node-logs pipeline uses it (ToUpper on the level) and
+// with .Entry, an empty result deleting the source, a failing template leaving the entry alone.
+TEST(TemplateStageTest, RewritesTheSourceFromATemplate) {
+  StageHarness h = Make(NewTemplateStage, BlockBuilder("stage.template")
+                                              .Attr("source", Str("level"))
+                                              .Attr("template", Str("{{ .Value | ToUpper }}")));
+  ProcessEntry in = Entry("line");
+  in.extracted["level"] = ExtractedValue::String("warn");
+  EXPECT_EQ(X(h.One(std::move(in)), "level"), "WARN");
+  EXPECT_EQ(X(h.One(Entry("no level")), "level"), "<absent>") << "no value: unchanged";
+
+  StageHarness entry = Make(
+      NewTemplateStage, BlockBuilder("stage.template")
+                            .Attr("source", Str("new"))
+                            .Attr("template", Str("{{ if eq .app \"x\" }}{{ .Entry }}{{ end }}")));
+  ProcessEntry a = Entry("the line");
+  a.extracted["app"] = ExtractedValue::String("x");
+  a.extracted["new"] = ExtractedValue::String("old");
+  EXPECT_EQ(X(entry.One(std::move(a)), "new"), "the line");
+  ProcessEntry b = Entry("other");
+  b.extracted["app"] = ExtractedValue::String("y");
+  b.extracted["new"] = ExtractedValue::String("old");
+  EXPECT_EQ(X(entry.One(std::move(b)), "new"), "<absent>") << "an empty result deletes it";
+
+  EXPECT_THAT(
+      BuildErrors(
+          NewTemplateStage,
+          BlockBuilder("stage.template").Attr("source", Str("")).Attr("template", Str("x"))),
+      ElementsAre("template source value is required"));
+  EXPECT_THAT(BuildErrors(NewTemplateStage, BlockBuilder("stage.template")
+                                                .Attr("source", Str("a"))
+                                                .Attr("template", Str("{{ nope . }}"))),
+              ElementsAre(::testing::HasSubstr("function \"nope\" not defined")));
+}
+
+TEST(SamplingStageTest, KeepsAboutTheRateAndCountsTheRest) {
+  StageHarness half = Make(NewSamplingStage, BlockBuilder("stage.sampling").Attr("rate", Num(0.5)));
+  int kept = 0;
+  for (int i = 0; i < 10000; ++i) kept += static_cast<int>(half.Run(Entry("x")).size());
+  EXPECT_GT(kept, 4500);
+  EXPECT_LT(kept, 5500);
+  EXPECT_EQ(half.Counter("loki_process_dropped_lines_total",
+                         {{"component_path", "/"}, {"reason", "sampling_stage"}}),
+            static_cast<uint64_t>(10000 - kept));
+  StageHarness none = Make(NewSamplingStage, BlockBuilder("stage.sampling")
+                                                 .Attr("rate", Num(0))
+                                                 .Attr("drop_counter_reason", Str("sampled")));
+  EXPECT_TRUE(none.Run(Entry("x")).empty());
+  EXPECT_EQ(none.Counter("loki_process_dropped_lines_total",
+                         {{"component_path", "/"}, {"reason", "sampled"}}),
+            1u);
+  StageHarness all = Make(NewSamplingStage, BlockBuilder("stage.sampling").Attr("rate", Num(1)));
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(all.Run(Entry("x")).size(), 1u);
+  EXPECT_THAT(BuildErrors(NewSamplingStage, BlockBuilder("stage.sampling").Attr("rate", Num(1.5))),
+              ElementsAre("sampling stage failed to parse rate,Sampling Rate must be between 0.0 "
+                          "and 1.0, received 1.500000"));
+}
+
+TEST(StructuredMetadataDropStageTest, DropsTheNamedKeys) {
+  StageHarness h =
+      Make(NewStructuredMetadataDropStage, BlockBuilder("stage.structured_metadata_drop")
+                                               .Attr("values", Arr({Str("trace_id"), Str("pod")})));
+  ProcessEntry in = Entry("x");
+  in.structured_metadata = {{"trace_id", "1"}, {"keep", "2"}, {"pod", "3"}};
+  ProcessEntry out = h.One(std::move(in));
+  ASSERT_EQ(out.structured_metadata.size(), 1u);
+  EXPECT_EQ(out.structured_metadata[0].first, "keep");
+}
+
+TEST(LuhnStageTest, RedactsLuhnValidNumbersOfTheMinimumLength) {
+  StageHarness h = Make(NewLuhnStage, BlockBuilder("stage.luhn"));
+  // 4111111111111111 passes the Luhn check, 4111111111111112 does not; 12 digits are too few.
+  EXPECT_EQ(h.One(Entry("card 4111111111111111 ok")).line, "card **REDACTED** ok");
+  EXPECT_EQ(h.One(Entry("card 4111111111111112 ok")).line, "card 4111111111111112 ok");
+  EXPECT_EQ(h.One(Entry("id 411111111111")).line, "id 411111111111");
+  StageHarness src = Make(NewLuhnStage, BlockBuilder("stage.luhn")
+                                            .Attr("source", Str("cc"))
+                                            .Attr("replacement", Str("<cc>"))
+                                            .Attr("min_length", Int(16)));
+  ProcessEntry in = Entry("4111111111111111");
+  in.extracted["cc"] = ExtractedValue::String("x4111111111111111");
+  ProcessEntry out = src.One(std::move(in));
+  EXPECT_EQ(X(out, "cc"), "x<cc>");
+  EXPECT_EQ(out.line, "4111111111111111") << "with a source, the line is left alone";
+}
+
+}  // namespace
+}  // namespace sluice::testing

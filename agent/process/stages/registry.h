@@ -28,37 +28,37 @@
 // Every stage kind of Alloy's loki.process, sorted, one line each: STAGE(kind, factory) for a
 // kind sluice builds (the factory is defined in agent/process/stages/<kind>.cc), ALLOY_ONLY(kind)
 // for one it refuses.
-#define SLUICE_LOKI_PROCESS_STAGES(STAGE, ALLOY_ONLY)      \
-  STAGE("cri", NewCriStage)                                \
-  STAGE("decolorize", NewDecolorizeStage)                  \
-  STAGE("docker", NewDockerStage)                          \
-  STAGE("drop", NewDropStage)                              \
-  ALLOY_ONLY("eventlogmessage")                            \
-  ALLOY_ONLY("geoip")                                      \
-  STAGE("json", NewJsonStage)                              \
-  STAGE("label_drop", NewLabelDropStage)                   \
-  STAGE("label_keep", NewLabelKeepStage)                   \
-  STAGE("labels", NewLabelsStage)                          \
-  STAGE("limit", NewLimitStage)                            \
-  STAGE("logfmt", NewLogfmtStage)                          \
-  ALLOY_ONLY("luhn")                                       \
-  STAGE("match", NewMatchStage)                            \
-  ALLOY_ONLY("metrics")                                    \
-  STAGE("multiline", NewMultilineStage)                    \
-  STAGE("output", NewOutputStage)                          \
-  STAGE("pack", NewPackStage)                              \
-  ALLOY_ONLY("pattern")                                    \
-  STAGE("regex", NewRegexStage)                            \
-  STAGE("replace", NewReplaceStage)                        \
-  ALLOY_ONLY("sampling")                                   \
-  ALLOY_ONLY("split_json")                                 \
-  STAGE("static_labels", NewStaticLabelsStage)             \
-  STAGE("structured_metadata", NewStructuredMetadataStage) \
-  ALLOY_ONLY("structured_metadata_drop")                   \
-  ALLOY_ONLY("template")                                   \
-  STAGE("tenant", NewTenantStage)                          \
-  STAGE("timestamp", NewTimestampStage)                    \
-  STAGE("truncate", NewTruncateStage)                      \
+#define SLUICE_LOKI_PROCESS_STAGES(STAGE, ALLOY_ONLY)               \
+  STAGE("cri", NewCriStage)                                         \
+  STAGE("decolorize", NewDecolorizeStage)                           \
+  STAGE("docker", NewDockerStage)                                   \
+  STAGE("drop", NewDropStage)                                       \
+  ALLOY_ONLY("eventlogmessage")                                     \
+  ALLOY_ONLY("geoip")                                               \
+  STAGE("json", NewJsonStage)                                       \
+  STAGE("label_drop", NewLabelDropStage)                            \
+  STAGE("label_keep", NewLabelKeepStage)                            \
+  STAGE("labels", NewLabelsStage)                                   \
+  STAGE("limit", NewLimitStage)                                     \
+  STAGE("logfmt", NewLogfmtStage)                                   \
+  STAGE("luhn", NewLuhnStage)                                       \
+  STAGE("match", NewMatchStage)                                     \
+  ALLOY_ONLY("metrics")                                             \
+  STAGE("multiline", NewMultilineStage)                             \
+  STAGE("output", NewOutputStage)                                   \
+  STAGE("pack", NewPackStage)                                       \
+  ALLOY_ONLY("pattern")                                             \
+  STAGE("regex", NewRegexStage)                                     \
+  STAGE("replace", NewReplaceStage)                                 \
+  STAGE("sampling", NewSamplingStage)                               \
+  ALLOY_ONLY("split_json")                                          \
+  STAGE("static_labels", NewStaticLabelsStage)                      \
+  STAGE("structured_metadata", NewStructuredMetadataStage)          \
+  STAGE("structured_metadata_drop", NewStructuredMetadataDropStage) \
+  STAGE("template", NewTemplateStage)                               \
+  STAGE("tenant", NewTenantStage)                                   \
+  STAGE("timestamp", NewTimestampStage)                             \
+  STAGE("truncate", NewTruncateStage)                               \
   ALLOY_ONLY("windowsevent")
 
 namespace sluice {
