@@ -293,8 +293,8 @@ TEST_F(BuildStagesTest, BuildsControlStagesInOrder) {
 }
 
 TEST_F(BuildStagesTest, UnsupportedAlloyStageIsAnErrorAtItsBlock) {
-  for (std::string kind : {"template", "geoip", "metrics", "eventlogmessage", "luhn", "sampling",
-                           "pattern", "split_json", "structured_metadata_drop", "windowsevent"}) {
+  for (std::string kind :
+       {"geoip", "metrics", "eventlogmessage", "pattern", "split_json", "windowsevent"}) {
     diags_.Clear();
     config::Block b = BlockBuilder("stage." + kind).Build();
     EXPECT_TRUE(Build({b}).empty());
@@ -307,16 +307,14 @@ TEST_F(BuildStagesTest, UnsupportedAlloyStageIsAnErrorAtItsBlock) {
 }
 
 TEST_F(BuildStagesTest, EveryImplementedKindIsKnown) {
-  for (std::string kind : {"cri",           "docker",
-                           "json",          "logfmt",
-                           "regex",         "replace",
-                           "pack",          "decolorize",
-                           "truncate",      "labels",
-                           "static_labels", "label_drop",
-                           "label_keep",    "structured_metadata",
-                           "output",        "tenant",
-                           "timestamp",     "drop",
-                           "match",         "multiline",
+  for (std::string kind : {"cri",        "docker",     "template",
+                           "sampling",   "luhn",       "structured_metadata_drop",
+                           "json",       "logfmt",     "regex",
+                           "replace",    "pack",       "decolorize",
+                           "truncate",   "labels",     "static_labels",
+                           "label_drop", "label_keep", "structured_metadata",
+                           "output",     "tenant",     "timestamp",
+                           "drop",       "match",      "multiline",
                            "limit"}) {
     EXPECT_TRUE(IsSupportedStageKind(kind)) << kind;
   }
