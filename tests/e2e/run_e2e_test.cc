@@ -621,10 +621,29 @@ remote.kubernetes.configmap "cluster" {
   name      = "cluster-info"
   namespace = "monitoring"
   client {
-    api_server = ")",
-                                 kube.base_url(), R"("
+    kubeconfig_file = ")",
+                                 dir_.Join("kubeconfig"), R"("
   }
 }
+)"));
+  // The config map's client from a kubeconfig (the secret's from api_server).
+  WriteFile(dir_.Join("kubeconfig"), absl::StrCat(R"(apiVersion: v1
+kind: Config
+current-context: test
+contexts:
+- name: test
+  context:
+    cluster: fake
+    user: sa
+clusters:
+- name: fake
+  cluster:
+    server: )",
+                                                  kube.base_url(), R"(
+users:
+- name: sa
+  user:
+    token: kube-token
 )"));
   Run(config);
   ASSERT_TRUE(loki_.WaitForEntries(1, absl::Seconds(20)));
@@ -748,9 +767,9 @@ TEST_F(RunE2eTest, ValidateChecksKubernetesDiscoveryArguments) {
        "must be configured"},
       {"discovery.kubelet \"k\" {\n  refresh = \"5s\"\n}\n",
        ":2:3: unrecognized attribute name \"refresh\""},
-      {"discovery.kubernetes \"p\" {\n  role = \"pod\"\n  api_server = \"https://a:6443\"\n"
-       "  kubeconfig_file = \"/k\"\n}\n",
-       ":4:21: sluice: kubeconfig_file is not supported"},
+      {"discovery.kubernetes \"p\" {\n  role = \"pod\"\n"
+       "  kubeconfig_file = \"/nonexistent/k\"\n}\n",
+       ":3:21: open /nonexistent/k: No such file or directory"},
   };
   for (const Case& c : cases) {
     std::string cfg = dir_.Join("bad.alloy");

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "agent/metadata/kubeconfig.h"
 #include "tests/support/fake_kube.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_certs.h"
@@ -355,6 +356,59 @@ TEST_F(PodDiscoveryTest, KubeletThatNeverAnswersHandsOverToTheApiServer) {
   EXPECT_GE(metrics_.CounterValue("sluice_kubelet_refresh_errors_total",
                                   {{"component_id", "discovery.kubelet.pods"}}),
             3u);
+}
+
+// kubeconfig_file: the current context's cluster and user, data fields decoded, relative
+// paths from the file's directory, plugins refused.
+TEST(KubeconfigTest, CurrentContextClusterAndUser) {
+  sluice::testing::TempDir dir;
+  sluice::testing::WriteFile(dir.Join("kc.yaml"), R"(apiVersion: v1
+kind: Config
+current-context: b
+contexts:
+- name: a
+  context: {cluster: one, user: u1}
+- name: b
+  context:
+    cluster: two
+    user: u2
+clusters:
+- name: one
+  cluster: {server: "https://one:6443"}
+- name: two
+  cluster:
+    server: https://two:6443/
+    certificate-authority-data: Q0EtUEVN
+    tls-server-name: api.two
+users:
+- name: u1
+  user: {token: t1}
+- name: u2
+  user:
+    tokenFile: secrets/token
+    client-certificate-data: Q0VSVA==
+    client-key: keys/k.pem
+)");
+  absl::StatusOr<KubeEndpoint> ep = LoadKubeconfig(dir.Join("kc.yaml"));
+  ASSERT_TRUE(ep.ok()) << ep.status();
+  EXPECT_EQ(ep->base_url, "https://two:6443");
+  EXPECT_EQ(ep->http.tls.ca_pem, "CA-PEM");
+  EXPECT_EQ(ep->http.tls.server_name, "api.two");
+  EXPECT_EQ(ep->http.tls.cert_pem, "CERT");
+  EXPECT_EQ(ep->http.tls.key_file, dir.Join("keys/k.pem"));
+  ASSERT_TRUE(ep->http.authorization.has_value());
+  EXPECT_EQ(ep->http.authorization->credentials_file, dir.Join("secrets/token"));
+
+  sluice::testing::WriteFile(dir.Join("exec.yaml"), R"(current-context: a
+contexts: [{name: a, context: {cluster: c, user: u}}]
+clusters: [{name: c, cluster: {server: "https://c"}}]
+users: [{name: u, user: {exec: {command: aws}}}]
+)");
+  EXPECT_THAT(std::string(LoadKubeconfig(dir.Join("exec.yaml")).status().message()),
+              ::testing::HasSubstr("exec or auth-provider plugin"));
+  sluice::testing::WriteFile(dir.Join("bad.yaml"), "current-context: x\n");
+  EXPECT_THAT(std::string(LoadKubeconfig(dir.Join("bad.yaml")).status().message()),
+              ::testing::HasSubstr("context \"x\" not found"));
 }
 
 }  // namespace

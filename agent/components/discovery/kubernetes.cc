@@ -5,8 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/common/log.h"
 #include "agent/common/strings.h"
 #include "agent/components/discovery/pods.h"
+#include "agent/metadata/kubeconfig.h"
 
 namespace sluice {
 
@@ -50,7 +52,14 @@ std::unique_ptr<Component> BuildDiscoveryKubernetes(const config::Component& c,
       absl::StatusOr<metadata::FieldSelector> one = metadata::FieldSelector::Parse(field);
       if (!one.ok()) sd.ErrorAt("field", std::string(one.status().message()));
     }
-    if (sd.Finish() && srole != "pod") {
+    if (sd.Finish() && srole == "node") {
+      // Prometheus applies node selectors to the node metadata it attaches to pods.
+      LogWarn("discovery.kubernetes",
+              "selectors for role \"node\" do not narrow the node metadata sluice attaches",
+              {{"component_id", c.id}});
+      continue;
+    }
+    if (srole != "pod") {
       diags->Add(sb->span, absl::StrCat("sluice: selectors for role \"", Av(srole),
                                         "\" cannot apply to role \"pod\""));
     }
@@ -77,10 +86,18 @@ std::unique_ptr<Component> BuildDiscoveryKubernetes(const config::Component& c,
     return nullptr;
   }
   if (!kubeconfig.empty()) {
-    d.ErrorAt("kubeconfig_file",
-              "sluice: kubeconfig_file is not supported; use api_server with bearer_token_file "
-              "and tls_config, or the in-cluster service account");
-    return nullptr;
+    if (has_api) {
+      d.ErrorAt("kubeconfig_file", "cannot use 'kubeconfig_file' and 'api_server' simultaneously");
+      return nullptr;
+    }
+    absl::StatusOr<metadata::KubeEndpoint> ep = metadata::LoadKubeconfig(kubeconfig);
+    if (!ep.ok()) {
+      d.ErrorAt("kubeconfig_file", std::string(ep.status().message()));
+      return nullptr;
+    }
+    ep->http.http_headers = api.http.http_headers;
+    ep->http.proxy = api.http.proxy;
+    api = std::move(*ep);
   }
   o.label_selector = absl::StrJoin(labels, ",");
   o.field_selector = absl::StrJoin(fields, ",");
@@ -95,6 +112,8 @@ std::unique_ptr<Component> BuildDiscoveryKubernetes(const config::Component& c,
   if (has_api) {
     if (!CheckHttpUrl(d, "api_server", &api_server)) return nullptr;
     api.base_url = api_server;
+  } else if (!kubeconfig.empty()) {
+    // The kubeconfig's cluster and credentials (set above).
   } else {
     // In the cluster: the service's address and the service account, as client-go does.
     std::string host = EnvVar("KUBERNETES_SERVICE_HOST");

@@ -23,6 +23,7 @@
 #include "agent/common/thread.h"
 #include "agent/components/component.h"
 #include "agent/components/discovery/pods.h"
+#include "agent/metadata/kubeconfig.h"
 #include "agent/sink/http_client.h"
 #include "agent/sink/loki_sink.h"
 #include "agent/sink/request_auth.h"
@@ -193,12 +194,20 @@ std::unique_ptr<Component> Build(const config::Component& c, const config::Block
     config::Decoder cd(*cb, diags);
     has_api = cd.String("api_server", &api_server);
     std::string kubeconfig;
-    if (cd.String("kubeconfig_file", &kubeconfig)) {
-      cd.ErrorAt("kubeconfig_file",
-                 "sluice: kubeconfig_file is not supported; use api_server with "
-                 "bearer_token_file and tls_config, or the in-cluster service account");
-    }
     client_error = DecodeHttpClientConfig(cd, &t.http);
+    if (cd.String("kubeconfig_file", &kubeconfig)) {
+      absl::StatusOr<metadata::KubeEndpoint> ep = metadata::LoadKubeconfig(kubeconfig);
+      if (!ep.ok()) {
+        cd.ErrorAt("kubeconfig_file", std::string(ep.status().message()));
+      } else if (has_api) {
+        cd.ErrorAt("kubeconfig_file",
+                   "cannot use 'kubeconfig_file' and 'api_server' simultaneously");
+      } else {
+        t.http = ep->http;
+        api_server = ep->base_url;
+        has_api = true;
+      }
+    }
     if (has_api && !CheckHttpUrl(cd, "api_server", &api_server)) return nullptr;
     if (!cd.Finish()) return nullptr;
   }

@@ -1,0 +1,153 @@
+#include "agent/metadata/kubeconfig.h"
+
+#include <yaml.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace sluice::metadata {
+namespace {
+
+// A loaded YAML document and lookups into it.
+class Doc {
+ public:
+  ~Doc() {
+    if (loaded_) yaml_document_delete(&doc_);
+  }
+  absl::Status Load(const std::string& text) {
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return absl::InternalError("libyaml init failed");
+    yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()),
+                                 text.size());
+    bool ok = yaml_parser_load(&parser, &doc_) != 0;
+    std::string problem = parser.problem != nullptr ? parser.problem : "invalid YAML";
+    size_t line = parser.problem_mark.line + 1;
+    yaml_parser_delete(&parser);
+    if (!ok) return absl::InvalidArgumentError(absl::StrCat("line ", line, ": ", problem));
+    loaded_ = true;
+    return absl::OkStatus();
+  }
+  yaml_node_t* Root() { return loaded_ ? yaml_document_get_root_node(&doc_) : nullptr; }
+  yaml_node_t* Get(yaml_node_t* map, std::string_view key) {
+    if (map == nullptr || map->type != YAML_MAPPING_NODE) return nullptr;
+    for (yaml_node_pair_t* p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         ++p) {
+      yaml_node_t* k = yaml_document_get_node(&doc_, p->key);
+      if (k != nullptr && k->type == YAML_SCALAR_NODE && Scalar(k) == key) {
+        return yaml_document_get_node(&doc_, p->value);
+      }
+    }
+    return nullptr;
+  }
+  std::string Str(yaml_node_t* map, std::string_view key) {
+    yaml_node_t* n = Get(map, key);
+    return n != nullptr && n->type == YAML_SCALAR_NODE ? std::string(Scalar(n)) : "";
+  }
+  // The element of list `key` whose `name` is `name`: its mapping under `field`.
+  yaml_node_t* Named(yaml_node_t* root, std::string_view key, std::string_view name,
+                     std::string_view field) {
+    yaml_node_t* list = Get(root, key);
+    if (list == nullptr || list->type != YAML_SEQUENCE_NODE) return nullptr;
+    for (yaml_node_item_t* i = list->data.sequence.items.start; i < list->data.sequence.items.top;
+         ++i) {
+      yaml_node_t* item = yaml_document_get_node(&doc_, *i);
+      if (Str(item, "name") == name) return Get(item, field);
+    }
+    return nullptr;
+  }
+
+ private:
+  static std::string_view Scalar(yaml_node_t* n) {
+    return {reinterpret_cast<const char*>(n->data.scalar.value), n->data.scalar.length};
+  }
+  yaml_document_t doc_;
+  bool loaded_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<KubeEndpoint> LoadKubeconfig(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return absl::NotFoundError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
+  }
+  std::string text;
+  char buf[8192];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text.size() < (4u << 20))
+    text.append(buf, n);
+  std::fclose(f);
+  Doc doc;
+  if (absl::Status st = doc.Load(text); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("kubeconfig ", path, ": ", st.message()));
+  }
+  yaml_node_t* root = doc.Root();
+  std::string context = doc.Str(root, "current-context");
+  if (context.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("kubeconfig ", path, ": no current-context"));
+  }
+  yaml_node_t* ctx = doc.Named(root, "contexts", context, "context");
+  if (ctx == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kubeconfig ", path, ": context \"", context, "\" not found"));
+  }
+  std::string cluster_name = doc.Str(ctx, "cluster"), user_name = doc.Str(ctx, "user");
+  yaml_node_t* cluster = doc.Named(root, "clusters", cluster_name, "cluster");
+  if (cluster == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kubeconfig ", path, ": cluster \"", cluster_name, "\" not found"));
+  }
+  yaml_node_t* user = doc.Named(root, "users", user_name, "user");
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  auto rel = [&dir](std::string p) {
+    return p.empty() || p[0] == '/' ? p : absl::StrCat(dir, "/", p);
+  };
+  auto data = [&](yaml_node_t* m, const char* key, std::string* out) -> absl::Status {
+    std::string b64 = doc.Str(m, key);
+    if (b64.empty()) return absl::OkStatus();
+    if (!absl::Base64Unescape(b64, out)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kubeconfig ", path, ": ", key, " is not base64"));
+    }
+    return absl::OkStatus();
+  };
+  KubeEndpoint ep;
+  ep.base_url = doc.Str(cluster, "server");
+  while (!ep.base_url.empty() && ep.base_url.back() == '/') ep.base_url.pop_back();
+  if (ep.base_url.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kubeconfig ", path, ": cluster \"", cluster_name, "\" has no server"));
+  }
+  TlsConfig& tls = ep.http.tls;
+  tls.ca_file = rel(doc.Str(cluster, "certificate-authority"));
+  if (absl::Status st = data(cluster, "certificate-authority-data", &tls.ca_pem); !st.ok())
+    return st;
+  tls.insecure_skip_verify = doc.Str(cluster, "insecure-skip-tls-verify") == "true";
+  tls.server_name = doc.Str(cluster, "tls-server-name");
+  if (user != nullptr) {
+    if (doc.Get(user, "exec") != nullptr || doc.Get(user, "auth-provider") != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kubeconfig ", path, ": user \"", user_name,
+          "\" uses an exec or auth-provider plugin, which sluice does not run; use a token, "
+          "tokenFile or client certificate"));
+    }
+    tls.cert_file = rel(doc.Str(user, "client-certificate"));
+    tls.key_file = rel(doc.Str(user, "client-key"));
+    if (absl::Status st = data(user, "client-certificate-data", &tls.cert_pem); !st.ok()) return st;
+    if (absl::Status st = data(user, "client-key-data", &tls.key_pem); !st.ok()) return st;
+    std::string token = doc.Str(user, "token"), token_file = rel(doc.Str(user, "tokenFile"));
+    if (!token.empty() || !token_file.empty()) {
+      ep.http.authorization = AuthorizationConfig{"Bearer", token, token.empty() ? token_file : ""};
+    } else if (std::string u = doc.Str(user, "username"); !u.empty()) {
+      ep.http.basic_auth = BasicAuthConfig{u, doc.Str(user, "password"), ""};
+    }
+  }
+  return ep;
+}
+
+}  // namespace sluice::metadata
