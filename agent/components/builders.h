@@ -35,6 +35,8 @@ std::unique_ptr<Component> BuildRemoteKubernetesConfigMap(const config::Componen
                                                           config::Diags*);
 std::unique_ptr<Component> BuildLocalFile(const config::Component&, const config::Block&,
                                           ComponentEnv&, config::Diags*);
+std::unique_ptr<Component> BuildDiscoveryFile(const config::Component&, const config::Block&,
+                                              ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiEcho(const config::Component&, const config::Block&,
                                          ComponentEnv&, config::Diags*);
 

@@ -9,6 +9,7 @@ const std::vector<ComponentType>& ComponentTypes() {
       {"local.file_match", &BuildLocalFileMatch},
       {"local.file", &BuildLocalFile},
       {"discovery.relabel", &BuildDiscoveryRelabel},
+      {"discovery.file", &BuildDiscoveryFile},
       {"discovery.kubelet", &BuildDiscoveryKubelet},
       {"discovery.kubernetes", &BuildDiscoveryKubernetes},
       {"loki.source.file", &BuildLokiSourceFile},

@@ -58,6 +58,7 @@ const std::map<std::string, std::string>& Snippets() {
        "loki.write \"t\" {\n  endpoint {\n    url = \"http://127.0.0.1:1/loki/api/v1/push\"\n"
        "  }\n  external_labels = {cluster = \"c1\"}\n}\n"},
       {"loki.echo", "loki.echo \"t\" {}\n"},
+      {"discovery.file", "discovery.file \"t\" {\n  files = [\"/nonexistent/*.json\"]\n}\n"},
       {"local.file",
        "local.file \"t\" {\n  filename = \"/etc/os-release\"\n  is_secret = true\n}\n"},
       {"otelcol.exporter.loki",
@@ -279,6 +280,47 @@ TEST_F(ReevaluationTest, TheDirectoryWatchPropagatesANewFile) {
   }
   ASSERT_GE(propagated_, 1);
   EXPECT_EQ(Targets("discovery.relabel.files", "output"), "file=a,job=j,;file=b,job=j,;");
+}
+
+// discovery.file: Prometheus file_sd target groups from JSON and YAML files, each target with
+// its __address__, __meta_filepath and the group's labels; a broken file counted.
+TEST(DiscoveryFileTest, TargetGroupsFromJsonAndYaml) {
+  TempDir dir;
+  WriteFile(dir.Join("a.json"),
+            R"([{"targets": ["10.0.0.1:9100", "10.0.0.2:9100"], "labels": {"env": "prod"}}])");
+  WriteFile(dir.Join("b.yml"), "- targets: ['db:5432']\n  labels:\n    job: postgres\n");
+  WriteFile(dir.Join("c.json"), "{not json");
+  config::Registry registry;
+  registry.components = {"discovery.file"};
+  config::Diags diags;
+  std::string text = "discovery.file \"f\" {\n  files = [\"" + dir.Join("*.json") + "\", \"" +
+                     dir.Join("*.yml") + "\"]\n}\n";
+  std::optional<config::Module> m = config::Module::Parse("c.alloy", text, registry, &diags);
+  ASSERT_TRUE(m.has_value());
+  boost::asio::io_context io;
+  FakeClock clock;
+  MetricsRegistry metrics;
+  ComponentEnv env;
+  env.io = &io;
+  env.clock = &clock;
+  env.metrics = &metrics;
+  env.module = &*m;
+  const config::Component* c = m->Find("discovery.file.f");
+  config::Block args;
+  ASSERT_TRUE(m->Evaluate(*c, &args, &diags));
+  std::unique_ptr<Component> comp = BuildDiscoveryFile(*c, args, env, &diags);
+  ASSERT_NE(comp, nullptr);
+  const config::Array& targets =
+      m->Exports("discovery.file.f")->as_object().at("targets").as_array();
+  ASSERT_EQ(targets.size(), 3u);
+  EXPECT_EQ(targets[0].as_object().at("__address__").as_string(), "10.0.0.1:9100");
+  EXPECT_EQ(targets[0].as_object().at("env").as_string(), "prod");
+  EXPECT_EQ(targets[0].as_object().at("__meta_filepath").as_string(), dir.Join("a.json"));
+  EXPECT_EQ(targets[2].as_object().at("__address__").as_string(), "db:5432");
+  EXPECT_EQ(targets[2].as_object().at("job").as_string(), "postgres");
+  EXPECT_EQ(metrics.CounterValue("sluice_discovery_file_read_errors_total",
+                                 ComponentLabels("discovery.file.f")),
+            1u);
 }
 
 }  // namespace
