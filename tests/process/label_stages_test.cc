@@ -382,3 +382,78 @@ TEST(LuhnStageTest, RedactsLuhnValidNumbersOfTheMinimumLength) {
 
 }  // namespace
 }  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+// stage.metrics: a counter of every entry and of its bytes, a counter filtered by value, a gauge
+// set from a number, a histogram; one series per label set, rendered with the component's
+// labels; idle series removed.
+TEST(MetricsStageTest, CountersGaugesHistogramsPerLabelSet) {
+  StageHarness h =
+      Make(NewMetricsStage, BlockBuilder("stage.metrics")
+                                .Child(BlockBuilder("metric.counter")
+                                           .Attr("name", Str("lines_total"))
+                                           .Attr("description", Str("all lines"))
+                                           .Attr("match_all", config::Value::Bool(true))
+                                           .Attr("action", Str("inc"))
+                                           .Build())
+                                .Child(BlockBuilder("metric.counter")
+                                           .Attr("name", Str("bytes_total"))
+                                           .Attr("match_all", config::Value::Bool(true))
+                                           .Attr("count_entry_bytes", config::Value::Bool(true))
+                                           .Attr("action", Str("add"))
+                                           .Build())
+                                .Child(BlockBuilder("metric.counter")
+                                           .Attr("name", Str("errors_total"))
+                                           .Attr("source", Str("level"))
+                                           .Attr("value", Str("error"))
+                                           .Attr("action", Str("inc"))
+                                           .Attr("max_idle_duration", Str("10s"))
+                                           .Build())
+                                .Child(BlockBuilder("metric.gauge")
+                                           .Attr("name", Str("queue"))
+                                           .Attr("action", Str("set"))
+                                           .Build())
+                                .Child(BlockBuilder("metric.histogram")
+                                           .Attr("name", Str("latency"))
+                                           .Attr("prefix", Str("app_"))
+                                           .Attr("buckets", Arr({Num(0.1), Num(1)}))
+                                           .Build()));
+  ProcessEntry a = Entry("abcd", {{"app", "api"}});
+  a.extracted["level"] = ExtractedValue::String("error");
+  a.extracted["queue"] = ExtractedValue::String("7");
+  a.extracted["latency"] = ExtractedValue::Number(0.5);
+  h.One(std::move(a));
+  ProcessEntry b = Entry("xy", {{"app", "api"}});
+  b.extracted["level"] = ExtractedValue::String("info");
+  h.One(std::move(b));
+  std::string text = h.metrics->RenderPrometheus();
+  const std::string l = "app=\"api\",component_id=\"loki.process.test\",component_path=\"/\"";
+  EXPECT_NE(text.find("# TYPE loki_process_custom_lines_total counter\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("loki_process_custom_lines_total{" + l + "} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("loki_process_custom_bytes_total{" + l + "} 6\n"), std::string::npos);
+  EXPECT_NE(text.find("loki_process_custom_errors_total{" + l + "} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("loki_process_custom_queue{" + l + "} 7\n"), std::string::npos);
+  EXPECT_NE(text.find("app_latency_bucket{" + l + ",le=\"0.1\"} 0\n"), std::string::npos);
+  EXPECT_NE(text.find("app_latency_bucket{" + l + ",le=\"1\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("app_latency_count{" + l + "} 1\n"), std::string::npos);
+
+  // 11 s later another app's line: the idle errors series (10 s) goes, the rest (5 m) stays.
+  h.clock->Advance(11'000'000'000);
+  h.One(Entry("z", {{"app", "web"}}));
+  text = h.metrics->RenderPrometheus();
+  EXPECT_EQ(text.find("loki_process_custom_errors_total{"), std::string::npos) << text;
+  EXPECT_NE(text.find("loki_process_custom_lines_total{" + l + "} 2\n"), std::string::npos);
+
+  EXPECT_THAT(BuildErrors(NewMetricsStage, BlockBuilder("stage.metrics")
+                                               .Child(BlockBuilder("metric.counter")
+                                                          .Attr("name", Str("x"))
+                                                          .Attr("action", Str("set"))
+                                                          .Build())),
+              ElementsAre("action set is not valid, action must be either `inc` or `add`"));
+}
+
+}  // namespace
+}  // namespace sluice::testing

@@ -43,7 +43,7 @@
   STAGE("logfmt", NewLogfmtStage)                                   \
   STAGE("luhn", NewLuhnStage)                                       \
   STAGE("match", NewMatchStage)                                     \
-  ALLOY_ONLY("metrics")                                             \
+  STAGE("metrics", NewMetricsStage)                                 \
   STAGE("multiline", NewMultilineStage)                             \
   STAGE("output", NewOutputStage)                                   \
   STAGE("pack", NewPackStage)                                       \
