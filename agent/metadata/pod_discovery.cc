@@ -95,13 +95,14 @@ PodDiscovery::~PodDiscovery() { Stop(); }
 void PodDiscovery::Start() {
   if (options_.kubelet) {
     clients_[kKubelet] = factory_(options_.kubelet->http);
-    auth_[kKubelet].emplace(options_.kubelet->http.basic_auth,
-                            options_.kubelet->http.authorization);
+    auth_[kKubelet].emplace(options_.kubelet->http.basic_auth, options_.kubelet->http.authorization,
+                            options_.kubelet->http.oauth2);
   }
   if (options_.apiserver) {
     clients_[kApiServer] = factory_(options_.apiserver->http);
     auth_[kApiServer].emplace(options_.apiserver->http.basic_auth,
-                              options_.apiserver->http.authorization);
+                              options_.apiserver->http.authorization,
+                              options_.apiserver->http.oauth2);
   }
   use_apiserver_ = !options_.kubelet.has_value();
   timer_ = std::make_unique<boost::asio::steady_timer>(*io_);

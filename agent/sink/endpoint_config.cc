@@ -500,12 +500,7 @@ std::optional<std::string> DecodeHttpClientConfig(Decoder& d, HttpClientConfig* 
   const Block* oauth2 = d.OptionalBlock("oauth2");
   if (oauth2 != nullptr) {
     out->oauth2.emplace();
-    if (DecodeOAuth2(*oauth2, diags, &*out->oauth2)) {
-      // Valid for Alloy, but sluice has no token client: say so rather than send unauthenticated.
-      d.Error(oauth2->span,
-              "oauth2 is not supported by sluice; use bearer_token_file (refreshed by a sidecar), "
-              "authorization, or basic_auth");
-    }
+    DecodeOAuth2(*oauth2, diags, &*out->oauth2);
   }
   if (const Block* b = d.OptionalBlock("tls_config")) DecodeTls(*b, diags, &out->tls);
 

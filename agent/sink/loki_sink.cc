@@ -52,7 +52,7 @@ LokiSink::LokiSink(LokiSinkConfig config, std::unique_ptr<HttpClient> http,
       metrics_(metrics),
       policy_(config_.retry, seed),
       host_(UrlHost(config_.url)),
-      auth_(config_.basic_auth, config_.authorization) {
+      auth_(config_.basic_auth, config_.authorization, config_.oauth2) {
   // Alloy creates the configured tenant's series, the drop reasons' included, up front: they
   // exist at 0 before anything happens.
   SeriesFor(config_.tenant);
@@ -289,6 +289,7 @@ LokiSinkConfig LokiSinkConfigFromEndpoint(const EndpointConfig& e) {
   }
   c.basic_auth = e.basic_auth;
   c.authorization = e.authorization;
+  c.oauth2 = e.oauth2;
   c.remote_timeout = e.remote_timeout;
   c.retry.min_backoff = e.min_backoff_period;
   c.retry.max_backoff = e.max_backoff_period;

@@ -45,6 +45,7 @@ struct LokiSinkConfig {
   // At most one; credentials files are read at each request (FileSecret).
   std::optional<BasicAuthConfig> basic_auth;
   std::optional<AuthorizationConfig> authorization;
+  std::optional<OAuth2Config> oauth2;
   absl::Duration remote_timeout = absl::Seconds(10);
   RetryConfig retry;
   // The loki.write component ("loki.write.default"): Alloy labels its metrics with component_id

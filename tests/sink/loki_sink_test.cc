@@ -274,5 +274,46 @@ TEST_F(LokiSinkTest, EncodedBatchSendsItsPayloadByteForByte) {
   EXPECT_LT(encoded->payload.capacity(), snappy::MaxCompressedLength(64));
 }
 
+// oauth2's client credentials flow: one token request (form body, client id and secret in a
+// Basic header), the token used until it expires, a failing token endpoint a transport error.
+TEST(RequestAuthTest, OAuth2ClientCredentials) {
+  OAuth2Config o;
+  o.client_id = "id";
+  o.client_secret = "s e";
+  o.token_url = "https://idp/token";
+  o.scopes = {"logs:write", "x"};
+  o.endpoint_params = {{"audience", "loki"}};
+  ScriptedHttp* idp = nullptr;
+  RequestAuth auth(std::nullopt, std::nullopt, o, [&idp](const HttpClientConfig&) {
+    auto h = std::make_unique<ScriptedHttp>(std::deque<absl::StatusOr<HttpResponse>>{
+        Resp(200, R"({"access_token":"tok1","token_type":"bearer","expires_in":3600})"),
+        Resp(500, "down")});
+    idp = h.get();
+    return h;
+  });
+  for (int i = 0; i < 3; ++i) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    ASSERT_TRUE(auth.Apply(&headers).ok());
+    ASSERT_EQ(headers.size(), 1u);
+    EXPECT_EQ(headers[0].second, "Bearer tok1");
+  }
+  ASSERT_NE(idp, nullptr);
+  ASSERT_EQ(idp->requests.size(), 1u) << "the token is kept until it expires";
+  EXPECT_EQ(idp->requests[0].url, "https://idp/token");
+  EXPECT_EQ(idp->requests[0].body,
+            "grant_type=client_credentials&scope=logs%3Awrite+x&audience=loki");
+  EXPECT_EQ(idp->requests[0].headers[1].second, "Basic aWQ6cytl");  // id:s+e
+
+  OAuth2Config bad = o;
+  RequestAuth failing(std::nullopt, std::nullopt, bad, [](const HttpClientConfig&) {
+    return std::make_unique<ScriptedHttp>(
+        std::deque<absl::StatusOr<HttpResponse>>{Resp(401, "no such client")});
+  });
+  std::vector<std::pair<std::string, std::string>> headers;
+  absl::Status st = failing.Apply(&headers);
+  EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(st.message()), ::testing::HasSubstr("cannot fetch token: 401"));
+}
+
 }  // namespace
 }  // namespace sluice

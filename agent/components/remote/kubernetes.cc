@@ -95,7 +95,7 @@ class RemoteKubernetes final : public Component {
         poll_(poll),
         data_(std::move(data)),
         client_(std::make_unique<CurlHttpClient>(CurlOptionsFromEndpoint(target_.http))),
-        auth_(target_.http.basic_auth, target_.http.authorization) {
+        auth_(target_.http.basic_auth, target_.http.authorization, target_.http.oauth2) {
     MetricLabels l = ComponentLabels(c.id);
     errors_ = env.metrics->GetCounter("sluice_remote_kubernetes_poll_errors_total",
                                       "Reads of a Secret or ConfigMap that failed.", l);
@@ -241,7 +241,7 @@ std::unique_ptr<Component> Build(const config::Component& c, const config::Block
   }
   // The first read, at load: the components that use the data are evaluated with it.
   CurlHttpClient client(CurlOptionsFromEndpoint(t.http));
-  RequestAuth auth(t.http.basic_auth, t.http.authorization);
+  RequestAuth auth(t.http.basic_auth, t.http.authorization, t.http.oauth2);
   absl::StatusOr<std::map<std::string, std::string>> data = Fetch(t, &client, &auth);
   if (!data.ok()) {
     diags->Add(args.span, absl::StrCat("reading ", secret ? "secret" : "configmap", " ", t.ns, "/",
