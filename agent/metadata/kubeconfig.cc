@@ -1,29 +1,19 @@
 #include "agent/metadata/kubeconfig.h"
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <memory>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "agent/common/files.h"
 #include "agent/common/yaml_doc.h"
 
 namespace sluice::metadata {
 
 absl::StatusOr<KubeEndpoint> LoadKubeconfig(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    return absl::NotFoundError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
-  }
-  std::string text;
-  char buf[8192];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text.size() < (4u << 20))
-    text.append(buf, n);
-  std::fclose(f);
+  absl::StatusOr<std::string> text = ReadFileLimited(path, 4 << 20);
+  if (!text.ok()) return text.status();
   YamlDoc doc;
-  if (absl::Status st = doc.Load(text); !st.ok()) {
+  if (absl::Status st = doc.Load(*text); !st.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("kubeconfig ", path, ": ", st.message()));
   }
   yaml_node_t* root = doc.Root();

@@ -6,12 +6,11 @@
 //
 // Tail thread (reads are small and periodic); owned by the Runtime.
 #include <boost/asio/steady_timer.hpp>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/common/files.h"
 #include "agent/common/log.h"
 #include "agent/common/yaml_doc.h"
 #include "agent/components/component.h"
@@ -29,15 +28,10 @@ absl::StatusOr<std::vector<LabelSet>> ReadTargetFile(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat("retrieval of target groups failed: invalid file extension: \"", path, "\""));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
-  std::string text(kMaxFileBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > kMaxFileBytes)
-    return absl::ResourceExhaustedError(absl::StrCat(path, " is too large"));
+  absl::StatusOr<std::string> text = ReadFileLimited(path, kMaxFileBytes);
+  if (!text.ok()) return text.status();
   YamlDoc doc;
-  if (absl::Status st = doc.Load(text); !st.ok()) {
+  if (absl::Status st = doc.Load(*text); !st.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", st.message()));
   }
   std::vector<LabelSet> out;

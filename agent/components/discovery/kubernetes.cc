@@ -116,23 +116,12 @@ std::unique_ptr<Component> BuildDiscoveryKubernetes(const config::Component& c,
     // The kubeconfig's cluster and credentials (set above).
   } else {
     // In the cluster: the service's address and the service account, as client-go does.
-    std::string host = EnvVar("KUBERNETES_SERVICE_HOST");
-    std::string port = EnvVar("KUBERNETES_SERVICE_PORT");
-    if (host.empty()) {
-      diags->Add(args.span,
-                 "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and "
-                 "KUBERNETES_SERVICE_PORT must be defined");
+    absl::StatusOr<std::string> base = InClusterApiServer(&api.http);
+    if (!base.ok()) {
+      diags->Add(args.span, std::string(base.status().message()));
       return nullptr;
     }
-    if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
-    api.base_url = absl::StrCat("https://", host, ":", port.empty() ? "443" : port);
-    HttpClientConfig in_cluster = InClusterHttp();
-    if (!api.http.authorization && !api.http.basic_auth) {
-      api.http.authorization = in_cluster.authorization;
-    }
-    if (api.http.tls.ca_file.empty() && api.http.tls.ca_pem.empty()) {
-      api.http.tls.ca_file = in_cluster.tls.ca_file;
-    }
+    api.base_url = *base;
   }
   // Restricted to one node: that node's kubelet serves the pods, the API server is not asked
   // (and is the fallback while the kubelet has never answered).

@@ -78,4 +78,22 @@ HttpClientConfig InClusterHttp() {
   return h;
 }
 
+absl::StatusOr<std::string> InClusterApiServer(HttpClientConfig* http) {
+  std::string host = EnvVar("KUBERNETES_SERVICE_HOST");
+  std::string port = EnvVar("KUBERNETES_SERVICE_PORT");
+  if (host.empty()) {
+    return absl::InvalidArgumentError(
+        "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and "
+        "KUBERNETES_SERVICE_PORT must be defined");
+  }
+  if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
+  HttpClientConfig in_cluster = InClusterHttp();
+  if (!http->authorization && !http->basic_auth && !http->oauth2) {
+    http->authorization = in_cluster.authorization;
+  }
+  if (http->tls.ca_file.empty() && http->tls.ca_pem.empty())
+    http->tls.ca_file = in_cluster.tls.ca_file;
+  return absl::StrCat("https://", host, ":", port.empty() ? "443" : port);
+}
+
 }  // namespace sluice

@@ -25,6 +25,11 @@ bool CheckHttpUrl(config::Decoder& d, std::string_view attr, std::string* url);
 HttpClientConfig InClusterHttp();
 inline constexpr char kServiceAccountDir[] = "/var/run/secrets/kubernetes.io/serviceaccount";
 
+// The in-cluster API server (client-go's in-cluster configuration): its service address, and
+// the service account's token and CA where `http` has no auth or CA of its own. InvalidArgument
+// with client-go's message outside a cluster.
+absl::StatusOr<std::string> InClusterApiServer(HttpClientConfig* http);
+
 // An environment variable, "" when unset.
 std::string EnvVar(const char* name);
 

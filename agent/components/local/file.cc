@@ -9,12 +9,11 @@
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <condition_variable>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "agent/common/files.h"
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
 #include "agent/common/thread.h"
@@ -24,21 +23,6 @@ namespace sluice {
 namespace {
 
 constexpr size_t kMaxFileBytes = 16 << 20;
-
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("open ", path, ": ", std::strerror(errno)));
-  }
-  std::string out(kMaxFileBytes + 1, '\0');
-  in.read(out.data(), static_cast<std::streamsize>(out.size()));
-  out.resize(static_cast<size_t>(in.gcount()));
-  if (out.size() > kMaxFileBytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat(path, " is larger than ", kMaxFileBytes, " bytes"));
-  }
-  return out;
-}
 
 class LocalFile final : public Component {
  public:
@@ -89,7 +73,7 @@ class LocalFile final : public Component {
     while (!stop_) {
       if (cv_.wait_for(lock, absl::ToChronoMilliseconds(poll_), [this] { return stop_; })) break;
       lock.unlock();
-      absl::StatusOr<std::string> got = ReadSmallFile(path_);
+      absl::StatusOr<std::string> got = ReadFileLimited(path_, kMaxFileBytes);
       lock.lock();
       if (!got.ok()) {
         errors_->Inc();
@@ -141,7 +125,7 @@ std::unique_ptr<Component> BuildLocalFile(const config::Component& c, const conf
     d.ErrorAt("poll_frequency", "poll_frequency must be greater than 0");
     return nullptr;
   }
-  absl::StatusOr<std::string> content = ReadSmallFile(filename);
+  absl::StatusOr<std::string> content = ReadFileLimited(filename, kMaxFileBytes);
   if (!content.ok()) {
     diags->Add(args.span, absl::StrCat("failed to read file: ", content.status().message()));
     return nullptr;

@@ -223,21 +223,12 @@ std::unique_ptr<Component> Build(const config::Component& c, const config::Block
   if (has_api) {
     t.base_url = api_server;
   } else {
-    std::string host = EnvVar("KUBERNETES_SERVICE_HOST");
-    std::string port = EnvVar("KUBERNETES_SERVICE_PORT");
-    if (host.empty()) {
-      diags->Add(args.span,
-                 "unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and "
-                 "KUBERNETES_SERVICE_PORT must be defined");
+    absl::StatusOr<std::string> base = InClusterApiServer(&t.http);
+    if (!base.ok()) {
+      diags->Add(args.span, std::string(base.status().message()));
       return nullptr;
     }
-    if (host.find(':') != std::string::npos) host = absl::StrCat("[", host, "]");
-    t.base_url = absl::StrCat("https://", host, ":", port.empty() ? "443" : port);
-    HttpClientConfig in_cluster = InClusterHttp();
-    if (!t.http.authorization && !t.http.basic_auth)
-      t.http.authorization = in_cluster.authorization;
-    if (t.http.tls.ca_file.empty() && t.http.tls.ca_pem.empty())
-      t.http.tls.ca_file = in_cluster.tls.ca_file;
+    t.base_url = *base;
   }
   // The first read, at load: the components that use the data are evaluated with it.
   CurlHttpClient client(CurlOptionsFromEndpoint(t.http));
