@@ -37,6 +37,8 @@ std::unique_ptr<Component> BuildLocalFile(const config::Component&, const config
                                           ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildDiscoveryFile(const config::Component&, const config::Block&,
                                               ComponentEnv&, config::Diags*);
+std::unique_ptr<Component> BuildLokiSecretFilter(const config::Component&, const config::Block&,
+                                                 ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiEcho(const config::Component&, const config::Block&,
                                          ComponentEnv&, config::Diags*);
 

@@ -15,6 +15,7 @@ const std::vector<ComponentType>& ComponentTypes() {
       {"loki.source.file", &BuildLokiSourceFile},
       {"loki.process", &BuildLokiProcess},
       {"loki.relabel", &BuildLokiRelabel},
+      {"loki.secretfilter", &BuildLokiSecretFilter},
       {"loki.write", &BuildLokiWrite},
       {"loki.echo", &BuildLokiEcho},
       {"otelcol.exporter.loki", &BuildOtelcolExporterLoki},

@@ -58,6 +58,9 @@ const std::map<std::string, std::string>& Snippets() {
        "loki.write \"t\" {\n  endpoint {\n    url = \"http://127.0.0.1:1/loki/api/v1/push\"\n"
        "  }\n  external_labels = {cluster = \"c1\"}\n}\n"},
       {"loki.echo", "loki.echo \"t\" {}\n"},
+      {"loki.secretfilter", std::string(kEcho) +
+                                "loki.secretfilter \"t\" {\n  forward_to = "
+                                "[loki.echo.out.receiver]\n  redact_percent = 100\n}\n"},
       {"discovery.file", "discovery.file \"t\" {\n  files = [\"/nonexistent/*.json\"]\n}\n"},
       {"local.file",
        "local.file \"t\" {\n  filename = \"/etc/os-release\"\n  is_secret = true\n}\n"},
@@ -320,6 +323,79 @@ TEST(DiscoveryFileTest, TargetGroupsFromJsonAndYaml) {
   EXPECT_EQ(targets[2].as_object().at("job").as_string(), "postgres");
   EXPECT_EQ(metrics.CounterValue("sluice_discovery_file_read_errors_total",
                                  ComponentLabels("discovery.file.f")),
+            1u);
+}
+
+class CollectNode final : public LogsNode {
+ public:
+  void Push(ProcessEntry& e) override { got.push_back(e); }
+  void PushMark(uint64_t, uint64_t, int64_t) override {}
+  std::vector<ProcessEntry> got;
+};
+
+// loki.secretfilter: tokens of the known formats redacted with redact_with's placeholders or
+// gitleaks' percentage mask, allowlisted ones kept, each counted by rule and origin.
+TEST(SecretFilterTest, RedactsKnownTokenFormats) {
+  auto run = [](const std::string& args, std::vector<std::string> lines, MetricsRegistry* metrics) {
+    config::Registry registry;
+    registry.components = {"loki.secretfilter", "loki.echo"};
+    config::Diags diags;
+    std::string text =
+        "loki.echo \"out\" {}\nloki.secretfilter \"s\" {\n  forward_to = "
+        "[loki.echo.out.receiver]\n" +
+        args + "}\n";
+    std::optional<config::Module> m = config::Module::Parse("c.alloy", text, registry, &diags);
+    EXPECT_TRUE(m.has_value());
+    config::Object o;
+    o["receiver"] = config::Value::MakeCapsule({"loki.LogsReceiver", "loki.echo.out"});
+    m->SetExports("loki.echo.out", config::Value::MakeObject(std::move(o)));
+    boost::asio::io_context io;
+    FakeClock clock;
+    LogsRouter router(&io, &clock);
+    ComponentEnv env;
+    env.io = &io;
+    env.clock = &clock;
+    env.metrics = metrics;
+    env.module = &*m;
+    env.router = &router;
+    CollectNode out;
+    env.receivers["loki.echo.out"] = &out;
+    const config::Component* c = m->Find("loki.secretfilter.s");
+    config::Block b;
+    EXPECT_TRUE(m->Evaluate(*c, &b, &diags));
+    std::unique_ptr<Component> comp = BuildLokiSecretFilter(*c, b, env, &diags);
+    EXPECT_NE(comp, nullptr);
+    for (const std::string& line : lines) {
+      ProcessEntry e;
+      e.line = line;
+      e.labels.Set("namespace", "prod");
+      env.receivers["loki.secretfilter.s"]->Push(e);
+    }
+    std::vector<std::string> got;
+    for (const auto& e : out.got) got.push_back(e.line);
+    return got;
+  };
+  MetricsRegistry m1;
+  std::vector<std::string> got =
+      run("  redact_with = \"<$SECRET_NAME:$SECRET_HASH>\"\n  origin_label = \"namespace\"\n",
+          {"key=AKIAIOSFODNN7EXAMPLE done", "nothing here"}, &m1);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], "key=<aws-access-token:25910f981e85ca04baf359199dd0bd4a3ae738b6> done");
+  EXPECT_EQ(got[1], "nothing here");
+  MetricLabels cat = ComponentLabels("loki.secretfilter.s");
+  cat.emplace_back("name", "aws-access-token");
+  cat.emplace_back("origin", "prod");
+  EXPECT_EQ(m1.CounterValue("loki_secretfilter_secrets_redacted_by_category_total", cat), 1u);
+
+  MetricsRegistry m2;
+  const std::string ghp = "ghp_" + std::string(36, 'a');
+  got = run("  allowlist = [\"^glpat-keep\"]\n", {"token " + ghp, "gl glpat-keepkeepkeepkeepkeep1"},
+            &m2);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], "token ghp_aaaa...") << "80%: the first 20% of 40 bytes, then ...";
+  EXPECT_EQ(got[1], "gl glpat-keepkeepkeepkeepkeep1") << "allowlisted";
+  EXPECT_EQ(m2.CounterValue("loki_secretfilter_secrets_redacted_total",
+                            ComponentLabels("loki.secretfilter.s")),
             1u);
 }
 
