@@ -373,11 +373,17 @@ TEST(LuhnStageTest, RedactsLuhnValidNumbersOfTheMinimumLength) {
                                             .Attr("source", Str("cc"))
                                             .Attr("replacement", Str("<cc>"))
                                             .Attr("min_length", Int(16)));
-  ProcessEntry in = Entry("4111111111111111");
+  ProcessEntry in = Entry("the line");
   in.extracted["cc"] = ExtractedValue::String("x4111111111111111");
   ProcessEntry out = src.One(std::move(in));
-  EXPECT_EQ(X(out, "cc"), "x<cc>");
-  EXPECT_EQ(out.line, "4111111111111111") << "with a source, the line is left alone";
+  EXPECT_EQ(out.line, "x<cc>") << "with a source, its redacted value becomes the line (Alloy)";
+  StageHarness delim = Make(NewLuhnStage, BlockBuilder("stage.luhn")
+                                              .Attr("delimiters", Str("- "))
+                                              .Attr("skip_regex", Str("order=[0-9-]+")));
+  EXPECT_EQ(delim.One(Entry("card 4111-1111-1111-1111 order=4111-1111-1111-1111")).line,
+            "card **REDACTED** order=4111-1111-1111-1111");
+  EXPECT_THAT(BuildErrors(NewLuhnStage, BlockBuilder("stage.luhn").Attr("source", Str(""))),
+              ElementsAre("empty source"));
 }
 
 }  // namespace
