@@ -458,7 +458,7 @@ TEST(MetricsStageTest, CountersGaugesHistogramsPerLabelSet) {
                                                           .Attr("name", Str("x"))
                                                           .Attr("action", Str("set"))
                                                           .Build())),
-              ElementsAre("action set is not valid, action must be either `inc` or `add`"));
+              ElementsAre("the 'action' counter field must be either 'inc' or 'add'"));
 }
 
 }  // namespace

@@ -252,24 +252,22 @@ std::unique_ptr<Stage> NewMetricsStage(config::Decoder& d, const StageContext& c
       md.Bool("count_entry_bytes", &m.count_bytes);
       md.String("action", &m.action, config::Required::kYes);
       if (m.action != "inc" && m.action != "add") {
-        md.ErrorAt("action", absl::StrCat("action ", m.action,
-                                          " is not valid, action must be either `inc` or `add`"));
+        md.ErrorAt("action", "the 'action' counter field must be either 'inc' or 'add'");
       } else if (m.match_all && m.value) {
-        md.ErrorAt("match_all", "`match_all: true` cannot be combined with `value`");
-      } else if (m.count_bytes && !m.match_all) {
+        md.ErrorAt("match_all",
+                   "a 'counter' metric supports either 'match_all' or a 'value', but not both");
+      } else if (m.count_bytes && (!m.match_all || m.action != "add")) {
         md.ErrorAt("count_entry_bytes",
-                   "`count_entry_bytes: true` can only be set with `match_all: true`");
-      } else if (m.count_bytes && m.action != "add") {
-        md.ErrorAt("count_entry_bytes",
-                   "`count_entry_bytes: true` can only be used with `action: add`");
+                   "the 'count_entry_bytes' counter field must be specified along with match_all "
+                   "set to true or action set to 'add'");
       }
     } else if (m.kind == Kind::kGauge) {
       md.String("action", &m.action, config::Required::kYes);
       if (m.action != "set" && m.action != "inc" && m.action != "dec" && m.action != "add" &&
           m.action != "sub") {
-        md.ErrorAt("action", absl::StrCat("action ", m.action,
-                                          " is not valid, action must be `set`, `inc`, `dec`, "
-                                          "`add`, or `sub`"));
+        md.ErrorAt("action",
+                   "the 'action' gauge field must be one of the following values: [set, inc, dec, "
+                   "add, sub]");
       }
     } else {
       const config::Attr* a = md.Get("buckets", config::Required::kYes);
@@ -285,7 +283,7 @@ std::unique_ptr<Stage> NewMetricsStage(config::Decoder& d, const StageContext& c
       }
     }
     if (m.max_idle < absl::Seconds(1)) {
-      md.ErrorAt("max_idle_duration", "max_idle_duration must be greater than 1s");
+      md.ErrorAt("max_idle_duration", "max_idle_duration must be greater or equal than 1s");
     }
     m.name = prefix + name;
     if (!IsValidLabelName(m.name))
