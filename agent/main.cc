@@ -459,6 +459,7 @@ int RunConfig(int argc, char** argv, bool validate_only) {
   int rc = ParseRun(argc, argv, &options, &notes);
   if (rc != -1) return rc;
   if (validate_only) {
+    options.validate_only = true;
     MetricsRegistry metrics;
     std::string error;
     if (Runtime::Load(options, &metrics, &error) == nullptr) {

@@ -54,6 +54,9 @@ struct RuntimeOptions {
   std::string pods_dir = "/var/log/pods";
   absl::Duration unknown_pod_wait = absl::Seconds(10);
   absl::Duration pod_grace_period = absl::Minutes(1);
+  // `sluice validate`: components are built without reaching outside (no API server, no
+  // Secret read, no in-cluster environment needed), as `alloy validate` checks a file anywhere.
+  bool validate_only = false;
   // Called (on the tail thread) when a component that cannot update in place got new
   // arguments: the owner reloads the configuration from another thread. Unset: logged only.
   std::function<void()> request_reload;

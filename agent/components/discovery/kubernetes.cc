@@ -117,6 +117,7 @@ std::unique_ptr<Component> BuildDiscoveryKubernetes(const config::Component& c,
   } else {
     // In the cluster: the service's address and the service account, as client-go does.
     absl::StatusOr<std::string> base = InClusterApiServer(&api.http);
+    if (!base.ok() && env.options->validate_only) base = std::string(kValidateApiServer);
     if (!base.ok()) {
       diags->Add(args.span, std::string(base.status().message()));
       return nullptr;

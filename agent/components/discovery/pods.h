@@ -30,6 +30,9 @@ inline constexpr char kServiceAccountDir[] = "/var/run/secrets/kubernetes.io/ser
 // with client-go's message outside a cluster.
 absl::StatusOr<std::string> InClusterApiServer(HttpClientConfig* http);
 
+// The API server `sluice validate` assumes outside a cluster.
+inline constexpr char kValidateApiServer[] = "https://kubernetes.default.svc:443";
+
 // An environment variable, "" when unset.
 std::string EnvVar(const char* name);
 

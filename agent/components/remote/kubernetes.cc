@@ -14,6 +14,7 @@
 #include <boost/asio/post.hpp>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "absl/strings/escaping.h"
@@ -23,6 +24,7 @@
 #include "agent/common/thread.h"
 #include "agent/components/component.h"
 #include "agent/components/discovery/pods.h"
+#include "agent/go/strconv.h"
 #include "agent/metadata/kubeconfig.h"
 #include "agent/sink/http_client.h"
 #include "agent/sink/loki_sink.h"
@@ -177,6 +179,47 @@ class RemoteKubernetes final : public Component {
   std::string error_;  // guarded by mu_
 };
 
+// The string keys the configuration reads with `<name>.<label>.data["key"]` (any scope: for
+// `sluice validate`).
+void CollectKeys(const config::Expr& e, const std::string& suffix, std::set<std::string>* out) {
+  if (e.kind == config::ExprKind::kIndex && e.left && e.left->kind == config::ExprKind::kAccess &&
+      e.left->text == "data" && e.right && e.right->kind == config::ExprKind::kLiteral &&
+      e.right->tok == config::Token::kString) {
+    // The chain before ".data": ident.access.access...
+    std::vector<std::string> parts;
+    for (const config::Expr* x = e.left->left.get(); x != nullptr; x = x->left.get()) {
+      parts.insert(parts.begin(), x->text);
+      if (x->kind == config::ExprKind::kIdent) break;
+    }
+    std::string chain;
+    for (const std::string& p : parts) chain += (chain.empty() ? "" : ".") + p;
+    std::string key;
+    if (chain == suffix && GoUnquote(e.right->text, &key)) out->insert(key);
+  }
+  if (e.left) CollectKeys(*e.left, suffix, out);
+  if (e.right) CollectKeys(*e.right, suffix, out);
+  for (const auto& x : e.elems) CollectKeys(*x, suffix, out);
+  for (const auto& f : e.fields) CollectKeys(*f.value, suffix, out);
+}
+
+void CollectKeys(const config::StmtList& body, const std::string& suffix,
+                 std::set<std::string>* out) {
+  for (const config::Stmt& s : body) {
+    if (s.attr) {
+      CollectKeys(*s.attr->value, suffix, out);
+    } else {
+      CollectKeys(s.block->body, suffix, out);
+    }
+  }
+}
+
+std::set<std::string> IndexedKeys(const config::Module& m, const config::Component& c) {
+  std::set<std::string> keys;
+  const std::string suffix = absl::StrCat(c.name, ".", c.label);
+  for (const config::File& f : m.files()) CollectKeys(f.body, suffix, &keys);
+  return keys;
+}
+
 std::unique_ptr<Component> Build(const config::Component& c, const config::Block& args,
                                  ComponentEnv& env, config::Diags* diags, bool secret) {
   config::Decoder d(args, diags);
@@ -224,11 +267,19 @@ std::unique_ptr<Component> Build(const config::Component& c, const config::Block
     t.base_url = api_server;
   } else {
     absl::StatusOr<std::string> base = InClusterApiServer(&t.http);
+    if (!base.ok() && env.options->validate_only) base = std::string(kValidateApiServer);
     if (!base.ok()) {
       diags->Add(args.span, std::string(base.status().message()));
       return nullptr;
     }
     t.base_url = *base;
+  }
+  if (env.options->validate_only) {
+    // Nothing is read: every key the configuration indexes gets an empty value, so that what
+    // uses them is checked as it would be with the real data.
+    std::map<std::string, std::string> data;
+    for (const std::string& key : IndexedKeys(*env.module, c)) data[key] = "";
+    return std::make_unique<RemoteKubernetes>(c, env, std::move(t), poll, std::move(data));
   }
   // The first read, at load: the components that use the data are evaluated with it.
   CurlHttpClient client(CurlOptionsFromEndpoint(t.http));
