@@ -330,9 +330,10 @@ TEST(JsonStageTest, MalformedPassesOrIsDropped) {
   EXPECT_TRUE(drop.Run(Entry("not json")).empty());
   EXPECT_TRUE(drop.Run(Entry("[1]")).empty());
   EXPECT_EQ(drop.Run(Entry(R"({"a":1})")).size(), 1u);
-  EXPECT_EQ(drop.metrics->CounterValue(
-                "loki_process_dropped_lines_total",
-                {{"component_id", "loki.process.test"}, {"component_path", "/"}, {"reason", "malformed_json"}}),
+  EXPECT_EQ(drop.metrics->CounterValue("loki_process_dropped_lines_total",
+                                       {{"component_id", "loki.process.test"},
+                                        {"component_path", "/"},
+                                        {"reason", "malformed_json"}}),
             2u);
   // An unusable source is not "malformed": nothing is dropped.
   StageHarness src = Json(BlockBuilder("stage.json")
@@ -840,6 +841,51 @@ TEST(TruncateStageTest, AcceptsAlloyByteUnits) {
            {"1KB", 1024}, {"1KiB", 1024}, {"1.5KiB", 1536}, {"1KiB512B", 1536}, {"2MB", 2 << 20}}) {
     StageHarness h = Truncate({Rule({{"limit", Str(text)}})});
     EXPECT_EQ(h.One(Entry(std::string(3 << 20, 'x'))).line.size(), n) << text;
+  }
+}
+
+}  // namespace
+}  // namespace sluice::testing
+
+namespace sluice::testing {
+namespace {
+
+// stage.pattern with Loki's matching rules: a leading literal anchors, `<_>` skips, a literal
+// that is not found ends the match with the capture taking the rest.
+TEST(PatternStageTest, LokiPatternCaptures) {
+  StageHarness h;
+  ASSERT_TRUE(h.Build(NewPatternStage,
+                      BlockBuilder("stage.pattern")
+                          .Attr("pattern", Str("<ip> - - <_> \"<method> <path> <_>\" <status>"))
+                          .Attr("labels_from_groups", config::Value::Bool(true))
+                          .Build()))
+      << ::testing::PrintToString(h.Errors());
+  ProcessEntry e =
+      h.One(Entry("10.0.0.1 - - [02/Dec/2026:10:00:00 +0000] \"GET /api/v1 HTTP/1.1\" 200 512"));
+  EXPECT_EQ(X(e, "ip"), "10.0.0.1");
+  EXPECT_EQ(X(e, "method"), "GET");
+  EXPECT_EQ(X(e, "path"), "/api/v1");
+  EXPECT_EQ(X(e, "status"), "200 512") << "the last capture takes the rest";
+  EXPECT_EQ(*e.labels.Get("method"), "GET");
+
+  StageHarness anchored;
+  ASSERT_TRUE(anchored.Build(
+      NewPatternStage,
+      BlockBuilder("stage.pattern").Attr("pattern", Str("level=<level> msg=<msg>")).Build()));
+  EXPECT_EQ(X(anchored.One(Entry("ts=1 level=info msg=x")), "level"), "<absent>")
+      << "a leading literal must start the line";
+  ProcessEntry partial = anchored.One(Entry("level=warn and no message"));
+  EXPECT_EQ(X(partial, "level"), "warn and no message") << "a missing literal ends the match";
+
+  for (const auto& [pattern, error] : std::vector<std::pair<std::string, std::string>>{
+           {"<_> foo", "failed to parse pattern: at least one capture is required"},
+           {"<a><b>", "failed to parse pattern: found consecutive capture: invalid expression"},
+           {"<a> <a>", "failed to parse pattern: duplicate capture name (a): invalid expression"},
+           {"", "pattern is required"}}) {
+    StageHarness bad;
+    EXPECT_FALSE(bad.Build(NewPatternStage,
+                           BlockBuilder("stage.pattern").Attr("pattern", Str(pattern)).Build()));
+    EXPECT_EQ(bad.Errors(), std::vector<std::string>{error}) << pattern;
   }
 }
 

@@ -293,7 +293,7 @@ TEST_F(BuildStagesTest, BuildsControlStagesInOrder) {
 }
 
 TEST_F(BuildStagesTest, UnsupportedAlloyStageIsAnErrorAtItsBlock) {
-  for (std::string kind : {"geoip", "eventlogmessage", "pattern", "split_json", "windowsevent"}) {
+  for (std::string kind : {"geoip", "eventlogmessage", "split_json", "windowsevent"}) {
     diags_.Clear();
     config::Block b = BlockBuilder("stage." + kind).Build();
     EXPECT_TRUE(Build({b}).empty());

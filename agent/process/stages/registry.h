@@ -47,7 +47,7 @@
   STAGE("multiline", NewMultilineStage)                             \
   STAGE("output", NewOutputStage)                                   \
   STAGE("pack", NewPackStage)                                       \
-  ALLOY_ONLY("pattern")                                             \
+  STAGE("pattern", NewPatternStage)                                 \
   STAGE("regex", NewRegexStage)                                     \
   STAGE("replace", NewReplaceStage)                                 \
   STAGE("sampling", NewSamplingStage)                               \
