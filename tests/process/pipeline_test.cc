@@ -314,7 +314,7 @@ TEST_F(BuildStagesTest, EveryImplementedKindIsKnown) {
                            "label_drop", "label_keep", "structured_metadata",
                            "output",     "tenant",     "timestamp",
                            "drop",       "match",      "multiline",
-                           "limit"}) {
+                           "limit",      "pattern",    "metrics"}) {
     EXPECT_TRUE(IsSupportedStageKind(kind)) << kind;
   }
   EXPECT_FALSE(IsAlloyStageKind("nonsense"));
