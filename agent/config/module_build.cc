@@ -31,6 +31,8 @@ namespace sluice::config {
 namespace {
 
 constexpr int kMaxModuleDepth = 32;
+// Instances of instances multiply: a config of a few lines could otherwise ask for 2^32 nodes.
+constexpr size_t kMaxNodes = 20'000;
 
 std::string PosString(const std::string& file, Loc l) {
   return absl::StrCat(file, ":", l.line, ":", l.col);
@@ -304,6 +306,11 @@ void Module::Expander::ExpandInstance(const BlockStmt& b, const std::string& nam
     Fail(NameSpan(file, b),
          cycle.size() == 1 ? absl::StrCat("self reference: declare.", cycle[0])
                            : absl::StrCat("cycle: declare.", absl::StrJoin(cycle, ", declare.")));
+    return;
+  }
+  if (m.nodes_.size() >= kMaxNodes) {
+    Fail(NameSpan(file, b), absl::StrCat("custom components expand to more than ", kMaxNodes,
+                                         " components and values"));
     return;
   }
   if (static_cast<int>(stack.size()) >= kMaxModuleDepth) {

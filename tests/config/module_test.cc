@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/config/test_registry.h"
 #include "tests/support/temp_dir.h"
@@ -383,6 +385,14 @@ TEST(ModuleTest, DeclareErrorsAsAlloy) {
             "c.alloy:2:3: self reference: declare.a\n");
   EXPECT_EQ(errors("declare \"m\" { }\ndeclare \"m\" { }\n"),
             "c.alloy:2:1: block declare.m already declared at c.alloy:1:1\n");
+  // Instances of instances multiply; the expansion is bounded.
+  std::string bomb = "declare \"d0\" {\n  loki.echo \"e\" { }\n}\n";
+  for (int i = 1; i <= 20; ++i) {
+    bomb += absl::StrCat("declare \"d", i, "\" {\n  d", i - 1, " \"a\" { }\n  d", i - 1,
+                         " \"b\" { }\n}\n");
+  }
+  bomb += "d20 \"top\" { }\n";
+  EXPECT_THAT(errors(bomb), ::testing::HasSubstr("expand to more than 20000 components"));
   // An unused declare is not checked (Alloy checks a body when it is instantiated).
   Diags d;
   EXPECT_TRUE(
