@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "agent/common/files.h"
 #include "agent/common/strings.h"
 #include "agent/config/eval.h"
 #include "agent/config/module_internal.h"
@@ -45,15 +46,16 @@ std::string JoinPath(std::string_view dir, std::string_view name) {
   return out.empty() ? "." : out;
 }
 
+// A configuration file or module: bounded, so that a name like /dev/zero cannot hang a load.
+constexpr size_t kMaxConfigFileBytes = 64 << 20;
+
 bool ReadWholeFile(const std::string& path, std::string* out, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *error = absl::StrCat("open ", path, ": ", std::strerror(errno));
+  absl::StatusOr<std::string> text = ReadFileLimited(path, kMaxConfigFileBytes);
+  if (!text.ok()) {
+    *error = std::string(text.status().message());
     return false;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
+  *out = std::move(*text);
   return true;
 }
 
