@@ -87,12 +87,19 @@ class ServerE2eTest : public ::testing::Test {
                            "\"50ms\"\n    max_backoff_period = \"200ms\"\n  }\n}\n",
                            extra));
   }
-  void Run() {
+  void Run(std::vector<std::string> extra = {}) {
     agent_ = std::make_unique<Subprocess>();
-    ASSERT_TRUE(
-        agent_->Start({SLUICE_BINARY, "run", Config(), "--storage.path", dir_.Join("state"),
-                       "--server.http.listen-addr", "127.0.0.1:0", "--shutdown-timeout", "3s"},
-                      dir_.Join("agent.out"), dir_.Join("agent.err")));
+    std::vector<std::string> argv = {SLUICE_BINARY,
+                                     "run",
+                                     Config(),
+                                     "--storage.path",
+                                     dir_.Join("state"),
+                                     "--server.http.listen-addr",
+                                     "127.0.0.1:0",
+                                     "--shutdown-timeout",
+                                     "3s"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ASSERT_TRUE(agent_->Start(argv, dir_.Join("agent.out"), dir_.Join("agent.err")));
     // The port the kernel gave: in the "started" log line.
     std::regex re("http_port=([0-9]+)");
     absl::Time deadline = absl::Now() + absl::Seconds(20);
@@ -123,6 +130,17 @@ class ServerE2eTest : public ::testing::Test {
   std::unique_ptr<Subprocess> agent_;
   std::string base_;
 };
+
+// The arguments the grafana/alloy chart renders (clustering on, as its "clustered" preset):
+// the agent starts, becomes ready and ships.
+TEST_F(ServerE2eTest, AlloyChartArgumentsBecomeReady) {
+  WriteFile(dir_.Join("logs/a.log"), "one\n");
+  Run({"--server.http.ui-path-prefix=/", "--disable-reporting",
+       "--stability.level=generally-available", "--cluster.enabled=true",
+       "--cluster.join-addresses=alloy-cluster", "--cluster.name=alloy-logs"});
+  EXPECT_TRUE(WaitFor([&] { return Http("GET", base_ + "/-/ready").status == 200; }));
+  EXPECT_TRUE(loki_.WaitForEntries(1, absl::Seconds(20)));
+}
 
 TEST_F(ServerE2eTest, MetricsMoveAsLinesAreShipped) {
   WriteFile(dir_.Join("logs/a.log"), "one\ntwo\n");
