@@ -159,16 +159,14 @@ class SecretFilterNode final : public LogsNode {
       }
       e.line = absl::StrReplaceAll(e.line, {{secret, replacement}});
       redacted_->Inc();
+      MetricLabels labels = ComponentLabels(id_);
+      labels.emplace_back("name", rule);
+      labels.emplace_back("origin", origin != nullptr ? *origin : "");
       metrics_
           ->GetCounter(
               "loki_secretfilter_secrets_redacted_by_category_total",
               "Number of secrets redacted, partitioned by rule name and origin label value.",
-              [&] {
-                MetricLabels l = ComponentLabels(id_);
-                l.emplace_back("name", rule);
-                l.emplace_back("origin", origin != nullptr ? *origin : "");
-                return l;
-              }())
+              labels)
           ->Inc();
     }
   }
