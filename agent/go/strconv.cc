@@ -1,6 +1,8 @@
 // Go's strconv quoting; see strconv.h. Pure functions.
 #include "agent/go/strconv.h"
 
+#include "absl/strings/ascii.h"
+
 #include <cstdint>
 
 #include "agent/common/utf8.h"
@@ -174,6 +176,23 @@ bool GoUnquote(std::string_view lit, std::string* out) {
     }
   }
   return true;
+}
+
+std::string GoQueryEscape(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else if (c == ' ') {
+      out.push_back('+');
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
 }
 
 }  // namespace sluice

@@ -22,4 +22,8 @@ std::string GoQuote(std::string_view s);
 // Returns false on any syntax error; *out then holds a prefix.
 bool GoUnquote(std::string_view quoted, std::string* out);
 
+// Go's url.QueryEscape: RFC 3986 unreserved bytes kept, space as '+', the rest %XX (upper
+// case). For query parameter values and form bodies.
+std::string GoQueryEscape(std::string_view s);
+
 }  // namespace sluice

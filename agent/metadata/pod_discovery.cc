@@ -10,6 +10,7 @@
 #include "agent/common/status_macros.h"
 #include "agent/common/strings.h"
 #include "agent/common/thread.h"
+#include "agent/go/strconv.h"
 #include "agent/sink/loki_sink.h"
 
 #ifndef SLUICE_VERSION
@@ -23,22 +24,6 @@ constexpr int kKubelet = 0;
 constexpr int kApiServer = 1;
 // Node labels change rarely: asked for once a minute at most.
 constexpr absl::Duration kNodeRefresh = absl::Minutes(1);
-
-// Percent-encoding of a query parameter value (RFC 3986 unreserved characters kept).
-std::string QueryEscape(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
 
 std::string StatusText(int status) {
   switch (status) {
@@ -290,10 +275,10 @@ PodDiscovery::Result PodDiscovery::FetchOnce() {
           ns.empty() ? "/api/v1/pods" : absl::StrCat("/api/v1/namespaces/", ns, "/pods"),
           "?resourceVersion=0");
       if (!options_.label_selector.empty()) {
-        absl::StrAppend(&url, "&labelSelector=", QueryEscape(options_.label_selector));
+        absl::StrAppend(&url, "&labelSelector=", GoQueryEscape(options_.label_selector));
       }
       if (!options_.field_selector.empty()) {
-        absl::StrAppend(&url, "&fieldSelector=", QueryEscape(options_.field_selector));
+        absl::StrAppend(&url, "&fieldSelector=", GoQueryEscape(options_.field_selector));
       }
       absl::StatusOr<std::string> body = Get(kApiServer, url);
       absl::StatusOr<std::vector<Pod>> pods = body.ok()
@@ -321,7 +306,7 @@ PodDiscovery::Result PodDiscovery::FetchOnce() {
       now - node_fetched_ >= kNodeRefresh) {
     absl::StatusOr<std::string> body =
         Get(kApiServer, absl::StrCat(options_.apiserver->base_url, "/api/v1/nodes/",
-                                     QueryEscape(options_.node_name)));
+                                     GoQueryEscape(options_.node_name)));
     absl::StatusOr<ObjectMeta> meta =
         body.ok() ? ParseObjectMeta(*body) : absl::StatusOr<ObjectMeta>(body.status());
     if (meta.ok()) {
@@ -359,13 +344,13 @@ absl::Status PodDiscovery::Watch(std::vector<Pod> listed, std::string resource_v
     std::string url = absl::StrCat(
         options_.apiserver->base_url,
         ns.empty() ? "/api/v1/pods" : absl::StrCat("/api/v1/namespaces/", ns, "/pods"),
-        "?watch=true&allowWatchBookmarks=true&resourceVersion=", QueryEscape(resource_version),
+        "?watch=true&allowWatchBookmarks=true&resourceVersion=", GoQueryEscape(resource_version),
         "&timeoutSeconds=", timeout_s);
     if (!options_.label_selector.empty()) {
-      absl::StrAppend(&url, "&labelSelector=", QueryEscape(options_.label_selector));
+      absl::StrAppend(&url, "&labelSelector=", GoQueryEscape(options_.label_selector));
     }
     if (!options_.field_selector.empty()) {
-      absl::StrAppend(&url, "&fieldSelector=", QueryEscape(options_.field_selector));
+      absl::StrAppend(&url, "&fieldSelector=", GoQueryEscape(options_.field_selector));
     }
     HttpRequest req;
     RETURN_IF_ERROR(

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/common/strings.h"
+#include "agent/go/strconv.h"
 #include "agent/sink/http_client.h"
 #include "agent/sink/loki_sink.h"
 
@@ -68,28 +69,6 @@ absl::Status RequestAuth::Apply(std::vector<std::pair<std::string, std::string>>
   return absl::OkStatus();
 }
 
-namespace {
-
-// url.QueryEscape.
-std::string QueryEscape(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else if (c == ' ') {
-      out.push_back('+');
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 absl::Status RequestAuth::OAuth2Header(std::vector<std::pair<std::string, std::string>>* headers) {
   std::lock_guard<std::mutex> lock(mu_);
   if (token_.empty() || absl::Now() >= token_expiry_) {
@@ -111,10 +90,10 @@ absl::Status RequestAuth::OAuth2Header(std::vector<std::pair<std::string, std::s
     }
     std::string body = "grant_type=client_credentials";
     if (!oauth2_->scopes.empty()) {
-      absl::StrAppend(&body, "&scope=", QueryEscape(absl::StrJoin(oauth2_->scopes, " ")));
+      absl::StrAppend(&body, "&scope=", GoQueryEscape(absl::StrJoin(oauth2_->scopes, " ")));
     }
     for (const auto& [k, v] : oauth2_->endpoint_params) {
-      absl::StrAppend(&body, "&", QueryEscape(k), "=", QueryEscape(v));
+      absl::StrAppend(&body, "&", GoQueryEscape(k), "=", GoQueryEscape(v));
     }
     HttpRequest req;
     req.url = oauth2_->token_url;
@@ -122,8 +101,8 @@ absl::Status RequestAuth::OAuth2Header(std::vector<std::pair<std::string, std::s
     req.headers = {
         {"Content-Type", "application/x-www-form-urlencoded"},
         {"Authorization",
-         absl::StrCat("Basic ", absl::Base64Escape(absl::StrCat(QueryEscape(oauth2_->client_id),
-                                                                ":", QueryEscape(secret))))}};
+         absl::StrCat("Basic ", absl::Base64Escape(absl::StrCat(GoQueryEscape(oauth2_->client_id),
+                                                                ":", GoQueryEscape(secret))))}};
     absl::StatusOr<HttpResponse> resp = token_client_->Post(req);
     if (!resp.ok()) {
       return absl::UnavailableError(

@@ -56,3 +56,14 @@ TEST(GoUnquoteTest, RawStringsAndCharacterLiterals) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(GoQueryEscapeTest, AsUrlQueryEscape) {
+  EXPECT_EQ(GoQueryEscape("a b&c=d/é~_.-"), "a+b%26c%3Dd%2F%C3%A9~_.-");
+  EXPECT_EQ(GoQueryEscape("spec.nodeName=node-1"), "spec.nodeName%3Dnode-1");
+}
+
+}  // namespace
+}  // namespace sluice
