@@ -12,6 +12,7 @@ BUILD_PACKAGES=(
   libprotobuf-dev protobuf-compiler
   libsnappy-dev libcurl4-openssl-dev libssl-dev libabsl-dev libre2-dev libsimdjson-dev
   libyaml-dev  # the positions file in Alloy's YAML (libyaml: what gopkg.in/yaml.v2 ports)
+  zlib1g-dev libbz2-dev  # loki.source.file decompression (gz, z; bz2)
 )
 # The rest of a development machine: tests, benchmarks, fuzzers, sanitizers.
 DEV_PACKAGES=(

@@ -18,6 +18,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "agent/common/metrics.h"
 #include "agent/pipeline/labels.h"
+#include "agent/source/file_transform.h"
 #include "agent/source/fingerprint.h"
 #include "agent/source/line_decoder.h"
 #include "agent/source/line_splitter.h"
@@ -44,8 +45,12 @@ struct TailFile {
   uint64_t name_checked_scan = 0;  // the rescan whose listing found its name unchanged
   bool write_armed = false;        // that watch is set and has not fired
   LineCarry carry;                 // an incomplete line
-  DecodeState decode;              // format, partial lines
-  LabelSet labels;                 // without `stream`
+  bool bom_checked = false;        // its first bytes were looked at for a byte order mark
+  // Compressed or transcoded (loki.source.file's decompression and encoding); null: its bytes
+  // are UTF-8 lines as they are.
+  std::unique_ptr<FileTransform> transform;
+  DecodeState decode;  // format, partial lines
+  LabelSet labels;     // without `stream`
   // The key of its position in Alloy's map: the target's labels without "__" ones (and
   // without `filename`, which Alloy adds after) as LabelSet.String().
   std::string pos_labels = "{}";

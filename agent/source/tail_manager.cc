@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -113,7 +114,15 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
       rescan_timer_(*io),
       orphan_timer_(*io),
       open_retry_timer_(*io),
-      coalesce_timer_(*io) {
+      coalesce_timer_(*io),
+      delay_timer_(*io),
+      lines_truncated_(
+          metrics->GetCounter("sluice_lines_truncated_total",
+                              "Lines cut at max_line_size; the rest of the line dropped.")),
+      invalid_encoding_(metrics->GetCounter(
+          "sluice_lines_invalid_encoding_total",
+          "Lines of a file in another encoding (loki.source.file encoding) with sequences that are "
+          "not valid in it, replaced with U+FFFD.")) {
   next_file_id_ = opt_.file_id_base + 1;
   read_buf_.resize(opt_.read_chunk);
 }
@@ -127,6 +136,7 @@ TailManager::~TailManager() {
   orphan_timer_.cancel();
   open_retry_timer_.cancel();
   coalesce_timer_.cancel();
+  delay_timer_.cancel();
   for (const auto& [id, f] : files_.files()) {
     if (f->fd >= 0) ::close(f->fd);
   }
@@ -330,10 +340,28 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
   f->pos_labels = f->labels.RenderLoki();
   f->labels.Set("filename", path);
 
+  if (opt_.compression != Compression::kNone || !opt_.encoding.empty()) {
+    f->transform = std::make_unique<FileTransform>();
+    f->transform->compressed = opt_.compression != Compression::kNone;
+    if (!opt_.encoding.empty()) {
+      absl::StatusOr<std::unique_ptr<Transcoder>> tc = Transcoder::Create(opt_.encoding);
+      if (!tc.ok()) {
+        // Checked when the component was built: only a broken iconv gets here.
+        read_errors_->Inc();
+        LogWarn("tail", "cannot decode file", {{"path", path}, {"error", tc.status().ToString()}});
+        ::close(fd);
+        return;
+      }
+      f->transform->transcode = *std::move(tc);
+    }
+  }
+  // A compressed file's positions are in its decompressed bytes: its size tells nothing of them.
+  const int64_t size_for_positions =
+      opt_.compression != Compression::kNone ? std::numeric_limits<int64_t>::max() : st.st_size;
   int64_t start = 0;
-  if (std::optional<int64_t> by_inode = book_.TakeByInode(key, fd, st.st_size, path)) {
+  if (std::optional<int64_t> by_inode = book_.TakeByInode(key, fd, size_for_positions, path)) {
     start = *by_inode;
-  } else if (int64_t by_path = book_.TakeByPath(path, f->pos_labels, fd, st.st_size);
+  } else if (int64_t by_path = book_.TakeByPath(path, f->pos_labels, fd, size_for_positions);
              by_path >= 0) {
     // Alloy's (or Promtail's) position for this path, or sluice's for a file whose inode key
     // changed.
@@ -341,12 +369,26 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
   } else if ((at_start || starting_) &&
              (opt_.tail_from_end ||
               (book_.load_failed() &&
-               opt_.on_positions_error == PositionsErrorPolicy::kRestartFromEnd))) {
+               opt_.on_positions_error == PositionsErrorPolicy::kRestartFromEnd)) &&
+             opt_.compression == Compression::kNone) {
+    // (A compressed file is read whole: its size is not a position in its decompressed bytes.)
     // Like Alloy's tail_from_end: only what is written from now on (a line being written at this
     // moment is shipped from where we start).
     start = st.st_size;
   }
   f->read_offset = f->acked_offset = f->consumed_offset = start;
+  if (start > 0 && opt_.compression == Compression::kNone) {
+    // Resumed past its start: its byte order mark (read once per open, as Alloy does) still
+    // decides its encoding.
+    char head[4];
+    ssize_t got = ::pread(fd, head, sizeof(head), 0);
+    if (got > 0) ApplyBom(f, std::string_view(head, static_cast<size_t>(got)));
+    f->bom_checked = true;
+  }
+  if (f->transform != nullptr && f->transform->compressed &&
+      opt_.initial_delay > absl::ZeroDuration()) {
+    f->transform->not_before_mono = clock_->MonotonicNanos() + ToNanos(opt_.initial_delay);
+  }
   AcquirePathMetrics(f, st.st_size);
 
   if (known != nullptr) {
@@ -437,6 +479,22 @@ void TailManager::ReadPass() {
     if (f == nullptr) continue;
     f->queued = false;
     if (f->closed) continue;
+    if (FileTransform* x = f->transform.get(); x != nullptr && x->compressed) {
+      if (x->finished) {
+        // Read whole already: renamed away or deleted, it can go now (its position with it).
+        if (f->orphan) CloseFile(f);
+        continue;
+      }
+      if (x->not_before_mono > clock_->MonotonicNanos()) {
+        delayed_.push_back(f->id);
+        ArmDelayTimer();
+        continue;
+      }
+      if (x->inflate == nullptr && inflating_ >= kMaxInflating) {
+        inflate_wait_.push_back(f->id);
+        continue;
+      }
+    }
     if (f->fd < 0 && !EnsureOpen(f)) {
       // EnsureOpen may have closed and forgotten the file (gone while parked): look it up again.
       File* again = files_.Find(id);
@@ -546,10 +604,16 @@ void TailManager::RestartFromZero(File* f, std::string_view why, int64_t size) {
   (void)ComputeFingerprint(f->fd, &f->identity);
   f->carry.Clear();
   f->decode.Reset();
+  f->bom_checked = false;
+  if (f->transform != nullptr) {
+    f->transform->carry.Clear();
+    f->transform->text_start = 0;
+  }
   book_.MarkDirty();
 }
 
 TailManager::ReadResult TailManager::ReadOnce(File* f) {
+  if (f->transform != nullptr && f->transform->compressed) return ReadCompressed(f);
   const size_t want = read_buf_.size();
   ssize_t n = ::pread(f->fd, read_buf_.data(), want, f->read_offset);
   if (n == 0) {
@@ -582,12 +646,7 @@ TailManager::ReadResult TailManager::ReadOnce(File* f) {
       f->m_file_bytes->Set(static_cast<double>(f->read_offset));
     }
   }
-  uint64_t lines =
-      splitter_.Split(&f->carry, read_buf_.data(), static_cast<size_t>(n), base,
-                      [this, f](std::string_view raw, int64_t line_start, int64_t line_end) {
-                        ProcessLine(f, raw, line_start, line_end);
-                        f->consumed_offset = line_end;
-                      });
+  uint64_t lines = SplitChunk(f, read_buf_.data(), static_cast<size_t>(n), base);
   if (f->m_read_lines != nullptr) f->m_read_lines->Inc(lines);
   return static_cast<size_t>(n) == want ? ReadResult::kMore : ReadResult::kEof;
 }
@@ -614,18 +673,10 @@ void TailManager::Emit(File* f, LogStream stream, int64_t ts, std::string_view l
 }
 
 void TailManager::CloseFile(File* f) {
-  chunk_time_ns_ = clock_->NowUnixNanos();
   // A rotated or deleted file that was quiet for the grace period: what it still holds of an
   // unfinished line will never be completed, so ship it rather than lose it.
-  splitter_.Flush(&f->carry, f->read_offset,
-                  [this, f](std::string_view raw, int64_t line_start, int64_t line_end) {
-                    ProcessLine(f, raw, line_start, line_end);
-                  });
-  decoder_.Flush(&f->decode, f->read_offset,
-                 [this, f](LogStream stream, int64_t ts, std::string_view line, int64_t start,
-                           int64_t mark) { Emit(f, stream, ts, line, start, mark); });
-  f->consumed_offset = f->read_offset;
-  output_->OnMark(f->route, f->id, f->generation, f->read_offset);
+  FlushLines(f);
+  ReleaseInflate(f);
   if (f->fd >= 0) {
     ::close(f->fd);
     budget_.Closed();
@@ -724,6 +775,7 @@ void TailManager::StopReading() {
   // and a kill during the drain must find them on disk.
   orphan_timer_.cancel();
   coalesce_timer_.cancel();
+  delay_timer_.cancel();
   inotify_.Cancel();
   data_inotify_.Cancel();
   output_->SealAll();

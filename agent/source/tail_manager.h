@@ -53,6 +53,7 @@
 #include "agent/pipeline/labels.h"
 #include "agent/source/cri_parser.h"
 #include "agent/source/file_registry.h"
+#include "agent/source/file_transform.h"
 #include "agent/source/inotify.h"
 #include "agent/source/line_decoder.h"
 #include "agent/source/line_splitter.h"
@@ -123,6 +124,12 @@ struct TailOptions {
   // Files held open at once; 0 = the process's RLIMIT_NOFILE less a reserve. Past it, idle files
   // are closed ("parked", their write watch kept) and reopened for their turn.
   size_t max_open_files = 0;
+  // loki.source.file's decompression: every file is read as one compressed stream (offsets and
+  // positions in its decompressed bytes), once, `initial_delay` after it is found, to its end.
+  Compression compression = Compression::kNone;
+  absl::Duration initial_delay = absl::ZeroDuration();
+  // loki.source.file's encoding (empty: UTF-8): lines are split and decoded in it.
+  std::string encoding;
   // The loki.source.file component (Alloy labels its metrics with component_id and
   // component_path="/"); empty: no component labels.
   std::string component_id;
@@ -197,6 +204,22 @@ class TailManager {
   void SchedulePass();
   void ReadPass();
   ReadResult ReadOnce(File* f);
+  // Read through the file's Decompressor (file_transform.cc): its decompressed bytes.
+  ReadResult ReadCompressed(File* f);
+  // Lines of `n` bytes of the file's text at offset `base` (a byte order mark at its start
+  // looked at first), split and, for a transcoded file, turned into UTF-8.
+  uint64_t SplitChunk(File* f, const char* data, size_t n, int64_t base);
+  // The byte order mark of a file whose first bytes are `head` (Alloy: a UTF-8 mark is
+  // skipped, a UTF-16 one decides the encoding).
+  void ApplyBom(File* f, std::string_view head);
+  // A compressed file read to its end: its last line goes out, its descriptor and decompressor
+  // go; it stays known (its position kept) until its target goes.
+  void FinishCompressed(File* f);
+  // Lines a file will never complete (closed or finished) go out, marked at read_offset.
+  void FlushLines(File* f);
+  // Its decompressor goes (at its end, or to let a waiting file have one).
+  void ReleaseInflate(File* f);
+  void ArmDelayTimer();
   void RestartFromZero(File* f, std::string_view why, int64_t size);
   void ProcessLine(File* f, std::string_view raw, int64_t line_start, int64_t line_end);
   void Emit(File* f, LogStream stream, int64_t ts, std::string_view line, int64_t start,
@@ -284,6 +307,16 @@ class TailManager {
   absl::flat_hash_map<std::string, FileTarget> targets_;  // by path
   std::deque<uint64_t> ready_;
   std::string read_buf_;
+  // Decompressors alive at once (each up to ~2.3 MiB for bzip2); files past it wait their turn.
+  static constexpr size_t kMaxInflating = 4;
+  size_t inflating_ = 0;
+  std::deque<uint64_t> inflate_wait_;
+  // Compressed files waiting for their initial_delay.
+  std::vector<uint64_t> delayed_;
+  boost::asio::steady_timer delay_timer_;
+  bool delay_armed_ = false;
+  Counter* lines_truncated_;
+  Counter* invalid_encoding_;
   std::string path_buf_;  // event path assembly
   // Expires with this object; posted handlers check it.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);

@@ -141,6 +141,32 @@ TEST_F(RegistryTest, ABadArgumentIsAnErrorWithItsPosition) {
   EXPECT_NE(error.find("max_cache_size"), std::string::npos) << error;
 }
 
+TEST_F(RegistryTest, LokiSourceFileDecompressionAndEncodingArguments) {
+  const std::string head =
+      std::string(kEcho) +
+      "loki.source.file \"t\" {\n  targets = [{\"__path__\" = \"/nonexistent/a.log\"}]\n"
+      "  forward_to = [loki.echo.out.receiver]\n";
+  std::string error;
+  // Alloy's documented shapes load.
+  EXPECT_NE(Load(head + "  encoding = \"UTF-16LE\"\n  decompression {\n    enabled = true\n"
+                        "    initial_delay = \"10s\"\n    format = \"bz2\"\n  }\n}\n",
+                 &error),
+            nullptr)
+      << error;
+  EXPECT_EQ(
+      Load(head + "  decompression {\n    enabled = true\n    format = \"zip\"\n  }\n}\n", &error),
+      nullptr);
+  EXPECT_NE(error.find("cfg.alloy:7:14: unsupported compression format: \"zip\" - please use one "
+                       "of \"gz, z, bz2\""),
+            std::string::npos)
+      << error;
+  EXPECT_EQ(Load(head + "  decompression {\n    format = \"gz\"\n  }\n}\n", &error), nullptr);
+  EXPECT_NE(error.find("enabled"), std::string::npos) << error;
+  EXPECT_EQ(Load(head + "  encoding = \"klingon-8\"\n}\n", &error), nullptr);
+  EXPECT_NE(error.find("cfg.alloy:5:14: unknown encoding \"klingon-8\""), std::string::npos)
+      << error;
+}
+
 // local.file_match -> discovery.relabel, built with their Build functions in an environment of
 // the test's own, as the Runtime builds and re-evaluates them.
 class ReevaluationTest : public ::testing::Test {

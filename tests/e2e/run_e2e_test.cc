@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <map>
@@ -698,6 +699,100 @@ users:
   EXPECT_THAT(err, HasSubstr("reading secret monitoring/loki-k8s-monitoring"));
   std::filesystem::remove(header_file);
   EXPECT_EQ(RunToEnd({SLUICE_BINARY, "validate", config}, &out, &err), 0) << err;
+}
+
+// loki.source.file's decompression and encoding as Alloy's documentation shows them: an archive
+// of gzip-compressed logs read whole once, and a UTF-16LE file (Windows tools write them) turned
+// into UTF-8; a restart sends nothing twice.
+TEST_F(RunE2eTest, CompressedAndUtf16FilesArriveOnceAsUtf8) {
+  std::string archive = dir_.Join("archive");
+  std::filesystem::create_directories(archive);
+  std::string text;
+  for (int i = 0; i < 3000; ++i) text += absl::StrCat("level=info gz line ", i, "\n");
+  std::string gz;
+  {
+    z_stream zs{};
+    ASSERT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    gz.resize(deflateBound(&zs, text.size()) + 64);
+    zs.next_in = reinterpret_cast<Bytef*>(text.data());
+    zs.avail_in = static_cast<uInt>(text.size());
+    zs.next_out = reinterpret_cast<Bytef*>(gz.data());
+    zs.avail_out = static_cast<uInt>(gz.size());
+    ASSERT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    gz.resize(zs.total_out);
+    deflateEnd(&zs);
+  }
+  WriteFile(archive + "/app.log.1.gz", gz);
+  std::string wide = "\xFF\xFE";
+  for (char ch : std::string("r\xC3\xA9sum\xC3\xA9 windows line\r\n")) {
+    // Only ASCII and é (U+00E9) here: UTF-16LE is the byte and a zero.
+    if (ch == '\xC3') continue;
+    wide.push_back(ch == '\xA9' ? '\xE9' : ch);
+    wide.push_back('\0');
+  }
+  std::string utf16 = dir_.Join("win");
+  std::filesystem::create_directories(utf16);
+  WriteFile(utf16 + "/service.log", wide);
+  std::string config = dir_.Join("files.alloy");
+  WriteFile(config, absl::StrCat(R"(
+local.file_match "archive" {
+  path_targets = [{"__path__" = ")",
+                                 archive, R"(/*.gz", "job" = "archive"}]
+}
+loki.source.file "archive" {
+  targets    = local.file_match.archive.targets
+  forward_to = [loki.write.default.receiver]
+  decompression {
+    enabled       = true
+    initial_delay = "10ms"
+    format        = "gz"
+  }
+}
+local.file_match "windows" {
+  path_targets = [{"__path__" = ")",
+                                 utf16, R"(/*.log", "job" = "windows"}]
+}
+loki.source.file "windows" {
+  targets    = local.file_match.windows.targets
+  forward_to = [loki.write.default.receiver]
+  encoding   = "UTF-16LE"
+}
+loki.write "default" {
+  endpoint {
+    url = ")",
+                                 loki_.push_url(), R"("
+  }
+}
+)"));
+  Run(config);
+  ASSERT_TRUE(loki_.WaitForEntries(3001, absl::Seconds(30)));
+  EXPECT_EQ(Stop(), 0);
+  std::vector<std::string> gz_lines, win_lines;
+  for (const auto& s : loki_.Streams()) {
+    for (const auto& e : s.entries) {
+      (s.label_map.at("job") == "archive" ? gz_lines : win_lines).push_back(e.line);
+    }
+  }
+  ASSERT_EQ(gz_lines.size(), 3000u);
+  for (int i = 0; i < 3000; ++i) EXPECT_EQ(gz_lines[i], absl::StrCat("level=info gz line ", i));
+  EXPECT_THAT(win_lines, ::testing::ElementsAre("r\xC3\xA9sum\xC3\xA9 windows line"));
+
+  // Restarted: the archive was read to its end and the UTF-16 file to its last line.
+  Run(config);
+  std::string more = "\xFF\xFE";
+  for (char ch : std::string("after restart\r\n")) {
+    more.push_back(ch);
+    more.push_back('\0');
+  }
+  AppendFile(utf16 + "/service.log", more.substr(2));
+  ASSERT_TRUE(loki_.WaitForEntries(3002, absl::Seconds(30)));
+  EXPECT_EQ(Stop(), 0);
+  EXPECT_EQ(loki_.total_entries(), 3002u) << "nothing read twice";
+  bool seen = false;
+  for (const auto& s : loki_.Streams()) {
+    for (const auto& e : s.entries) seen |= e.line == "after restart";
+  }
+  EXPECT_TRUE(seen);
 }
 
 TEST_F(RunE2eTest, EchoPrintsEntries) {

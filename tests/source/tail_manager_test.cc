@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -1264,6 +1265,184 @@ TEST_F(TailManagerTest, LegacyPromtailPositionsAreImportedByPath) {
   Drain();
   tail_->StopReading();
   EXPECT_THAT(Lines(), ::testing::ElementsAre("three"));
+}
+
+// ---- decompression and encoding (loki.source.file's `decompression` and `encoding`) -------
+
+std::string Gzip(std::string_view data) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&zs, data.size()) + 64, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+std::vector<std::string> Numbered(std::string_view tag, int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(absl::StrCat(std::string(tag), " ", i, " msg=\"some text\""));
+  return out;
+}
+
+TEST_F(TailManagerTest, CompressedFileIsReadWholeOnceAndKeepsItsPosition) {
+  std::string path = dir_.Join("archive/app.log.gz");
+  std::vector<std::string> lines = Numbered("gz", 5000);
+  std::string text;
+  for (const std::string& l : lines) text += l + "\n";
+  text += "no newline at the end";  // the last line: shipped at the end of the stream
+  lines.push_back("no newline at the end");
+  WriteFile(path, Gzip(text));
+  TailOptions opt;
+  opt.compression = Compression::kGzip;
+  std::vector<FileTarget> targets = {FileTarget{path, LabelSet(), LogFormat::kPlain, 0}};
+  MakeWith(opt, targets);
+  Drain();
+  EXPECT_EQ(Lines(), lines);
+  AckAll();
+  ASSERT_TRUE(tail_->SavePositions().ok());
+  EXPECT_EQ(OnDisk(PositionsFile())[path], static_cast<int64_t>(text.size()))
+      << "positions are in the decompressed bytes, as Alloy's";
+  EXPECT_EQ(tail_->active_files(), 0u) << "read to its end: its descriptor is closed";
+  tail_->RescanForTest();
+  Drain();
+  EXPECT_EQ(EntryCount(), lines.size()) << "read once";
+
+  tail_.reset();
+  out_.Clear();
+  MakeWith(opt, targets);
+  Drain();
+  EXPECT_EQ(EntryCount(), 0u) << "a restart does not read it again";
+}
+
+TEST_F(TailManagerTest, CompressedFileResumesInTheMiddleAfterARestart) {
+  std::string path = dir_.Join("archive/app.log.gz");
+  std::vector<std::string> lines = Numbered("gz", 100000);
+  std::string text;
+  for (const std::string& l : lines) text += l + "\n";
+  WriteFile(path, Gzip(text));
+  TailOptions opt;
+  opt.compression = Compression::kGzip;
+  opt.memory_budget = 1024 * 1024;  // stops after a few chunks: half the file unread
+  std::vector<FileTarget> targets = {FileTarget{path, LabelSet(), LogFormat::kPlain, 0}};
+  MakeWith(opt, targets);
+  Drain();
+  ASSERT_TRUE(tail_->paused());
+  size_t first = EntryCount();
+  ASSERT_GT(first, 0u);
+  ASSERT_LT(first, lines.size());
+  std::vector<std::string> got = Lines();
+  tail_->StopReading();
+  AckAll();
+  ASSERT_TRUE(tail_->SavePositions().ok());
+
+  tail_.reset();
+  out_.Clear();
+  opt.memory_budget = 64 * 1024 * 1024;
+  MakeWith(opt, targets);
+  Drain();
+  for (const std::string& l : Lines()) got.push_back(l);
+  EXPECT_EQ(got, lines) << "every line once, in order, across the restart";
+}
+
+TEST_F(TailManagerTest, ManyCompressedFilesShareAFewDecompressors) {
+  TailOptions opt;
+  opt.compression = Compression::kGzip;
+  std::vector<FileTarget> targets;
+  std::map<std::string, std::vector<std::string>> want;
+  for (int i = 0; i < 9; ++i) {
+    std::string path = dir_.Join(absl::StrCat("archive/", i, ".log.gz"));
+    std::vector<std::string> lines = Numbered(absl::StrCat("file", i), 3000 + i);
+    std::string text;
+    for (const std::string& l : lines) text += l + "\n";
+    WriteFile(path, Gzip(text));
+    want[path] = lines;
+    targets.push_back(FileTarget{path, LabelSet(), LogFormat::kPlain, 0});
+  }
+  MakeWith(opt, targets);
+  ASSERT_TRUE(RunUntil([&] {
+    size_t total = 0;
+    for (const auto& [path, lines] : want) total += lines.size();
+    return EntryCount() >= total;
+  }));
+  for (const auto& [path, lines] : want) EXPECT_EQ(LinesOf(path), lines) << path;
+}
+
+TEST_F(TailManagerTest, CorruptCompressedFileShipsWhatItCouldReadAndCounts) {
+  std::string path = dir_.Join("archive/bad.log.gz");
+  std::string gz = Gzip("a good line\n");
+  WriteFile(path, gz + "garbage that is not a gzip member at all");
+  TailOptions opt;
+  opt.compression = Compression::kGzip;
+  MakeWith(opt, {FileTarget{path, LabelSet(), LogFormat::kPlain, 0}});
+  Drain();
+  EXPECT_THAT(Lines(), ::testing::ElementsAre("a good line"));
+  EXPECT_EQ(metrics_.GetCounter("sluice_file_read_errors_total", "")->value(), 1u);
+}
+
+TEST_F(TailManagerTest, CompressedFileWaitsForItsInitialDelay) {
+  std::string path = dir_.Join("archive/app.log.gz");
+  WriteFile(path, Gzip("one\ntwo\n"));
+  TailOptions opt;
+  opt.compression = Compression::kGzip;
+  opt.initial_delay = absl::Seconds(30);
+  MakeWith(opt, {FileTarget{path, LabelSet(), LogFormat::kPlain, 0}});
+  Drain();
+  EXPECT_EQ(EntryCount(), 0u) << "not before initial_delay";
+  clock_.Advance(absl::ToInt64Nanoseconds(absl::Seconds(31)));
+  ASSERT_TRUE(RunUntil([&] { return EntryCount() == 2; }));
+  EXPECT_THAT(Lines(), ::testing::ElementsAre("one", "two"));
+}
+
+// UTF-16LE of ASCII text.
+std::string Utf16Le(std::string_view ascii) {
+  std::string out;
+  for (char ch : ascii) {
+    out.push_back(ch);
+    out.push_back('\0');
+  }
+  return out;
+}
+
+TEST_F(TailManagerTest, Utf16FileWithAByteOrderMarkIsDecodedWithoutConfiguration) {
+  // Alloy reads the mark of every file: a UTF-16 one decides the encoding.
+  std::string path = dir_.Join("win/app.log");
+  std::string first = "\xFF\xFE" + Utf16Le("2024-01-02 first line\r\n") + Utf16Le("second\r\n");
+  WriteFile(path, first);
+  Make();
+  Drain();
+  EXPECT_THAT(Lines(), ::testing::ElementsAre("2024-01-02 first line", "second"));
+  EXPECT_EQ(Entries().back().end, static_cast<int64_t>(first.size()))
+      << "offsets are the file's bytes";
+  AckAll();
+  ASSERT_TRUE(tail_->SavePositions().ok());
+  AppendFile(path, Utf16Le("third\r\n"));
+  Restart();
+  Drain();
+  EXPECT_THAT(Lines(), ::testing::ElementsAre("third"))
+      << "resumed past the mark, still read as UTF-16";
+}
+
+TEST_F(TailManagerTest, ConfiguredEncodingIsDecodedAndAUtf8MarkSkipped) {
+  std::string latin = dir_.Join("a/latin1.log");
+  WriteFile(latin, "caf\xE9 cr\xE8me\n");
+  std::string marked = dir_.Join("b/marked.log");
+  WriteFile(marked,
+            "\xEF\xBB\xBF"
+            "d\xC3\xA9j\xC3\xA0 vu\n");  // UTF-8 with a mark
+  TailOptions opt;
+  opt.encoding = "ISO-8859-1";
+  Make(opt);
+  Drain();
+  EXPECT_THAT(LinesOf(latin), ::testing::ElementsAre("café crème"));
+  EXPECT_THAT(LinesOf(marked), ::testing::ElementsAre("déjà vu"))
+      << "a UTF-8 mark says UTF-8 over the configured encoding (Alloy), and is not text";
+  EXPECT_EQ(metrics_.GetCounter("sluice_lines_invalid_encoding_total", "")->value(), 0u);
 }
 
 }  // namespace

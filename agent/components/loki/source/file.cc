@@ -5,15 +5,20 @@
 // When its only receiver is a loki.process whose first stage is a plain stage.cri (or
 // stage.docker), the TailManager parses those lines itself and the entries enter the process at
 // its second stage: the same result, partial lines joined per file, one pass over each line.
-#include <cctype>
+//
+// `decompression` and `encoding` are the TailManager's (file_transform.h): compressed files are
+// read once, whole, with positions in their decompressed bytes; other encodings are split on
+// their own newline and turned into UTF-8, with positions in the file's bytes — both as Alloy.
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/common/strings.h"
 #include "agent/components/component.h"
 #include "agent/discovery/file_match.h"
 #include "agent/runtime/process_node.h"
+#include "agent/source/file_transform.h"
 #include "agent/source/tail_manager.h"
 
 namespace sluice {
@@ -120,11 +125,15 @@ bool LokiSourceFile::Build(const config::Block& args, config::Diags* diags) {
   t.component_id = id();
   std::string encoding;
   if (d.String("encoding", &encoding) && !encoding.empty()) {
-    std::string lower = encoding;
-    for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::string lower = absl::AsciiStrToLower(encoding);
     if (lower != "utf-8" && lower != "utf8") {
-      d.ErrorAt("encoding", absl::StrCat("encoding \"", Av(encoding),
-                                         "\" is not supported by sluice (only UTF-8)"));
+      // Checked here, so that a name iconv does not know is a configuration error.
+      absl::StatusOr<std::unique_ptr<Transcoder>> tc = Transcoder::Create(encoding);
+      if (!tc.ok()) {
+        d.ErrorAt("encoding", std::string(tc.status().message()));
+      } else {
+        t.encoding = encoding;
+      }
     }
   }
   d.Bool("tail_from_end", &t.tail_from_end);
@@ -141,14 +150,18 @@ bool LokiSourceFile::Build(const config::Block& args, config::Diags* diags) {
   if (const config::Block* dec = d.OptionalBlock("decompression")) {
     config::Decoder dd(*dec, diags);
     bool enabled = false;
-    dd.Bool("enabled", &enabled);
+    dd.Bool("enabled", &enabled, config::Required::kYes);
     std::string format;
-    dd.String("format", &format);
-    absl::Duration delay;
-    dd.Duration("initial_delay", &delay);
-    if (enabled) {
-      dd.Error(dec->span, "decompression is not supported by sluice");
+    if (dd.String("format", &format, config::Required::kYes)) {
+      std::optional<Compression> c = ParseCompression(format);
+      if (!c.has_value()) {
+        dd.ErrorAt("format", absl::StrCat("unsupported compression format: \"", Av(format),
+                                          "\" - please use one of \"gz, z, bz2\""));
+      } else if (enabled) {
+        t.compression = *c;
+      }
     }
+    dd.Duration("initial_delay", &t.initial_delay);
     dd.Finish();
   }
   if (const config::Block* fw = d.OptionalBlock("file_watch")) {
