@@ -4,6 +4,10 @@
 #pragma once
 
 #include <memory>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 #include "agent/components/component.h"
 
@@ -41,5 +45,17 @@ std::unique_ptr<Component> BuildLokiSecretFilter(const config::Component&, const
                                                  ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiEcho(const config::Component&, const config::Block&,
                                          ComponentEnv&, config::Diags*);
+
+// A value component (local.file, remote.kubernetes.secret, remote.kubernetes.configmap) read
+// once outside a running graph: its exports, and in `poll` how often it would read again. What
+// an import.string's content is made of at load (Alloy evaluates imports in the graph; sluice
+// expands modules before it builds, so it reads these first). NotFound for another component;
+// in validate mode a file that cannot be read is empty and no API server is asked. Any thread.
+absl::StatusOr<config::Value> ReadValueComponent(std::string_view name, const config::Block& args,
+                                                 bool validate_only, absl::Duration* poll);
+absl::StatusOr<config::Value> ReadLocalFileExports(const config::Block& args, bool validate_only,
+                                                   absl::Duration* poll);
+absl::StatusOr<config::Value> ReadRemoteKubernetesExports(const config::Block& args, bool secret,
+                                                          bool validate_only, absl::Duration* poll);
 
 }  // namespace sluice

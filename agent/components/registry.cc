@@ -25,4 +25,16 @@ const std::vector<ComponentType>& ComponentTypes() {
   return kTypes;
 }
 
+absl::StatusOr<config::Value> ReadValueComponent(std::string_view name, const config::Block& args,
+                                                 bool validate_only, absl::Duration* poll) {
+  if (name == "local.file") return ReadLocalFileExports(args, validate_only, poll);
+  if (name == "remote.kubernetes.secret") {
+    return ReadRemoteKubernetesExports(args, /*secret=*/true, validate_only, poll);
+  }
+  if (name == "remote.kubernetes.configmap") {
+    return ReadRemoteKubernetesExports(args, /*secret=*/false, validate_only, poll);
+  }
+  return absl::NotFoundError("not a value component");
+}
+
 }  // namespace sluice

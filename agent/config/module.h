@@ -56,12 +56,18 @@ struct ImportResult {
   std::string module_path;  // what `module_path` is inside the module
 };
 using ImportFetcher = std::function<absl::StatusOr<ImportResult>(const ImportRequest&)>;
+// The exports of a value component (local.file, remote.kubernetes.*) read at load, for an
+// import.string whose content uses them; `poll`: how often it would read again. NotFound for a
+// component that is not one.
+using ValueReader = std::function<absl::StatusOr<Value>(const std::string& name, const Block& args,
+                                                        absl::Duration* poll)>;
 
 // What the agent knows how to run.
 struct Registry {
   absl::flat_hash_set<std::string> components;     // "loki.write", "local.file_match", ...
   absl::flat_hash_set<std::string> config_blocks;  // "logging"
-  ImportFetcher fetch;  // import.http and import.git; unset: they are errors
+  ImportFetcher fetch;     // import.http and import.git; unset: they are errors
+  ValueReader read_value;  // import.string content from components; unset: an error
 };
 
 // What a node of the graph is. Custom components (declare) are expanded at load: an instance
@@ -103,6 +109,14 @@ struct LoadedImport {
   ImportRequest request;
   absl::Duration poll_frequency = absl::Minutes(1);
   std::map<std::string, std::string> sources;  // as read at load
+  // import.string whose content uses value components: each as read at load (the poller reads
+  // them again every poll_frequency and reloads when one changed).
+  struct ValueSource {
+    std::string name;  // "local.file"
+    Block args;
+    Value exports;
+  };
+  std::vector<ValueSource> value_sources;
 };
 
 class Module {

@@ -140,7 +140,7 @@ struct Module::Expander {
           Fail(NameSpan(file, b), absl::StrCat("block ", b.Id(), " already declared"));
           continue;
         }
-        const Defs* mod = LoadImport(b, file, defs, scope, prefix);
+        const Defs* mod = LoadImport(b, file, defs, scope, prefix, body);
         if (mod != nullptr) defs->imports[b.label] = mod;
       } else if (module_only) {
         Fail(NameSpan(file, b),
@@ -151,7 +151,11 @@ struct Module::Expander {
 
   // Reads the module an import block names; its top-level Defs, or nullptr (reported).
   const Defs* LoadImport(const BlockStmt& b, const std::string& file, const Defs* defs, int scope,
-                         const std::string& prefix);
+                         const std::string& prefix, const StmtList& body);
+  // The value components of `body` (local.file, remote.kubernetes.*) that import block `b`
+  // references, read now and set in `s` by their names; false (reported) when one cannot be.
+  bool ReadValueSources(const BlockStmt& b, const std::string& file, const StmtList& body,
+                        const Defs* defs, Scope* s, LoadedImport* li);
   const Defs* ParseModule(std::map<std::string, std::string> sources, std::string module_path,
                           const std::string& id, const Span& at, int scope,
                           const std::string& prefix, bool from_http);
@@ -453,24 +457,97 @@ std::string DirOf(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// Component ids to nested objects, as the graph's scope shows them.
+struct ValueTree {
+  std::map<std::string, ValueTree> children;
+  std::optional<Value> leaf;
+  Value ToValue() const {
+    if (children.empty() && leaf.has_value()) return *leaf;
+    Object o;
+    if (leaf.has_value() && leaf->kind() == Value::Kind::kObject) o = leaf->as_object();
+    for (const auto& [k, child] : children) o[k] = child.ToValue();
+    return Value::MakeObject(std::move(o));
+  }
+};
+
+}  // namespace
+
+bool Module::Expander::ReadValueSources(const BlockStmt& b, const std::string& file,
+                                        const StmtList& body, const Defs* defs, Scope* s,
+                                        LoadedImport* li) {
+  TraversalCollector tc;
+  tc.Walk(b.body);
+  ValueTree roots;  // "local" -> "file" -> "x" -> exports
+  for (const Stmt& st : body) {
+    if (!st.block) continue;
+    const BlockStmt& vb = *st.block;
+    const std::string name = vb.FullName();
+    if (name != "local.file" && name != "remote.kubernetes.secret" &&
+        name != "remote.kubernetes.configmap") {
+      continue;
+    }
+    const std::string id = vb.Id();
+    bool used = false;
+    for (const auto& chain : tc.chains) {
+      for (size_t n = 1; n <= chain.size() && !used; ++n) used = ChainName(chain, n) == id;
+    }
+    if (!used) continue;
+    Span at = BlockHeaderSpan(file, b);
+    if (!registry.read_value) {
+      Fail(at, absl::StrCat("import.string content from ", id, " is not available here"));
+      return false;
+    }
+    Scope base;
+    base.Set("module_path", Value::String(defs->module_path));
+    Block args;
+    if (!EvalBlock(file, vb, base, &args, diags)) {
+      error = true;
+      return false;
+    }
+    absl::Duration poll = absl::Minutes(1);
+    absl::StatusOr<Value> exports = registry.read_value(name, args, &poll);
+    if (!exports.ok()) {
+      Fail(at, absl::StrCat("Failed to evaluate node for config block: ", id, ": ",
+                            exports.status().message()));
+      return false;
+    }
+    li->poll_frequency = std::min(li->poll_frequency, poll);
+    li->value_sources.push_back({name, args, *exports});
+    // local.file.x -> {local: {file: {x: exports}}}.
+    ValueTree* t = &roots;
+    for (absl::string_view part : absl::StrSplit(id, '.')) t = &t->children[std::string(part)];
+    t->leaf = *exports;
+  }
+  for (const auto& [k, child] : roots.children) s->Set(k, child.ToValue());
+  return true;
+}
+
 const Module::Defs* Module::Expander::LoadImport(const BlockStmt& b, const std::string& file,
                                                  const Defs* defs, int scope,
-                                                 const std::string& prefix) {
+                                                 const std::string& prefix, const StmtList& body) {
   const std::string kind = b.FullName().substr(7);
   const std::string id = prefix + b.Id();
   Span at = BlockHeaderSpan(file, b);
   // Arguments: the stdlib and module_path only (they are read before anything runs).
   Scope s;
   s.Set("module_path", Value::String(defs->module_path));
+  LoadedImport li;
+  li.id = id;
+  li.kind = kind;
+  // import.string's content is usually another component's export (local.file.x.content): the
+  // value components it names are read first.
+  if (kind == "string") {
+    li.poll_frequency = absl::InfiniteDuration();
+    if (!ReadValueSources(b, file, body, defs, &s, &li)) return nullptr;
+  }
   Block args;
   if (!EvalBlock(file, b, s, &args, diags)) {
     error = true;
     return nullptr;
   }
   Decoder d(args, diags);
-  LoadedImport li;
-  li.id = id;
-  li.kind = kind;
   std::map<std::string, std::string> sources;
   std::string module_path = defs->module_path;
   if (kind == "file") {

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/common/log.h"
+#include "agent/components/builders.h"
 #include "agent/config/module_internal.h"
 #include "agent/sink/http_client.h"
 
@@ -147,6 +148,21 @@ bool ImportChanged(const config::LoadedImport& li, const std::string& storage_pa
       return false;
     }
     now = std::move(got->sources);
+  } else if (li.kind == "string" && !li.value_sources.empty()) {
+    // Its content came from value components: read them again.
+    for (const config::LoadedImport::ValueSource& v : li.value_sources) {
+      absl::Duration poll;
+      absl::StatusOr<config::Value> got =
+          ReadValueComponent(v.name, v.args, /*validate_only=*/false, &poll);
+      if (!got.ok()) {
+        LogWarn("import",
+                "cannot read what an import.string is made of; the last good module stays",
+                {{"import", li.id}, {"error", std::string(got.status().message())}});
+        return false;
+      }
+      if (!(*got == v.exports)) return true;
+    }
+    return false;
   } else {
     return false;
   }

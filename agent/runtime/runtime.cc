@@ -10,6 +10,7 @@
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
 #include "agent/common/thread.h"
+#include "agent/components/builders.h"
 #include "agent/components/component.h"
 #include "agent/config/decode.h"
 #include "agent/config/module.h"
@@ -181,6 +182,11 @@ std::unique_ptr<Runtime> Runtime::Load(const RuntimeOptions& options, MetricsReg
   registry.fetch = [storage = options.storage_path](const config::ImportRequest& r) {
     return FetchImport(r, storage);
   };
+  registry.read_value = [validate = options.validate_only](const std::string& name,
+                                                           const config::Block& args,
+                                                           absl::Duration* poll) {
+    return ReadValueComponent(name, args, validate, poll);
+  };
   config::Diags diags;
   impl->module =
       options.config_text.empty()
@@ -298,7 +304,10 @@ bool Runtime::ImportsChanged() {
   absl::Time now = absl::Now();
   for (size_t i = 0; i < imports.size(); ++i) {
     const config::LoadedImport& li = imports[i];
-    if (li.kind == "string" || li.poll_frequency <= absl::ZeroDuration()) continue;
+    if ((li.kind == "string" && li.value_sources.empty()) ||
+        li.poll_frequency <= absl::ZeroDuration()) {
+      continue;
+    }
     if (now - m.import_checked[i] < li.poll_frequency) continue;
     m.import_checked[i] = now;
     if (ImportChanged(li, m.options.storage_path)) {

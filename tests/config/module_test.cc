@@ -462,6 +462,58 @@ inline.echo "x" { }
             "/nonexistent/x.alloy: No such file or directory");
 }
 
+// import.string's content from another component's export, as Alloy's documentation shows it:
+// the value components it names are read first (through Registry::read_value) and recorded for
+// the poller.
+TEST(ModuleTest, ImportStringContentFromAValueComponent) {
+  Registry r = TestRegistry();
+  r.components.insert("local.file");
+  std::vector<std::string> asked;
+  r.read_value = [&](const std::string& name, const Block& args, absl::Duration* poll) {
+    asked.push_back(name + " " + args.body.attrs.at(0).value.as_string());
+    *poll = absl::Seconds(30);
+    Object o;
+    o["content"] = Value::Secret(
+        "declare \"echo\" {\n  loki.echo \"e\" { }\n  export \"input\" {\n"
+        "    value = loki.echo.e.receiver\n  }\n}\n");
+    return absl::StatusOr<Value>(Value::MakeObject(std::move(o)));
+  };
+  std::string config = R"(local.file "mod" {
+  filename = "/etc/sluice/echo.alloy"
+}
+local.file "unused" {
+  filename = "/etc/sluice/other.alloy"
+}
+import.string "inline" {
+  content = local.file.mod.content
+}
+inline.echo "x" { }
+)";
+  Diags d;
+  std::optional<Module> loaded = Module::Parse("config.alloy", config, r, &d);
+  ASSERT_TRUE(loaded) << Errors(d);
+  EXPECT_EQ(asked, std::vector<std::string>{"local.file /etc/sluice/echo.alloy"})
+      << "only what the content uses is read";
+  ASSERT_EQ(loaded->imports().size(), 1u);
+  const LoadedImport& li = loaded->imports()[0];
+  EXPECT_EQ(li.kind, "string");
+  ASSERT_EQ(li.value_sources.size(), 1u);
+  EXPECT_EQ(li.value_sources[0].name, "local.file");
+  EXPECT_EQ(li.poll_frequency, absl::Seconds(30));
+  EXPECT_NE(loaded->Find("inline.echo.x/loki.echo.e"), nullptr);
+
+  // Unreadable: the import block's error says why.
+  r.read_value = [](const std::string&, const Block&, absl::Duration*) {
+    return absl::StatusOr<Value>(absl::NotFoundError("failed to read file: no such file"));
+  };
+  d.Clear();
+  EXPECT_FALSE(Module::Parse("config.alloy", config, r, &d));
+  ASSERT_FALSE(d.list().empty());
+  EXPECT_EQ(FormatHeadline(d.list().at(0)),
+            "config.alloy:7:1: Failed to evaluate node for config block: local.file.mod: failed "
+            "to read file: no such file");
+}
+
 TEST(ModuleTest, StdlibNamesAreNotReferences) {
   Diags d;
   std::optional<Module> m =

@@ -11,6 +11,7 @@ inline const Registry& TestRegistry() {
       {"loki.write", "loki.process", "loki.relabel", "loki.echo", "loki.source.file",
        "local.file_match", "discovery.kubernetes", "discovery.kubelet", "discovery.relabel"},
       {"logging"},
+      {},
       {}};
   return *r;
 }

@@ -479,10 +479,37 @@ TEST_F(RunE2eTest, ModulesFromDeclareGitAndHttp) {
   }
   ASSERT_FALSE(port.empty()) << ReadFile(dir_.Join("web.err"));
 
+  // import.string made of a local.file's content (Alloy's documented shape).
+  auto stamper = [](const std::string& stamp) {
+    return absl::StrCat(R"(declare "stamper" {
+  argument "to" { }
+  loki.relabel "s" {
+    rule {
+      target_label = "stamp"
+      replacement  = ")",
+                        stamp, R"("
+    }
+    forward_to = argument.to.value
+  }
+  export "input" {
+    value = loki.relabel.s.receiver
+  }
+}
+)");
+  };
+  WriteFile(dir_.Join("stamper.alloy"), stamper("v1"));
   std::string logs = dir_.Join("logs");
   WriteFile(logs + "/app.log", "first line\n");
   std::string config = dir_.Join("config.alloy");
-  WriteFile(config, absl::StrCat(R"(import.git "gitmods" {
+  WriteFile(config, absl::StrCat(R"(local.file "stamper" {
+  filename       = ")",
+                                 dir_.Join("stamper.alloy"), R"("
+  poll_frequency = "1s"
+}
+import.string "stamping" {
+  content = local.file.stamper.content
+}
+import.git "gitmods" {
   repository     = ")",
                                  repo, R"("
   revision       = "main"
@@ -510,6 +537,9 @@ pod_logs "feature" {
   logs_destinations = [web.relay.r.input]
 }
 web.relay "r" {
+  to = [stamping.stamper.s.input]
+}
+stamping.stamper "s" {
   to = [gitmods.tagger.t.input]
 }
 gitmods.tagger "t" {
@@ -530,29 +560,46 @@ loki.write "default" {
   EXPECT_EQ(streams[0].label_map.at("source"), "git1");
   EXPECT_EQ(streams[0].label_map.at("via"), "http");
   EXPECT_EQ(streams[0].label_map.at("job"), "app");
+  EXPECT_EQ(streams[0].label_map.at("stamp"), "v1");
   EXPECT_TRUE(std::filesystem::exists(dir_.Join("state") +
                                       "/pod_logs.feature/loki.source.file.logs/positions.yml"))
       << "positions under the component's global id, as Alloy's data path";
 
-  // A new commit: the poller sees it, the graph reloads from the saved positions.
-  WriteFile(repo + "/modules/tagger.alloy", tagger("git2"));
-  ASSERT_EQ(sh("cd " + repo + " && git -c user.name=t -c user.email=t@t commit -qam two"), 0);
-  bool reloaded = false;
-  for (int i = 0; i < 300 && !reloaded; ++i) {
-    reloaded = ReadFile(dir_.Join("agent.err")).find("configuration reloaded") != std::string::npos;
-    if (!reloaded) absl::SleepFor(absl::Milliseconds(50));
-  }
-  ASSERT_TRUE(reloaded);
+  // The local file changes: the poller reads it again and the graph reloads from the saved
+  // positions. Then a new commit does the same.
+  auto reloads = [&] {
+    std::string err = ReadFile(dir_.Join("agent.err"));
+    size_t n = 0;
+    for (size_t at = err.find("configuration reloaded"); at != std::string::npos;
+         at = err.find("configuration reloaded", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  auto wait_reloads = [&](size_t n) {
+    for (int i = 0; i < 300 && reloads() < n; ++i) absl::SleepFor(absl::Milliseconds(50));
+    return reloads() >= n;
+  };
+  WriteFile(dir_.Join("stamper.alloy"), stamper("v2"));
+  ASSERT_TRUE(wait_reloads(1));
   AppendFile(logs + "/app.log", "second line\n");
   ASSERT_TRUE(loki_.WaitForEntries(2, absl::Seconds(20)));
+  WriteFile(repo + "/modules/tagger.alloy", tagger("git2"));
+  ASSERT_EQ(sh("cd " + repo + " && git -c user.name=t -c user.email=t@t commit -qam two"), 0);
+  ASSERT_TRUE(wait_reloads(2));
+  AppendFile(logs + "/app.log", "third line\n");
+  ASSERT_TRUE(loki_.WaitForEntries(3, absl::Seconds(20)));
   EXPECT_EQ(Stop(), 0);
   std::map<std::string, std::string> source_of;
   for (const auto& st : loki_.Streams()) {
-    for (const auto& e : st.entries) source_of[e.line] = st.label_map.at("source");
+    for (const auto& e : st.entries) {
+      source_of[e.line] = st.label_map.at("source") + "/" + st.label_map.at("stamp");
+    }
   }
   EXPECT_EQ(source_of,
-            (std::map<std::string, std::string>{{"first line", "git1"}, {"second line", "git2"}}));
-  EXPECT_EQ(loki_.total_entries(), 2u) << "nothing read twice across the reload";
+            (std::map<std::string, std::string>{
+                {"first line", "git1/v1"}, {"second line", "git1/v2"}, {"third line", "git2/v2"}}));
+  EXPECT_EQ(loki_.total_entries(), 3u) << "nothing read twice across the reloads";
 }
 
 // A Loki destination as the k8s-monitoring chart renders it: credentials and tenant from a

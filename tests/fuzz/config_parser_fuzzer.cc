@@ -24,6 +24,7 @@ const Registry& FuzzRegistry() {
   static const Registry* r = new Registry{
       {"loki.write", "loki.process", "loki.source.file", "local.file_match", "discovery.relabel"},
       {"logging"},
+      {},
       {}};
   return *r;
 }

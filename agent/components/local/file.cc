@@ -107,32 +107,70 @@ class LocalFile final : public Component {
 
 }  // namespace
 
-std::unique_ptr<Component> BuildLocalFile(const config::Component& c, const config::Block& args,
-                                          ComponentEnv& env, config::Diags* diags) {
-  config::Decoder d(args, diags);
-  std::string filename, detector = "fsnotify";
+namespace {
+
+struct LocalFileArgs {
+  std::string filename;
   bool secret = false;
   absl::Duration poll = absl::Minutes(1);
-  d.String("filename", &filename, config::Required::kYes);
-  d.Bool("is_secret", &secret);
-  d.Duration("poll_frequency", &poll);
+};
+
+bool DecodeArgs(const config::Block& args, config::Diags* diags, LocalFileArgs* out) {
+  config::Decoder d(args, diags);
+  std::string detector = "fsnotify";
+  d.String("filename", &out->filename, config::Required::kYes);
+  d.Bool("is_secret", &out->secret);
+  d.Duration("poll_frequency", &out->poll);
   if (d.String("detector", &detector) && detector != "fsnotify" && detector != "poll") {
     d.ErrorAt("detector", absl::StrCat("unrecognized detector \"", Av(detector),
                                        "\", expected fsnotify or poll"));
   }
-  if (!d.Finish()) return nullptr;
-  if (poll <= absl::ZeroDuration()) {
+  if (!d.Finish()) return false;
+  if (out->poll <= absl::ZeroDuration()) {
     d.ErrorAt("poll_frequency", "poll_frequency must be greater than 0");
-    return nullptr;
+    return false;
   }
-  absl::StatusOr<std::string> content = ReadFileLimited(filename, kMaxFileBytes);
+  return true;
+}
+
+config::Value Exports(const std::string& content, bool secret) {
+  config::Object exports;
+  exports["content"] = secret ? config::Value::Secret(content) : config::Value::String(content);
+  return config::Value::MakeObject(std::move(exports));
+}
+
+}  // namespace
+
+std::unique_ptr<Component> BuildLocalFile(const config::Component& c, const config::Block& args,
+                                          ComponentEnv& env, config::Diags* diags) {
+  LocalFileArgs a;
+  if (!DecodeArgs(args, diags, &a)) return nullptr;
+  absl::StatusOr<std::string> content = ReadFileLimited(a.filename, kMaxFileBytes);
   // `sluice validate` checks a configuration away from the node whose files it names.
   if (!content.ok() && env.options->validate_only) content = std::string();
   if (!content.ok()) {
     diags->Add(args.span, absl::StrCat("failed to read file: ", content.status().message()));
     return nullptr;
   }
-  return std::make_unique<LocalFile>(c, env, filename, secret, poll, std::move(*content));
+  return std::make_unique<LocalFile>(c, env, a.filename, a.secret, a.poll, std::move(*content));
+}
+
+absl::StatusOr<config::Value> ReadLocalFileExports(const config::Block& args, bool validate_only,
+                                                   absl::Duration* poll) {
+  LocalFileArgs a;
+  config::Diags diags;
+  if (!DecodeArgs(args, &diags, &a)) {
+    return absl::InvalidArgumentError(diags.list().empty() ? "invalid arguments"
+                                                           : diags.list().front().message);
+  }
+  *poll = a.poll;
+  absl::StatusOr<std::string> content = ReadFileLimited(a.filename, kMaxFileBytes);
+  if (!content.ok() && validate_only) content = std::string();
+  if (!content.ok()) {
+    return absl::Status(content.status().code(),
+                        absl::StrCat("failed to read file: ", content.status().message()));
+  }
+  return Exports(*content, a.secret);
 }
 
 }  // namespace sluice

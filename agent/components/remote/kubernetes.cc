@@ -87,6 +87,8 @@ absl::StatusOr<std::map<std::string, std::string>> Fetch(const Target& t, HttpCl
   return out;
 }
 
+config::Value DataExports(const std::map<std::string, std::string>& data, bool secret);
+
 class RemoteKubernetes final : public Component {
  public:
   RemoteKubernetes(const config::Component& c, ComponentEnv& env, Target t, absl::Duration poll,
@@ -128,15 +130,7 @@ class RemoteKubernetes final : public Component {
   }
 
  private:
-  void Export() {
-    config::Object data;
-    for (const auto& [k, v] : data_) {
-      data[k] = target_.secret ? config::Value::Secret(v) : config::Value::String(v);
-    }
-    config::Object exports;
-    exports["data"] = config::Value::MakeObject(std::move(data));
-    env_->Export(id(), std::move(exports));
-  }
+  void Export() { env_->Export(id(), DataExports(data_, target_.secret).as_object()); }
 
   void Poll() {
     std::unique_lock<std::mutex> lock(mu_);
@@ -220,15 +214,16 @@ std::set<std::string> IndexedKeys(const config::Module& m, const config::Compone
   return keys;
 }
 
-std::unique_ptr<Component> Build(const config::Component& c, const config::Block& args,
-                                 ComponentEnv& env, config::Diags* diags, bool secret) {
+// The object a component reads (and how often), from its arguments; nullopt with diags.
+std::optional<Target> DecodeTarget(const config::Block& args, bool secret, bool validate_only,
+                                   config::Diags* diags, absl::Duration* poll) {
   config::Decoder d(args, diags);
   Target t;
   t.secret = secret;
   d.String("namespace", &t.ns, config::Required::kYes);
   d.String("name", &t.name, config::Required::kYes);
-  absl::Duration poll = absl::Minutes(1);
-  d.Duration("poll_frequency", &poll);
+  *poll = absl::Minutes(1);
+  d.Duration("poll_frequency", poll);
   d.Duration("poll_timeout", &t.timeout);
   std::string api_server;
   bool has_api = false;
@@ -251,29 +246,49 @@ std::unique_ptr<Component> Build(const config::Component& c, const config::Block
         has_api = true;
       }
     }
-    if (has_api && !CheckHttpUrl(cd, "api_server", &api_server)) return nullptr;
-    if (!cd.Finish()) return nullptr;
+    if (has_api && !CheckHttpUrl(cd, "api_server", &api_server)) return std::nullopt;
+    if (!cd.Finish()) return std::nullopt;
   }
-  if (!d.Finish()) return nullptr;
+  if (!d.Finish()) return std::nullopt;
   if (client_error) {
     diags->Add(args.span, *client_error);
-    return nullptr;
+    return std::nullopt;
   }
-  if (poll <= absl::ZeroDuration()) {
+  if (*poll <= absl::ZeroDuration()) {
     d.ErrorAt("poll_frequency", "poll_frequency must be greater than 0");
-    return nullptr;
+    return std::nullopt;
   }
   if (has_api) {
     t.base_url = api_server;
   } else {
     absl::StatusOr<std::string> base = InClusterApiServer(&t.http);
-    if (!base.ok() && env.options->validate_only) base = std::string(kValidateApiServer);
+    if (!base.ok() && validate_only) base = std::string(kValidateApiServer);
     if (!base.ok()) {
       diags->Add(args.span, std::string(base.status().message()));
-      return nullptr;
+      return std::nullopt;
     }
     t.base_url = *base;
   }
+  return t;
+}
+
+config::Value DataExports(const std::map<std::string, std::string>& data, bool secret) {
+  config::Object values;
+  for (const auto& [k, v] : data) {
+    values[k] = secret ? config::Value::Secret(v) : config::Value::String(v);
+  }
+  config::Object exports;
+  exports["data"] = config::Value::MakeObject(std::move(values));
+  return config::Value::MakeObject(std::move(exports));
+}
+
+std::unique_ptr<Component> Build(const config::Component& c, const config::Block& args,
+                                 ComponentEnv& env, config::Diags* diags, bool secret) {
+  absl::Duration poll;
+  std::optional<Target> target =
+      DecodeTarget(args, secret, env.options->validate_only, diags, &poll);
+  if (!target.has_value()) return nullptr;
+  Target t = std::move(*target);
   if (env.options->validate_only) {
     // Nothing is read: every key the configuration indexes gets an empty value, so that what
     // uses them is checked as it would be with the real data.
@@ -294,6 +309,31 @@ std::unique_ptr<Component> Build(const config::Component& c, const config::Block
 }
 
 }  // namespace
+
+absl::StatusOr<config::Value> ReadRemoteKubernetesExports(const config::Block& args, bool secret,
+                                                          bool validate_only,
+                                                          absl::Duration* poll) {
+  config::Diags diags;
+  std::optional<Target> t = DecodeTarget(args, secret, validate_only, &diags, poll);
+  if (!t.has_value()) {
+    return absl::InvalidArgumentError(diags.list().empty() ? "invalid arguments"
+                                                           : diags.list().front().message);
+  }
+  if (validate_only) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("sluice validate reads no ", secret ? "Secret" : "ConfigMap",
+                     " (a module's text is read from ", t->ns, "/", t->name, " when it runs)"));
+  }
+  CurlHttpClient client(CurlOptionsFromEndpoint(t->http));
+  RequestAuth auth(t->http.basic_auth, t->http.authorization, t->http.oauth2);
+  absl::StatusOr<std::map<std::string, std::string>> data = Fetch(*t, &client, &auth);
+  if (!data.ok()) {
+    return absl::Status(data.status().code(),
+                        absl::StrCat("reading ", secret ? "secret" : "configmap", " ", t->ns, "/",
+                                     t->name, ": ", data.status().message()));
+  }
+  return DataExports(*data, secret);
+}
 
 std::unique_ptr<Component> BuildRemoteKubernetesSecret(const config::Component& c,
                                                        const config::Block& args, ComponentEnv& env,
