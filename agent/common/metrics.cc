@@ -67,7 +67,7 @@ std::string FormatPromFloat(double v) {
 // ---- Registry ----------------------------------------------------------------------------------
 
 MetricsRegistry::MetricsRegistry(Options options) {
-  if (options.process_metrics) collectors_.emplace_back(CollectProcessMetrics);
+  if (options.process_metrics) collectors_.emplace_back(next_collector_++, CollectProcessMetrics);
 }
 
 std::string MetricsRegistry::RenderLabels(const MetricLabels& labels) {
@@ -184,9 +184,16 @@ void MetricsRegistry::ReleaseSeries(std::string_view name, const MetricLabels& l
   // The family stays (its HELP/TYPE with no series is valid text format, and keeps its type).
 }
 
-void MetricsRegistry::AddCollector(std::function<void(std::string*)> collect) {
+uint64_t MetricsRegistry::AddCollector(std::function<void(std::string*)> collect) {
   std::lock_guard<std::mutex> lock(mu_);
-  collectors_.push_back(std::move(collect));
+  uint64_t id = next_collector_++;
+  collectors_.emplace_back(id, std::move(collect));
+  return id;
+}
+
+void MetricsRegistry::RemoveCollector(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(collectors_, [id](const auto& c) { return c.first == id; });
 }
 
 uint64_t MetricsRegistry::CounterValue(std::string_view name, const MetricLabels& labels) const {
@@ -260,7 +267,7 @@ std::string MetricsRegistry::RenderPrometheus() const {
                       FormatPromFloat(static_cast<double>(cumulative)), "\n");
     }
   }
-  for (const auto& collect : collectors_) collect(&out);
+  for (const auto& [id, collect] : collectors_) collect(&out);
   return out;
 }
 

@@ -118,7 +118,10 @@ class MetricsRegistry {
 
   // Appends families computed at render time (Prometheus text, each with its # HELP/# TYPE) to
   // RenderPrometheus's output. Called under the registry's lock: must not call back into it.
-  void AddCollector(std::function<void(std::string*)> collect);
+  // Returns its id for RemoveCollector (a collector whose owner goes, e.g. a stage.metrics of a
+  // graph a reload replaced, must go with it).
+  uint64_t AddCollector(std::function<void(std::string*)> collect);
+  void RemoveCollector(uint64_t id);
 
   // Value of a counter, 0 if it was never registered (tests and the exit summary).
   uint64_t CounterValue(std::string_view name, const MetricLabels& labels = {}) const;
@@ -156,7 +159,8 @@ class MetricsRegistry {
 
   mutable std::mutex mu_;
   std::map<std::string, Family, std::less<>> families_;
-  std::vector<std::function<void(std::string*)>> collectors_;
+  std::vector<std::pair<uint64_t, std::function<void(std::string*)>>> collectors_;
+  uint64_t next_collector_ = 1;
 };
 
 // Prometheus' Go client process collector, as text; AddCollector-ready (MetricsRegistry adds it

@@ -453,6 +453,12 @@ TEST(MetricsStageTest, CountersGaugesHistogramsPerLabelSet) {
   EXPECT_EQ(text.find("loki_process_custom_errors_total{"), std::string::npos) << text;
   EXPECT_NE(text.find("loki_process_custom_lines_total{" + l + "} 2\n"), std::string::npos);
 
+  // The stage goes (a reload replaced the graph): its families go with it, so that the new
+  // stage's are not listed twice.
+  h.stage.reset();
+  EXPECT_EQ(h.metrics->RenderPrometheus().find("loki_process_custom_lines_total"),
+            std::string::npos);
+
   EXPECT_THAT(BuildErrors(NewMetricsStage, BlockBuilder("stage.metrics")
                                                .Child(BlockBuilder("metric.counter")
                                                           .Attr("name", Str("x"))

@@ -135,13 +135,21 @@ void Render(Families& f, std::string* out) {
 class MetricsStage final : public Stage {
  public:
   MetricsStage(std::shared_ptr<Families> f, const StageContext& ctx)
-      : f_(std::move(f)), clock_(ctx.clock), component_(ComponentLabels(ctx.component_id)) {
-    if (ctx.metrics != nullptr) {
+      : f_(std::move(f)),
+        clock_(ctx.clock),
+        component_(ComponentLabels(ctx.component_id)),
+        metrics_(ctx.metrics) {
+    if (metrics_ != nullptr) {
       std::weak_ptr<Families> weak = f_;
-      ctx.metrics->AddCollector([weak](std::string* out) {
+      collector_ = metrics_->AddCollector([weak](std::string* out) {
         if (std::shared_ptr<Families> f = weak.lock()) Render(*f, out);
       });
     }
+  }
+  // A reload builds the stage again: the old one's collector goes with it, so /metrics never
+  // lists a family twice.
+  ~MetricsStage() override {
+    if (metrics_ != nullptr) metrics_->RemoveCollector(collector_);
   }
 
   void Process(ProcessEntry&& e, EmitFn emit) override {
@@ -217,6 +225,8 @@ class MetricsStage final : public Stage {
   std::shared_ptr<Families> f_;
   const Clock* clock_;
   MetricLabels component_;
+  MetricsRegistry* metrics_;
+  uint64_t collector_ = 0;
   int64_t last_sweep_ = 0;
 };
 
