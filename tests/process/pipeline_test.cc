@@ -293,7 +293,7 @@ TEST_F(BuildStagesTest, BuildsControlStagesInOrder) {
 }
 
 TEST_F(BuildStagesTest, UnsupportedAlloyStageIsAnErrorAtItsBlock) {
-  for (std::string kind : {"geoip", "eventlogmessage", "split_json", "windowsevent"}) {
+  for (std::string kind : {"eventlogmessage", "split_json", "windowsevent"}) {
     diags_.Clear();
     config::Block b = BlockBuilder("stage." + kind).Build();
     EXPECT_TRUE(Build({b}).empty());
@@ -314,7 +314,8 @@ TEST_F(BuildStagesTest, EveryImplementedKindIsKnown) {
                            "label_drop", "label_keep", "structured_metadata",
                            "output",     "tenant",     "timestamp",
                            "drop",       "match",      "multiline",
-                           "limit",      "pattern",    "metrics"}) {
+                           "limit",      "pattern",    "metrics",
+                           "geoip"}) {
     EXPECT_TRUE(IsSupportedStageKind(kind)) << kind;
   }
   EXPECT_FALSE(IsAlloyStageKind("nonsense"));

@@ -34,7 +34,7 @@
   STAGE("docker", NewDockerStage)                                   \
   STAGE("drop", NewDropStage)                                       \
   ALLOY_ONLY("eventlogmessage")                                     \
-  ALLOY_ONLY("geoip")                                               \
+  STAGE("geoip", NewGeoIpStage)                                     \
   STAGE("json", NewJsonStage)                                       \
   STAGE("label_drop", NewLabelDropStage)                            \
   STAGE("label_keep", NewLabelKeepStage)                            \
