@@ -33,7 +33,7 @@
   STAGE("decolorize", NewDecolorizeStage)                           \
   STAGE("docker", NewDockerStage)                                   \
   STAGE("drop", NewDropStage)                                       \
-  ALLOY_ONLY("eventlogmessage")                                     \
+  STAGE("eventlogmessage", NewEventLogMessageStage)                 \
   STAGE("geoip", NewGeoIpStage)                                     \
   STAGE("json", NewJsonStage)                                       \
   STAGE("label_drop", NewLabelDropStage)                            \
