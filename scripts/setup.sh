@@ -13,6 +13,7 @@ BUILD_PACKAGES=(
   libsnappy-dev libcurl4-openssl-dev libssl-dev libabsl-dev libre2-dev libsimdjson-dev
   libyaml-dev  # the positions file in Alloy's YAML (libyaml: what gopkg.in/yaml.v2 ports)
   zlib1g-dev libbz2-dev  # loki.source.file decompression (gz, z; bz2)
+  libmaxminddb-dev  # stage.geoip: MaxMind DB lookups
 )
 # The rest of a development machine: tests, benchmarks, fuzzers, sanitizers.
 DEV_PACKAGES=(
@@ -25,6 +26,7 @@ DEV_PACKAGES=(
   # Alloy's own YAML library (gopkg.in/yaml.v2) for tests/source/alloy_format_test: the positions
   # file sluice writes must read back in Alloy, and Alloy's in sluice.
   golang-go golang-gopkg-yaml.v2-dev
+  libmaxmind-db-writer-perl  # tests/process/geoip_test writes its MaxMind DBs with it
   util-linux  # setpriv, unshare (end-to-end tests), taskset (bench/run); Essential in Debian
 )
 

@@ -67,6 +67,9 @@ struct StageContext {
   const Clock* clock = nullptr;
   MetricsRegistry* metrics = nullptr;
   std::string component_id;  // "loki.process.default", a label of the component's metrics
+  // `sluice validate`: a stage that would read a file of the node (stage.geoip's database) checks
+  // its arguments only, as `alloy validate` type-checks without building components.
+  bool validate_only = false;
   // loki_process_dropped_lines_total counters by reason, shared by the copies of a context (the
   // component's stages): a drop costs no registry lookup after the first of its reason.
   std::shared_ptr<absl::flat_hash_map<std::string, Counter*>> drop_counters =

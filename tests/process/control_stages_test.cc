@@ -762,13 +762,13 @@ TEST_F(MatchStageTest, NestedErrorsAreReportedAtTheNestedBlock) {
 }
 
 TEST_F(MatchStageTest, NestedUnsupportedStage) {
-  config::Block nested = BlockBuilder("stage.geoip").Attr("source", Str("x")).Build();
+  config::Block nested = BlockBuilder("stage.windowsevent").Attr("source", Str("x")).Build();
   EXPECT_EQ(Build(BlockBuilder("stage.match")
                       .Attr("selector", Str(R"({app="foo"})"))
                       .Child(nested)
                       .Build()),
             nullptr);
-  EXPECT_EQ(OnlyError(), "stage \"geoip\" is not supported by sluice");
+  EXPECT_EQ(OnlyError(), "stage \"windowsevent\" is not supported by sluice");
   EXPECT_EQ(diags_.list()[0].span.begin, nested.span.begin);
 }
 

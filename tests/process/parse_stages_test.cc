@@ -1,9 +1,10 @@
 // Tests of the parsing stages (agent/process/stages/: cri, docker, json, logfmt, regex, replace,
-// pack, decolorize, truncate), case by case after Alloy's
+// pack, decolorize, truncate, pattern, eventlogmessage), case by case after Alloy's
 // stages/*_test.go behaviour.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -887,6 +888,150 @@ TEST(PatternStageTest, LokiPatternCaptures) {
                            BlockBuilder("stage.pattern").Attr("pattern", Str(pattern)).Build()));
     EXPECT_EQ(bad.Errors(), std::vector<std::string>{error}) << pattern;
   }
+}
+
+// ------------------------------------------------------------------------------------------
+// stage.eventlogmessage
+
+StageHarness EventLogMessage(BlockBuilder b = BlockBuilder("stage.eventlogmessage")) {
+  StageHarness h;
+  EXPECT_TRUE(h.Build(NewEventLogMessageStage, b.Build())) << ::testing::PrintToString(h.Errors());
+  return h;
+}
+
+// An entry whose extracted map holds `values` (strings).
+ProcessEntry WithExtracted(std::vector<std::pair<std::string, std::string>> values) {
+  ProcessEntry e = Entry("line");
+  for (auto& [k, v] : values) e.extracted[k] = ExtractedValue::String(std::move(v));
+  return e;
+}
+
+// The extracted map as sorted "key=value" strings (X's rendering of non-strings).
+std::vector<std::string> ExtractedPairs(const ProcessEntry& e) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : e.extracted) out.push_back(k + "=" + X(e, k));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(EventLogMessageStageTest, SplitsTheMessageIntoKeysAndValues) {
+  StageHarness h = EventLogMessage();
+  const std::string msg =
+      "Alpha: first value\r\nBeta:second\r\nGamma: has: colons \r\nno colon here";
+  ProcessEntry e = h.One(WithExtracted({{"message", msg}, {"other", "kept"}}));
+  EXPECT_THAT(ExtractedPairs(e), ElementsAre("Alpha=first value", "Beta=second",
+                                             "Gamma=has: colons", "message=" + msg, "other=kept"));
+  EXPECT_EQ(e.line, "line");
+}
+
+TEST(EventLogMessageStageTest, CustomSourceAndEmptyValues) {
+  StageHarness h =
+      EventLogMessage(BlockBuilder("stage.eventlogmessage").Attr("source", Str("Msg")));
+  ProcessEntry e = h.One(
+      WithExtracted({{"Msg", "Process created:\r\nImage: C:\\Tools\\agent.exe\r\nPid:\t 42 \u00a0"},
+                     {"message", "NotParsed: x"}}));
+  EXPECT_EQ(X(e, "Process_created"), "");
+  EXPECT_EQ(X(e, "Image"), "C:\\Tools\\agent.exe");
+  EXPECT_EQ(X(e, "Pid"), "42") << "Unicode spaces (U+00A0) are trimmed as Go's TrimSpace does";
+  EXPECT_EQ(X(e, "NotParsed"), "<absent>");
+}
+
+TEST(EventLogMessageStageTest, InvalidKeysAreSanitised) {
+  StageHarness h = EventLogMessage();
+  ProcessEntry e = h.One(WithExtracted(
+      {{"message",
+        "Some Key: 1\r\n9lives: 2\r\nat@sign: 3\r\n: 4\r\n\tSecurity ID: 5\r\nCaf\u00e9: 6\r\n"
+        "Bad\xff\xfe: 7"}}));
+  EXPECT_EQ(X(e, "Some_Key"), "1");
+  EXPECT_EQ(X(e, "_lives"), "2");
+  EXPECT_EQ(X(e, "at_sign"), "3");
+  EXPECT_EQ(X(e, "_"), "4") << "an empty key becomes _";
+  EXPECT_EQ(X(e, "_Security_ID"), "5");
+  EXPECT_EQ(X(e, "Caf_"), "6") << "one _ per rune";
+  EXPECT_EQ(X(e, "Bad__"), "7") << "one _ per byte of invalid UTF-8";
+}
+
+TEST(EventLogMessageStageTest, DropInvalidLabelsSkipsThem) {
+  StageHarness h = EventLogMessage(
+      BlockBuilder("stage.eventlogmessage").Attr("drop_invalid_labels", Bool(true)));
+  ProcessEntry e =
+      h.One(WithExtracted({{"message", "Some Key: 1\r\n9lives: 2\r\n: 3\r\nGood_Key9: 4"}}));
+  EXPECT_THAT(
+      ExtractedPairs(e),
+      ElementsAre("Good_Key9=4", "message=Some Key: 1\r\n9lives: 2\r\n: 3\r\nGood_Key9: 4"));
+}
+
+TEST(EventLogMessageStageTest, ExistingKeysGetASuffixUnlessOverwritten) {
+  StageHarness keep = EventLogMessage();
+  ProcessEntry e =
+      keep.One(WithExtracted({{"message", "test: new\r\nDup: 1\r\nDup: 2"}, {"test", "old"}}));
+  EXPECT_EQ(X(e, "test"), "old");
+  EXPECT_EQ(X(e, "test_extracted"), "new");
+  EXPECT_EQ(X(e, "Dup"), "1");
+  EXPECT_EQ(X(e, "Dup_extracted"), "2") << "keys of earlier lines count as existing";
+  // The source itself is an existing key too.
+  EXPECT_EQ(X(keep.One(WithExtracted({{"message", "message: inner"}})), "message_extracted"),
+            "inner");
+
+  StageHarness overwrite =
+      EventLogMessage(BlockBuilder("stage.eventlogmessage").Attr("overwrite_existing", Bool(true)));
+  ProcessEntry o =
+      overwrite.One(WithExtracted({{"message", "test: new\r\nDup: 1\r\nDup: 2"}, {"test", "old"}}));
+  EXPECT_EQ(X(o, "test"), "new");
+  EXPECT_EQ(X(o, "test_extracted"), "<absent>");
+  EXPECT_EQ(X(o, "Dup"), "2");
+  EXPECT_EQ(X(overwrite.One(WithExtracted({{"message", "message: inner"}})), "message"), "inner");
+}
+
+TEST(EventLogMessageStageTest, MalformedMessagesAddNothing) {
+  StageHarness h = EventLogMessage();
+  for (const std::string msg :
+       {"\n\rno; separator here\n\r", "", "Key1: \xff\xfe\xfd", "Only\nLF: is not a line break"}) {
+    ProcessEntry e = h.One(WithExtracted({{"message", msg}}));
+    if (msg.find("LF") != std::string::npos) {
+      EXPECT_EQ(X(e, "Only_LF"), "is not a line break");
+      continue;
+    }
+    EXPECT_THAT(ExtractedPairs(e), ElementsAre("message=" + msg)) << msg;
+  }
+}
+
+TEST(EventLogMessageStageTest, MissingSourcePassesNullSourceDrops) {
+  StageHarness h = EventLogMessage();
+  ProcessEntry missing = h.One(WithExtracted({{"msg", "A: 1"}}));
+  EXPECT_THAT(ExtractedPairs(missing), ElementsAre("msg=A: 1"));
+  EXPECT_EQ(missing.line, "line");
+
+  // Alloy's getString fails on nil, and the stage then drops the entry.
+  ProcessEntry null_source = Entry("line");
+  null_source.extracted["message"] = ExtractedValue::Null();
+  EXPECT_TRUE(h.Run(std::move(null_source)).empty());
+
+  // Numbers and bools convert to strings first (no colon: nothing added).
+  ProcessEntry number = Entry("line");
+  number.extracted["message"] = ExtractedValue::Number(12.5);
+  EXPECT_EQ(h.One(std::move(number)).extracted.size(), 1u);
+}
+
+TEST(EventLogMessageStageTest, SourceMustBeALegacyLabelName) {
+  for (const auto& [value, error] : std::vector<std::pair<config::Value, std::string>>{
+           {Str("the message"), "invalid label name: the message"},
+           {Str(""), "invalid label name: "},
+           {Int(1), "invalid label name: 1"},
+           {Str("m\u00e9ssage"), "invalid label name: m\u00e9ssage"}}) {
+    StageHarness h;
+    config::Block b = BlockBuilder("stage.eventlogmessage").Attr("source", value).Build();
+    EXPECT_FALSE(h.Build(NewEventLogMessageStage, b));
+    EXPECT_EQ(h.Errors(), std::vector<std::string>{error});
+    ASSERT_EQ(h.diags.list().size(), 1u);
+    EXPECT_EQ(h.diags.list()[0].span.begin, b.body.attrs[0].value_span.begin);
+  }
+  StageHarness unknown;
+  EXPECT_FALSE(
+      unknown.Build(NewEventLogMessageStage,
+                    BlockBuilder("stage.eventlogmessage").Attr("overwrite", Bool(true)).Build()));
+  EXPECT_EQ(unknown.Errors(),
+            std::vector<std::string>{"unrecognized attribute name \"overwrite\""});
 }
 
 }  // namespace

@@ -293,7 +293,7 @@ TEST_F(BuildStagesTest, BuildsControlStagesInOrder) {
 }
 
 TEST_F(BuildStagesTest, UnsupportedAlloyStageIsAnErrorAtItsBlock) {
-  for (std::string kind : {"geoip", "eventlogmessage", "split_json", "windowsevent"}) {
+  for (std::string kind : {"split_json", "windowsevent"}) {
     diags_.Clear();
     config::Block b = BlockBuilder("stage." + kind).Build();
     EXPECT_TRUE(Build({b}).empty());
@@ -306,15 +306,16 @@ TEST_F(BuildStagesTest, UnsupportedAlloyStageIsAnErrorAtItsBlock) {
 }
 
 TEST_F(BuildStagesTest, EveryImplementedKindIsKnown) {
-  for (std::string kind : {"cri",        "docker",     "template",
-                           "sampling",   "luhn",       "structured_metadata_drop",
-                           "json",       "logfmt",     "regex",
-                           "replace",    "pack",       "decolorize",
-                           "truncate",   "labels",     "static_labels",
-                           "label_drop", "label_keep", "structured_metadata",
-                           "output",     "tenant",     "timestamp",
-                           "drop",       "match",      "multiline",
-                           "limit",      "pattern",    "metrics"}) {
+  for (std::string kind : {"cri",        "docker",         "template",
+                           "sampling",   "luhn",           "structured_metadata_drop",
+                           "json",       "logfmt",         "regex",
+                           "replace",    "pack",           "decolorize",
+                           "truncate",   "labels",         "static_labels",
+                           "label_drop", "label_keep",     "structured_metadata",
+                           "output",     "tenant",         "timestamp",
+                           "drop",       "match",          "multiline",
+                           "limit",      "pattern",        "metrics",
+                           "geoip",      "eventlogmessage"}) {
     EXPECT_TRUE(IsSupportedStageKind(kind)) << kind;
   }
   EXPECT_FALSE(IsAlloyStageKind("nonsense"));

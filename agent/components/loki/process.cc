@@ -30,6 +30,7 @@ std::unique_ptr<Component> BuildLokiProcess(const config::Component& c, const co
   ctx.clock = env.clock;
   ctx.metrics = env.metrics;
   ctx.component_id = c.id;
+  ctx.validate_only = env.options != nullptr && env.options->validate_only;
   std::vector<const config::Block*> stage_blocks = d.BlocksWithPrefix("stage.");
   std::vector<std::unique_ptr<Stage>> stages = BuildStages(stage_blocks, diags, ctx);
   if (!d.Finish()) return nullptr;

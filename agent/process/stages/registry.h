@@ -33,8 +33,8 @@
   STAGE("decolorize", NewDecolorizeStage)                           \
   STAGE("docker", NewDockerStage)                                   \
   STAGE("drop", NewDropStage)                                       \
-  ALLOY_ONLY("eventlogmessage")                                     \
-  ALLOY_ONLY("geoip")                                               \
+  STAGE("eventlogmessage", NewEventLogMessageStage)                 \
+  STAGE("geoip", NewGeoIpStage)                                     \
   STAGE("json", NewJsonStage)                                       \
   STAGE("label_drop", NewLabelDropStage)                            \
   STAGE("label_keep", NewLabelKeepStage)                            \
