@@ -1,6 +1,8 @@
 #include "agent/runtime/import_fetch.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,9 +26,14 @@ namespace {
 constexpr size_t kMaxModuleBytes = 16 << 20;
 constexpr size_t kMaxCommandOutput = 64 << 10;
 
+// A git command that hangs (a server that accepts and never answers) must not hold the load or
+// the poller forever: it is killed past this.
+constexpr absl::Duration kCommandTimeout = absl::Minutes(2);
+
 // Runs argv (no shell); its stderr and stdout (the first kMaxCommandOutput bytes) in `output`.
-// The exit status, or -1 when it could not run.
-int RunCommand(const std::vector<std::string>& argv, std::string* output) {
+// The exit status, -1 when it could not run, -2 when it was killed after `timeout`.
+int RunCommand(const std::vector<std::string>& argv, std::string* output,
+               absl::Duration timeout = kCommandTimeout) {
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) return -1;
   pid_t pid = fork();
@@ -36,6 +43,7 @@ int RunCommand(const std::vector<std::string>& argv, std::string* output) {
     return -1;
   }
   if (pid == 0) {
+    setpgid(0, 0);  // its own group: a timeout kills git's helpers (git-remote-https) too
     dup2(pipefd[1], STDOUT_FILENO);
     dup2(pipefd[1], STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);
@@ -49,15 +57,30 @@ int RunCommand(const std::vector<std::string>& argv, std::string* output) {
     _exit(127);
   }
   close(pipefd[1]);
+  const absl::Time deadline = absl::Now() + timeout;
+  bool timed_out = false;
   char buf[4096];
-  ssize_t n;
-  while ((n = read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
-    if (n > 0 && output->size() < kMaxCommandOutput) output->append(buf, static_cast<size_t>(n));
+  for (;;) {
+    int wait_ms =
+        static_cast<int>(std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now())));
+    pollfd pfd{pipefd[0], POLLIN, 0};
+    int ready = poll(&pfd, 1, wait_ms);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      timed_out = true;
+      kill(-pid, SIGKILL);
+      break;
+    }
+    ssize_t n = read(pipefd[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (output->size() < kMaxCommandOutput) output->append(buf, static_cast<size_t>(n));
   }
   close(pipefd[0]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  if (timed_out) return -2;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -68,6 +91,10 @@ absl::Status Git(const std::vector<std::string>& args) {
   int rc = RunCommand(argv, &out);
   if (rc == 0) return absl::OkStatus();
   if (rc == 127) return absl::FailedPreconditionError("import.git needs the git program");
+  if (rc == -2) {
+    return absl::DeadlineExceededError(absl::StrCat(absl::StrJoin(argv, " "), ": killed after ",
+                                                    absl::FormatDuration(kCommandTimeout)));
+  }
   return absl::UnavailableError(
       absl::StrCat(absl::StrJoin(argv, " "), ": ", absl::StripAsciiWhitespace(out)));
 }

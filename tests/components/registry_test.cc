@@ -139,6 +139,13 @@ TEST_F(RegistryTest, ABadArgumentIsAnErrorWithItsPosition) {
   EXPECT_EQ(rt, nullptr);
   EXPECT_NE(error.find("cfg.alloy:4:"), std::string::npos) << error;
   EXPECT_NE(error.find("max_cache_size"), std::string::npos) << error;
+  rt = Load(
+      "loki.echo \"out\" {}\nloki.relabel \"r\" {\n  forward_to = [loki.echo.out.receiver]\n"
+      "  max_cache_size = 0\n}\n",
+      &error);
+  EXPECT_EQ(rt, nullptr);
+  EXPECT_NE(error.find("cfg.alloy:4:20: must provide a positive size"), std::string::npos)
+      << error;
 }
 
 TEST_F(RegistryTest, LokiSourceFileDecompressionAndEncodingArguments) {

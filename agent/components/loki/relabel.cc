@@ -31,6 +31,11 @@ std::unique_ptr<Component> BuildLokiRelabel(const config::Component& c, const co
   d.Int("max_cache_size", &max_cache_size);
   auto set = std::make_shared<const std::vector<RelabelRule>>(DecodeRules(d));
   if (!d.Finish()) return nullptr;
+  if (max_cache_size <= 0) {
+    // Alloy's LRU refuses it, failing the component with this text.
+    d.ErrorAt("max_cache_size", "must provide a positive size");
+    return nullptr;
+  }
   auto node =
       std::make_unique<RelabelNode>(c.id, set, static_cast<size_t>(max_cache_size), env.metrics);
   node->SetForward(std::move(forward));
