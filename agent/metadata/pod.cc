@@ -1,46 +1,20 @@
 #include "agent/metadata/pod.h"
 
-#include <simdjson.h>
-
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "agent/common/status_macros.h"
 #include "agent/common/strings.h"
-#include "agent/common/utf8.h"
+#include "agent/metadata/kube_json.h"
 
 namespace sluice::metadata {
 namespace {
 
-using simdjson::dom::element;
-using simdjson::dom::object;
-
-constexpr std::string_view kPrefix = "__meta_kubernetes_";
-
-std::string Str(element e, std::string_view key) {
-  std::string_view v;
-  if (e[key].get_string().get(v) != simdjson::SUCCESS) return "";
-  return std::string(v);
-}
-
-bool Bool(element e, std::string_view key) {
-  bool b = false;
-  if (e[key].get_bool().get(b) != simdjson::SUCCESS) return false;
-  return b;
-}
-
-std::vector<std::pair<std::string, std::string>> StringMap(element e, std::string_view key) {
-  std::vector<std::pair<std::string, std::string>> out;
-  object o;
-  if (e[key].get_object().get(o) != simdjson::SUCCESS) return out;
-  for (auto field : o) {
-    std::string_view v;
-    if (field.value.get_string().get(v) != simdjson::SUCCESS) continue;
-    out.emplace_back(std::string(field.key), std::string(v));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+using kube_json::Bool;
+using kube_json::element;
+using kube_json::Str;
+using kube_json::StringMap;
 
 void ParseContainers(element spec, element status, std::string_view spec_key,
                      std::string_view status_key, bool init, std::vector<Container>* out) {
@@ -58,8 +32,7 @@ void ParseContainers(element spec, element status, std::string_view spec_key,
       for (element p : ports) {
         ContainerPort port;
         port.name = Str(p, "name");
-        int64_t n = 0;
-        if (p["containerPort"].get_int64().get(n) == simdjson::SUCCESS) port.number = n;
+        port.number = kube_json::Int(p, "containerPort");
         port.protocol = Str(p, "protocol");
         container.ports.push_back(std::move(port));
       }
@@ -76,8 +49,9 @@ void ParseContainers(element spec, element status, std::string_view spec_key,
   }
 }
 
-Pod ParsePod(element e) {
-  Pod pod;
+void DecodePod(element e, Pod* out) {
+  Pod& pod = *out;
+  pod = Pod();
   element meta = e["metadata"].value_unsafe();
   element spec = e["spec"].value_unsafe();
   element status = e["status"].value_unsafe();
@@ -132,27 +106,6 @@ Pod ParsePod(element e) {
     ParseContainers(spec, st, "initContainers", have_status ? "initContainerStatuses" : "", true,
                     &pod.containers);
   }
-  return pod;
-}
-
-absl::Status JsonError(simdjson::error_code code, std::string_view what) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("cannot parse ", Av(what), ": ", simdjson::error_message(code)));
-}
-
-// Parses `json` into `*doc` (which lives as long as `parser`).
-absl::Status ParseDoc(std::string_view json, std::string_view what, simdjson::dom::parser* parser,
-                      simdjson::padded_string* padded, element* doc) {
-  *padded = simdjson::padded_string(json);
-  if (auto err = parser->parse(*padded).get(*doc); err) return JsonError(err, what);
-  return absl::OkStatus();
-}
-
-// metadata.<key> of an object, "" without one.
-std::string MetaStr(element obj, std::string_view key) {
-  element meta;
-  if (obj["metadata"].get(meta) != simdjson::SUCCESS) return "";
-  return Str(meta, key);
 }
 
 // Is `ip` an IPv4 address (dotted quad)? Anything else with a ':' is taken as IPv6.
@@ -167,99 +120,26 @@ const std::string* Pod::Annotation(std::string_view key) const {
   return nullptr;
 }
 
+absl::Status ParseKubeList(std::string_view json, std::vector<Pod>* out,
+                           std::string* resource_version) {
+  return kube_json::ParseList(json, "PodList", DecodePod, out, resource_version);
+}
+
+absl::Status ParseKubeWatchEvent(std::string_view json, KubeWatchEvent<Pod>* out) {
+  return kube_json::ParseWatchEvent(json, DecodePod, out);
+}
+
 absl::StatusOr<std::vector<Pod>> ParsePodList(std::string_view json,
                                               std::string* resource_version) {
-  if (json.size() > kMaxPodListBytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("pod list of ", json.size(), " bytes is larger than ", kMaxPodListBytes));
-  }
-  simdjson::dom::parser parser;
-  simdjson::padded_string padded;
-  element doc;
-  if (absl::Status st = ParseDoc(json, "pod list", &parser, &padded, &doc); !st.ok()) return st;
-  std::string_view kind;
-  if (doc["kind"].get_string().get(kind) == simdjson::SUCCESS && kind != "PodList") {
-    return absl::InvalidArgumentError(absl::StrCat("expected a PodList, got ", Av(kind)));
-  }
-  if (resource_version != nullptr) *resource_version = MetaStr(doc, "resourceVersion");
   std::vector<Pod> pods;
-  simdjson::dom::array items;
-  auto err = doc["items"].get_array().get(items);
-  if (err == simdjson::NO_SUCH_FIELD) return pods;  // an empty list may leave items out
-  if (err) return JsonError(err, "pod list items");
-  for (element item : items) pods.push_back(ParsePod(item));
+  RETURN_IF_ERROR(ParseKubeList(json, &pods, resource_version));
   return pods;
 }
 
 absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view json) {
-  simdjson::dom::parser parser;
-  simdjson::padded_string padded;
-  element doc;
-  if (absl::Status st = ParseDoc(json, "watch event", &parser, &padded, &doc); !st.ok()) return st;
   WatchEvent ev;
-  ev.type = Str(doc, "type");
-  element obj;
-  if (auto err = doc["object"].get(obj); err) return JsonError(err, "watch event object");
-  if (ev.type == "ERROR") {
-    int64_t code = 0;
-    if (obj["code"].get_int64().get(code) == simdjson::SUCCESS) ev.code = code;
-    ev.message = Str(obj, "message");
-    return ev;
-  }
-  ev.resource_version = MetaStr(obj, "resourceVersion");
-  if (ev.type != "BOOKMARK") ev.pod = ParsePod(obj);
+  RETURN_IF_ERROR(ParseKubeWatchEvent(json, &ev));
   return ev;
-}
-
-absl::StatusOr<ObjectMeta> ParseObjectMeta(std::string_view json) {
-  simdjson::dom::parser parser;
-  simdjson::padded_string padded;
-  element doc;
-  if (absl::Status st = ParseDoc(json, "object", &parser, &padded, &doc); !st.ok()) return st;
-  element meta;
-  if (auto err = doc["metadata"].get(meta); err) return JsonError(err, "object metadata");
-  ObjectMeta out;
-  out.name = Str(meta, "name");
-  out.labels = StringMap(meta, "labels");
-  out.annotations = StringMap(meta, "annotations");
-  return out;
-}
-
-std::string SanitizeLabelName(std::string_view name) {
-  std::string out;
-  out.reserve(name.size());
-  size_t i = 0;
-  while (i < name.size()) {
-    unsigned char c = static_cast<unsigned char>(name[i]);
-    if (c < 0x80) {
-      out.push_back(absl::ascii_isalnum(c) || c == '_' ? static_cast<char>(c) : '_');
-      ++i;
-      continue;
-    }
-    // Go's regexp replaces a whole rune (or one invalid byte) with one '_'.
-    size_t width = 0;
-    DecodeUtf8Rune(name, i, &width);
-    out.push_back('_');
-    i += std::max<size_t>(width, 1);
-  }
-  return out;
-}
-
-void AddObjectMetaLabels(std::string_view role,
-                         const std::vector<std::pair<std::string, std::string>>& labels,
-                         const std::vector<std::pair<std::string, std::string>>& annotations,
-                         LabelSet* out) {
-  std::string base = absl::StrCat(Av(kPrefix), Av(role));
-  for (const auto& [k, v] : labels) {
-    std::string n = SanitizeLabelName(k);
-    out->Set(absl::StrCat(base, "_label_", n), v);
-    out->Set(absl::StrCat(base, "_labelpresent_", n), "true");
-  }
-  for (const auto& [k, v] : annotations) {
-    std::string n = SanitizeLabelName(k);
-    out->Set(absl::StrCat(base, "_annotation_", n), v);
-    out->Set(absl::StrCat(base, "_annotationpresent_", n), "true");
-  }
 }
 
 void AppendPodTargets(const Pod& pod, TargetFlavor flavor, const LabelSet* extra,

@@ -2,7 +2,7 @@
 // builds from them.
 //
 // Only the fields discovery labels and selectors use are kept. ParsePodList/ParseWatchEvent read
-// v1 PodList / WatchEvent JSON with simdjson (one parse per refresh, not per log line).
+// v1 PodList / WatchEvent JSON (kube_object.h: one parse per refresh, not per log line).
 // AppendPodTargets builds Alloy's targets: discovery.kubelet's (Alloy's own code) or
 // discovery.kubernetes role "pod" (Prometheus' pod role, which adds pod_ipv4/pod_ipv6 and
 // brackets an IPv6 address), one per container port or per container without ports, init
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "agent/metadata/kube_object.h"
 #include "agent/pipeline/labels.h"
 
 namespace sluice::metadata {
@@ -63,33 +64,23 @@ struct Pod {
 };
 
 // Objects larger than this are refused: 110 pods of a full node are a few MB.
-inline constexpr size_t kMaxPodListBytes = 64 << 20;
+inline constexpr size_t kMaxPodListBytes = kMaxKubeListBytes;
 
 // A v1 PodList (the kubelet's /pods or the API server's list). `resource_version` receives the
 // list's metadata.resourceVersion when not null.
 absl::StatusOr<std::vector<Pod>> ParsePodList(std::string_view json,
                                               std::string* resource_version = nullptr);
 
-// One line of a watch stream: {"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": ...}.
-struct WatchEvent {
-  std::string type;
-  Pod pod;                       // ADDED, MODIFIED, DELETED
-  std::string resource_version;  // of the object (BOOKMARK: the only field set)
-  int64_t code = 0;              // ERROR: the Status object's code (410: resource version gone)
-  std::string message;           // ERROR: its message
-};
+// One line of a pod watch stream.
+using WatchEvent = KubeWatchEvent<Pod>;
 absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view json);
 
-// Metadata of a Node or Namespace object (attach_metadata).
-struct ObjectMeta {
-  std::string name;
-  std::vector<std::pair<std::string, std::string>> labels;
-  std::vector<std::pair<std::string, std::string>> annotations;
-};
-absl::StatusOr<ObjectMeta> ParseObjectMeta(std::string_view json);
-
-// Prometheus' strutil.SanitizeLabelName: every character outside [a-zA-Z0-9_] becomes '_'.
-std::string SanitizeLabelName(std::string_view name);
+// The same for the list+watch code (kube_watch.h).
+absl::Status ParseKubeList(std::string_view json, std::vector<Pod>* out,
+                           std::string* resource_version);
+absl::Status ParseKubeWatchEvent(std::string_view json, KubeWatchEvent<Pod>* out);
+// The key the API server stores a pod under: <namespace>/<name>.
+inline std::string KubeKey(const Pod& p) { return p.ns + "/" + p.name; }
 
 enum class TargetFlavor {
   kKubelet,     // discovery.kubelet
@@ -97,15 +88,8 @@ enum class TargetFlavor {
 };
 
 // Alloy's targets for `pod`, appended to `out`. `extra` (may be null): labels added to each
-// target, for attach_metadata (node and namespace labels).
+// target, for attach_metadata (node and namespace labels, see PodIndex).
 void AppendPodTargets(const Pod& pod, TargetFlavor flavor, const LabelSet* extra,
                       std::vector<LabelSet>* out);
-
-// `__meta_kubernetes_<role>_label_<n>`, `_labelpresent_<n>`, `_annotation_<n>`,
-// `_annotationpresent_<n>` for an object of `role` ("pod", "node", "namespace").
-void AddObjectMetaLabels(std::string_view role,
-                         const std::vector<std::pair<std::string, std::string>>& labels,
-                         const std::vector<std::pair<std::string, std::string>>& annotations,
-                         LabelSet* out);
 
 }  // namespace sluice::metadata

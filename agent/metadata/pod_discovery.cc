@@ -2,45 +2,18 @@
 
 #include <boost/asio/post.hpp>
 #include <map>
-#include <random>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "agent/common/log.h"
-#include "agent/common/status_macros.h"
 #include "agent/common/strings.h"
 #include "agent/common/thread.h"
 #include "agent/go/strconv.h"
-#include "agent/sink/loki_sink.h"
-
-#ifndef SLUICE_VERSION
-#define SLUICE_VERSION "dev"
-#endif
 
 namespace sluice::metadata {
 namespace {
 
-constexpr int kKubelet = 0;
-constexpr int kApiServer = 1;
 // Node labels change rarely: asked for once a minute at most.
 constexpr absl::Duration kNodeRefresh = absl::Minutes(1);
-
-std::string StatusText(int status) {
-  switch (status) {
-    case 401:
-      return "401 Unauthorized";
-    case 403:
-      return "403 Forbidden";
-    case 404:
-      return "404 Not Found";
-    case 500:
-      return "500 Internal Server Error";
-    case 503:
-      return "503 Service Unavailable";
-    default:
-      return std::to_string(status);
-  }
-}
 
 }  // namespace
 
@@ -52,12 +25,9 @@ PodDiscovery::PodDiscovery(boost::asio::io_context* io, PodDiscoveryOptions opti
       clock_(clock),
       publish_(std::move(publish)),
       factory_(std::move(factory)),
-      index_(options_.index) {
-  if (!factory_) {
-    factory_ = [](const HttpClientConfig& c) -> std::unique_ptr<HttpClient> {
-      return std::make_unique<CurlHttpClient>(CurlOptionsFromEndpoint(c));
-    };
-  }
+      index_(options_.index),
+      pods_([this](const Pod& p) { return WantNamespace(p.ns); }),
+      retry_(std::max(options_.refresh_interval, absl::Seconds(30))) {
   MetricLabels l = {{"component_id", SplitComponentId(options_.component_id).first}};
   refreshes_ = metrics->GetCounter("sluice_kubelet_refreshes_total",
                                    "Pod list refreshes attempted by a discovery component.", l);
@@ -73,24 +43,38 @@ PodDiscovery::PodDiscovery(boost::asio::io_context* io, PodDiscoveryOptions opti
   pods_gauge_ = metrics->GetGauge("sluice_kubelet_pods", "Pods in the last refresh.", l);
   targets_gauge_ = metrics->GetGauge("sluice_kubelet_targets", "Targets exported.", l);
   up_gauge_->Set(0);
+  if (options_.attach_namespace && options_.apiserver) {
+    KubeInformer::Options n;
+    n.component_id = options_.component_id;
+    n.resource = "namespaces";
+    n.apiserver = *options_.apiserver;
+    // Every namespace, whatever the component's namespaces and selectors (as Prometheus).
+    n.collection.path = "/api/v1/namespaces";
+    n.timeout = options_.timeout;
+    n.max_backoff = std::max(options_.refresh_interval, absl::Seconds(30));
+    n.factory = factory_;
+    namespace_informer_ = std::make_unique<KubeInformer>(std::move(n), &namespaces_, metrics,
+                                                         [this] { PostNamespaces(); });
+  }
 }
 
 PodDiscovery::~PodDiscovery() { Stop(); }
 
 void PodDiscovery::Start() {
   if (options_.kubelet) {
-    clients_[kKubelet] = factory_(options_.kubelet->http);
-    auth_[kKubelet].emplace(options_.kubelet->http.basic_auth, options_.kubelet->http.authorization,
-                            options_.kubelet->http.oauth2);
+    kubelet_ = std::make_unique<KubeClient>(*options_.kubelet, "kubelet", factory_);
   }
   if (options_.apiserver) {
-    clients_[kApiServer] = factory_(options_.apiserver->http);
-    auth_[kApiServer].emplace(options_.apiserver->http.basic_auth,
-                              options_.apiserver->http.authorization,
-                              options_.apiserver->http.oauth2);
+    apiserver_ = std::make_unique<KubeClient>(*options_.apiserver, "API server", factory_);
   }
   use_apiserver_ = !options_.kubelet.has_value();
   timer_ = std::make_unique<boost::asio::steady_timer>(*io_);
+  if (namespace_informer_) {
+    namespaces_ready_ = false;
+    namespaces_deadline_ =
+        absl::FromUnixNanos(clock_->NowUnixNanos()) + options_.index.unknown_pod_wait;
+    namespace_informer_->Start();
+  }
   if (!options_.pods_dir.empty()) {
     watcher_ = std::make_unique<DirWatcher>(io_, absl::Milliseconds(100), 4096,
                                             [this] { OnDirsChanged(); });
@@ -108,18 +92,20 @@ void PodDiscovery::Stop() {
     stop_ = true;
   }
   cv_.notify_all();
-  for (auto& c : clients_) {
+  for (KubeClient* c : {kubelet_.get(), apiserver_.get()}) {
     if (c) c->Cancel();
   }
   if (thread_.joinable()) thread_.join();
+  if (namespace_informer_) namespace_informer_->Stop();
   watcher_.reset();
   if (timer_) timer_->cancel();
 }
 
 std::optional<std::string> PodDiscovery::Unhealthy() const {
-  std::lock_guard<std::mutex> lock(health_mu_);
-  if (health_error_.empty()) return std::nullopt;
-  return absl::StrCat("refreshing the pod list failed: ", health_error_);
+  std::string error = retry_.HealthError();
+  if (!error.empty()) return absl::StrCat("refreshing the pod list failed: ", error);
+  if (namespace_informer_) return namespace_informer_->Unhealthy();
+  return std::nullopt;
 }
 
 void PodDiscovery::RequestRefresh() {
@@ -130,9 +116,12 @@ void PodDiscovery::RequestRefresh() {
   cv_.notify_all();
 }
 
+bool PodDiscovery::Stopping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stop_;
+}
+
 void PodDiscovery::FetchLoop() {
-  absl::Duration backoff = absl::Seconds(1);
-  const absl::Duration max_backoff = std::max(options_.refresh_interval, absl::Seconds(30));
   while (true) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -143,58 +132,41 @@ void PodDiscovery::FetchLoop() {
     refreshes_->Inc();
     bool ok = r.pods.ok();
     if (ok) {
-      if (!up_) {
+      if (retry_.Succeeded()) {
         LogInfo("discovery", "pod list refreshed again",
                 {{"component", options_.component_id}, {"source", r.source}});
       }
-      up_ = true;
-      last_error_.clear();
-      backoff = absl::Seconds(1);
     } else {
       errors_->Inc();
       std::string error(r.pods.status().message());
       // Once per change of state: a kubelet down for an hour logs once, not 720 times.
-      if (up_ || error != last_error_) {
+      if (retry_.Failed(error)) {
         LogWarn("discovery", "refreshing the pod list failed; retrying with backoff",
                 {{"component", options_.component_id}, {"source", r.source}, {"error", error}});
       }
-      up_ = false;
-      last_error_ = error;
     }
     up_gauge_->Set(ok ? 1 : 0);
-    {
-      std::lock_guard<std::mutex> lock(health_mu_);
-      health_error_ = ok ? "" : last_error_;
-    }
-    std::vector<Pod> listed;
     bool watch = ok && options_.watch && r.source == "apiserver";
-    if (watch) listed = *r.pods;
     boost::asio::post(*io_, [this, r = std::move(r)]() mutable { OnResult(std::move(r)); });
 
     if (watch) {
       // From the list's version on, the API server tells what changes: no polling.
-      absl::Status st = Watch(std::move(listed), list_resource_version_);
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (stop_) return;
-      }
+      absl::Status st = KubeWatch(
+          *apiserver_, PodCollection(), list_resource_version_, options_.timeout, &pods_,
+          [this] { return Stopping(); }, [this] { PostPods(); });
+      if (Stopping()) return;
       if (st.ok()) continue;  // the version expired: list again at once
       ok = false;
       errors_->Inc();
       up_gauge_->Set(0);
       std::string error(st.message());
-      if (up_ || error != last_error_) {
+      if (retry_.Failed(error)) {
         LogWarn("discovery", "watching pods failed; listing again with backoff",
                 {{"component", options_.component_id}, {"source", "apiserver"}, {"error", error}});
       }
-      up_ = false;
-      last_error_ = error;
-      std::lock_guard<std::mutex> lock(health_mu_);
-      health_error_ = error;
     }
 
-    absl::Duration wait = ok ? options_.refresh_interval : backoff;
-    if (!ok) backoff = std::min(backoff * 2, max_backoff);
+    absl::Duration wait = ok ? options_.refresh_interval : retry_.NextBackoff();
     auto now = std::chrono::steady_clock::now();
     auto deadline = now + absl::ToChronoNanoseconds(wait);
     auto earliest = now + absl::ToChronoNanoseconds(options_.min_refresh_gap);
@@ -206,39 +178,23 @@ void PodDiscovery::FetchLoop() {
   }
 }
 
-absl::Status PodDiscovery::MakeRequest(int which, const std::string& url, absl::Duration timeout,
-                                       HttpRequest* req) {
-  req->url = url;
-  req->timeout = timeout;
-  req->headers.emplace_back("Accept", "application/json");
-  req->headers.emplace_back("User-Agent", absl::StrCat("sluice/", SLUICE_VERSION));
-  const HttpClientConfig& http =
-      which == kKubelet ? options_.kubelet->http : options_.apiserver->http;
-  for (const auto& [name, values] : http.http_headers) {
-    for (const std::string& v : values) req->headers.emplace_back(name, v);
-  }
-  // Credentials files are read here, at every request: a rotated token is used at once.
-  return auth_[which]->Apply(&req->headers);
-}
-
-absl::StatusOr<std::string> PodDiscovery::Get(int which, const std::string& url) {
-  HttpRequest req;
-  RETURN_IF_ERROR(MakeRequest(which, url, options_.timeout, &req));
-  absl::StatusOr<HttpResponse> resp = clients_[which]->Get(req, kMaxPodListBytes);
-  if (!resp.ok()) return resp.status();
-  if (resp->status != 200) {
-    return absl::UnavailableError(absl::StrCat("error response from ",
-                                               which == kKubelet ? "kubelet" : "API server", ": ",
-                                               StatusText(resp->status)));
-  }
-  return std::move(resp->body);
+KubeCollection PodDiscovery::PodCollection() const {
+  KubeCollection c;
+  // One list and one watch stream per component: several namespaces are asked for cluster-wide
+  // and kept here (the store's filter).
+  c.path = options_.namespaces.size() == 1
+               ? absl::StrCat("/api/v1/namespaces/", options_.namespaces[0], "/pods")
+               : "/api/v1/pods";
+  c.label_selector = options_.label_selector;
+  c.field_selector = options_.field_selector;
+  return c;
 }
 
 PodDiscovery::Result PodDiscovery::FetchOnce() {
   Result r;
-  if (!use_apiserver_ && options_.kubelet) {
+  if (!use_apiserver_ && kubelet_) {
     r.source = "kubelet";
-    absl::StatusOr<std::string> body = Get(kKubelet, options_.kubelet->base_url + "/pods");
+    absl::StatusOr<std::string> body = kubelet_->Get("/pods", options_.timeout);
     absl::StatusOr<std::vector<Pod>> pods =
         body.ok() ? ParsePodList(*body) : absl::StatusOr<std::vector<Pod>>(body.status());
     if (pods.ok()) {
@@ -255,58 +211,31 @@ PodDiscovery::Result PodDiscovery::FetchOnce() {
     } else {
       r.pods = pods.status();
       ++kubelet_failures_;
-      if (!kubelet_answered_ && kubelet_failures_ >= 3 && options_.apiserver) {
+      if (!kubelet_answered_ && kubelet_failures_ >= 3 && apiserver_) {
         use_apiserver_ = true;
         LogWarn("discovery", "the kubelet did not answer; listing pods from the API server",
                 {{"component", options_.component_id}, {"error", Sv(pods.status().message())}});
       }
     }
-  } else if (options_.apiserver) {
+  } else if (apiserver_) {
     r.source = "apiserver";
-    std::vector<std::string> namespaces = options_.namespaces;
-    // One watch stream per component: several namespaces are listed and watched cluster-wide,
-    // and kept here.
-    if (namespaces.empty() || (options_.watch && namespaces.size() > 1)) namespaces = {""};
-    std::vector<Pod> all;
-    absl::Status status;
-    for (const std::string& ns : namespaces) {
-      std::string url = absl::StrCat(
-          options_.apiserver->base_url,
-          ns.empty() ? "/api/v1/pods" : absl::StrCat("/api/v1/namespaces/", ns, "/pods"),
-          "?resourceVersion=0");
-      if (!options_.label_selector.empty()) {
-        absl::StrAppend(&url, "&labelSelector=", GoQueryEscape(options_.label_selector));
-      }
-      if (!options_.field_selector.empty()) {
-        absl::StrAppend(&url, "&fieldSelector=", GoQueryEscape(options_.field_selector));
-      }
-      absl::StatusOr<std::string> body = Get(kApiServer, url);
-      absl::StatusOr<std::vector<Pod>> pods = body.ok()
-                                                  ? ParsePodList(*body, &list_resource_version_)
-                                                  : absl::StatusOr<std::vector<Pod>>(body.status());
-      if (!pods.ok()) {
-        status = pods.status();
-        break;
-      }
-      for (Pod& p : *pods) {
-        if (WantNamespace(p.ns)) all.push_back(std::move(p));
-      }
-    }
-    if (status.ok()) {
-      r.pods = std::move(all);
+    absl::StatusOr<std::string> rv =
+        KubeList(*apiserver_, PodCollection(), options_.timeout, &pods_);
+    if (rv.ok()) {
+      list_resource_version_ = std::move(*rv);
+      r.pods = pods_.Snapshot();
     } else {
-      r.pods = status;
+      r.pods = rv.status();
     }
   } else {
     r.pods = absl::FailedPreconditionError("no kubelet and no API server to ask");
   }
   // Node metadata, from the API server, refreshed now and then; the last one kept on failure.
   absl::Time now = absl::Now();
-  if (options_.attach_node && options_.apiserver && !options_.node_name.empty() &&
+  if (options_.attach_node && apiserver_ && !options_.node_name.empty() &&
       now - node_fetched_ >= kNodeRefresh) {
-    absl::StatusOr<std::string> body =
-        Get(kApiServer, absl::StrCat(options_.apiserver->base_url, "/api/v1/nodes/",
-                                     GoQueryEscape(options_.node_name)));
+    absl::StatusOr<std::string> body = apiserver_->Get(
+        absl::StrCat("/api/v1/nodes/", GoQueryEscape(options_.node_name)), options_.timeout);
     absl::StatusOr<ObjectMeta> meta =
         body.ok() ? ParseObjectMeta(*body) : absl::StatusOr<ObjectMeta>(body.status());
     if (meta.ok()) {
@@ -329,101 +258,27 @@ bool PodDiscovery::WantNamespace(const std::string& ns) const {
   return want.empty() || std::find(want.begin(), want.end(), ns) != want.end();
 }
 
-absl::Status PodDiscovery::Watch(std::vector<Pod> listed, std::string resource_version) {
-  std::map<std::string, Pod> pods;  // by namespace/name, as the API server keys them
-  for (Pod& p : listed) {
-    std::string key = p.ns + "/" + p.name;
-    pods.emplace(std::move(key), std::move(p));
-  }
-  const std::string ns = options_.namespaces.size() == 1 ? options_.namespaces[0] : "";
-  std::mt19937_64 rng(std::random_device{}());
-  while (true) {
-    // As client-go's reflector: a server-side timeout between 5 and 10 minutes, so that the
-    // agents of a cluster do not all come back at once.
-    int64_t timeout_s = 300 + static_cast<int64_t>(rng() % 300);
-    std::string url = absl::StrCat(
-        options_.apiserver->base_url,
-        ns.empty() ? "/api/v1/pods" : absl::StrCat("/api/v1/namespaces/", ns, "/pods"),
-        "?watch=true&allowWatchBookmarks=true&resourceVersion=", GoQueryEscape(resource_version),
-        "&timeoutSeconds=", timeout_s);
-    if (!options_.label_selector.empty()) {
-      absl::StrAppend(&url, "&labelSelector=", GoQueryEscape(options_.label_selector));
-    }
-    if (!options_.field_selector.empty()) {
-      absl::StrAppend(&url, "&fieldSelector=", GoQueryEscape(options_.field_selector));
-    }
-    HttpRequest req;
-    RETURN_IF_ERROR(
-        MakeRequest(kApiServer, url, absl::Seconds(timeout_s) + options_.timeout, &req));
+void PodDiscovery::PostPods() {
+  Result r;
+  r.source = "apiserver";
+  r.pods = pods_.Snapshot();
+  r.node_labels = node_labels_;
+  boost::asio::post(*io_, [this, r = std::move(r)]() mutable { OnResult(std::move(r)); });
+}
 
-    std::string pending;  // a line not complete yet
-    bool expired = false;
-    absl::Status bad;
-    auto on_data = [&](std::string_view chunk) -> bool {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (stop_) return false;
-      }
-      pending.append(chunk);
-      bool changed = false;
-      size_t start = 0;
-      for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
-        std::string_view line(pending.data() + start, nl - start);
-        if (line.empty()) continue;
-        absl::StatusOr<WatchEvent> ev = ParseWatchEvent(line);
-        if (!ev.ok()) {
-          bad = ev.status();
-          return false;
-        }
-        if (ev->type == "ERROR") {
-          // 410 Gone: the version is too old to watch from; anything else is an error too, and
-          // either way the answer is a new list.
-          expired = ev->code == 410;
-          if (!expired) bad = absl::UnavailableError(absl::StrCat("watch error: ", ev->message));
-          return false;
-        }
-        if (!ev->resource_version.empty()) resource_version = ev->resource_version;
-        if (ev->type == "BOOKMARK") continue;
-        std::string key = ev->pod.ns + "/" + ev->pod.name;
-        if (ev->type == "DELETED" || !WantNamespace(ev->pod.ns)) {
-          changed |= pods.erase(key) > 0;
-        } else {
-          pods[key] = std::move(ev->pod);
-          changed = true;
-        }
-      }
-      pending.erase(0, start);
-      if (pending.size() > kMaxPodListBytes) {
-        bad = absl::ResourceExhaustedError("watch event larger than the pod list limit");
-        return false;
-      }
-      if (changed) {
-        Result r;
-        r.source = "apiserver";
-        std::vector<Pod> snapshot;
-        snapshot.reserve(pods.size());
-        for (const auto& [k, p] : pods) snapshot.push_back(p);
-        r.pods = std::move(snapshot);
-        r.node_labels = node_labels_;
-        boost::asio::post(*io_, [this, r = std::move(r)]() mutable { OnResult(std::move(r)); });
-      }
-      return true;
-    };
-    absl::StatusOr<HttpResponse> resp = clients_[kApiServer]->GetStream(req, on_data);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) return absl::OkStatus();
-    }
-    if (!resp.ok()) return resp.status();
-    if (resp->status != 200) {
-      if (resp->status == 410) return absl::OkStatus();
-      return absl::UnavailableError(
-          absl::StrCat("error response from API server: ", StatusText(resp->status)));
-    }
-    if (!bad.ok()) return bad;
-    if (expired) return absl::OkStatus();
-    // The server ended the watch (its timeout): watch again from where it left off.
-  }
+void PodDiscovery::PostNamespaces() {
+  std::map<std::string, LabelSet> labels;
+  for (const auto& [name, ns] : namespaces_.objects())
+    labels.emplace(name, NamespaceMetaLabels(ns));
+  boost::asio::post(
+      *io_, [this, labels = std::move(labels)]() mutable { OnNamespaces(std::move(labels)); });
+}
+
+void PodDiscovery::OnNamespaces(std::map<std::string, LabelSet> labels) {
+  if (stopped_) return;
+  index_.SetNamespaceLabels(std::move(labels));
+  namespaces_ready_ = true;
+  PublishIfChanged();
 }
 
 void PodDiscovery::OnResult(Result r) {
@@ -449,6 +304,17 @@ void PodDiscovery::OnDirsChanged() {
 
 void PodDiscovery::PublishIfChanged() {
   absl::Time now = absl::FromUnixNanos(clock_->NowUnixNanos());
+  if (!namespaces_ready_) {
+    if (now < namespaces_deadline_) {
+      ArmTimer();  // until the deadline
+      return;
+    }
+    namespaces_ready_ = true;
+    LogWarn("discovery",
+            "the namespaces are not known yet: pod targets go out without their labels until "
+            "they are",
+            {{"component", options_.component_id}});
+  }
   std::vector<LabelSet> targets = index_.Targets(now);
   uint64_t path_only = index_.path_only_targets();
   if (path_only > path_only_reported_) {
@@ -470,6 +336,7 @@ void PodDiscovery::PublishIfChanged() {
 void PodDiscovery::ArmTimer() {
   absl::Time now = absl::FromUnixNanos(clock_->NowUnixNanos());
   std::optional<absl::Time> next = index_.NextChange(now);
+  if (!namespaces_ready_ && (!next || namespaces_deadline_ < *next)) next = namespaces_deadline_;
   timer_->cancel();
   if (!next) return;
   // A little after the deadline, so that the index sees it passed.

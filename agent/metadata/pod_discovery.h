@@ -2,13 +2,21 @@
 //
 // A fetch thread asks for the node's pods: the kubelet's GET <url>/pods, or the API server's
 // GET /api/v1/[namespaces/<ns>/]pods with the component's selectors (resourceVersion=0: served
-// from the API server's cache, not from etcd). It fetches every refresh_interval, and at once
-// (rate-limited to one per min_refresh_gap) when a pod log directory appears that no target
-// covers. Failures are retried with exponential backoff (1s doubling up to refresh_interval, at
-// least 30s), logged once per change of state (up to down, down to up, or a different error), and
-// counted. A discovery.kubernetes component whose selectors restrict it to one node is served by
-// that node's kubelet; until the kubelet has answered once, three failed attempts in a row send it
-// to the API server instead (a kubelet whose certificate cannot be verified, say).
+// from the API server's cache, not from etcd), then (discovery.kubernetes) watches them from the
+// list's version (kube_watch.h). It fetches every refresh_interval, and at once (rate-limited to
+// one per min_refresh_gap) when a pod log directory appears that no target covers. Failures are
+// retried with exponential backoff (1s doubling up to refresh_interval, at least 30s), logged once
+// per change of state (up to down, down to up, or a different error), and counted. A
+// discovery.kubernetes component whose selectors restrict it to one node is served by that node's
+// kubelet; until the kubelet has answered once, three failed attempts in a row send it to the API
+// server instead (a kubelet whose certificate cannot be verified, say).
+//
+// attach_metadata { namespace = true }: a KubeInformer lists and watches /api/v1/namespaces (no
+// selectors, as Prometheus) on its own thread; every target of a pod gets its namespace's
+// __meta_kubernetes_namespace_label_* / _annotation_* labels, kept current as namespaces change.
+// Targets are first published once the namespaces are known (as Prometheus waits for its
+// namespace informer), or once `index.unknown_pod_wait` has passed without them (then without
+// their labels until they are known: logs are never held back for metadata).
 //
 // Results go to the tail thread (posted to its io_context), where a PodIndex turns them into
 // targets (grace period, path-only fallback; see pod_index.h) and `publish` hands the targets to
@@ -16,13 +24,14 @@
 // directories.
 //
 // Created by the Runtime on the loading thread; Start()/Stop() and everything but the fetch loop
-// run on the tail thread; the fetch thread owns its HTTP clients.
+// and the namespace informer run on the tail thread; the fetch thread owns its HTTP clients.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,21 +44,13 @@
 #include "agent/common/clock.h"
 #include "agent/common/metrics.h"
 #include "agent/discovery/dir_watcher.h"
+#include "agent/metadata/kube_watch.h"
 #include "agent/metadata/pod.h"
 #include "agent/metadata/pod_index.h"
 #include "agent/metadata/selector.h"
 #include "agent/pipeline/labels.h"
-#include "agent/sink/endpoint_config.h"
-#include "agent/sink/http_client.h"
-#include "agent/sink/request_auth.h"
 
 namespace sluice::metadata {
-
-// Where pods are asked for.
-struct KubeEndpoint {
-  std::string base_url;  // https://host:port, no trailing slash
-  HttpClientConfig http;
-};
 
 struct PodDiscoveryOptions {
   std::string component_id;
@@ -67,6 +68,9 @@ struct PodDiscoveryOptions {
   // watch's version expires) instead of listing every refresh_interval.
   bool watch = false;
   bool attach_node = false;  // add the node's labels (__meta_kubernetes_node_*)
+  // Add the pod's namespace's labels and annotations (__meta_kubernetes_namespace_label_*, ...);
+  // needs `apiserver`.
+  bool attach_namespace = false;
   std::string node_name;
   std::string pods_dir;  // pod log directory to observe; "" = none (no fallback)
   PodIndexOptions index;
@@ -76,7 +80,7 @@ class PodDiscovery {
  public:
   using Publish = std::function<void(std::vector<LabelSet>)>;
   // A client for an endpoint; tests may swap the transport.
-  using ClientFactory = std::function<std::unique_ptr<HttpClient>(const HttpClientConfig&)>;
+  using ClientFactory = KubeClientFactory;
 
   PodDiscovery(boost::asio::io_context* io, PodDiscoveryOptions options, const Clock* clock,
                MetricsRegistry* metrics, Publish publish, ClientFactory factory = nullptr);
@@ -86,7 +90,8 @@ class PodDiscovery {
 
   void Start();  // tail thread
   void Stop();   // tail thread; joins the fetch thread
-  // Why the component is unhealthy (its last refresh failed), or nullopt. Any thread.
+  // Why the component is unhealthy (its last refresh, or the namespaces' list or watch, failed),
+  // or nullopt. Any thread.
   std::optional<std::string> Unhealthy() const;
   const std::string& component_id() const { return options_.component_id; }
 
@@ -98,18 +103,17 @@ class PodDiscovery {
   };
   void FetchLoop();
   Result FetchOnce();
-  // A GET of `url` for endpoint `which` (kubelet or API server): its headers and credentials.
-  absl::Status MakeRequest(int which, const std::string& url, absl::Duration timeout,
-                           HttpRequest* req);
-  absl::StatusOr<std::string> Get(int which, const std::string& url);
-  // Streams changes after `resource_version` to the tail thread until the watch breaks (an
-  // error), its version expires (OK: list again) or Stop() (OK).
-  absl::Status Watch(std::vector<Pod> listed, std::string resource_version);
+  // The pods of the API server this component asks for (one namespace, or all of them).
+  KubeCollection PodCollection() const;
   bool WantNamespace(const std::string& ns) const;
+  bool Stopping();
+  void PostPods();          // fetch thread: the watched pods to the tail thread
+  void PostNamespaces();    // informer thread: the namespaces' labels to the tail thread
   void OnResult(Result r);  // tail thread
-  void OnDirsChanged();     // tail thread
-  void RequestRefresh();    // any thread
-  void PublishIfChanged();  // tail thread
+  void OnNamespaces(std::map<std::string, LabelSet> labels);  // tail thread
+  void OnDirsChanged();                                       // tail thread
+  void RequestRefresh();                                      // any thread
+  void PublishIfChanged();                                    // tail thread
   void ArmTimer();
 
   boost::asio::io_context* io_;
@@ -126,6 +130,8 @@ class PodDiscovery {
   std::unique_ptr<boost::asio::steady_timer> timer_;
   uint64_t path_only_reported_ = 0;
   bool stopped_ = false;
+  bool namespaces_ready_ = true;  // false until the namespaces are known or the wait is over
+  absl::Time namespaces_deadline_;
 
   // Fetch thread state and its wake-up.
   std::thread thread_;
@@ -133,18 +139,20 @@ class PodDiscovery {
   std::condition_variable cv_;
   bool stop_ = false;
   bool refresh_requested_ = false;
-  std::unique_ptr<HttpClient> clients_[2];  // kubelet, apiserver (made by Start, used by fetch)
-  std::optional<RequestAuth> auth_[2];
+  std::unique_ptr<KubeClient> kubelet_;    // made by Start, used by the fetch thread
+  std::unique_ptr<KubeClient> apiserver_;  // likewise
+  KubeStore<Pod> pods_;                    // the API server's pods (list and watch)
   int kubelet_failures_ = 0;
   bool kubelet_answered_ = false;
   bool use_apiserver_ = false;
   std::optional<LabelSet> node_labels_;
   std::string list_resource_version_;
   absl::Time node_fetched_ = absl::InfinitePast();
-  bool up_ = true;
-  std::string last_error_;
-  mutable std::mutex health_mu_;  // guards health_error_ (fetch thread writes, any thread reads)
-  std::string health_error_;      // "" = healthy
+  RetryState retry_;
+
+  // attach_metadata { namespace = true }: the informer's thread uses the store.
+  KubeStore<ObjectMeta> namespaces_;
+  std::unique_ptr<KubeInformer> namespace_informer_;
 
   Counter* refreshes_;
   Counter* errors_;

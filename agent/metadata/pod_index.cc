@@ -117,10 +117,24 @@ std::vector<LabelSet> PodIndex::Targets(absl::Time now) {
     it = it->second.until <= now ? departed_.erase(it) : std::next(it);
   }
   RecomputeCovering(now);
-  const LabelSet* extra = have_extra_ ? &extra_ : nullptr;
+  // The labels attach_metadata adds to a target in namespace `ns`: the node's and the
+  // namespace's (they never share a name), merged once per namespace.
+  std::map<std::string, LabelSet> merged;
+  auto extra = [&](const std::string& ns) -> const LabelSet* {
+    auto it = namespace_labels_.find(ns);
+    if (it == namespace_labels_.end()) return have_extra_ ? &extra_ : nullptr;
+    if (!have_extra_) return &it->second;
+    auto [m, fresh] = merged.try_emplace(ns, extra_);
+    if (fresh) {
+      for (const auto& [k, v] : it->second.labels()) m->second.Set(k, v);
+    }
+    return &m->second;
+  };
   std::vector<std::pair<std::string, LabelSet>> keyed;
-  for (const auto& [uid, p] : current_) AddPodTargets(p, options_.flavor, extra, &keyed);
-  for (const auto& [uid, d] : departed_) AddPodTargets(d.pod, options_.flavor, extra, &keyed);
+  for (const auto& [uid, p] : current_) AddPodTargets(p, options_.flavor, extra(p.ns), &keyed);
+  for (const auto& [uid, d] : departed_) {
+    AddPodTargets(d.pod, options_.flavor, extra(d.pod.ns), &keyed);
+  }
   if (options_.fallback) {
     for (auto& [uid, st] : dirs_) {
       if (st.covered_once || now - st.first_seen < options_.unknown_pod_wait) continue;
@@ -129,8 +143,11 @@ std::vector<LabelSet> PodIndex::Targets(absl::Time now) {
           std::find(allowed.begin(), allowed.end(), st.dir.ns) == allowed.end()) {
         continue;
       }
+      auto ns_labels = namespace_labels_.find(st.dir.ns);
       for (const std::string& c : st.dir.containers) {
         LabelSet t;
+        // The namespace's own labels when they are attached: the path names the namespace.
+        if (ns_labels != namespace_labels_.end()) t = ns_labels->second;
         t.Set("__meta_kubernetes_namespace", st.dir.ns);
         t.Set("__meta_kubernetes_pod_name", st.dir.pod);
         t.Set("__meta_kubernetes_pod_uid", st.dir.uid);

@@ -62,6 +62,12 @@ class PodIndex {
   // The pods of a successful refresh (already restricted to what the component selects).
   // `extra`: labels for every target (attach_metadata), may be null.
   void Update(std::vector<Pod> pods, const LabelSet* extra, absl::Time now);
+  // attach_metadata { namespace = true }: the labels of each namespace's targets (its
+  // __meta_kubernetes_namespace_label_* and the like), by namespace name; path-only targets get
+  // them too. A namespace missing from the map adds nothing.
+  void SetNamespaceLabels(std::map<std::string, LabelSet> labels) {
+    namespace_labels_ = std::move(labels);
+  }
   // The pod directories now on disk. True when one of them is new and no target covers it (the
   // caller refreshes at once).
   bool SetDirs(std::vector<PodDir> dirs, absl::Time now);
@@ -95,6 +101,7 @@ class PodIndex {
   std::map<std::string, Departed> departed_;
   LabelSet extra_;
   bool have_extra_ = false;
+  std::map<std::string, LabelSet> namespace_labels_;
   std::map<std::string, DirState> dirs_;  // by uid
   absl::flat_hash_set<std::string> covering_uids_;
   uint64_t path_only_targets_ = 0;

@@ -152,7 +152,7 @@ const std::string* PodField(const Pod& pod, std::string_view field, std::string*
 
 }  // namespace
 
-absl::StatusOr<FieldSelector> FieldSelector::Parse(std::string_view text) {
+absl::StatusOr<FieldSelector> FieldSelector::Parse(std::string_view text, SelectorObject object) {
   FieldSelector sel;
   Pod probe;
   std::string scratch;
@@ -171,7 +171,10 @@ absl::StatusOr<FieldSelector> FieldSelector::Parse(std::string_view text) {
       return absl::InvalidArgumentError(absl::StrCat(
           "field selector \"", Av(text), "\": invalid term \"", Av(term), "\" (want field=value)"));
     }
-    if (PodField(probe, r.field, &scratch) == nullptr) {
+    bool known = object == SelectorObject::kPod
+                     ? PodField(probe, r.field, &scratch) != nullptr
+                     : r.field == "metadata.name" || r.field == "spec.unschedulable";
+    if (!known) {
       return absl::InvalidArgumentError(
           absl::StrCat("field selector \"", Av(text), "\": field label not supported: ", r.field));
     }

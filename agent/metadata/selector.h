@@ -1,6 +1,6 @@
 // Kubernetes label and field selectors, evaluated against pods: what the API server does with
 // `labelSelector=` and `fieldSelector=`, done by sluice when discovery.kubernetes is served from
-// the kubelet (whose /pods takes no selectors).
+// the kubelet (whose /pods takes no selectors). Node selectors are only checked (their fields).
 //
 // Plain values; parsed when the configuration is loaded, evaluated on the discovery thread.
 #pragma once
@@ -33,10 +33,18 @@ class LabelSelector {
   std::vector<Req> reqs_;
 };
 
-// `spec.nodeName=n,status.phase!=Succeeded`: the pod fields the API server can select on.
+// What a field selector selects: the fields the API server accepts differ.
+enum class SelectorObject {
+  kPod,   // metadata.name, metadata.namespace, spec.nodeName, status.phase, ...
+  kNode,  // metadata.name, spec.unschedulable
+};
+
+// `spec.nodeName=n,status.phase!=Succeeded`: the fields the API server can select on.
 class FieldSelector {
  public:
-  static absl::StatusOr<FieldSelector> Parse(std::string_view text);
+  static absl::StatusOr<FieldSelector> Parse(std::string_view text,
+                                             SelectorObject object = SelectorObject::kPod);
+  // For a pod selector (a node selector is only ever sent to the API server).
   bool Matches(const Pod& pod) const;
   bool empty() const { return reqs_.empty(); }
   // The node the selector restricts pods to (`spec.nodeName=<n>`), if it does.

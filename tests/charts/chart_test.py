@@ -91,8 +91,8 @@ SCENARIOS = {
                                    "hostPath": {"path": "/var/log/journal"}}]},
             "terminationGracePeriodSeconds": 45,
         },
-        "rbac": {"extraRules": [{"apiGroups": [""], "resources": ["namespaces"],
-                                 "verbs": ["get", "list", "watch"]}]},
+        "rbac": {"extraRules": [{"apiGroups": [""], "resources": ["secrets"],
+                                 "verbs": ["get"]}]},
     },
     "release-named-otherwise": {"__release": "logs"},
 }
@@ -322,6 +322,7 @@ class RenderedManifests(unittest.TestCase):
             {"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]},
             {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
         ])
         binding = one("default", "ClusterRoleBinding")
         self.assertEqual(binding["roleRef"], {"apiGroup": "rbac.authorization.k8s.io",
@@ -330,9 +331,9 @@ class RenderedManifests(unittest.TestCase):
                                                 "namespace": NAMESPACE}])
         self.assertEqual(one("default", "ServiceAccount")["metadata"]["name"], "sluice")
         extra = one("extras", "ClusterRole")["rules"]
-        self.assertEqual(extra[-1], {"apiGroups": [""], "resources": ["namespaces"],
-                                     "verbs": ["get", "list", "watch"]})
-        self.assertEqual(len(extra), 4)
+        self.assertEqual(extra[-1], {"apiGroups": [""], "resources": ["secrets"],
+                                     "verbs": ["get"]})
+        self.assertEqual(len(extra), 5)
 
     def test_configmap_is_the_repository_config(self):
         cm = one("default", "ConfigMap")

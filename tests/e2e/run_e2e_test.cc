@@ -281,6 +281,189 @@ TEST_F(RunE2eTest, KubernetesPodsConfigNeverWaitsOnADownKubelet) {
   EXPECT_THAT(ReadFile(dir_.Join("agent.err")), HasSubstr("refreshing the pod list failed"));
 }
 
+// discovery.kubernetes from the API server as the k8s-monitoring chart renders it for node-level
+// collection: role "node" with a node selector, relabelled into one file per node, and role
+// "pod" with attach_metadata { namespace = true }, whose namespace labels decide which pods are
+// collected and label their streams. Both are watched: a node that joins later is collected too.
+TEST_F(RunE2eTest, KubernetesNodeRoleAndNamespaceMetadataFromTheApiServer) {
+  testing::FakeKube kube;
+  ASSERT_TRUE(kube.Start().ok());
+  using testing::FakeNode;
+  kube.SetNodes(
+      {FakeNode{
+           "node-a", {{"pool", "logs"}, {"topology.kubernetes.io/zone", "eu-1a"}}, {}, "10.0.0.11"},
+       FakeNode{
+           "node-b", {{"pool", "logs"}, {"topology.kubernetes.io/zone", "eu-1b"}}, {}, "10.0.0.12"},
+       FakeNode{"node-x", {{"pool", "gpu"}}, {}, "10.0.0.13"}});
+  kube.SetNamespaces(
+      {{"shop", {{"logs.example.com/team", "payments"}}, {}}, {"kube-system", {}, {}}});
+  testing::FakePod cart = testing::MakeDeploymentPod("shop", "cart", "node-a", "10.1.0.5");
+  cart.uid = "uid-cart";
+  testing::FakePod dns = testing::MakeDeploymentPod("kube-system", "coredns", "node-b", "10.1.0.6");
+  dns.uid = "uid-dns";
+  kube.SetPods({cart, dns});
+
+  std::string nodes = dir_.Join("nodes");
+  for (const char* n : {"node-a", "node-b", "node-x", "node-c"}) {
+    WriteFile(absl::StrCat(nodes, "/", n, ".log"), absl::StrCat("journal of ", n, "\n"));
+  }
+  std::string pods = dir_.Join("pods");
+  std::string cart_log = absl::StrCat(pods, "/shop_", cart.name, "_uid-cart/cart/0.log");
+  std::string dns_log = absl::StrCat(pods, "/kube-system_", dns.name, "_uid-dns/coredns/0.log");
+  WriteFile(cart_log, "cart one\n");
+  WriteFile(dns_log, "dns one\n");
+
+  std::string config = dir_.Join("config.alloy");
+  WriteFile(config, R"(discovery.kubernetes "nodes" {
+  role       = "node"
+  api_server = sys.env("KUBE_URL")
+  selectors {
+    role  = "node"
+    label = "pool=logs"
+  }
+}
+
+discovery.relabel "nodes" {
+  targets = discovery.kubernetes.nodes.targets
+  rule {
+    source_labels = ["__meta_kubernetes_node_name"]
+    target_label  = "__path__"
+    replacement   = sys.env("NODE_LOGS") + "/$1.log"
+  }
+  rule {
+    source_labels = ["__meta_kubernetes_node_name"]
+    target_label  = "node"
+  }
+  rule {
+    source_labels = ["__meta_kubernetes_node_label_topology_kubernetes_io_zone"]
+    target_label  = "zone"
+  }
+  rule {
+    source_labels = ["__address__"]
+    target_label  = "kubelet"
+  }
+}
+
+local.file_match "nodes" {
+  path_targets = discovery.relabel.nodes.output
+}
+
+loki.source.file "nodes" {
+  targets    = local.file_match.nodes.targets
+  forward_to = [loki.write.out.receiver]
+}
+
+discovery.kubernetes "pods" {
+  role       = "pod"
+  api_server = sys.env("KUBE_URL")
+  attach_metadata {
+    namespace = true
+  }
+}
+
+discovery.relabel "pods" {
+  targets = discovery.kubernetes.pods.targets
+  rule {
+    source_labels = ["__meta_kubernetes_namespace_label_logs_example_com_team"]
+    regex         = ""
+    action        = "drop"
+  }
+  rule {
+    source_labels = ["__meta_kubernetes_namespace_label_logs_example_com_team"]
+    target_label  = "team"
+  }
+  rule {
+    source_labels = ["__meta_kubernetes_namespace"]
+    target_label  = "namespace"
+  }
+  rule {
+    source_labels = ["__meta_kubernetes_pod_name"]
+    target_label  = "pod"
+  }
+  rule {
+    source_labels = ["__meta_kubernetes_pod_uid", "__meta_kubernetes_pod_container_name"]
+    separator     = "/"
+    target_label  = "__path__"
+    replacement   = sys.env("PODS_DIR") + "/*$1/*.log"
+  }
+}
+
+local.file_match "pods" {
+  path_targets = discovery.relabel.pods.output
+}
+
+loki.source.file "pods" {
+  targets    = local.file_match.pods.targets
+  forward_to = [loki.write.out.receiver]
+}
+
+loki.write "out" {
+  endpoint {
+    url        = sys.env("LOKI_URL")
+    batch_wait = "100ms"
+  }
+}
+)");
+  Env("KUBE_URL", kube.base_url());
+  Env("NODE_LOGS", nodes);
+  Env("PODS_DIR", pods);
+  Env("LOKI_URL", loki_.push_url());
+  Run(config, {"--kubernetes.pods-dir", pods});
+
+  using Labels = std::map<std::string, std::string>;
+  auto node_labels = [&](const std::string& node, const std::string& zone, const std::string& ip) {
+    return testing::FormatLokiLabels(Labels{{"filename", absl::StrCat(nodes, "/", node, ".log")},
+                                            {"instance", node},
+                                            {"kubelet", ip + ":10250"},
+                                            {"node", node},
+                                            {"zone", zone}});
+  };
+  std::map<std::string, std::vector<std::string>> want = {
+      {node_labels("node-a", "eu-1a", "10.0.0.11"), {"journal of node-a"}},
+      {node_labels("node-b", "eu-1b", "10.0.0.12"), {"journal of node-b"}},
+      // kube-system has no team label: its pods are dropped.
+      {testing::FormatLokiLabels(Labels{{"filename", cart_log},
+                                        {"namespace", "shop"},
+                                        {"pod", cart.name},
+                                        {"team", "payments"}}),
+       {"cart one"}},
+  };
+  auto got = [&] {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const auto& st : loki_.Streams()) {
+      for (const auto& e : st.entries)
+        out[testing::FormatLokiLabels(st.label_map)].push_back(e.line);
+    }
+    return out;
+  };
+  ASSERT_TRUE(loki_.WaitForEntries(3, absl::Seconds(30)));
+  EXPECT_EQ(got(), want);
+
+  // A node joins the pool: the watch brings it, its file is read.
+  kube.UpsertNode(FakeNode{"node-c", {{"pool", "logs"}}, {}, "10.0.0.14"});
+  ASSERT_TRUE(loki_.WaitForEntries(4, absl::Seconds(30)));
+  want[testing::FormatLokiLabels(Labels{{"filename", absl::StrCat(nodes, "/node-c.log")},
+                                        {"instance", "node-c"},
+                                        {"kubelet", "10.0.0.14:10250"},
+                                        {"node", "node-c"}})] = {"journal of node-c"};
+  EXPECT_EQ(got(), want);
+  EXPECT_EQ(Stop(), 0);
+  EXPECT_EQ(loki_.total_entries(), 4u);
+  EXPECT_EQ(loki_.duplicates(), 0u);
+
+  // The node selector went to the API server; the namespaces were listed and watched whole.
+  bool node_selector = false, namespaces_watched = false;
+  for (const auto& r : kube.Requests()) {
+    if (r.path == "/api/v1/nodes") {
+      node_selector =
+          r.params.count("labelSelector") && r.params.at("labelSelector") == "pool=logs";
+    }
+    if (r.path == "/api/v1/namespaces" && r.watch) namespaces_watched = true;
+  }
+  EXPECT_TRUE(node_selector);
+  EXPECT_TRUE(namespaces_watched);
+}
+
 TEST_F(RunE2eTest, LocalConfigGlobsNestedDirectoriesWithTenant) {
   std::string logs = dir_.Join("logs");
   std::filesystem::create_directories(logs + "/a/b");
@@ -911,8 +1094,15 @@ TEST_F(RunE2eTest, ValidateChecksKubernetesDiscoveryArguments) {
     std::string error;
   };
   std::vector<Case> cases = {
-      {"discovery.kubernetes \"p\" {\n  role = \"node\"\n}\n",
-       ":2:10: sluice: role \"node\" is not supported (sluice ships pod logs: role \"pod\")"},
+      {"discovery.kubernetes \"p\" {\n  role = \"service\"\n}\n",
+       ":2:10: sluice: role \"service\" is not supported (sluice supports roles \"pod\" and "
+       "\"node\")"},
+      {"discovery.kubernetes \"n\" {\n  role = \"node\"\n  api_server = \"https://a:6443\"\n"
+       "  selectors {\n    role = \"node\"\n    field = \"spec.nodeName=x\"\n  }\n}\n",
+       ":6:13: field selector \"spec.nodeName=x\": field label not supported: spec.nodeName"},
+      {"discovery.kubernetes \"n\" {\n  role = \"node\"\n  api_server = \"https://a:6443\"\n"
+       "  selectors {\n    role = \"pod\"\n    label = \"app=x\"\n  }\n}\n",
+       ":4:3: sluice: selectors for role \"pod\" cannot apply to role \"node\""},
       {"discovery.kubelet \"k\" {\n  url = \"ftp://x:10250\"\n}\n",
        ":2:9: sluice: url \"ftp://x:10250\" must start with http:// or https://"},
       {"discovery.kubernetes \"p\" {\n  role = \"pod\"\n  api_server = \"https://a:6443\"\n"
@@ -944,9 +1134,13 @@ TEST_F(RunE2eTest, ValidateChecksKubernetesDiscoveryArguments) {
             "  namespaces {\n    names = [\"shop\", \"kube-system\"]\n  }\n"
             "  selectors {\n    role  = \"pod\"\n    field = \"spec.nodeName=node-1\"\n"
             "    label = \"app.kubernetes.io/name\"\n  }\n"
-            "  attach_metadata {\n    node = true\n  }\n"
+            "  attach_metadata {\n    node = true\n    namespace = true\n  }\n"
             "}\n"
-            "discovery.relabel \"r\" {\n  targets = discovery.kubernetes.pods.targets\n}\n");
+            "discovery.relabel \"r\" {\n  targets = discovery.kubernetes.pods.targets\n}\n"
+            // As the k8s-monitoring chart renders node-level collection (in the cluster).
+            "discovery.kubernetes \"nodes\" {\n  role = \"node\"\n"
+            "  selectors {\n    role  = \"node\"\n    field = \"metadata.name=node-1\"\n  }\n}\n"
+            "discovery.relabel \"n\" {\n  targets = discovery.kubernetes.nodes.targets\n}\n");
   std::string out, err;
   EXPECT_EQ(RunToEnd({SLUICE_BINARY, "validate", cfg}, &out, &err), 0) << err;
 }

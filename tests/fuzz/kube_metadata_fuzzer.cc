@@ -1,12 +1,14 @@
 // libFuzzer target for what sluice reads from the kubelet and the API server, and for the
 // selectors in configs: PodList JSON (then the targets built from it, both flavours), watch event
-// lines, Node/Namespace objects, label and field selectors (then matched against a pod), and pod
-// directory names via SanitizeLabelName. The first byte picks the parser; none may crash, hang or
+// lines, Node/Namespace objects, NodeList/NamespaceList JSON and node watch events (then the
+// node targets), label and field selectors (then matched against a pod), and pod directory names
+// via SanitizeLabelName. The first byte picks the parser; none may crash, hang or
 // read out of bounds, whatever a compromised or buggy server sends.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "agent/metadata/node.h"
 #include "agent/metadata/pod.h"
 #include "agent/metadata/selector.h"
 
@@ -30,13 +32,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto ev = ParseWatchEvent(in);
       if (ev.ok()) {
         std::vector<sluice::LabelSet> out;
-        AppendPodTargets(ev->pod, TargetFlavor::kKubernetes, nullptr, &out);
+        AppendPodTargets(ev->object, TargetFlavor::kKubernetes, nullptr, &out);
       }
       break;
     }
-    case 2:
+    case 2: {
       (void)ParseObjectMeta(in);
+      std::vector<Node> nodes;
+      if (ParseKubeList(in, &nodes, nullptr).ok()) {
+        for (const Node& n : nodes) (void)NodeTarget(n);
+      }
+      KubeWatchEvent<Node> ev;
+      if (ParseKubeWatchEvent(in, &ev).ok()) (void)NodeTarget(ev.object);
+      std::vector<ObjectMeta> namespaces;
+      if (ParseKubeList(in, &namespaces, nullptr).ok()) {
+        for (const ObjectMeta& m : namespaces) (void)NamespaceMetaLabels(m);
+      }
       break;
+    }
     case 3: {
       Pod p;
       p.labels = {{"app", "x"}, {"tier", "y"}};

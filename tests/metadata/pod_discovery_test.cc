@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "agent/metadata/kubeconfig.h"
+#include "agent/metadata/node_discovery.h"
 #include "tests/support/fake_kube.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_certs.h"
@@ -23,8 +24,11 @@ namespace sluice::metadata {
 namespace {
 
 using sluice::testing::FakeKube;
+using sluice::testing::FakeNamespace;
+using sluice::testing::FakeNode;
 using sluice::testing::FakePod;
 using ::testing::ElementsAre;
+using Addresses = std::vector<std::pair<std::string, std::string>>;  // FakeNode::addresses
 using ::testing::UnorderedElementsAre;
 
 void WriteFile(const std::string& path, const std::string& content) {
@@ -48,10 +52,12 @@ class PodDiscoveryTest : public ::testing::Test {
   }
   void TearDown() override {
     if (disc_) OnIo([this] { disc_->Stop(); });
+    if (nodes_) OnIo([this] { nodes_->Stop(); });
     work_.reset();
     io_.stop();
     io_thread_.join();
     disc_.reset();
+    nodes_.reset();
   }
 
   template <typename Fn>
@@ -86,10 +92,43 @@ class PodDiscoveryTest : public ::testing::Test {
     disc_ = std::make_unique<PodDiscovery>(&io_, std::move(o), RealClock::Get(), &metrics_,
                                            [this](std::vector<LabelSet> t) {
                                              std::lock_guard<std::mutex> lock(mu_);
+                                             if (!t.empty()) nonempty_.push_back(t);
                                              targets_ = std::move(t);
                                              ++publishes_;
                                            });
     OnIo([this] { disc_->Start(); });
+  }
+  void StartNodes(NodeDiscoveryOptions o) {
+    nodes_ = std::make_unique<NodeDiscovery>(&io_, std::move(o), &metrics_,
+                                             [this](std::vector<LabelSet> t) {
+                                               std::lock_guard<std::mutex> lock(mu_);
+                                               targets_ = std::move(t);
+                                               ++publishes_;
+                                             });
+    OnIo([this] { nodes_->Start(); });
+  }
+  // Waits (bounded) until `pred` holds for the exported targets.
+  bool WaitTargets(std::function<bool(const std::vector<LabelSet>&)> pred,
+                   absl::Duration timeout = absl::Seconds(10)) {
+    absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      if (pred(Targets())) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return pred(Targets());
+  }
+  // The node targets by node name (`instance`).
+  std::map<std::string, LabelSet> NodeTargets() {
+    std::map<std::string, LabelSet> out;
+    for (LabelSet& t : Targets()) out[*t.Get("instance")] = t;
+    return out;
+  }
+  static std::string Label(const LabelSet& t, std::string_view name) {
+    const std::string* v = t.Get(name);
+    return v == nullptr ? "<absent>" : *v;
+  }
+  uint64_t CounterOf(std::string_view name, MetricLabels labels) {
+    return metrics_.CounterValue(name, labels);
   }
 
   // The pod names (containers joined) of the current targets, "(path)" for path-only ones.
@@ -144,8 +183,10 @@ class PodDiscoveryTest : public ::testing::Test {
       io_.get_executor()};
   std::thread io_thread_;
   std::unique_ptr<PodDiscovery> disc_;
+  std::unique_ptr<NodeDiscovery> nodes_;
   std::mutex mu_;
   std::vector<LabelSet> targets_;
+  std::vector<std::vector<LabelSet>> nonempty_;  // every non-empty publish, in order
   int publishes_ = 0;
 };
 
@@ -356,6 +397,232 @@ TEST_F(PodDiscoveryTest, KubeletThatNeverAnswersHandsOverToTheApiServer) {
   EXPECT_GE(metrics_.CounterValue("sluice_kubelet_refresh_errors_total",
                                   {{"component_id", "discovery.kubelet.pods"}}),
             3u);
+}
+
+// discovery.kubernetes role "node": the node list+watch with the node selectors, one target per
+// node as Prometheus' node role builds it, kept current by the watch.
+TEST_F(PodDiscoveryTest, NodeRoleListsAndWatchesTheSelectedNodes) {
+  FakeNode a{"node-a",
+             {{"pool", "logs"}, {"topology.kubernetes.io/zone", "eu-1a"}},
+             {{"node.alpha.kubernetes.io/ttl", "0"}},
+             "10.0.0.11"};
+  a.provider_id = "kind://docker/kind/node-a";
+  a.conditions = {{"Ready", "True"}, {"DiskPressure", "False"}};
+  FakeNode b{"node-b", {{"pool", "logs"}}, {}, ""};
+  b.addresses =
+      Addresses{{"Hostname", "node-b"}, {"ExternalIP", "203.0.113.5"}, {"InternalIP", "fd00::b"}};
+  b.kubelet_port = 10255;
+  FakeNode other{"node-c", {{"pool", "batch"}}, {}, ""};    // not selected by label
+  FakeNode cordoned{"node-d", {{"pool", "logs"}}, {}, ""};  // not selected by field
+  cordoned.unschedulable = true;
+  kube_->SetNodes({a, b, other, cordoned});
+  NodeDiscoveryOptions o;
+  o.component_id = "discovery.kubernetes.nodes";
+  o.apiserver = Endpoint();
+  o.label_selector = "pool in (logs)";
+  o.field_selector = "spec.unschedulable=false";
+  StartNodes(o);
+  ASSERT_TRUE(WaitTargets([](const auto& t) { return t.size() == 2; }));
+  std::map<std::string, LabelSet> by = NodeTargets();
+  std::map<std::string, std::string> want = {
+      {"__address__", "10.0.0.11:10250"},
+      {"instance", "node-a"},
+      {"__meta_kubernetes_node_name", "node-a"},
+      {"__meta_kubernetes_node_provider_id", "kind://docker/kind/node-a"},
+      {"__meta_kubernetes_node_condition_ready", "true"},
+      {"__meta_kubernetes_node_condition_diskpressure", "false"},
+      {"__meta_kubernetes_node_address_InternalIP", "10.0.0.11"},
+      {"__meta_kubernetes_node_address_Hostname", "node-a"},
+      {"__meta_kubernetes_node_label_pool", "logs"},
+      {"__meta_kubernetes_node_labelpresent_pool", "true"},
+      {"__meta_kubernetes_node_label_topology_kubernetes_io_zone", "eu-1a"},
+      {"__meta_kubernetes_node_labelpresent_topology_kubernetes_io_zone", "true"},
+      {"__meta_kubernetes_node_annotation_node_alpha_kubernetes_io_ttl", "0"},
+      {"__meta_kubernetes_node_annotationpresent_node_alpha_kubernetes_io_ttl", "true"},
+  };
+  const auto& node_a = by["node-a"].labels();
+  EXPECT_EQ((std::map<std::string, std::string>(node_a.begin(), node_a.end())), want);
+  // InternalIP before ExternalIP and Hostname, bracketed: an IPv6 address.
+  EXPECT_EQ(Label(by["node-b"], "__address__"), "[fd00::b]:10255");
+  EXPECT_EQ(Label(by["node-b"], "__meta_kubernetes_node_address_ExternalIP"), "203.0.113.5");
+  EXPECT_EQ(Label(by["node-b"], "__meta_kubernetes_node_provider_id"), "");
+  // The selectors went to the API server, on the list and on the watch.
+  ASSERT_TRUE(kube_->WaitForWatches(1, absl::Seconds(10)));
+  int lists = 0, watches = 0;
+  for (const auto& r : kube_->Requests()) {
+    if (r.path != "/api/v1/nodes") continue;
+    EXPECT_EQ(r.params.at("labelSelector"), "pool in (logs)");
+    EXPECT_EQ(r.params.at("fieldSelector"), "spec.unschedulable=false");
+    if (r.watch) {
+      ++watches;
+      EXPECT_EQ(r.params.at("allowWatchBookmarks"), "true");
+    } else {
+      ++lists;
+      EXPECT_EQ(r.params.at("resourceVersion"), "0");
+    }
+  }
+  EXPECT_EQ(lists, 1);
+  EXPECT_EQ(watches, 1);
+
+  // Watched: a node joins, another leaves, one changes.
+  FakeNode e{"node-e", {{"pool", "logs"}}, {}, "10.0.0.15"};
+  kube_->UpsertNode(e);
+  ASSERT_TRUE(kube_->DeleteNode("node-b"));
+  a.labels["topology.kubernetes.io/zone"] = "eu-1b";
+  kube_->UpsertNode(a);
+  ASSERT_TRUE(WaitTargets([&](const auto&) {
+    auto now = NodeTargets();
+    return now.size() == 2 && now.count("node-e") &&
+           Label(now["node-a"], "__meta_kubernetes_node_label_topology_kubernetes_io_zone") ==
+               "eu-1b";
+  }));
+  // A node that loses its addresses keeps its target (Prometheus sends nothing for it); one
+  // that never had any has none. Both are counted.
+  a.addresses = Addresses{};
+  kube_->UpsertNode(a);
+  FakeNode bare{"node-f", {{"pool", "logs"}}, {}, ""};
+  bare.addresses = Addresses{};
+  kube_->UpsertNode(bare);
+  MetricLabels l = {{"component_id", "discovery.kubernetes.nodes"}};
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (CounterOf("sluice_kubernetes_nodes_without_address_total", l) < 2 &&
+         absl::Now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(CounterOf("sluice_kubernetes_nodes_without_address_total", l), 2u);
+  by = NodeTargets();
+  EXPECT_EQ(by.size(), 2u);
+  EXPECT_EQ(Label(by["node-a"], "__address__"), "10.0.0.11:10250");
+
+  // The watch's version compacted away: 410, listed again, no failure.
+  kube_->CompactHistory();
+  kube_->CloseWatches();
+  kube_->UpsertNode(FakeNode{"node-g", {{"pool", "logs"}}, {}, "10.0.0.17"});
+  ASSERT_TRUE(WaitTargets([&](const auto&) { return NodeTargets().count("node-g") > 0; }));
+  EXPECT_EQ(CounterOf("sluice_kubernetes_watch_failures_total",
+                      {{"component_id", "discovery.kubernetes.nodes"}, {"resource", "nodes"}}),
+            0u);
+  OnIo([this] { EXPECT_EQ(nodes_->Unhealthy(), std::nullopt); });
+}
+
+TEST_F(PodDiscoveryTest, NodeRoleRetriesAFailedListAndCountsIt) {
+  kube_->SetNodes({FakeNode{"node-a", {}, {}, "10.0.0.11"}});
+  kube_->FailNext(2, 403, "/api/v1/nodes");
+  NodeDiscoveryOptions o;
+  o.component_id = "discovery.kubernetes.nodes";
+  o.apiserver = Endpoint();
+  StartNodes(o);
+  MetricLabels l = {{"component_id", "discovery.kubernetes.nodes"}, {"resource", "nodes"}};
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (CounterOf("sluice_kubernetes_watch_failures_total", l) < 1 && absl::Now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::optional<std::string> unhealthy;
+  OnIo([&] { unhealthy = nodes_->Unhealthy(); });
+  ASSERT_TRUE(unhealthy.has_value());
+  EXPECT_THAT(*unhealthy, ::testing::HasSubstr("watching nodes failed: error response from API "
+                                               "server: 403 Forbidden"));
+  // Backoff 1s, then 2s: the third list works.
+  ASSERT_TRUE(WaitTargets([](const auto& t) { return t.size() == 1; }, absl::Seconds(15)));
+  EXPECT_EQ(CounterOf("sluice_kubernetes_watch_failures_total", l), 2u);
+  EXPECT_EQ(metrics_.GetGauge("sluice_kubernetes_watch_up", "", l)->value(), 1);
+  OnIo([&] { unhealthy = nodes_->Unhealthy(); });
+  EXPECT_EQ(unhealthy, std::nullopt);
+}
+
+// attach_metadata { namespace = true }: every pod target carries its namespace's labels and
+// annotations from the first publish on, and follows their changes.
+TEST_F(PodDiscoveryTest, AttachNamespaceMetadataFollowsTheNamespaces) {
+  FakePod web = sluice::testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.5");
+  FakePod dns = sluice::testing::MakeDeploymentPod("kube-system", "coredns", "node-1", "10.1.0.6");
+  kube_->SetPods({web, dns});
+  kube_->SetNamespaces(
+      {{"shop", {{"team", "payments"}}, {{"example.com/owner", "bob"}}}, {"kube-system", {}, {}}});
+  PodDiscoveryOptions o;
+  o.component_id = "discovery.kubernetes.pods";
+  o.apiserver = Endpoint();
+  o.watch = true;
+  o.attach_namespace = true;
+  o.index.flavor = TargetFlavor::kKubernetes;
+  o.index.grace_period = absl::ZeroDuration();
+  StartDiscovery(o);
+  ASSERT_TRUE(WaitNames([&](const auto& v) { return v.size() == 2; }));
+  auto by_pod = [&] {
+    std::map<std::string, LabelSet> out;
+    for (LabelSet& t : Targets()) out[*t.Get("__meta_kubernetes_pod_name")] = t;
+    return out;
+  };
+  auto pods = by_pod();
+  const LabelSet& w = pods[web.name];
+  EXPECT_EQ(Label(w, "__meta_kubernetes_namespace"), "shop");
+  EXPECT_EQ(Label(w, "__meta_kubernetes_namespace_label_team"), "payments");
+  EXPECT_EQ(Label(w, "__meta_kubernetes_namespace_labelpresent_team"), "true");
+  EXPECT_EQ(Label(w, "__meta_kubernetes_namespace_label_kubernetes_io_metadata_name"), "shop");
+  EXPECT_EQ(Label(w, "__meta_kubernetes_namespace_annotation_example_com_owner"), "bob");
+  EXPECT_EQ(Label(w, "__meta_kubernetes_namespace_annotationpresent_example_com_owner"), "true");
+  const LabelSet& d = pods[dns.name];
+  EXPECT_EQ(Label(d, "__meta_kubernetes_namespace_label_kubernetes_io_metadata_name"),
+            "kube-system");
+  EXPECT_EQ(Label(d, "__meta_kubernetes_namespace_label_team"), "<absent>");
+  {
+    // The first targets published already had them: the namespaces were waited for.
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSERT_FALSE(nonempty_.empty());
+    EXPECT_NE(nonempty_.front().front().Get(
+                  "__meta_kubernetes_namespace_label_kubernetes_io_metadata_name"),
+              nullptr);
+  }
+  // Namespaces are listed and watched whole: no selectors.
+  ASSERT_TRUE(kube_->WaitForWatches(2, absl::Seconds(10)));
+  for (const auto& r : kube_->Requests()) {
+    if (r.path != "/api/v1/namespaces") continue;
+    EXPECT_EQ(r.params.count("labelSelector"), 0u);
+    EXPECT_EQ(r.params.count("fieldSelector"), 0u);
+  }
+  // A namespace relabelled: its pods' targets follow.
+  kube_->UpsertNamespace({"shop", {{"team", "checkout"}}, {}});
+  ASSERT_TRUE(WaitTargets([&](const auto&) {
+    auto now = by_pod();
+    return Label(now[web.name], "__meta_kubernetes_namespace_label_team") == "checkout" &&
+           Label(now[web.name], "__meta_kubernetes_namespace_annotation_example_com_owner") ==
+               "<absent>";
+  }));
+  EXPECT_EQ(CounterOf("sluice_kubernetes_watch_failures_total",
+                      {{"component_id", "discovery.kubernetes.pods"}, {"resource", "namespaces"}}),
+            0u);
+}
+
+// Namespaces that cannot be listed hold the targets back for the unknown-pod wait at most: then
+// they go out without the namespace labels, which come once the namespaces can be listed.
+TEST_F(PodDiscoveryTest, AttachNamespaceMetadataNeverHoldsTargetsBackLongerThanTheWait) {
+  FakePod web = sluice::testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.5");
+  kube_->SetPods({web});
+  kube_->SetNamespaces({{"shop", {{"team", "payments"}}, {}}});
+  kube_->FailNext(-1, 403, "/api/v1/namespaces");
+  PodDiscoveryOptions o;
+  o.component_id = "discovery.kubernetes.pods";
+  o.apiserver = Endpoint();
+  o.watch = true;
+  o.attach_namespace = true;
+  o.index.flavor = TargetFlavor::kKubernetes;
+  o.index.unknown_pod_wait = absl::Milliseconds(700);
+  absl::Time start = absl::Now();
+  StartDiscovery(o);
+  ASSERT_TRUE(WaitNames(Has(web.name + "/web")));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(600));
+  EXPECT_EQ(Label(Targets()[0], "__meta_kubernetes_namespace_label_team"), "<absent>");
+  MetricLabels l = {{"component_id", "discovery.kubernetes.pods"}, {"resource", "namespaces"}};
+  EXPECT_GE(CounterOf("sluice_kubernetes_watch_failures_total", l), 1u);
+  std::optional<std::string> unhealthy;
+  OnIo([&] { unhealthy = disc_->Unhealthy(); });
+  ASSERT_TRUE(unhealthy.has_value());
+  EXPECT_THAT(*unhealthy, ::testing::HasSubstr("watching namespaces failed"));
+  kube_->ClearFaults();
+  ASSERT_TRUE(WaitTargets(
+      [&](const auto& t) {
+        return t.size() == 1 && Label(t[0], "__meta_kubernetes_namespace_label_team") == "payments";
+      },
+      absl::Seconds(15)));
 }
 
 // kubeconfig_file: the current context's cluster and user, data fields decoded, relative

@@ -108,6 +108,35 @@ TEST(PodIndexTest, PodWithoutIpIsNotCoveredAndFallbackRespectsNamespaces) {
   EXPECT_FALSE(none.NextChange(kT0).has_value());
 }
 
+// attach_metadata: the node's labels on every target, each namespace's on its pods' targets and
+// on the path-only targets of its directories.
+TEST(PodIndexTest, NamespaceLabelsGoToThatNamespacesTargetsWithTheNodeLabels) {
+  PodIndexOptions o;
+  o.unknown_pod_wait = absl::Seconds(10);
+  PodIndex index(o);
+  LabelSet node;
+  node.Set("__meta_kubernetes_node_name", "n1");
+  LabelSet shop;
+  shop.Set("__meta_kubernetes_namespace_label_team", "payments");
+  index.SetNamespaceLabels({{"shop", shop}});
+  index.Update({MakePod("shop", "web", "u1"), MakePod("other", "db", "u2")}, &node, kT0);
+  index.SetDirs({Dir("shop", "job", "u3")}, kT0);
+  std::vector<LabelSet> t = index.Targets(kT0 + absl::Seconds(11));
+  ASSERT_EQ(Pods(t), (std::vector<std::string>{"db", "job(path)", "web"}));
+  EXPECT_EQ(*t[0].Get("__meta_kubernetes_node_name"), "n1");
+  EXPECT_EQ(t[0].Get("__meta_kubernetes_namespace_label_team"), nullptr);
+  EXPECT_EQ(*t[1].Get("__meta_kubernetes_namespace_label_team"), "payments");
+  EXPECT_EQ(t[1].Get("__meta_kubernetes_node_name"), nullptr);  // the path does not tell
+  EXPECT_EQ(*t[2].Get("__meta_kubernetes_node_name"), "n1");
+  EXPECT_EQ(*t[2].Get("__meta_kubernetes_namespace_label_team"), "payments");
+  // The namespace relabelled: the next targets follow.
+  shop.Set("__meta_kubernetes_namespace_label_team", "checkout");
+  index.SetNamespaceLabels({{"shop", shop}});
+  EXPECT_EQ(
+      *index.Targets(kT0 + absl::Seconds(12))[2].Get("__meta_kubernetes_namespace_label_team"),
+      "checkout");
+}
+
 TEST(PodIndexTest, ScansPodDirectories) {
   testing::TempDir dir;
   std::filesystem::create_directories(dir.Join("shop_web-1_uid-1/web"));

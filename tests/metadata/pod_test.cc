@@ -1,5 +1,7 @@
 #include "agent/metadata/pod.h"
 
+#include "agent/metadata/node.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -166,13 +168,126 @@ TEST(PodTest, ParsesWatchEvents) {
       R"("resourceVersion":"9"},"status":{"podIP":"10.0.0.9"}}})");
   ASSERT_TRUE(added.ok()) << added.status();
   EXPECT_EQ(added->type, "ADDED");
-  EXPECT_EQ(added->pod.uid, "u");
+  EXPECT_EQ(added->object.uid, "u");
   EXPECT_EQ(added->resource_version, "9");
   auto gone = ParseWatchEvent(
       R"({"type":"ERROR","object":{"kind":"Status","code":410,"message":"too old"}})");
   ASSERT_TRUE(gone.ok());
   EXPECT_EQ(gone->code, 410);
   EXPECT_EQ(gone->message, "too old");
+}
+
+// A NodeList as the API server sends it (fields the target does not use included).
+constexpr char kNodeList[] = R"json({
+ "kind": "NodeList", "apiVersion": "v1", "metadata": {"resourceVersion": "812"},
+ "items": [
+  {"metadata": {"name": "ip-10-0-1-7.eu-west-1.compute.internal", "uid": "n-1",
+     "resourceVersion": "800",
+     "labels": {"kubernetes.io/hostname": "ip-10-0-1-7", "topology.kubernetes.io/zone": "eu-west-1a",
+                "node-role.kubernetes.io/worker": ""},
+     "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
+   "spec": {"providerID": "aws:///eu-west-1a/i-0abc", "podCIDR": "10.244.1.0/24"},
+   "status": {
+     "conditions": [{"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory"},
+                    {"type": "Ready", "status": "True", "reason": "KubeletReady"},
+                    {"type": "NetworkUnavailable", "status": "Unknown"}],
+     "addresses": [{"type": "Hostname", "address": "ip-10-0-1-7"},
+                   {"type": "ExternalIP", "address": "203.0.113.7"},
+                   {"type": "InternalIP", "address": "10.0.1.7"},
+                   {"type": "InternalIP", "address": "10.0.1.8"},
+                   {"type": "InternalDNS", "address": "ip-10-0-1-7.eu-west-1.compute.internal"}],
+     "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+     "nodeInfo": {"kubeletVersion": "v1.30.2"}}},
+  {"metadata": {"name": "v6"},
+   "status": {"addresses": [{"type": "ExternalDNS", "address": "v6.example.com"},
+                            {"type": "ExternalIP", "address": "2001:db8::6"}],
+              "daemonEndpoints": {"kubeletEndpoint": {"Port": 10255}}}},
+  {"metadata": {"name": "hostname-only"},
+   "status": {"addresses": [{"type": "Hostname", "address": "h1"}]}},
+  {"metadata": {"name": "no-address"}, "status": {}}
+ ]})json";
+
+TEST(NodeTest, TargetsAsPrometheusNodeRole) {
+  std::vector<Node> nodes;
+  std::string rv;
+  ASSERT_TRUE(ParseKubeList(kNodeList, &nodes, &rv).ok());
+  EXPECT_EQ(rv, "812");
+  ASSERT_EQ(nodes.size(), 4u);
+  std::optional<LabelSet> t = NodeTarget(nodes[0]);
+  ASSERT_TRUE(t.has_value());
+  const std::string name = "ip-10-0-1-7.eu-west-1.compute.internal";
+  std::map<std::string, std::string> want = {
+      // InternalIP first, whatever the order of the list; the first of them.
+      {"__address__", "10.0.1.7:10250"},
+      {"instance", name},
+      {"__meta_kubernetes_node_name", name},
+      {"__meta_kubernetes_node_provider_id", "aws:///eu-west-1a/i-0abc"},
+      {"__meta_kubernetes_node_condition_memorypressure", "false"},
+      {"__meta_kubernetes_node_condition_ready", "true"},
+      {"__meta_kubernetes_node_condition_networkunavailable", "unknown"},
+      {"__meta_kubernetes_node_address_Hostname", "ip-10-0-1-7"},
+      {"__meta_kubernetes_node_address_ExternalIP", "203.0.113.7"},
+      {"__meta_kubernetes_node_address_InternalIP", "10.0.1.7"},
+      {"__meta_kubernetes_node_address_InternalDNS", name},
+      {"__meta_kubernetes_node_label_kubernetes_io_hostname", "ip-10-0-1-7"},
+      {"__meta_kubernetes_node_labelpresent_kubernetes_io_hostname", "true"},
+      {"__meta_kubernetes_node_label_topology_kubernetes_io_zone", "eu-west-1a"},
+      {"__meta_kubernetes_node_labelpresent_topology_kubernetes_io_zone", "true"},
+      {"__meta_kubernetes_node_label_node_role_kubernetes_io_worker", ""},
+      {"__meta_kubernetes_node_labelpresent_node_role_kubernetes_io_worker", "true"},
+      {"__meta_kubernetes_node_annotation_node_alpha_kubernetes_io_ttl", "0"},
+      {"__meta_kubernetes_node_annotationpresent_node_alpha_kubernetes_io_ttl", "true"},
+  };
+  EXPECT_EQ(Map(*t), want);
+
+  // ExternalIP before ExternalDNS; an IPv6 address bracketed; no providerID: an empty label.
+  t = NodeTarget(nodes[1]);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(*t->Get("__address__"), "[2001:db8::6]:10255");
+  EXPECT_EQ(*t->Get("__meta_kubernetes_node_address_ExternalDNS"), "v6.example.com");
+  EXPECT_EQ(*t->Get("__meta_kubernetes_node_provider_id"), "");
+  // Only a hostname: that; no kubelet endpoint: port 0, as Go's zero value.
+  t = NodeTarget(nodes[2]);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(*t->Get("__address__"), "h1:0");
+  // No address at all: no target.
+  EXPECT_FALSE(NodeTarget(nodes[3]).has_value());
+}
+
+TEST(NodeTest, WatchEventsAndNamespaces) {
+  KubeWatchEvent<Node> ev;
+  ASSERT_TRUE(ParseKubeWatchEvent(
+                  R"({"type":"MODIFIED","object":{"kind":"Node","metadata":{"name":"n1",)"
+                  R"("resourceVersion":"9"},"status":{"addresses":[{"type":"InternalIP",)"
+                  R"("address":"10.0.0.1"}],"daemonEndpoints":{"kubeletEndpoint":{"Port":1}}}}})",
+                  &ev)
+                  .ok());
+  EXPECT_EQ(ev.type, "MODIFIED");
+  EXPECT_EQ(ev.resource_version, "9");
+  EXPECT_EQ(*NodeTarget(ev.object)->Get("__address__"), "10.0.0.1:1");
+  std::vector<Node> wrong;
+  EXPECT_THAT(std::string(ParseKubeList(kPodList, &wrong, nullptr).message()),
+              HasSubstr("expected a NodeList, got PodList"));
+
+  std::vector<ObjectMeta> namespaces;
+  ASSERT_TRUE(
+      ParseKubeList(
+          R"({"kind":"NamespaceList","metadata":{"resourceVersion":"3"},"items":[)"
+          R"({"metadata":{"name":"shop","labels":{"kubernetes.io/metadata.name":"shop",)"
+          R"("team.example.com/owner":"payments"},"annotations":{"scheduler.alpha/x":"y"}}}]})",
+          &namespaces, nullptr)
+          .ok());
+  ASSERT_EQ(namespaces.size(), 1u);
+  // The namespace's labels and annotations, not its name (the pod's target has it already).
+  std::map<std::string, std::string> want = {
+      {"__meta_kubernetes_namespace_label_kubernetes_io_metadata_name", "shop"},
+      {"__meta_kubernetes_namespace_labelpresent_kubernetes_io_metadata_name", "true"},
+      {"__meta_kubernetes_namespace_label_team_example_com_owner", "payments"},
+      {"__meta_kubernetes_namespace_labelpresent_team_example_com_owner", "true"},
+      {"__meta_kubernetes_namespace_annotation_scheduler_alpha_x", "y"},
+      {"__meta_kubernetes_namespace_annotationpresent_scheduler_alpha_x", "true"},
+  };
+  EXPECT_EQ(Map(NamespaceMetaLabels(namespaces[0])), want);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <set>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -382,8 +383,11 @@ struct FieldRequirement {
   std::string value;
 };
 
-bool ParseFieldSelector(std::string_view text, std::vector<FieldRequirement>* out,
-                        std::string* error) {
+// The collections the API server side serves (list and watch).
+enum class Resource { kPods, kNodes, kNamespaces };
+
+bool ParseFieldSelector(std::string_view text, Resource resource,
+                        std::vector<FieldRequirement>* out, std::string* error) {
   if (absl::StripAsciiWhitespace(Av(text)).empty()) return true;
   for (absl::string_view raw : absl::StrSplit(Av(text), ',')) {
     std::string_view term = Sv(absl::StripAsciiWhitespace(raw));
@@ -402,10 +406,17 @@ bool ParseFieldSelector(std::string_view text, std::vector<FieldRequirement>* ou
     }
     r.field = std::string(term.substr(0, op));
     r.value = std::string(term.substr(vstart));
-    static constexpr std::string_view kFields[] = {"metadata.name", "metadata.namespace",
-                                                   "spec.nodeName", "status.phase",
-                                                   "status.podIP",  "spec.serviceAccountName"};
-    if (std::find(std::begin(kFields), std::end(kFields), r.field) == std::end(kFields)) {
+    // What the API server accepts for each (the common metadata fields and the kind's own).
+    static const std::vector<std::string_view> kPodFields = {
+        "metadata.name", "metadata.namespace", "spec.nodeName",
+        "status.phase",  "status.podIP",       "spec.serviceAccountName"};
+    static const std::vector<std::string_view> kNodeFields = {"metadata.name",
+                                                              "spec.unschedulable"};
+    static const std::vector<std::string_view> kNamespaceFields = {"metadata.name", "status.phase"};
+    const std::vector<std::string_view>& known = resource == Resource::kPods    ? kPodFields
+                                                 : resource == Resource::kNodes ? kNodeFields
+                                                                                : kNamespaceFields;
+    if (std::find(known.begin(), known.end(), r.field) == known.end()) {
       *error = absl::StrCat("field label not supported: ", r.field);
       return false;
     }
@@ -414,18 +425,51 @@ bool ParseFieldSelector(std::string_view text, std::vector<FieldRequirement>* ou
   return true;
 }
 
-bool MatchesFields(const std::vector<FieldRequirement>& reqs, const FakePod& pod) {
+// Every requirement holds for `field` (the value of a field name, null for an unknown one).
+template <class FieldOf>
+bool MatchesFieldsOf(const std::vector<FieldRequirement>& reqs, FieldOf field) {
   for (const auto& r : reqs) {
-    const std::string* v = nullptr;
-    if (r.field == "metadata.name") v = &pod.name;
-    if (r.field == "metadata.namespace") v = &pod.ns;
-    if (r.field == "spec.nodeName") v = &pod.node_name;
-    if (r.field == "status.phase") v = &pod.phase;
-    if (r.field == "status.podIP") v = &pod.pod_ip;
-    if (r.field == "spec.serviceAccountName") v = &pod.service_account;
-    if ((*v == r.value) == r.negate) return false;
+    const std::optional<std::string> v = field(r.field);
+    if (!v || (*v == r.value) == r.negate) return false;
   }
   return true;
+}
+
+bool MatchesFields(const std::vector<FieldRequirement>& reqs, const FakePod& pod) {
+  return MatchesFieldsOf(reqs, [&](const std::string& f) -> std::optional<std::string> {
+    if (f == "metadata.name") return pod.name;
+    if (f == "metadata.namespace") return pod.ns;
+    if (f == "spec.nodeName") return pod.node_name;
+    if (f == "status.phase") return pod.phase;
+    if (f == "status.podIP") return pod.pod_ip;
+    if (f == "spec.serviceAccountName") return pod.service_account;
+    return std::nullopt;
+  });
+}
+
+bool MatchesFields(const std::vector<FieldRequirement>& reqs, const FakeNode& node) {
+  return MatchesFieldsOf(reqs, [&](const std::string& f) -> std::optional<std::string> {
+    if (f == "metadata.name") return node.name;
+    if (f == "spec.unschedulable") return node.unschedulable ? "true" : "false";
+    return std::nullopt;
+  });
+}
+
+bool MatchesFields(const std::vector<FieldRequirement>& reqs, const FakeNamespace& ns) {
+  return MatchesFieldsOf(reqs, [&](const std::string& f) -> std::optional<std::string> {
+    if (f == "metadata.name") return ns.name;
+    if (f == "status.phase") return std::string("Active");
+    return std::nullopt;
+  });
+}
+
+// The labels a label selector sees: a namespace's include kubernetes.io/metadata.name.
+const StringMap& LabelsOf(const FakePod& p) { return p.labels; }
+const StringMap& LabelsOf(const FakeNode& n) { return n.labels; }
+StringMap LabelsOf(const FakeNamespace& ns) {
+  StringMap labels = ns.labels;
+  labels.emplace("kubernetes.io/metadata.name", ns.name);
+  return labels;
 }
 
 // ---- HTTP helpers ------------------------------------------------------------------------------
@@ -502,37 +546,94 @@ std::string PodListJson(const std::vector<FakePod>& pods, std::string_view resou
   return out;
 }
 
-std::string NodeJson(const FakeNode& node, std::string_view resource_version) {
-  std::string out =
-      absl::StrCat("{\"kind\":\"Node\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":", Q(node.name),
-                   ",\"uid\":", Q(FakeUid(absl::StrCat("node/", node.name))),
-                   ",\"resourceVersion\":", Q(resource_version),
-                   ",\"creationTimestamp\":\"2024-05-01T09:00:00Z\"");
+namespace {
+
+std::string NodeObjectJson(const FakeNode& node, bool with_kind) {
+  std::string out = with_kind ? "{\"kind\":\"Node\",\"apiVersion\":\"v1\"," : "{";
+  absl::StrAppend(
+      &out, "\"metadata\":{\"name\":", Q(node.name),
+      ",\"uid\":", Q(FakeUid(absl::StrCat("node/", node.name))),
+      ",\"resourceVersion\":", Q(node.resource_version.empty() ? "1" : node.resource_version),
+      ",\"creationTimestamp\":\"2024-05-01T09:00:00Z\"");
   if (!node.labels.empty()) absl::StrAppend(&out, ",\"labels\":", MapJson(node.labels));
   if (!node.annotations.empty())
     absl::StrAppend(&out, ",\"annotations\":", MapJson(node.annotations));
-  const std::string ip = node.internal_ip.empty() ? FakeNodeIp(node.name) : node.internal_ip;
+  out += "},\"spec\":{";
+  std::string spec;
+  if (!node.provider_id.empty()) absl::StrAppend(&spec, "\"providerID\":", Q(node.provider_id));
+  if (node.unschedulable) absl::StrAppend(&spec, spec.empty() ? "" : ",", "\"unschedulable\":true");
+  absl::StrAppend(&out, spec, "},\"status\":{\"conditions\":[");
+  std::vector<std::pair<std::string, std::string>> conditions = node.conditions;
+  if (conditions.empty()) conditions = {{"Ready", "True"}};
+  for (size_t i = 0; i < conditions.size(); ++i) {
+    const auto& [type, status] = conditions[i];
+    absl::StrAppend(&out, i ? "," : "", "{\"type\":", Q(type), ",\"status\":", Q(status),
+                    ",\"lastHeartbeatTime\":\"2024-05-01T10:00:00Z\",\"lastTransitionTime\":"
+                    "\"2024-05-01T09:00:00Z\"",
+                    type == "Ready" && status == "True" ? ",\"reason\":\"KubeletReady\"" : "", "}");
+  }
+  out += "],\"addresses\":[";
+  std::vector<std::pair<std::string, std::string>> addresses;
+  if (node.addresses) {
+    addresses = *node.addresses;
+  } else {
+    addresses = {
+        {"InternalIP", node.internal_ip.empty() ? FakeNodeIp(node.name) : node.internal_ip},
+        {"Hostname", node.name}};
+  }
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    absl::StrAppend(&out, i ? "," : "", "{\"type\":", Q(addresses[i].first),
+                    ",\"address\":", Q(addresses[i].second), "}");
+  }
   absl::StrAppend(
-      &out,
-      "},\"spec\":{},\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\","
-      "\"reason\":\"KubeletReady\"}],\"addresses\":[{\"type\":\"InternalIP\",\"address\":",
-      Q(ip), "},{\"type\":\"Hostname\",\"address\":", Q(node.name),
-      "}],\"nodeInfo\":{\"kubeletVersion\":\"v1.30.0\",\"containerRuntimeVersion\":"
+      &out, "],\"daemonEndpoints\":{\"kubeletEndpoint\":{\"Port\":", node.kubelet_port,
+      "}},\"nodeInfo\":{\"kubeletVersion\":\"v1.30.0\",\"containerRuntimeVersion\":"
       "\"containerd://1.7.13\",\"operatingSystem\":\"linux\",\"architecture\":\"amd64\"}}}");
   return out;
 }
 
-std::string NamespaceJson(const FakeNamespace& ns, std::string_view resource_version) {
+std::string NamespaceObjectJson(const FakeNamespace& ns, bool with_kind) {
   StringMap labels = ns.labels;
   labels.emplace("kubernetes.io/metadata.name", ns.name);
-  std::string out = absl::StrCat(
-      "{\"kind\":\"Namespace\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":", Q(ns.name),
+  std::string out = with_kind ? "{\"kind\":\"Namespace\",\"apiVersion\":\"v1\"," : "{";
+  absl::StrAppend(
+      &out, "\"metadata\":{\"name\":", Q(ns.name),
       ",\"uid\":", Q(FakeUid(absl::StrCat("namespace/", ns.name))),
-      ",\"resourceVersion\":", Q(resource_version),
+      ",\"resourceVersion\":", Q(ns.resource_version.empty() ? "1" : ns.resource_version),
       ",\"creationTimestamp\":\"2024-05-01T09:00:00Z\",\"labels\":", MapJson(labels));
   if (!ns.annotations.empty()) absl::StrAppend(&out, ",\"annotations\":", MapJson(ns.annotations));
   out += "},\"spec\":{\"finalizers\":[\"kubernetes\"]},\"status\":{\"phase\":\"Active\"}}";
   return out;
+}
+
+template <class T, class ObjectJson>
+std::string ListJson(std::string_view kind, const std::vector<T>& items,
+                     std::string_view resource_version, ObjectJson object_json) {
+  std::string out = absl::StrCat("{\"kind\":\"", Av(kind),
+                                 "\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":",
+                                 Q(resource_version), "},\"items\":[");
+  for (size_t i = 0; i < items.size(); ++i) {
+    absl::StrAppend(&out, i ? "," : "", object_json(items[i], /*with_kind=*/false));
+  }
+  out += "]}";
+  return out;
+}
+
+}  // namespace
+
+std::string NodeJson(const FakeNode& node) { return NodeObjectJson(node, /*with_kind=*/true); }
+
+std::string NamespaceJson(const FakeNamespace& ns) {
+  return NamespaceObjectJson(ns, /*with_kind=*/true);
+}
+
+std::string NodeListJson(const std::vector<FakeNode>& nodes, std::string_view resource_version) {
+  return ListJson("NodeList", nodes, resource_version, NodeObjectJson);
+}
+
+std::string NamespaceListJson(const std::vector<FakeNamespace>& namespaces,
+                              std::string_view resource_version) {
+  return ListJson("NamespaceList", namespaces, resource_version, NamespaceObjectJson);
 }
 
 std::string StatusJson(int code, std::string_view message, std::string_view reason) {
@@ -720,8 +821,15 @@ class FakeKube::Impl {
   }
   void SetNodes(std::vector<FakeNode> nodes) {
     std::lock_guard l(mu_);
-    nodes_.clear();
-    for (auto& n : nodes) nodes_[n.name] = std::move(n);
+    SetNamedLocked(&nodes_, Resource::kNodes, std::move(nodes));
+  }
+  int64_t UpsertNode(FakeNode node) {
+    std::lock_guard l(mu_);
+    return UpsertNamedLocked(&nodes_, Resource::kNodes, std::move(node));
+  }
+  bool DeleteNode(std::string_view name) {
+    std::lock_guard l(mu_);
+    return DeleteNamedLocked(&nodes_, Resource::kNodes, std::string(name));
   }
   // kind: "secrets" (values base64-encoded in the answer) or "configmaps".
   void SetData(const std::string& kind, const std::string& ns, const std::string& name,
@@ -731,8 +839,15 @@ class FakeKube::Impl {
   }
   void SetNamespaces(std::vector<FakeNamespace> namespaces) {
     std::lock_guard l(mu_);
-    namespaces_.clear();
-    for (auto& n : namespaces) namespaces_[n.name] = std::move(n);
+    SetNamedLocked(&namespaces_, Resource::kNamespaces, std::move(namespaces));
+  }
+  int64_t UpsertNamespace(FakeNamespace ns) {
+    std::lock_guard l(mu_);
+    return UpsertNamedLocked(&namespaces_, Resource::kNamespaces, std::move(ns));
+  }
+  bool DeleteNamespace(std::string_view name) {
+    std::lock_guard l(mu_);
+    return DeleteNamedLocked(&namespaces_, Resource::kNamespaces, std::string(name));
   }
   void SetBearerToken(std::string token) {
     std::lock_guard l(mu_);
@@ -744,10 +859,11 @@ class FakeKube::Impl {
     std::lock_guard l(mu_);
     return down_;
   }
-  void FailNext(int count, int status) {
+  void FailNext(int count, int status, std::string path) {
     std::lock_guard l(mu_);
     fail_remaining_ = count;
     fail_status_ = status;
+    fail_path_ = std::move(path);
   }
   void SetDelay(absl::Duration delay) {
     std::lock_guard l(mu_);
@@ -827,8 +943,15 @@ class FakeKube::Impl {
   struct Event {
     int64_t rv;
     std::string type;  // ADDED, MODIFIED, DELETED
-    FakePod pod;       // resource_version set
+    Resource resource;
+    // The object of `resource` (resource_version set); the others are empty.
+    FakePod pod;
+    FakeNode node;
+    FakeNamespace ns;
   };
+  static void PutObject(Event* e, FakePod p) { e->pod = std::move(p); }
+  static void PutObject(Event* e, FakeNode n) { e->node = std::move(n); }
+  static void PutObject(Event* e, FakeNamespace n) { e->ns = std::move(n); }
 
   // What Dispatch decided for one request.
   struct Answer {
@@ -838,12 +961,67 @@ class FakeKube::Impl {
     bool break_it = false;
     // watch=true: stream events instead (status 200).
     bool watch = false;
+    Resource resource = Resource::kPods;
     std::string watch_ns;  // "" = all namespaces
     std::vector<LabelRequirement> labels;
     std::vector<FieldRequirement> fields;
     std::optional<int64_t> watch_from;  // nullopt: current state first (resourceVersion "" / 0)
     absl::Duration watch_timeout = absl::InfiniteDuration();
   };
+
+  // Is `e` an event a watch answering `a` sends?
+  static bool Matches(const Answer& a, const FakePod& p) {
+    return (a.watch_ns.empty() || p.ns == a.watch_ns) && MatchesLabels(a.labels, LabelsOf(p)) &&
+           MatchesFields(a.fields, p);
+  }
+  template <class T>
+  static bool Matches(const Answer& a, const T& obj) {
+    return MatchesLabels(a.labels, LabelsOf(obj)) && MatchesFields(a.fields, obj);
+  }
+  static bool Matches(const Answer& a, const Event& e) {
+    if (e.resource != a.resource) return false;
+    switch (e.resource) {
+      case Resource::kPods:
+        return Matches(a, e.pod);
+      case Resource::kNodes:
+        return Matches(a, e.node);
+      case Resource::kNamespaces:
+        return Matches(a, e.ns);
+    }
+    return false;
+  }
+  static std::string ObjectJson(const Event& e) {
+    switch (e.resource) {
+      case Resource::kPods:
+        return PodJson(e.pod);
+      case Resource::kNodes:
+        return NodeJson(e.node);
+      case Resource::kNamespaces:
+        return NamespaceJson(e.ns);
+    }
+    return "";
+  }
+  // The current objects of `a.resource` a watch without a version starts with, as ADDED events.
+  std::vector<Event> CurrentLocked(const Answer& a) const {
+    std::vector<Event> out;
+    auto add = [&](const auto& obj) {
+      Event e{rv_, "ADDED", a.resource, {}, {}, {}};
+      PutObject(&e, obj);
+      if (Matches(a, e)) out.push_back(std::move(e));
+    };
+    switch (a.resource) {
+      case Resource::kPods:
+        for (const auto& [key, pod] : pods_) add(pod);
+        break;
+      case Resource::kNodes:
+        for (const auto& [name, node] : nodes_) add(node);
+        break;
+      case Resource::kNamespaces:
+        for (const auto& [name, ns] : namespaces_) add(ns);
+        break;
+    }
+    return out;
+  }
 
   int64_t UpsertLocked(FakePod pod) {
     PodKey key{pod.ns, pod.name};
@@ -856,7 +1034,8 @@ class FakeKube::Impl {
     }
     const int64_t rv = ++rv_;
     pod.resource_version = std::to_string(rv);
-    history_.push_back({rv, it == pods_.end() ? "ADDED" : "MODIFIED", pod});
+    history_.push_back(
+        {rv, it == pods_.end() ? "ADDED" : "MODIFIED", Resource::kPods, pod, {}, {}});
     pods_[std::move(key)] = std::move(pod);
     cv_.notify_all();
     return rv;
@@ -868,9 +1047,54 @@ class FakeKube::Impl {
     FakePod pod = std::move(it->second);
     pods_.erase(it);
     pod.resource_version = std::to_string(rv);
-    history_.push_back({rv, "DELETED", std::move(pod)});
+    history_.push_back({rv, "DELETED", Resource::kPods, std::move(pod), {}, {}});
     cv_.notify_all();
     return true;
+  }
+  // Nodes and namespaces: cluster-scoped, keyed by name.
+  template <class T>
+  int64_t UpsertNamedLocked(std::map<std::string, T>* objects, Resource resource, T obj) {
+    auto it = objects->find(obj.name);
+    obj.resource_version.clear();
+    if (it != objects->end()) {
+      T old = it->second;
+      old.resource_version.clear();
+      if (old == obj) return std::stoll(it->second.resource_version);  // nothing changed
+    }
+    const int64_t rv = ++rv_;
+    obj.resource_version = std::to_string(rv);
+    Event e{rv, it == objects->end() ? "ADDED" : "MODIFIED", resource, {}, {}, {}};
+    PutObject(&e, obj);
+    history_.push_back(std::move(e));
+    const std::string name = obj.name;
+    (*objects)[name] = std::move(obj);
+    cv_.notify_all();
+    return rv;
+  }
+  template <class T>
+  bool DeleteNamedLocked(std::map<std::string, T>* objects, Resource resource,
+                         const std::string& name) {
+    auto it = objects->find(name);
+    if (it == objects->end()) return false;
+    const int64_t rv = ++rv_;
+    T obj = std::move(it->second);
+    objects->erase(it);
+    obj.resource_version = std::to_string(rv);
+    Event e{rv, "DELETED", resource, {}, {}, {}};
+    PutObject(&e, std::move(obj));
+    history_.push_back(std::move(e));
+    cv_.notify_all();
+    return true;
+  }
+  template <class T>
+  void SetNamedLocked(std::map<std::string, T>* objects, Resource resource, std::vector<T> wanted) {
+    std::set<std::string> names;
+    for (const T& o : wanted) names.insert(o.name);
+    std::vector<std::string> gone;
+    for (const auto& [name, obj] : *objects)
+      if (!names.contains(name)) gone.push_back(name);
+    for (const std::string& name : gone) DeleteNamedLocked(objects, resource, name);
+    for (T& o : wanted) UpsertNamedLocked(objects, resource, std::move(o));
   }
 
   TestHttpServer::Options ServerOptions();
@@ -903,6 +1127,7 @@ class FakeKube::Impl {
   // Faults.
   int fail_remaining_ = 0;
   int fail_status_ = 500;
+  std::string fail_path_;  // "" = every path
   int break_remaining_ = 0;
   absl::Duration delay_ = absl::ZeroDuration();
   uint64_t watch_close_generation_ = 0;
@@ -1013,7 +1238,7 @@ FakeKube::Impl::Answer FakeKube::Impl::Dispatch(const http::request<http::string
       const uint64_t epoch = down_epoch_;
       WaitOn(cv_, l, delay_, [&] { return stopping_ || down_epoch_ != epoch; });
     }
-    if (fail_remaining_ != 0) {
+    if (fail_remaining_ != 0 && (fail_path_.empty() || fail_path_ == info->path)) {
       if (fail_remaining_ > 0) --fail_remaining_;
       a.status = fail_status_;
       a.body = StatusJson(fail_status_, absl::StrCat("fake_kube: forced status ", fail_status_));
@@ -1067,19 +1292,24 @@ FakeKube::Impl::Answer FakeKube::Impl::Route(const http::request<http::string_bo
     return fail(404, "the server could not find the requested resource");
   }
 
-  // Pod collections: /api/v1/pods, /api/v1/namespaces/<ns>/pods.
-  std::optional<std::string> pod_ns;
-  if (parts.size() == 3 && parts[2] == "pods") pod_ns = "";
-  if (parts.size() == 5 && parts[2] == "namespaces" && parts[4] == "pods") pod_ns = parts[3];
-  if (pod_ns) {
+  // Collections: /api/v1/pods, /api/v1/namespaces/<ns>/pods, /api/v1/nodes, /api/v1/namespaces.
+  std::optional<Resource> collection;
+  if (parts.size() == 3 && parts[2] == "pods") collection = Resource::kPods;
+  if (parts.size() == 5 && parts[2] == "namespaces" && parts[4] == "pods") {
+    collection = Resource::kPods;
+    a.watch_ns = parts[3];
+  }
+  if (parts.size() == 3 && parts[2] == "nodes") collection = Resource::kNodes;
+  if (parts.size() == 3 && parts[2] == "namespaces") collection = Resource::kNamespaces;
+  if (collection) {
+    a.resource = *collection;
     std::string error;
     if (!ParseLabelSelector(param("labelSelector"), &a.labels, &error) ||
-        !ParseFieldSelector(param("fieldSelector"), &a.fields, &error)) {
+        !ParseFieldSelector(param("fieldSelector"), a.resource, &a.fields, &error)) {
       return fail(400, error);
     }
     if (GoParseBool(param("watch"))) {
       a.watch = true;
-      a.watch_ns = *pod_ns;
       const std::string rv = param("resourceVersion");
       int64_t from = 0;
       if (!rv.empty() && rv != "0") {
@@ -1094,16 +1324,33 @@ FakeKube::Impl::Answer FakeKube::Impl::Route(const http::request<http::string_bo
       return a;
     }
     std::lock_guard l(mu_);
-    std::vector<FakePod> pods;
-    for (const auto& [key, pod] : pods_) {
-      if (!pod_ns->empty() && pod.ns != *pod_ns) continue;
-      if (MatchesLabels(a.labels, pod.labels) && MatchesFields(a.fields, pod)) pods.push_back(pod);
+    const std::string rv = std::to_string(rv_);
+    switch (a.resource) {
+      case Resource::kPods: {
+        std::vector<FakePod> pods;
+        for (const auto& [key, pod] : pods_)
+          if (Matches(a, pod)) pods.push_back(pod);
+        a.body = PodListJson(pods, rv);
+        break;
+      }
+      case Resource::kNodes: {
+        std::vector<FakeNode> nodes;
+        for (const auto& [name, node] : nodes_)
+          if (Matches(a, node)) nodes.push_back(node);
+        a.body = NodeListJson(nodes, rv);
+        break;
+      }
+      case Resource::kNamespaces: {
+        std::vector<FakeNamespace> namespaces;
+        for (const auto& [name, ns] : namespaces_)
+          if (Matches(a, ns)) namespaces.push_back(ns);
+        a.body = NamespaceListJson(namespaces, rv);
+        break;
+      }
     }
-    a.body = PodListJson(pods, std::to_string(rv_));
     return a;
   }
   std::lock_guard l(mu_);
-  const std::string rv = std::to_string(rv_);
   if (parts.size() == 6 && parts[2] == "namespaces" && parts[4] == "pods") {
     auto it = pods_.find({parts[3], parts[5]});
     if (it == pods_.end()) return fail(404, absl::StrCat("pods \"", parts[5], "\" not found"));
@@ -1131,14 +1378,14 @@ FakeKube::Impl::Answer FakeKube::Impl::Route(const http::request<http::string_bo
   if (parts.size() == 4 && parts[2] == "nodes") {
     auto it = nodes_.find(parts[3]);
     if (it == nodes_.end()) return fail(404, absl::StrCat("nodes \"", parts[3], "\" not found"));
-    a.body = NodeJson(it->second, rv);
+    a.body = NodeJson(it->second);
     return a;
   }
   if (parts.size() == 4 && parts[2] == "namespaces") {
     auto it = namespaces_.find(parts[3]);
     if (it == namespaces_.end())
       return fail(404, absl::StrCat("namespaces \"", parts[3], "\" not found"));
-    a.body = NamespaceJson(it->second, rv);
+    a.body = NamespaceJson(it->second);
     return a;
   }
   return fail(404, "the server could not find the requested resource");
@@ -1153,12 +1400,8 @@ void FakeKube::Impl::StreamWatch(Connection& c, Stream& stream, const Answer& a,
   std::unique_lock l(mu_);
   const uint64_t close_gen = watch_close_generation_;
   const uint64_t epoch = down_epoch_;
-  auto matches = [&](const FakePod& p) {
-    return (a.watch_ns.empty() || p.ns == a.watch_ns) && MatchesLabels(a.labels, p.labels) &&
-           MatchesFields(a.fields, p);
-  };
-  auto event_json = [](std::string_view type, const std::string& object) {
-    return absl::StrCat("{\"type\":\"", Av(type), "\",\"object\":", object, "}\n");
+  auto event_json = [](const Event& e) {
+    return absl::StrCat("{\"type\":\"", e.type, "\",\"object\":", ObjectJson(e), "}\n");
   };
   // Without a resource version: the current state as ADDED events, then what changes.
   std::string pending;
@@ -1166,8 +1409,7 @@ void FakeKube::Impl::StreamWatch(Connection& c, Stream& stream, const Answer& a,
   if (a.watch_from) {
     sent = *a.watch_from;
   } else {
-    for (const auto& [key, pod] : pods_)
-      if (matches(pod)) pending += Chunk(event_json("ADDED", PodJson(pod)));
+    for (const Event& e : CurrentLocked(a)) pending += Chunk(event_json(e));
   }
   ++active_watches_;
   ++watches_started_;
@@ -1185,14 +1427,15 @@ void FakeKube::Impl::StreamWatch(Connection& c, Stream& stream, const Answer& a,
     if (sent < history_floor_) {
       // What this watch needs was compacted away.
       expired = true;
-      pending =
-          Chunk(event_json("ERROR", StatusJson(410, absl::StrCat("too old resource version: ", sent,
-                                                                 " (", history_floor_ + 1, ")"))));
+      pending = Chunk(absl::StrCat("{\"type\":\"ERROR\",\"object\":",
+                                   StatusJson(410, absl::StrCat("too old resource version: ", sent,
+                                                                " (", history_floor_ + 1, ")")),
+                                   "}\n"));
     } else {
       auto it = std::upper_bound(history_.begin(), history_.end(), sent,
                                  [](int64_t v, const Event& e) { return v < e.rv; });
       for (; it != history_.end(); ++it) {
-        if (matches(it->pod)) pending += Chunk(event_json(it->type, PodJson(it->pod)));
+        if (Matches(a, *it)) pending += Chunk(event_json(*it));
         sent = it->rv;
       }
     }
@@ -1259,6 +1502,8 @@ std::vector<FakePod> FakeKube::Pods() const { return impl_->Pods(); }
 int64_t FakeKube::resource_version() const { return impl_->resource_version(); }
 void FakeKube::CompactHistory() { impl_->CompactHistory(); }
 void FakeKube::SetNodes(std::vector<FakeNode> nodes) { impl_->SetNodes(std::move(nodes)); }
+int64_t FakeKube::UpsertNode(FakeNode node) { return impl_->UpsertNode(std::move(node)); }
+bool FakeKube::DeleteNode(std::string_view name) { return impl_->DeleteNode(name); }
 void FakeKube::SetData(const std::string& kind, const std::string& ns, const std::string& name,
                        std::map<std::string, std::string> data) {
   impl_->SetData(kind, ns, name, std::move(data));
@@ -1266,11 +1511,17 @@ void FakeKube::SetData(const std::string& kind, const std::string& ns, const std
 void FakeKube::SetNamespaces(std::vector<FakeNamespace> namespaces) {
   impl_->SetNamespaces(std::move(namespaces));
 }
+int64_t FakeKube::UpsertNamespace(FakeNamespace ns) {
+  return impl_->UpsertNamespace(std::move(ns));
+}
+bool FakeKube::DeleteNamespace(std::string_view name) { return impl_->DeleteNamespace(name); }
 void FakeKube::SetBearerToken(std::string token) { impl_->SetBearerToken(std::move(token)); }
 
 absl::Status FakeKube::SetDown(bool down) { return impl_->SetDown(down); }
 bool FakeKube::down() const { return impl_->down(); }
-void FakeKube::FailNext(int count, int status) { impl_->FailNext(count, status); }
+void FakeKube::FailNext(int count, int status, std::string path) {
+  impl_->FailNext(count, status, std::move(path));
+}
 void FakeKube::SetDelay(absl::Duration delay) { impl_->SetDelay(delay); }
 void FakeKube::BreakNext(int count) { impl_->BreakNext(count); }
 void FakeKube::CloseWatches(bool abrupt) { impl_->CloseWatches(abrupt); }

@@ -2,9 +2,9 @@
 // from, for tests:
 //  - the kubelet: GET /pods (the node's PodList, as on the HTTPS port 10250 or the read-only
 //    plain-HTTP port 10255);
-//  - the API server: GET /api/v1/pods, /api/v1/namespaces/<ns>/pods (fieldSelector,
-//    labelSelector, watch=true with resourceVersion and timeoutSeconds), one pod, nodes and
-//    namespaces.
+//  - the API server: GET /api/v1/pods, /api/v1/namespaces/<ns>/pods, /api/v1/nodes and
+//    /api/v1/namespaces (fieldSelector, labelSelector, watch=true with resourceVersion and
+//    timeoutSeconds), one pod, one node, one namespace.
 // There is no cluster on the test machines. The JSON has the shape and fields real servers send
 // (what discovery code reads), produced from plain C++ descriptions (FakePod, FakeNode, ...).
 //
@@ -15,7 +15,7 @@
 //
 // Deliberate simplifications: one server answers both the kubelet and the API server paths
 // (a test uses the one it needs); /pods lists every pod, whatever its node; a watch filters events
-// by the selectors on the new object only (a pod that stops matching is not sent as DELETED);
+// by the selectors on the new object only (an object that stops matching is not sent as DELETED);
 // no bookmarks, no pagination (limit/continue are ignored), no protobuf.
 #pragma once
 
@@ -87,7 +87,18 @@ struct FakeNode {
   std::string name;
   std::map<std::string, std::string> labels;  // served as given
   std::map<std::string, std::string> annotations;
-  std::string internal_ip;  // "" = FakeNodeIp(name)
+  std::string internal_ip;    // "" = FakeNodeIp(name)
+  std::string provider_id{};  // spec.providerID; "" = absent
+  // status.addresses as (type, address), in order; nullopt = InternalIP (internal_ip) then
+  // Hostname (name), as kubeadm nodes have.
+  std::optional<std::vector<std::pair<std::string, std::string>>> addresses{};
+  // status.conditions as (type, status); empty = Ready True.
+  std::vector<std::pair<std::string, std::string>> conditions{};
+  int32_t kubelet_port = 10250;  // status.daemonEndpoints.kubeletEndpoint.Port
+  bool unschedulable = false;    // spec.unschedulable (a field selector can pick it)
+  // metadata.resourceVersion; "" = "1" in NodeJson. FakeKube sets it from its counter.
+  std::string resource_version{};
+  bool operator==(const FakeNode&) const = default;
 };
 
 struct FakeNamespace {
@@ -95,6 +106,8 @@ struct FakeNamespace {
   // Served with kubernetes.io/metadata.name=<name> added, as the API server always does.
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
+  std::string resource_version{};  // as FakeNode's
+  bool operator==(const FakeNamespace&) const = default;
 };
 
 // --- JSON, as the kubelet and the API server write it (Go encoding/json, compact). -----------
@@ -103,8 +116,14 @@ std::string PodJson(const FakePod& pod);
 // {"kind":"PodList","apiVersion":"v1","metadata":{...},"items":[...]}. An empty resource_version
 // gives "metadata":{} (the kubelet's answer); otherwise {"resourceVersion":"<rv>"}.
 std::string PodListJson(const std::vector<FakePod>& pods, std::string_view resource_version = "");
-std::string NodeJson(const FakeNode& node, std::string_view resource_version = "1");
-std::string NamespaceJson(const FakeNamespace& ns, std::string_view resource_version = "1");
+// A Node / Namespace object with kind and apiVersion; its resource_version ("" = "1").
+std::string NodeJson(const FakeNode& node);
+std::string NamespaceJson(const FakeNamespace& ns);
+// {"kind":"NodeList"|"NamespaceList","apiVersion":"v1","metadata":{"resourceVersion":..},
+// "items":[...]} (items without kind and apiVersion, as the API server writes them).
+std::string NodeListJson(const std::vector<FakeNode>& nodes, std::string_view resource_version);
+std::string NamespaceListJson(const std::vector<FakeNamespace>& namespaces,
+                              std::string_view resource_version);
 // A metav1.Status failure: {"kind":"Status",...,"status":"Failure","message":..,"reason":..,
 // "code":..}; reason "" = the usual one for the code (NotFound, Unauthorized, InternalError, ...).
 std::string StatusJson(int code, std::string_view message, std::string_view reason = "");
@@ -197,8 +216,13 @@ class FakeKube {
   // Forgets past events: a watch from an older resource version then gets an ERROR event with
   // a 410 Expired Status (and ends), as after etcd compaction.
   void CompactHistory();
+  // Nodes and namespaces, likewise: every change is a watch event of its own resource.
   void SetNodes(std::vector<FakeNode> nodes);
+  int64_t UpsertNode(FakeNode node);
+  bool DeleteNode(std::string_view name);
   void SetNamespaces(std::vector<FakeNamespace> namespaces);
+  int64_t UpsertNamespace(FakeNamespace ns);
+  bool DeleteNamespace(std::string_view name);
   // A Secret ("secrets": values are base64-encoded in the answer, as the API server does) or a
   // ConfigMap ("configmaps"), served at /api/v1/namespaces/<ns>/<kind>/<name>.
   void SetData(const std::string& kind, const std::string& ns, const std::string& name,
@@ -213,8 +237,8 @@ class FakeKube {
   absl::Status SetDown(bool down);
   bool down() const;
   // The next `count` requests (-1: all until cleared) are answered `status` with a Status body,
-  // before auth and routing.
-  void FailNext(int count, int status);
+  // before auth and routing; with a `path` (without the query), only requests for that path.
+  void FailNext(int count, int status, std::string path = "");
   // Every request waits this long before it is answered (Stop and SetDown cut it short).
   void SetDelay(absl::Duration delay);
   // The next `count` non-watch responses (-1: all) are cut after half their bytes (headers

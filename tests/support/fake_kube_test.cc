@@ -524,6 +524,79 @@ TEST_F(FakeKubeTest, OnePodNodesNamespacesAndUnknownPaths) {
   }
 }
 
+TEST_F(FakeKubeTest, NodesAndNamespacesListAndWatchWithSelectors) {
+  StartKube();
+  FakeNode a{"node-a", {{"pool", "logs"}}, {}, ""};
+  a.provider_id = "kind://docker/kind/node-a";
+  FakeNode b{"node-b", {{"pool", "batch"}}, {}, "10.0.0.99"};
+  b.unschedulable = true;
+  b.addresses = std::vector<std::pair<std::string, std::string>>{{"ExternalIP", "203.0.113.9"}};
+  b.conditions = {{"Ready", "False"}, {"DiskPressure", "True"}};
+  b.kubelet_port = 10255;
+  kube_->SetNodes({a, b});
+  kube_->SetNamespaces({{"shop", {{"team", "payments"}}, {}}, {"kube-system", {}, {}}});
+
+  Response r = Call("/api/v1/nodes");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json list(r.body);
+  EXPECT_EQ(list.S("/kind"), "NodeList");
+  EXPECT_EQ(list.S("/metadata/resourceVersion"), std::to_string(kube_->resource_version()));
+  EXPECT_FALSE(list.Has("/items/0/kind"));
+  EXPECT_EQ(list.S("/items/0/spec/providerID"), "kind://docker/kind/node-a");
+  EXPECT_EQ(list.S("/items/0/status/addresses/0/type"), "InternalIP");
+  EXPECT_EQ(list.S("/items/0/status/addresses/1/type"), "Hostname");
+  EXPECT_EQ(list.I("/items/0/status/daemonEndpoints/kubeletEndpoint/Port"), 10250);
+  EXPECT_EQ(list.S("/items/0/status/conditions/0/type"), "Ready");
+  EXPECT_EQ(list.S("/items/1/status/addresses/0/address"), "203.0.113.9");
+  EXPECT_EQ(list.Size("/items/1/status/addresses"), 1u);
+  EXPECT_EQ(list.S("/items/1/status/conditions/1/status"), "True");
+  EXPECT_EQ(list.I("/items/1/status/daemonEndpoints/kubeletEndpoint/Port"), 10255);
+  EXPECT_EQ(Json(Call("/api/v1/nodes?labelSelector=pool%3Dlogs").body).ItemNames(),
+            std::vector<std::string>{"node-a"});
+  EXPECT_EQ(Json(Call("/api/v1/nodes?fieldSelector=spec.unschedulable%3Dtrue").body).ItemNames(),
+            std::vector<std::string>{"node-b"});
+  EXPECT_EQ(Call("/api/v1/nodes?fieldSelector=spec.nodeName%3Dx").status, 400);
+  Json namespaces(
+      Call("/api/v1/namespaces?labelSelector=kubernetes.io%2Fmetadata.name%3Dshop").body);
+  EXPECT_EQ(namespaces.S("/kind"), "NamespaceList");
+  EXPECT_EQ(namespaces.ItemNames(), std::vector<std::string>{"shop"});
+
+  // A node watch without a version: the current nodes, then their changes; pod and namespace
+  // changes are not its business.
+  auto nodes = Watch("/api/v1/nodes?watch=true&labelSelector=pool%3Dlogs");
+  auto ns = Watch(
+      absl::StrCat("/api/v1/namespaces?watch=true&resourceVersion=", kube_->resource_version()));
+  ASSERT_TRUE(kube_->WaitForWatches(2, kWait));
+  a.labels["zone"] = "eu-1a";
+  const int64_t modified = kube_->UpsertNode(a);
+  EXPECT_EQ(kube_->UpsertNode(a), modified);  // unchanged: no event
+  kube_->UpsertPod(MakeDeploymentPod("shop", "web", "node-a", "10.244.1.10"));
+  kube_->UpsertNode(FakeNode{"node-c", {{"pool", "batch"}}, {}, ""});  // filtered out
+  EXPECT_TRUE(kube_->DeleteNode("node-a"));
+  EXPECT_FALSE(kube_->DeleteNode("node-a"));
+  kube_->UpsertNamespace({"shop", {{"team", "checkout"}}, {}});
+  EXPECT_TRUE(kube_->DeleteNamespace("kube-system"));
+
+  const std::vector<std::string> lines = nodes->WaitForLines(3, kWait);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(Json(lines[0]).S("/type"), "ADDED");
+  EXPECT_EQ(Json(lines[0]).S("/object/kind"), "Node");
+  EXPECT_EQ(Json(lines[1]).S("/type"), "MODIFIED");
+  EXPECT_EQ(Json(lines[1]).S("/object/metadata/labels/zone"), "eu-1a");
+  EXPECT_EQ(Json(lines[1]).S("/object/metadata/resourceVersion"), std::to_string(modified));
+  EXPECT_EQ(Json(lines[2]).S("/type"), "DELETED");
+  EXPECT_EQ(Json(lines[2]).S("/object/metadata/name"), "node-a");
+  const std::vector<std::string> ns_lines = ns->WaitForLines(2, kWait);
+  ASSERT_EQ(ns_lines.size(), 2u);
+  EXPECT_EQ(Json(ns_lines[0]).S("/type"), "MODIFIED");
+  EXPECT_EQ(Json(ns_lines[0]).S("/object/kind"), "Namespace");
+  EXPECT_EQ(Json(ns_lines[0]).S("/object/metadata/labels/team"), "checkout");
+  EXPECT_EQ(Json(ns_lines[1]).S("/type"), "DELETED");
+  EXPECT_EQ(Json(ns_lines[1]).S("/object/metadata/name"), "kube-system");
+  kube_->CloseWatches();
+  EXPECT_TRUE(kube_->WaitForWatchesEnded(kWait));
+}
+
 TEST_F(FakeKubeTest, WatchDeliversChangesAfterTheResourceVersion) {
   StartKube();
   kube_->SetPods({MakeDeploymentPod("shop", "web", "node-a", "10.244.1.10")});

@@ -1,6 +1,8 @@
 // discovery.kubernetes, role "pod": pods from the API server (watched), or from the node's
 // kubelet when a field selector restricts it to one node, as targets with Alloy's
-// __meta_kubernetes_* labels. Other roles are refused with a message naming them.
+// __meta_kubernetes_* labels (attach_metadata: the node's, the namespace's); role "node": the
+// cluster's nodes from the API server (watched), one target each. Other roles are refused with a
+// message naming them.
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
@@ -37,6 +39,7 @@ std::unique_ptr<Component> BuildDiscoveryKubernetes(const config::Component& c,
       if (f >> ns) o.namespaces.push_back(ns);
     }
   }
+  // The selectors of the component's own role, joined (Prometheus keeps one per role).
   std::vector<std::string> labels, fields;
   for (const config::Block* sb : d.Blocks("selectors")) {
     config::Decoder sd(*sb, diags);
@@ -49,30 +52,34 @@ std::unique_ptr<Component> BuildDiscoveryKubernetes(const config::Component& c,
       if (!one.ok()) sd.ErrorAt("label", std::string(one.status().message()));
     }
     if (!field.empty()) {
-      absl::StatusOr<metadata::FieldSelector> one = metadata::FieldSelector::Parse(field);
+      absl::StatusOr<metadata::FieldSelector> one =
+          metadata::FieldSelector::Parse(field, srole == "node" ? metadata::SelectorObject::kNode
+                                                                : metadata::SelectorObject::kPod);
       if (!one.ok()) sd.ErrorAt("field", std::string(one.status().message()));
     }
-    if (sd.Finish() && srole == "node") {
+    if (!sd.Finish()) continue;
+    if (srole == "node" && role == "pod") {
       // Prometheus applies node selectors to the node metadata it attaches to pods.
       LogWarn("discovery.kubernetes",
               "selectors for role \"node\" do not narrow the node metadata sluice attaches",
               {{"component_id", c.id}});
       continue;
     }
-    if (srole != "pod") {
+    if (srole != role && (role == "pod" || role == "node")) {
       diags->Add(sb->span, absl::StrCat("sluice: selectors for role \"", Av(srole),
-                                        "\" cannot apply to role \"pod\""));
+                                        "\" cannot apply to role \"", Av(role), "\""));
     }
     if (!label.empty()) labels.push_back(label);
     if (!field.empty()) fields.push_back(field);
   }
+  bool ns_meta = false;
   if (const config::Block* ab = d.OptionalBlock("attach_metadata")) {
     config::Decoder ad(*ab, diags);
-    bool ns_meta = false;
     ad.Bool("node", &o.attach_node);
     ad.Bool("namespace", &ns_meta);
-    if (ad.Finish() && ns_meta) {
-      diags->Add(ab->span, "sluice: attach_metadata namespace is not supported (node is)");
+    if (ad.Finish() && role == "node" && (o.attach_node || ns_meta)) {
+      LogWarn("discovery.kubernetes", "attach_metadata has no effect with role \"node\"",
+              {{"component_id", c.id}});
     }
   }
   if (!d.Finish()) return nullptr;
@@ -80,10 +87,16 @@ std::unique_ptr<Component> BuildDiscoveryKubernetes(const config::Component& c,
     diags->Add(args.span, *client_error);
     return nullptr;
   }
-  if (role != "pod") {
+  if (role != "pod" && role != "node") {
     d.ErrorAt("role", absl::StrCat("sluice: role \"", Av(role),
-                                   "\" is not supported (sluice ships pod logs: role \"pod\")"));
+                                   "\" is not supported (sluice supports roles \"pod\" and "
+                                   "\"node\")"));
     return nullptr;
+  }
+  if (role == "node" && !o.namespaces.empty()) {
+    // Nodes belong to no namespace: Prometheus lists them all.
+    LogWarn("discovery.kubernetes", "namespaces have no effect with role \"node\"",
+            {{"component_id", c.id}});
   }
   if (!kubeconfig.empty()) {
     if (has_api) {
@@ -99,16 +112,8 @@ std::unique_ptr<Component> BuildDiscoveryKubernetes(const config::Component& c,
     ep->http.proxy = api.http.proxy;
     api = std::move(*ep);
   }
-  o.label_selector = absl::StrJoin(labels, ",");
-  o.field_selector = absl::StrJoin(fields, ",");
-  absl::StatusOr<metadata::LabelSelector> ls = metadata::LabelSelector::Parse(o.label_selector);
-  absl::StatusOr<metadata::FieldSelector> fs = metadata::FieldSelector::Parse(o.field_selector);
-  if (!ls.ok() || !fs.ok()) {
-    diags->Add(args.span, std::string((!ls.ok() ? ls.status() : fs.status()).message()));
-    return nullptr;
-  }
-  o.labels = *ls;
-  o.fields = *fs;
+  std::string label_selector = absl::StrJoin(labels, ",");
+  std::string field_selector = absl::StrJoin(fields, ",");
   if (has_api) {
     if (!CheckHttpUrl(d, "api_server", &api_server)) return nullptr;
     api.base_url = api_server;
@@ -124,6 +129,24 @@ std::unique_ptr<Component> BuildDiscoveryKubernetes(const config::Component& c,
     }
     api.base_url = *base;
   }
+  if (role == "node") {
+    metadata::NodeDiscoveryOptions n;
+    n.apiserver = std::move(api);
+    n.label_selector = std::move(label_selector);
+    n.field_selector = std::move(field_selector);
+    return MakeNodesComponent(c, env, std::move(n));
+  }
+  o.label_selector = std::move(label_selector);
+  o.field_selector = std::move(field_selector);
+  absl::StatusOr<metadata::LabelSelector> ls = metadata::LabelSelector::Parse(o.label_selector);
+  absl::StatusOr<metadata::FieldSelector> fs = metadata::FieldSelector::Parse(o.field_selector);
+  if (!ls.ok() || !fs.ok()) {
+    diags->Add(args.span, std::string((!ls.ok() ? ls.status() : fs.status()).message()));
+    return nullptr;
+  }
+  o.labels = *ls;
+  o.fields = *fs;
+  o.attach_namespace = ns_meta;
   // Restricted to one node: that node's kubelet serves the pods, the API server is not asked
   // (and is the fallback while the kubelet has never answered).
   if (std::optional<std::string> node = o.fields.NodeName()) {

@@ -1,6 +1,7 @@
 #include "agent/components/discovery/pods.h"
 
 #include <cstdlib>
+#include <type_traits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -9,18 +10,27 @@
 namespace sluice {
 namespace {
 
-class PodsComponent final : public Component {
+// A discovery component run by a PodDiscovery or a NodeDiscovery: its targets become the
+// `targets` export.
+template <class Discovery>
+class KubeDiscoveryComponent final : public Component {
  public:
-  PodsComponent(const std::string& id, ComponentEnv* env, metadata::PodDiscoveryOptions o)
-      : Component(id) {
+  template <class Options>
+  KubeDiscoveryComponent(const std::string& id, ComponentEnv* env, Options o) : Component(id) {
     std::string own = id;
-    discovery_ = std::make_unique<metadata::PodDiscovery>(
-        env->io, std::move(o), env->clock, env->metrics, [env, own](std::vector<LabelSet> targets) {
-          config::Object exports;
-          exports["targets"] = TargetsToValue(targets);
-          env->Export(own, std::move(exports));
-          env->exports_changed(own);
-        });
+    auto publish = [env, own](std::vector<LabelSet> targets) {
+      config::Object exports;
+      exports["targets"] = TargetsToValue(targets);
+      env->Export(own, std::move(exports));
+      env->exports_changed(own);
+    };
+    if constexpr (std::is_same_v<Discovery, metadata::PodDiscovery>) {
+      discovery_ = std::make_unique<Discovery>(env->io, std::move(o), env->clock, env->metrics,
+                                               std::move(publish));
+    } else {
+      discovery_ =
+          std::make_unique<Discovery>(env->io, std::move(o), env->metrics, std::move(publish));
+    }
     config::Object exports;
     exports["targets"] = TargetsToValue({});
     env->Export(id, std::move(exports));
@@ -38,7 +48,7 @@ class PodsComponent final : public Component {
   std::optional<std::string> Degraded() const override { return discovery_->Unhealthy(); }
 
  private:
-  std::unique_ptr<metadata::PodDiscovery> discovery_;
+  std::unique_ptr<Discovery> discovery_;
 };
 
 }  // namespace
@@ -49,7 +59,14 @@ std::unique_ptr<Component> MakePodsComponent(const config::Component& c, Compone
   o.pods_dir = env.options->pods_dir;
   o.index.grace_period = env.options->pod_grace_period;
   o.index.unknown_pod_wait = env.options->unknown_pod_wait;
-  return std::make_unique<PodsComponent>(c.id, &env, std::move(o));
+  return std::make_unique<KubeDiscoveryComponent<metadata::PodDiscovery>>(c.id, &env, std::move(o));
+}
+
+std::unique_ptr<Component> MakeNodesComponent(const config::Component& c, ComponentEnv& env,
+                                              metadata::NodeDiscoveryOptions o) {
+  o.component_id = c.id;
+  return std::make_unique<KubeDiscoveryComponent<metadata::NodeDiscovery>>(c.id, &env,
+                                                                           std::move(o));
 }
 
 std::string EnvVar(const char* name) {

@@ -1,6 +1,7 @@
-// The running part shared by discovery.kubelet and discovery.kubernetes (role "pod"): a
-// PodDiscovery whose targets become the component's `targets` export, plus the URL and
-// in-cluster credential rules both components decode their arguments with.
+// The running part shared by discovery.kubelet and discovery.kubernetes: a PodDiscovery (role
+// "pod", discovery.kubelet) or a NodeDiscovery (role "node") whose targets become the component's
+// `targets` export, plus the URL and in-cluster credential rules both components decode their
+// arguments with.
 //
 // Built on the loading thread; Start/StopReading on the tail thread (see component.h).
 #pragma once
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "agent/components/component.h"
+#include "agent/metadata/node_discovery.h"
 #include "agent/metadata/pod_discovery.h"
 
 namespace sluice {
@@ -17,6 +19,10 @@ namespace sluice {
 // options). Exports no targets until the first refresh, as Alloy.
 std::unique_ptr<Component> MakePodsComponent(const config::Component& c, ComponentEnv& env,
                                              metadata::PodDiscoveryOptions o);
+
+// discovery.kubernetes role "node" for `o`. Exports no targets until the first list, as Alloy.
+std::unique_ptr<Component> MakeNodesComponent(const config::Component& c, ComponentEnv& env,
+                                              metadata::NodeDiscoveryOptions o);
 
 // Alloy's URL arguments: absolute http(s) URLs, kept without a trailing slash.
 bool CheckHttpUrl(config::Decoder& d, std::string_view attr, std::string* url);
