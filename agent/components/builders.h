@@ -43,6 +43,8 @@ std::unique_ptr<Component> BuildDiscoveryFile(const config::Component&, const co
                                               ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiSecretFilter(const config::Component&, const config::Block&,
                                                  ComponentEnv&, config::Diags*);
+std::unique_ptr<Component> BuildLokiSourceApi(const config::Component&, const config::Block&,
+                                              ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiEcho(const config::Component&, const config::Block&,
                                          ComponentEnv&, config::Diags*);
 

@@ -13,6 +13,7 @@ const std::vector<ComponentType>& ComponentTypes() {
       {"discovery.kubelet", &BuildDiscoveryKubelet},
       {"discovery.kubernetes", &BuildDiscoveryKubernetes},
       {"loki.source.file", &BuildLokiSourceFile},
+      {"loki.source.api", &BuildLokiSourceApi},
       {"loki.process", &BuildLokiProcess},
       {"loki.relabel", &BuildLokiRelabel},
       {"loki.secretfilter", &BuildLokiSecretFilter},

@@ -13,9 +13,11 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/common/log.h"
@@ -80,9 +82,42 @@ class SlowWorker {
   std::thread thread_;
 };
 
+class Session;
+
+// Sessions waiting for a request handler's answer, and the gate that stops answers once the
+// server stops (its io_context must not be posted to after that). Shared by the server and every
+// pending answer.
+class Waiting {
+ public:
+  void Add(std::shared_ptr<Session> s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopped_) sessions_.insert(std::move(s));
+  }
+  // Runs `write` on the session's executor, if the server still runs and the session waits.
+  template <typename Fn>
+  void Post(const std::weak_ptr<Session>& weak, Fn write);
+  // The server stops: no more answers. Returns the waiting sessions, for the caller to let go
+  // once the server threads are joined (while the io_context still exists).
+  std::set<std::shared_ptr<Session>> Stop() {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped_ = true;
+    std::set<std::shared_ptr<Session>> gone;
+    gone.swap(sessions_);
+    return gone;
+  }
+
+ private:
+  std::mutex mu_;
+  bool stopped_ = false;                         // guarded by mu_
+  std::set<std::shared_ptr<Session>> sessions_;  // guarded by mu_
+};
+
 // What every session shares with the server.
 struct Shared {
+  std::shared_ptr<Waiting> waiting = std::make_shared<Waiting>();
   HttpServer::Handler handler;
+  HttpServer::RequestHandler request_handler;  // set: whole requests, answered asynchronously
+  HttpServer::Options options;
   std::vector<std::string> slow_paths;
   SlowWorker* slow = nullptr;  // set while the server runs
   bool IsSlow(const std::string& target) const {
@@ -104,8 +139,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void Read() {
     parser_.emplace();
     parser_->header_limit(kMaxRequestBytes);
-    parser_->body_limit(kMaxRequestBytes);
-    stream_.expires_after(kRequestTimeout);
+    parser_->body_limit(shared_->request_handler ? shared_->options.max_body : kMaxRequestBytes);
+    // The whole request within the read timeout (a client that trickles bytes is cut off).
+    stream_.expires_after(shared_->request_handler
+                              ? absl::ToChronoMilliseconds(shared_->options.read_timeout)
+                              : std::chrono::milliseconds(kRequestTimeout));
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
@@ -118,6 +156,10 @@ class Session : public std::enable_shared_from_this<Session> {
         Reply(HttpReply{413, "text/plain; charset=utf-8", "request too large\n"}, false, 11);
       }
       return;  // closed, timed out, or garbage: drop the connection
+    }
+    if (shared_->request_handler) {
+      Dispatch();
+      return;
     }
     const auto& req = parser_->get();
     std::string method(req.method_string());
@@ -144,6 +186,49 @@ class Session : public std::enable_shared_from_this<Session> {
     Reply(std::move(reply), keep_alive, version);
   }
 
+  // The whole request to the request handler; its answer is written on the server threads.
+  void Dispatch() {
+    http::request<http::string_body> req = parser_->release();
+    ServerRequest r;
+    r.method = std::string(req.method_string());
+    r.target = std::string(req.target());
+    for (const auto& field : req) {
+      r.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    r.body = std::move(req.body());
+    // No deadline while the handler works (its answer may wait for the pipeline): the handler
+    // bounds that itself. The session waits in the server's registry (nothing else holds it:
+    // no operation is pending) until the answer comes or the server stops.
+    stream_.expires_never();
+    shared_->waiting->Add(shared_from_this());
+    auto answer = std::make_shared<Answer>(shared_->waiting, weak_from_this(), req.keep_alive(),
+                                           req.version());
+    shared_->request_handler(std::move(r),
+                             [answer](HttpReply reply) { answer->Send(std::move(reply)); });
+  }
+
+ public:
+  // Writes an answer from any thread, once; a dropped Answer answers 503 (a connection never
+  // hangs on a handler that forgot it). After the server stopped, nothing is written.
+  struct Answer {
+    std::shared_ptr<Waiting> waiting;
+    std::weak_ptr<Session> session;
+    bool keep_alive;
+    unsigned version;
+    std::atomic<bool> sent{false};
+    Answer(std::shared_ptr<Waiting> w, std::weak_ptr<Session> s, bool k, unsigned v)
+        : waiting(std::move(w)), session(std::move(s)), keep_alive(k), version(v) {}
+    ~Answer() { Send(HttpReply{503, "text/plain; charset=utf-8", "request dropped\n"}); }
+    void Send(HttpReply reply) {
+      if (sent.exchange(true)) return;
+      waiting->Post(session, [reply = std::move(reply), k = keep_alive,
+                              v = version](const std::shared_ptr<Session>& s) mutable {
+        s->Reply(std::move(reply), k, v);
+      });
+    }
+  };
+
+ private:
   void Reply(HttpReply r, bool keep_alive, unsigned version) {
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(r.status), version);
@@ -167,10 +252,25 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
+
+ public:
+  auto executor() { return stream_.get_executor(); }
+
+ private:
   std::optional<http::request_parser<http::string_body>> parser_;
   const Shared* shared_;
   std::atomic<int>* open_;
 };
+
+template <typename Fn>
+void Waiting::Post(const std::weak_ptr<Session>& weak, Fn write) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_) return;
+  std::shared_ptr<Session> s = weak.lock();
+  if (s == nullptr) return;
+  sessions_.erase(s);
+  asio::post(s->executor(), [s, write = std::move(write)]() mutable { write(s); });
+}
 
 }  // namespace
 
@@ -179,6 +279,11 @@ class HttpServer::Impl {
   Impl(Handler handler, std::vector<std::string> slow_paths) {
     shared_.handler = std::move(handler);
     shared_.slow_paths = std::move(slow_paths);
+  }
+  Impl(RequestHandler handler, Options options) {
+    shared_.request_handler = std::move(handler);
+    shared_.options = std::move(options);
+    if (shared_.options.max_connections > 0) max_connections_ = shared_.options.max_connections;
   }
 
   absl::Status Start(const std::string& addr) {
@@ -218,7 +323,7 @@ class HttpServer::Impl {
     }
     Accept();
     // Two threads: a reload (which waits for the old graph to drain) must not hold up scrapes.
-    for (auto& t : threads_) t = StartThread("sluice-http", [this] { io_.run(); });
+    for (auto& t : threads_) t = StartThread(shared_.options.thread_name, [this] { io_.run(); });
     return absl::OkStatus();
   }
 
@@ -228,8 +333,12 @@ class HttpServer::Impl {
       beast::error_code ignored;
       acceptor_.close(ignored);
     });
+    // Answers from now on are not written (the io_context stops); sessions waiting for one go
+    // after the threads are joined, while the io_context still exists.
+    std::set<std::shared_ptr<Session>> waiting = shared_.waiting->Stop();
     io_.stop();  // pending sessions are destroyed with the io_context
     for (auto& t : threads_) t.join();
+    waiting.clear();
     // After the server threads: a slow handler still running finishes, and the reply it posts
     // to the stopped io_context is never run.
     slow_.reset();
@@ -243,7 +352,7 @@ class HttpServer::Impl {
     acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
         if (ec == asio::error::operation_aborted) return;
-      } else if (open_.load() >= kMaxConnections) {
+      } else if (open_.load() >= max_connections_) {
         beast::error_code ignored;
         socket.close(ignored);  // bounded: a scraper storm cannot take every descriptor
       } else {
@@ -260,12 +369,25 @@ class HttpServer::Impl {
   tcp::acceptor acceptor_{io_};
   std::thread threads_[2];
   int port_ = 0;
+  int max_connections_ = kMaxConnections;
   std::unique_ptr<SlowWorker> slow_;
 };
 
 HttpServer::HttpServer(Handler handler, std::vector<std::string> slow_paths)
     : impl_(std::make_unique<Impl>(std::move(handler), std::move(slow_paths))) {}
+HttpServer::HttpServer(RequestHandler handler, Options options)
+    : impl_(std::make_unique<Impl>(std::move(handler), std::move(options))) {}
 HttpServer::~HttpServer() { impl_->Stop(); }
+
+std::string_view ServerRequest::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (absl::EqualsIgnoreCase(absl::string_view(k.data(), k.size()),
+                               absl::string_view(name.data(), name.size()))) {
+      return v;
+    }
+  }
+  return {};
+}
 absl::Status HttpServer::Start(const std::string& listen_addr) { return impl_->Start(listen_addr); }
 void HttpServer::Stop() { impl_->Stop(); }
 int HttpServer::port() const { return impl_->port(); }

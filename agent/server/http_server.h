@@ -16,14 +16,21 @@
 //
 // Owned by main(); Start() binds (an error names the address), Stop() closes the listener and
 // every connection and joins the thread.
+//
+// The same server also serves components' listeners (loki.source.api) through the request
+// constructor: the handler gets the whole request (headers, body up to Options::max_body) and
+// answers through a Responder, from any thread and later (once the entries are in the pipeline).
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 
 namespace sluice {
 
@@ -33,15 +40,35 @@ struct HttpReply {
   std::string body;
 };
 
+// A whole request, for the request handler.
+struct ServerRequest {
+  std::string method;
+  std::string target;
+  std::vector<std::pair<std::string, std::string>> headers;  // names as sent
+  std::string body;
+  // The first value of header `name` (case-insensitive), or "".
+  std::string_view Header(std::string_view name) const;
+};
+
 class HttpServer {
  public:
   // (method, target) -> reply. Called on the server thread.
   using Handler = std::function<HttpReply(const std::string& method, const std::string& target)>;
+  // Answers a request; call exactly once, from any thread. Dropping it unanswered answers 503.
+  using Responder = std::function<void(HttpReply)>;
+  using RequestHandler = std::function<void(ServerRequest request, Responder respond)>;
+  struct Options {
+    size_t max_body = 64 * 1024;                      // larger bodies are answered 413
+    int max_connections = 64;                         // 0: kMaxConnections
+    absl::Duration read_timeout = absl::Seconds(30);  // to receive a whole request
+    std::string thread_name = "sluice-http";
+  };
   static constexpr int kMaxConnections = 64;
   static constexpr size_t kMaxSlowPending = 4;
 
   // `slow_paths`: request paths (without the query) whose handler runs on the worker thread.
   explicit HttpServer(Handler handler, std::vector<std::string> slow_paths = {});
+  HttpServer(RequestHandler handler, Options options);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

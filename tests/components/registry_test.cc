@@ -64,6 +64,11 @@ const std::map<std::string, std::string>& Snippets() {
       {"discovery.file", "discovery.file \"t\" {\n  files = [\"/nonexistent/*.json\"]\n}\n"},
       {"local.file",
        "local.file \"t\" {\n  filename = \"/etc/os-release\"\n  is_secret = true\n}\n"},
+      {"loki.source.api",
+       std::string(kEcho) +
+           "loki.source.api \"t\" {\n  http {\n    listen_address = \"127.0.0.1\"\n"
+           "    listen_port = 0\n  }\n  forward_to = [loki.echo.out.receiver]\n"
+           "  labels = {source = \"api\"}\n}\n"},
       {"otelcol.exporter.loki",
        std::string(kEcho) +
            "otelcol.exporter.loki \"t\" {\n  forward_to = [loki.echo.out.receiver]\n}\n"},
@@ -144,8 +149,7 @@ TEST_F(RegistryTest, ABadArgumentIsAnErrorWithItsPosition) {
       "  max_cache_size = 0\n}\n",
       &error);
   EXPECT_EQ(rt, nullptr);
-  EXPECT_NE(error.find("cfg.alloy:4:20: must provide a positive size"), std::string::npos)
-      << error;
+  EXPECT_NE(error.find("cfg.alloy:4:20: must provide a positive size"), std::string::npos) << error;
 }
 
 TEST_F(RegistryTest, LokiSourceFileDecompressionAndEncodingArguments) {

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <snappy.h>
 #include <stdlib.h>
 #include <zlib.h>
 
@@ -14,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "push.pb.h"
 #include "tests/support/fake_kube.h"
 #include "tests/support/fake_loki.h"
 #include "tests/support/process.h"
@@ -1023,6 +1025,255 @@ loki.write "default" {
     for (const auto& e : s.entries) seen |= e.line == "after restart";
   }
   EXPECT_TRUE(seen);
+}
+
+// loki.source.api as a gateway: ordinary HTTP clients (Python's urllib) push snappy protobuf
+// (made with the generated logproto classes), JSON, gzip'd JSON and raw lines; every entry
+// reaches Loki once, with the stream's labels, the component's labels, the relabel rules and the
+// tenant header applied; a stream whose labels do not parse is answered 400 while the others go.
+TEST_F(RunE2eTest, LokiSourceApiReceivesPushesFromOrdinaryClients) {
+  std::string config = dir_.Join("api.alloy");
+  WriteFile(config, absl::StrCat(R"(loki.relabel "rules" {
+  forward_to = []
+  rule {
+    source_labels = ["job"]
+    regex         = "drop-me"
+    action        = "drop"
+  }
+}
+loki.source.api "gw" {
+  http {
+    listen_address = "127.0.0.1"
+    listen_port    = 0
+  }
+  forward_to    = [loki.write.default.receiver]
+  labels        = { forwarded = "true" }
+  relabel_rules = loki.relabel.rules.rules
+  use_incoming_timestamp = true
+  max_send_message_size  = "1MiB"
+}
+loki.write "default" {
+  endpoint {
+    url        = ")",
+                                 loki_.push_url(), R"("
+    batch_wait = "100ms"
+  }
+}
+)"));
+  Run(config);
+  std::string port;
+  for (int i = 0; i < 200 && port.empty(); ++i) {
+    std::string err = ReadFile(dir_.Join("agent.err"));
+    size_t at = err.find("msg=listening");
+    if (at != std::string::npos) {
+      size_t p = err.find("port=", at);
+      if (p != std::string::npos) port = err.substr(p + 5, err.find_first_of(" \n", p) - p - 5);
+    }
+    if (port.empty()) absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_FALSE(port.empty());
+  const std::string base = "http://127.0.0.1:" + port;
+  WriteFile(dir_.Join("post.py"), R"(import sys, urllib.request, urllib.error
+url, method, ctype, enc, tenant, path = sys.argv[1:7]
+data = open(path, 'rb').read() if path != '-' else None
+req = urllib.request.Request(url, data=data, method=method)
+for name, value in (('Content-Type', ctype), ('Content-Encoding', enc), ('X-Scope-OrgID', tenant)):
+    if value != '-':
+        req.add_header(name, value)
+try:
+    r = urllib.request.urlopen(req, timeout=20)
+    print(r.status, r.read().decode(), end='')
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode(), end='')
+except (ConnectionError, urllib.error.URLError) as e:
+    print('refused', type(e).__name__, end='')
+)");
+  auto post = [&](const std::string& path, const std::string& method, const std::string& ctype,
+                  const std::string& enc, const std::string& tenant, const std::string& body) {
+    std::string file = "-";
+    if (!body.empty()) {
+      file = dir_.Join("body.bin");
+      WriteFile(file, body);
+    }
+    std::string out, err;
+    RunToEnd(
+        {"/usr/bin/python3", dir_.Join("post.py"), base + path, method, ctype, enc, tenant, file},
+        &out, &err);
+    return out + err;
+  };
+  EXPECT_EQ(post("/ready", "GET", "-", "-", "-", ""), "200 ready");
+
+  logproto::PushRequest req;
+  auto* s = req.add_streams();
+  s->set_labels("{job=\"proto\", __internal=\"x\"}");
+  for (int i = 0; i < 3; ++i) {
+    auto* e = s->add_entries();
+    e->mutable_timestamp()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 60);
+    e->mutable_timestamp()->set_nanos(i);
+    e->set_line(absl::StrCat("proto line ", i));
+  }
+  req.add_streams()->set_labels("{job=\"drop-me\"}");
+  req.mutable_streams(1)->add_entries()->set_line("dropped by relabel_rules");
+  std::string raw, snappy_body;
+  req.SerializeToString(&raw);
+  snappy::Compress(raw.data(), raw.size(), &snappy_body);
+  EXPECT_EQ(post("/loki/api/v1/push", "POST", "application/x-protobuf", "-", "team-a", snappy_body),
+            "204 ");
+
+  const std::string ts = std::to_string(absl::ToUnixNanos(absl::Now() - absl::Minutes(1)));
+  const std::string json = absl::StrCat(R"({"streams":[{"stream":{"job":"json"},"values":[[")", ts,
+                                        R"(","json line",{"trace_id":"t1"}]]}]})");
+  EXPECT_EQ(post("/api/v1/push", "POST", "application/json", "-", "-", json), "204 ");
+  std::string gz;
+  {
+    z_stream zs{};
+    deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+    std::string in = absl::StrCat(R"({"streams":[{"stream":{"job":"gzip"},"values":[[")", ts,
+                                  R"(","gzip line"]]}]})");
+    gz.resize(deflateBound(&zs, in.size()) + 64);
+    zs.next_in = reinterpret_cast<Bytef*>(in.data());
+    zs.avail_in = static_cast<uInt>(in.size());
+    zs.next_out = reinterpret_cast<Bytef*>(gz.data());
+    zs.avail_out = static_cast<uInt>(gz.size());
+    deflate(&zs, Z_FINISH);
+    gz.resize(zs.total_out);
+    deflateEnd(&zs);
+  }
+  EXPECT_EQ(post("/loki/api/v1/push", "POST", "application/json", "gzip", "-", gz), "204 ");
+  EXPECT_EQ(post("/loki/api/v1/raw", "POST", "text/plain", "-", "-", "raw one\r\n\nraw two\n"),
+            "204 ");
+  // One stream's labels cannot be parsed: 400, and the good stream still goes.
+  logproto::PushRequest mixed;
+  mixed.add_streams()->set_labels("{job=unquoted}");
+  mixed.mutable_streams(0)->add_entries()->set_line("never");
+  mixed.add_streams()->set_labels("{job=\"mixed\"}");
+  auto* me = mixed.mutable_streams(1)->add_entries();
+  me->mutable_timestamp()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 60);
+  me->set_line("mixed good line");
+  raw.clear();
+  snappy_body.clear();
+  mixed.SerializeToString(&raw);
+  snappy::Compress(raw.data(), raw.size(), &snappy_body);
+  EXPECT_THAT(post("/loki/api/v1/push", "POST", "application/x-protobuf", "-", "-", snappy_body),
+              ::testing::StartsWith("400 1:"));
+  EXPECT_THAT(post("/loki/api/v1/push", "POST", "application/x-protobuf", "br", "-", "x"),
+              ::testing::StartsWith("400 Content-Encoding \"br\" not supported"));
+  EXPECT_THAT(post("/loki/api/v1/push", "GET", "-", "-", "-", ""), ::testing::StartsWith("405"));
+  EXPECT_THAT(post("/nope", "POST", "-", "-", "-", "x"), ::testing::StartsWith("404"));
+  // Refused: answered 413, or (when the server closed before the client finished sending) a
+  // reset connection; either way nothing of it goes on (the total below).
+  EXPECT_THAT(post("/loki/api/v1/raw", "POST", "text/plain", "-", "-", std::string(2 << 20, 'x')),
+              ::testing::AnyOf(::testing::StartsWith("413"), ::testing::StartsWith("refused")))
+      << "a body past max_send_message_size";
+
+  ASSERT_TRUE(loki_.WaitForEntries(8, absl::Seconds(20)));
+  EXPECT_EQ(Stop(), 0);
+  std::map<std::string, std::string> labels_of;
+  std::map<std::string, std::string> tenant_of;
+  for (const auto& st : loki_.Streams()) {
+    for (const auto& e : st.entries) {
+      labels_of[e.line] = st.labels;
+      tenant_of[e.line] = st.tenant;
+    }
+  }
+  EXPECT_EQ(loki_.total_entries(), 8u) << "each entry once";
+  EXPECT_EQ(labels_of["proto line 0"], "{forwarded=\"true\", job=\"proto\"}");
+  EXPECT_EQ(tenant_of["proto line 2"], "team-a");
+  EXPECT_EQ(labels_of["json line"], "{forwarded=\"true\", job=\"json\"}");
+  EXPECT_EQ(labels_of["gzip line"], "{forwarded=\"true\", job=\"gzip\"}");
+  EXPECT_EQ(labels_of["raw one"], "{forwarded=\"true\"}");
+  EXPECT_EQ(labels_of["raw two"], "{forwarded=\"true\"}");
+  EXPECT_EQ(labels_of["mixed good line"], "{forwarded=\"true\", job=\"mixed\"}");
+  EXPECT_EQ(labels_of.count("dropped by relabel_rules"), 0u);
+  EXPECT_EQ(labels_of.count("never"), 0u);
+  for (const auto& st : loki_.Streams()) {
+    for (const auto& e : st.entries) {
+      if (e.line == "json line") {
+        EXPECT_THAT(e.structured_metadata,
+                    ::testing::ElementsAre(::testing::Pair("trace_id", "t1")));
+        EXPECT_EQ(std::to_string(e.timestamp_ns), ts) << "use_incoming_timestamp";
+      }
+    }
+  }
+}
+
+// Backpressure: while Loki holds the first push (the pipeline holds the memory budget), a
+// second is answered 429 and counted; once Loki answers, the client's retry goes through.
+TEST_F(RunE2eTest, LokiSourceApiAnswers429WhileThePipelineIsFull) {
+  std::string config = dir_.Join("api.alloy");
+  WriteFile(config, absl::StrCat(R"(loki.source.api "gw" {
+  http {
+    listen_address = "127.0.0.1"
+    listen_port    = 0
+  }
+  forward_to = [loki.write.default.receiver]
+}
+loki.write "default" {
+  endpoint {
+    url                = ")",
+                                 loki_.push_url(), R"("
+    batch_wait         = "50ms"
+    min_backoff_period = "50ms"
+  }
+}
+)"));
+  loki_.StallNext(1);
+  Run(config, {"--memory-budget", "4KiB"});
+  std::string port, http_port;
+  for (int i = 0; i < 200 && (port.empty() || http_port.empty()); ++i) {
+    std::string err = ReadFile(dir_.Join("agent.err"));
+    size_t at = err.find("msg=listening");
+    if (at != std::string::npos && port.empty()) {
+      size_t p = err.find("port=", at);
+      port = err.substr(p + 5, err.find_first_of(" \n", p) - p - 5);
+    }
+    size_t hp = err.find("http_port=");
+    if (hp != std::string::npos && http_port.empty()) {
+      http_port = err.substr(hp + 10, err.find_first_of(" \n", hp) - hp - 10);
+    }
+    if (port.empty() || http_port.empty()) absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_FALSE(port.empty());
+  ASSERT_FALSE(http_port.empty());
+  WriteFile(dir_.Join("post.py"), R"(import sys, urllib.request, urllib.error
+url, line = sys.argv[1:3]
+body = ('{"streams":[{"stream":{"job":"bp"},"values":[["1","' + line + '"]]}]}').encode()
+req = urllib.request.Request(url, data=body, method='POST')
+req.add_header('Content-Type', 'application/json')
+try:
+    print(urllib.request.urlopen(req, timeout=20).status, end='')
+except urllib.error.HTTPError as e:
+    print(e.code, end='')
+)");
+  auto push = [&](const std::string& line) {
+    std::string out, err;
+    RunToEnd({"/usr/bin/python3", dir_.Join("post.py"),
+              "http://127.0.0.1:" + port + "/loki/api/v1/push", line},
+             &out, &err);
+    return out + err;
+  };
+  const std::string first(3000, 'a'), second(3000, 'b');
+  EXPECT_EQ(push(first), "204");
+  ASSERT_TRUE(loki_.WaitForStalled(1, absl::Seconds(20)));
+  EXPECT_EQ(push(second), "429") << "the first push holds the budget";
+  std::string out, err;
+  RunToEnd({"/usr/bin/python3", "-c",
+            "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://"
+            "127.0.0.1:" +
+                http_port + "/metrics').read().decode())"},
+           &out, &err);
+  EXPECT_THAT(out, HasSubstr("sluice_source_api_backpressure_total{component_id=\"loki.source.api."
+                             "gw\",component_path=\"/\"} 1"));
+  loki_.ReleaseStall();
+  std::string answer;
+  for (int i = 0; i < 100 && answer != "204"; ++i) {
+    answer = push(second);
+    if (answer != "204") absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(answer, "204") << "the retry goes through once Loki answered";
+  ASSERT_TRUE(loki_.WaitForEntries(2, absl::Seconds(20)));
+  EXPECT_EQ(Stop(), 0);
+  EXPECT_EQ(loki_.total_entries(), 2u);
 }
 
 TEST_F(RunE2eTest, EchoPrintsEntries) {
