@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "agent/process/stage.h"
 
@@ -29,5 +30,17 @@ class LogsNode {
   // True while the node wants its sources to stop reading (limit stage without drop).
   virtual bool Backlogged() const { return false; }
 };
+
+// Hands `entry` to every node of a forward_to list, in order: a copy to all but the last (made
+// in `*scratch`, whose buffers copy-assignment reuses), the entry itself to the last (which may
+// move from it). Tail thread.
+inline void PushToAll(const std::vector<LogsNode*>& nodes, ProcessEntry& entry,
+                      ProcessEntry* scratch) {
+  for (size_t i = 0; i + 1 < nodes.size(); ++i) {
+    *scratch = entry;
+    nodes[i]->Push(*scratch);
+  }
+  if (!nodes.empty()) nodes.back()->Push(entry);
+}
 
 }  // namespace sluice

@@ -26,16 +26,8 @@ uint32_t LogsRouter::AddSlot(Batcher* batcher) {
 }
 
 void LogsRouter::Push(uint32_t route, ProcessEntry& e) {
-  const std::vector<LogsNode*>& nodes = routes_[route];
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (i + 1 == nodes.size()) {
-      nodes[i]->Push(e);
-    } else {
-      // Every receiver gets the entry as it was read; copy-assignment reuses fanout_'s buffers.
-      fanout_ = e;
-      nodes[i]->Push(fanout_);
-    }
-  }
+  // Every receiver gets the entry as it was read.
+  PushToAll(routes_[route], e, &fanout_);
 }
 
 void LogsRouter::OnEntry(uint32_t route, uint64_t file_id, uint64_t generation,

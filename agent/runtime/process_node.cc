@@ -45,16 +45,7 @@ void ProcessNode::RunFrom(size_t first, ProcessEntry& entry) {
   pipeline_.ProcessFrom(first, std::move(entry), [this](ProcessEntry&& out) { Forward(out); });
 }
 
-void ProcessNode::Forward(ProcessEntry& entry) {
-  for (size_t i = 0; i < forward_.size(); ++i) {
-    if (i + 1 == forward_.size()) {
-      forward_[i]->Push(entry);
-    } else {
-      fanout_ = entry;
-      forward_[i]->Push(fanout_);
-    }
-  }
-}
+void ProcessNode::Forward(ProcessEntry& entry) { PushToAll(forward_, entry, &fanout_); }
 
 int64_t ProcessNode::HeldFrom(uint64_t file_id) const {
   int64_t from = INT64_MAX;

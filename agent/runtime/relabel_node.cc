@@ -54,14 +54,7 @@ void RelabelNode::Push(ProcessEntry& e) {
   if (!it->second.keep) return;
   written_->Inc();
   e.labels = it->second.labels;
-  for (size_t i = 0; i < forward_.size(); ++i) {
-    if (i + 1 == forward_.size()) {
-      forward_[i]->Push(e);
-    } else {
-      fanout_ = e;
-      forward_[i]->Push(fanout_);
-    }
-  }
+  PushToAll(forward_, e, &fanout_);
 }
 
 void RelabelNode::PushMark(uint64_t file_id, uint64_t generation, int64_t offset) {

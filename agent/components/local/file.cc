@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/common/files.h"
 #include "agent/common/log.h"
+#include "agent/common/periodic_thread.h"
 #include "agent/common/strings.h"
 #include "agent/common/thread.h"
 #include "agent/components/component.h"
@@ -43,17 +44,10 @@ class LocalFile final : public Component {
   bool Update(const config::Block&, config::Diags*) override { return true; }
   bool UpdatesInPlace() const override { return false; }
   absl::Status Start() override {
-    thread_ = StartThread("sluice-localfile", [this] { Poll(); });
+    poller_.Start("sluice-localfile", poll_, [this] { Poll(); });
     return absl::OkStatus();
   }
-  void StopReading() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
+  void StopReading() override { poller_.Stop(); }
   std::optional<std::string> Unhealthy() const override {
     std::lock_guard<std::mutex> lock(mu_);
     if (error_.empty()) return std::nullopt;
@@ -68,28 +62,24 @@ class LocalFile final : public Component {
     env_->Export(id(), std::move(exports));
   }
 
+  // One read (poller thread).
   void Poll() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
-      if (cv_.wait_for(lock, absl::ToChronoMilliseconds(poll_), [this] { return stop_; })) break;
-      lock.unlock();
-      absl::StatusOr<std::string> got = ReadFileLimited(path_, kMaxFileBytes);
-      lock.lock();
-      if (!got.ok()) {
-        errors_->Inc();
-        error_ = absl::StrCat("failed to read file: ", got.status().message());
-        LogWarn("local.file", "read failed; the last content stays",
-                {{"component_id", id()}, {"error", error_}});
-        continue;
-      }
-      error_.clear();
-      boost::asio::post(*env_->io, [this, content = std::move(*got)]() mutable {
-        if (content == content_) return;
-        content_ = std::move(content);
-        Export();
-        env_->exports_changed(id());
-      });
+    absl::StatusOr<std::string> got = ReadFileLimited(path_, kMaxFileBytes);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!got.ok()) {
+      errors_->Inc();
+      error_ = absl::StrCat("failed to read file: ", got.status().message());
+      LogWarn("local.file", "read failed; the last content stays",
+              {{"component_id", id()}, {"error", error_}});
+      return;
     }
+    error_.clear();
+    boost::asio::post(*env_->io, [this, content = std::move(*got)]() mutable {
+      if (content == content_) return;
+      content_ = std::move(content);
+      Export();
+      env_->exports_changed(id());
+    });
   }
 
   ComponentEnv* env_;
@@ -98,11 +88,9 @@ class LocalFile final : public Component {
   absl::Duration poll_;
   std::string content_;  // tail thread (after Start)
   Counter* errors_;
-  std::thread thread_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
-  std::string error_;  // guarded by mu_
+  std::string error_;      // guarded by mu_
+  PeriodicThread poller_;  // last: stopped (joined) before the members it reads go
 };
 
 }  // namespace

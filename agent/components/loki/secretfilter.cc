@@ -113,14 +113,7 @@ class SecretFilterNode final : public LogsNode {
     } else {
       Redact(e);
     }
-    for (size_t i = 0; i < forward_.size(); ++i) {
-      if (i + 1 == forward_.size()) {
-        forward_[i]->Push(e);
-      } else {
-        ProcessEntry copy = e;
-        forward_[i]->Push(copy);
-      }
-    }
+    PushToAll(forward_, e, &fanout_);
   }
   void PushMark(uint64_t file_id, uint64_t generation, int64_t offset) override {
     for (LogsNode* n : forward_) n->PushMark(file_id, generation, offset);
@@ -176,6 +169,7 @@ class SecretFilterNode final : public LogsNode {
   MetricsRegistry* metrics_;
   std::vector<CompiledRule> rules_;
   std::vector<LogsNode*> forward_;
+  ProcessEntry fanout_;  // the copies for all but the last receiver (buffers reused)
   Counter* redacted_;
   Counter* bypassed_;
   std::mt19937_64 rng_;

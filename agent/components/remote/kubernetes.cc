@@ -20,6 +20,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "agent/common/log.h"
+#include "agent/common/periodic_thread.h"
 #include "agent/common/strings.h"
 #include "agent/common/thread.h"
 #include "agent/components/component.h"
@@ -111,17 +112,12 @@ class RemoteKubernetes final : public Component {
   bool UpdatesInPlace() const override { return false; }
 
   absl::Status Start() override {
-    thread_ = StartThread("sluice-remote", [this] { Poll(); });
+    poller_.Start("sluice-remote", poll_, [this] { Poll(); });
     return absl::OkStatus();
   }
   void StopReading() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    client_->Cancel();
-    if (thread_.joinable()) thread_.join();
+    client_->Cancel();  // a read in progress returns at once
+    poller_.Stop();
   }
   std::optional<std::string> Unhealthy() const override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -132,31 +128,26 @@ class RemoteKubernetes final : public Component {
  private:
   void Export() { env_->Export(id(), DataExports(data_, target_.secret).as_object()); }
 
+  // One read (poller thread).
   void Poll() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
-      if (cv_.wait_for(lock, absl::ToChronoMilliseconds(poll_), [this] { return stop_; })) break;
-      lock.unlock();
-      absl::StatusOr<std::map<std::string, std::string>> got =
-          Fetch(target_, client_.get(), &auth_);
-      lock.lock();
-      if (stop_) break;
-      if (!got.ok()) {
-        errors_->Inc();
-        error_ = std::string(got.status().message());
-        LogWarn(target_.secret ? "remote.kubernetes.secret" : "remote.kubernetes.configmap",
-                "read failed; the last data stays", {{"component_id", id()}, {"error", error_}});
-        continue;
-      }
-      error_.clear();
-      // The data goes to the tail thread, which owns the graph's exports.
-      boost::asio::post(*env_->io, [this, data = std::move(*got)]() mutable {
-        if (data == data_) return;
-        data_ = std::move(data);
-        Export();
-        env_->exports_changed(id());
-      });
+    absl::StatusOr<std::map<std::string, std::string>> got = Fetch(target_, client_.get(), &auth_);
+    if (poller_.stopping()) return;  // cancelled: not a failure
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!got.ok()) {
+      errors_->Inc();
+      error_ = std::string(got.status().message());
+      LogWarn(target_.secret ? "remote.kubernetes.secret" : "remote.kubernetes.configmap",
+              "read failed; the last data stays", {{"component_id", id()}, {"error", error_}});
+      return;
     }
+    error_.clear();
+    // The data goes to the tail thread, which owns the graph's exports.
+    boost::asio::post(*env_->io, [this, data = std::move(*got)]() mutable {
+      if (data == data_) return;
+      data_ = std::move(data);
+      Export();
+      env_->exports_changed(id());
+    });
   }
 
   ComponentEnv* env_;
@@ -166,11 +157,9 @@ class RemoteKubernetes final : public Component {
   std::unique_ptr<HttpClient> client_;
   RequestAuth auth_;
   Counter* errors_;
-  std::thread thread_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
-  std::string error_;  // guarded by mu_
+  std::string error_;      // guarded by mu_
+  PeriodicThread poller_;  // last: stopped (joined) before the members it reads go
 };
 
 // The string keys the configuration reads with `<name>.<label>.data["key"]` (any scope: for

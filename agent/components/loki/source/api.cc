@@ -352,13 +352,7 @@ void LokiSourceApi::HandOff(std::vector<ProcessEntry> entries, size_t bytes, int
       return;
     }
     ProcessEntry copy;
-    for (ProcessEntry& e : entries) {
-      for (size_t i = 0; i + 1 < forward_.size(); ++i) {
-        copy = e;
-        forward_[i]->Push(copy);
-      }
-      if (!forward_.empty()) forward_.back()->Push(e);
-    }
+    for (ProcessEntry& e : entries) PushToAll(forward_, e, &copy);
     entries_written_->Inc(entries.size());
     shared->pipeline_bytes = env_->router->inflight_bytes();
     Count(status);

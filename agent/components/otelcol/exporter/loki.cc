@@ -30,6 +30,7 @@ class OtelcolExporterLoki final : public Component, public otlp::LogsConsumer {
   bool UpdatesInPlace() const override { return false; }
 
   void ConsumeLogs(const otlp::Logs& logs) override {
+    ProcessEntry copy;  // for all but the last receiver, its buffers reused within the call
     for (const otlp::ResourceLogs& rl : logs) {
       for (const otlp::ScopeLogs& sl : rl.scopes) {
         for (const otlp::LogRecord& r : sl.records) {
@@ -43,14 +44,7 @@ class OtelcolExporterLoki final : public Component, public otlp::LogsConsumer {
             continue;
           }
           processed_->Inc();
-          for (size_t i = 0; i < forward_to_.size(); ++i) {
-            if (i + 1 == forward_to_.size()) {
-              forward_to_[i]->Push(*e);
-            } else {
-              ProcessEntry copy = *e;
-              forward_to_[i]->Push(copy);
-            }
-          }
+          PushToAll(forward_to_, *e, &copy);
         }
       }
     }
