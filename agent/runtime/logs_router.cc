@@ -15,8 +15,8 @@ uint32_t LogsRouter::AddRoute(std::vector<LogsNode*> nodes) {
   return static_cast<uint32_t>(routes_.size() - 1);
 }
 
-uint32_t LogsRouter::AddSource(TailManager* tail) {
-  sources_.push_back(tail);
+uint32_t LogsRouter::AddSource(AckedSource* source) {
+  sources_.push_back(source);
   return static_cast<uint32_t>(sources_.size() - 1);
 }
 
@@ -51,6 +51,13 @@ void LogsRouter::OnEntry(uint32_t route, uint64_t file_id, uint64_t generation,
   e.source = SourcePos{file_id, generation, start, end};
   Push(route, e);
   OnMark(route, file_id, generation, end);
+}
+
+void LogsRouter::PushEntry(uint32_t route, ProcessEntry& entry, uint64_t file_id,
+                           uint64_t generation, int64_t offset) {
+  entry.source = SourcePos{file_id, generation, offset - 1, offset};
+  Push(route, entry);
+  OnMark(route, file_id, generation, offset);
 }
 
 void LogsRouter::OnMark(uint32_t route, uint64_t file_id, uint64_t generation, int64_t offset) {
@@ -100,7 +107,7 @@ void LogsRouter::OnBatchDone(std::unique_ptr<Batch> batch, BatchOutcome outcome)
   }
   uint32_t slot = batch->slot;
   if (slot < slots_.size()) slots_[slot]->Recycle(std::move(batch));
-  for (TailManager* t : sources_) t->OnOutputProgress();
+  for (AckedSource* t : sources_) t->OnOutputProgress();
 }
 
 void LogsRouter::WakeAt(int64_t mono_ns) {
@@ -120,7 +127,7 @@ void LogsRouter::OnTimer() {
   int64_t now = clock_->MonotonicNanos();
   for (LogsNode* n : nodes_) n->Tick(now);
   // A stage that held reading back (limit) may have let go.
-  for (TailManager* t : sources_) t->OnOutputProgress();
+  for (AckedSource* t : sources_) t->OnOutputProgress();
   int64_t next = INT64_MAX;
   for (LogsNode* n : nodes_) next = std::min(next, n->NextDeadline());
   if (next != INT64_MAX) WakeAt(next);

@@ -20,6 +20,7 @@
 #include "agent/common/metrics.h"
 #include "agent/pipeline/batcher.h"
 #include "agent/runtime/ack_tracker.h"
+#include "agent/runtime/acked_source.h"
 #include "agent/runtime/logs_node.h"
 #include "agent/source/tail_manager.h"
 
@@ -35,8 +36,9 @@ class LogsRouter final : public TailOutput {
   // --- building (before any entry flows) ---
   // A source's forward_to list; returns the route id to put in its FileTargets.
   uint32_t AddRoute(std::vector<LogsNode*> nodes);
-  // Registers a source; returns its index (use index << kSourceShift as file_id_base).
-  uint32_t AddSource(TailManager* tail);
+  // Registers a source; returns its index (use index << kSourceShift as file_id_base, or as the
+  // first of an AckedSource's own stream ids).
+  uint32_t AddSource(AckedSource* source);
   // Every node, for timers, flush and backpressure.
   void AddNode(LogsNode* node) { nodes_.push_back(node); }
   // A batcher whose batches come back through OnBatchDone; returns the slot id to stamp on them.
@@ -61,6 +63,10 @@ class LogsRouter final : public TailOutput {
   void OnEntry(uint32_t route, uint64_t file_id, uint64_t generation, const LabelSet& labels,
                int64_t timestamp_ns, std::string_view line, int64_t start, int64_t end) override;
   void OnMark(uint32_t route, uint64_t file_id, uint64_t generation, int64_t offset) override;
+  // An AckedSource's entry, built by the source (labels, line, structured metadata): goes down
+  // `route`, followed by the mark (file_id, generation, offset). `entry` may be moved from.
+  void PushEntry(uint32_t route, ProcessEntry& entry, uint64_t file_id, uint64_t generation,
+                 int64_t offset);
   void OnFileForgotten(uint64_t file_id) override { acks_.Forget(file_id); }
   size_t inflight_bytes() const override;
   void SealAll() override;
@@ -76,7 +82,7 @@ class LogsRouter final : public TailOutput {
   const Clock* clock_;
   AckTracker acks_;
   std::vector<std::vector<LogsNode*>> routes_;
-  std::vector<TailManager*> sources_;
+  std::vector<AckedSource*> sources_;
   std::vector<LogsNode*> nodes_;
   std::vector<Batcher*> slots_;
   ProcessEntry scratch_;  // reused for every entry: no allocation once warmed up

@@ -51,6 +51,7 @@
 #include "agent/common/clock.h"
 #include "agent/common/metrics.h"
 #include "agent/pipeline/labels.h"
+#include "agent/runtime/acked_source.h"
 #include "agent/source/cri_parser.h"
 #include "agent/source/file_registry.h"
 #include "agent/source/file_transform.h"
@@ -135,7 +136,7 @@ struct TailOptions {
   std::string component_id;
 };
 
-class TailManager {
+class TailManager final : public AckedSource {
  public:
   // Entries go to `output` (required), which outlives this TailManager's reading.
   TailManager(boost::asio::io_context* io, TailOptions options, const Clock* clock,
@@ -146,9 +147,9 @@ class TailManager {
   // is read to its end, then closed. Tail thread (before or after Start()).
   void SetTargets(std::vector<FileTarget> targets);
   // Everything of `file_id` before `offset` is acknowledged downstream.
-  void Commit(uint64_t file_id, uint64_t generation, int64_t offset);
+  void Commit(uint64_t file_id, uint64_t generation, int64_t offset) override;
   // Acknowledgements brought the in-flight bytes down; resume if paused.
-  void OnOutputProgress();
+  void OnOutputProgress() override;
 
   // Loads positions, sets up inotify, opens the targets and starts reading. Tail thread.
   absl::Status Start();
