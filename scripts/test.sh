@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
-FUZZ_SECONDS=${FUZZ_SECONDS:-15}  # per target: nine targets, CI stays near 25 minutes on 2 cores
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}  # per target: a dozen targets, CI stays near 25 minutes on 2 cores
 
 bash scripts/setup.sh
 
@@ -25,23 +25,23 @@ if command -v npm >/dev/null 2>&1; then
 fi
 
 if [ "${SLUICE_PLAIN:-0}" = 1 ]; then
-  echo "=== build (Debug) ==="
+  echo "=== build (Debug) === (at ${SECONDS}s)"
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Debug >/dev/null
   cmake --build build -j "$JOBS"
-  echo "=== tests ==="
+  echo "=== tests === (at ${SECONDS}s)"
   ctest --test-dir build --output-on-failure -j "$JOBS"
   suite=build
 else
-  echo "=== build (Debug, ASan + UBSan) ==="
+  echo "=== build (Debug, ASan + UBSan) === (at ${SECONDS}s)"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON >/dev/null
   cmake --build build-asan -j "$JOBS"
-  echo "=== tests under ASan + UBSan ==="
+  echo "=== tests under ASan + UBSan === (at ${SECONDS}s)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j "$JOBS"
   suite=build-asan
 fi
 
-echo "=== microbenchmarks (smoke run) ==="
+echo "=== microbenchmarks (smoke run) === (at ${SECONDS}s)"
 for b in "$suite"/*_benchmark; do
   [ -x "$b" ] || continue
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "$b" --benchmark_min_time=0.01 >/dev/null
@@ -49,7 +49,7 @@ for b in "$suite"/*_benchmark; do
 done
 
 if [ "${SLUICE_SKIP_TSAN:-0}" != 1 ]; then
-  echo "=== threaded units and end-to-end tests under ThreadSanitizer ==="
+  echo "=== threaded units and end-to-end tests under ThreadSanitizer === (at ${SECONDS}s)"
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_TSAN=ON \
     -DSLUICE_BENCH=OFF >/dev/null
   cmake --build build-tsan -j "$JOBS" --target sluice sender_test tail_manager_test \
@@ -60,7 +60,7 @@ if [ "${SLUICE_SKIP_TSAN:-0}" != 1 ]; then
 fi
 
 if [ "${SLUICE_SKIP_FUZZ:-0}" != 1 ] && ls tests/fuzz/*_fuzzer.cc >/dev/null 2>&1; then
-  echo "=== fuzzers (${FUZZ_SECONDS}s each) ==="
+  echo "=== fuzzers (${FUZZ_SECONDS}s each) === (at ${SECONDS}s)"
   cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
     -DSLUICE_FUZZ=ON -DSLUICE_SANITIZE=ON -DSLUICE_TESTS=OFF -DSLUICE_BENCH=OFF >/dev/null
   cmake --build build-fuzz -j "$JOBS"
@@ -78,7 +78,7 @@ if [ "${SLUICE_SKIP_FUZZ:-0}" != 1 ] && ls tests/fuzz/*_fuzzer.cc >/dev/null 2>&
   done
 fi
 if [ "${SLUICE_IMAGE_TEST:-0}" = 1 ]; then
-  echo "=== container image ==="
+  echo "=== container image === (at ${SECONDS}s)"
   bash scripts/build-image.sh
 fi
-echo "=== all tests passed ==="
+echo "=== all tests passed === (at ${SECONDS}s)"

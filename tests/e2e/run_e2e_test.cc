@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "push.pb.h"
+#include "tests/support/compress.h"
 #include "tests/support/fake_kube.h"
 #include "tests/support/fake_loki.h"
 #include "tests/support/process.h"
@@ -27,6 +28,7 @@ namespace {
 
 using ::sluice::testing::AppendFile;
 using ::sluice::testing::FakeLoki;
+using ::sluice::testing::Gzip;
 using ::sluice::testing::ReadFile;
 using ::sluice::testing::Subprocess;
 using ::sluice::testing::TempDir;
@@ -941,19 +943,7 @@ TEST_F(RunE2eTest, CompressedAndUtf16FilesArriveOnceAsUtf8) {
   std::filesystem::create_directories(archive);
   std::string text;
   for (int i = 0; i < 3000; ++i) text += absl::StrCat("level=info gz line ", i, "\n");
-  std::string gz;
-  {
-    z_stream zs{};
-    ASSERT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    gz.resize(deflateBound(&zs, text.size()) + 64);
-    zs.next_in = reinterpret_cast<Bytef*>(text.data());
-    zs.avail_in = static_cast<uInt>(text.size());
-    zs.next_out = reinterpret_cast<Bytef*>(gz.data());
-    zs.avail_out = static_cast<uInt>(gz.size());
-    ASSERT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-    gz.resize(zs.total_out);
-    deflateEnd(&zs);
-  }
+  const std::string gz = Gzip(text);
   WriteFile(archive + "/app.log.1.gz", gz);
   std::string wide = "\xFF\xFE";
   for (char ch : std::string("r\xC3\xA9sum\xC3\xA9 windows line\r\n")) {
@@ -1124,21 +1114,8 @@ except (ConnectionError, urllib.error.URLError) as e:
   const std::string json = absl::StrCat(R"({"streams":[{"stream":{"job":"json"},"values":[[")", ts,
                                         R"(","json line",{"trace_id":"t1"}]]}]})");
   EXPECT_EQ(post("/api/v1/push", "POST", "application/json", "-", "-", json), "204 ");
-  std::string gz;
-  {
-    z_stream zs{};
-    deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-    std::string in = absl::StrCat(R"({"streams":[{"stream":{"job":"gzip"},"values":[[")", ts,
-                                  R"(","gzip line"]]}]})");
-    gz.resize(deflateBound(&zs, in.size()) + 64);
-    zs.next_in = reinterpret_cast<Bytef*>(in.data());
-    zs.avail_in = static_cast<uInt>(in.size());
-    zs.next_out = reinterpret_cast<Bytef*>(gz.data());
-    zs.avail_out = static_cast<uInt>(gz.size());
-    deflate(&zs, Z_FINISH);
-    gz.resize(zs.total_out);
-    deflateEnd(&zs);
-  }
+  const std::string gz = Gzip(absl::StrCat(R"({"streams":[{"stream":{"job":"gzip"},"values":[[")",
+                                           ts, R"(","gzip line"]]}]})"));
   EXPECT_EQ(post("/loki/api/v1/push", "POST", "application/json", "gzip", "-", gz), "204 ");
   EXPECT_EQ(post("/loki/api/v1/raw", "POST", "text/plain", "-", "-", "raw one\r\n\nraw two\n"),
             "204 ");

@@ -12,30 +12,17 @@
 #include <tuple>
 #include <vector>
 
+#include "tests/support/compress.h"
 #include "tests/support/temp_dir.h"
 
 namespace sluice {
 namespace {
 
 using ::sluice::testing::AppendFile;
+using ::sluice::testing::Gzip;
 using ::sluice::testing::TempDir;
 using ::sluice::testing::WriteFile;
-
-std::string Deflate(std::string_view data, bool gzip) {
-  z_stream zs{};
-  EXPECT_EQ(
-      deflateInit2(&zs, 6, Z_DEFLATED, gzip ? 16 + MAX_WBITS : MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
-      Z_OK);
-  std::string out(deflateBound(&zs, data.size()) + 64, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
+using ::sluice::testing::Zlib;
 
 std::string Bzip2(std::string_view data) {
   std::string out(data.size() + data.size() / 100 + 700, '\0');
@@ -87,10 +74,10 @@ TEST(DecompressorTest, GzipMembersZlibAndBzip2ReadWhole) {
   std::string a = SomeLines(3000, "a"), b = SomeLines(500, "b");
   Decompressor::State last;
   // Two gzip members, as `cat a.gz b.gz` makes: one stream of both (Go's reader does the same).
-  WriteFile(dir.Join("x.gz"), Deflate(a, true) + Deflate(b, true));
+  WriteFile(dir.Join("x.gz"), Gzip(a) + Gzip(b));
   EXPECT_EQ(InflateAll(dir.Join("x.gz"), Compression::kGzip, &last), a + b);
   EXPECT_EQ(last, Decompressor::State::kEnd);
-  WriteFile(dir.Join("x.z"), Deflate(a, false));
+  WriteFile(dir.Join("x.z"), Zlib(a));
   EXPECT_EQ(InflateAll(dir.Join("x.z"), Compression::kZlib, &last), a);
   EXPECT_EQ(last, Decompressor::State::kEnd);
   WriteFile(dir.Join("x.bz2"), Bzip2(a) + Bzip2(b));
@@ -101,7 +88,7 @@ TEST(DecompressorTest, GzipMembersZlibAndBzip2ReadWhole) {
 TEST(DecompressorTest, SkipToResumesInTheDecompressedBytes) {
   TempDir dir;
   std::string a = SomeLines(2000, "a");
-  WriteFile(dir.Join("x.gz"), Deflate(a, true));
+  WriteFile(dir.Join("x.gz"), Gzip(a));
   Decompressor::State last;
   for (int64_t skip : {int64_t{0}, int64_t{1}, int64_t{999}, int64_t{1000}, int64_t{40001},
                        static_cast<int64_t>(a.size())}) {
@@ -115,7 +102,7 @@ TEST(DecompressorTest, SkipToResumesInTheDecompressedBytes) {
 TEST(DecompressorTest, StreamCutShortWaitsThenContinuesWhenTheRestIsWritten) {
   TempDir dir;
   std::string a = SomeLines(4000, "a");
-  std::string gz = Deflate(a, true);
+  std::string gz = Gzip(a);
   std::string path = dir.Join("x.gz");
   WriteFile(path, gz.substr(0, gz.size() / 2));
   auto d = Decompressor::Create(Compression::kGzip);
@@ -147,7 +134,7 @@ TEST(DecompressorTest, StreamCutShortWaitsThenContinuesWhenTheRestIsWritten) {
 
 TEST(DecompressorTest, CorruptDataIsAnErrorAfterWhatCouldBeRead) {
   TempDir dir;
-  std::string gz = Deflate(SomeLines(100, "a"), true);
+  std::string gz = Gzip(SomeLines(100, "a"));
   gz[gz.size() / 2] ^= 0x55;
   gz[gz.size() / 2 + 1] ^= 0x55;
   WriteFile(dir.Join("x.gz"), gz);

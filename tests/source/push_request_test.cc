@@ -11,10 +11,12 @@
 #include <string>
 
 #include "push.pb.h"
+#include "tests/support/compress.h"
 
 namespace sluice {
 namespace {
 
+using ::sluice::testing::Deflate;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
@@ -40,20 +42,6 @@ std::string ProtoBody() {
   std::string raw, out;
   req.SerializeToString(&raw);
   snappy::Compress(raw.data(), raw.size(), &out);
-  return out;
-}
-
-std::string Deflate(std::string_view data, int window_bits) {
-  z_stream zs{};
-  deflateInit2(&zs, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, data.size()) + 64, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
   return out;
 }
 
@@ -132,8 +120,8 @@ TEST(ParsePromLabelsTest, MetricSyntax) {
   EXPECT_TRUE(got.empty());
   ASSERT_TRUE(ParsePromLabels("up{job=\"x\",}", &got).ok());
   EXPECT_THAT(got, ElementsAre(Pair("__name__", "up"), Pair("job", "x")));
-  for (const char* bad : {"", "{a=1}", "{job=unquoted}", "{a=\"1\"", "{a=\"1\" b=\"2\"}", "{1a=\"x\"}",
-                          "{a=\"1\"} trailing", "{a=\"\\q\"}"}) {
+  for (const char* bad : {"", "{a=1}", "{job=unquoted}", "{a=\"1\"", "{a=\"1\" b=\"2\"}",
+                          "{1a=\"x\"}", "{a=\"1\"} trailing", "{a=\"\\q\"}"}) {
     got.clear();
     EXPECT_FALSE(ParsePromLabels(bad, &got).ok()) << bad;
   }

@@ -24,12 +24,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tests/support/compress.h"
 #include "tests/support/temp_dir.h"
 
 namespace sluice {
 namespace {
 
 using ::sluice::testing::AppendFile;
+using ::sluice::testing::Gzip;
 using ::sluice::testing::TempDir;
 using ::sluice::testing::WriteFile;
 
@@ -1268,20 +1270,6 @@ TEST_F(TailManagerTest, LegacyPromtailPositionsAreImportedByPath) {
 }
 
 // ---- decompression and encoding (loki.source.file's `decompression` and `encoding`) -------
-
-std::string Gzip(std::string_view data) {
-  z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&zs, data.size()) + 64, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
 
 std::vector<std::string> Numbered(std::string_view tag, int n) {
   std::vector<std::string> out;
