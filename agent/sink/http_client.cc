@@ -372,6 +372,7 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Perform(const HttpRequest& request,
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
     curl_easy_setopt(c, CURLOPT_CONNECT_TO, nullptr);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, nullptr);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, nullptr);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, nullptr);
   };
@@ -429,6 +430,9 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Perform(const HttpRequest& request,
     // Never NULL: with a NULL body curl would read the request body from stdin.
     const char* body = request.body.data() != nullptr ? request.body.data() : "";
     RETURN_IF_ERROR(SetOpt(c, CURLOPT_POSTFIELDS, body, "POSTFIELDS"));
+    if (!request.method.empty()) {
+      RETURN_IF_ERROR(SetOpt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str(), "CUSTOMREQUEST"));
+    }
   } else {
     RETURN_IF_ERROR(SetOpt(c, CURLOPT_HTTPGET, 1L, "HTTPGET"));
   }
