@@ -88,7 +88,7 @@ absl::StatusOr<std::string> KubeClient::Get(const std::string& path, absl::Durat
 }
 
 absl::StatusOr<HttpResponse> KubeClient::Send(std::string_view method, const std::string& path,
-                                               std::string_view body, absl::Duration timeout) {
+                                              std::string_view body, absl::Duration timeout) {
   HttpRequest req;
   RETURN_IF_ERROR(MakeRequest(path, timeout, &req));
   req.headers.emplace_back("Content-Type", "application/json");

@@ -114,8 +114,8 @@ absl::StatusOr<LeaseRecord> KubeLeaseApi::Write(std::string_view method, const s
                             : absl::AbortedError("lease changed since it was read (409 Conflict)");
   }
   if (resp.status != 200 && resp.status != 201) {
-    return absl::UnavailableError(absl::StrCat(Av(method), " of lease ", ns_, "/", name_, ": ",
-                                               HttpStatusText(resp.status)));
+    return absl::UnavailableError(
+        absl::StrCat(Av(method), " of lease ", ns_, "/", name_, ": ", HttpStatusText(resp.status)));
   }
   absl::StatusOr<LeaseRecord> written = ParseLease(resp.body);
   if (!written.ok()) {
@@ -140,8 +140,8 @@ absl::StatusOr<LeaseRecord> KubeLeaseApi::Update(const LeaseRecord& r) {
 LeaderElector::LeaderElector(LeaderElectionConfig config, std::unique_ptr<LeaseApi> api)
     : config_(std::move(config)), api_(std::move(api)) {}
 
-bool LeaderElector::Tick(absl::Time now, const std::map<std::string, std::string>& annotations) {
-  if (TryAcquireOrRenew(now, annotations)) {
+bool LeaderElector::Tick(absl::Time now, const Annotate& annotate) {
+  if (TryAcquireOrRenew(now, annotate)) {
     last_error_ = absl::OkStatus();
     leader_ = true;
     last_renew_ = now;
@@ -152,15 +152,12 @@ bool LeaderElector::Tick(absl::Time now, const std::map<std::string, std::string
   return leader_;
 }
 
-bool LeaderElector::TryAcquireOrRenew(absl::Time now,
-                                      const std::map<std::string, std::string>& annotations) {
+bool LeaderElector::TryAcquireOrRenew(absl::Time now, const Annotate& annotate) {
   LeaseRecord want;
   want.holder = config_.identity;
-  want.lease_duration_seconds =
-      std::max<int64_t>(1, absl::ToInt64Seconds(config_.lease_duration));
+  want.lease_duration_seconds = std::max<int64_t>(1, absl::ToInt64Seconds(config_.lease_duration));
   want.acquire_time = now;
   want.renew_time = now;
-  want.annotations = annotations;
 
   absl::StatusOr<std::optional<LeaseRecord>> got = api_->Get();
   if (!got.ok()) {
@@ -168,6 +165,7 @@ bool LeaderElector::TryAcquireOrRenew(absl::Time now,
     return false;
   }
   if (!got->has_value()) {
+    want.annotations = annotate({});
     absl::StatusOr<LeaseRecord> created = api_->Create(want);
     if (!created.ok()) {
       last_error_ = created.status();
@@ -179,8 +177,7 @@ bool LeaderElector::TryAcquireOrRenew(absl::Time now,
   }
   LeaseRecord& old = **got;
   // The record changed since we last saw it: its holder is alive as of now (our clock).
-  LeaseRecord cmp = old;
-  if (!observed_ || !(*observed_ == cmp)) {
+  if (!observed_ || !(*observed_ == old)) {
     observed_ = old;
     observed_time_ = now;
   }
@@ -198,7 +195,7 @@ bool LeaderElector::TryAcquireOrRenew(absl::Time now,
   }
   // Keep annotations others wrote; ours win.
   std::map<std::string, std::string> merged = old.annotations;
-  for (const auto& [k, v] : annotations) merged[k] = v;
+  for (auto& [k, v] : annotate(old.annotations)) merged[k] = std::move(v);
   want.annotations = std::move(merged);
   want.resource_version = old.resource_version;
   absl::StatusOr<LeaseRecord> updated = api_->Update(want);

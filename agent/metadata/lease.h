@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -88,11 +89,16 @@ class LeaderElector {
  public:
   LeaderElector(LeaderElectionConfig config, std::unique_ptr<LeaseApi> api);
 
-  // One attempt at `now` (the caller's monotonic-enough clock): acquire, or renew while leader,
-  // writing `annotations` (merged over the Lease's) with the record. Returns whether this
-  // replica is the leader after it. A leader whose renewals failed for renew_deadline is not any
-  // more. Errors of the API (counted by the caller) leave the state as it was, but for that.
-  bool Tick(absl::Time now, const std::map<std::string, std::string>& annotations);
+  // The annotations to write, given the Lease's current ones (the caller merges its state with
+  // a predecessor's: a leader that just took over must not overwrite newer state with older).
+  using Annotate = std::function<std::map<std::string, std::string>(
+      const std::map<std::string, std::string>& current)>;
+
+  // One attempt at `now` (the caller's clock): acquire, or renew while leader, writing
+  // annotate(current annotations) merged over the Lease's. Returns whether this replica is the
+  // leader after it. A leader whose renewals failed for renew_deadline is not any more. An API
+  // error (last_error()) changes nothing else.
+  bool Tick(absl::Time now, const Annotate& annotate);
   // Leader: write holder "" (and `annotations`) so a successor need not wait for expiry.
   absl::Status Release(absl::Time now, const std::map<std::string, std::string>& annotations);
 
@@ -104,7 +110,7 @@ class LeaderElector {
   const LeaderElectionConfig& config() const { return config_; }
 
  private:
-  bool TryAcquireOrRenew(absl::Time now, const std::map<std::string, std::string>& annotations);
+  bool TryAcquireOrRenew(absl::Time now, const Annotate& annotate);
 
   LeaderElectionConfig config_;
   std::unique_ptr<LeaseApi> api_;
