@@ -28,8 +28,6 @@ struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string_view body;  // not owned; must outlive Post
-  // Post only: another method with a body ("PUT" of a Kubernetes object); "" = POST.
-  std::string method;
   absl::Duration timeout = absl::Seconds(10);
 };
 
