@@ -229,12 +229,23 @@ TEST_F(EventsE2eTest, ShipsEachEventOnceAcrossRestartAndRelist) {
                              " 10") != std::string::npos;
   }));
 
-  // History compacted and the watch cut: the re-watch gets 410 Gone, the agent lists again and
-  // ships only what it had not seen.
+  // The watch cut and its resumption answered 410 Gone (its version compacted away): the agent
+  // lists again and ships only what it had not seen.
+  const size_t requests = kube_.request_count("/api/v1/events");
   const size_t watches = kube_.watches_started();
-  kube_.CompactHistory();
+  kube_.FailNext(1, 410, "/api/v1/events");
   kube_.CloseWatches();
-  ASSERT_TRUE(Eventually([&] { return kube_.watches_started() >= watches + 2; }));
+  ASSERT_TRUE(Eventually([&] {
+    return kube_.request_count("/api/v1/events") >= requests + 3 &&
+           kube_.watches_started() >= watches + 1;
+  }));
+  std::vector<testing::FakeKubeRequest> log = kube_.Requests();
+  bool relisted = false;
+  for (size_t i = 1; i < log.size(); ++i) {
+    relisted |= log[i - 1].status == 410 && log[i].path == "/api/v1/events" && !log[i].watch &&
+                log[i].params.count("watch") == 0;
+  }
+  EXPECT_TRUE(relisted) << "a 410 is followed by a list";
   Add(15, 20);
   ASSERT_TRUE(loki_.WaitForEntries(20, kWait));
   // A changed event (a repeat: count 2, a newer lastTimestamp) is shipped again, as Alloy does.

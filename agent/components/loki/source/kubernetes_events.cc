@@ -357,8 +357,13 @@ bool KubernetesEvents::Build(const config::Block& args, config::Diags* diags) {
       gethostname(host, sizeof(host) - 1);
       election_.identity = absl::StrCat(host, "_", getpid());
     }
-    std::string label = SplitComponentId(id()).second;
-    if (label.empty()) label = id();
+    // The component's label ("cluster" of loki.source.kubernetes_events.cluster), after the path
+    // of the module it is declared in, if any.
+    auto [local, path] = SplitComponentId(id());
+    std::string label = local;
+    constexpr std::string_view kPrefix = "loki.source.kubernetes_events.";
+    if (label.starts_with(kPrefix)) label = label.substr(kPrefix.size());
+    if (path != "/") label = absl::StrCat(path.substr(1), ".", label);
     for (char& ch : label) {
       if (!absl::ascii_isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '.') ch = '_';
     }
