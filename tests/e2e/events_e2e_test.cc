@@ -101,10 +101,10 @@ loki.write "default" {
     WriteFile(config, config_text);
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     auto agent = std::make_unique<Subprocess>();
-    bool started = agent->Start({SLUICE_BINARY, "run", config, "--storage.path",
-                                 dir_.Join(name + "-state"), "--server.http.listen-addr",
-                                 "127.0.0.1:0"},
-                                dir_.Join(name + ".out"), dir_.Join(name + ".err"));
+    bool started =
+        agent->Start({SLUICE_BINARY, "run", config, "--storage.path", dir_.Join(name + "-state"),
+                      "--server.http.listen-addr", "127.0.0.1:0"},
+                     dir_.Join(name + ".out"), dir_.Join(name + ".err"));
     for (const auto& [k, v] : env) unsetenv(k.c_str());
     ASSERT_TRUE(started);
     agents_[name] = std::move(agent);
@@ -205,13 +205,15 @@ TEST_F(EventsE2eTest, ShipsEachEventOnceAcrossRestartAndRelist) {
   bad.message = "no object";
   kube_.UpsertEvent(bad);
   EXPECT_TRUE(Eventually([&] {
-    return Metrics("a").find("sluice_kubernetes_events_skipped_total{component_id=\"loki.source."
-                             "kubernetes_events.cluster\",component_path=\"/\",reason=\"invalid\"}"
-                             " 1") != std::string::npos;
+    return Metrics("a").find(
+               "sluice_kubernetes_events_skipped_total{component_id=\"loki.source."
+               "kubernetes_events.cluster\",component_path=\"/\",reason=\"invalid\"}"
+               " 1") != std::string::npos;
   }));
 
   // The acknowledged place is saved in Alloy's format and key.
-  const std::string positions = dir_.Join("a-state/loki.source.kubernetes_events.cluster/positions.yml");
+  const std::string positions =
+      dir_.Join("a-state/loki.source.kubernetes_events.cluster/positions.yml");
   ASSERT_TRUE(Eventually([&] {
     return ReadFile(positions).find(absl::StrCat("\"", Micros(9), "\"")) != std::string::npos;
   }));
@@ -224,9 +226,10 @@ TEST_F(EventsE2eTest, ShipsEachEventOnceAcrossRestartAndRelist) {
   Start("a", Config());
   ASSERT_TRUE(loki_.WaitForEntries(15, kWait));
   EXPECT_TRUE(Eventually([&] {
-    return Metrics("a").find("sluice_kubernetes_events_skipped_total{component_id=\"loki.source."
-                             "kubernetes_events.cluster\",component_path=\"/\",reason=\"not_newer\"}"
-                             " 10") != std::string::npos;
+    return Metrics("a").find(
+               "sluice_kubernetes_events_skipped_total{component_id=\"loki.source."
+               "kubernetes_events.cluster\",component_path=\"/\",reason=\"not_newer\"}"
+               " 10") != std::string::npos;
   }));
 
   // The watch cut and its resumption answered 410 Gone (its version compacted away): the agent

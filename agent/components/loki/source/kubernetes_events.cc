@@ -206,6 +206,9 @@ class KubernetesEvents final : public Component, public AckedSource {
   std::string positions_path_;
   std::vector<PositionRecord> foreign_;  // positions of keys this component does not run
   std::vector<std::unique_ptr<Controller>> controllers_;
+  // Guards the controllers' `informer` pointers against Unhealthy() (any thread) while the tail
+  // thread starts and stops watches.
+  mutable std::mutex informers_mu_;
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   std::unique_ptr<PositionsWriter> writer_;
   uint64_t generation_ = 0;  // tail thread: bumped at every start of the watches
@@ -426,8 +429,12 @@ void KubernetesEvents::StartWatches() {
     o.apiserver = api_;
     o.collection.path =
         c.ns.empty() ? "/api/v1/events" : absl::StrCat("/api/v1/namespaces/", c.ns, "/events");
-    c.informer = std::make_unique<metadata::KubeInformer>(
+    auto informer = std::make_unique<metadata::KubeInformer>(
         o, c.store.get(), env_->metrics, [this, i, generation] { OnChange(i, generation); });
+    {
+      std::lock_guard l(informers_mu_);
+      c.informer = std::move(informer);
+    }
     LogInfo("loki.source.kubernetes_events", "watching events for namespace",
             {{"component_id", id()}, {"namespace", c.ns}});
     c.informer->Start();
@@ -447,8 +454,13 @@ void KubernetesEvents::StopWatches() {
   }
   shared_->cv.notify_all();
   for (auto& c : controllers_) {
-    if (c->informer) c->informer->Stop();
-    c->informer.reset();
+    std::unique_ptr<metadata::KubeInformer> informer;
+    {
+      std::lock_guard l(informers_mu_);
+      informer = std::move(c->informer);
+    }
+    if (informer) informer->Stop();
+    informer.reset();
     c->store.reset();
   }
 }
@@ -581,6 +593,7 @@ void KubernetesEvents::Finish() {
 }
 
 std::optional<std::string> KubernetesEvents::Unhealthy() const {
+  std::lock_guard l(informers_mu_);
   for (const auto& c : controllers_) {
     if (c->informer) {
       if (std::optional<std::string> u = c->informer->Unhealthy()) return u;
