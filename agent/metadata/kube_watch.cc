@@ -87,6 +87,16 @@ absl::StatusOr<std::string> KubeClient::Get(const std::string& path, absl::Durat
   return std::move(resp->body);
 }
 
+absl::StatusOr<HttpResponse> KubeClient::Send(std::string_view method, const std::string& path,
+                                              std::string_view body, absl::Duration timeout) {
+  HttpRequest req;
+  RETURN_IF_ERROR(MakeRequest(path, timeout, &req));
+  req.headers.emplace_back("Content-Type", "application/json");
+  req.headers.emplace_back(":method", std::string(method));  // see CurlHttpClient::Perform
+  req.body = body;
+  return client_->Post(req);
+}
+
 absl::StatusOr<HttpResponse> KubeClient::GetStream(
     const std::string& path, absl::Duration timeout,
     const std::function<bool(std::string_view)>& on_data) {

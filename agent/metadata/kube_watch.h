@@ -65,6 +65,12 @@ class KubeClient {
   // GET <base_url><path> whose 200 body is handed to `on_data` as it arrives (see HttpClient).
   absl::StatusOr<HttpResponse> GetStream(const std::string& path, absl::Duration timeout,
                                          const std::function<bool(std::string_view)>& on_data);
+  // `method` ("POST", "PUT") of `body` (JSON) to <base_url><path>: the response whatever its
+  // status (its body cut at kMaxResponseBodyBytes), or a transport error. The method reaches the
+  // HttpClient's Post as a ":method" pseudo-header (CurlHttpClient sends it as the request's
+  // method, never as a header).
+  absl::StatusOr<HttpResponse> Send(std::string_view method, const std::string& path,
+                                    std::string_view body, absl::Duration timeout);
   // Makes the request in flight, and every later one, fail at once. Any thread.
   void Cancel();
   const KubeEndpoint& endpoint() const { return endpoint_; }

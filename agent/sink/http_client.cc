@@ -372,10 +372,18 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Perform(const HttpRequest& request,
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
     curl_easy_setopt(c, CURLOPT_CONNECT_TO, nullptr);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, nullptr);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, nullptr);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, nullptr);
   };
+  // A ":method" pseudo-header (HTTP/2's notation; never sent as a header) makes a Post another
+  // method with a body: the PUT of a Kubernetes object (KubeClient::Send).
+  std::string custom_method;
   for (const auto& [name, value] : request.headers) {
+    if (post && name == ":method") {
+      custom_method = value;
+      continue;
+    }
     curl_slist* next = curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
     if (next == nullptr) return absl::ResourceExhaustedError("curl_slist_append failed");
     headers = next;
@@ -429,6 +437,9 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Perform(const HttpRequest& request,
     // Never NULL: with a NULL body curl would read the request body from stdin.
     const char* body = request.body.data() != nullptr ? request.body.data() : "";
     RETURN_IF_ERROR(SetOpt(c, CURLOPT_POSTFIELDS, body, "POSTFIELDS"));
+    if (!custom_method.empty()) {
+      RETURN_IF_ERROR(SetOpt(c, CURLOPT_CUSTOMREQUEST, custom_method.c_str(), "CUSTOMREQUEST"));
+    }
   } else {
     RETURN_IF_ERROR(SetOpt(c, CURLOPT_HTTPGET, 1L, "HTTPGET"));
   }

@@ -95,6 +95,15 @@ SCENARIOS = {
                                  "verbs": ["get"]}]},
     },
     "release-named-otherwise": {"__release": "logs"},
+    "cluster-events": {
+        "clusterEvents": {"enabled": True},
+        "sluice": {"extraEnv": [{"name": "LOKI_URL",
+                                 "value": "http://loki:3100/loki/api/v1/push"}]},
+    },
+    "cluster-events-alone": {
+        "clusterEvents": {"enabled": True, "leaderElection": False,
+                          "config": 'loki.echo "{{ .Release.Name }}" { }\n'},
+    },
 }
 
 # Overrides the chart must refuse, with a part of the message it must give.
@@ -462,6 +471,82 @@ class RenderedManifests(unittest.TestCase):
         out = RENDERER.render(SCENARIOS["existing"], release=RELEASE, namespace=NAMESPACE,
                               notes=True)["NOTES.txt"]
         self.assertIn("existing ConfigMap my-pipeline", out)
+
+
+class ClusterEvents(unittest.TestCase):
+    """clusterEvents: a one-replica Deployment shipping the cluster's events (k8s-monitoring's
+    singleton), its config, RBAC and Lease, without touching the DaemonSet's."""
+
+    def test_off_by_default(self):
+        self.assertEqual(docs_of("default", "Deployment"), [])
+        self.assertEqual(len(docs_of("default", "ConfigMap")), 1)
+
+    def test_config_is_the_repository_file(self):
+        linked = os.path.join(CHART, "config", "cluster-events.alloy")
+        self.assertTrue(os.path.islink(linked))
+        self.assertTrue(os.path.samefile(linked, os.path.join(REPO, "config",
+                                                              "cluster-events.alloy")))
+        cm = one("cluster-events", "ConfigMap", "-cluster-events")
+        self.assertEqual(cm["metadata"]["name"], "sluice-cluster-events")
+        self.assertEqual(cm["data"]["config.alloy"].rstrip("\n"),
+                         read(linked).rstrip("\n"))
+        self.assertIn("loki.source.kubernetes_events", cm["data"]["config.alloy"])
+        # The DaemonSet's own ConfigMap is unchanged.
+        self.assertEqual(one("cluster-events", "ConfigMap", "sluice")["data"],
+                         one("default", "ConfigMap")["data"])
+
+    def test_single_replica_deployment_with_lease(self):
+        d = one("cluster-events", "Deployment")
+        self.assertEqual(d["metadata"]["name"], "sluice-cluster-events")
+        self.assertEqual(d["spec"]["replicas"], 1)
+        pod = d["spec"]["template"]["spec"]
+        sel = d["spec"]["selector"]["matchLabels"]
+        self.assertEqual(sel["app.kubernetes.io/name"], "sluice-cluster-events")
+        self.assertEqual(d["spec"]["template"]["metadata"]["labels"], sel)
+        # Neither the DaemonSet nor the Service selects the events pod.
+        ds_sel = one("cluster-events", "DaemonSet")["spec"]["selector"]["matchLabels"]
+        self.assertNotEqual(ds_sel["app.kubernetes.io/name"], sel["app.kubernetes.io/name"])
+        (c,) = pod["containers"]
+        self.assertEqual(c["args"], ["run", "/etc/sluice/config.alloy",
+                                     "--server.http.listen-addr=0.0.0.0:12345",
+                                     "--storage.path=/var/lib/sluice"])
+        env = {e["name"]: e for e in c["env"]}
+        self.assertEqual(env["POD_NAME"]["valueFrom"],
+                         {"fieldRef": {"fieldPath": "metadata.name"}})
+        self.assertEqual(env["SLUICE_EVENTS_LEASE_NAME"]["value"], "sluice-cluster-events")
+        self.assertEqual(env["SLUICE_EVENTS_LEASE_NAMESPACE"]["valueFrom"],
+                         {"fieldRef": {"fieldPath": "metadata.namespace"}})
+        self.assertEqual(env["LOKI_URL"]["value"], "http://loki:3100/loki/api/v1/push")
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        self.assertEqual(volumes["storage"], {"name": "storage", "emptyDir": {}})
+        self.assertEqual(volumes["config"]["configMap"]["name"], "sluice-cluster-events")
+        self.assertNotIn("varlog", volumes)  # no host files: not root
+        self.assertIs(c["securityContext"]["runAsNonRoot"], True)
+        self.assertEqual(pod["serviceAccountName"], "sluice")
+
+    def test_rbac_events_and_leases(self):
+        cr = one("cluster-events", "ClusterRole", "-cluster-events")
+        self.assertEqual(cr["rules"], [{"apiGroups": [""], "resources": ["events"],
+                                        "verbs": ["get", "list", "watch"]}])
+        crb = one("cluster-events", "ClusterRoleBinding", "-cluster-events")
+        self.assertEqual(crb["roleRef"]["name"], "sluice-cluster-events")
+        role = one("cluster-events", "Role")
+        self.assertEqual(role["metadata"]["namespace"], NAMESPACE)
+        self.assertEqual(role["rules"], [{"apiGroups": ["coordination.k8s.io"],
+                                          "resources": ["leases"],
+                                          "verbs": ["get", "create", "update"]}])
+        rb = one("cluster-events", "RoleBinding")
+        self.assertEqual(rb["subjects"], [{"kind": "ServiceAccount", "name": "sluice",
+                                           "namespace": NAMESPACE}])
+
+    def test_without_leader_election(self):
+        self.assertEqual(docs_of("cluster-events-alone", "Role"), [])
+        d = one("cluster-events-alone", "Deployment")
+        (c,) = d["spec"]["template"]["spec"]["containers"]
+        names = [e["name"] for e in c["env"]]
+        self.assertEqual(names, ["POD_NAME"])
+        cm = one("cluster-events-alone", "ConfigMap", "-cluster-events")
+        self.assertEqual(cm["data"]["config.alloy"].strip(), 'loki.echo "sluice" { }')
 
 
 class RendererItself(unittest.TestCase):

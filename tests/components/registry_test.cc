@@ -69,6 +69,10 @@ const std::map<std::string, std::string>& Snippets() {
            "loki.source.api \"t\" {\n  http {\n    listen_address = \"127.0.0.1\"\n"
            "    listen_port = 0\n  }\n  forward_to = [loki.echo.out.receiver]\n"
            "  labels = {source = \"api\"}\n}\n"},
+      {"loki.source.kubernetes_events",
+       std::string(kEcho) +
+           "loki.source.kubernetes_events \"t\" {\n  client {\n    api_server = "
+           "\"http://127.0.0.1:1\"\n  }\n  forward_to = [loki.echo.out.receiver]\n}\n"},
       {"otelcol.exporter.loki",
        std::string(kEcho) +
            "otelcol.exporter.loki \"t\" {\n  forward_to = [loki.echo.out.receiver]\n}\n"},

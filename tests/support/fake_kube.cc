@@ -10,6 +10,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <simdjson.h>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -384,7 +386,7 @@ struct FieldRequirement {
 };
 
 // The collections the API server side serves (list and watch).
-enum class Resource { kPods, kNodes, kNamespaces };
+enum class Resource { kPods, kNodes, kNamespaces, kEvents };
 
 bool ParseFieldSelector(std::string_view text, Resource resource,
                         std::vector<FieldRequirement>* out, std::string* error) {
@@ -413,9 +415,17 @@ bool ParseFieldSelector(std::string_view text, Resource resource,
     static const std::vector<std::string_view> kNodeFields = {"metadata.name",
                                                               "spec.unschedulable"};
     static const std::vector<std::string_view> kNamespaceFields = {"metadata.name", "status.phase"};
-    const std::vector<std::string_view>& known = resource == Resource::kPods    ? kPodFields
-                                                 : resource == Resource::kNodes ? kNodeFields
-                                                                                : kNamespaceFields;
+    static const std::vector<std::string_view> kEventFields = {"metadata.name",
+                                                               "metadata.namespace",
+                                                               "involvedObject.kind",
+                                                               "involvedObject.name",
+                                                               "involvedObject.namespace",
+                                                               "reason",
+                                                               "type"};
+    const std::vector<std::string_view>& known = resource == Resource::kPods     ? kPodFields
+                                                 : resource == Resource::kNodes  ? kNodeFields
+                                                 : resource == Resource::kEvents ? kEventFields
+                                                                                 : kNamespaceFields;
     if (std::find(known.begin(), known.end(), r.field) == known.end()) {
       *error = absl::StrCat("field label not supported: ", r.field);
       return false;
@@ -459,6 +469,20 @@ bool MatchesFields(const std::vector<FieldRequirement>& reqs, const FakeNamespac
   return MatchesFieldsOf(reqs, [&](const std::string& f) -> std::optional<std::string> {
     if (f == "metadata.name") return ns.name;
     if (f == "status.phase") return std::string("Active");
+    return std::nullopt;
+  });
+}
+
+bool MatchesFields(const std::vector<FieldRequirement>& reqs, const FakeEvent& e) {
+  return MatchesFieldsOf(reqs, [&](const std::string& f) -> std::optional<std::string> {
+    if (f == "metadata.name") return e.name;
+    if (f == "metadata.namespace") return e.ns;
+    if (f == "involvedObject.kind") return e.involved_kind;
+    if (f == "involvedObject.name") return e.involved_name;
+    if (f == "involvedObject.namespace")
+      return e.involved_namespace.empty() ? e.ns : e.involved_namespace;
+    if (f == "reason") return e.reason;
+    if (f == "type") return e.type;
     return std::nullopt;
   });
 }
@@ -619,7 +643,72 @@ std::string ListJson(std::string_view kind, const std::vector<T>& items,
   return out;
 }
 
+std::string TimeOrNull(const std::string& t) { return t.empty() ? "null" : Q(t); }
+
+std::string EventObjectJson(const FakeEvent& e, bool with_kind) {
+  std::string out = with_kind ? "{\"kind\":\"Event\",\"apiVersion\":\"v1\"," : "{";
+  const std::string involved_ns = e.involved_namespace.empty() ? e.ns : e.involved_namespace;
+  absl::StrAppend(
+      &out, "\"metadata\":{\"name\":", Q(e.name), ",\"namespace\":", Q(e.ns),
+      ",\"uid\":", Q(e.uid.empty() ? FakeUid(absl::StrCat("event/", e.ns, "/", e.name)) : e.uid),
+      ",\"resourceVersion\":", Q(e.resource_version.empty() ? "1" : e.resource_version),
+      ",\"creationTimestamp\":\"2024-05-01T09:00:00Z\"},\"involvedObject\":{\"kind\":",
+      Q(e.involved_kind), ",\"namespace\":", Q(involved_ns), ",\"name\":", Q(e.involved_name),
+      ",\"uid\":",
+      Q(FakeUid(absl::StrCat(e.involved_kind, "/", involved_ns, "/", e.involved_name))),
+      ",\"apiVersion\":", Q(e.involved_api_version));
+  if (!e.involved_resource_version.empty()) {
+    absl::StrAppend(&out, ",\"resourceVersion\":", Q(e.involved_resource_version));
+  }
+  absl::StrAppend(&out, "},\"reason\":", Q(e.reason), ",\"message\":", Q(e.message),
+                  ",\"source\":{");
+  if (!e.source_component.empty()) absl::StrAppend(&out, "\"component\":", Q(e.source_component));
+  if (!e.source_host.empty()) {
+    absl::StrAppend(&out, e.source_component.empty() ? "" : ",", "\"host\":", Q(e.source_host));
+  }
+  absl::StrAppend(&out, "},\"firstTimestamp\":", TimeOrNull(e.first_timestamp),
+                  ",\"lastTimestamp\":", TimeOrNull(e.last_timestamp));
+  if (e.count != 0) absl::StrAppend(&out, ",\"count\":", e.count);
+  absl::StrAppend(&out, ",\"type\":", Q(e.type), ",\"eventTime\":", TimeOrNull(e.event_time));
+  if (!e.action.empty()) absl::StrAppend(&out, ",\"action\":", Q(e.action));
+  absl::StrAppend(&out, ",\"reportingComponent\":", Q(e.reporting_component),
+                  ",\"reportingInstance\":", Q(e.reporting_instance), "}");
+  return out;
+}
+
 }  // namespace
+
+std::string EventJson(const FakeEvent& event) { return EventObjectJson(event, /*with_kind=*/true); }
+
+std::string EventListJson(const std::vector<FakeEvent>& events, std::string_view resource_version) {
+  return ListJson("EventList", events, resource_version, EventObjectJson);
+}
+
+std::string LeaseObjectJson(const FakeLease& l) {
+  std::string out = absl::StrCat(
+      "{\"kind\":\"Lease\",\"apiVersion\":\"coordination.k8s.io/v1\",\"metadata\":{\"name\":",
+      Q(l.name), ",\"namespace\":", Q(l.ns),
+      ",\"uid\":", Q(FakeUid(absl::StrCat("lease/", l.ns, "/", l.name))),
+      ",\"resourceVersion\":", Q(l.resource_version),
+      ",\"creationTimestamp\":\"2024-05-01T09:00:00Z\"");
+  if (!l.annotations.empty()) absl::StrAppend(&out, ",\"annotations\":", MapJson(l.annotations));
+  absl::StrAppend(&out, "},\"spec\":{");
+  std::string spec;
+  if (!l.holder.empty()) absl::StrAppend(&spec, "\"holderIdentity\":", Q(l.holder));
+  if (l.lease_duration_seconds != 0) {
+    absl::StrAppend(&spec, spec.empty() ? "" : ",",
+                    "\"leaseDurationSeconds\":", l.lease_duration_seconds);
+  }
+  if (!l.acquire_time.empty())
+    absl::StrAppend(&spec, spec.empty() ? "" : ",", "\"acquireTime\":", Q(l.acquire_time));
+  if (!l.renew_time.empty())
+    absl::StrAppend(&spec, spec.empty() ? "" : ",", "\"renewTime\":", Q(l.renew_time));
+  if (l.lease_transitions != 0) {
+    absl::StrAppend(&spec, spec.empty() ? "" : ",", "\"leaseTransitions\":", l.lease_transitions);
+  }
+  absl::StrAppend(&out, spec, "}}");
+  return out;
+}
 
 std::string NodeJson(const FakeNode& node) { return NodeObjectJson(node, /*with_kind=*/true); }
 
@@ -832,6 +921,55 @@ class FakeKube::Impl {
     return DeleteNamedLocked(&nodes_, Resource::kNodes, std::string(name));
   }
   // kind: "secrets" (values base64-encoded in the answer) or "configmaps".
+  int64_t UpsertEvent(FakeEvent ev) {
+    std::lock_guard l(mu_);
+    PodKey key{ev.ns, ev.name};
+    auto it = events_.find(key);
+    ev.resource_version.clear();
+    if (it != events_.end()) {
+      FakeEvent old = it->second;
+      old.resource_version.clear();
+      if (old == ev) return std::stoll(it->second.resource_version);
+    }
+    const int64_t rv = ++rv_;
+    ev.resource_version = std::to_string(rv);
+    Event e{rv, it == events_.end() ? "ADDED" : "MODIFIED", Resource::kEvents, {}, {}, {}, {}};
+    e.ev = ev;
+    history_.push_back(std::move(e));
+    events_[std::move(key)] = std::move(ev);
+    cv_.notify_all();
+    return rv;
+  }
+  bool DeleteEvent(std::string_view ns, std::string_view name) {
+    std::lock_guard l(mu_);
+    auto it = events_.find(PodKey{std::string(ns), std::string(name)});
+    if (it == events_.end()) return false;
+    const int64_t rv = ++rv_;
+    Event e{rv, "DELETED", Resource::kEvents, {}, {}, {}, {}};
+    e.ev = std::move(it->second);
+    e.ev.resource_version = std::to_string(rv);
+    events_.erase(it);
+    history_.push_back(std::move(e));
+    cv_.notify_all();
+    return true;
+  }
+  std::vector<FakeEvent> Events() const {
+    std::lock_guard l(mu_);
+    std::vector<FakeEvent> out;
+    for (const auto& [k, e] : events_) out.push_back(e);
+    return out;
+  }
+  std::optional<FakeLease> GetLease(std::string_view ns, std::string_view name) const {
+    std::lock_guard l(mu_);
+    auto it = leases_.find(PodKey{std::string(ns), std::string(name)});
+    if (it == leases_.end()) return std::nullopt;
+    return it->second;
+  }
+  size_t lease_conflicts() const {
+    std::lock_guard l(mu_);
+    return lease_conflicts_;
+  }
+
   void SetData(const std::string& kind, const std::string& ns, const std::string& name,
                std::map<std::string, std::string> data) {
     std::lock_guard l(mu_);
@@ -948,8 +1086,10 @@ class FakeKube::Impl {
     FakePod pod;
     FakeNode node;
     FakeNamespace ns;
+    FakeEvent ev;
   };
   static void PutObject(Event* e, FakePod p) { e->pod = std::move(p); }
+  static void PutObject(Event* e, FakeEvent v) { e->ev = std::move(v); }
   static void PutObject(Event* e, FakeNode n) { e->node = std::move(n); }
   static void PutObject(Event* e, FakeNamespace n) { e->ns = std::move(n); }
 
@@ -974,6 +1114,9 @@ class FakeKube::Impl {
     return (a.watch_ns.empty() || p.ns == a.watch_ns) && MatchesLabels(a.labels, LabelsOf(p)) &&
            MatchesFields(a.fields, p);
   }
+  static bool Matches(const Answer& a, const FakeEvent& e) {
+    return (a.watch_ns.empty() || e.ns == a.watch_ns) && MatchesFields(a.fields, e);
+  }
   template <class T>
   static bool Matches(const Answer& a, const T& obj) {
     return MatchesLabels(a.labels, LabelsOf(obj)) && MatchesFields(a.fields, obj);
@@ -987,6 +1130,8 @@ class FakeKube::Impl {
         return Matches(a, e.node);
       case Resource::kNamespaces:
         return Matches(a, e.ns);
+      case Resource::kEvents:
+        return Matches(a, e.ev);
     }
     return false;
   }
@@ -998,6 +1143,8 @@ class FakeKube::Impl {
         return NodeJson(e.node);
       case Resource::kNamespaces:
         return NamespaceJson(e.ns);
+      case Resource::kEvents:
+        return EventJson(e.ev);
     }
     return "";
   }
@@ -1005,7 +1152,7 @@ class FakeKube::Impl {
   std::vector<Event> CurrentLocked(const Answer& a) const {
     std::vector<Event> out;
     auto add = [&](const auto& obj) {
-      Event e{rv_, "ADDED", a.resource, {}, {}, {}};
+      Event e{rv_, "ADDED", a.resource, {}, {}, {}, {}};
       PutObject(&e, obj);
       if (Matches(a, e)) out.push_back(std::move(e));
     };
@@ -1018,6 +1165,9 @@ class FakeKube::Impl {
         break;
       case Resource::kNamespaces:
         for (const auto& [name, ns] : namespaces_) add(ns);
+        break;
+      case Resource::kEvents:
+        for (const auto& [key, ev] : events_) add(ev);
         break;
     }
     return out;
@@ -1035,7 +1185,7 @@ class FakeKube::Impl {
     const int64_t rv = ++rv_;
     pod.resource_version = std::to_string(rv);
     history_.push_back(
-        {rv, it == pods_.end() ? "ADDED" : "MODIFIED", Resource::kPods, pod, {}, {}});
+        {rv, it == pods_.end() ? "ADDED" : "MODIFIED", Resource::kPods, pod, {}, {}, {}});
     pods_[std::move(key)] = std::move(pod);
     cv_.notify_all();
     return rv;
@@ -1047,7 +1197,7 @@ class FakeKube::Impl {
     FakePod pod = std::move(it->second);
     pods_.erase(it);
     pod.resource_version = std::to_string(rv);
-    history_.push_back({rv, "DELETED", Resource::kPods, std::move(pod), {}, {}});
+    history_.push_back({rv, "DELETED", Resource::kPods, std::move(pod), {}, {}, {}});
     cv_.notify_all();
     return true;
   }
@@ -1063,7 +1213,7 @@ class FakeKube::Impl {
     }
     const int64_t rv = ++rv_;
     obj.resource_version = std::to_string(rv);
-    Event e{rv, it == objects->end() ? "ADDED" : "MODIFIED", resource, {}, {}, {}};
+    Event e{rv, it == objects->end() ? "ADDED" : "MODIFIED", resource, {}, {}, {}, {}};
     PutObject(&e, obj);
     history_.push_back(std::move(e));
     const std::string name = obj.name;
@@ -1080,7 +1230,7 @@ class FakeKube::Impl {
     T obj = std::move(it->second);
     objects->erase(it);
     obj.resource_version = std::to_string(rv);
-    Event e{rv, "DELETED", resource, {}, {}, {}};
+    Event e{rv, "DELETED", resource, {}, {}, {}, {}};
     PutObject(&e, std::move(obj));
     history_.push_back(std::move(e));
     cv_.notify_all();
@@ -1105,6 +1255,9 @@ class FakeKube::Impl {
   void StreamWatch(Connection& c, Stream& stream, const Answer& a, FakeKubeRequest info);
   Answer Dispatch(const http::request<http::string_body>& req, FakeKubeRequest* info);
   Answer Route(const http::request<http::string_body>& req, const FakeKubeRequest& info);
+  // A lease write (POST to the collection, PUT to the object) or read.
+  Answer LeaseRequest(const http::request<http::string_body>& req, const std::string& ns,
+                      const std::string& name);
   void Record(FakeKubeRequest info);
 
   const Options opts_;
@@ -1122,6 +1275,9 @@ class FakeKube::Impl {
   std::map<PodKey, FakePod> pods_;
   std::map<std::string, FakeNode> nodes_;
   std::map<std::string, FakeNamespace> namespaces_;
+  std::map<PodKey, FakeEvent> events_;
+  std::map<PodKey, FakeLease> leases_;
+  size_t lease_conflicts_ = 0;
   std::map<std::tuple<std::string, std::string, std::string>, std::map<std::string, std::string>>
       data_;
   // Faults.
@@ -1266,6 +1422,13 @@ FakeKube::Impl::Answer FakeKube::Impl::Route(const http::request<http::string_bo
     a.body = StatusJson(status, message);
     return a;
   };
+  {
+    const std::vector<std::string> lp = absl::StrSplit(info.path, '/', absl::SkipEmpty());
+    if (lp.size() >= 6 && lp[0] == "apis" && lp[1] == "coordination.k8s.io" && lp[2] == "v1" &&
+        lp[3] == "namespaces" && lp[5] == "leases" && lp.size() <= 7) {
+      return LeaseRequest(req, lp[4], lp.size() == 7 ? lp[6] : "");
+    }
+  }
   if (req.method() != http::verb::get) {
     return fail(405,
                 absl::StrCat("the server does not allow this method on the requested resource"));
@@ -1297,6 +1460,11 @@ FakeKube::Impl::Answer FakeKube::Impl::Route(const http::request<http::string_bo
   if (parts.size() == 3 && parts[2] == "pods") collection = Resource::kPods;
   if (parts.size() == 5 && parts[2] == "namespaces" && parts[4] == "pods") {
     collection = Resource::kPods;
+    a.watch_ns = parts[3];
+  }
+  if (parts.size() == 3 && parts[2] == "events") collection = Resource::kEvents;
+  if (parts.size() == 5 && parts[2] == "namespaces" && parts[4] == "events") {
+    collection = Resource::kEvents;
     a.watch_ns = parts[3];
   }
   if (parts.size() == 3 && parts[2] == "nodes") collection = Resource::kNodes;
@@ -1338,6 +1506,13 @@ FakeKube::Impl::Answer FakeKube::Impl::Route(const http::request<http::string_bo
         for (const auto& [name, node] : nodes_)
           if (Matches(a, node)) nodes.push_back(node);
         a.body = NodeListJson(nodes, rv);
+        break;
+      }
+      case Resource::kEvents: {
+        std::vector<FakeEvent> events;
+        for (const auto& [key, ev] : events_)
+          if (Matches(a, ev)) events.push_back(ev);
+        a.body = EventListJson(events, rv);
         break;
       }
       case Resource::kNamespaces: {
@@ -1389,6 +1564,96 @@ FakeKube::Impl::Answer FakeKube::Impl::Route(const http::request<http::string_bo
     return a;
   }
   return fail(404, "the server could not find the requested resource");
+}
+
+FakeKube::Impl::Answer FakeKube::Impl::LeaseRequest(const http::request<http::string_body>& req,
+                                                    const std::string& ns,
+                                                    const std::string& name) {
+  Answer a;
+  auto fail = [&](int status, std::string message, std::string_view reason = "") {
+    a.status = status;
+    a.body = StatusJson(status, message, reason);
+    return a;
+  };
+  std::lock_guard l(mu_);
+  if (req.method() == http::verb::get && !name.empty()) {
+    auto it = leases_.find({ns, name});
+    if (it == leases_.end()) {
+      return fail(404, absl::StrCat("leases.coordination.k8s.io \"", name, "\" not found"));
+    }
+    a.body = LeaseObjectJson(it->second);
+    return a;
+  }
+  const bool create = req.method() == http::verb::post && name.empty();
+  const bool update = req.method() == http::verb::put && !name.empty();
+  if (!create && !update) {
+    return fail(405, "the server does not allow this method on the requested resource");
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::padded_string padded(req.body());
+  if (parser.parse(padded).get(doc) != simdjson::SUCCESS) return fail(400, "invalid JSON body");
+  FakeLease lease;
+  lease.ns = ns;
+  auto str = [](simdjson::dom::element e, const char* key) {
+    std::string_view v;
+    return e[key].get_string().get(v) == simdjson::SUCCESS ? std::string(v) : std::string();
+  };
+  simdjson::dom::element meta, spec;
+  std::string sent_rv;
+  if (doc["metadata"].get(meta) == simdjson::SUCCESS) {
+    lease.name = str(meta, "name");
+    sent_rv = str(meta, "resourceVersion");
+    simdjson::dom::object ann;
+    if (meta["annotations"].get_object().get(ann) == simdjson::SUCCESS) {
+      for (auto field : ann) {
+        std::string_view v;
+        if (field.value.get_string().get(v) == simdjson::SUCCESS) {
+          lease.annotations[std::string(field.key)] = std::string(v);
+        }
+      }
+    }
+  }
+  if (doc["spec"].get(spec) == simdjson::SUCCESS) {
+    lease.holder = str(spec, "holderIdentity");
+    int64_t n = 0;
+    if (spec["leaseDurationSeconds"].get_int64().get(n) == simdjson::SUCCESS) {
+      lease.lease_duration_seconds = n;
+    }
+    n = 0;
+    if (spec["leaseTransitions"].get_int64().get(n) == simdjson::SUCCESS)
+      lease.lease_transitions = n;
+    lease.acquire_time = str(spec, "acquireTime");
+    lease.renew_time = str(spec, "renewTime");
+  }
+  if (update && lease.name != name) return fail(400, "the name of the object does not match");
+  auto it = leases_.find({ns, lease.name});
+  if (create) {
+    if (it != leases_.end()) {
+      ++lease_conflicts_;
+      return fail(409,
+                  absl::StrCat("leases.coordination.k8s.io \"", lease.name, "\" already exists"),
+                  "AlreadyExists");
+    }
+    a.status = 201;
+  } else {
+    if (it == leases_.end()) {
+      return fail(404, absl::StrCat("leases.coordination.k8s.io \"", name, "\" not found"));
+    }
+    if (sent_rv != it->second.resource_version) {
+      ++lease_conflicts_;
+      return fail(
+          409,
+          absl::StrCat("Operation cannot be fulfilled on leases.coordination.k8s.io \"", name,
+                       "\": the object has been modified; please apply your changes "
+                       "to the latest version and try again"),
+          "Conflict");
+    }
+  }
+  lease.resource_version = std::to_string(++rv_);
+  a.body = LeaseObjectJson(lease);
+  leases_[{ns, lease.name}] = std::move(lease);
+  return a;
 }
 
 template <class Stream>
@@ -1504,6 +1769,15 @@ void FakeKube::CompactHistory() { impl_->CompactHistory(); }
 void FakeKube::SetNodes(std::vector<FakeNode> nodes) { impl_->SetNodes(std::move(nodes)); }
 int64_t FakeKube::UpsertNode(FakeNode node) { return impl_->UpsertNode(std::move(node)); }
 bool FakeKube::DeleteNode(std::string_view name) { return impl_->DeleteNode(name); }
+int64_t FakeKube::UpsertEvent(FakeEvent event) { return impl_->UpsertEvent(std::move(event)); }
+bool FakeKube::DeleteEvent(std::string_view ns, std::string_view name) {
+  return impl_->DeleteEvent(ns, name);
+}
+std::vector<FakeEvent> FakeKube::Events() const { return impl_->Events(); }
+std::optional<FakeLease> FakeKube::GetLease(std::string_view ns, std::string_view name) const {
+  return impl_->GetLease(ns, name);
+}
+size_t FakeKube::lease_conflicts() const { return impl_->lease_conflicts(); }
 void FakeKube::SetData(const std::string& kind, const std::string& ns, const std::string& name,
                        std::map<std::string, std::string> data) {
   impl_->SetData(kind, ns, name, std::move(data));

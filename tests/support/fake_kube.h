@@ -110,6 +110,48 @@ struct FakeNamespace {
   bool operator==(const FakeNamespace&) const = default;
 };
 
+// A core/v1 Event (the fields loki.source.kubernetes_events reads). Times are RFC 3339 strings
+// as the API server writes them ("" = null): first/last timestamps with seconds, event_time
+// (MicroTime) with 6 fractional digits.
+struct FakeEvent {
+  std::string ns = "default";
+  std::string name;
+  std::string uid;  // "" = derived from ns and name
+  std::string involved_kind = "Pod";
+  std::string involved_namespace;  // "" = ns
+  std::string involved_name;
+  std::string involved_api_version = "v1";
+  std::string involved_resource_version;
+  std::string reason;
+  std::string message;
+  std::string type = "Normal";
+  std::string source_component;
+  std::string source_host;
+  std::string action;
+  std::string reporting_component;
+  std::string reporting_instance;
+  int32_t count = 1;
+  std::string first_timestamp;
+  std::string last_timestamp;
+  std::string event_time;
+  std::string resource_version{};  // FakeKube sets it from its counter
+  bool operator==(const FakeEvent&) const = default;
+};
+
+// A coordination.k8s.io/v1 Lease as stored (times as the client sent them).
+struct FakeLease {
+  std::string ns;
+  std::string name;
+  std::string holder;
+  int64_t lease_duration_seconds = 0;
+  std::string acquire_time;
+  std::string renew_time;
+  int64_t lease_transitions = 0;
+  std::map<std::string, std::string> annotations;
+  std::string resource_version;
+  bool operator==(const FakeLease&) const = default;
+};
+
 // --- JSON, as the kubelet and the API server write it (Go encoding/json, compact). -----------
 // A Pod object with kind and apiVersion (GET of one pod, watch events).
 std::string PodJson(const FakePod& pod);
@@ -124,6 +166,10 @@ std::string NamespaceJson(const FakeNamespace& ns);
 std::string NodeListJson(const std::vector<FakeNode>& nodes, std::string_view resource_version);
 std::string NamespaceListJson(const std::vector<FakeNamespace>& namespaces,
                               std::string_view resource_version);
+// An Event object with kind and apiVersion; an EventList (items without them).
+std::string EventJson(const FakeEvent& event);
+std::string EventListJson(const std::vector<FakeEvent>& events, std::string_view resource_version);
+std::string LeaseObjectJson(const FakeLease& lease);
 // A metav1.Status failure: {"kind":"Status",...,"status":"Failure","message":..,"reason":..,
 // "code":..}; reason "" = the usual one for the code (NotFound, Unauthorized, InternalError, ...).
 std::string StatusJson(int code, std::string_view message, std::string_view reason = "");
@@ -227,6 +273,17 @@ class FakeKube {
   // ConfigMap ("configmaps"), served at /api/v1/namespaces/<ns>/<kind>/<name>.
   void SetData(const std::string& kind, const std::string& ns, const std::string& name,
                std::map<std::string, std::string> data);
+
+  // Events ("events", namespaced: /api/v1/events and /api/v1/namespaces/<ns>/events), as pods.
+  int64_t UpsertEvent(FakeEvent event);
+  bool DeleteEvent(std::string_view ns, std::string_view name);
+  std::vector<FakeEvent> Events() const;
+
+  // Leases at /apis/coordination.k8s.io/v1/namespaces/<ns>/leases[/<name>]: GET, POST (409
+  // AlreadyExists when it exists), PUT (409 Conflict unless metadata.resourceVersion is the
+  // stored one). Every write bumps the resource version (Leases are not watched).
+  std::optional<FakeLease> GetLease(std::string_view ns, std::string_view name) const;
+  size_t lease_conflicts() const;  // 409 answers to lease writes
 
   // --- Auth. "" = none required. Takes effect for the next request (token rotation tests).
   void SetBearerToken(std::string token);

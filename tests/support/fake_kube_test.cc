@@ -762,5 +762,125 @@ TEST_F(FakeKubeTest, ForcedStatusesDelaysAndBrokenResponses) {
   EXPECT_FALSE(kube_->WaitForRequests(1, absl::Milliseconds(10)));
 }
 
+FakeEvent SampleEvent(std::string name, std::string last_timestamp) {
+  FakeEvent e;
+  e.ns = "shop";
+  e.name = std::move(name);
+  e.involved_name = "web-1";
+  e.reason = "Pulled";
+  e.message = "pulled \"nginx\"";
+  e.source_component = "kubelet";
+  e.source_host = "node-a";
+  e.first_timestamp = last_timestamp;
+  e.last_timestamp = std::move(last_timestamp);
+  return e;
+}
+
+TEST_F(FakeKubeTest, EventsAreListedAndWatchedPerNamespace) {
+  StartKube();
+  kube_->UpsertEvent(SampleEvent("web-1.a", "2024-05-01T10:00:00Z"));
+  FakeEvent other = SampleEvent("db-1.b", "2024-05-01T10:00:01Z");
+  other.ns = "data";
+  kube_->UpsertEvent(other);
+  const Response all = Call("/api/v1/events");
+  ASSERT_EQ(all.status, 200);
+  const Json list(all.body);
+  EXPECT_EQ(list.S("/kind"), "EventList");
+  EXPECT_EQ(list.S("/items/0/metadata/name"), "db-1.b");
+  EXPECT_EQ(list.S("/items/1/involvedObject/name"), "web-1");
+  EXPECT_EQ(list.S("/items/1/involvedObject/namespace"), "shop");
+  EXPECT_EQ(list.S("/items/1/lastTimestamp"), "2024-05-01T10:00:00Z");
+  EXPECT_EQ(list.S("/items/1/source/component"), "kubelet");
+  EXPECT_EQ(list.I("/items/1/count"), 1);
+  const Response shop = Call("/api/v1/namespaces/shop/events");
+  ASSERT_EQ(shop.status, 200);
+  EXPECT_EQ(Json(shop.body).S("/items/0/metadata/name"), "web-1.a");
+  EXPECT_FALSE(Json(shop.body).Has("/items/1"));
+
+  auto watch = Watch(absl::StrCat("/api/v1/namespaces/shop/events?watch=true&resourceVersion=",
+                                  Json(shop.body).S("/metadata/resourceVersion")));
+  ASSERT_TRUE(kube_->WaitForWatches(1, kWait));
+  FakeEvent again = SampleEvent("web-1.a", "2024-05-01T10:00:05Z");
+  again.count = 2;
+  kube_->UpsertEvent(again);
+  other.message = "elsewhere";
+  kube_->UpsertEvent(other);  // another namespace: not on this watch
+  kube_->DeleteEvent("shop", "web-1.a");
+  const std::vector<std::string> lines = watch->WaitForLines(2, kWait);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(Json(lines[0]).S("/type"), "MODIFIED");
+  EXPECT_EQ(Json(lines[0]).I("/object/count"), 2);
+  EXPECT_EQ(Json(lines[0]).S("/object/kind"), "Event");
+  EXPECT_EQ(Json(lines[1]).S("/type"), "DELETED");
+
+  // Compacted: a watch from an old version gets 410 Gone.
+  kube_->CompactHistory();
+  auto old = Watch("/api/v1/events?watch=true&resourceVersion=1000");
+  const std::vector<std::string> gone = old->WaitForLines(1, kWait);
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(Json(gone[0]).I("/object/code"), 410);
+}
+
+Response Send(const std::string& method, const std::string& url, const std::string& body,
+              const std::string& token, const std::string& ca) {
+  Response r;
+  CURL* c = curl_easy_init();
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  const std::string auth = absl::StrCat("Authorization: Bearer ", token);
+  headers = curl_slist_append(headers, auth.c_str());
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+  curl_blob blob{const_cast<char*>(ca.data()), ca.size(), CURL_BLOB_COPY};
+  curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+  r.code = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  return r;
+}
+
+TEST_F(FakeKubeTest, LeasesAreCreatedAndUpdatedWithConflicts) {
+  StartKube();
+  const std::string base =
+      absl::StrCat(kube_->base_url(), "/apis/coordination.k8s.io/v1/namespaces/monitoring/leases");
+  EXPECT_EQ(Call("/apis/coordination.k8s.io/v1/namespaces/monitoring/leases/events").status, 404);
+  const std::string lease =
+      R"({"metadata":{"name":"events","annotations":{"a":"1"}},"spec":{"holderIdentity":"pod-a",)"
+      R"("leaseDurationSeconds":15,"renewTime":"2024-05-01T10:00:00.000000Z"}})";
+  Response created = Send("POST", base, lease, token_, pki_->ca_cert_pem);
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string rv = Json(created.body).S("/metadata/resourceVersion");
+  EXPECT_EQ(Send("POST", base, lease, token_, pki_->ca_cert_pem).status, 409);
+  const Response got = Call("/apis/coordination.k8s.io/v1/namespaces/monitoring/leases/events");
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(Json(got.body).S("/spec/holderIdentity"), "pod-a");
+  EXPECT_EQ(Json(got.body).I("/spec/leaseDurationSeconds"), 15);
+  EXPECT_EQ(Json(got.body).S("/metadata/annotations/a"), "1");
+
+  auto update = [&](const std::string& holder, const std::string& version) {
+    return Send("PUT", base + "/events",
+                absl::StrCat(R"({"metadata":{"name":"events","resourceVersion":")", version,
+                             R"("},"spec":{"holderIdentity":")", holder,
+                             R"(","leaseDurationSeconds":15}})"),
+                token_, pki_->ca_cert_pem);
+  };
+  const Response ok = update("pod-b", rv);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_NE(Json(ok.body).S("/metadata/resourceVersion"), rv);
+  const Response stale = update("pod-c", rv);  // written meanwhile by pod-b
+  EXPECT_EQ(stale.status, 409);
+  EXPECT_EQ(Json(stale.body).S("/reason"), "Conflict");
+  EXPECT_EQ(kube_->lease_conflicts(), 2u);
+  std::optional<FakeLease> stored = kube_->GetLease("monitoring", "events");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->holder, "pod-b");
+  EXPECT_TRUE(stored->annotations.empty());  // an update replaces the object
+}
+
 }  // namespace
 }  // namespace sluice::testing

@@ -100,3 +100,21 @@ chart (config/kubernetes-pods.alloy, a link to the repository's file), taken as 
 {{- printf "%s:%s" $repo (.Values.image.tag | default .Chart.AppVersion) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+clusterEvents: the Deployment's pod labels (a name of their own, so that neither the DaemonSet's
+selector nor the Service picks these pods) and its configuration: clusterEvents.config through
+tpl, else config/cluster-events.alloy (a link to the repository's file).
+*/}}
+{{- define "sluice.clusterEventsSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-cluster-events" (include "sluice.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "sluice.clusterEventsConfig" -}}
+{{- if .Values.clusterEvents.config -}}
+{{- tpl .Values.clusterEvents.config . -}}
+{{- else -}}
+{{- .Files.Get "config/cluster-events.alloy" -}}
+{{- end -}}
+{{- end -}}
