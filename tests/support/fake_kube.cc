@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/common/strings.h"
+#include "agent/common/timestamp.h"
 #include "agent/go/json.h"
 #include "tests/support/test_http_server.h"
 
@@ -953,6 +954,48 @@ class FakeKube::Impl {
   static void PutObject(Event* e, FakeNode n) { e->node = std::move(n); }
   static void PutObject(Event* e, FakeNamespace n) { e->ns = std::move(n); }
 
+  // ---- Pod logs (kept apart from the collections above) ----
+  struct LogLine {
+    int64_t ts_ns;
+    std::string text;
+  };
+  using LogKey = std::tuple<std::string, std::string, std::string>;  // ns, pod, container
+  struct LogQuery {
+    LogKey key;
+    bool follow = false;
+    bool timestamps = false;
+    int64_t since_ns = INT64_MIN;
+  };
+
+ public:
+  void AppendPodLog(std::string_view ns, std::string_view pod, std::string_view container,
+                    std::string_view line, int64_t ts_ns) {
+    std::lock_guard l(mu_);
+    logs_[LogKey(ns, pod, container)].push_back({ts_ns, std::string(line)});
+    cv_.notify_all();
+  }
+  void EndLogStreams(bool abrupt) {
+    std::lock_guard l(mu_);
+    ++log_close_generation_;
+    log_close_abrupt_ = abrupt;
+    cv_.notify_all();
+  }
+  size_t active_log_streams() const {
+    std::lock_guard l(mu_);
+    return active_log_streams_;
+  }
+  size_t log_streams_started() const {
+    std::lock_guard l(mu_);
+    return log_streams_started_;
+  }
+  bool WaitForLogStreams(size_t n, absl::Duration t) const {
+    return WaitOn(mu_, cv_, t, [&] { return active_log_streams_ >= n; });
+  }
+  bool WaitForLogStreamsStarted(size_t n, absl::Duration t) const {
+    return WaitOn(mu_, cv_, t, [&] { return log_streams_started_ >= n; });
+  }
+
+ private:
   // What Dispatch decided for one request.
   struct Answer {
     int status = 200;
@@ -967,6 +1010,7 @@ class FakeKube::Impl {
     std::vector<FieldRequirement> fields;
     std::optional<int64_t> watch_from;  // nullopt: current state first (resourceVersion "" / 0)
     absl::Duration watch_timeout = absl::InfiniteDuration();
+    std::optional<LogQuery> log;  // a pod log: stream it instead
   };
 
   // Is `e` an event a watch answering `a` sends?
@@ -1106,6 +1150,10 @@ class FakeKube::Impl {
   Answer Dispatch(const http::request<http::string_body>& req, FakeKubeRequest* info);
   Answer Route(const http::request<http::string_body>& req, const FakeKubeRequest& info);
   void Record(FakeKubeRequest info);
+  // Route's part for .../pods/<pod>/log.
+  Answer RouteLog(const std::vector<std::string>& parts, const FakeKubeRequest& info);
+  template <class Stream>
+  void StreamLog(Connection& c, Stream& stream, const Answer& a, FakeKubeRequest info);
 
   const Options opts_;
 
@@ -1138,6 +1186,12 @@ class FakeKube::Impl {
   std::deque<FakeKubeRequest> requests_;
   size_t active_watches_ = 0;
   size_t watches_started_ = 0;
+  // Pod logs.
+  std::map<LogKey, std::vector<LogLine>> logs_;
+  uint64_t log_close_generation_ = 0;
+  bool log_close_abrupt_ = false;
+  size_t active_log_streams_ = 0;
+  size_t log_streams_started_ = 0;
 
   // Last: its threads use the members above. Serializes Start/Stop/SetDown.
   TestHttpServer server_;
@@ -1201,6 +1255,10 @@ void FakeKube::Impl::ServeLoop(Connection& c, Stream& stream, bool tls) {
     if (a.watch) {
       StreamWatch(c, stream, a, std::move(info));
       return;  // a watch ends its connection (the answer has no length)
+    }
+    if (a.log) {
+      StreamLog(c, stream, a, std::move(info));
+      return;  // likewise
     }
     const bool keep_alive = req.keep_alive() && !a.break_it;
     const std::string bytes = RawResponse(a.status, a.content_type, a.body, keep_alive);
@@ -1350,6 +1408,9 @@ FakeKube::Impl::Answer FakeKube::Impl::Route(const http::request<http::string_bo
     }
     return a;
   }
+  if (parts.size() == 7 && parts[2] == "namespaces" && parts[4] == "pods" && parts[6] == "log") {
+    return RouteLog(parts, info);
+  }
   std::lock_guard l(mu_);
   if (parts.size() == 6 && parts[2] == "namespaces" && parts[4] == "pods") {
     auto it = pods_.find({parts[3], parts[5]});
@@ -1471,6 +1532,121 @@ void FakeKube::Impl::StreamWatch(Connection& c, Stream& stream, const Answer& a,
   }
 }
 
+// ---- Pod logs ----------------------------------------------------------------------------------
+
+FakeKube::Impl::Answer FakeKube::Impl::RouteLog(const std::vector<std::string>& parts,
+                                                const FakeKubeRequest& info) {
+  Answer a;
+  auto param = [&](const std::string& name) -> std::string {
+    auto it = info.params.find(name);
+    return it == info.params.end() ? "" : it->second;
+  };
+  auto fail = [&](int status, std::string message) {
+    a.status = status;
+    a.body = StatusJson(status, message);
+    return a;
+  };
+  const std::string& ns = parts[3];
+  const std::string& pod = parts[5];
+  std::string container = param("container");
+  std::lock_guard l(mu_);
+  auto it = pods_.find({ns, pod});
+  if (it != pods_.end()) {
+    const FakePod& p = it->second;
+    std::vector<std::string> names;
+    for (const auto& c : p.containers) names.push_back(c.name);
+    for (const auto& c : p.init_containers) names.push_back(c.name);
+    if (container.empty()) {
+      if (names.size() != 1) {
+        return fail(400, absl::StrCat("a container name must be specified for pod ", pod));
+      }
+      container = names[0];
+    } else if (std::find(names.begin(), names.end(), container) == names.end()) {
+      return fail(400, absl::StrCat("container ", container, " is not valid for pod ", pod));
+    }
+  } else if (logs_.find(LogKey(ns, pod, container)) == logs_.end()) {
+    return fail(404, absl::StrCat("pods \"", pod, "\" not found"));
+  }
+  LogQuery q;
+  q.key = LogKey(ns, pod, container);
+  q.follow = GoParseBool(param("follow"));
+  q.timestamps = GoParseBool(param("timestamps"));
+  const std::string since = param("sinceTime");
+  if (!since.empty()) {
+    int64_t ns_since = 0;
+    if (!ParseRfc3339Nano(since, &ns_since)) {
+      return fail(400, absl::StrCat("parsing time \"", since, "\" as RFC3339: invalid"));
+    }
+    q.since_ns = ns_since;
+  }
+  a.content_type = "text/plain";
+  a.log = std::move(q);
+  return a;
+}
+
+template <class Stream>
+void FakeKube::Impl::StreamLog(Connection& c, Stream& stream, const Answer& a,
+                               FakeKubeRequest info) {
+  info.status = 200;
+  const LogQuery& q = *a.log;
+  std::unique_lock l(mu_);
+  const uint64_t close_gen = log_close_generation_;
+  const uint64_t epoch = down_epoch_;
+  ++active_log_streams_;
+  ++log_streams_started_;
+  cv_.notify_all();
+  l.unlock();
+  Record(std::move(info));
+  bool ok = WriteAll(stream,
+                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n");
+  size_t next = 0;  // index of the next line of the log to consider
+  bool abrupt = false;
+  l.lock();
+  while (ok) {
+    std::string pending;
+    const std::vector<LogLine>& lines = logs_[q.key];
+    for (; next < lines.size(); ++next) {
+      const LogLine& line = lines[next];
+      if (line.ts_ns < q.since_ns) continue;
+      if (q.timestamps) {
+        AppendRfc3339Nano(line.ts_ns, &pending);
+        pending.push_back(' ');
+      }
+      absl::StrAppend(&pending, line.text, "\n");
+    }
+    if (!pending.empty()) {
+      l.unlock();
+      ok = WriteAll(stream, Chunk(pending));
+      l.lock();
+      continue;
+    }
+    if (!q.follow) break;
+    if (stopping_ || down_epoch_ != epoch) {
+      ok = false;
+      break;
+    }
+    if (log_close_generation_ != close_gen) {
+      abrupt = log_close_abrupt_;
+      break;
+    }
+    cv_.wait_for(l, std::chrono::milliseconds(100));
+    l.unlock();
+    if (c.PeerGone()) ok = false;
+    l.lock();
+  }
+  --active_log_streams_;
+  cv_.notify_all();
+  l.unlock();
+  if (abrupt) {
+    // Half of a line no log holds, then a reset: a reader must not send it.
+    WriteAll(stream, Chunk("2024-01-01T00:00:00Z cut-in-the-mid"));
+    c.Close(/*abort=*/true);
+  } else if (ok) {
+    WriteAll(stream, "0\r\n\r\n");
+  }
+}
+
 void FakeKube::Impl::Record(FakeKubeRequest info) {
   std::lock_guard l(mu_);
   ++request_count_;
@@ -1562,5 +1738,20 @@ bool FakeKube::WaitForWatchesEnded(absl::Duration timeout) const {
   return impl_->WaitForWatchesEnded(timeout);
 }
 void FakeKube::ClearObservations() { impl_->ClearObservations(); }
+
+// Pod logs.
+void FakeKube::AppendPodLog(std::string_view ns, std::string_view pod, std::string_view container,
+                            std::string_view line, int64_t timestamp_ns) {
+  impl_->AppendPodLog(ns, pod, container, line, timestamp_ns);
+}
+void FakeKube::EndLogStreams(bool abrupt) { impl_->EndLogStreams(abrupt); }
+size_t FakeKube::active_log_streams() const { return impl_->active_log_streams(); }
+size_t FakeKube::log_streams_started() const { return impl_->log_streams_started(); }
+bool FakeKube::WaitForLogStreams(size_t n, absl::Duration timeout) const {
+  return impl_->WaitForLogStreams(n, timeout);
+}
+bool FakeKube::WaitForLogStreamsStarted(size_t n, absl::Duration timeout) const {
+  return impl_->WaitForLogStreamsStarted(n, timeout);
+}
 
 }  // namespace sluice::testing
