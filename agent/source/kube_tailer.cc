@@ -168,7 +168,10 @@ KubeLogTailer::KubeLogTailer(boost::asio::io_context* io, KubeTailerOptions opti
                               "Containers whose logs are being tailed.", l);
 }
 
-KubeLogTailer::~KubeLogTailer() { StopReading(); }
+KubeLogTailer::~KubeLogTailer() {
+  *alive_ = false;
+  StopReading();
+}
 
 absl::Status KubeLogTailer::Start() {
   if (started_) return absl::OkStatus();
@@ -439,6 +442,30 @@ void KubeLogTailer::Commit(uint64_t stream_id, uint64_t, int64_t offset) {
   if (us == 0) return;
   places_[{r.target.positions_path, r.target.positions_labels}] = us;
   dirty_ = true;
+  // Written within milliseconds of the acknowledgement (the writer coalesces; fsync follows on
+  // its own period), as loki.source.file does: a kill -9 then repeats next to nothing.
+  if (!submit_posted_) {
+    submit_posted_ = true;
+    boost::asio::post(*io_, [this, alive = alive_] {
+      if (!*alive) return;
+      submit_posted_ = false;
+      SubmitPositions();
+    });
+  }
+}
+
+void KubeLogTailer::SubmitPositions() {
+  if (!dirty_ || writer_ == nullptr) return;
+  std::vector<PositionRecord> recs;
+  for (const auto& [key, us] : places_) {
+    PositionRecord r;
+    r.path = key.first;
+    r.labels = key.second;
+    r.offset = us;
+    recs.push_back(std::move(r));
+  }
+  writer_->Submit(RenderPositions(recs));
+  dirty_ = false;
 }
 
 void KubeLogTailer::OnOutputProgress() {
@@ -457,18 +484,7 @@ void KubeLogTailer::ArmPositions() {
   timer_.expires_after(absl::ToChronoNanoseconds(opts_.positions_interval));
   timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
-    if (dirty_ && writer_ != nullptr) {
-      std::vector<PositionRecord> recs;
-      for (const auto& [key, us] : places_) {
-        PositionRecord r;
-        r.path = key.first;
-        r.labels = key.second;
-        r.offset = us;
-        recs.push_back(std::move(r));
-      }
-      writer_->Submit(RenderPositions(recs));
-      dirty_ = false;
-    }
+    SubmitPositions();
     Reap();
     ArmPositions();
   });

@@ -104,6 +104,7 @@ class KubeLogTailer final : public AckedSource {
   void Deliver(uint64_t stream_id, std::vector<std::pair<int64_t, std::string>> lines,
                size_t bytes);
   void ArmPositions();
+  void SubmitPositions();
   void Reap();
 
   boost::asio::io_context* io_;
@@ -120,6 +121,8 @@ class KubeLogTailer final : public AckedSource {
   std::vector<KubeLogTarget> pending_targets_;                     // set before Start
   std::map<std::pair<std::string, std::string>, int64_t> places_;  // (path, labels) -> micros
   bool dirty_ = false;
+  bool submit_posted_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // posted jobs check it
   std::unique_ptr<PositionsWriter> writer_;
   boost::asio::steady_timer timer_;
 

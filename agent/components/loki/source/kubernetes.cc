@@ -60,6 +60,7 @@ std::unique_ptr<KubeLogTailer> MakeKubeLogTailer(const std::string& id, Componen
   t.memory_budget = env.budget;
   t.max_line_size = options.max_line_size;
   t.tail_from_end = tail_from_end;
+  t.positions_interval = options.positions_interval;
   auto tailer =
       std::make_unique<KubeLogTailer>(env.io, std::move(t), env.clock, env.metrics, env.router);
   env.router->AddSource(tailer.get());
