@@ -21,8 +21,12 @@ std::unique_ptr<Component> BuildDiscoveryKubernetes(const config::Component& c,
   metadata::PodDiscoveryOptions o;
   std::string role;
   d.String("role", &role, config::Required::kYes);
-  KubeClientArgs client;
-  DecodeKubeClientArgs(d, &client);
+  std::string api_server;
+  bool has_api = d.String("api_server", &api_server);
+  std::string kubeconfig;
+  d.String("kubeconfig_file", &kubeconfig);
+  metadata::KubeEndpoint api;
+  std::optional<std::string> client_error = DecodeHttpClientConfig(d, &api.http);
   if (const config::Block* nb = d.OptionalBlock("namespaces")) {
     config::Decoder nd(*nb, diags);
     bool own = false;
@@ -79,6 +83,10 @@ std::unique_ptr<Component> BuildDiscoveryKubernetes(const config::Component& c,
     }
   }
   if (!d.Finish()) return nullptr;
+  if (client_error) {
+    diags->Add(args.span, *client_error);
+    return nullptr;
+  }
   if (role != "pod" && role != "node") {
     d.ErrorAt("role", absl::StrCat("sluice: role \"", Av(role),
                                    "\" is not supported (sluice supports roles \"pod\" and "
@@ -90,10 +98,37 @@ std::unique_ptr<Component> BuildDiscoveryKubernetes(const config::Component& c,
     LogWarn("discovery.kubernetes", "namespaces have no effect with role \"node\"",
             {{"component_id", c.id}});
   }
+  if (!kubeconfig.empty()) {
+    if (has_api) {
+      d.ErrorAt("kubeconfig_file", "cannot use 'kubeconfig_file' and 'api_server' simultaneously");
+      return nullptr;
+    }
+    absl::StatusOr<metadata::KubeEndpoint> ep = metadata::LoadKubeconfig(kubeconfig);
+    if (!ep.ok()) {
+      d.ErrorAt("kubeconfig_file", std::string(ep.status().message()));
+      return nullptr;
+    }
+    ep->http.http_headers = api.http.http_headers;
+    ep->http.proxy = api.http.proxy;
+    api = std::move(*ep);
+  }
   std::string label_selector = absl::StrJoin(labels, ",");
   std::string field_selector = absl::StrJoin(fields, ",");
-  if (!ResolveKubeClientArgs(d, env, args.span, diags, &client)) return nullptr;
-  metadata::KubeEndpoint api = std::move(client.endpoint);
+  if (has_api) {
+    if (!CheckHttpUrl(d, "api_server", &api_server)) return nullptr;
+    api.base_url = api_server;
+  } else if (!kubeconfig.empty()) {
+    // The kubeconfig's cluster and credentials (set above).
+  } else {
+    // In the cluster: the service's address and the service account, as client-go does.
+    absl::StatusOr<std::string> base = InClusterApiServer(&api.http);
+    if (!base.ok() && env.options->validate_only) base = std::string(kValidateApiServer);
+    if (!base.ok()) {
+      diags->Add(args.span, std::string(base.status().message()));
+      return nullptr;
+    }
+    api.base_url = *base;
+  }
   if (role == "node") {
     metadata::NodeDiscoveryOptions n;
     n.apiserver = std::move(api);

@@ -1,5 +1,4 @@
 #include "agent/components/discovery/pods.h"
-#include "agent/metadata/kubeconfig.h"
 
 #include <cstdlib>
 #include <type_traits>
@@ -112,50 +111,6 @@ absl::StatusOr<std::string> InClusterApiServer(HttpClientConfig* http) {
   if (http->tls.ca_file.empty() && http->tls.ca_pem.empty())
     http->tls.ca_file = in_cluster.tls.ca_file;
   return absl::StrCat("https://", host, ":", port.empty() ? "443" : port);
-}
-
-void DecodeKubeClientArgs(config::Decoder& d, KubeClientArgs* args) {
-  args->has_api = d.String("api_server", &args->api_server);
-  d.String("kubeconfig_file", &args->kubeconfig);
-  args->error = DecodeHttpClientConfig(d, &args->endpoint.http);
-}
-
-bool ResolveKubeClientArgs(config::Decoder& d, ComponentEnv& env, const config::Span& span,
-                           config::Diags* diags, KubeClientArgs* args) {
-  metadata::KubeEndpoint& api = args->endpoint;
-  if (args->error) {
-    diags->Add(span, *args->error);
-    return false;
-  }
-  if (!args->kubeconfig.empty()) {
-    if (args->has_api) {
-      d.ErrorAt("kubeconfig_file", "cannot use 'kubeconfig_file' and 'api_server' simultaneously");
-      return false;
-    }
-    absl::StatusOr<metadata::KubeEndpoint> ep = metadata::LoadKubeconfig(args->kubeconfig);
-    if (!ep.ok()) {
-      d.ErrorAt("kubeconfig_file", std::string(ep.status().message()));
-      return false;
-    }
-    ep->http.http_headers = api.http.http_headers;
-    ep->http.proxy = api.http.proxy;
-    api = std::move(*ep);
-    return true;
-  }
-  if (args->has_api) {
-    if (!CheckHttpUrl(d, "api_server", &args->api_server)) return false;
-    api.base_url = args->api_server;
-    return true;
-  }
-  // In the cluster: the service's address and the service account, as client-go does.
-  absl::StatusOr<std::string> base = InClusterApiServer(&api.http);
-  if (!base.ok() && env.options->validate_only) base = std::string(kValidateApiServer);
-  if (!base.ok()) {
-    diags->Add(span, std::string(base.status().message()));
-    return false;
-  }
-  api.base_url = *base;
-  return true;
 }
 
 }  // namespace sluice

@@ -39,23 +39,6 @@ absl::StatusOr<std::string> InClusterApiServer(HttpClientConfig* http);
 // The API server `sluice validate` assumes outside a cluster.
 inline constexpr char kValidateApiServer[] = "https://kubernetes.default.svc:443";
 
-// Alloy's Kubernetes client arguments (commonk8s.ClientArguments: api_server, kubeconfig_file and
-// the HTTP client options), as discovery.kubernetes and the `client` block of
-// loki.source.kubernetes / loki.source.podlogs decode them. Decode first (with the other
-// attributes), Resolve after the decoder's Finish.
-struct KubeClientArgs {
-  std::string api_server;
-  bool has_api = false;
-  std::string kubeconfig;
-  metadata::KubeEndpoint endpoint;
-  std::optional<std::string> error;  // from the HTTP client options
-};
-void DecodeKubeClientArgs(config::Decoder& d, KubeClientArgs* args);
-// The endpoint to ask: api_server, the kubeconfig's cluster, or in-cluster (a placeholder under
-// `sluice validate`). False with a diagnostic (at `span` when no attribute is to blame).
-bool ResolveKubeClientArgs(config::Decoder& d, ComponentEnv& env, const config::Span& span,
-                           config::Diags* diags, KubeClientArgs* args);
-
 // An environment variable, "" when unset.
 std::string EnvVar(const char* name);
 

@@ -16,7 +16,7 @@ namespace sluice {
 // The `client` block (Alloy's commonk8s.ClientArguments; none: in-cluster) into `endpoint`, and
 // the `clustering` block (accepted: sluice does not cluster, every target is tailed here, as
 // Alloy does when not clustered). False with diagnostics.
-bool DecodeKubeLogsCommon(config::Decoder& d, ComponentEnv& env, const config::Span& span,
+bool DecodeKubeLogsCommon(config::Decoder& d, ComponentEnv& env, const config::Block& args,
                           config::Diags* diags, metadata::KubeEndpoint* endpoint);
 
 // A tailer for component `id` sending to `forward`, registered with the router as a source.

@@ -12,34 +12,22 @@
 #include "absl/strings/str_cat.h"
 #include "agent/common/log.h"
 #include "agent/components/component.h"
-#include "agent/components/discovery/pods.h"
+#include "agent/components/kube_client_block.h"
 #include "agent/components/loki/source/kube_logs.h"
 #include "agent/source/kube_tailer.h"
 
 namespace sluice {
 
-bool DecodeKubeLogsCommon(config::Decoder& d, ComponentEnv& env, const config::Span& span,
+bool DecodeKubeLogsCommon(config::Decoder& d, ComponentEnv& env, const config::Block& args,
                           config::Diags* diags, metadata::KubeEndpoint* endpoint) {
-  KubeClientArgs client;
-  bool client_ok = true;
-  if (const config::Block* cb = d.OptionalBlock("client")) {
-    config::Decoder cd(*cb, diags);
-    DecodeKubeClientArgs(cd, &client);
-    if (!cd.Finish()) return false;
-    client_ok = ResolveKubeClientArgs(cd, env, cb->span, diags, &client);
-  } else {
-    // No block: in-cluster (the outer decoder is only asked about attributes a block sets).
-    client_ok = ResolveKubeClientArgs(d, env, span, diags, &client);
-  }
+  bool ok = DecodeKubeClientBlock(d, args, env.options->validate_only, diags, endpoint);
   if (const config::Block* kb = d.OptionalBlock("clustering")) {
     config::Decoder kd(*kb, diags);
     bool enabled = false;
     kd.Bool("enabled", &enabled, config::Required::kYes);
     kd.Finish();
   }
-  if (!client_ok) return false;
-  *endpoint = std::move(client.endpoint);
-  return true;
+  return ok;
 }
 
 std::unique_ptr<KubeLogTailer> MakeKubeLogTailer(const std::string& id, ComponentEnv& env,
@@ -80,7 +68,7 @@ class LokiSourceKubernetes final : public Component {
     std::vector<LogsNode*> forward;
     env_->Receivers(d, &forward);
     metadata::KubeEndpoint endpoint;
-    bool ok = DecodeKubeLogsCommon(d, *env_, args.span, diags, &endpoint);
+    bool ok = DecodeKubeLogsCommon(d, *env_, args, diags, &endpoint);
     if (!d.Finish() || !ok) return false;
     tailer_ = MakeKubeLogTailer(id(), *env_, std::move(endpoint), forward, false);
     invalid_ = env_->metrics->GetCounter(
