@@ -47,6 +47,8 @@ std::unique_ptr<Component> BuildLokiSourceApi(const config::Component&, const co
                                               ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiSourceKubernetes(const config::Component&, const config::Block&,
                                                      ComponentEnv&, config::Diags*);
+std::unique_ptr<Component> BuildLokiSourcePodLogs(const config::Component&, const config::Block&,
+                                                  ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiEcho(const config::Component&, const config::Block&,
                                          ComponentEnv&, config::Diags*);
 
