@@ -254,5 +254,46 @@ TEST_F(KubeLogsE2eTest, RestartsResumeFromTheSavedPlaces) {
                          api.name, "\"}"));
 }
 
+// loki.source.podlogs: a PodLogs selects pods by label; their containers are tailed with the
+// reconciler's labels (job = <podlogs ns>/<name>, relabelings applied); a pod that appears later
+// is picked up by the watch.
+TEST_F(KubeLogsE2eTest, PodLogsSelectsPodsAndTailsThem) {
+  kube_.SetNamespaces({{"shop", {{"team", "a"}}, {}}, {"mon", {}, {}}});
+  FakePod web = testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.5");
+  web.uid = "uid-web";
+  FakePod db = testing::MakeDeploymentPod("shop", "db", "node-1", "10.1.0.6");
+  db.uid = "uid-db";
+  kube_.SetPods({web, db});
+  testing::FakePodLogs pl;
+  pl.ns = "mon";
+  pl.name = "web-logs";
+  pl.selector = {{"app.kubernetes.io/name", "web"}};
+  pl.relabelings_json =
+      R"([{"sourceLabels":["__meta_kubernetes_namespace"],"targetLabel":"namespace"}])";
+  kube_.SetPodLogs({pl});
+  Log(web, "web", "web", 0, 20);
+  Log(db, "db", "db", 0, 5);  // not selected
+  Run(
+      absl::StrCat("loki.source.podlogs \"pl\" {\n"
+                   "  forward_to = [loki.write.default.receiver]\n"
+                   "  client {\n    api_server = \"",
+                   kube_.base_url(), "\"\n  }\n}\n", Writer()));
+  ASSERT_TRUE(loki_.WaitForEntries(20, kWait)) << loki_.total_entries();
+  // A second replica appears: the pod watch brings it.
+  FakePod web2 = testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.8", 1);
+  web2.uid = "uid-web2";
+  Log(web2, "web", "web2", 0, 10);
+  kube_.UpsertPod(web2);
+  ASSERT_TRUE(loki_.WaitForEntries(30, kWait)) << loki_.total_entries();
+  EXPECT_EQ(Stop(), 0);
+  std::map<std::string, std::string> labels;
+  std::map<std::string, int> counts = Counts(&labels);
+  ExpectExactlyOnce("web", 20);
+  ExpectExactlyOnce("web2", 10);
+  EXPECT_EQ(counts.count("db-0"), 0u);
+  EXPECT_EQ(labels["web-0"], absl::StrCat("{instance=\"shop/", web.name,
+                                          ":web\", job=\"mon/web-logs\", namespace=\"shop\"}"));
+}
+
 }  // namespace
 }  // namespace sluice

@@ -533,9 +533,32 @@ using PodKey = std::pair<std::string, std::string>;  // namespace, name: etcd's 
 
 }  // namespace
 
+// ---- PodLogs JSON ----
+std::string PodLogsJsonImpl(const FakePodLogs& p, std::string_view rv, bool with_kind) {
+  std::string out =
+      with_kind ? "{\"apiVersion\":\"monitoring.grafana.com/v1alpha2\",\"kind\":\"PodLogs\"," : "{";
+  absl::StrAppend(&out, "\"metadata\":{\"name\":", Q(p.name), ",\"namespace\":", Q(p.ns),
+                  ",\"resourceVersion\":", Q(rv), ",\"uid\":", Q(FakeUid(p.ns + "/" + p.name)));
+  if (!p.labels.empty()) absl::StrAppend(&out, ",\"labels\":", MapJson(p.labels));
+  if (!p.annotations.empty()) absl::StrAppend(&out, ",\"annotations\":", MapJson(p.annotations));
+  absl::StrAppend(&out, "},\"spec\":{\"selector\":{");
+  if (!p.selector.empty()) absl::StrAppend(&out, "\"matchLabels\":", MapJson(p.selector));
+  absl::StrAppend(&out, "},\"namespaceSelector\":{");
+  if (!p.namespace_selector.empty()) {
+    absl::StrAppend(&out, "\"matchLabels\":", MapJson(p.namespace_selector));
+  }
+  absl::StrAppend(&out, "}");
+  if (!p.relabelings_json.empty()) absl::StrAppend(&out, ",\"relabelings\":", p.relabelings_json);
+  absl::StrAppend(&out, "}}");
+  return out;
+}
+
 // ---- Public JSON and pod makers ----------------------------------------------------------------
 
 std::string PodJson(const FakePod& pod) { return PodObjectJson(pod, /*with_kind=*/true); }
+std::string PodLogsJson(const FakePodLogs& p, std::string_view resource_version) {
+  return PodLogsJsonImpl(p, resource_version, /*with_kind=*/true);
+}
 
 std::string PodListJson(const std::vector<FakePod>& pods, std::string_view resource_version) {
   std::string out = "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{";
@@ -994,6 +1017,12 @@ class FakeKube::Impl {
   bool WaitForLogStreamsStarted(size_t n, absl::Duration t) const {
     return WaitOn(mu_, cv_, t, [&] { return log_streams_started_ >= n; });
   }
+  void SetPodLogs(std::vector<FakePodLogs> podlogs) {
+    std::lock_guard l(mu_);
+    podlogs_ = std::move(podlogs);
+    ++podlogs_rv_;
+    cv_.notify_all();
+  }
 
  private:
   // What Dispatch decided for one request.
@@ -1010,7 +1039,8 @@ class FakeKube::Impl {
     std::vector<FieldRequirement> fields;
     std::optional<int64_t> watch_from;  // nullopt: current state first (resourceVersion "" / 0)
     absl::Duration watch_timeout = absl::InfiniteDuration();
-    std::optional<LogQuery> log;  // a pod log: stream it instead
+    std::optional<LogQuery> log;           // a pod log: stream it instead
+    std::optional<int64_t> podlogs_watch;  // a PodLogs watch from this version
   };
 
   // Is `e` an event a watch answering `a` sends?
@@ -1152,6 +1182,9 @@ class FakeKube::Impl {
   void Record(FakeKubeRequest info);
   // Route's part for .../pods/<pod>/log.
   Answer RouteLog(const std::vector<std::string>& parts, const FakeKubeRequest& info);
+  Answer RoutePodLogs(const FakeKubeRequest& info);
+  template <class Stream>
+  void StreamPodLogsWatch(Connection& c, Stream& stream, const Answer& a, FakeKubeRequest info);
   template <class Stream>
   void StreamLog(Connection& c, Stream& stream, const Answer& a, FakeKubeRequest info);
 
@@ -1192,6 +1225,9 @@ class FakeKube::Impl {
   bool log_close_abrupt_ = false;
   size_t active_log_streams_ = 0;
   size_t log_streams_started_ = 0;
+  // PodLogs.
+  std::vector<FakePodLogs> podlogs_;
+  int64_t podlogs_rv_ = 1;
 
   // Last: its threads use the members above. Serializes Start/Stop/SetDown.
   TestHttpServer server_;
@@ -1259,6 +1295,10 @@ void FakeKube::Impl::ServeLoop(Connection& c, Stream& stream, bool tls) {
     if (a.log) {
       StreamLog(c, stream, a, std::move(info));
       return;  // likewise
+    }
+    if (a.podlogs_watch) {
+      StreamPodLogsWatch(c, stream, a, std::move(info));
+      return;
     }
     const bool keep_alive = req.keep_alive() && !a.break_it;
     const std::string bytes = RawResponse(a.status, a.content_type, a.body, keep_alive);
@@ -1346,6 +1386,7 @@ FakeKube::Impl::Answer FakeKube::Impl::Route(const http::request<http::string_bo
     a.body = PodListJson(pods);
     return a;
   }
+  if (info.path == "/apis/monitoring.grafana.com/v1alpha2/podlogs") return RoutePodLogs(info);
   if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") {
     return fail(404, "the server could not find the requested resource");
   }
@@ -1647,6 +1688,66 @@ void FakeKube::Impl::StreamLog(Connection& c, Stream& stream, const Answer& a,
   }
 }
 
+// ---- PodLogs -----------------------------------------------------------------------------------
+
+FakeKube::Impl::Answer FakeKube::Impl::RoutePodLogs(const FakeKubeRequest& info) {
+  Answer a;
+  auto it = info.params.find("watch");
+  std::lock_guard l(mu_);
+  if (it != info.params.end() && GoParseBool(it->second)) {
+    int64_t from = podlogs_rv_;
+    auto rv = info.params.find("resourceVersion");
+    if (rv != info.params.end()) (void)absl::SimpleAtoi(rv->second, &from);
+    a.podlogs_watch = from;
+    return a;
+  }
+  const std::string rv = std::to_string(podlogs_rv_);
+  std::string body = absl::StrCat(
+      "{\"apiVersion\":\"monitoring.grafana.com/v1alpha2\",\"kind\":\"PodLogsList\","
+      "\"metadata\":{\"resourceVersion\":",
+      Q(rv), "},\"items\":[");
+  for (size_t i = 0; i < podlogs_.size(); ++i) {
+    absl::StrAppend(&body, i == 0 ? "" : ",", PodLogsJsonImpl(podlogs_[i], rv, true));
+  }
+  a.body = body + "]}";
+  return a;
+}
+
+template <class Stream>
+void FakeKube::Impl::StreamPodLogsWatch(Connection& c, Stream& stream, const Answer& a,
+                                        FakeKubeRequest info) {
+  info.watch = true;
+  info.status = 200;
+  Record(std::move(info));
+  bool ok = WriteAll(stream,
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n");
+  std::unique_lock l(mu_);
+  const uint64_t epoch = down_epoch_;
+  bool expired = false;
+  while (ok) {
+    if (podlogs_rv_ != *a.podlogs_watch) {
+      expired = true;
+      break;
+    }
+    if (stopping_ || down_epoch_ != epoch) {
+      ok = false;
+      break;
+    }
+    cv_.wait_for(l, std::chrono::milliseconds(100));
+    l.unlock();
+    if (c.PeerGone()) ok = false;
+    l.lock();
+  }
+  l.unlock();
+  if (!ok) return;
+  if (expired) {
+    WriteAll(stream, Chunk(absl::StrCat("{\"type\":\"ERROR\",\"object\":",
+                                        StatusJson(410, "too old resource version"), "}\n")));
+  }
+  WriteAll(stream, "0\r\n\r\n");
+}
+
 void FakeKube::Impl::Record(FakeKubeRequest info) {
   std::lock_guard l(mu_);
   ++request_count_;
@@ -1752,6 +1853,10 @@ bool FakeKube::WaitForLogStreams(size_t n, absl::Duration timeout) const {
 }
 bool FakeKube::WaitForLogStreamsStarted(size_t n, absl::Duration timeout) const {
   return impl_->WaitForLogStreamsStarted(n, timeout);
+}
+
+void FakeKube::SetPodLogs(std::vector<FakePodLogs> podlogs) {
+  impl_->SetPodLogs(std::move(podlogs));
 }
 
 }  // namespace sluice::testing

@@ -171,6 +171,18 @@ struct FakeKubeRequest {
   bool broken = false;  // the connection was cut mid-response (BreakNext)
 };
 
+// A PodLogs (monitoring.grafana.com/v1alpha2) custom resource.
+struct FakePodLogs {
+  std::string ns = "default";
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::map<std::string, std::string> selector;            // spec.selector.matchLabels
+  std::map<std::string, std::string> namespace_selector;  // spec.namespaceSelector.matchLabels
+  std::string relabelings_json;  // spec.relabelings as JSON ("[...]"); "" = none
+};
+std::string PodLogsJson(const FakePodLogs& p, std::string_view resource_version);
+
 class FakeKube {
  public:
   struct Options {
@@ -285,6 +297,10 @@ class FakeKube {
   size_t log_streams_started() const;
   bool WaitForLogStreams(size_t n, absl::Duration timeout) const;  // active_log_streams() >= n
   bool WaitForLogStreamsStarted(size_t n, absl::Duration timeout) const;
+
+  // --- PodLogs at /apis/monitoring.grafana.com/v1alpha2/podlogs (list; watch=true holds the
+  // stream until the PodLogs change, then sends a 410 ERROR event so that the client lists again).
+  void SetPodLogs(std::vector<FakePodLogs> podlogs);
 
  private:
   class Impl;
