@@ -216,6 +216,9 @@ void KubeLogTailer::SetTargets(std::vector<KubeLogTarget> targets) {
     std::string key = t.Key();
     wanted.emplace(std::move(key), std::move(t));  // the first of equal targets wins
   }
+  // Places of containers whose labels changed (same pod uid and container, new key): the new
+  // reader starts there instead of at the beginning of the log (Alloy starts over).
+  std::map<std::string, int64_t> moved;
   for (auto it = readers_.begin(); it != readers_.end();) {
     if (wanted.count(it->first) != 0) {
       ++it;
@@ -232,6 +235,7 @@ void KubeLogTailer::SetTargets(std::vector<KubeLogTarget> targets) {
             {{"component_id", opts_.component_id},
              {"path", r.target.positions_path},
              {"labels", r.target.positions_labels}});
+    if (r.commits.saved_us() > 0) moved[r.target.positions_path] = r.commits.saved_us();
     if (places_.erase({r.target.positions_path, r.target.positions_labels}) > 0) dirty_ = true;
     router_->OnFileForgotten(r.id);
     by_id_.erase(r.id);
@@ -243,7 +247,26 @@ void KubeLogTailer::SetTargets(std::vector<KubeLogTarget> targets) {
     auto r = std::make_unique<Reader>();
     r->target = std::move(t);
     r->id = opts_.stream_id_base + next_stream_++;
-    r->commits.SetSaved(SavedPlace(r->target));
+    int64_t saved = SavedPlace(r->target);
+    if (saved == 0) {
+      // Saved under other labels (changed while sluice was down, or just now): same container.
+      auto m = moved.find(r->target.positions_path);
+      if (m != moved.end()) saved = m->second;
+      for (auto p = places_.lower_bound({r->target.positions_path, ""});
+           saved == 0 && p != places_.end() && p->first.first == r->target.positions_path; ++p) {
+        saved = p->second;
+      }
+      if (saved != 0) {
+        // The old labels' entry goes: one place per container.
+        for (auto p = places_.lower_bound({r->target.positions_path, ""});
+             p != places_.end() && p->first.first == r->target.positions_path;) {
+          p = places_.erase(p);
+        }
+        places_[{r->target.positions_path, r->target.positions_labels}] = saved;
+        dirty_ = true;
+      }
+    }
+    r->commits.SetSaved(saved);
     Reader& ref = *r;
     by_id_[r->id] = r.get();
     readers_.emplace(key, std::move(r));
