@@ -219,7 +219,7 @@ TEST_F(KubeLogsE2eTest, RestartsResumeFromTheSavedPlaces) {
   const std::string positions =
       ReadFile(dir_.Join("state/loki.source.kubernetes.static/positions.yml"));
   EXPECT_THAT(positions, HasSubstr(absl::StrCat("cursor-shop/", web.name, ":web:uid-web")));
-  EXPECT_THAT(positions, HasSubstr("job=\\\"loki.source.kubernetes.static\\\""));
+  EXPECT_THAT(positions, HasSubstr("job=\"loki.source.kubernetes.static\""));
 
   // Lines written while it was down, then a graceful restart.
   Log(web, "web", "w", 30, 20);
