@@ -164,6 +164,9 @@ KubeLogTailer::KubeLogTailer(boost::asio::io_context* io, KubeTailerOptions opti
       "Log streams that could not be opened or broke (retried with backoff).", l);
   positions_errors_ = metrics->GetCounter("sluice_kubernetes_logs_positions_errors_total",
                                           "Failed reads and writes of the positions file.", l);
+  paused_ =
+      metrics->GetCounter("sluice_kubernetes_logs_paused_total",
+                          "Times reading paused because the pipeline held the memory budget.", l);
   active_ = metrics->GetGauge("sluice_kubernetes_logs_active_streams",
                               "Containers whose logs are being tailed.", l);
 }
@@ -344,7 +347,17 @@ void KubeLogTailer::StartReader(Reader& r) {
         batch_bytes += text.size();
         batch.emplace_back(pl.timestamp_ns, std::string(text));
       };
+      auto wait_room = [&] {
+        std::unique_lock l(shared->mu);
+        shared->cv.wait(l, [&] {
+          return rp->stop || shared->stopped || (!shared->paused && rp->on_the_way <= kMaxOnTheWay);
+        });
+        return !(rp->stop || shared->stopped);
+      };
       auto on_data = [&](std::string_view chunk) {
+        // Paused before this chunk is taken apart: it waits in curl's buffer (one buffer at
+        // most), the rest of the stream in the server's socket.
+        if (!wait_room()) return false;
         while (!chunk.empty()) {
           size_t nl = chunk.find('\n');
           std::string_view piece = chunk.substr(0, nl);
@@ -377,11 +390,7 @@ void KubeLogTailer::StartReader(Reader& r) {
           batch.clear();
           batch_bytes = 0;
         }
-        std::unique_lock l(shared->mu);
-        shared->cv.wait(l, [&] {
-          return rp->stop || shared->stopped || (!shared->paused && rp->on_the_way <= kMaxOnTheWay);
-        });
-        return !(rp->stop || shared->stopped);
+        return wait_room();
       };
       absl::StatusOr<HttpResponse> res = client.GetStream(path, o.max_lifetime, on_data);
       {
@@ -452,7 +461,10 @@ void KubeLogTailer::Deliver(uint64_t stream_id, std::vector<std::pair<int64_t, s
   {
     std::lock_guard l(shared_->mu);
     r.on_the_way -= std::min(r.on_the_way, bytes);
-    if (router_->inflight_bytes() >= opts_.memory_budget) shared_->paused = true;
+    if (!shared_->paused && router_->inflight_bytes() >= opts_.memory_budget) {
+      shared_->paused = true;
+      paused_->Inc();
+    }
   }
   shared_->cv.notify_all();
 }

@@ -132,6 +132,7 @@ class KubeLogTailer final : public AckedSource {
   Counter* unparsed_;
   Counter* failures_;
   Counter* positions_errors_;
+  Counter* paused_;
   Gauge* active_;
 };
 

@@ -50,7 +50,7 @@ class KubeLogsE2eTest : public ::testing::Test {
     kube_.Stop();
     loki_.Stop();
   }
-  void Run(const std::string& config) {
+  void Run(const std::string& config, std::vector<std::string> extra = {}) {
     WriteFile(dir_.Join("config.alloy"), config);
     std::vector<std::string> argv = {SLUICE_BINARY,
                                      "run",
@@ -61,6 +61,7 @@ class KubeLogsE2eTest : public ::testing::Test {
                                      "127.0.0.1:0",
                                      "--positions-interval",
                                      "200ms"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     agent_ = std::make_unique<Subprocess>();
     ASSERT_TRUE(agent_->Start(argv, dir_.Join("agent.out"), dir_.Join("agent.err")));
   }
@@ -293,6 +294,54 @@ TEST_F(KubeLogsE2eTest, PodLogsSelectsPodsAndTailsThem) {
   EXPECT_EQ(counts.count("db-0"), 0u);
   EXPECT_EQ(labels["web-0"], absl::StrCat("{instance=\"shop/", web.name,
                                           ":web\", job=\"mon/web-logs\", namespace=\"shop\"}"));
+}
+
+// Loki holds the first push: the pipeline holds the memory budget, reading pauses (counted), the
+// lines written meanwhile wait in the API server's stream; released, every line arrives once.
+TEST_F(KubeLogsE2eTest, ReadingPausesUnderTheMemoryBudget) {
+  FakePod web = testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.5");
+  web.uid = "uid-web";
+  kube_.SetPods({web});
+  const std::string pad(100, 'x');
+  for (int i = 0; i < 10; ++i) {
+    kube_.AppendPodLog("shop", web.name, "web", absl::StrCat("m-", i, "-", pad),
+                       t0_ + (seq_++) * 1000000);
+  }
+  loki_.StallNext(1);
+  Run(absl::StrCat("loki.source.kubernetes \"pods\" {\n  targets = [{\"__pod_namespace__\" = "
+                   "\"shop\", \"__pod_name__\" = \"",
+                   web.name,
+                   "\", \"__pod_container_name__\" = \"web\", \"__pod_uid__\" = \"uid-web\"}]\n"
+                   "  forward_to = [loki.write.default.receiver]\n  client {\n    api_server = \"",
+                   kube_.base_url(), "\"\n  }\n}\n", Writer()),
+      {"--memory-budget", "512"});
+  ASSERT_TRUE(loki_.WaitForStalled(1, kWait));
+  for (int i = 10; i < 110; ++i) {
+    kube_.AppendPodLog("shop", web.name, "web", absl::StrCat("m-", i, "-", pad),
+                       t0_ + (seq_++) * 1000000);
+  }
+  const std::string paused =
+      "sluice_kubernetes_logs_paused_total{component_id=\"loki.source.kubernetes.pods\","
+      "component_path=\"/\"} ";
+  std::string metrics;
+  for (int i = 0; i < 300; ++i) {
+    metrics = Metrics();
+    if (metrics.find(paused) != std::string::npos &&
+        metrics.find(paused + "0\n") == std::string::npos) {
+      break;
+    }
+  }
+  EXPECT_THAT(metrics, ::testing::Not(HasSubstr(paused + "0\n")));
+  EXPECT_THAT(metrics, HasSubstr(paused));
+  EXPECT_THAT(metrics, HasSubstr("sluice_kubernetes_logs_read_lines_total{component_id="
+                                 "\"loki.source.kubernetes.pods\",component_path=\"/\"} 10\n"));
+  loki_.ReleaseStall();
+  ASSERT_TRUE(loki_.WaitForEntries(110, kWait)) << loki_.total_entries();
+  EXPECT_EQ(Stop(), 0);
+  std::map<std::string, int> counts = Counts();
+  EXPECT_EQ(counts.size(), 110u);
+  for (const auto& [line, n] : counts) EXPECT_EQ(n, 1) << line;
+  EXPECT_EQ(loki_.duplicates(), 0u);
 }
 
 }  // namespace
