@@ -343,7 +343,10 @@ void KubeLogTailer::StartReader(Reader& r) {
         got_lines = true;
         lines_->Inc();
         std::string_view text = pl.line;
-        if (text.size() > o.max_line_size) text = text.substr(0, o.max_line_size);
+        if (text.size() > o.max_line_size) {
+          if (!cut) truncated_->Inc();  // a cut raw line was counted when it was cut
+          text = text.substr(0, o.max_line_size);
+        }
         batch_bytes += text.size();
         batch.emplace_back(pl.timestamp_ns, std::string(text));
       };

@@ -344,5 +344,41 @@ TEST_F(KubeLogsE2eTest, ReadingPausesUnderTheMemoryBudget) {
   EXPECT_EQ(loki_.duplicates(), 0u);
 }
 
+// Bad input is counted, never fatal: a target without a uid is refused, a log request the API
+// server fails is retried, a line over --max-line-size is cut.
+TEST_F(KubeLogsE2eTest, BadTargetsFailedStreamsAndLongLinesAreCounted) {
+  FakePod web = testing::MakeDeploymentPod("shop", "web", "node-1", "10.1.0.5");
+  web.uid = "uid-web";
+  kube_.SetPods({web});
+  const std::string log_path = absl::StrCat("/api/v1/namespaces/shop/pods/", web.name, "/log");
+  kube_.FailNext(2, 500, log_path);
+  Log(web, "web", "ok", 0, 5);
+  kube_.AppendPodLog("shop", web.name, "web", std::string(3000, 'L'), t0_ + (seq_++) * 1000000);
+  // Just over the limit: cut after its timestamp is taken off.
+  kube_.AppendPodLog("shop", web.name, "web", std::string(1030, 'M'), t0_ + (seq_++) * 1000000);
+  Log(web, "web", "ok", 5, 5);
+  Run(absl::StrCat("loki.source.kubernetes \"pods\" {\n  targets = [\n"
+                   "    {\"__pod_namespace__\" = \"shop\", \"__pod_name__\" = \"",
+                   web.name,
+                   "\", \"__pod_container_name__\" = \"web\", \"__pod_uid__\" = \"uid-web\"},\n"
+                   "    {\"__pod_namespace__\" = \"shop\", \"__pod_name__\" = \"x\", "
+                   "\"__pod_container_name__\" = \"web\"},\n  ]\n"
+                   "  forward_to = [loki.write.default.receiver]\n  client {\n    api_server = \"",
+                   kube_.base_url(), "\"\n  }\n}\n", Writer()),
+      {"--max-line-size", "1KiB"});
+  ASSERT_TRUE(loki_.WaitForEntries(12, kWait)) << loki_.total_entries();
+  const std::string metrics = Metrics();
+  const std::string l = "{component_id=\"loki.source.kubernetes.pods\",component_path=\"/\"} ";
+  EXPECT_THAT(metrics, HasSubstr("sluice_kubernetes_logs_invalid_targets_total" + l + "1\n"));
+  EXPECT_THAT(metrics, HasSubstr("sluice_kubernetes_logs_stream_failures_total" + l + "2\n"));
+  EXPECT_THAT(metrics, HasSubstr("sluice_kubernetes_logs_truncated_lines_total" + l + "2\n"));
+  EXPECT_EQ(Stop(), 0);
+  std::map<std::string, int> counts = Counts();
+  ExpectExactlyOnce("ok", 10);
+  EXPECT_EQ(counts[std::string(1024, 'L')], 1);
+  EXPECT_EQ(counts[std::string(1024, 'M')], 1);
+  EXPECT_THAT(ReadFile(dir_.Join("agent.err")), HasSubstr("missing pod UID label"));
+}
+
 }  // namespace
 }  // namespace sluice
