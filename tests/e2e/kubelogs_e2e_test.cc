@@ -380,5 +380,47 @@ TEST_F(KubeLogsE2eTest, BadTargetsFailedStreamsAndLongLinesAreCounted) {
   EXPECT_THAT(ReadFile(dir_.Join("agent.err")), HasSubstr("missing pod UID label"));
 }
 
+// A finished init container's stream ends and is not opened again (its status says it will not
+// run again); the app container's is reopened each time it ends.
+TEST_F(KubeLogsE2eTest, FinishedContainersAreNotReopened) {
+  FakePod db = testing::MakePodWithInitContainers("shop", "db", "node-1", "10.1.0.6");
+  db.uid = "uid-db";
+  kube_.SetPods({db});
+  Log(db, "init-config", "init", 0, 3);
+  Log(db, "db", "app", 0, 3);
+  auto target = [&](const std::string& c) {
+    return absl::StrCat("    {\"__pod_namespace__\" = \"shop\", \"__pod_name__\" = \"", db.name,
+                        "\", \"__pod_container_name__\" = \"", c,
+                        "\", \"__pod_uid__\" = \"uid-db\"},\n");
+  };
+  Run(absl::StrCat("loki.source.kubernetes \"pods\" {\n  targets = [\n", target("init-config"),
+                   target("db"),
+                   "  ]\n  forward_to = [loki.write.default.receiver]\n  client {\n"
+                   "    api_server = \"",
+                   kube_.base_url(), "\"\n  }\n}\n", Writer()));
+  ASSERT_TRUE(loki_.WaitForEntries(6, kWait)) << loki_.total_entries();
+  auto opened = [&](const std::string& c) {
+    size_t n = 0;
+    for (const auto& r : kube_.Requests()) {
+      auto it = r.params.find("container");
+      if (r.path.ends_with("/log") && it != r.params.end() && it->second == c) ++n;
+    }
+    return n;
+  };
+  for (size_t round = 2; round <= 3; ++round) {
+    ASSERT_TRUE(kube_.WaitForLogStreams(round == 2 ? 2 : 1, kWait));
+    kube_.EndLogStreams();
+    for (int i = 0; i < 1200 && opened("db") < round; ++i) absl::SleepFor(absl::Milliseconds(50));
+    ASSERT_EQ(opened("db"), round);
+  }
+  EXPECT_EQ(opened("init-config"), 1u);
+  EXPECT_THAT(ReadFile(dir_.Join("agent.err")), HasSubstr("container terminated, stopping tailer"));
+  Log(db, "db", "app", 3, 2);
+  ASSERT_TRUE(loki_.WaitForEntries(8, kWait)) << loki_.total_entries();
+  EXPECT_EQ(Stop(), 0);
+  ExpectExactlyOnce("init", 3);
+  ExpectExactlyOnce("app", 5);
+}
+
 }  // namespace
 }  // namespace sluice
