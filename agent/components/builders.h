@@ -48,6 +48,10 @@ std::unique_ptr<Component> BuildLokiSourceApi(const config::Component&, const co
 std::unique_ptr<Component> BuildLokiSourceKubernetesEvents(const config::Component&,
                                                            const config::Block&, ComponentEnv&,
                                                            config::Diags*);
+std::unique_ptr<Component> BuildLokiSourceKubernetes(const config::Component&, const config::Block&,
+                                                     ComponentEnv&, config::Diags*);
+std::unique_ptr<Component> BuildLokiSourcePodLogs(const config::Component&, const config::Block&,
+                                                  ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiEcho(const config::Component&, const config::Block&,
                                          ComponentEnv&, config::Diags*);
 

@@ -15,6 +15,8 @@ const std::vector<ComponentType>& ComponentTypes() {
       {"loki.source.file", &BuildLokiSourceFile},
       {"loki.source.api", &BuildLokiSourceApi},
       {"loki.source.kubernetes_events", &BuildLokiSourceKubernetesEvents},
+      {"loki.source.kubernetes", &BuildLokiSourceKubernetes},
+      {"loki.source.podlogs", &BuildLokiSourcePodLogs},
       {"loki.process", &BuildLokiProcess},
       {"loki.relabel", &BuildLokiRelabel},
       {"loki.secretfilter", &BuildLokiSecretFilter},

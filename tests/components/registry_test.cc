@@ -73,6 +73,23 @@ const std::map<std::string, std::string>& Snippets() {
        std::string(kEcho) +
            "loki.source.kubernetes_events \"t\" {\n  client {\n    api_server = "
            "\"http://127.0.0.1:1\"\n  }\n  forward_to = [loki.echo.out.receiver]\n}\n"},
+      {"loki.source.kubernetes",
+       std::string(kEcho) +
+           "loki.source.kubernetes \"t\" {\n  targets = [{\"__pod_namespace__\" = \"ns\", "
+           "\"__pod_name__\" = \"p\", \"__pod_container_name__\" = \"c\", "
+           "\"__pod_uid__\" = \"u\"}]\n  forward_to = [loki.echo.out.receiver]\n"
+           "  client {\n    api_server = \"http://127.0.0.1:1\"\n  }\n"
+           "  clustering {\n    enabled = true\n  }\n}\n"},
+      {"loki.source.podlogs",
+       std::string(kEcho) +
+           "loki.source.podlogs \"t\" {\n  forward_to = [loki.echo.out.receiver]\n"
+           "  client {\n    api_server = \"http://127.0.0.1:1\"\n  }\n"
+           "  selector {\n    match_labels = {team = \"a\"}\n"
+           "    match_expression {\n      key = \"tier\"\n      operator = \"In\"\n"
+           "      values = [\"web\"]\n    }\n  }\n"
+           "  namespace_selector {\n    match_labels = {logs = \"on\"}\n  }\n"
+           "  node_filter {\n    enabled = true\n    node_name = \"n1\"\n  }\n"
+           "  tail_from_end = true\n  preserve_discovered_labels = true\n}\n"},
       {"otelcol.exporter.loki",
        std::string(kEcho) +
            "otelcol.exporter.loki \"t\" {\n  forward_to = [loki.echo.out.receiver]\n}\n"},

@@ -2,6 +2,7 @@
 // the LogsRouter, ProcessNodes with test stages, and WriteNodes whose endpoints are fake sinks.
 // Checks what reaches each endpoint and when a file's position may be committed.
 #include "agent/runtime/logs_router.h"
+#include "agent/source/kube_tailer.h"
 #include "agent/source/positions.h"
 
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 #include "agent/runtime/process_node.h"
 #include "agent/runtime/write_node.h"
 #include "agent/sink/loki_sink.h"
+#include "tests/support/fake_kube.h"
 #include "tests/support/fake_loki.h"
 #include "tests/support/temp_dir.h"
 
@@ -439,6 +441,61 @@ TEST_F(LogsRouterTest, PositionsNoTargetClaimedYetSurviveASave) {
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[1].line, "second line");
   second.StopReading();
+}
+
+}  // namespace
+}  // namespace sluice
+
+// ---- An AckedSource of its own: KubeLogTailer (loki.source.kubernetes) -----------------------
+
+namespace sluice {
+namespace {
+
+// Its place advances only once the endpoint acknowledged: nothing saved while the sink holds the
+// batch, the last line's microsecond once it lets go, and that place is what the file keeps.
+TEST_F(LogsRouterTest, KubeTailerCommitsItsPlaceOnlyOnAcknowledgement) {
+  testing::FakeKube kube;
+  ASSERT_TRUE(kube.Start().ok());
+  const int64_t t0 = int64_t{1714557600} * 1000000000;
+  for (int i = 0; i < 5; ++i)
+    kube.AppendPodLog("ns", "p", "c", "line " + std::to_string(i), t0 + i * 1000);
+  AddWrite({""});
+  sinks_[0]->hold = true;
+  KubeTailerOptions o;
+  o.component_id = "loki.source.kubernetes.t";
+  o.apiserver.base_url = kube.base_url();
+  o.positions_path = dir_.Join("positions.yml");
+  o.route = router_.AddRoute({writes_[0].get()});
+  KubeLogTailer tailer(&io_, o, RealClock::Get(), &metrics_, &router_);
+  router_.AddSource(&tailer);
+  LabelSet target;
+  target.Set("__pod_namespace__", "ns");
+  target.Set("__pod_name__", "p");
+  target.Set("__pod_container_name__", "c");
+  target.Set("__pod_uid__", "u");
+  absl::StatusOr<KubeLogTarget> kt = PrepareKubeLogTarget(target, o.component_id);
+  ASSERT_TRUE(kt.ok());
+  for (auto& w : writes_) w->Start();
+  ASSERT_TRUE(tailer.Start().ok());
+  tailer.SetTargets({*kt});
+  ASSERT_TRUE(
+      RunUntil([&] { return router_.inflight_bytes() > 0 && kube.active_log_streams() == 1; }));
+  // Handed down, held by the sink (so no acknowledgement can come): no place yet.
+  EXPECT_EQ(tailer.SavedPlace(*kt), 0);
+  {
+    std::lock_guard<std::mutex> lock(sinks_[0]->mu);
+    sinks_[0]->hold = false;
+    sinks_[0]->cv.notify_all();
+  }
+  ASSERT_TRUE(RunUntil([&] { return tailer.SavedPlace(*kt) == (t0 + 4000) / 1000; }));
+  EXPECT_EQ(Got(0).size(), 5u);
+  tailer.StopReading();
+  ASSERT_TRUE(tailer.SavePositions().ok());
+  absl::StatusOr<std::vector<PositionRecord>> saved = ReadPositionsFile(o.positions_path);
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  ASSERT_EQ(saved->size(), 1u);
+  EXPECT_EQ((*saved)[0].path, "cursor-ns/p:c:u");
+  EXPECT_EQ((*saved)[0].offset, (t0 + 4000) / 1000);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/common/strings.h"
+#include "agent/common/timestamp.h"
 #include "agent/go/json.h"
 #include "tests/support/test_http_server.h"
 
@@ -556,9 +557,32 @@ using PodKey = std::pair<std::string, std::string>;  // namespace, name: etcd's 
 
 }  // namespace
 
+// ---- PodLogs JSON ----
+std::string PodLogsJsonImpl(const FakePodLogs& p, std::string_view rv, bool with_kind) {
+  std::string out =
+      with_kind ? "{\"apiVersion\":\"monitoring.grafana.com/v1alpha2\",\"kind\":\"PodLogs\"," : "{";
+  absl::StrAppend(&out, "\"metadata\":{\"name\":", Q(p.name), ",\"namespace\":", Q(p.ns),
+                  ",\"resourceVersion\":", Q(rv), ",\"uid\":", Q(FakeUid(p.ns + "/" + p.name)));
+  if (!p.labels.empty()) absl::StrAppend(&out, ",\"labels\":", MapJson(p.labels));
+  if (!p.annotations.empty()) absl::StrAppend(&out, ",\"annotations\":", MapJson(p.annotations));
+  absl::StrAppend(&out, "},\"spec\":{\"selector\":{");
+  if (!p.selector.empty()) absl::StrAppend(&out, "\"matchLabels\":", MapJson(p.selector));
+  absl::StrAppend(&out, "},\"namespaceSelector\":{");
+  if (!p.namespace_selector.empty()) {
+    absl::StrAppend(&out, "\"matchLabels\":", MapJson(p.namespace_selector));
+  }
+  absl::StrAppend(&out, "}");
+  if (!p.relabelings_json.empty()) absl::StrAppend(&out, ",\"relabelings\":", p.relabelings_json);
+  absl::StrAppend(&out, "}}");
+  return out;
+}
+
 // ---- Public JSON and pod makers ----------------------------------------------------------------
 
 std::string PodJson(const FakePod& pod) { return PodObjectJson(pod, /*with_kind=*/true); }
+std::string PodLogsJson(const FakePodLogs& p, std::string_view resource_version) {
+  return PodLogsJsonImpl(p, resource_version, /*with_kind=*/true);
+}
 
 std::string PodListJson(const std::vector<FakePod>& pods, std::string_view resource_version) {
   std::string out = "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{";
@@ -1093,6 +1117,54 @@ class FakeKube::Impl {
   static void PutObject(Event* e, FakeNode n) { e->node = std::move(n); }
   static void PutObject(Event* e, FakeNamespace n) { e->ns = std::move(n); }
 
+  // ---- Pod logs (kept apart from the collections above) ----
+  struct LogLine {
+    int64_t ts_ns;
+    std::string text;
+  };
+  using LogKey = std::tuple<std::string, std::string, std::string>;  // ns, pod, container
+  struct LogQuery {
+    LogKey key;
+    bool follow = false;
+    bool timestamps = false;
+    int64_t since_ns = INT64_MIN;
+  };
+
+ public:
+  void AppendPodLog(std::string_view ns, std::string_view pod, std::string_view container,
+                    std::string_view line, int64_t ts_ns) {
+    std::lock_guard l(mu_);
+    logs_[LogKey(ns, pod, container)].push_back({ts_ns, std::string(line)});
+    cv_.notify_all();
+  }
+  void EndLogStreams(bool abrupt) {
+    std::lock_guard l(mu_);
+    ++log_close_generation_;
+    log_close_abrupt_ = abrupt;
+    cv_.notify_all();
+  }
+  size_t active_log_streams() const {
+    std::lock_guard l(mu_);
+    return active_log_streams_;
+  }
+  size_t log_streams_started() const {
+    std::lock_guard l(mu_);
+    return log_streams_started_;
+  }
+  bool WaitForLogStreams(size_t n, absl::Duration t) const {
+    return WaitOn(mu_, cv_, t, [&] { return active_log_streams_ >= n; });
+  }
+  bool WaitForLogStreamsStarted(size_t n, absl::Duration t) const {
+    return WaitOn(mu_, cv_, t, [&] { return log_streams_started_ >= n; });
+  }
+  void SetPodLogs(std::vector<FakePodLogs> podlogs) {
+    std::lock_guard l(mu_);
+    podlogs_ = std::move(podlogs);
+    ++podlogs_rv_;
+    cv_.notify_all();
+  }
+
+ private:
   // What Dispatch decided for one request.
   struct Answer {
     int status = 200;
@@ -1107,6 +1179,8 @@ class FakeKube::Impl {
     std::vector<FieldRequirement> fields;
     std::optional<int64_t> watch_from;  // nullopt: current state first (resourceVersion "" / 0)
     absl::Duration watch_timeout = absl::InfiniteDuration();
+    std::optional<LogQuery> log;           // a pod log: stream it instead
+    std::optional<int64_t> podlogs_watch;  // a PodLogs watch from this version
   };
 
   // Is `e` an event a watch answering `a` sends?
@@ -1259,6 +1333,13 @@ class FakeKube::Impl {
   Answer LeaseRequest(const http::request<http::string_body>& req, const std::string& ns,
                       const std::string& name);
   void Record(FakeKubeRequest info);
+  // Route's part for .../pods/<pod>/log.
+  Answer RouteLog(const std::vector<std::string>& parts, const FakeKubeRequest& info);
+  Answer RoutePodLogs(const FakeKubeRequest& info);
+  template <class Stream>
+  void StreamPodLogsWatch(Connection& c, Stream& stream, const Answer& a, FakeKubeRequest info);
+  template <class Stream>
+  void StreamLog(Connection& c, Stream& stream, const Answer& a, FakeKubeRequest info);
 
   const Options opts_;
 
@@ -1294,6 +1375,15 @@ class FakeKube::Impl {
   std::deque<FakeKubeRequest> requests_;
   size_t active_watches_ = 0;
   size_t watches_started_ = 0;
+  // Pod logs.
+  std::map<LogKey, std::vector<LogLine>> logs_;
+  uint64_t log_close_generation_ = 0;
+  bool log_close_abrupt_ = false;
+  size_t active_log_streams_ = 0;
+  size_t log_streams_started_ = 0;
+  // PodLogs.
+  std::vector<FakePodLogs> podlogs_;
+  int64_t podlogs_rv_ = 1;
 
   // Last: its threads use the members above. Serializes Start/Stop/SetDown.
   TestHttpServer server_;
@@ -1357,6 +1447,14 @@ void FakeKube::Impl::ServeLoop(Connection& c, Stream& stream, bool tls) {
     if (a.watch) {
       StreamWatch(c, stream, a, std::move(info));
       return;  // a watch ends its connection (the answer has no length)
+    }
+    if (a.log) {
+      StreamLog(c, stream, a, std::move(info));
+      return;  // likewise
+    }
+    if (a.podlogs_watch) {
+      StreamPodLogsWatch(c, stream, a, std::move(info));
+      return;
     }
     const bool keep_alive = req.keep_alive() && !a.break_it;
     const std::string bytes = RawResponse(a.status, a.content_type, a.body, keep_alive);
@@ -1451,6 +1549,7 @@ FakeKube::Impl::Answer FakeKube::Impl::Route(const http::request<http::string_bo
     a.body = PodListJson(pods);
     return a;
   }
+  if (info.path == "/apis/monitoring.grafana.com/v1alpha2/podlogs") return RoutePodLogs(info);
   if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") {
     return fail(404, "the server could not find the requested resource");
   }
@@ -1524,6 +1623,9 @@ FakeKube::Impl::Answer FakeKube::Impl::Route(const http::request<http::string_bo
       }
     }
     return a;
+  }
+  if (parts.size() == 7 && parts[2] == "namespaces" && parts[4] == "pods" && parts[6] == "log") {
+    return RouteLog(parts, info);
   }
   std::lock_guard l(mu_);
   if (parts.size() == 6 && parts[2] == "namespaces" && parts[4] == "pods") {
@@ -1736,6 +1838,181 @@ void FakeKube::Impl::StreamWatch(Connection& c, Stream& stream, const Answer& a,
   }
 }
 
+// ---- Pod logs ----------------------------------------------------------------------------------
+
+FakeKube::Impl::Answer FakeKube::Impl::RouteLog(const std::vector<std::string>& parts,
+                                                const FakeKubeRequest& info) {
+  Answer a;
+  auto param = [&](const std::string& name) -> std::string {
+    auto it = info.params.find(name);
+    return it == info.params.end() ? "" : it->second;
+  };
+  auto fail = [&](int status, std::string message) {
+    a.status = status;
+    a.body = StatusJson(status, message);
+    return a;
+  };
+  const std::string& ns = parts[3];
+  const std::string& pod = parts[5];
+  std::string container = param("container");
+  std::lock_guard l(mu_);
+  auto it = pods_.find({ns, pod});
+  if (it != pods_.end()) {
+    const FakePod& p = it->second;
+    std::vector<std::string> names;
+    for (const auto& c : p.containers) names.push_back(c.name);
+    for (const auto& c : p.init_containers) names.push_back(c.name);
+    if (container.empty()) {
+      if (names.size() != 1) {
+        return fail(400, absl::StrCat("a container name must be specified for pod ", pod));
+      }
+      container = names[0];
+    } else if (std::find(names.begin(), names.end(), container) == names.end()) {
+      return fail(400, absl::StrCat("container ", container, " is not valid for pod ", pod));
+    }
+  } else if (logs_.find(LogKey(ns, pod, container)) == logs_.end()) {
+    return fail(404, absl::StrCat("pods \"", pod, "\" not found"));
+  }
+  LogQuery q;
+  q.key = LogKey(ns, pod, container);
+  q.follow = GoParseBool(param("follow"));
+  q.timestamps = GoParseBool(param("timestamps"));
+  const std::string since = param("sinceTime");
+  if (!since.empty()) {
+    int64_t ns_since = 0;
+    if (!ParseRfc3339Nano(since, &ns_since)) {
+      return fail(400, absl::StrCat("parsing time \"", since, "\" as RFC3339: invalid"));
+    }
+    q.since_ns = ns_since;
+  }
+  a.content_type = "text/plain";
+  a.log = std::move(q);
+  return a;
+}
+
+template <class Stream>
+void FakeKube::Impl::StreamLog(Connection& c, Stream& stream, const Answer& a,
+                               FakeKubeRequest info) {
+  info.status = 200;
+  const LogQuery& q = *a.log;
+  std::unique_lock l(mu_);
+  const uint64_t close_gen = log_close_generation_;
+  const uint64_t epoch = down_epoch_;
+  ++active_log_streams_;
+  ++log_streams_started_;
+  cv_.notify_all();
+  l.unlock();
+  Record(std::move(info));
+  bool ok = WriteAll(stream,
+                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n");
+  size_t next = 0;  // index of the next line of the log to consider
+  bool abrupt = false;
+  l.lock();
+  while (ok) {
+    std::string pending;
+    const std::vector<LogLine>& lines = logs_[q.key];
+    for (; next < lines.size(); ++next) {
+      const LogLine& line = lines[next];
+      if (line.ts_ns < q.since_ns) continue;
+      if (q.timestamps) {
+        AppendRfc3339Nano(line.ts_ns, &pending);
+        pending.push_back(' ');
+      }
+      absl::StrAppend(&pending, line.text, "\n");
+    }
+    if (!pending.empty()) {
+      l.unlock();
+      ok = WriteAll(stream, Chunk(pending));
+      l.lock();
+      continue;
+    }
+    if (!q.follow) break;
+    if (stopping_ || down_epoch_ != epoch) {
+      ok = false;
+      break;
+    }
+    if (log_close_generation_ != close_gen) {
+      abrupt = log_close_abrupt_;
+      break;
+    }
+    cv_.wait_for(l, std::chrono::milliseconds(100));
+    l.unlock();
+    if (c.PeerGone()) ok = false;
+    l.lock();
+  }
+  --active_log_streams_;
+  cv_.notify_all();
+  l.unlock();
+  if (abrupt) {
+    // Half of a line no log holds, then a reset: a reader must not send it.
+    WriteAll(stream, Chunk("2024-01-01T00:00:00Z cut-in-the-mid"));
+    c.Close(/*abort=*/true);
+  } else if (ok) {
+    WriteAll(stream, "0\r\n\r\n");
+  }
+}
+
+// ---- PodLogs -----------------------------------------------------------------------------------
+
+FakeKube::Impl::Answer FakeKube::Impl::RoutePodLogs(const FakeKubeRequest& info) {
+  Answer a;
+  auto it = info.params.find("watch");
+  std::lock_guard l(mu_);
+  if (it != info.params.end() && GoParseBool(it->second)) {
+    int64_t from = podlogs_rv_;
+    auto rv = info.params.find("resourceVersion");
+    if (rv != info.params.end()) (void)absl::SimpleAtoi(rv->second, &from);
+    a.podlogs_watch = from;
+    return a;
+  }
+  const std::string rv = std::to_string(podlogs_rv_);
+  std::string body = absl::StrCat(
+      "{\"apiVersion\":\"monitoring.grafana.com/v1alpha2\",\"kind\":\"PodLogsList\","
+      "\"metadata\":{\"resourceVersion\":",
+      Q(rv), "},\"items\":[");
+  for (size_t i = 0; i < podlogs_.size(); ++i) {
+    absl::StrAppend(&body, i == 0 ? "" : ",", PodLogsJsonImpl(podlogs_[i], rv, true));
+  }
+  a.body = body + "]}";
+  return a;
+}
+
+template <class Stream>
+void FakeKube::Impl::StreamPodLogsWatch(Connection& c, Stream& stream, const Answer& a,
+                                        FakeKubeRequest info) {
+  info.watch = true;
+  info.status = 200;
+  Record(std::move(info));
+  bool ok = WriteAll(stream,
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n");
+  std::unique_lock l(mu_);
+  const uint64_t epoch = down_epoch_;
+  bool expired = false;
+  while (ok) {
+    if (podlogs_rv_ != *a.podlogs_watch) {
+      expired = true;
+      break;
+    }
+    if (stopping_ || down_epoch_ != epoch) {
+      ok = false;
+      break;
+    }
+    cv_.wait_for(l, std::chrono::milliseconds(100));
+    l.unlock();
+    if (c.PeerGone()) ok = false;
+    l.lock();
+  }
+  l.unlock();
+  if (!ok) return;
+  if (expired) {
+    WriteAll(stream, Chunk(absl::StrCat("{\"type\":\"ERROR\",\"object\":",
+                                        StatusJson(410, "too old resource version"), "}\n")));
+  }
+  WriteAll(stream, "0\r\n\r\n");
+}
+
 void FakeKube::Impl::Record(FakeKubeRequest info) {
   std::lock_guard l(mu_);
   ++request_count_;
@@ -1836,5 +2113,24 @@ bool FakeKube::WaitForWatchesEnded(absl::Duration timeout) const {
   return impl_->WaitForWatchesEnded(timeout);
 }
 void FakeKube::ClearObservations() { impl_->ClearObservations(); }
+
+// Pod logs.
+void FakeKube::AppendPodLog(std::string_view ns, std::string_view pod, std::string_view container,
+                            std::string_view line, int64_t timestamp_ns) {
+  impl_->AppendPodLog(ns, pod, container, line, timestamp_ns);
+}
+void FakeKube::EndLogStreams(bool abrupt) { impl_->EndLogStreams(abrupt); }
+size_t FakeKube::active_log_streams() const { return impl_->active_log_streams(); }
+size_t FakeKube::log_streams_started() const { return impl_->log_streams_started(); }
+bool FakeKube::WaitForLogStreams(size_t n, absl::Duration timeout) const {
+  return impl_->WaitForLogStreams(n, timeout);
+}
+bool FakeKube::WaitForLogStreamsStarted(size_t n, absl::Duration timeout) const {
+  return impl_->WaitForLogStreamsStarted(n, timeout);
+}
+
+void FakeKube::SetPodLogs(std::vector<FakePodLogs> podlogs) {
+  impl_->SetPodLogs(std::move(podlogs));
+}
 
 }  // namespace sluice::testing

@@ -217,6 +217,18 @@ struct FakeKubeRequest {
   bool broken = false;  // the connection was cut mid-response (BreakNext)
 };
 
+// A PodLogs (monitoring.grafana.com/v1alpha2) custom resource.
+struct FakePodLogs {
+  std::string ns = "default";
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::map<std::string, std::string> selector;            // spec.selector.matchLabels
+  std::map<std::string, std::string> namespace_selector;  // spec.namespaceSelector.matchLabels
+  std::string relabelings_json;  // spec.relabelings as JSON ("[...]"); "" = none
+};
+std::string PodLogsJson(const FakePodLogs& p, std::string_view resource_version);
+
 class FakeKube {
  public:
   struct Options {
@@ -327,6 +339,25 @@ class FakeKube {
 
   // Forgets request records and counters (not the cluster state or faults).
   void ClearObservations();
+
+  // --- Pod logs: GET /api/v1/namespaces/<ns>/pods/<pod>/log (container, follow, timestamps,
+  // sinceTime as the API server reads them: lines at or after sinceTime, each prefixed with its
+  // RFC3339Nano time and a space when timestamps=true; follow keeps the chunked answer open and
+  // sends lines as they are appended). 404 when the pod is neither an object nor has a log; 400
+  // when the pod object has no such container.
+  void AppendPodLog(std::string_view ns, std::string_view pod, std::string_view container,
+                    std::string_view line, int64_t timestamp_ns);
+  // Ends every open follow stream: with the terminating chunk (as when the container's log ends)
+  // or, `abrupt`ly, after half of a line that is not in the log, with a connection reset.
+  void EndLogStreams(bool abrupt = false);
+  size_t active_log_streams() const;
+  size_t log_streams_started() const;
+  bool WaitForLogStreams(size_t n, absl::Duration timeout) const;  // active_log_streams() >= n
+  bool WaitForLogStreamsStarted(size_t n, absl::Duration timeout) const;
+
+  // --- PodLogs at /apis/monitoring.grafana.com/v1alpha2/podlogs (list; watch=true holds the
+  // stream until the PodLogs change, then sends a 410 ERROR event so that the client lists again).
+  void SetPodLogs(std::vector<FakePodLogs> podlogs);
 
  private:
   class Impl;

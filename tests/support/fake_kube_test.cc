@@ -882,5 +882,52 @@ TEST_F(FakeKubeTest, LeasesAreCreatedAndUpdatedWithConflicts) {
   EXPECT_TRUE(stored->annotations.empty());  // an update replaces the object
 }
 
+// ---- Pod logs ----------------------------------------------------------------------------------
+
+constexpr int64_t kLogT0 = int64_t{1714557600} * 1000000000;  // 2024-05-01T10:00:00Z
+
+TEST_F(FakeKubeTest, PodLogHonoursTimestampsSinceTimeAndContainer) {
+  StartKube();
+  FakePod pod = MakeDeploymentPod("shop", "web", "node-a", "10.244.1.10");
+  kube_->SetPods({pod});
+  const std::string c = pod.containers[0].name;
+  kube_->AppendPodLog("shop", pod.name, c, "first", kLogT0 + 500000000);
+  kube_->AppendPodLog("shop", pod.name, c, "second", kLogT0 + 1500000000);
+  const std::string base = absl::StrCat("/api/v1/namespaces/shop/pods/", pod.name, "/log");
+  Response r = Call(absl::StrCat(base, "?container=", c));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "first\nsecond\n");
+  r = Call(absl::StrCat(base, "?container=", c, "&timestamps=true"));
+  EXPECT_EQ(r.body, "2024-05-01T10:00:00.5Z first\n2024-05-01T10:00:01.5Z second\n");
+  r = Call(absl::StrCat(base, "?container=", c, "&sinceTime=2024-05-01T10:00:01Z"));
+  EXPECT_EQ(r.body, "second\n");
+  EXPECT_EQ(Call(absl::StrCat(base, "?container=nope")).status, 400);
+  EXPECT_EQ(Call("/api/v1/namespaces/shop/pods/ghost/log?container=x").status, 404);
+}
+
+TEST_F(FakeKubeTest, PodLogFollowStreamsAppendedLinesAndCanBeEnded) {
+  StartKube();
+  kube_->AppendPodLog("ns", "p", "c", "one", kLogT0);
+  auto w = Watch("/api/v1/namespaces/ns/pods/p/log?container=c&follow=true");
+  EXPECT_EQ(w->WaitForLines(1, kWait), std::vector<std::string>{"one"});
+  ASSERT_TRUE(kube_->WaitForLogStreams(1, kWait));
+  kube_->AppendPodLog("ns", "p", "c", "two", kLogT0 + 1);
+  kube_->AppendPodLog("ns", "p", "other", "not mine", kLogT0 + 2);
+  EXPECT_EQ(w->WaitForLines(2, kWait), (std::vector<std::string>{"one", "two"}));
+  kube_->EndLogStreams();
+  EXPECT_EQ(w->WaitForEnd(kWait), CURLE_OK);
+  EXPECT_EQ(kube_->active_log_streams(), 0u);
+  EXPECT_EQ(kube_->log_streams_started(), 1u);
+
+  // Abrupt: half a line, then a reset.
+  auto w2 = Watch("/api/v1/namespaces/ns/pods/p/log?container=c&follow=true");
+  ASSERT_TRUE(kube_->WaitForLogStreams(1, kWait));
+  EXPECT_EQ(w2->WaitForLines(2, kWait).size(), 2u);
+  kube_->EndLogStreams(/*abrupt=*/true);
+  std::optional<CURLcode> end = w2->WaitForEnd(kWait);
+  ASSERT_TRUE(end.has_value());
+  EXPECT_NE(*end, CURLE_OK);
+}
+
 }  // namespace
 }  // namespace sluice::testing
