@@ -45,6 +45,8 @@ std::unique_ptr<Component> BuildLokiSecretFilter(const config::Component&, const
                                                  ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiSourceApi(const config::Component&, const config::Block&,
                                               ComponentEnv&, config::Diags*);
+std::unique_ptr<Component> BuildLokiSourceJournal(const config::Component&, const config::Block&,
+                                                  ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiEcho(const config::Component&, const config::Block&,
                                          ComponentEnv&, config::Diags*);
 

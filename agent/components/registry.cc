@@ -14,6 +14,7 @@ const std::vector<ComponentType>& ComponentTypes() {
       {"discovery.kubernetes", &BuildDiscoveryKubernetes},
       {"loki.source.file", &BuildLokiSourceFile},
       {"loki.source.api", &BuildLokiSourceApi},
+      {"loki.source.journal", &BuildLokiSourceJournal},
       {"loki.process", &BuildLokiProcess},
       {"loki.relabel", &BuildLokiRelabel},
       {"loki.secretfilter", &BuildLokiSecretFilter},
