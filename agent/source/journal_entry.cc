@@ -109,9 +109,12 @@ std::string JournalFieldsJson(const std::vector<JournalField>& fields) {
 
 LabelSet JournalBaseLabels(const std::map<std::string, std::string>& labels,
                            const std::string& component_id) {
+  // job first, then `labels` over it: a `job` in `labels` wins, as in every Alloy release before
+  // the tailer rewrite of a76fc4089a (which set job last) and in Promtail; the k8s-monitoring
+  // chart's node-logs feature relies on it (job = "integrations/kubernetes/journal").
   LabelSet base;
-  for (const auto& [k, v] : labels) SetOrDelete(&base, k, v);
   SetOrDelete(&base, "job", component_id);
+  for (const auto& [k, v] : labels) SetOrDelete(&base, k, v);
   return base;
 }
 

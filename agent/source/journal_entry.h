@@ -5,8 +5,8 @@
 //   PRIORITY field also gives `__journal_priority_keyword` (emerg .. debug); a field given twice
 //   keeps its last value, and a field with an empty value is no label (Prometheus' label builder
 //   deletes a label set to "");
-// - the component's labels come first, then `job` = the component id (it replaces a `job` given
-//   in `labels`, as in Alloy), then the fields;
+// - `job` = the component id comes first, then the component's labels (a `job` among them wins:
+//   see JournalBaseLabels), then the fields;
 // - the line is the MESSAGE field, or with format_as_json every field as a JSON object (keys
 //   sorted, json-iterator's escaping); an entry without a (non-empty) MESSAGE is not sent
 //   (counted as no_message);
@@ -57,7 +57,7 @@ struct JournalEntryOptions {
   bool format_as_json = false;
 };
 
-// The component's `labels` and the job label, as Alloy's tailer starts every entry's labels.
+// The job label and the component's `labels`, with which every entry's labels start.
 LabelSet JournalBaseLabels(const std::map<std::string, std::string>& labels,
                            const std::string& component_id);
 

@@ -80,11 +80,17 @@ TEST(JournalEntryTest, JsonIsAlloysMapMarshal) {
   EXPECT_EQ(JournalFieldsJson({}), "{}");
 }
 
-TEST(JournalEntryTest, BaseLabelsJobIsTheComponentId) {
-  LabelSet base = JournalBaseLabels({{"job", "mine"}, {"component", "loki.source.journal"}},
-                                    "loki.source.journal.read");
+TEST(JournalEntryTest, BaseLabelsJobIsTheComponentIdUnlessLabelsSetIt) {
+  LabelSet base =
+      JournalBaseLabels({{"component", "loki.source.journal"}}, "loki.source.journal.read");
   EXPECT_THAT(base.labels(), ElementsAre(Pair("component", "loki.source.journal"),
                                          Pair("job", "loki.source.journal.read")));
+  // The k8s-monitoring chart's node-logs feature sets its own job.
+  LabelSet chart =
+      JournalBaseLabels({{"job", "integrations/kubernetes/journal"}, {"instance", "node-1"}},
+                        "loki.source.journal.worker");
+  EXPECT_THAT(chart.labels(), ElementsAre(Pair("instance", "node-1"),
+                                          Pair("job", "integrations/kubernetes/journal")));
 }
 
 std::shared_ptr<const RuleSet> UnitRule() {
