@@ -69,6 +69,12 @@ const std::map<std::string, std::string>& Snippets() {
            "loki.source.api \"t\" {\n  http {\n    listen_address = \"127.0.0.1\"\n"
            "    listen_port = 0\n  }\n  forward_to = [loki.echo.out.receiver]\n"
            "  labels = {source = \"api\"}\n}\n"},
+      {"loki.source.journal",
+       std::string(kEcho) +
+           "loki.source.journal \"t\" {\n  path = \"/nonexistent/journal\"\n"
+           "  matches = \"_SYSTEMD_UNIT=kubelet.service PRIORITY=3\"\n  max_age = \"8h\"\n"
+           "  format_as_json = true\n  labels = {job = \"integrations/kubernetes/journal\"}\n"
+           "  forward_to = [loki.echo.out.receiver]\n}\n"},
       {"otelcol.exporter.loki",
        std::string(kEcho) +
            "otelcol.exporter.loki \"t\" {\n  forward_to = [loki.echo.out.receiver]\n}\n"},
@@ -127,9 +133,9 @@ TEST_F(RegistryTest, EveryTypeLoadsThroughTheRuntime) {
 TEST_F(RegistryTest, AnUnknownComponentIsAnErrorNamingItWithItsPosition) {
   std::string error;
   std::unique_ptr<Runtime> rt =
-      Load("loki.echo \"out\" {}\n\n  loki.source.journal \"j\" {\n  }\n", &error);
+      Load("loki.echo \"out\" {}\n\n  loki.source.windowsevent \"j\" {\n  }\n", &error);
   EXPECT_EQ(rt, nullptr);
-  EXPECT_NE(error.find("cfg.alloy:3:3: component \"loki.source.journal\" is not supported by "
+  EXPECT_NE(error.find("cfg.alloy:3:3: component \"loki.source.windowsevent\" is not supported by "
                        "sluice"),
             std::string::npos)
       << error;
