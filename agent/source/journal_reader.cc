@@ -4,7 +4,6 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -16,7 +15,8 @@ namespace {
 
 absl::Status Errno(int ret, std::string_view call) {
   int err = -ret;
-  return absl::ErrnoToStatus(err, absl::StrCat(Av(call), " failed: ", strerror(err)));
+  // ErrnoToStatus appends ": <strerror>" itself.
+  return absl::ErrnoToStatus(err, absl::StrCat(Av(call), " failed"));
 }
 
 }  // namespace

@@ -313,7 +313,9 @@ void LokiSourceJournal::ReadLoop() {
         Count("open");
         std::string e = absl::StrCat("error creating journal tailer: ", r.status().message());
         LogError("loki.source.journal", "error creating journal tailer",
-                 {{"component_id", id()}, {"path", path_}, {"error", e}});
+                 {{"component_id", id()},
+                  {"path", path_},
+                  {"error", std::string(r.status().message())}});
         set_error(std::move(e));
         if (!sleep_for(kOpenRetry)) return;
         continue;
