@@ -32,7 +32,7 @@ FROM ${BASE_IMAGE}
 ARG DEBIAN_FRONTEND=noninteractive
 # The packages holding the libraries `readelf -d sluice` lists as NEEDED (dpkg -S): snappy,
 # libcurl (+ its TLS and HTTP/2 deps), simdjson, RE2, abseil, OpenSSL's libcrypto (digests), libyaml,
-# zlib and libbz2 (decompression), libmaxminddb (stage.geoip);
+# zlib and libbz2 (decompression), libmaxminddb (stage.geoip), libsystemd0 (loki.source.journal);
 # libstdc++6, libgcc-s1 and libc6 are already in the base. ca-certificates: HTTPS to Loki and
 # the kubelet. tzdata: stage.timestamp's `location` needs the IANA zones. git: import.git runs
 # it (Alloy links go-git; Debian has no C/C++ git library that clones over every transport).
@@ -41,7 +41,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends \
          ca-certificates tzdata git \
          libsnappy1v5 libcurl4 libssl3 libsimdjson14 libre2-9 libabsl20220623 libyaml-0-2 \
-         zlib1g libbz2-1.0 libmaxminddb0 \
+         zlib1g libbz2-1.0 libmaxminddb0 libsystemd0 \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
     && mkdir -p /var/lib/sluice
 COPY --from=build /build/sluice /usr/bin/sluice

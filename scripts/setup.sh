@@ -14,6 +14,7 @@ BUILD_PACKAGES=(
   libyaml-dev  # the positions file in Alloy's YAML (libyaml: what gopkg.in/yaml.v2 ports)
   zlib1g-dev libbz2-dev  # loki.source.file decompression (gz, z; bz2)
   libmaxminddb-dev  # stage.geoip: MaxMind DB lookups
+  libsystemd-dev  # loki.source.journal: sd-journal
 )
 # The rest of a development machine: tests, benchmarks, fuzzers, sanitizers.
 DEV_PACKAGES=(
@@ -27,6 +28,7 @@ DEV_PACKAGES=(
   # file sluice writes must read back in Alloy, and Alloy's in sluice.
   golang-go golang-gopkg-yaml.v2-dev
   libmaxmind-db-writer-perl  # tests/process/geoip_test writes its MaxMind DBs with it
+  systemd-journal-remote  # tests/e2e/journal_e2e_test writes journal files offline with it
   util-linux  # setpriv, unshare (end-to-end tests), taskset (bench/run); Essential in Debian
 )
 

@@ -17,6 +17,7 @@ const std::vector<ComponentType>& ComponentTypes() {
       {"loki.source.kubernetes_events", &BuildLokiSourceKubernetesEvents},
       {"loki.source.kubernetes", &BuildLokiSourceKubernetes},
       {"loki.source.podlogs", &BuildLokiSourcePodLogs},
+      {"loki.source.journal", &BuildLokiSourceJournal},
       {"loki.process", &BuildLokiProcess},
       {"loki.relabel", &BuildLokiRelabel},
       {"loki.secretfilter", &BuildLokiSecretFilter},

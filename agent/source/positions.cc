@@ -290,10 +290,12 @@ struct MapEntry {
 
 // Alloy's map (`? {path, labels}: "offset"`) or Promtail's (`path: "offset"`), in document order;
 // a key given twice keeps its last offset, at its first place.
-absl::Status ReadMap(Document* doc, const yaml_node_t* map, std::vector<MapEntry>* out) {
+absl::Status ReadMap(Document* doc, const yaml_node_t* map, std::vector<MapEntry>* out,
+                     std::vector<PositionCursor>* cursors) {
   if (IsNull(map)) return absl::OkStatus();
   if (map->type != YAML_MAPPING_NODE) return ErrorAt(map, "`positions` is not a map");
   absl::flat_hash_map<std::pair<std::string, std::string>, size_t> index;
+  absl::flat_hash_map<std::pair<std::string, std::string>, size_t> cursor_index;
   for (yaml_node_pair_t* p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; ++p) {
     yaml_node_t* k = doc->node(p->key);
     yaml_node_t* v = doc->node(p->value);
@@ -324,6 +326,13 @@ absl::Status ReadMap(Document* doc, const yaml_node_t* map, std::vector<MapEntry
     const std::string& value = *value_or;
     // Journal cursors ("s=...") share Alloy's map type; they are no file offsets.
     if (value.empty() || value[0] == '+' || !absl::SimpleAtoi(value, &e.offset) || e.offset < 0) {
+      auto [it, inserted] =
+          cursor_index.try_emplace(std::make_pair(e.path, e.labels), cursors->size());
+      if (inserted) {
+        cursors->push_back(PositionCursor{std::move(e.path), std::move(e.labels), value});
+      } else {
+        (*cursors)[it->second].value = value;
+      }
       continue;
     }
     auto [it, inserted] = index.try_emplace(std::make_pair(e.path, e.labels), out->size());
@@ -460,7 +469,12 @@ absl::Status FsyncDir(const std::string& dir, const std::string& for_path) {
 
 }  // namespace
 
-std::string RenderPositions(const std::vector<PositionRecord>& records) {
+std::string PositionsCursorKey(std::string_view component_id) {
+  return absl::StrCat("cursor-", Av(component_id));
+}
+
+std::string RenderPositions(const std::vector<PositionRecord>& records,
+                            const std::vector<PositionCursor>& cursors) {
   Emitter e;
   e.BeginMap();
   // The section first: a file cut short then lacks its `count` (an error) or holds all of it.
@@ -513,25 +527,48 @@ std::string RenderPositions(const std::vector<PositionRecord>& records) {
     e.EndMap();
     e.String(absl::StrCat(std::max<int64_t>(r.offset, 0)));
   }
+  for (const PositionCursor& c : cursors) {
+    if (!seen.try_emplace(std::make_pair(std::string_view(c.path), std::string_view(c.labels)),
+                          true)
+             .second) {
+      continue;
+    }
+    e.BeginMap();
+    e.String("path");
+    e.String(c.path);
+    e.String("labels");
+    e.String(c.labels);
+    e.EndMap();
+    e.String(c.value);
+  }
   e.EndMap();
   e.EndMap();
   return std::move(e).Finish();
 }
 
 absl::StatusOr<std::vector<PositionRecord>> ParsePositions(std::string_view text) {
+  ASSIGN_OR_RETURN(PositionsDocument d, ParsePositionsDocument(text));
+  return std::move(d.files);
+}
+
+absl::StatusOr<PositionsDocument> ParsePositionsDocument(std::string_view text) {
   if (text.size() > static_cast<size_t>(kMaxFileBytes)) {
     return absl::InvalidArgumentError("larger than a positions file can be");
   }
   Document doc;
   RETURN_IF_ERROR(doc.Load(text));
+  PositionsDocument result;
   yaml_node_t* root = doc.root();
-  if (root == nullptr || IsNull(root)) return std::vector<PositionRecord>();  // as Alloy: empty
+  if (root == nullptr || IsNull(root)) return result;  // as Alloy: empty
   if (root->type != YAML_MAPPING_NODE) return ErrorAt(root, "not a positions document (a map)");
   yaml_node_t* map = Lookup(&doc, root, "positions");
-  if (map != nullptr && map->type == YAML_SEQUENCE_NODE) return ParseSluiceV1Positions(text);
+  if (map != nullptr && map->type == YAML_SEQUENCE_NODE) {
+    ASSIGN_OR_RETURN(result.files, ParseSluiceV1Positions(text));
+    return result;
+  }
 
   std::vector<MapEntry> entries;
-  if (map != nullptr) RETURN_IF_ERROR(ReadMap(&doc, map, &entries));
+  if (map != nullptr) RETURN_IF_ERROR(ReadMap(&doc, map, &entries, &result.cursors));
   std::vector<PositionRecord> records;
   bool section = false;
   if (yaml_node_t* sec = Lookup(&doc, root, "sluice"); sec != nullptr) {
@@ -568,7 +605,8 @@ absl::StatusOr<std::vector<PositionRecord>> ParsePositions(std::string_view text
     r.offset = m.offset;
     records.push_back(std::move(r));
   }
-  return records;
+  result.files = std::move(records);
+  return result;
 }
 
 absl::Status WritePositionsData(const std::string& path, std::string_view data, bool sync) {
@@ -613,6 +651,11 @@ absl::Status WritePositionsFile(const std::string& path,
 }
 
 absl::StatusOr<std::vector<PositionRecord>> ReadPositionsFile(const std::string& path) {
+  ASSIGN_OR_RETURN(PositionsDocument d, ReadPositionsDocument(path));
+  return std::move(d.files);
+}
+
+absl::StatusOr<PositionsDocument> ReadPositionsDocument(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
@@ -647,12 +690,12 @@ absl::StatusOr<std::vector<PositionRecord>> ReadPositionsFile(const std::string&
           absl::StrCat("positions file ", path, " grew beyond a positions file's size"));
     }
   }
-  auto records = ParsePositions(text);
-  if (!records.ok()) {
-    return absl::Status(records.status().code(),
-                        absl::StrCat("positions file ", path, ": ", records.status().message()));
+  auto parsed = ParsePositionsDocument(text);
+  if (!parsed.ok()) {
+    return absl::Status(parsed.status().code(),
+                        absl::StrCat("positions file ", path, ": ", parsed.status().message()));
   }
-  return records;
+  return parsed;
 }
 
 }  // namespace sluice

@@ -62,9 +62,31 @@ struct PositionRecord {
   friend bool operator==(const PositionRecord&, const PositionRecord&) = default;
 };
 
-// The positions document for `records`. The map holds one entry per (path, labels): the first
-// record's with that key; the `sluice` section every record that has an identity, in order.
-std::string RenderPositions(const std::vector<PositionRecord>& records);
+// A place that is not a byte offset: Alloy's loki.source.journal keeps its journal cursor in the
+// same map, under path "cursor-<component id>" and labels "", the cursor string as the value.
+// ParsePositions leaves these out (they are no file's); the Document functions below keep them,
+// and RenderPositions writes them back in Alloy's map (not in the `sluice` section).
+struct PositionCursor {
+  std::string path;    // "cursor-loki.source.journal.default"
+  std::string labels;  // "" as Alloy's journal tailer writes it
+  std::string value;   // the cursor
+
+  friend bool operator==(const PositionCursor&, const PositionCursor&) = default;
+};
+
+// Alloy's key for a component's journal cursor (positions.CursorKey): "cursor-<id>".
+std::string PositionsCursorKey(std::string_view component_id);
+
+struct PositionsDocument {
+  std::vector<PositionRecord> files;    // as ParsePositions returns them
+  std::vector<PositionCursor> cursors;  // the map's entries whose value is no offset, in order
+};
+
+// The positions document for `records` (and `cursors`, after them in the map). The map holds one
+// entry per (path, labels): the first record's with that key; the `sluice` section every record
+// that has an identity, in order.
+std::string RenderPositions(const std::vector<PositionRecord>& records,
+                            const std::vector<PositionCursor>& cursors = {});
 
 // Parses a positions document of any of the forms above. An empty document (empty file, only
 // comments) is no records, as for Alloy. Entries whose value is not a non-negative integer (a
@@ -73,6 +95,9 @@ std::string RenderPositions(const std::vector<PositionRecord>& records);
 // records in order (the map's offset wins, identity dropped, where the map was edited since),
 // then the map's entries that section does not cover, in document order.
 absl::StatusOr<std::vector<PositionRecord>> ParsePositions(std::string_view text);
+// ParsePositions, plus the entries whose value is not an offset (cursors). A key given twice
+// keeps its last value, at its first place.
+absl::StatusOr<PositionsDocument> ParsePositionsDocument(std::string_view text);
 
 // Atomic write of `data`: a temporary file in the same directory, write, rename over `path`.
 // With `sync`, the temporary is fsynced before the rename and the directory after it (survives
@@ -88,5 +113,7 @@ absl::Status WritePositionsFile(const std::string& path,
 // NotFound when `path` does not exist; other errors (permission denied, corrupt content) as a
 // Status whose message names the path.
 absl::StatusOr<std::vector<PositionRecord>> ReadPositionsFile(const std::string& path);
+// ReadPositionsFile with the cursors.
+absl::StatusOr<PositionsDocument> ReadPositionsDocument(const std::string& path);
 
 }  // namespace sluice

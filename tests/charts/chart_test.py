@@ -104,6 +104,7 @@ SCENARIOS = {
         "clusterEvents": {"enabled": True, "leaderElection": False,
                           "config": 'loki.echo "{{ .Release.Name }}" { }\n'},
     },
+    "journal": {"sluice": {"mounts": {"journal": True}}},
 }
 
 # Overrides the chart must refuse, with a part of the message it must give.
@@ -192,6 +193,7 @@ class ChartStructure(unittest.TestCase):
             sluice.configMap.key sluice.listenAddr sluice.listenPort sluice.storagePath
             sluice.extraArgs sluice.extraEnv sluice.envFrom sluice.resources
             sluice.securityContext sluice.mounts.varlog sluice.mounts.dockercontainers
+            sluice.mounts.journal
             sluice.mounts.extra image.repository image.tag image.pullPolicy image.pullSecrets
             controller.type controller.tolerations controller.nodeSelector controller.affinity
             controller.priorityClassName controller.podAnnotations controller.podLabels
@@ -278,6 +280,23 @@ class RenderedManifests(unittest.TestCase):
         self.assertEqual(volumes["config"], {"name": "config", "configMap": {"name": "sluice"}})
         self.assertNotIn("dockercontainers", volumes)
         # The only writable mount is the storage directory.
+        writable = sorted(m["mountPath"] for m in c["volumeMounts"] if not m.get("readOnly"))
+        self.assertEqual(writable, ["/var/lib/sluice"])
+
+    def test_journal_mounts(self):
+        # Off by default; on: the journal directories and the machine id, read-only.
+        _, pod, c = container("default")
+        self.assertFalse({"journal-var", "journal-run", "machine-id"}
+                         & {v["name"] for v in pod["volumes"]})
+        _, pod, c = container("journal")
+        mounts = {m["name"]: m for m in c["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for name, path in (("journal-var", "/var/log/journal"),
+                           ("journal-run", "/run/log/journal"),
+                           ("machine-id", "/etc/machine-id")):
+            self.assertEqual(mounts[name], {"name": name, "mountPath": path, "readOnly": True})
+            self.assertEqual(volumes[name]["hostPath"]["path"], path)
+        self.assertEqual(volumes["machine-id"]["hostPath"]["type"], "File")
         writable = sorted(m["mountPath"] for m in c["volumeMounts"] if not m.get("readOnly"))
         self.assertEqual(writable, ["/var/lib/sluice"])
 

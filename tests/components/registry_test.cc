@@ -90,6 +90,12 @@ const std::map<std::string, std::string>& Snippets() {
            "  namespace_selector {\n    match_labels = {logs = \"on\"}\n  }\n"
            "  node_filter {\n    enabled = true\n    node_name = \"n1\"\n  }\n"
            "  tail_from_end = true\n  preserve_discovered_labels = true\n}\n"},
+      {"loki.source.journal",
+       std::string(kEcho) +
+           "loki.source.journal \"t\" {\n  path = \"/nonexistent/journal\"\n"
+           "  matches = \"_SYSTEMD_UNIT=kubelet.service PRIORITY=3\"\n  max_age = \"8h\"\n"
+           "  format_as_json = true\n  labels = {job = \"integrations/kubernetes/journal\"}\n"
+           "  forward_to = [loki.echo.out.receiver]\n}\n"},
       {"otelcol.exporter.loki",
        std::string(kEcho) +
            "otelcol.exporter.loki \"t\" {\n  forward_to = [loki.echo.out.receiver]\n}\n"},
@@ -148,9 +154,9 @@ TEST_F(RegistryTest, EveryTypeLoadsThroughTheRuntime) {
 TEST_F(RegistryTest, AnUnknownComponentIsAnErrorNamingItWithItsPosition) {
   std::string error;
   std::unique_ptr<Runtime> rt =
-      Load("loki.echo \"out\" {}\n\n  loki.source.journal \"j\" {\n  }\n", &error);
+      Load("loki.echo \"out\" {}\n\n  loki.source.windowsevent \"j\" {\n  }\n", &error);
   EXPECT_EQ(rt, nullptr);
-  EXPECT_NE(error.find("cfg.alloy:3:3: component \"loki.source.journal\" is not supported by "
+  EXPECT_NE(error.find("cfg.alloy:3:3: component \"loki.source.windowsevent\" is not supported by "
                        "sluice"),
             std::string::npos)
       << error;

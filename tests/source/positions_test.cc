@@ -204,6 +204,79 @@ TEST(PositionsTest, JournalCursorsAndUnknownKeysAreSkipped) {
   EXPECT_THAT(*parsed, ElementsAre(Alloy("/a.log", "{}", 3)));
 }
 
+constexpr char kCursor[] =
+    "s=6bdaddb91c3345dfa57cf14c887a2206;i=1;b=0123456789abcdef0123456789abcdef;m=3e8;"
+    "t=661ad29939f76;x=c369eecb9c64d2de";
+
+// The file Alloy's loki.source.journal writes: its cursor under "cursor-<id>" with labels "".
+TEST(PositionsTest, JournalCursorsAreKeptByTheDocumentFunctions) {
+  auto parsed =
+      ParsePositionsDocument(absl::StrCat("positions:\n"
+                                          "  ? path: cursor-loki.source.journal.read\n"
+                                          "    labels: \"\"\n"
+                                          "  : ",
+                                          kCursor,
+                                          "\n"
+                                          "  ? path: /a.log\n"
+                                          "    labels: '{}'\n"
+                                          "  : \"3\"\n"
+                                          "  ? path: cursor-other\n"
+                                          "    labels: \"\"\n"
+                                          "  : first\n"
+                                          "  ? path: cursor-other\n"
+                                          "    labels: \"\"\n"
+                                          "  : second\n"));
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_THAT(parsed->files, ElementsAre(Alloy("/a.log", "{}", 3)));
+  EXPECT_THAT(parsed->cursors,
+              ElementsAre(PositionCursor{"cursor-loki.source.journal.read", "", kCursor},
+                          PositionCursor{"cursor-other", "", "second"}));
+  // ParsePositions still gives the files only (loki.source.file's book).
+  auto files = ParsePositions(RenderPositions(parsed->files, parsed->cursors));
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_THAT(*files, ElementsAre(Alloy("/a.log", "{}", 3)));
+}
+
+TEST(PositionsTest, JournalCursorRenderIsAlloysAndRoundTrips) {
+  std::vector<PositionCursor> cursors = {
+      PositionCursor{PositionsCursorKey("loki.source.journal.read"), "", kCursor}};
+  EXPECT_EQ(PositionsCursorKey("loki.source.journal.read"), "cursor-loki.source.journal.read");
+  std::string doc = RenderPositions({}, cursors);
+  EXPECT_EQ(doc, absl::StrCat("sluice:\n  version: 2\n  files: []\n  count: 0\n"
+                              "positions:\n"
+                              "  ? path: cursor-loki.source.journal.read\n"
+                              "    labels: \"\"\n"
+                              "  : ",
+                              kCursor, "\n"));
+  auto back = ParsePositionsDocument(doc);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(back->files.empty());
+  EXPECT_EQ(back->cursors, cursors);
+  // Files and cursors together; odd cursor text (quotes, spaces, a number-like value, not
+  // UTF-8) survives too.
+  std::vector<PositionRecord> files = {Rec("/var/log/a.log", 10, 1)};
+  std::vector<PositionCursor> odd = {
+      PositionCursor{"cursor-a", "", "has 'quotes' and \"doubles\": yes"},
+      PositionCursor{"cursor-b", "", "true"},
+      PositionCursor{"cursor-c", "{}", std::string("\xff\xfe;i=1", 6)},
+      PositionCursor{"cursor-d", "", "-7"}};
+  auto both = ParsePositionsDocument(RenderPositions(files, odd));
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_EQ(both->files, files);
+  EXPECT_EQ(both->cursors, odd);
+}
+
+TEST(PositionsFileTest, ReadPositionsDocumentKeepsCursors) {
+  TempDir dir;
+  std::string path = dir.path() + "/journal/positions.yml";
+  std::vector<PositionCursor> cursors = {PositionCursor{"cursor-x", "", kCursor}};
+  ASSERT_TRUE(WritePositionsData(path, RenderPositions({}, cursors), true).ok());
+  auto doc = ReadPositionsDocument(path);
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(doc->cursors, cursors);
+  EXPECT_TRUE(absl::IsNotFound(ReadPositionsDocument(dir.path() + "/none.yml").status()));
+}
+
 TEST(PositionsTest, AKeyGivenTwiceKeepsItsLastOffset) {
   auto parsed = ParsePositions(
       "positions:\n"
