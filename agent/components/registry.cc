@@ -14,6 +14,8 @@ const std::vector<ComponentType>& ComponentTypes() {
       {"discovery.kubernetes", &BuildDiscoveryKubernetes},
       {"loki.source.file", &BuildLokiSourceFile},
       {"loki.source.api", &BuildLokiSourceApi},
+      {"loki.source.syslog", &BuildLokiSourceSyslog},
+      {"loki.source.gelf", &BuildLokiSourceGelf},
       {"loki.process", &BuildLokiProcess},
       {"loki.relabel", &BuildLokiRelabel},
       {"loki.secretfilter", &BuildLokiSecretFilter},
