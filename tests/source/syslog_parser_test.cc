@@ -105,7 +105,7 @@ TEST(Rfc5424Test, Errors) {
            "<13>1 - - - - - [ b=\"c\"]",
            "<13>1 - - - - - x",
            "<13>1 - - - - -x",
-           "<13>1 - - - thisisamsgidthatislongerthan32chars - -",
+           "<13>1 - - - - thisisamsgidthatislongerthan32chars -",
        }) {
     EXPECT_FALSE(ParseRfc5424(bad).ok()) << bad;
   }
