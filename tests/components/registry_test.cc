@@ -69,6 +69,15 @@ const std::map<std::string, std::string>& Snippets() {
            "loki.source.api \"t\" {\n  http {\n    listen_address = \"127.0.0.1\"\n"
            "    listen_port = 0\n  }\n  forward_to = [loki.echo.out.receiver]\n"
            "  labels = {source = \"api\"}\n}\n"},
+      {"loki.source.syslog",
+       std::string(kEcho) +
+           "loki.source.syslog \"t\" {\n  listener {\n    address = \"127.0.0.1:0\"\n"
+           "    labels = {job = \"syslog\"}\n  }\n  listener {\n"
+           "    address = \"127.0.0.1:0\"\n    protocol = \"udp\"\n"
+           "    syslog_format = \"rfc3164\"\n  }\n  forward_to = [loki.echo.out.receiver]\n}\n"},
+      {"loki.source.gelf", std::string(kEcho) +
+                               "loki.source.gelf \"t\" {\n  listen_address = \"127.0.0.1:0\"\n"
+                               "  forward_to = [loki.echo.out.receiver]\n}\n"},
       {"otelcol.exporter.loki",
        std::string(kEcho) +
            "otelcol.exporter.loki \"t\" {\n  forward_to = [loki.echo.out.receiver]\n}\n"},
