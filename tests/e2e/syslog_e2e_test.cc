@@ -397,5 +397,31 @@ print('closed' if s.recv(1) == b'' else 'data')
   EXPECT_EQ(agent_->Wait(absl::Seconds(30)), 0);
 }
 
+// Configuration errors are Alloy's texts at the attribute's position.
+TEST_F(SyslogE2eTest, ValidateReportsAlloysErrors) {
+  struct Case {
+    std::string body, error;
+  };
+  const std::vector<Case> cases = {
+      {"    protocol = \"sctp\"\n",
+       "cfg.alloy:4:16: syslog listener protocol should be either 'tcp' or 'udp', got sctp"},
+      {"    syslog_format = \"raw\"\n",
+       "cfg.alloy:4:21: \"raw\" syslog format is available only at experimental stability level"},
+      {"    syslog_format = \"bsd\"\n", "cfg.alloy:4:21: unknown syslog format: bsd"},
+      {"    syslog_format = \"rfc3164\"\n    rfc5424_allow_empty_msg = true\n",
+       "\"rfc5424_allow_empty_msg\" has no effect when syslog format is set to \"rfc3164\""},
+  };
+  for (const Case& c : cases) {
+    std::string cfg = dir_.Join("cfg.alloy");
+    WriteFile(cfg, "loki.echo \"out\" {}\nloki.source.syslog \"s\" {\n  listener {\n" + c.body +
+                       "    address = \"127.0.0.1:0\"\n  }\n  forward_to = "
+                       "[loki.echo.out.receiver]\n}\n");
+    Subprocess p;
+    ASSERT_TRUE(p.Start({SLUICE_BINARY, "validate", cfg}, dir_.Join("v.out"), dir_.Join("v.err")));
+    EXPECT_EQ(p.Wait(absl::Seconds(30)), 1) << c.body;
+    EXPECT_THAT(ReadFile(dir_.Join("v.err")), HasSubstr(c.error)) << c.body;
+  }
+}
+
 }  // namespace
 }  // namespace sluice
