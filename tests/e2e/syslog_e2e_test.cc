@@ -423,5 +423,73 @@ TEST_F(SyslogE2eTest, ValidateReportsAlloysErrors) {
   }
 }
 
+// While the pipeline holds the memory budget (Loki does not answer), UDP datagrams are dropped
+// and counted; TCP is not read, and what was sent arrives once Loki answers again.
+TEST_F(SyslogE2eTest, BackpressureDropsUdpAndHoldsTcp) {
+  loki_.StallNext(1);
+  std::string path = dir_.Join("config.alloy");
+  WriteFile(path, absl::StrReplaceAll(R"(
+loki.source.syslog "in" {
+  listener {
+    address = "127.0.0.1:0"
+    labels  = { job = "bp" }
+  }
+  listener {
+    address  = "127.0.0.1:0"
+    protocol = "udp"
+    labels   = { job = "bp" }
+  }
+  forward_to = [loki.write.out.receiver]
+}
+
+loki.write "out" {
+  endpoint {
+    url                = "LOKI_URL"
+    batch_wait         = "50ms"
+    min_backoff_period = "50ms"
+  }
+}
+)",
+                                      {{"LOKI_URL", loki_.push_url()}}));
+  agent_ = std::make_unique<Subprocess>();
+  ASSERT_TRUE(agent_->Start({SLUICE_BINARY, "run", path, "--storage.path", dir_.Join("state"),
+                             "--server.http.listen-addr", "127.0.0.1:0", "--memory-budget", "4KiB"},
+                            dir_.Join("agent.out"), dir_.Join("agent.err")));
+  std::vector<std::string> ports = Ports("syslog listening on address", 2);
+  ASSERT_EQ(ports.size(), 2u);
+  std::string out;
+  // One big TCP message fills the budget (its push is stalled); then UDP is dropped.
+  ASSERT_EQ(Python(R"PY(
+import socket, sys
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=30)
+s.sendall(b'<13>1 - - - - - - big-' + b'x' * 5000 + b'\n')
+s.close()
+)PY",
+                   {ports[0]}, &out),
+            0)
+      << out;
+  ASSERT_TRUE(loki_.WaitForStalled(1, absl::Seconds(30)));
+  ASSERT_EQ(Python(R"PY(
+import socket, sys
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(5):
+    u.sendto(b'<13>1 - - - - - - udp-dropped', ('127.0.0.1', int(sys.argv[1])))
+)PY",
+                   {ports[1]}, &out),
+            0)
+      << out;
+  std::string metrics;
+  EXPECT_TRUE(WaitForMetric(
+      R"(sluice_source_syslog_udp_dropped_total{component_id="loki.source.syslog.in",component_path="/"} 5)",
+      &metrics))
+      << metrics;
+  loki_.ReleaseStall();
+  ASSERT_TRUE(loki_.WaitForEntries(1, absl::Seconds(30)));
+  EXPECT_EQ(Find("big-").size(), 1u);
+  EXPECT_TRUE(Find("udp-dropped").empty());
+  agent_->Signal(SIGTERM);
+  EXPECT_EQ(agent_->Wait(absl::Seconds(30)), 0);
+}
+
 }  // namespace
 }  // namespace sluice
