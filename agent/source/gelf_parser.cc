@@ -55,7 +55,9 @@ void RenderValue(simdjson::dom::element e, std::string* out) {
   switch (e.type()) {
     case simdjson::dom::element_type::OBJECT: {
       std::map<std::string_view, simdjson::dom::element> sorted;
-      for (auto field : e.get_object().value_unsafe()) sorted[field.key] = field.value;
+      // (Held in a local: iterating the temporary result would outlive it.)
+      simdjson::dom::object obj = e.get_object().value_unsafe();
+      for (auto field : obj) sorted[field.key] = field.value;
       out->push_back('{');
       bool first = true;
       for (const auto& [k, v] : sorted) {
@@ -71,7 +73,8 @@ void RenderValue(simdjson::dom::element e, std::string* out) {
     case simdjson::dom::element_type::ARRAY: {
       out->push_back('[');
       bool first = true;
-      for (auto v : e.get_array().value_unsafe()) {
+      simdjson::dom::array arr = e.get_array().value_unsafe();
+      for (auto v : arr) {
         if (!first) out->push_back(',');
         first = false;
         RenderValue(v, out);
