@@ -53,6 +53,10 @@ std::unique_ptr<Component> BuildLokiSourceKubernetes(const config::Component&, c
 std::unique_ptr<Component> BuildLokiSourcePodLogs(const config::Component&, const config::Block&,
 std::unique_ptr<Component> BuildLokiSourceJournal(const config::Component&, const config::Block&,
                                                   ComponentEnv&, config::Diags*);
+std::unique_ptr<Component> BuildLokiSourceSyslog(const config::Component&, const config::Block&,
+                                                 ComponentEnv&, config::Diags*);
+std::unique_ptr<Component> BuildLokiSourceGelf(const config::Component&, const config::Block&,
+                                               ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiEcho(const config::Component&, const config::Block&,
                                          ComponentEnv&, config::Diags*);
 

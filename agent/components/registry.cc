@@ -18,6 +18,8 @@ const std::vector<ComponentType>& ComponentTypes() {
       {"loki.source.kubernetes", &BuildLokiSourceKubernetes},
       {"loki.source.podlogs", &BuildLokiSourcePodLogs},
       {"loki.source.journal", &BuildLokiSourceJournal},
+      {"loki.source.syslog", &BuildLokiSourceSyslog},
+      {"loki.source.gelf", &BuildLokiSourceGelf},
       {"loki.process", &BuildLokiProcess},
       {"loki.relabel", &BuildLokiRelabel},
       {"loki.secretfilter", &BuildLokiSecretFilter},

@@ -96,6 +96,15 @@ const std::map<std::string, std::string>& Snippets() {
            "  matches = \"_SYSTEMD_UNIT=kubelet.service PRIORITY=3\"\n  max_age = \"8h\"\n"
            "  format_as_json = true\n  labels = {job = \"integrations/kubernetes/journal\"}\n"
            "  forward_to = [loki.echo.out.receiver]\n}\n"},
+      {"loki.source.syslog",
+       std::string(kEcho) +
+           "loki.source.syslog \"t\" {\n  listener {\n    address = \"127.0.0.1:0\"\n"
+           "    labels = {job = \"syslog\"}\n  }\n  listener {\n"
+           "    address = \"127.0.0.1:0\"\n    protocol = \"udp\"\n"
+           "    syslog_format = \"rfc3164\"\n  }\n  forward_to = [loki.echo.out.receiver]\n}\n"},
+      {"loki.source.gelf", std::string(kEcho) +
+                               "loki.source.gelf \"t\" {\n  listen_address = \"127.0.0.1:0\"\n"
+                               "  forward_to = [loki.echo.out.receiver]\n}\n"},
       {"otelcol.exporter.loki",
        std::string(kEcho) +
            "otelcol.exporter.loki \"t\" {\n  forward_to = [loki.echo.out.receiver]\n}\n"},
