@@ -45,6 +45,10 @@ std::unique_ptr<Component> BuildLokiSecretFilter(const config::Component&, const
                                                  ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiSourceApi(const config::Component&, const config::Block&,
                                               ComponentEnv&, config::Diags*);
+std::unique_ptr<Component> BuildDiscoveryDocker(const config::Component&, const config::Block&,
+                                                ComponentEnv&, config::Diags*);
+std::unique_ptr<Component> BuildLokiSourceDocker(const config::Component&, const config::Block&,
+                                                 ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiEcho(const config::Component&, const config::Block&,
                                          ComponentEnv&, config::Diags*);
 
