@@ -506,6 +506,7 @@ void LokiSourceDocker::Read(Tailer* t, std::shared_ptr<DockerShared> shared) {
   Cursor cursor = t->start;  // the newest line handed on
   absl::Duration backoff = kMinBackoff;
   bool first = true;
+  int64_t read_to_end_of = -1;  // FinishedAt of the stopped run last read to its end
   while (!stopping()) {
     auto client = std::make_shared<DockerClient>(endpoint_, http_);
     {
@@ -537,8 +538,9 @@ void LokiSourceDocker::Read(Tailer* t, std::shared_ptr<DockerShared> shared) {
       if (!sleep(kRestartInterval)) return;
       continue;
     }
-    // A stopped container is read once more only when it ran since we last read it.
-    if (!first && !info->running && info->finished_unix * 1000000000 < cursor.ts) {
+    // A stopped container read to its end is read again only once it ran since (a new
+    // FinishedAt), as Alloy's tailer restarts only for a container that ran.
+    if (!first && !info->running && info->finished_unix == read_to_end_of) {
       if (!sleep(kRestartInterval)) return;
       continue;
     }
@@ -611,7 +613,9 @@ void LokiSourceDocker::Read(Tailer* t, std::shared_ptr<DockerShared> shared) {
           flush();
           return !stopping();
         });
-    if (!stopping()) {
+    // Only a stream the engine ended (the container stopped) has a last line without newline;
+    // a cut one is read again from its last whole line.
+    if (st.ok() && !stopping()) {
       parser.Finish(on_line);
       count();
       flush();
@@ -635,6 +639,7 @@ void LokiSourceDocker::Read(Tailer* t, std::shared_ptr<DockerShared> shared) {
     absl::StatusOr<std::string> again = client->Get(base + "/json", absl::Seconds(30));
     if (again.ok()) {
       absl::StatusOr<DockerInspect> now = ParseDockerInspect(*again);
+      if (now.ok() && !now->running) read_to_end_of = now->finished_unix;
       if (now.ok() && now->running) {
         reconnects_->Inc();
         if (!sleep(backoff)) return;
