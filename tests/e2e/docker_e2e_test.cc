@@ -70,7 +70,8 @@ class DockerE2eTest : public ::testing::Test {
   // A line with a unique id at a time of its own (strictly increasing).
   std::string Log(const std::string& container, const std::string& id, int stream = 1) {
     std::string text = absl::StrCat("msg id=", id, " from=", container.substr(0, 3));
-    docker_.AppendLog(container, text, stream, base_ns_ + (++seq_) * 1000);
+    last_ts_[container] = base_ns_ + (++seq_) * 1000;
+    docker_.AppendLog(container, text, stream, last_ts_[container]);
     return text;
   }
   void Start() {
@@ -155,6 +156,7 @@ loki.write "default" {
   int runs_ = 0;
   int64_t base_ns_ = 0;
   int seq_ = 0;
+  std::map<std::string, int64_t> last_ts_;  // the newest line's timestamp, per container
 };
 
 TEST_F(DockerE2eTest, EveryLineOnceThroughCutsRestartsTtyAndNewContainers) {
@@ -184,16 +186,17 @@ TEST_F(DockerE2eTest, EveryLineOnceThroughCutsRestartsTtyAndNewContainers) {
   ASSERT_TRUE(WaitFor(web_out, out));
   ASSERT_TRUE(WaitFor(tty_out, tty));
 
-  // Positions in Alloy's format: the container's cursor key; then a SIGKILL.
-  absl::Time deadline = absl::Now() + absl::Seconds(30);
-  std::string last_web_ns = absl::StrCat(base_ns_ + int64_t{seq_ - 2} * 1000);
-  while (absl::Now() < deadline &&
-         Positions().find(absl::StrCat("cursor-", kTty)) == std::string::npos) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
+  // Positions in Alloy's format, written once Loki acknowledged the last lines; then a SIGKILL.
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  auto acked = [&] {
+    std::string p = Positions();
+    return p.find(absl::StrCat("timestamp_ns: ", last_ts_[kWeb])) != std::string::npos &&
+           p.find(absl::StrCat("timestamp_ns: ", last_ts_[kTty])) != std::string::npos;
+  };
+  while (absl::Now() < deadline && !acked()) absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_TRUE(acked()) << Positions();
   EXPECT_THAT(Positions(), HasSubstr(absl::StrCat("path: cursor-", kWeb)));
   EXPECT_THAT(Positions(), HasSubstr("__meta_docker_container_id=\"" + kWeb + "\""));
-  absl::SleepFor(absl::Milliseconds(300));  // the last acknowledgement's write (not correctness)
   agent_->Signal(SIGKILL);
   agent_->Wait(absl::Seconds(30));
 
@@ -210,10 +213,15 @@ TEST_F(DockerE2eTest, EveryLineOnceThroughCutsRestartsTtyAndNewContainers) {
   for (int i = 0; i < 4; ++i) late.push_back(Log(kLate, absl::StrCat("l", i)));
   ASSERT_TRUE(WaitFor(late_out, late));
 
-  // A container that stops: its last lines are read to the end.
+  // A container that stops: its stream ends (read to the end) and is not opened again.
   for (int i = 7; i < 9; ++i) tty.push_back(Log(kTty, absl::StrCat("t", i)));
-  docker_.SetRunning(kTty, false);
   ASSERT_TRUE(WaitFor(tty_out, tty));
+  docker_.SetRunning(kTty, false);
+  deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline && docker_.OpenStreams() != 2) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(docker_.OpenStreams(), 2);  // web and late
 
   agent_->Signal(SIGTERM);
   EXPECT_EQ(agent_->Wait(absl::Seconds(60)), 0);
@@ -223,7 +231,6 @@ TEST_F(DockerE2eTest, EveryLineOnceThroughCutsRestartsTtyAndNewContainers) {
   ExpectExactlyOnce(late_out, late);
   // Nothing else: no stream without Alloy's labels.
   EXPECT_EQ(loki_.stream_count(), 4u);
-  (void)last_web_ns;
 }
 
 // A SIGKILL while lines are still arriving: what Loki acknowledged is not sent again, the rest
