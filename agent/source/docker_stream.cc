@@ -94,7 +94,8 @@ void DockerLogStream::Feed(std::string_view data, const LineFn& fn) {
       frame_stderr_ = type == 2;
       if (type > 2) ++counters_.bad_stream_ids;  // systemerr (3) or garbage: skipped
       frame_keep_ = type > 2 ? 0 : std::min<uint64_t>(len, max_frame_);
-      if (len > max_frame_ && type <= 2) ++counters_.truncated_frames;
+      frame_truncated_ = len > max_frame_ && type <= 2;
+      if (frame_truncated_) ++counters_.truncated_frames;
       frame_left_ = len;
       frame_started_ = len > 0;
       frame_buf_.clear();
@@ -115,6 +116,10 @@ void DockerLogStream::Feed(std::string_view data, const LineFn& fn) {
         Side& side = frame_stderr_ ? err_ : out_;
         Payload(side, frame_stderr_, frame_buf_, /*message_start=*/true, fn);
         // A truncated frame ends its line: the skipped rest held its end.
+        if (frame_truncated_ && side.continuing) {
+          Emit(side, frame_stderr_, fn);
+          side.continuing = false;
+        }
       }
       frame_buf_.clear();
     }

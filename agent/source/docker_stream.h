@@ -79,8 +79,9 @@ class DockerLogStream {
   uint64_t frame_left_ = 0;  // payload bytes still to come for the current frame
   uint64_t frame_keep_ = 0;  // of those, how many are kept (the rest of a long frame is skipped)
   bool frame_stderr_ = false;
-  bool frame_started_ = false;  // inside a frame's payload
-  std::string frame_buf_;       // the kept payload of the current frame
+  bool frame_started_ = false;    // inside a frame's payload
+  std::string frame_buf_;         // the kept payload of the current frame
+  bool frame_truncated_ = false;  // the current frame is longer than max_frame
   Side out_, err_;
   DockerStreamCounters counters_;
 };
