@@ -7,6 +7,7 @@
 // The requests run on a thread of the component's own ("sluice-dockersd"): the engine may be slow
 // or away. New targets are posted to the tail thread, exported there and the dependents told.
 // Owned by the Runtime.
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <condition_variable>
 #include <mutex>
@@ -96,6 +97,7 @@ class DiscoveryDocker final : public Component {
     return absl::OkStatus();
   }
   void StopReading() override {
+    alive_->store(false);
     {
       std::lock_guard<std::mutex> lock(mu_);
       stop_ = true;
@@ -148,7 +150,8 @@ class DiscoveryDocker final : public Component {
     if (published_ && *targets == last_) return;
     last_ = *targets;
     published_ = true;
-    boost::asio::post(*env_->io, [this, t = std::move(*targets)] {
+    boost::asio::post(*env_->io, [this, alive = alive_, t = std::move(*targets)] {
+      if (!alive->load()) return;  // stopped meanwhile: the component may be gone
       config::Object exports;
       exports["targets"] = TargetsToValue(t);
       env_->Export(id(), std::move(exports));
@@ -172,6 +175,8 @@ class DiscoveryDocker final : public Component {
   std::vector<LabelSet> last_;            // guarded by mu_
   bool published_ = false;                // guarded by mu_
   std::thread thread_;
+  // Read by the jobs posted to the tail thread (which run there, as StopReading does).
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
 };
 
 }  // namespace
