@@ -401,6 +401,9 @@ void LokiSourceDocker::SetTargets(const std::vector<LabelSet>& targets) {
     }
   }
   bool removed = false;
+  // Containers whose labels changed: the new tailer goes on where the old one was (Alloy would
+  // read the container again from its start, its positions key having changed).
+  std::map<std::string, std::pair<Cursor, std::optional<Cursor>>> carried;
   for (auto it = tailers_.begin(); it != tailers_.end();) {
     auto w = wanted.find(it->first);
     if (w != wanted.end() && w->second.second == it->second->labels) {
@@ -409,6 +412,11 @@ void LokiSourceDocker::SetTargets(const std::vector<LabelSet>& targets) {
       continue;
     }
     // Gone (or its labels changed: a new tailer under the new key, as Alloy's scheduler).
+    if (w != wanted.end()) {
+      const Tailer& old = *it->second;
+      carried[it->first] = {old.read,
+                            old.has_acked ? std::optional<Cursor>(old.acked) : std::nullopt};
+    }
     by_file_.erase(it->second->file_id);
     env_->router->OnFileForgotten(it->second->file_id);
     StopTailer(std::move(it->second));
@@ -434,6 +442,11 @@ void LokiSourceDocker::SetTargets(const std::vector<LabelSet>& targets) {
       t->acked = t->start;
       t->has_acked = true;
       restored_.erase(r);
+    }
+    if (auto c = carried.find(cid); c != carried.end()) {
+      t->start = c->second.first;
+      t->has_acked = c->second.second.has_value();
+      if (t->has_acked) t->acked = *c->second.second;
     }
     t->read = t->start;
     Tailer* raw = t.get();
