@@ -240,6 +240,7 @@ TEST_F(DockerE2eTest, KilledMidStreamLosesNothing) {
   const std::string web_out = R"({container="web", job="docker", stream="stdout"})";
   std::vector<std::string> out;
   for (int i = 0; i < 2000; ++i) out.push_back(Log(kWeb, absl::StrCat("k", i)));
+  docker_.SetWriteSplit(5);  // frame headers and timestamps split across reads
   Start();
   ASSERT_TRUE(loki_.WaitForEntries(500, absl::Seconds(60)));
   agent_->Signal(SIGKILL);
