@@ -145,6 +145,23 @@ loki.write "default" {
     EXPECT_EQ(got.size(), want.size()) << labels;
     for (const std::string& w : want) EXPECT_EQ(got[w], 1) << labels << ": " << w;
   }
+  // The agent's /metrics, read with Python's urllib (not sluice's code); "" until it serves.
+  std::string Metrics() {
+    std::string err = ReadFile(dir_.Join(absl::StrCat("agent.", runs_, ".err")));
+    size_t hp = err.find("http_port=");
+    if (hp == std::string::npos) return "";
+    std::string port = err.substr(hp + 10, err.find_first_of(" \n", hp) - hp - 10);
+    Subprocess p;
+    if (!p.Start({"/usr/bin/python3", "-c",
+                  "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen("
+                  "'http://127.0.0.1:" +
+                      port + "/metrics', timeout=20).read().decode())"},
+                 dir_.Join("metrics.out"), dir_.Join("metrics.err"))) {
+      return "";
+    }
+    p.Wait(absl::Seconds(30));
+    return ReadFile(dir_.Join("metrics.out"));
+  }
   std::string Positions() {
     return ReadFile(dir_.Join("state/loki.source.docker.default/positions.yml"));
   }
@@ -185,6 +202,15 @@ TEST_F(DockerE2eTest, EveryLineOnceThroughCutsRestartsTtyAndNewContainers) {
   for (int i = 3; i < 5; ++i) tty.push_back(Log(kTty, absl::StrCat("t", i)));
   ASSERT_TRUE(WaitFor(web_out, out));
   ASSERT_TRUE(WaitFor(tty_out, tty));
+  {
+    const std::string c = R"({component_id="loki.source.docker.default",component_path="/"})";
+    std::string m = Metrics();
+    EXPECT_THAT(m, HasSubstr("loki_source_docker_target_entries_total" + c + " " +
+                             std::to_string(out.size() + err.size() + tty.size())));
+    EXPECT_THAT(m, HasSubstr("loki_source_docker_target_parsing_errors_total" + c + " 0"));
+    EXPECT_THAT(m,
+                ::testing::ContainsRegex("sluice_source_docker_reconnects_total\\{[^}]*\\} [1-9]"));
+  }
 
   // Positions in Alloy's format, written once Loki acknowledged the last lines; then a SIGKILL.
   absl::Time deadline = absl::Now() + absl::Seconds(60);
