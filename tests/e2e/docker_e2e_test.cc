@@ -74,7 +74,7 @@ class DockerE2eTest : public ::testing::Test {
     docker_.AppendLog(container, text, stream, last_ts_[container]);
     return text;
   }
-  void Start() {
+  void Start(std::vector<std::string> extra = {}) {
     ++runs_;
     std::string config = dir_.Join("config.alloy");
     std::string host = "unix://" + dir_.Join("docker.sock");
@@ -115,9 +115,17 @@ loki.write "default" {
 }
 )cfg"));
     agent_ = std::make_unique<Subprocess>();
-    ASSERT_TRUE(agent_->Start({SLUICE_BINARY, "run", config, "--storage.path", dir_.Join("state"),
-                               "--server.http.listen-addr", "127.0.0.1:0", "--log.level", "debug"},
-                              dir_.Join("agent.out"),
+    std::vector<std::string> argv = {SLUICE_BINARY,
+                                     "run",
+                                     config,
+                                     "--storage.path",
+                                     dir_.Join("state"),
+                                     "--server.http.listen-addr",
+                                     "127.0.0.1:0",
+                                     "--log.level",
+                                     "debug"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ASSERT_TRUE(agent_->Start(argv, dir_.Join("agent.out"),
                               dir_.Join(absl::StrCat("agent.", runs_, ".err"))));
   }
   // How many times each line arrived in stream `labels`.
@@ -280,6 +288,35 @@ TEST_F(DockerE2eTest, KilledMidStreamLosesNothing) {
   // positions file is written after each acknowledgement); none is lost.
   std::map<std::string, int> got = Got(web_out);
   for (const std::string& w : out) EXPECT_GE(got[w], 1) << w;
+}
+
+// The memory budget: while Loki holds the first push, the stream is not read much past the
+// budget; once Loki answers, everything arrives once.
+TEST_F(DockerE2eTest, ReadingPausesAtTheMemoryBudget) {
+  docker_.AddContainer(Container(kWeb, "/web", false, "172.17.0.2"));
+  const std::string web_out = R"({container="web", job="docker", stream="stdout"})";
+  std::vector<std::string> out;
+  const std::string pad(200, 'p');
+  for (int i = 0; i < 3000; ++i) out.push_back(Log(kWeb, absl::StrCat("b", i, " ", pad)));
+  loki_.StallNext(1);
+  Start({"--memory-budget", "16KiB"});
+  ASSERT_TRUE(loki_.WaitForStalled(1, absl::Seconds(60)));
+  // A chance for a reader that ignored the budget to run ahead (the assertion holds either way).
+  absl::SleepFor(absl::Milliseconds(500));
+  const std::string c = R"({component_id="loki.source.docker.default",component_path="/"})";
+  std::string m = Metrics();
+  size_t at = m.find("loki_source_docker_target_entries_total" + c + " ");
+  ASSERT_NE(at, std::string::npos) << m;
+  size_t handed = std::stoul(
+      m.substr(at + std::string("loki_source_docker_target_entries_total").size() + c.size() + 1));
+  // The budget, plus what one read of the stream (curl's 16 KiB buffer) and the batch in the
+  // making hold: far below the 3000 lines (~660 KiB) there are.
+  EXPECT_LT(handed * 220, size_t{16 << 10} + (128 << 10)) << handed;
+  loki_.ReleaseStall();
+  ASSERT_TRUE(WaitFor(web_out, out));
+  agent_->Signal(SIGTERM);
+  EXPECT_EQ(agent_->Wait(absl::Seconds(60)), 0);
+  ExpectExactlyOnce(web_out, out);
 }
 
 }  // namespace
