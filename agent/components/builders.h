@@ -57,6 +57,10 @@ std::unique_ptr<Component> BuildLokiSourceSyslog(const config::Component&, const
                                                  ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiSourceGelf(const config::Component&, const config::Block&,
                                                ComponentEnv&, config::Diags*);
+std::unique_ptr<Component> BuildDiscoveryDocker(const config::Component&, const config::Block&,
+                                                ComponentEnv&, config::Diags*);
+std::unique_ptr<Component> BuildLokiSourceDocker(const config::Component&, const config::Block&,
+                                                 ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiEcho(const config::Component&, const config::Block&,
                                          ComponentEnv&, config::Diags*);
 

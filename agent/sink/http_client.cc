@@ -237,6 +237,10 @@ absl::Status CurlHttpClient::Setup() {
   // One request at a time: one connection is all we need, and a connection opened because a TLS
   // file changed then replaces the old one instead of sitting beside it.
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_MAXCONNECTS, 1L, "MAXCONNECTS"));
+  if (!options_.unix_socket_path.empty()) {
+    RETURN_IF_ERROR(
+        SetOpt(c, CURLOPT_UNIX_SOCKET_PATH, options_.unix_socket_path.c_str(), "UNIX_SOCKET_PATH"));
+  }
   if (curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
                        options_.enable_http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1) !=
       CURLE_OK) {
@@ -427,7 +431,10 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Perform(const HttpRequest& request,
   headers = next;
 
   state.handle = c;
-  int64_t timeout_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(request.timeout));
+  // 0 is curl's "no timeout": a followed log stream lasts as long as its container.
+  int64_t timeout_ms = request.timeout == absl::InfiniteDuration()
+                           ? 0
+                           : std::max<int64_t>(1, absl::ToInt64Milliseconds(request.timeout));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_URL, effective_url->c_str(), "URL"));
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_HTTPHEADER, headers, "HTTPHEADER"));
   if (post) {

@@ -27,8 +27,8 @@ namespace sluice {
 struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string_view body;  // not owned; must outlive Post
-  absl::Duration timeout = absl::Seconds(10);
+  std::string_view body;                       // not owned; must outlive Post
+  absl::Duration timeout = absl::Seconds(10);  // InfiniteDuration: none (a followed stream)
 };
 
 // How much of a response body is kept: enough for Loki's error text.
@@ -107,6 +107,9 @@ struct CurlHttpClientOptions {
   bool follow_redirects = false;
   bool enable_http2 = true;  // offer h2 by ALPN on https (curl's and Go's default); 1.1 otherwise
   std::string user_agent;    // empty = "sluice/<version>"
+  // Connect to this unix domain socket instead of the URL's host and port (the Docker Engine's
+  // /var/run/docker.sock); the URL still gives the path and the Host header.
+  std::string unix_socket_path;
 };
 
 class CurlHttpClient final : public HttpClient {

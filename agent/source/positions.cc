@@ -402,6 +402,13 @@ absl::Status ReadSection(Document* doc, const yaml_node_t* sec, bool* present,
           ASSIGN_OR_RETURN(uint64_t len, ScalarUnsigned(val, kFingerprintMaxBytes));
           r.id.fingerprint_len = static_cast<uint32_t>(len);
           ++identity_fields;
+        } else if (name == "timestamp_ns") {
+          ASSIGN_OR_RETURN(uint64_t t, ScalarUnsigned(val, std::numeric_limits<int64_t>::max()));
+          r.timestamp_ns = static_cast<int64_t>(t);
+          r.has_timestamp = true;
+        } else if (name == "timestamp_count") {
+          ASSIGN_OR_RETURN(r.timestamp_count,
+                           ScalarUnsigned(val, std::numeric_limits<uint64_t>::max()));
         }  // unknown keys: a later sluice's additions
       }
       if (!has_path) return ErrorAt(f, "a `files` entry has no `path`");
@@ -502,6 +509,12 @@ std::string RenderPositions(const std::vector<PositionRecord>& records,
       e.String("fingerprint_len");
       e.Int(r.id.fingerprint_len);
     }
+    if (r.has_timestamp) {
+      e.String("timestamp_ns");
+      e.Int(static_cast<uint64_t>(std::max<int64_t>(r.timestamp_ns, 0)));
+      e.String("timestamp_count");
+      e.Int(r.timestamp_count);
+    }
     e.EndMap();
   }
   e.EndSeq();
@@ -594,6 +607,9 @@ absl::StatusOr<PositionsDocument> ParsePositionsDocument(std::string_view text) 
       r.offset = it->second->offset;
       r.has_identity = false;
       r.id = FileIdentity();
+      r.has_timestamp = false;
+      r.timestamp_ns = 0;
+      r.timestamp_count = 0;
     }
     covered[{r.path, r.labels}] = true;
   }

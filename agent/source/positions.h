@@ -58,6 +58,14 @@ struct PositionRecord {
   // file is matched by path and labels only, after checking its size is at least `offset`.
   bool has_identity = false;
   FileIdentity id;
+  // A source whose place is a time (loki.source.docker keeps Alloy's "cursor-<container id>" with
+  // the last entry's Unix seconds in `offset`): the exact timestamp of the last acknowledged
+  // entry and how many entries with that very timestamp were acknowledged, so that a restart
+  // skips exactly those. Kept in the `sluice` section only (`timestamp_ns`, `timestamp_count`);
+  // dropped, like the identity, where the map was edited since.
+  bool has_timestamp = false;
+  int64_t timestamp_ns = 0;
+  uint64_t timestamp_count = 0;
 
   friend bool operator==(const PositionRecord&, const PositionRecord&) = default;
 };

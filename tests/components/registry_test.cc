@@ -105,6 +105,14 @@ const std::map<std::string, std::string>& Snippets() {
       {"loki.source.gelf", std::string(kEcho) +
                                "loki.source.gelf \"t\" {\n  listen_address = \"127.0.0.1:0\"\n"
                                "  forward_to = [loki.echo.out.receiver]\n}\n"},
+      {"discovery.docker",
+       "discovery.docker \"t\" {\n  host = \"unix:///nonexistent/docker.sock\"\n"
+       "  filter {\n    name = \"label\"\n    values = [\"logs=true\"]\n  }\n}\n"},
+      {"loki.source.docker",
+       std::string(kEcho) +
+           "loki.source.docker \"t\" {\n  host = \"unix:///nonexistent/docker.sock\"\n"
+           "  targets = [{\"__meta_docker_container_id\" = \"abc\"}]\n"
+           "  forward_to = [loki.echo.out.receiver]\n  labels = {job = \"docker\"}\n}\n"},
       {"otelcol.exporter.loki",
        std::string(kEcho) +
            "otelcol.exporter.loki \"t\" {\n  forward_to = [loki.echo.out.receiver]\n}\n"},
@@ -186,6 +194,28 @@ TEST_F(RegistryTest, ABadArgumentIsAnErrorWithItsPosition) {
       &error);
   EXPECT_EQ(rt, nullptr);
   EXPECT_NE(error.find("cfg.alloy:4:20: must provide a positive size"), std::string::npos) << error;
+}
+
+TEST_F(RegistryTest, DockerArgumentsAreCheckedAsAlloy) {
+  std::string error;
+  EXPECT_EQ(Load("discovery.docker \"d\" {\n  host = \"\"\n}\n", &error), nullptr);
+  EXPECT_NE(error.find("cfg.alloy:2:"), std::string::npos) << error;
+  EXPECT_NE(error.find("host attribute must not be empty"), std::string::npos) << error;
+  EXPECT_EQ(
+      Load("discovery.docker \"d\" {\n  host = \"unix:///x\"\n  refresh_interval = \"0s\"\n}\n",
+           &error),
+      nullptr);
+  EXPECT_NE(error.find("refresh_interval must be greater than 0"), std::string::npos) << error;
+  const std::string src = std::string(kEcho) +
+                          "loki.source.docker \"s\" {\n  targets = []\n"
+                          "  forward_to = [loki.echo.out.receiver]\n";
+  EXPECT_EQ(Load(src + "}\n", &error), nullptr);
+  EXPECT_NE(error.find("host"), std::string::npos) << error;
+  EXPECT_EQ(Load(src + "  host = \"unix:///x\"\n  refresh_interval = \"0s\"\n}\n", &error),
+            nullptr);
+  EXPECT_NE(error.find("refresh_interval must be positive"), std::string::npos) << error;
+  EXPECT_EQ(Load(src + "  host = \"ftp://x\"\n}\n", &error), nullptr);
+  EXPECT_NE(error.find("failed to parse Docker host"), std::string::npos) << error;
 }
 
 TEST_F(RegistryTest, LokiSourceFileDecompressionAndEncodingArguments) {

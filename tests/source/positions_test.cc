@@ -87,6 +87,34 @@ TEST(PositionsTest, RenderIsAlloysMapPlusSluiceSection) {
 // need every quoting form it uses: plain, single-quoted ('' for a quote), double-quoted with
 // escapes, long scalars folded over lines, !!binary for bytes that are not UTF-8.
 // (alloy_format_test checks these forms against yaml.v2 itself where Go is installed.)
+// loki.source.docker's records: Alloy's cursor key and seconds in the map, the exact timestamp
+// and its count in the sluice section; an edit of the map (or Alloy's own write) drops them.
+TEST(PositionsTest, TimestampCursorsRoundTripAndYieldToAnEditedMap) {
+  PositionRecord r;
+  r.path = "cursor-0123abcd";
+  r.labels = R"({__meta_docker_container_id="0123abcd", job="docker"})";
+  r.offset = 1700000000;
+  r.has_timestamp = true;
+  r.timestamp_ns = 1700000000123456789;
+  r.timestamp_count = 2;
+  std::string doc = RenderPositions({r});
+  EXPECT_THAT(doc, HasSubstr("timestamp_ns: 1700000000123456789"));
+  EXPECT_THAT(doc, HasSubstr(": \"1700000000\""));
+  auto back = ParsePositions(doc);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_THAT(*back, ElementsAre(r));
+
+  std::string edited = doc;
+  size_t at = edited.rfind("\"1700000000\"");
+  ASSERT_NE(at, std::string::npos);
+  edited.replace(at, 12, "\"1600000000\"");
+  auto moved = ParsePositions(edited);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  ASSERT_EQ(moved->size(), 1u);
+  EXPECT_EQ((*moved)[0].offset, 1600000000);
+  EXPECT_FALSE((*moved)[0].has_timestamp);
+}
+
 TEST(PositionsTest, ReadsEveryQuotingFormOfAlloysFile) {
   auto parsed = ParsePositions(
       "positions:\n"
