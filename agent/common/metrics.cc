@@ -411,4 +411,10 @@ MetricLabels ComponentLabels(std::string_view global_id) {
   return {{"component_id", std::move(id)}, {"component_path", std::move(path)}};
 }
 
+MetricLabels ComponentLabels(std::string_view global_id, MetricLabels more) {
+  MetricLabels l = ComponentLabels(global_id);
+  for (auto& p : more) l.push_back(std::move(p));
+  return l;
+}
+
 }  // namespace sluice

@@ -29,6 +29,8 @@ using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 // {loki.write.default, "/mod.x"} (the id inside a custom component, and the path to it).
 std::pair<std::string, std::string> SplitComponentId(std::string_view global_id);
 MetricLabels ComponentLabels(std::string_view global_id);
+// The same, followed by `more` (a component's own labels: status_code, error, ...).
+MetricLabels ComponentLabels(std::string_view global_id, MetricLabels more);
 
 class Counter {
  public:

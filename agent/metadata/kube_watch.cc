@@ -92,7 +92,7 @@ absl::StatusOr<HttpResponse> KubeClient::Send(std::string_view method, const std
   HttpRequest req;
   RETURN_IF_ERROR(MakeRequest(path, timeout, &req));
   req.headers.emplace_back("Content-Type", "application/json");
-  req.headers.emplace_back(":method", std::string(method));  // see CurlHttpClient::Perform
+  req.method = std::string(method);
   req.body = body;
   return client_->Post(req);
 }

@@ -66,9 +66,7 @@ class KubeClient {
   absl::StatusOr<HttpResponse> GetStream(const std::string& path, absl::Duration timeout,
                                          const std::function<bool(std::string_view)>& on_data);
   // `method` ("POST", "PUT") of `body` (JSON) to <base_url><path>: the response whatever its
-  // status (its body cut at kMaxResponseBodyBytes), or a transport error. The method reaches the
-  // HttpClient's Post as a ":method" pseudo-header (CurlHttpClient sends it as the request's
-  // method, never as a header).
+  // status (its body cut at kMaxResponseBodyBytes), or a transport error.
   absl::StatusOr<HttpResponse> Send(std::string_view method, const std::string& path,
                                     std::string_view body, absl::Duration timeout);
   // Makes the request in flight, and every later one, fail at once. Any thread.

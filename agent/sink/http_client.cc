@@ -380,14 +380,8 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Perform(const HttpRequest& request,
     curl_easy_setopt(c, CURLOPT_WRITEDATA, nullptr);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, nullptr);
   };
-  // A ":method" pseudo-header (HTTP/2's notation; never sent as a header) makes a Post another
-  // method with a body: the PUT of a Kubernetes object (KubeClient::Send).
-  std::string custom_method;
+  const std::string custom_method = post ? request.method : std::string();
   for (const auto& [name, value] : request.headers) {
-    if (post && name == ":method") {
-      custom_method = value;
-      continue;
-    }
     curl_slist* next = curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
     if (next == nullptr) return absl::ResourceExhaustedError("curl_slist_append failed");
     headers = next;

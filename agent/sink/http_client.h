@@ -29,6 +29,8 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string_view body;                       // not owned; must outlive Post
   absl::Duration timeout = absl::Seconds(10);  // InfiniteDuration: none (a followed stream)
+  // Post only: another method with a body (the PUT of a Kubernetes object); empty: POST.
+  std::string method;
 };
 
 // How much of a response body is kept: enough for Loki's error text.

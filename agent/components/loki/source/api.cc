@@ -16,8 +16,6 @@
 // happen there, the hand-off on the tail thread. Built on the loading thread, owned by the
 // Runtime. Not served: the `grpc` block (accepted, a port there is a warning), `http.tls`
 // (refused) and HTTP/2.
-#include <atomic>
-#include <boost/asio/post.hpp>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +27,7 @@
 #include "agent/common/strings.h"
 #include "agent/components/component.h"
 #include "agent/relabel/relabel.h"
+#include "agent/runtime/listener_hand_off.h"
 #include "agent/server/http_server.h"
 #include "agent/source/push_request.h"
 
@@ -41,17 +40,10 @@ HttpReply Text(int status, std::string body) {
   return HttpReply{status, kText, std::move(body) + "\n"};
 }
 
-// What the tail thread and the server threads share; outlives both (posted jobs hold it).
-struct ApiShared {
-  std::atomic<size_t> on_the_way{0};      // line bytes of requests posted, not yet handed on
-  std::atomic<size_t> pipeline_bytes{0};  // the router's in-flight bytes, as last seen
-  std::atomic<bool> stopped{false};
-  std::atomic<bool> refresh_posted{false};
-};
-
 class LokiSourceApi final : public Component {
  public:
-  LokiSourceApi(std::string id, ComponentEnv* env) : Component(std::move(id)), env_(env) {}
+  LokiSourceApi(std::string id, ComponentEnv* env)
+      : Component(std::move(id)), env_(env), hand_off_(env->io, env->router, env->budget) {}
   ~LokiSourceApi() override { StopReading(); }
 
   bool Build(const config::Block& args, config::Diags* diags);
@@ -70,7 +62,7 @@ class LokiSourceApi final : public Component {
     return absl::OkStatus();
   }
   void StopReading() override {
-    shared_->stopped = true;
+    hand_off_.Stop();
     if (server_ != nullptr) server_->Stop();
   }
 
@@ -81,21 +73,12 @@ class LokiSourceApi final : public Component {
   // Hands `entries` to the receivers on the tail thread, then answers `status`/`error`.
   void HandOff(std::vector<ProcessEntry> entries, size_t bytes, int status, std::string error,
                HttpServer::Responder respond);
-  bool Full(size_t more) const {
-    return shared_->on_the_way.load() + shared_->pipeline_bytes.load() + more > env_->budget &&
-           shared_->on_the_way.load() + shared_->pipeline_bytes.load() > 0;
-  }
   void Count(int status) {
     env_->metrics
         ->GetCounter("sluice_source_api_requests_total",
                      "Requests to loki.source.api listeners, by answer.",
-                     Labels({{"status_code", std::to_string(status)}}))
+                     ComponentLabels(id(), {{"status_code", std::to_string(status)}}))
         ->Inc();
-  }
-  MetricLabels Labels(std::initializer_list<std::pair<std::string, std::string>> more) const {
-    MetricLabels l = ComponentLabels(id());
-    for (const auto& p : more) l.push_back(p);
-    return l;
   }
 
   ComponentEnv* env_;
@@ -105,7 +88,7 @@ class LokiSourceApi final : public Component {
   std::shared_ptr<const RuleSet> rules_;
   bool use_incoming_timestamp_ = false;
   uint64_t max_message_size_ = 100ull << 20;
-  std::shared_ptr<ApiShared> shared_ = std::make_shared<ApiShared>();
+  ListenerHandOff hand_off_;
   std::unique_ptr<HttpServer> server_;
   Counter* entries_written_ = nullptr;
   Counter* rejected_ = nullptr;
@@ -233,20 +216,12 @@ void LokiSourceApi::Handle(ServerRequest req, HttpServer::Responder respond) {
     respond(Text(405, "Method Not Allowed"));
     return;
   }
-  if (shared_->stopped) {
+  if (hand_off_.stopped()) {
     Count(503);
     respond(Text(503, "server shutdown"));
     return;
   }
-  if (Full(req.body.size())) {
-    // The pipeline may have drained since the last hand-off: have the tail thread look again,
-    // for the client's retry.
-    if (!shared_->refresh_posted.exchange(true)) {
-      boost::asio::post(*env_->io, [this, shared = shared_] {
-        shared->refresh_posted = false;
-        if (!shared->stopped) shared->pipeline_bytes = env_->router->inflight_bytes();
-      });
-    }
+  if (hand_off_.Full(req.body.size())) {
     rejected_->Inc();
     Count(429);
     respond(Text(429, "the pipeline is full (memory budget): retry later"));
@@ -341,20 +316,18 @@ void LokiSourceApi::HandOff(std::vector<ProcessEntry> entries, size_t bytes, int
     respond(status == 204 ? HttpReply{204, kText, ""} : Text(status, error));
     return;
   }
-  shared_->on_the_way += bytes;
-  // On the tail thread: the graph's receivers are its own. `this` lives while the graph runs;
-  // a job that finds the graph stopping answers 503 (the client retries).
-  boost::asio::post(*env_->io, [this, shared = shared_, entries = std::move(entries), bytes, status,
-                                error = std::move(error), respond = std::move(respond)]() mutable {
-    shared->on_the_way -= bytes;
-    if (shared->stopped) {
+  // On the tail thread: the graph's receivers are its own. A job that finds the graph stopping
+  // answers 503 (the client retries).
+  hand_off_.Post(bytes, [this, entries = std::move(entries), status, error = std::move(error),
+                         respond = std::move(respond)](bool stopped) mutable {
+    if (stopped) {
       respond(Text(503, "server shutdown"));
       return;
     }
     ProcessEntry copy;
     for (ProcessEntry& e : entries) PushToAll(forward_, e, &copy);
     entries_written_->Inc(entries.size());
-    shared->pipeline_bytes = env_->router->inflight_bytes();
+    hand_off_.NoteInflight();
     Count(status);
     respond(status == 204 ? HttpReply{204, kText, ""} : Text(status, error));
   });

@@ -13,8 +13,6 @@
 //
 // Threads: receiving, reassembly and decoding run on the listener's I/O thread; entries are
 // handed to the receivers on the tail thread. Built on the loading thread, owned by the Runtime.
-#include <atomic>
-#include <boost/asio/post.hpp>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,22 +23,17 @@
 #include "agent/common/strings.h"
 #include "agent/components/component.h"
 #include "agent/relabel/relabel.h"
+#include "agent/runtime/listener_hand_off.h"
 #include "agent/source/gelf_parser.h"
 #include "agent/source/net_listener.h"
 
 namespace sluice {
 namespace {
 
-struct GelfShared {
-  std::atomic<size_t> on_the_way{0};
-  std::atomic<size_t> pipeline_bytes{0};
-  std::atomic<bool> stopped{false};
-  std::atomic<bool> refresh_posted{false};
-};
-
 class LokiSourceGelf final : public Component {
  public:
-  LokiSourceGelf(std::string id, ComponentEnv* env) : Component(std::move(id)), env_(env) {}
+  LokiSourceGelf(std::string id, ComponentEnv* env)
+      : Component(std::move(id)), env_(env), hand_off_(env->io, env->router, env->budget) {}
   ~LokiSourceGelf() override { StopReading(); }
 
   bool Build(const config::Block& args, config::Diags* diags);
@@ -57,12 +50,11 @@ class LokiSourceGelf final : public Component {
     return absl::OkStatus();
   }
   void StopReading() override {
-    shared_->stopped = true;
+    hand_off_.Stop();
     if (listener_ != nullptr) listener_->Stop();
   }
 
  private:
-  bool Paused() const;
   void OnDatagram(std::string_view d);  // I/O thread
   void HandOff(ProcessEntry e);
 
@@ -73,7 +65,7 @@ class LokiSourceGelf final : public Component {
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<NetListener> listener_;
   GelfAssembler assembler_;  // I/O thread
-  std::shared_ptr<GelfShared> shared_ = std::make_shared<GelfShared>();
+  ListenerHandOff hand_off_;
   Counter* entries_ = nullptr;
   Counter* errors_ = nullptr;
   Counter* incomplete_ = nullptr;
@@ -114,22 +106,10 @@ bool LokiSourceGelf::Build(const config::Block& args, config::Diags* diags) {
   return true;
 }
 
-bool LokiSourceGelf::Paused() const {
-  const size_t held = shared_->on_the_way.load() + shared_->pipeline_bytes.load();
-  if (held < env_->budget || held == 0) return false;
-  if (!shared_->refresh_posted.exchange(true)) {
-    boost::asio::post(*env_->io, [this, shared = shared_] {
-      shared->refresh_posted = false;
-      if (!shared->stopped) shared->pipeline_bytes = env_->router->inflight_bytes();
-    });
-  }
-  return true;
-}
-
 void LokiSourceGelf::OnDatagram(std::string_view d) {
   const int64_t mono = env_->clock->MonotonicNanos();
   incomplete_->Inc(assembler_.Expire(mono));
-  if (Paused()) {
+  if (hand_off_.Full()) {
     dropped_->Inc();
     return;
   }
@@ -170,14 +150,11 @@ void LokiSourceGelf::OnDatagram(std::string_view d) {
 
 void LokiSourceGelf::HandOff(ProcessEntry e) {
   const size_t bytes = e.line.size();
-  shared_->on_the_way += bytes;
-  boost::asio::post(*env_->io, [this, shared = shared_, e = std::move(e), bytes]() mutable {
-    shared->on_the_way -= bytes;
-    if (shared->stopped) return;
+  hand_off_.Post(bytes, [this, e = std::move(e)](bool stopped) mutable {
+    if (stopped) return;
     ProcessEntry copy;
     PushToAll(forward_, e, &copy);
     entries_->Inc();
-    shared->pipeline_bytes = env_->router->inflight_bytes();
   });
 }
 

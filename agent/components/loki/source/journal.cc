@@ -104,13 +104,8 @@ class LokiSourceJournal final : public Component, public AckedSource {
     env_->metrics
         ->GetCounter("sluice_source_journal_errors_total",
                      "Failed journal operations (open, read, wait), retried.",
-                     Labels({{"op", std::string(op)}}))
+                     ComponentLabels(id(), {{"op", std::string(op)}}))
         ->Inc();
-  }
-  MetricLabels Labels(std::initializer_list<std::pair<std::string, std::string>> more) const {
-    MetricLabels l = ComponentLabels(id());
-    for (const auto& p : more) l.push_back(p);
-    return l;
   }
 
   ComponentEnv* env_;
@@ -190,10 +185,12 @@ bool LokiSourceJournal::Build(const config::Block& args, config::Diags* diags) {
   lines_ = env_->metrics->GetCounter("loki_source_journal_target_lines_total",
                                      "Total number of successful journal lines read", component);
   constexpr char kParseHelp[] = "Total number of parsing errors while reading journal messages";
-  no_message_ = env_->metrics->GetCounter("loki_source_journal_target_parsing_errors_total",
-                                          kParseHelp, Labels({{"error", "no_message"}}));
-  empty_labels_ = env_->metrics->GetCounter("loki_source_journal_target_parsing_errors_total",
-                                            kParseHelp, Labels({{"error", "empty_labels"}}));
+  no_message_ =
+      env_->metrics->GetCounter("loki_source_journal_target_parsing_errors_total", kParseHelp,
+                                ComponentLabels(id(), {{"error", "no_message"}}));
+  empty_labels_ =
+      env_->metrics->GetCounter("loki_source_journal_target_parsing_errors_total", kParseHelp,
+                                ComponentLabels(id(), {{"error", "empty_labels"}}));
   positions_errors_ = env_->metrics->GetCounter("sluice_positions_write_errors_total",
                                                 "Failed writes of the positions file.", component);
   env_->Export(id(), {});

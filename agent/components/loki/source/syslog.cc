@@ -17,8 +17,6 @@
 // handed to the receivers in one batch per read on the tail thread. Backpressure: while the
 // pipeline holds the memory budget a TCP stream is not read (the sender blocks), a UDP datagram
 // is dropped and counted. Built on the loading thread, owned by the Runtime.
-#include <atomic>
-#include <boost/asio/post.hpp>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +28,7 @@
 #include "agent/common/strings.h"
 #include "agent/components/component.h"
 #include "agent/relabel/relabel.h"
+#include "agent/runtime/listener_hand_off.h"
 #include "agent/source/net_listener.h"
 #include "agent/source/syslog_parser.h"
 
@@ -51,14 +50,6 @@ struct ListenerConfig {
   size_t max_message_length = kDefaultMaxMessageLength;
   std::optional<NetListenerTls> tls;
   SyslogStream::Format format = SyslogStream::Format::kRfc5424;
-};
-
-// What the tail thread and the I/O threads share; outlives both (posted jobs hold it).
-struct SyslogShared {
-  std::atomic<size_t> on_the_way{0};      // line bytes posted, not yet handed on
-  std::atomic<size_t> pipeline_bytes{0};  // the router's in-flight bytes, as last seen
-  std::atomic<bool> stopped{false};
-  std::atomic<bool> refresh_posted{false};
 };
 
 struct SyslogMetrics {
@@ -89,7 +80,8 @@ class EntryMaker {
 
 class LokiSourceSyslog final : public Component {
  public:
-  LokiSourceSyslog(std::string id, ComponentEnv* env) : Component(std::move(id)), env_(env) {}
+  LokiSourceSyslog(std::string id, ComponentEnv* env)
+      : Component(std::move(id)), env_(env), hand_off_(env->io, env->router, env->budget) {}
   ~LokiSourceSyslog() override { StopReading(); }
 
   bool Build(const config::Block& args, config::Diags* diags);
@@ -97,7 +89,7 @@ class LokiSourceSyslog final : public Component {
   bool UpdatesInPlace() const override { return false; }
   absl::Status Start() override;
   void StopReading() override {
-    shared_->stopped = true;
+    hand_off_.Stop();
     for (auto& l : listeners_) l->Stop();
   }
   std::optional<std::string> Unhealthy() const override {
@@ -106,18 +98,7 @@ class LokiSourceSyslog final : public Component {
   }
 
   // I/O threads.
-  bool Paused() const {
-    const size_t held = shared_->on_the_way.load() + shared_->pipeline_bytes.load();
-    if (held < env_->budget || held == 0) return false;
-    // The pipeline may have drained since the last hand-off: have the tail thread look again.
-    if (!shared_->refresh_posted.exchange(true)) {
-      boost::asio::post(*env_->io, [this, shared = shared_] {
-        shared->refresh_posted = false;
-        if (!shared->stopped) shared->pipeline_bytes = env_->router->inflight_bytes();
-      });
-    }
-    return true;
-  }
+  bool Paused() const { return hand_off_.Full(); }
   void HandOff(std::vector<ProcessEntry> entries, size_t bytes);
   const RuleSet* rules() const { return rules_.get(); }
   const SyslogMetrics& metrics() const { return m_; }
@@ -132,7 +113,7 @@ class LokiSourceSyslog final : public Component {
   std::vector<std::unique_ptr<ListenerConfig>> configs_;
   std::vector<std::unique_ptr<EntryMaker>> makers_;
   std::vector<std::unique_ptr<NetListener>> listeners_;
-  std::shared_ptr<SyslogShared> shared_ = std::make_shared<SyslogShared>();
+  ListenerHandOff hand_off_;
   SyslogMetrics m_;
   std::string failed_;
 };
@@ -427,20 +408,17 @@ absl::Status LokiSourceSyslog::Start() {
 }
 
 void LokiSourceSyslog::HandOff(std::vector<ProcessEntry> entries, size_t bytes) {
-  shared_->on_the_way += bytes;
-  // On the tail thread: the graph's receivers are its own. `this` lives while the graph runs;
-  // a job that finds the component stopped only counts.
-  boost::asio::post(*env_->io, [this, shared = shared_, entries = std::move(entries), bytes,
-                                dropped = m_.shutdown_dropped]() mutable {
-    shared->on_the_way -= bytes;
-    if (shared->stopped) {
+  // On the tail thread: the graph's receivers are its own. A job that finds the component
+  // stopped only counts.
+  hand_off_.Post(bytes, [this, entries = std::move(entries),
+                         dropped = m_.shutdown_dropped](bool stopped) mutable {
+    if (stopped) {
       dropped->Inc(entries.size());
       return;
     }
     ProcessEntry copy;
     for (ProcessEntry& e : entries) PushToAll(forward_, e, &copy);
     m_.entries->Inc(entries.size());
-    shared->pipeline_bytes = env_->router->inflight_bytes();
   });
 }
 
