@@ -51,6 +51,7 @@ std::unique_ptr<Component> BuildLokiSourceKubernetesEvents(const config::Compone
 std::unique_ptr<Component> BuildLokiSourceKubernetes(const config::Component&, const config::Block&,
                                                      ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiSourcePodLogs(const config::Component&, const config::Block&,
+                                                  ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiSourceJournal(const config::Component&, const config::Block&,
                                                   ComponentEnv&, config::Diags*);
 std::unique_ptr<Component> BuildLokiSourceSyslog(const config::Component&, const config::Block&,
