@@ -54,9 +54,10 @@ if [ "${SLUICE_SKIP_TSAN:-0}" != 1 ]; then
     -DSLUICE_BENCH=OFF >/dev/null
   cmake --build build-tsan -j "$JOBS" --target sluice sender_test tail_manager_test \
     positions_writer_test tail_e2e_test fake_loki_test logs_router_test run_e2e_test \
-    pod_discovery_test fake_kube_test server_e2e_test http_server_test thread_test
+    pod_discovery_test fake_kube_test server_e2e_test http_server_test thread_test \
+    journal_e2e_test syslog_e2e_test events_e2e_test kubelogs_e2e_test docker_e2e_test
   TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure \
-    -R '^(sender_test|tail_manager_test|positions_writer_test|tail_e2e_test|fake_loki_test|logs_router_test|run_e2e_test|pod_discovery_test|fake_kube_test|server_e2e_test|http_server_test|thread_test)$'
+    -R '^(sender_test|tail_manager_test|positions_writer_test|tail_e2e_test|fake_loki_test|logs_router_test|run_e2e_test|pod_discovery_test|fake_kube_test|server_e2e_test|http_server_test|thread_test|journal_e2e_test|syslog_e2e_test|events_e2e_test|kubelogs_e2e_test|docker_e2e_test)$'
 fi
 
 if [ "${SLUICE_SKIP_FUZZ:-0}" != 1 ] && ls tests/fuzz/*_fuzzer.cc >/dev/null 2>&1; then
