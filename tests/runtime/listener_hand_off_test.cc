@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <vector>
 
@@ -16,6 +17,9 @@ namespace {
 class ListenerHandOffTest : public ::testing::Test {
  protected:
   boost::asio::io_context io_;
+  // Keeps poll() from stopping the context when it runs out of jobs (it would then need restart).
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+      io_.get_executor()};
   FakeClock clock_;
   LogsRouter router_{&io_, &clock_};
 };
