@@ -22,6 +22,7 @@ DEV_PACKAGES=(
   tzdata  # IANA zones for stage.timestamp's location (absent from minimal images)
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
+  lld  # the test builds link with it: a hundred sanitized test binaries, bfd ld links slowly
   procps python3
   python3-yaml  # PyYAML for tests/charts/chart_test.py
   # Alloy's own YAML library (gopkg.in/yaml.v2) for tests/source/alloy_format_test: the positions

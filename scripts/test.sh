@@ -14,6 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}  # per target: a dozen targets, CI stays near 25 minutes on 2 cores
+# The test builds: line tables only (-g1: sanitizer reports still name file and line; full debug
+# info made each compile half again as long) and LLVM's linker (bfd ld spent minutes linking the
+# test binaries). On 2 cores these take the suite from over 40 minutes towards the 25 it must fit.
+TEST_BUILD_FLAGS=(-DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld)
 
 bash scripts/setup.sh
 
@@ -33,7 +37,8 @@ if [ "${SLUICE_PLAIN:-0}" = 1 ]; then
   suite=build
 else
   echo "=== build (Debug, ASan + UBSan) === (at ${SECONDS}s)"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON >/dev/null
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON \
+    "${TEST_BUILD_FLAGS[@]}" >/dev/null
   cmake --build build-asan -j "$JOBS"
   echo "=== tests under ASan + UBSan === (at ${SECONDS}s)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -51,6 +56,7 @@ done
 if [ "${SLUICE_SKIP_TSAN:-0}" != 1 ]; then
   echo "=== threaded units and end-to-end tests under ThreadSanitizer === (at ${SECONDS}s)"
   cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_TSAN=ON \
+    "${TEST_BUILD_FLAGS[@]}" \
     -DSLUICE_BENCH=OFF >/dev/null
   cmake --build build-tsan -j "$JOBS" --target sluice sender_test tail_manager_test \
     positions_writer_test tail_e2e_test fake_loki_test logs_router_test run_e2e_test \
@@ -63,6 +69,7 @@ fi
 if [ "${SLUICE_SKIP_FUZZ:-0}" != 1 ] && ls tests/fuzz/*_fuzzer.cc >/dev/null 2>&1; then
   echo "=== fuzzers (${FUZZ_SECONDS}s each) === (at ${SECONDS}s)"
   cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
+    "${TEST_BUILD_FLAGS[@]}" \
     -DSLUICE_FUZZ=ON -DSLUICE_SANITIZE=ON -DSLUICE_TESTS=OFF -DSLUICE_BENCH=OFF >/dev/null
   cmake --build build-fuzz -j "$JOBS"
   for src in tests/fuzz/*_fuzzer.cc; do
