@@ -357,7 +357,8 @@ class Evaluator {
         if (idx.kind() != Value::Kind::kNumber) {
           return FailAt(*e.right, absl::StrCat("should be number, got ", Av(AlloyType(idx))));
         }
-        int64_t i = idx.is_int() ? idx.as_int() : static_cast<int64_t>(idx.as_double());
+        // A float index truncates (saturated: Value::Float keeps that view), as Go converts it.
+        int64_t i = idx.as_int();
         const Array& arr = base.as_array();
         if (i < 0 || i >= static_cast<int64_t>(arr.size())) {
           return FailAt(

@@ -1,6 +1,7 @@
 #include "agent/config/value.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 #include "agent/go/strconv.h"
@@ -15,7 +16,17 @@ Value Value::Int(int64_t v) {
 
 Value Value::Float(double v) {
   Value out;
-  out.rep_ = Number{false, static_cast<int64_t>(v), v};
+  // The integer view of a float: truncated, saturated at int64's range (NaN as 0); casting an
+  // out-of-range double is undefined behaviour in C++.
+  int64_t i = 0;
+  if (v >= 9223372036854775807.0) {
+    i = INT64_MAX;
+  } else if (v <= -9223372036854775808.0) {
+    i = INT64_MIN;
+  } else if (v == v) {
+    i = static_cast<int64_t>(v);
+  }
+  out.rep_ = Number{false, i, v};
   return out;
 }
 

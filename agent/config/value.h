@@ -60,7 +60,8 @@ class Value {
   Kind kind() const;
   bool is_null() const { return kind() == Kind::kNull; }
   // Numbers: is_int() when the value is an integer (written without '.'/exponent, or the result
-  // of integer arithmetic). as_double() works for every number; as_int() only when is_int().
+  // of integer arithmetic). as_double() works for every number; so does as_int() (a float:
+  // truncated, saturated at int64's range).
   bool is_int() const;
   int64_t as_int() const;
   double as_double() const;

@@ -128,6 +128,9 @@ TEST(EvalTest, OperatorErrors) {
 TEST(EvalTest, IndexErrors) {
   EXPECT_EQ(Err("[1, 2][5]"), "t.alloy:1:12: 5 index 5 is out of range of array with length 2");
   EXPECT_EQ(Err("[1, 2][-1]"), "t.alloy:1:12: -1 index -1 is out of range of array with length 2");
+  // A float index beyond int64 saturates (the C++ cast would be undefined behaviour).
+  EXPECT_EQ(Err("[1, 2][1e30]"),
+            "t.alloy:1:12: 1e30 index 9223372036854775807 is out of range of array with length 2");
   EXPECT_EQ(Err("[1][\"a\"]"), "t.alloy:1:9: \"a\" should be number, got string");
   EXPECT_EQ(Err("{a = 1}[0]"), "t.alloy:1:13: 0 should be string, got number");
   EXPECT_EQ(Err("\"str\"[0]"), "t.alloy:1:5: \"str\" expected object or array, got string");
