@@ -49,18 +49,35 @@ void LogsRouter::OnEntry(uint32_t route, uint64_t file_id, uint64_t generation,
   e.line.assign(line.data(), line.size());
   e.structured_metadata.clear();
   e.source = SourcePos{file_id, generation, start, end};
+  PendingMark& m = pending_mark_;
+  if (m.set && (m.file_id != file_id || m.generation != generation || m.route != route)) {
+    FlushPendingMark();
+  }
   Push(route, e);
-  OnMark(route, file_id, generation, end);
+  m = PendingMark{true, route, file_id, generation, end};
 }
 
 void LogsRouter::PushEntry(uint32_t route, ProcessEntry& entry, uint64_t file_id,
                            uint64_t generation, int64_t offset) {
+  FlushPendingMark();
   entry.source = SourcePos{file_id, generation, offset - 1, offset};
   Push(route, entry);
-  OnMark(route, file_id, generation, offset);
+  MarkNow(route, file_id, generation, offset);
+}
+
+void LogsRouter::FlushPendingMark() {
+  if (!pending_mark_.set) return;
+  PendingMark m = pending_mark_;
+  pending_mark_.set = false;
+  MarkNow(m.route, m.file_id, m.generation, m.offset);
 }
 
 void LogsRouter::OnMark(uint32_t route, uint64_t file_id, uint64_t generation, int64_t offset) {
+  FlushPendingMark();
+  MarkNow(route, file_id, generation, offset);
+}
+
+void LogsRouter::MarkNow(uint32_t route, uint64_t file_id, uint64_t generation, int64_t offset) {
   const std::vector<LogsNode*>& nodes = routes_[route];
   if (nodes.empty()) {
     acks_.Unrouted(file_id, generation, offset);
@@ -79,10 +96,12 @@ bool LogsRouter::Backlogged() const {
 }
 
 void LogsRouter::SealAll() {
+  FlushPendingMark();
   for (Batcher* b : slots_) b->Seal();
 }
 
 void LogsRouter::FlushAll() {
+  FlushPendingMark();
   for (LogsNode* n : nodes_) n->Flush();
   SealAll();
 }
@@ -124,6 +143,7 @@ void LogsRouter::WakeAt(int64_t mono_ns) {
 
 void LogsRouter::OnTimer() {
   if (stopped_) return;
+  FlushPendingMark();
   int64_t now = clock_->MonotonicNanos();
   for (LogsNode* n : nodes_) n->Tick(now);
   // A stage that held reading back (limit) may have let go.

@@ -1,7 +1,10 @@
 // LogsRouter: the running graph's switchboard on the tail thread.
 //
 // It is the TailOutput of every loki.source.file's TailManager: an entry read from a file goes
-// down its source's route (the forward_to list) as a ProcessEntry, followed by the file's mark.
+// down its source's route (the forward_to list) as a ProcessEntry; the file's mark follows once
+// per run of entries of one file (at the end of the read chunk, or when another file's entry
+// comes), not after every line: a mark walks every node of the route, and holding it back a
+// little only delays a commit, never advances one past what was passed on.
 // Batchers of loki.write endpoints and loki.echo register as slots; batches come back here from
 // the send threads, and the AckTracker turns their marks into commits of the TailManagers'
 // positions. It also owns the one timer that drives batch_wait and the stages' waits, and the
@@ -63,11 +66,15 @@ class LogsRouter final : public TailOutput {
   void OnEntry(uint32_t route, uint64_t file_id, uint64_t generation, const LabelSet& labels,
                int64_t timestamp_ns, std::string_view line, int64_t start, int64_t end) override;
   void OnMark(uint32_t route, uint64_t file_id, uint64_t generation, int64_t offset) override;
+  void EndOfChunk() override { FlushPendingMark(); }
   // An AckedSource's entry, built by the source (labels, line, structured metadata): goes down
   // `route`, followed by the mark (file_id, generation, offset). `entry` may be moved from.
   void PushEntry(uint32_t route, ProcessEntry& entry, uint64_t file_id, uint64_t generation,
                  int64_t offset);
-  void OnFileForgotten(uint64_t file_id) override { acks_.Forget(file_id); }
+  void OnFileForgotten(uint64_t file_id) override {
+    FlushPendingMark();
+    acks_.Forget(file_id);
+  }
   size_t inflight_bytes() const override;
   void SealAll() override;
   bool Backlogged() const override;
@@ -78,6 +85,9 @@ class LogsRouter final : public TailOutput {
   void Commit(uint64_t file_id, uint64_t generation, int64_t offset);
   void OnTimer();
   void Push(uint32_t route, ProcessEntry& e);
+  void MarkNow(uint32_t route, uint64_t file_id, uint64_t generation, int64_t offset);
+  // Passes on the mark held back for the last entries (if any).
+  void FlushPendingMark();
 
   const Clock* clock_;
   AckTracker acks_;
@@ -87,6 +97,15 @@ class LogsRouter final : public TailOutput {
   std::vector<Batcher*> slots_;
   ProcessEntry scratch_;  // reused for every entry: no allocation once warmed up
   ProcessEntry fanout_;   // a copy for all but the last node of a route
+  // The mark of the last entries passed on and not yet pushed (OnEntry holds it back).
+  struct PendingMark {
+    bool set = false;
+    uint32_t route = 0;
+    uint64_t file_id = 0;
+    uint64_t generation = 0;
+    int64_t offset = 0;
+  };
+  PendingMark pending_mark_;
   size_t inflight_ = 0;
   size_t aborted_bytes_ = 0;
   boost::asio::steady_timer timer_;

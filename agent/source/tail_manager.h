@@ -85,6 +85,9 @@ class TailOutput {
   // Everything of the file before `offset` has been passed on (or skipped): once acknowledged
   // downstream, the output calls TailManager::Commit.
   virtual void OnMark(uint32_t route, uint64_t file_id, uint64_t generation, int64_t offset) = 0;
+  // The entries of one read chunk have all been passed on: an output that holds back the marks
+  // of entries (one mark per chunk rather than one per line) passes them on now.
+  virtual void EndOfChunk() {}
   // The file is closed and fully committed; its state can go.
   virtual void OnFileForgotten(uint64_t file_id) = 0;
   // Line bytes handed out and not yet acknowledged (what the memory budget counts).

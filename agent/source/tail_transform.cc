@@ -50,13 +50,17 @@ uint64_t TailManager::SplitChunk(File* f, const char* data, size_t n, int64_t ba
     f->consumed_offset = line_end;
   };
   FileTransform* x = f->transform.get();
-  if (x == nullptr || x->transcode == nullptr)
-    return splitter_.Split(&f->carry, data, n, base, on_line);
-  uint64_t cut = 0, invalid = 0;
-  uint64_t lines = x->transcode->Split(&x->carry, data, n, base, x->text_start,
-                                       opt_.max_line_size + 1024, &cut, &invalid, on_line);
-  if (cut > 0) lines_truncated_->Inc(cut);
-  if (invalid > 0) invalid_encoding_->Inc(invalid);
+  uint64_t lines;
+  if (x == nullptr || x->transcode == nullptr) {
+    lines = splitter_.Split(&f->carry, data, n, base, on_line);
+  } else {
+    uint64_t cut = 0, invalid = 0;
+    lines = x->transcode->Split(&x->carry, data, n, base, x->text_start, opt_.max_line_size + 1024,
+                                &cut, &invalid, on_line);
+    if (cut > 0) lines_truncated_->Inc(cut);
+    if (invalid > 0) invalid_encoding_->Inc(invalid);
+  }
+  output_->EndOfChunk();
   return lines;
 }
 
@@ -76,6 +80,7 @@ void TailManager::FlushLines(File* f) {
                  [this, f](LogStream stream, int64_t ts, std::string_view line, int64_t start,
                            int64_t mark) { Emit(f, stream, ts, line, start, mark); });
   f->consumed_offset = f->read_offset;
+  output_->EndOfChunk();
   output_->OnMark(f->route, f->id, f->generation, f->read_offset);
 }
 
