@@ -1,26 +1,75 @@
 #include "agent/pipeline/labels.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <functional>
 
 #include "agent/common/json_quote.h"
 #include "agent/go/strconv.h"
 
 namespace sluice {
 
+LabelSet& LabelSet::operator=(const LabelSet& other) {
+  if (this == &other) return *this;
+  const size_t n = other.labels_.size();
+  while (labels_.size() > n) {
+    spare_.push_back(std::move(labels_.back()));
+    labels_.pop_back();
+  }
+  const size_t have = labels_.size();
+  for (size_t i = 0; i < have; ++i) {
+    labels_[i].first.assign(other.labels_[i].first);
+    labels_[i].second.assign(other.labels_[i].second);
+  }
+  for (size_t i = have; i < n; ++i) {
+    InsertAt(i, other.labels_[i].first, other.labels_[i].second);
+  }
+  return *this;
+}
+
+LabelSet::Label& LabelSet::InsertAt(size_t index, std::string_view name, std::string_view value) {
+  if (labels_.size() == labels_.capacity()) {
+    // The vector is about to move its labels: a name or value that is a short (inline) string of
+    // one of them would be left pointing at the old storage. Copied first, then.
+    std::less<const char*> before;
+    const char* lo = reinterpret_cast<const char*>(labels_.data());
+    const char* hi = reinterpret_cast<const char*>(labels_.data() + labels_.size());
+    auto inside = [&](std::string_view v) { return !before(v.data(), lo) && before(v.data(), hi); };
+    if (inside(name) || inside(value)) {
+      std::string n(name), v(value);
+      return InsertAt(index, n, v);
+    }
+  }
+  if (spare_.empty()) {
+    labels_.emplace_back(std::string(name), std::string(value));
+  } else {
+    labels_.push_back(std::move(spare_.back()));
+    spare_.pop_back();
+    labels_.back().first.assign(name);
+    labels_.back().second.assign(value);
+  }
+  // Moved into place by swaps: the strings' buffers travel with them.
+  std::rotate(labels_.begin() + static_cast<std::ptrdiff_t>(index), labels_.end() - 1, labels_.end());
+  return labels_[index];
+}
+
 void LabelSet::Set(std::string_view name, std::string_view value) {
   auto it = std::lower_bound(labels_.begin(), labels_.end(), name,
                              [](const Label& l, std::string_view n) { return l.first < n; });
   if (it != labels_.end() && it->first == name) {
-    it->second = std::string(value);
+    it->second.assign(value);
   } else {
-    labels_.insert(it, Label(std::string(name), std::string(value)));
+    InsertAt(static_cast<size_t>(it - labels_.begin()), name, value);
   }
 }
 
 void LabelSet::Remove(std::string_view name) {
   auto it = std::lower_bound(labels_.begin(), labels_.end(), name,
                              [](const Label& l, std::string_view n) { return l.first < n; });
-  if (it != labels_.end() && it->first == name) labels_.erase(it);
+  if (it == labels_.end() || it->first != name) return;
+  std::rotate(it, it + 1, labels_.end());
+  spare_.push_back(std::move(labels_.back()));
+  labels_.pop_back();
 }
 
 const std::string* LabelSet::Get(std::string_view name) const {

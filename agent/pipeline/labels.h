@@ -18,6 +18,12 @@ class LabelSet {
   using Label = std::pair<std::string, std::string>;
 
   LabelSet() = default;
+  LabelSet(const LabelSet& other) : labels_(other.labels_) {}
+  LabelSet(LabelSet&&) noexcept = default;
+  // Assigns into the labels' existing strings: an entry's label set, copied for every line and
+  // changed by the stages, allocates nothing once its buffers have grown.
+  LabelSet& operator=(const LabelSet& other);
+  LabelSet& operator=(LabelSet&&) noexcept = default;
   // Sets `name` to `value`, replacing an existing value. Keeps names sorted.
   void Set(std::string_view name, std::string_view value);
   void Remove(std::string_view name);
@@ -37,7 +43,12 @@ class LabelSet {
   std::string RenderJson() const;
 
  private:
+  // Takes a label out of spare_ (or a new one) for `name`, placed at `index`.
+  Label& InsertAt(size_t index, std::string_view name, std::string_view value);
+
   std::vector<Label> labels_;
+  // Labels removed, their strings' buffers kept for the next insertion (not copied, not compared).
+  std::vector<Label> spare_;
 };
 
 // Prometheus/Loki label name syntax: [a-zA-Z_][a-zA-Z0-9_]*.

@@ -31,6 +31,54 @@ TEST(LabelSetTest, SetReplacesAndRemove) {
   EXPECT_EQ(l.RenderLoki(), "{}");
 }
 
+// An entry's labels are copied for every line and changed by the stages (a label added, one
+// dropped): the strings of removed labels are kept and reused, so the same values come out.
+TEST(LabelSetTest, CopiesAndChangesReuseRemovedLabelsCorrectly) {
+  const std::string long_value(100, 'v');  // beyond the inline buffer of a string
+  LabelSet source;
+  source.Set("filename", "/var/log/pods/" + long_value);
+  source.Set("namespace", "prod");
+  source.Set("pod", "web-" + long_value);
+  LabelSet scratch;
+  for (int line = 0; line < 3; ++line) {
+    scratch = source;
+    EXPECT_EQ(scratch, source);
+    EXPECT_EQ(scratch.RenderLoki(), source.RenderLoki());
+    scratch.Set("level", "info");  // stage.labels
+    scratch.Set("cluster", long_value);  // stage.static_labels
+    scratch.Remove("filename");          // stage.label_drop
+    EXPECT_EQ(scratch.RenderLoki(), "{cluster=\"" + long_value +
+                                        "\", level=\"info\", namespace=\"prod\", pod=\"web-" +
+                                        long_value + "\"}");
+  }
+  // Fewer labels than the target holds, then more.
+  LabelSet small;
+  small.Set("a", "1");
+  scratch = small;
+  EXPECT_EQ(scratch.RenderLoki(), "{a=\"1\"}");
+  scratch = source;
+  EXPECT_EQ(scratch, source);
+  // A copy is equal whatever spare strings either side keeps.
+  LabelSet copy(scratch);
+  EXPECT_EQ(copy, source);
+  const LabelSet& same = scratch;
+  scratch = same;  // self-assignment
+  EXPECT_EQ(scratch, source);
+}
+
+// Setting a label to another label's short value while the vector has to grow: the value is
+// read before the labels move.
+TEST(LabelSetTest, SetFromOwnValueWhileGrowing) {
+  for (int n = 1; n < 20; ++n) {
+    LabelSet l;
+    for (int i = 0; i < n; ++i) l.Set("k" + std::to_string(100 + i), "v" + std::to_string(i));
+    std::string_view own = *l.Get("k100");
+    l.Set("a", own);  // inserted first: every label moves
+    ASSERT_NE(l.Get("a"), nullptr);
+    EXPECT_EQ(*l.Get("a"), "v0") << n;
+  }
+}
+
 TEST(LabelSetTest, GoQuotesControlAndInvalidBytesKeepsUtf8) {
   std::string out;
   AppendGoQuoted(std::string("\x01\t\xff h\xc3\xa9", 7), &out);
