@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <functional>
 
 #include "agent/common/json_quote.h"
 #include "agent/go/strconv.h"
@@ -28,29 +27,17 @@ LabelSet& LabelSet::operator=(const LabelSet& other) {
 }
 
 LabelSet::Label& LabelSet::InsertAt(size_t index, std::string_view name, std::string_view value) {
-  if (labels_.size() == labels_.capacity()) {
-    // The vector is about to move its labels: a name or value that is a short (inline) string of
-    // one of them would be left pointing at the old storage. Copied first, then.
-    std::less<const char*> before;
-    const char* lo = reinterpret_cast<const char*>(labels_.data());
-    const char* hi = reinterpret_cast<const char*>(labels_.data() + labels_.size());
-    auto inside = [&](std::string_view v) { return !before(v.data(), lo) && before(v.data(), hi); };
-    if (inside(name) || inside(value)) {
-      std::string n(name), v(value);
-      return InsertAt(index, n, v);
-    }
-  }
-  if (spare_.empty()) {
-    labels_.emplace_back(std::string(name), std::string(value));
-  } else {
-    labels_.push_back(std::move(spare_.back()));
+  // The new label is filled before it goes in: `name` or `value` may be views of labels that the
+  // insertion moves.
+  Label label;
+  if (!spare_.empty()) {
+    label = std::move(spare_.back());
     spare_.pop_back();
-    labels_.back().first.assign(name);
-    labels_.back().second.assign(value);
   }
-  // Moved into place by swaps: the strings' buffers travel with them.
-  std::rotate(labels_.begin() + static_cast<std::ptrdiff_t>(index), labels_.end() - 1, labels_.end());
-  return labels_[index];
+  label.first.assign(name);
+  label.second.assign(value);
+  // Inserted by moves: the strings' buffers travel with them.
+  return *labels_.insert(labels_.begin() + static_cast<std::ptrdiff_t>(index), std::move(label));
 }
 
 void LabelSet::Set(std::string_view name, std::string_view value) {
@@ -67,9 +54,9 @@ void LabelSet::Remove(std::string_view name) {
   auto it = std::lower_bound(labels_.begin(), labels_.end(), name,
                              [](const Label& l, std::string_view n) { return l.first < n; });
   if (it == labels_.end() || it->first != name) return;
-  std::rotate(it, it + 1, labels_.end());
-  spare_.push_back(std::move(labels_.back()));
-  labels_.pop_back();
+  // Its strings are kept; erase then moves the later labels down, buffers and all.
+  spare_.push_back(std::move(*it));
+  labels_.erase(it);
 }
 
 const std::string* LabelSet::Get(std::string_view name) const {
