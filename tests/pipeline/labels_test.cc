@@ -19,6 +19,26 @@ TEST(LabelSetTest, RendersSortedWithGoQuotingAndSkipsInternal) {
             R"({"app":"a \"quoted\" \\ value\n","namespace":"prod","pod":"web-1"})");
 }
 
+// Small sets are scanned, large ones searched: both find exactly the name asked for (not a
+// prefix of it, not a name it is a prefix of, not one of the same length).
+TEST(LabelSetTest, GetFindsExactNamesInSmallAndLargeSets) {
+  for (int n : {0, 1, 3, 16, 17, 40}) {
+    LabelSet l;
+    for (int i = 0; i < n; ++i) l.Set("lab" + std::to_string(i), "v" + std::to_string(i));
+    for (int i = 0; i < n; ++i) {
+      const std::string* v = l.Get("lab" + std::to_string(i));
+      ASSERT_NE(v, nullptr) << n << " " << i;
+      EXPECT_EQ(*v, "v" + std::to_string(i));
+    }
+    EXPECT_EQ(l.Get("la"), nullptr) << n;
+    EXPECT_EQ(l.Get("lab"), nullptr) << n;
+    EXPECT_EQ(l.Get("lab0x"), nullptr) << n;
+    EXPECT_EQ(l.Get("lbb0"), nullptr) << n;
+    EXPECT_EQ(l.Get(""), nullptr) << n;
+    EXPECT_EQ(l.Get("zzz"), nullptr) << n;
+  }
+}
+
 TEST(LabelSetTest, SetReplacesAndRemove) {
   LabelSet l;
   l.Set("a", "1");
@@ -44,7 +64,7 @@ TEST(LabelSetTest, CopiesAndChangesReuseRemovedLabelsCorrectly) {
     scratch = source;
     EXPECT_EQ(scratch, source);
     EXPECT_EQ(scratch.RenderLoki(), source.RenderLoki());
-    scratch.Set("level", "info");  // stage.labels
+    scratch.Set("level", "info");        // stage.labels
     scratch.Set("cluster", long_value);  // stage.static_labels
     scratch.Remove("filename");          // stage.label_drop
     EXPECT_EQ(scratch.RenderLoki(), "{cluster=\"" + long_value +
