@@ -30,7 +30,7 @@ DEV_PACKAGES=(
   golang-go golang-gopkg-yaml.v2-dev
   libmaxmind-db-writer-perl  # tests/process/geoip_test writes its MaxMind DBs with it
   systemd-journal-remote  # tests/e2e/journal_e2e_test writes journal files offline with it
-  util-linux  # setpriv, unshare (end-to-end tests), taskset (bench/run); Essential in Debian
+  util-linux  # setpriv, unshare (end-to-end tests), setsid (test.sh), taskset (bench/run); Essential in Debian
 )
 
 case "${1:-}" in
