@@ -5,15 +5,8 @@
 
 namespace sluice {
 
-config::Value TargetsToValue(const std::vector<LabelSet>& targets) {
-  config::Array out;
-  out.reserve(targets.size());
-  for (const LabelSet& t : targets) {
-    config::Object o;
-    for (const auto& [k, v] : t.labels()) o[k] = config::Value::String(v);
-    out.push_back(config::Value::MakeObject(std::move(o)));
-  }
-  return config::Value::MakeArray(std::move(out));
+config::Value TargetsToValue(std::vector<LabelSet> targets) {
+  return config::Value::MakeTargets(std::make_shared<const config::TargetList>(std::move(targets)));
 }
 
 config::Value ReceiverValue(const std::string& id) {

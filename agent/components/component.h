@@ -117,7 +117,8 @@ const std::vector<ComponentType>& ComponentTypes();
 // Exports shared by several components.
 inline constexpr char kReceiverType[] = "loki.LogsReceiver";
 inline constexpr char kOtelcolConsumerType[] = "otelcol.Consumer";
-config::Value TargetsToValue(const std::vector<LabelSet>& targets);
+// Targets as an export: a shared target list (Value::MakeTargets), not objects of values.
+config::Value TargetsToValue(std::vector<LabelSet> targets);
 config::Value ReceiverValue(const std::string& id);
 
 }  // namespace sluice

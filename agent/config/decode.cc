@@ -234,10 +234,14 @@ bool Decoder::Capsules(std::string_view name, std::string_view capsule_type,
   return true;
 }
 
-bool Decoder::Targets(std::string_view name, std::vector<LabelSet>* out, Required required) {
+bool Decoder::Targets(std::string_view name, SharedTargets* out, Required required) {
   const Attr* a = TypedAttr(name, Value::Kind::kArray, required);
   if (a == nullptr) return false;
-  std::vector<LabelSet> list;
+  if (const SharedTargets* shared = a->value.as_targets()) {
+    *out = *shared;
+    return true;
+  }
+  auto list = std::make_shared<TargetList>();
   for (const Value& e : a->value.as_array()) {
     if (e.kind() != Value::Kind::kObject) {
       Error(a->value_span, TypeMismatch("object", e));
@@ -251,9 +255,16 @@ bool Decoder::Targets(std::string_view name, std::vector<LabelSet>* out, Require
       }
       set.Set(k, v.as_string());
     }
-    list.push_back(std::move(set));
+    list->push_back(std::move(set));
   }
   *out = std::move(list);
+  return true;
+}
+
+bool Decoder::Targets(std::string_view name, std::vector<LabelSet>* out, Required required) {
+  SharedTargets shared;
+  if (!Targets(name, &shared, required)) return false;
+  *out = *shared;
   return true;
 }
 

@@ -57,7 +57,10 @@ class Decoder {
   // list(loki.LogsReceiver) and similar: an array of capsules of `capsule_type`.
   bool Capsules(std::string_view name, std::string_view capsule_type, std::vector<Capsule>* out,
                 Required required = Required::kNo);
-  // list(map(string)): discovery targets.
+  // list(map(string)): discovery targets. The shared form takes an exporter's target list
+  // without a copy (see Value::MakeTargets); the vector form copies it, for a component that
+  // changes its targets.
+  bool Targets(std::string_view name, SharedTargets* out, Required required = Required::kNo);
   bool Targets(std::string_view name, std::vector<LabelSet>* out,
                Required required = Required::kNo);
 

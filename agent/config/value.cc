@@ -66,6 +66,14 @@ Value Value::MakeCapsule(Capsule c) {
   return out;
 }
 
+Value Value::MakeTargets(SharedTargets targets) {
+  auto t = std::make_shared<Targets>();
+  t->list = targets != nullptr ? std::move(targets) : std::make_shared<const TargetList>();
+  Value out;
+  out.rep_ = std::shared_ptr<const Targets>(std::move(t));
+  return out;
+}
+
 Value::Kind Value::kind() const {
   switch (rep_.index()) {
     case 0:
@@ -82,8 +90,10 @@ Value::Kind Value::kind() const {
       return Kind::kObject;
     case 6:
       return Kind::kFunction;
-    default:
+    case 7:
       return Kind::kCapsule;
+    default:
+      return Kind::kArray;  // a target list
   }
 }
 
@@ -95,7 +105,25 @@ int64_t Value::as_int() const { return std::get<Number>(rep_).i; }
 double Value::as_double() const { return std::get<Number>(rep_).d; }
 const std::string& Value::as_string() const { return std::get<std::string>(rep_); }
 bool Value::as_bool() const { return std::get<bool>(rep_); }
-const Array& Value::as_array() const { return *std::get<std::shared_ptr<Array>>(rep_); }
+const Array& Value::as_array() const {
+  if (const auto* t = std::get_if<std::shared_ptr<const Targets>>(&rep_)) {
+    const Targets& rep = **t;
+    absl::call_once(rep.once, [&rep] {
+      rep.array.reserve(rep.list->size());
+      for (const LabelSet& set : *rep.list) {
+        Object o;
+        for (const auto& [k, v] : set.labels()) o.emplace(k, Value::String(v));
+        rep.array.push_back(Value::MakeObject(std::move(o)));
+      }
+    });
+    return rep.array;
+  }
+  return *std::get<std::shared_ptr<Array>>(rep_);
+}
+const SharedTargets* Value::as_targets() const {
+  const auto* t = std::get_if<std::shared_ptr<const Targets>>(&rep_);
+  return t == nullptr ? nullptr : &(*t)->list;
+}
 const Object& Value::as_object() const { return *std::get<std::shared_ptr<Object>>(rep_); }
 const Function& Value::as_function() const { return *std::get<std::shared_ptr<Function>>(rep_); }
 const Capsule& Value::as_capsule() const { return std::get<Capsule>(rep_); }
@@ -139,8 +167,13 @@ bool Value::operator==(const Value& o) const {
       return as_string() == o.as_string();
     case Kind::kBool:
       return as_bool() == o.as_bool();
-    case Kind::kArray:
+    case Kind::kArray: {
+      // Two target lists compare as label sets, without building their arrays.
+      const SharedTargets* a = as_targets();
+      const SharedTargets* b = o.as_targets();
+      if (a != nullptr && b != nullptr) return *a == *b || **a == **b;
       return as_array() == o.as_array();
+    }
     case Kind::kObject:
       return as_object() == o.as_object();
     case Kind::kFunction:

@@ -17,7 +17,9 @@
 #include <variant>
 #include <vector>
 
+#include "absl/base/call_once.h"
 #include "absl/status/statusor.h"
+#include "agent/pipeline/labels.h"
 
 namespace sluice::config {
 
@@ -40,6 +42,14 @@ struct Capsule {
 // without position (the caller adds the call's position).
 using Function = std::function<absl::StatusOr<Value>(const std::vector<Value>& args)>;
 
+// A list of targets (Alloy's []discovery.Target): an array of objects of strings to the
+// language, kept as label sets. Discovery components export thousands of them and pass them on
+// unchanged or nearly so: as label sets, shared and never converted, one copy of a node's targets
+// costs about a third of the same as objects of values, and a component that only reads them
+// (local.file_match, loki.source.file) shares the exporter's copy instead of decoding its own.
+using TargetList = std::vector<LabelSet>;
+using SharedTargets = std::shared_ptr<const TargetList>;
+
 class Value {
  public:
   enum class Kind { kNull, kNumber, kString, kBool, kArray, kObject, kFunction, kCapsule };
@@ -54,6 +64,8 @@ class Value {
   static Value MakeObject(Object v);
   static Value MakeFunction(Function f);
   static Value MakeCapsule(Capsule c);
+  // An array of objects of strings, held as label sets (see TargetList).
+  static Value MakeTargets(SharedTargets targets);
   static Value Secret(std::string s) { return MakeCapsule({kSecretType, std::move(s)}); }
   bool is_secret() const { return kind() == Kind::kCapsule && as_capsule().type == kSecretType; }
 
@@ -67,7 +79,11 @@ class Value {
   double as_double() const;
   const std::string& as_string() const;
   bool as_bool() const;
+  // A target list's array is built on the first call and kept (thread-safe).
   const Array& as_array() const;
+  // The targets of a value made by MakeTargets, shared; nullptr for any other value (an array
+  // written in the configuration or built by a function is decoded as usual).
+  const SharedTargets* as_targets() const;
   const Object& as_object() const;
   const Function& as_function() const;
   const Capsule& as_capsule() const;
@@ -90,8 +106,14 @@ class Value {
     int64_t i;
     double d;
   };
+  struct Targets {
+    SharedTargets list;
+    mutable absl::once_flag once;
+    mutable Array array;  // the list as values, built by the first as_array()
+  };
   using Rep = std::variant<std::monostate, Number, std::string, bool, std::shared_ptr<Array>,
-                           std::shared_ptr<Object>, std::shared_ptr<Function>, Capsule>;
+                           std::shared_ptr<Object>, std::shared_ptr<Function>, Capsule,
+                           std::shared_ptr<const Targets>>;
   Rep rep_;
 };
 

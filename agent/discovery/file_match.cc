@@ -52,13 +52,17 @@ std::vector<LabelSet> ExpandFileTargets(const std::vector<LabelSet>& path_target
                                         const Clock& clock, absl::Duration ignore_older_than,
                                         const glob::GlobOptions& options, FileMatchStats* stats) {
   std::vector<LabelSet> out;
+  // Each directory listed once for all the targets (one pattern per container, one pods dir).
+  glob::DirCache dirs;
+  glob::GlobOptions glob_options = options;
+  if (glob_options.dir_cache == nullptr) glob_options.dir_cache = &dirs;
   const std::string cwd = WorkingDir();
   const bool check_age = ignore_older_than != absl::ZeroDuration();
   const int64_t oldest_ns = clock.NowUnixNanos() - absl::ToInt64Nanoseconds(ignore_older_than);
   for (const LabelSet& target : path_targets) {
     const std::string* pattern = target.Get(kPathLabel);
     if (pattern == nullptr || pattern->empty()) continue;
-    absl::StatusOr<glob::GlobResult> matches = glob::Glob(*pattern, options);
+    absl::StatusOr<glob::GlobResult> matches = glob::Glob(*pattern, glob_options);
     if (!matches.ok()) {
       if (stats != nullptr) ++stats->bad_patterns;
       continue;

@@ -26,7 +26,8 @@ namespace sluice {
 
 // The arguments of a local.file_match block, with Alloy's defaults.
 struct FileMatchArgs {
-  std::vector<LabelSet> path_targets;                       // required
+  // Required; shared with the component that exported them (never null once decoded).
+  config::SharedTargets path_targets = std::make_shared<const config::TargetList>();
   absl::Duration sync_period = absl::Seconds(10);           // how often to glob again
   absl::Duration ignore_older_than = absl::ZeroDuration();  // 0: keep every file
 };

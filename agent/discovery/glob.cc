@@ -119,9 +119,38 @@ bool MatchClass(std::string_view p, size_t* pi, uint32_t r) {
   return matched != negate;
 }
 
+// One rune of `s` at `i`: ASCII without a call (names and patterns are nearly always ASCII).
+uint32_t RuneAt(std::string_view s, size_t i, size_t* width) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) {
+    *width = 1;
+    return c;
+  }
+  return DecodeUtf8Rune(s, i, width);
+}
+
+// The ASCII literal bytes that end segment pattern `p`, which every name it matches ends with
+// (a quick refusal before matching: "*<pod uid>" against a pods directory). Empty when `p` ends
+// with a metacharacter, an escape or a class, or a non-ASCII byte (a literal U+FFFD in a pattern
+// matches an invalid byte of a name, so bytes are not compared there).
+std::string_view LiteralSuffix(std::string_view p) {
+  size_t start = p.size();
+  while (start > 0) {
+    const unsigned char c = static_cast<unsigned char>(p[start - 1]);
+    if (c >= 0x80 || c == '*' || c == '?' || c == '[' || c == ']' || c == '\\' || c == '{' ||
+        c == '}') {
+      break;
+    }
+    --start;
+  }
+  // An escaped byte just before (`\x`) is left out with its backslash: the suffix only narrows.
+  return p.substr(start);
+}
+
 // Whether segment pattern `p` (no '/') matches all of `name` (no '/'). Backtracks to the last `*`
 // only, which suffices because neither side holds a separator.
 bool MatchSegment(std::string_view p, std::string_view name) {
+  if (!name.ends_with(LiteralSuffix(p))) return false;
   size_t pi = 0, ni = 0;
   size_t star_pi = std::string_view::npos, star_ni = 0;
   while (ni < name.size()) {
@@ -134,7 +163,7 @@ bool MatchSegment(std::string_view p, std::string_view name) {
         continue;
       }
       size_t nw;
-      uint32_t nr = DecodeUtf8Rune(name, ni, &nw);
+      uint32_t nr = RuneAt(name, ni, &nw);
       if (c == '?') {
         ++pi;
         ni += nw;
@@ -150,7 +179,7 @@ bool MatchSegment(std::string_view p, std::string_view name) {
       } else {
         size_t at = c == '\\' ? pi + 1 : pi;
         size_t pw;
-        uint32_t pr = DecodeUtf8Rune(p, at, &pw);
+        uint32_t pr = RuneAt(p, at, &pw);
         if (pr == nr) {
           pi = at + pw;
           ni += nw;
@@ -160,7 +189,7 @@ bool MatchSegment(std::string_view p, std::string_view name) {
     }
     if (star_pi == std::string_view::npos) return false;
     size_t w;
-    DecodeUtf8Rune(name, star_ni, &w);
+    RuneAt(name, star_ni, &w);
     star_ni += w;
     ni = star_ni;
     pi = star_pi;
@@ -280,6 +309,16 @@ std::vector<std::string> ListDir(const std::string& dir) {
   return names;
 }
 
+}  // namespace
+
+const std::vector<std::string>& DirCache::List(const std::string& dir) {
+  auto [it, added] = listings_.try_emplace(dir);
+  if (added) it->second = ListDir(dir);
+  return it->second;
+}
+
+namespace {
+
 int64_t MtimeNs(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
@@ -349,7 +388,10 @@ class Walker {
       if (IsDir(child, &st)) Walk(child, i + 1);
       return;
     }
-    for (const std::string& name : ListDir(dir)) {
+    std::vector<std::string> own;
+    const std::vector<std::string>& names =
+        opts_.dir_cache != nullptr ? opts_.dir_cache->List(dir) : (own = ListDir(dir));
+    for (const std::string& name : names) {
       if (Full()) return;
       if (!MatchSegment(seg, name)) continue;
       std::string child = JoinPath(dir, name);
@@ -372,7 +414,10 @@ class Walker {
     if (std::find(stack_.begin(), stack_.end(), id) != stack_.end()) return;
     stack_.push_back(id);
     if (!last) Walk(dir, i + 1);
-    for (const std::string& name : ListDir(dir)) {
+    std::vector<std::string> own;
+    const std::vector<std::string>& names =
+        opts_.dir_cache != nullptr ? opts_.dir_cache->List(dir) : (own = ListDir(dir));
+    for (const std::string& name : names) {
       if (Full()) break;
       std::string child = JoinPath(dir, name);
       struct stat st;

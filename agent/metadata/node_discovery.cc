@@ -80,9 +80,10 @@ void NodeDiscovery::OnNodes(std::vector<Node> nodes) {
   targets.reserve(targets_.size());
   for (const auto& [name, t] : targets_) targets.push_back(t);
   targets_gauge_->Set(static_cast<double>(targets.size()));
-  if (!published_once_ || targets != published_) {
+  const size_t hash = HashTargets(targets);
+  if (!published_once_ || hash != published_hash_) {
     published_once_ = true;
-    published_ = targets;
+    published_hash_ = hash;
     publish_(std::move(targets));
   }
 }

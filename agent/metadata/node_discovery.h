@@ -70,7 +70,7 @@ class NodeDiscovery {
   // Tail thread.
   std::map<std::string, LabelSet> targets_;  // by node name
   std::set<std::string> addressless_;        // nodes seen without an address (counted once)
-  std::vector<LabelSet> published_;
+  size_t published_hash_ = 0;  // of the targets last published (HashTargets): not a copy
   bool published_once_ = false;
   bool stopped_ = false;
 

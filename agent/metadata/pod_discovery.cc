@@ -325,9 +325,10 @@ void PodDiscovery::PublishIfChanged() {
     path_only_reported_ = path_only;
   }
   targets_gauge_->Set(static_cast<double>(targets.size()));
-  if (!published_once_ || targets != published_) {
+  const size_t hash = HashTargets(targets);
+  if (!published_once_ || hash != published_hash_) {
     published_once_ = true;
-    published_ = targets;
+    published_hash_ = hash;
     publish_(std::move(targets));
   }
   ArmTimer();

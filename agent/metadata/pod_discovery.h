@@ -124,7 +124,7 @@ class PodDiscovery {
 
   // Tail thread.
   PodIndex index_;
-  std::vector<LabelSet> published_;
+  size_t published_hash_ = 0;  // of the targets last published (HashTargets): not a copy
   bool published_once_ = false;
   std::unique_ptr<DirWatcher> watcher_;
   std::unique_ptr<boost::asio::steady_timer> timer_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "absl/hash/hash.h"
 #include "agent/common/json_quote.h"
 #include "agent/go/strconv.h"
 
@@ -116,6 +117,14 @@ std::string LabelSet::RenderJson() const {
   }
   out += '}';
   return out;
+}
+
+size_t HashTargets(const std::vector<LabelSet>& targets) {
+  size_t h = targets.size();
+  for (const LabelSet& t : targets) {
+    h = absl::HashOf(h, absl::Hash<std::vector<LabelSet::Label>>{}(t.labels()));
+  }
+  return h;
 }
 
 bool IsValidLabelName(std::string_view name) {

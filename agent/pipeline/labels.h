@@ -51,6 +51,11 @@ class LabelSet {
   std::vector<Label> spare_;
 };
 
+// A 64-bit hash of a list of label sets (discovery targets), for telling whether a component's
+// targets changed without keeping a second copy of them (a collision, 2^-64 per comparison,
+// would delay a change until the next one).
+size_t HashTargets(const std::vector<LabelSet>& targets);
+
 // Prometheus/Loki label name syntax: [a-zA-Z_][a-zA-Z0-9_]*.
 bool IsValidLabelName(std::string_view name);
 

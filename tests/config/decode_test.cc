@@ -18,6 +18,61 @@ std::string Messages(const Diags& d) {
   return out;
 }
 
+LabelSet Labels(std::initializer_list<std::pair<const char*, const char*>> l) {
+  LabelSet out;
+  for (const auto& [k, v] : l) out.Set(k, v);
+  return out;
+}
+
+// A discovery component's export (Value::MakeTargets) is an array of objects of strings to the
+// language, equal to the same written out, and decodes without a copy.
+TEST(DecoderTest, TargetListsAreSharedAndActAsArraysOfObjects) {
+  auto list = std::make_shared<const TargetList>(
+      TargetList{Labels({{"__path__", "/a.log"}, {"job", "a"}}), Labels({{"job", "b"}})});
+  Value v = Value::MakeTargets(list);
+  EXPECT_EQ(v.kind(), Value::Kind::kArray);
+  Value written = Value::MakeArray(
+      {Value::MakeObject({{"__path__", Value::String("/a.log")}, {"job", Value::String("a")}}),
+       Value::MakeObject({{"job", Value::String("b")}})});
+  EXPECT_TRUE(v == written);
+  EXPECT_TRUE(written == v);
+  EXPECT_TRUE(v == Value::MakeTargets(std::make_shared<const TargetList>(*list)));
+  EXPECT_FALSE(v == Value::MakeTargets(std::make_shared<const TargetList>(
+                        TargetList{Labels({{"job", "a"}}), Labels({{"job", "b"}})})));
+  EXPECT_EQ(v.ToString(), written.ToString());
+  ASSERT_EQ(v.as_array().size(), 2u);
+  EXPECT_EQ(v.as_array()[0].as_object().at("job").as_string(), "a");
+  EXPECT_EQ(written.as_targets(), nullptr);
+
+  Block b = BlockBuilder("x").Attr("shared", v).Attr("written", written).Build();
+  Diags diags;
+  Decoder d(b, &diags);
+  SharedTargets got;
+  ASSERT_TRUE(d.Targets("shared", &got));
+  EXPECT_EQ(got.get(), list.get()) << "the exporter's list itself, not a copy";
+  SharedTargets built;
+  ASSERT_TRUE(d.Targets("written", &built));
+  EXPECT_EQ(*built, *list);
+  std::vector<LabelSet> copy;
+  ASSERT_TRUE(d.Targets("shared", &copy));
+  EXPECT_EQ(copy, *list);
+  EXPECT_TRUE(diags.ok()) << Messages(diags);
+}
+
+TEST(DecoderTest, TargetsMustBeObjectsOfStrings) {
+  Block b = BlockBuilder("x")
+                .Attr("a", Value::MakeArray({Value::String("x")}))
+                .Attr("b", Value::MakeArray({Value::MakeObject({{"k", Int(1)}})}))
+                .Build();
+  Diags diags;
+  Decoder d(b, &diags);
+  SharedTargets out;
+  EXPECT_FALSE(d.Targets("a", &out));
+  EXPECT_FALSE(d.Targets("b", &out));
+  EXPECT_EQ(out, nullptr);
+  EXPECT_EQ(diags.list().size(), 2u) << Messages(diags);
+}
+
 TEST(DecoderTest, ByteSizesFollowAlloysBase2Units) {
   Block b = BlockBuilder("endpoint")
                 .Attr("a", Str("1MB"))

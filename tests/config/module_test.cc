@@ -134,6 +134,26 @@ TEST(ModuleTest, ExportsNotSetYetAreEmpty) {
   EXPECT_EQ(FormatHeadline(d.list()[0]), "config.alloy:17:35: field \"receiver\" does not exist");
 }
 
+// A discovery export held as a target list (Value::MakeTargets) indexes like any array of objects.
+TEST(ModuleTest, TargetListExportsIndexLikeArrays) {
+  Diags d;
+  std::optional<Module> m =
+      Module::Parse("c.alloy",
+                    "logging {\n\tlevel = discovery.kubernetes.k.targets[1][\"level\"]\n}\n"
+                    "discovery.kubernetes \"k\" {\n\trole = \"pod\"\n}\n",
+                    TestRegistry(), &d);
+  ASSERT_TRUE(m) << Errors(d);
+  TargetList list(2);
+  list[0].Set("level", "info");
+  list[1].Set("level", "debug");
+  m->SetExports("discovery.kubernetes.k",
+                Value::MakeObject(
+                    {{"targets", Value::MakeTargets(std::make_shared<const TargetList>(list))}}));
+  Block b;
+  ASSERT_TRUE(m->Evaluate(*m->Find("logging"), &b, &d)) << Errors(d, m->sources());
+  EXPECT_EQ(b.body.attrs[0].value, Value::String("debug"));
+}
+
 TEST(ModuleTest, MissingExportField) {
   Diags d;
   std::optional<Module> m = Module::Parse(

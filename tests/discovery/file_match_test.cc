@@ -221,8 +221,8 @@ TEST(FileMatchArgsTest, DefaultsAndValues) {
   config::Diags diags;
   FileMatchArgs args;
   ASSERT_TRUE(DecodeFileMatchArgs(b, &diags, &args));
-  ASSERT_EQ(args.path_targets.size(), 1u);
-  EXPECT_EQ(args.path_targets[0], L({{"__path__", "/var/log/*.log"}, {"job", "varlog"}}));
+  ASSERT_EQ(args.path_targets->size(), 1u);
+  EXPECT_EQ((*args.path_targets)[0], L({{"__path__", "/var/log/*.log"}, {"job", "varlog"}}));
   EXPECT_EQ(args.sync_period, absl::Seconds(10));
   EXPECT_EQ(args.ignore_older_than, absl::ZeroDuration());
 
@@ -232,7 +232,7 @@ TEST(FileMatchArgsTest, DefaultsAndValues) {
                          .Attr("ignore_older_than", Str("24h"))
                          .Build();
   ASSERT_TRUE(DecodeFileMatchArgs(b2, &diags, &args));
-  EXPECT_TRUE(args.path_targets.empty());
+  EXPECT_TRUE(args.path_targets->empty());
   EXPECT_EQ(args.sync_period, absl::Minutes(1));
   EXPECT_EQ(args.ignore_older_than, absl::Hours(24));
 }

@@ -175,6 +175,29 @@ TEST(GlobMatchTest, BackslashInPathIsOrdinary) {
   EXPECT_TRUE(*Match("*", "a\\b"));
 }
 
+// A segment's trailing literal bytes refuse a name before matching; the cases around that: escapes,
+// classes and '?' before it, non-ASCII literals (matched as runes), invalid bytes in names.
+TEST(GlobMatchTest, TrailingLiteralsAndRunes) {
+  EXPECT_TRUE(*Match("*abc", "xxabc"));
+  EXPECT_FALSE(*Match("*abc", "xxabd"));
+  EXPECT_FALSE(*Match("*abc", "bc"));
+  EXPECT_TRUE(*Match("*\\*c", "a*c"));  // escaped '*' then a literal
+  EXPECT_FALSE(*Match("*\\*c", "abc"));
+  EXPECT_TRUE(*Match("a\\bc", "abc"));
+  EXPECT_TRUE(*Match("x[abc]", "xb"));
+  EXPECT_FALSE(*Match("x[abc]", "xd"));
+  EXPECT_TRUE(*Match("*?z", "\xc3\xa9z"));  // '?' is one rune, two bytes
+  EXPECT_FALSE(*Match("??z", "\xc3\xa9z"));
+  EXPECT_TRUE(*Match("*\xc3\xa9", "caf\xc3\xa9"));
+  EXPECT_FALSE(*Match("*\xc3\xa9", "cafe"));
+  // An invalid byte decodes to U+FFFD, which a literal U+FFFD matches (as Go's utf8 does).
+  EXPECT_TRUE(*Match("a\xef\xbf\xbd", "a\xff"));
+  EXPECT_FALSE(*Match("*/*0f1e-uid", "ns_pod_0f1e-uid/0.log"));
+  EXPECT_FALSE(*Match("*/*0f1e-uid/*.log", "ns_pod_0f1e-uid/c/0.log"));
+  EXPECT_FALSE(*Match("*/*0f1e-uid/*/*.log", "ns_pod_0f1e-uid/c/0.log"));
+  EXPECT_TRUE(*Match("*0f1e-uid/*/*.log", "ns_pod_0f1e-uid/c/0.log"));
+}
+
 // --- helpers ----------------------------------------------------------------------------------
 
 void Mkdir(const std::string& p) { std::filesystem::create_directories(p); }
@@ -227,6 +250,24 @@ TEST_F(GlobFsTest, Alternatives) {
   EXPECT_THAT(Rel(dir_, "{d1,d2/deep/er}/*.log"), ElementsAre("d1/x.log", "d2/deep/er/w.log"));
   // Overlapping alternatives give each file once, sorted.
   EXPECT_THAT(Rel(dir_, "{a,*}.log"), ElementsAre(".hidden.log", "a.log", "b.log"));
+}
+
+// A DirCache gives the same matches and lists each directory once for all the calls that share
+// it: a file added after the first listing is not seen through that cache, only through a new one.
+TEST_F(GlobFsTest, DirCacheListsEachDirectoryOnce) {
+  DirCache cache;
+  GlobOptions shared;
+  shared.dir_cache = &cache;
+  for (const char* p : {"*.log", "*/x.log", "d[0-9]/*.txt", "**/*.log", "{a,*}.log"}) {
+    EXPECT_EQ(Rel(dir_, p, shared), Rel(dir_, p)) << p;
+  }
+  WriteFile(dir_.Join("new.log"), "x");
+  EXPECT_THAT(Rel(dir_, "*.log", shared), ElementsAre(".hidden.log", "a.log", "b.log"));
+  EXPECT_THAT(Rel(dir_, "*.log"), ElementsAre(".hidden.log", "a.log", "b.log", "new.log"));
+  DirCache fresh;
+  GlobOptions again;
+  again.dir_cache = &fresh;
+  EXPECT_THAT(Rel(dir_, "*.log", again), ElementsAre(".hidden.log", "a.log", "b.log", "new.log"));
 }
 
 TEST_F(GlobFsTest, DoubleStar) {

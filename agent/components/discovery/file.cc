@@ -145,7 +145,7 @@ class DiscoveryFile final : public Component {
     for (const auto& [path, targets] : by_file_)
       all.insert(all.end(), targets.begin(), targets.end());
     config::Object exports;
-    exports["targets"] = TargetsToValue(all);
+    exports["targets"] = TargetsToValue(std::move(all));
     env_->Export(id(), std::move(exports));
     if (!publish_always) env_->exports_changed(id());
   }

@@ -20,7 +20,7 @@ class KubeDiscoveryComponent final : public Component {
     std::string own = id;
     auto publish = [env, own](std::vector<LabelSet> targets) {
       config::Object exports;
-      exports["targets"] = TargetsToValue(targets);
+      exports["targets"] = TargetsToValue(std::move(targets));
       env->Export(own, std::move(exports));
       env->exports_changed(own);
     };

@@ -22,7 +22,7 @@ class DiscoveryRelabel final : public Component {
       if (Relabel(*rules_, &t)) output.push_back(std::move(t));
     }
     config::Object exports;
-    exports["output"] = TargetsToValue(output);
+    exports["output"] = TargetsToValue(std::move(output));
     exports["rules"] = RulesToValue(rules_, id());
     env_->Export(id(), std::move(exports));
     return true;

@@ -3,7 +3,6 @@
 // 100 ms) when inotify sees a directory under a pattern's static prefix change, so a new pod's
 // file is tailed without waiting for the period.
 #include "agent/discovery/file_match.h"
-#include "absl/hash/hash.h"
 #include "agent/components/component.h"
 #include "agent/discovery/dir_watcher.h"
 #include "agent/discovery/glob.h"
@@ -20,15 +19,15 @@ class LocalFileMatch final : public Component {
     FileMatchArgs next;
     if (!DecodeFileMatchArgs(args, diags, &next)) return false;
     args_ = std::move(next);
-    if (watcher_) watcher_->SetRoots(WatchRoots(args_.path_targets));
-    Publish(ExpandFileTargets(args_.path_targets, *env_->clock, args_.ignore_older_than));
+    if (watcher_) watcher_->SetRoots(WatchRoots(*args_.path_targets));
+    Publish(ExpandFileTargets(*args_.path_targets, *env_->clock, args_.ignore_older_than));
     return true;
   }
 
   absl::Status Start() override {
     watcher_ =
         std::make_unique<DirWatcher>(env_->io, absl::Milliseconds(100), 65536, [this] { Sync(); });
-    watcher_->SetRoots(WatchRoots(args_.path_targets));
+    watcher_->SetRoots(WatchRoots(*args_.path_targets));
     Arm();
     return absl::OkStatus();
   }
@@ -67,25 +66,18 @@ class LocalFileMatch final : public Component {
   // Exports `targets`. Only their 64-bit hash is kept to tell a change (a collision, 2^-64 per
   // sync, would delay a change to the next one): the export itself is the one copy (a node's
   // targets carry every label of their path target).
-  void Publish(const std::vector<LabelSet>& targets) {
-    current_hash_ = Hash(targets);
+  void Publish(std::vector<LabelSet> targets) {
+    current_hash_ = HashTargets(targets);
     config::Object exports;
-    exports["targets"] = TargetsToValue(targets);
+    exports["targets"] = TargetsToValue(std::move(targets));
     env_->Export(id(), std::move(exports));
-  }
-  static size_t Hash(const std::vector<LabelSet>& targets) {
-    size_t h = targets.size();
-    for (const LabelSet& t : targets) {
-      h = absl::HashOf(h, absl::Hash<std::vector<LabelSet::Label>>{}(t.labels()));
-    }
-    return h;
   }
 
   void Sync() {
     std::vector<LabelSet> next =
-        ExpandFileTargets(args_.path_targets, *env_->clock, args_.ignore_older_than);
-    if (Hash(next) == current_hash_) return;
-    Publish(next);
+        ExpandFileTargets(*args_.path_targets, *env_->clock, args_.ignore_older_than);
+    if (HashTargets(next) == current_hash_) return;
+    Publish(std::move(next));
     env_->exports_changed(id());
   }
 

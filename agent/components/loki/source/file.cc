@@ -34,13 +34,10 @@ class LokiSourceFile final : public Component {
 
   bool Update(const config::Block& args, config::Diags* diags) override {
     config::Decoder d(args, diags);
-    std::vector<LabelSet> targets;
+    config::SharedTargets targets;
     if (!d.Targets("targets", &targets, config::Required::kYes)) return false;
     targets_ = std::move(targets);
     tail_->SetTargets(FileTargets());
-    // Kept only while its own file_match globs them again; otherwise the TailManager's copy
-    // (public labels only) is the one that matters.
-    if (!file_match_) std::vector<LabelSet>().swap(targets_);
     return true;
   }
 
@@ -73,15 +70,16 @@ class LokiSourceFile final : public Component {
   LogFormat format_ = LogFormat::kPlain;
   bool file_match_ = false;  // its own file_match block: targets are globs, expanded here
   FileMatchArgs match_args_;
-  std::vector<LabelSet> targets_;  // as given (before its own file_match)
+  // As given (before its own file_match): shared with the exporting component, not a copy.
+  config::SharedTargets targets_ = std::make_shared<const config::TargetList>();
   boost::asio::steady_timer timer_;
 };
 
 std::vector<FileTarget> LokiSourceFile::FileTargets() {
   std::vector<LabelSet> expanded;
-  const std::vector<LabelSet>* list = &targets_;
+  const std::vector<LabelSet>* list = targets_.get();
   if (file_match_) {
-    expanded = ExpandFileTargets(targets_, *env_->clock, match_args_.ignore_older_than);
+    expanded = ExpandFileTargets(*targets_, *env_->clock, match_args_.ignore_older_than);
     list = &expanded;
   }
   std::vector<FileTarget> out;
@@ -211,7 +209,6 @@ bool LokiSourceFile::Build(const config::Block& args, config::Diags* diags) {
   tail_ = std::make_unique<TailManager>(env_->io, t, env_->clock, env_->metrics, env_->router);
   env_->router->AddSource(tail_.get());
   tail_->SetTargets(FileTargets());
-  if (!file_match_) std::vector<LabelSet>().swap(targets_);
   env_->Export(id(), {});
   return true;
 }
