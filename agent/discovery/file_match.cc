@@ -82,6 +82,7 @@ std::vector<LabelSet> ExpandFileTargets(const std::vector<LabelSet>& path_target
       if (check_age && m.mtime_ns < oldest_ns) continue;
       LabelSet t = base;
       t.Set(kPathLabel, AbsPath(m.path, cwd));
+      t.Compact();
       out.push_back(std::move(t));
     }
   }

@@ -199,6 +199,7 @@ void AppendPodTargets(const Pod& pod, TargetFlavor flavor, const LabelSet* extra
         t.Set("__meta_kubernetes_pod_container_port_name", port->name);
         t.Set("__meta_kubernetes_pod_container_port_protocol", port->protocol);
       }
+      t.Compact();
       out->push_back(std::move(t));
     };
     if (c.ports.empty()) {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/common/log.h"
+#include "agent/common/memory.h"
 #include "agent/common/strings.h"
 #include "agent/common/thread.h"
 #include "agent/go/strconv.h"
@@ -148,6 +149,10 @@ void PodDiscovery::FetchLoop() {
     up_gauge_->Set(ok ? 1 : 0);
     bool watch = ok && options_.watch && r.source == "apiserver";
     boost::asio::post(*io_, [this, r = std::move(r)]() mutable { OnResult(std::move(r)); });
+    // The answer's body, its parse and the pods decoded from it are gone (a kubelet's list of
+    // 110 pods is a few MiB of JSON and parser buffers): their pages go back to the system
+    // instead of staying with this thread until the next poll.
+    ReleaseFreeMemory();
 
     if (watch) {
       // From the list's version on, the API server tells what changes: no polling.

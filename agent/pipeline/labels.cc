@@ -17,6 +17,7 @@ LabelSet& LabelSet::operator=(const LabelSet& other) {
     labels_.pop_back();
   }
   const size_t have = labels_.size();
+  labels_.reserve(n);  // a fresh copy takes what it needs, not the growth by doubling
   for (size_t i = 0; i < have; ++i) {
     labels_[i].first.assign(other.labels_[i].first);
     labels_[i].second.assign(other.labels_[i].second);
@@ -117,6 +118,11 @@ std::string LabelSet::RenderJson() const {
   }
   out += '}';
   return out;
+}
+
+void LabelSet::Compact() {
+  labels_.shrink_to_fit();
+  std::vector<Label>().swap(spare_);
 }
 
 size_t HashTargets(const std::vector<LabelSet>& targets) {

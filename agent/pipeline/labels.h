@@ -27,6 +27,12 @@ class LabelSet {
   // Sets `name` to `value`, replacing an existing value. Keeps names sorted.
   void Set(std::string_view name, std::string_view value);
   void Remove(std::string_view name);
+  // Gives back the capacity a set grew beyond its labels and the spare strings of removed ones:
+  // for sets kept long in numbers (a node's discovery targets, one per container, are built by
+  // copying a pod's set and adding labels, which doubles the vector's capacity), not for the
+  // per-line sets that reuse theirs.
+  void Compact();
+  size_t capacity() const { return labels_.capacity(); }
   // Value of `name` or nullptr.
   const std::string* Get(std::string_view name) const;
   const std::vector<Label>& labels() const { return labels_; }

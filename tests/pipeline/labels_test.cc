@@ -88,6 +88,30 @@ TEST(LabelSetTest, CopiesAndChangesReuseRemovedLabelsCorrectly) {
 
 // Setting a label to another label's short value while the vector has to grow: the value is
 // read before the labels move.
+// Targets are kept by the thousand: a copy takes exactly what it holds, and Compact gives back
+// the growth of the labels added to it and the spare strings, keeping the labels.
+TEST(LabelSetTest, CopiesAreExactAndCompactGivesBackGrowth) {
+  LabelSet pod;
+  for (int i = 0; i < 25; ++i) pod.Set("__meta_kubernetes_label_" + std::to_string(i), "v");
+  LabelSet copy;
+  copy = pod;
+  EXPECT_EQ(copy.capacity(), 25u);
+  LabelSet target = pod;
+  target.Set("container", "c");
+  target.Set("__path__", "/var/log/pods/x/c/0.log");
+  target.Remove("__meta_kubernetes_label_3");
+  EXPECT_GT(target.capacity(), 26u);
+  LabelSet before = target;
+  target.Compact();
+  EXPECT_EQ(target.capacity(), 26u);
+  EXPECT_EQ(target, before);
+  ASSERT_NE(target.Get("__path__"), nullptr);
+  EXPECT_EQ(*target.Get("__path__"), "/var/log/pods/x/c/0.log");
+  target.Set("job", "j");  // still a working set afterwards
+  EXPECT_EQ(target.size(), 27u);
+  EXPECT_EQ(*target.Get("job"), "j");
+}
+
 TEST(LabelSetTest, SetFromOwnValueWhileGrowing) {
   for (int n = 1; n < 20; ++n) {
     LabelSet l;

@@ -19,7 +19,9 @@ class DiscoveryRelabel final : public Component {
     rules_ = rules;
     std::vector<LabelSet> output;
     for (LabelSet& t : targets) {
-      if (Relabel(*rules_, &t)) output.push_back(std::move(t));
+      if (!Relabel(*rules_, &t)) continue;
+      t.Compact();  // the rules added labels: its vector grew to twice what it holds
+      output.push_back(std::move(t));
     }
     config::Object exports;
     exports["output"] = TargetsToValue(std::move(output));

@@ -95,6 +95,7 @@ std::vector<FileTarget> LokiSourceFile::FileTargets() {
     for (const auto& [k, v] : t.labels()) {
       if (!absl::StartsWith(Av(k), "__")) ft.labels.Set(k, v);
     }
+    ft.labels.Compact();
     ft.format = format_;
     ft.route = route_;
     out.push_back(std::move(ft));
