@@ -13,7 +13,7 @@ namespace sluice {
 namespace {
 
 // Resident pages of this process, from /proc/self/statm.
-long ResidentPages() {
+[[maybe_unused]] long ResidentPages() {
   long size = 0, resident = 0;
   FILE* f = std::fopen("/proc/self/statm", "r");
   if (f == nullptr) return -1;
