@@ -29,6 +29,13 @@ void Batcher::ReleaseStream(uint32_t stream_id) {
   free_ids_.push_back(stream_id);
 }
 
+bool Batcher::Admits(uint32_t stream_id, size_t bytes, size_t max_streams) const {
+  if (max_streams == 0 || !open_ || open_->entries == 0) return true;
+  if (open_->line_bytes + bytes > batch_size_) return true;  // it starts the next batch
+  if (slot_[stream_id] >= 0) return true;
+  return open_->num_streams < max_streams;
+}
+
 void Batcher::EnsureOpen() {
   if (open_) return;
   if (!pool_.empty()) {

@@ -54,6 +54,11 @@ class Batcher {
     return open_ ? clock_->MonotonicNanos() - open_->created_mono_ns : 0;
   }
   bool has_open() const { return open_ && !open_->empty(); }
+  // Whether an entry of `bytes` for `stream_id` may go in under a limit of `max_streams` streams
+  // per batch (loki.write's max_streams, which Alloy applies to each batch it builds): a stream
+  // already in the open batch may; a new one while the batch holds fewer; and any entry that
+  // starts a new batch (none open, or this one would overflow batch_size). 0: no limit.
+  bool Admits(uint32_t stream_id, size_t bytes, size_t max_streams) const;
 
  private:
   void EnsureOpen();

@@ -92,19 +92,17 @@ void WriteNode::Resolve(const LabelSet& labels, Route* route) {
     Target t;
     auto it = tb->streams.find(key_scratch_);
     if (it != tb->streams.end()) {
-      t = Target{tb, it->second, false};
-    } else if (settings_.max_streams > 0 &&
-               ep->streams >= static_cast<size_t>(settings_.max_streams)) {
-      t = Target{tb, 0, true};
+      t = Target{tb, it->second};
     } else {
       auto info = std::make_shared<StreamInfo>();
       info->loki_labels = key_scratch_;
       info->json_labels = labels_scratch_.RenderJson();
       uint32_t id = tb->batcher->AddStream(std::move(info));
       tb->streams.emplace(key_scratch_, id);
-      ++ep->streams;
-      t = Target{tb, id, false};
+      if (tb->used_in.size() <= id) tb->used_in.resize(id + 1, 0);
+      t = Target{tb, id};
     }
+    tb->used_in[t.id] = epoch_;
     route->targets.push_back(t);
   }
 }
@@ -136,8 +134,11 @@ void WriteNode::Push(ProcessEntry& e) {
   for (const auto& [k, v] : e.structured_metadata) AppendMetadataPair(k, v, &meta_scratch_);
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     const Target& t = route.targets[i];
-    if (t.limited) {
-      // max_streams refused this stream: every entry of it is counted.
+    t.tb->used_in[t.id] = epoch_;
+    if (settings_.max_streams > 0 &&
+        !t.tb->batcher->Admits(t.id, e.line.size() + meta_scratch_.size(),
+                               static_cast<size_t>(settings_.max_streams))) {
+      // The open batch holds max_streams others: this entry is dropped and counted.
       if (t.tb->limited_entries != nullptr) {
         t.tb->limited_entries->Inc();
         t.tb->limited_bytes->Inc(e.line.size());
@@ -170,7 +171,12 @@ void WriteNode::PushMark(uint64_t file_id, uint64_t generation, int64_t offset) 
 }
 
 void WriteNode::Tick(int64_t now_mono_ns) {
-  (void)now_mono_ns;
+  if (next_sweep_ns_ == INT64_MIN) {
+    next_sweep_ns_ = now_mono_ns + absl::ToInt64Nanoseconds(kStreamIdle);
+  } else if (now_mono_ns >= next_sweep_ns_) {
+    SweepStreams();
+    next_sweep_ns_ = now_mono_ns + absl::ToInt64Nanoseconds(kStreamIdle);
+  }
   for (auto& ep : endpoints_) {
     for (auto& tb : ep->batchers) {
       tb->batcher->SealIfOlderThan(absl::ToInt64Nanoseconds(ep->settings.batch_wait));
@@ -189,6 +195,39 @@ int64_t WriteNode::NextDeadline() const {
     }
   }
   return next;
+}
+
+void WriteNode::SweepStreams() {
+  bool released = false;
+  for (auto& ep : endpoints_) {
+    for (auto& tb : ep->batchers) {
+      for (auto it = tb->streams.begin(); it != tb->streams.end();) {
+        const uint32_t id = it->second;
+        if (tb->used_in[id] == epoch_) {
+          ++it;
+          continue;
+        }
+        tb->batcher->ReleaseStream(id);  // seals the open batch first if the stream is in it
+        tb->used_in[id] = 0;
+        tb->streams.erase(it++);
+        released = true;
+      }
+    }
+  }
+  ++epoch_;
+  if (released) {
+    // Cached routes name stream ids, which the batchers now give to new streams.
+    routes_.clear();
+    last_route_ = nullptr;
+  }
+}
+
+size_t WriteNode::streams() const {
+  size_t n = 0;
+  for (const auto& ep : endpoints_) {
+    for (const auto& tb : ep->batchers) n += tb->streams.size();
+  }
+  return n;
 }
 
 void WriteNode::Flush() {

@@ -5,8 +5,11 @@
 // thread and retries, so a slow endpoint delays nobody else's deliveries; it holds back only the
 // positions of the files whose lines it still owes, and the memory budget it shares.
 // external_labels are added to each entry's labels (the entry's own win); max_streams caps the
-// distinct streams per endpoint (entries of further streams are dropped and counted, reason
-// "stream_limited", as Alloy does).
+// streams of each batch, as Alloy's batches do (an entry of a further stream while the batch is
+// open is dropped and counted, reason "stream_limited"; the next batch takes it).
+// The endpoint's streams (rendered labels and the id the batcher knows them by) are kept while
+// used: a stream with no entry for kStreamIdle is released, so pod churn over weeks does not
+// grow them without bound.
 //
 // Push/PushMark/Tick on the tail thread; each endpoint's Sender runs an encoder thread (encodes
 // and compresses batches as they are sealed, so a catch-up keeps two cores busy) and a send
@@ -72,12 +75,19 @@ class WriteNode final : public LogsNode {
   int64_t NextDeadline() const override;
   void Flush() override;
 
+  // Streams known across endpoints and tenants (tests; the stream expiry).
+  size_t streams() const;
+  // A stream unused for this long (at most twice it) is forgotten; the next entry with its
+  // labels renders them again.
+  static constexpr absl::Duration kStreamIdle = absl::Minutes(5);
+
  private:
   struct TenantBatcher {
     std::string tenant;
     uint32_t slot = 0;
     std::unique_ptr<Batcher> batcher;
     absl::flat_hash_map<std::string, uint32_t> streams;  // rendered labels -> stream id
+    std::vector<uint32_t> used_in;  // by stream id: the sweep epoch it last had an entry in
     // The endpoint's loki_write_dropped_*_total{reason="stream_limited"} series for this tenant
     // (Alloy counts max_streams drops per host and tenant); null when the sink counts no drops.
     Counter* limited_entries = nullptr;
@@ -88,15 +98,12 @@ class WriteNode final : public LogsNode {
     std::unique_ptr<Sender> sender;
     Sink* sink = nullptr;  // owned by sender
     std::vector<std::unique_ptr<TenantBatcher>> batchers;
-    size_t streams = 0;
   };
   TenantBatcher* BatcherFor(Endpoint& ep, std::string_view tenant);
-  // Where one label set's entries go at each endpoint: its batcher and stream; `limited` when
-  // max_streams refused the stream (each such entry is counted on the batcher's series).
+  // Where one label set's entries go at each endpoint: its batcher and stream.
   struct Target {
     TenantBatcher* tb = nullptr;
     uint32_t id = 0;
-    bool limited = false;
   };
   struct Route {
     LabelSet labels;              // the entry's labels as received
@@ -106,6 +113,8 @@ class WriteNode final : public LogsNode {
   // rendering the labels and finding or adding the stream — and cached.
   const Route& RouteFor(const LabelSet& labels);
   void Resolve(const LabelSet& labels, Route* route);
+  // Releases the streams that had no entry since the previous sweep; forgets the routes.
+  void SweepStreams();
 
   WriteNodeSettings settings_;
   LogsRouter* router_;
@@ -123,6 +132,8 @@ class WriteNode final : public LogsNode {
   std::string key_scratch_;
   std::string meta_scratch_;
   bool started_ = false;
+  uint32_t epoch_ = 1;  // sweeps so far + 1
+  int64_t next_sweep_ns_ = INT64_MIN;
 };
 
 }  // namespace sluice

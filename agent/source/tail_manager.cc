@@ -184,6 +184,7 @@ void TailManager::DrainRotated(const std::vector<std::string>& paths) {
       f->route = t->second.route;
       f->pos_labels = f->labels.RenderLoki();
       f->labels.Set("filename", old_name);
+      f->labels.Compact();  // kept per file: without the growth of the added label
     }
     OrphanFile(f);
   }
@@ -339,6 +340,7 @@ void TailManager::MaybeAddFile(const std::string& path, bool at_start) {
   }
   f->pos_labels = f->labels.RenderLoki();
   f->labels.Set("filename", path);
+  f->labels.Compact();  // kept per file: without the growth of the added label
 
   if (opt_.compression != Compression::kNone || !opt_.encoding.empty()) {
     f->transform = std::make_unique<FileTransform>();
@@ -667,6 +669,7 @@ void TailManager::Emit(File* f, LogStream stream, int64_t ts, std::string_view l
     f->out_labels[s] = f->labels;
     if (stream == LogStream::kStdout) f->out_labels[s].Set("stream", "stdout");
     if (stream == LogStream::kStderr) f->out_labels[s].Set("stream", "stderr");
+    f->out_labels[s].Compact();
     f->out_labels_set[s] = true;
   }
   output_->OnEntry(f->route, f->id, f->generation, f->out_labels[s], ts, line, start, mark_offset);
@@ -730,6 +733,7 @@ void TailManager::SetTargets(std::vector<FileTarget> targets) {
     f->labels = t.labels;
     f->pos_labels = f->labels.RenderLoki();
     f->labels.Set("filename", path);
+    f->labels.Compact();  // kept per file: without the growth of the added label
     f->route = t.route;
     book_.MarkDirty();
     for (bool& b : f->out_labels_set) b = false;

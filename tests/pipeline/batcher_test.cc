@@ -64,6 +64,24 @@ TEST_F(BatcherTest, SealsBeforeExceedingBatchSizeAndOversizedLineAlone) {
   EXPECT_LT(sealed_[1]->seq, sealed_[2]->seq);
 }
 
+// loki.write's max_streams, per batch: streams already in the open batch, new ones below the
+// limit, and whatever starts the next batch are admitted.
+TEST_F(BatcherTest, AdmitsUpToMaxStreamsPerOpenBatch) {
+  uint32_t a = batcher_.AddStream(StreamInfoFor("{a=\"1\"}"));
+  uint32_t b = batcher_.AddStream(StreamInfoFor("{b=\"1\"}"));
+  EXPECT_TRUE(batcher_.Admits(b, 10, 1)) << "no batch open";
+  batcher_.Mark(1, 0, 5);
+  EXPECT_TRUE(batcher_.Admits(b, 10, 1)) << "a batch of marks only";
+  batcher_.Add(a, 1, "0123456789", 1, 0, 11);
+  EXPECT_TRUE(batcher_.Admits(a, 10, 1));
+  EXPECT_FALSE(batcher_.Admits(b, 10, 1));
+  EXPECT_TRUE(batcher_.Admits(b, 10, 2));
+  EXPECT_TRUE(batcher_.Admits(b, 10, 0)) << "0: no limit";
+  EXPECT_TRUE(batcher_.Admits(b, 91, 1)) << "10 + 91 > 100: it starts the next batch";
+  batcher_.Seal();
+  EXPECT_TRUE(batcher_.Admits(b, 10, 1));
+}
+
 TEST_F(BatcherTest, SealIfOlderThanUsesClock) {
   uint32_t a = batcher_.AddStream(StreamInfoFor("{a=\"1\"}"));
   batcher_.Add(a, 1, "x", 1, 0, 2);

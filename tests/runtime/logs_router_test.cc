@@ -96,6 +96,7 @@ class TestStage final : public Stage {
     if (e.line.rfind("tenant=", 0) == 0) {
       e.labels.Set("__tenant_id__", e.line.substr(7, e.line.find(' ') - 7));
     }
+    if (e.line.rfind("app=", 0) == 0) e.labels.Set("app", e.line.substr(4, e.line.find(' ') - 4));
     if (e.line.rfind("drop", 0) == 0) return;
     e.structured_metadata.emplace_back("seen", "yes");
     emit(std::move(e));
@@ -248,7 +249,7 @@ TEST_F(LogsRouterTest, HeldEntriesHoldTheirFilesPositionUntilReleased) {
   EXPECT_EQ(Got(0)[3].line, "hold me");
 }
 
-TEST_F(LogsRouterTest, MaxStreamsDropsNewStreamsAndCountsThem) {
+TEST_F(LogsRouterTest, MaxStreamsDropsNewStreamsOfABatchAndCountsThem) {
   AddWrite({""}, {}, /*max_streams=*/1);
   std::vector<std::unique_ptr<Stage>> stages;
   stages.push_back(std::make_unique<TestStage>());
@@ -258,16 +259,17 @@ TEST_F(LogsRouterTest, MaxStreamsDropsNewStreamsAndCountsThem) {
   router_.AddNode(p);
   uint32_t route = router_.AddRoute({p});
   std::string path = dir_.Join("c.log");
-  // Same labels, but a second tenant makes a second stream of the endpoint.
-  WriteFile(path, "x\ntenant=other y\nz\n");
+  // The second line gets another label: a second stream in the batch the first one opened. A
+  // second tenant's line goes to that tenant's batch, which has its own limit.
+  WriteFile(path, "x\napp=other y\nz\ntenant=t2 w\n");
   StartTail(path, route);
-  ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 19; }));
-  EXPECT_EQ(Count(0), 2u);
+  ASSERT_TRUE(RunUntil([&] { return tail_->CommittedOffset(path) == 28; }));
+  EXPECT_EQ(Count(0), 3u);
   // Counted by the endpoint's sink, per host and tenant, as Alloy's client counts them.
-  MetricLabels l = {{"host", "fake"}, {"reason", "stream_limited"}, {"tenant", "other"}};
+  MetricLabels l = {{"host", "fake"}, {"reason", "stream_limited"}, {"tenant", ""}};
   EXPECT_EQ(metrics_.CounterValue("loki_write_dropped_entries_total", l), 1u);
-  EXPECT_EQ(metrics_.CounterValue("loki_write_dropped_bytes_total", l), 14u)
-      << "the line \"tenant=other y\"";
+  EXPECT_EQ(metrics_.CounterValue("loki_write_dropped_bytes_total", l), 11u)
+      << "the line \"app=other y\"";
 }
 
 TEST_F(LogsRouterTest, ARouteToNothingStillCommits) {
@@ -534,9 +536,9 @@ TEST_F(LogsRouterTest, AFilesMarkFollowsItsRunOfEntriesNotEachLine) {
   EXPECT_EQ(node.seen.back(), "m:2@2");
   router_.OnEntry(route, 3, 0, labels, 7, "g", 0, 5);
   router_.OnMark(route, 3, 0, 9);
-  EXPECT_EQ(node.seen, (std::vector<std::string>{"e:a", "e:b", "e:c", "m:1@6", "e:d", "m:2@2",
-                                                 "e:e", "m:2@4", "e:f", "m:2@2", "e:g", "m:3@5",
-                                                 "m:3@9"}));
+  EXPECT_EQ(node.seen,
+            (std::vector<std::string>{"e:a", "e:b", "e:c", "m:1@6", "e:d", "m:2@2", "e:e", "m:2@4",
+                                      "e:f", "m:2@2", "e:g", "m:3@5", "m:3@9"}));
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 // WriteNode (loki.write as a graph node) with fake sinks: its real send threads deliver to sinks
 // that record every entry with its batch's tenant and stream. Checks that entries of alternating
 // label sets land in their own streams (external labels under the entry's own), that
-// __tenant_id__ picks the tenant's batcher, and that max_streams refuses further streams and
-// counts every entry of them, also when a refused label set comes back after others. Waits on
-// the sinks' condition, never on time; the clock is a FakeClock.
+// __tenant_id__ picks the tenant's batcher, that max_streams refuses further streams of an open
+// batch and counts every entry of them, and that idle streams are released. Waits on the sinks'
+// condition, never on time; the clock is a FakeClock.
 #include "agent/runtime/write_node.h"
 
 #include <gtest/gtest.h>
@@ -247,12 +247,15 @@ TEST_F(WriteNodeTest, TheTenantLabelChoosesTheTenantsBatcher) {
   }
 }
 
-TEST_F(WriteNodeTest, MaxStreamsCountsEveryEntryOfARefusedStream) {
+// max_streams is per batch, as in Alloy's client (batch.add refuses a stream beyond the limit):
+// while a batch is open, entries of further streams are dropped and counted; the next batch takes
+// them; each tenant's batch has its own limit.
+TEST_F(WriteNodeTest, MaxStreamsLimitsTheStreamsOfEachBatch) {
   WriteNode* w = AddWrite({""}, {}, /*max_streams=*/2);
   const std::vector<LabelSet> sets = {Labels({{"s", "0"}}), Labels({{"s", "1"}}),
                                       Labels({{"s", "2"}}), Labels({{"s", "3"}})};
-  // Sets 0 and 1 come first and get the two streams; 2 and 3 are refused, every time, in runs
-  // and alternating with the others.
+  // Sets 0 and 1 come first and get the open batch's two streams; 2 and 3 are refused, every
+  // time, in runs and alternating with the others.
   size_t kept = 0, refused = 0, refused_bytes = 0;
   size_t inflight = 0;
   for (size_t n = 0; n < 200; ++n) {
@@ -271,19 +274,78 @@ TEST_F(WriteNodeTest, MaxStreamsCountsEveryEntryOfARefusedStream) {
   EXPECT_EQ(metrics_.CounterValue("loki_write_dropped_entries_total", l), refused);
   EXPECT_EQ(metrics_.CounterValue("loki_write_dropped_bytes_total", l), refused_bytes);
   EXPECT_EQ(router_.inflight_bytes(), inflight) << "refused entries are not in flight";
-  // A further tenant's stream is refused too (the limit is the endpoint's), counted per tenant.
-  Push(w, Labels({{"s", "0"}, {"__tenant_id__", "t9"}}), "tenant t9");
-  Push(w, Labels({{"s", "0"}, {"__tenant_id__", "t9"}}), "tenant t9");
+  // Another tenant's batch is another batch: its own two streams.
+  Push(w, Labels({{"s", "2"}, {"__tenant_id__", "t9"}}), "t9-s2");
+  Push(w, Labels({{"s", "3"}, {"__tenant_id__", "t9"}}), "t9-s3");
+  Push(w, Labels({{"s", "0"}, {"__tenant_id__", "t9"}}), "t9-s0");
   MetricLabels l9 = {{"host", "fake"}, {"reason", "stream_limited"}, {"tenant", "t9"}};
-  EXPECT_EQ(metrics_.CounterValue("loki_write_dropped_entries_total", l9), 2u);
+  EXPECT_EQ(metrics_.CounterValue("loki_write_dropped_entries_total", l9), 1u);
   w->Flush();
-  ASSERT_TRUE(WaitFor(0, kept));
+  ASSERT_TRUE(WaitFor(0, kept + 2));
   std::vector<Received> got = Got(0);
-  ASSERT_EQ(got.size(), kept);
+  ASSERT_EQ(got.size(), kept + 2);
   for (const Received& r : got) {
+    if (r.tenant == "t9") {
+      EXPECT_TRUE(r.line == "t9-s2" || r.line == "t9-s3") << r.line;
+      continue;
+    }
     size_t k = SetOf(r.line);
     ASSERT_LT(k, 2u) << r.line;
     EXPECT_EQ(r.labels, "{s=\"" + std::to_string(k) + "\"}") << r.line;
+  }
+  // The batch is sealed: the next one takes the streams refused before, first come first.
+  Push(w, sets[3], "s3-next");
+  Push(w, sets[2], "s2-next");
+  Push(w, sets[0], "s0-next");
+  EXPECT_EQ(metrics_.CounterValue("loki_write_dropped_entries_total", l), refused + 1);
+  w->Flush();
+  ASSERT_TRUE(WaitFor(0, kept + 4));
+  got = Got(0);
+  EXPECT_EQ(got[kept + 2].labels, "{s=\"3\"}");
+  EXPECT_EQ(got[kept + 3].labels, "{s=\"2\"}");
+}
+
+// An entry that does not fit the open batch starts the next one, which takes it whatever its
+// stream (Alloy adds it to the new batch unconditionally).
+TEST_F(WriteNodeTest, MaxStreamsAdmitsTheEntryThatStartsTheNextBatch) {
+  WriteNode* w = AddWrite({""}, {}, /*max_streams=*/1, /*batch_size=*/10);
+  Push(w, Labels({{"s", "a"}}), "aaaaaa");
+  Push(w, Labels({{"s", "b"}}), "bbbbbbbbb");  // 6 + 9 > 10: a new batch
+  Push(w, Labels({{"s", "a"}}), "a");          // that batch holds b: refused
+  MetricLabels l = {{"host", "fake"}, {"reason", "stream_limited"}, {"tenant", ""}};
+  EXPECT_EQ(metrics_.CounterValue("loki_write_dropped_entries_total", l), 1u);
+  w->Flush();
+  ASSERT_TRUE(WaitFor(0, 2));
+  std::vector<Received> got = Got(0);
+  EXPECT_EQ(got[0].line, "aaaaaa");
+  EXPECT_EQ(got[1].line, "bbbbbbbbb");
+}
+
+// Streams unused for kStreamIdle are released (pod churn does not grow them without bound); a
+// released stream's id goes to the next new stream, and no cached route still points at it.
+TEST_F(WriteNodeTest, IdleStreamsAreReleasedAndComeBackWithTheirLabels) {
+  WriteNode* w = AddWrite({""});
+  const int64_t idle = absl::ToInt64Nanoseconds(WriteNode::kStreamIdle);
+  w->Tick(clock_.MonotonicNanos());  // the first sweep is one period away
+  Push(w, Labels({{"app", "a"}}), "a1");
+  Push(w, Labels({{"app", "b"}}), "b1");
+  EXPECT_EQ(w->streams(), 2u);
+  clock_.Advance(idle);
+  Push(w, Labels({{"app", "a"}}), "a2");
+  w->Tick(clock_.MonotonicNanos());  // both had entries in this period
+  EXPECT_EQ(w->streams(), 2u);
+  clock_.Advance(idle);
+  Push(w, Labels({{"app", "a"}}), "a3");
+  w->Tick(clock_.MonotonicNanos());  // b had none since the last sweep
+  EXPECT_EQ(w->streams(), 1u);
+  Push(w, Labels({{"app", "c"}}), "c1");  // takes b's id
+  Push(w, Labels({{"app", "b"}}), "b2");  // b again: a stream of its own, not c's
+  Push(w, Labels({{"app", "a"}}), "a4");
+  EXPECT_EQ(w->streams(), 3u);
+  w->Flush();
+  ASSERT_TRUE(WaitFor(0, 7));
+  for (const Received& r : Got(0)) {
+    EXPECT_EQ(r.labels, "{app=\"" + r.line.substr(0, 1) + "\"}") << r.line;
   }
 }
 
