@@ -69,6 +69,147 @@ absl::Status ParseDoc(std::string_view json, std::string_view what, simdjson::do
   return absl::OkStatus();
 }
 
+absl::Status ParseSpan(std::string_view json, std::string_view what, simdjson::dom::parser* parser,
+                       element* out) {
+  // realloc_if_needed: the span is copied into the parser's own padded buffer (kept and reused),
+  // as a view into the list has no padding of its own.
+  if (auto err = parser->parse(json.data(), json.size(), true).get(*out); err) {
+    return JsonError(err, what);
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// A cursor over the list's text for SplitList.
+class Scanner {
+ public:
+  explicit Scanner(std::string_view text) : t_(text) {}
+
+  void SkipSpace() {
+    while (i_ < t_.size() &&
+           (t_[i_] == ' ' || t_[i_] == '\t' || t_[i_] == '\n' || t_[i_] == '\r')) {
+      ++i_;
+    }
+  }
+  bool Eat(char c) {
+    SkipSpace();
+    if (i_ < t_.size() && t_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  bool Peek(char c) {
+    SkipSpace();
+    return i_ < t_.size() && t_[i_] == c;
+  }
+  bool AtEnd() {
+    SkipSpace();
+    return i_ == t_.size();
+  }
+  size_t pos() const { return i_; }
+
+  // A string at the cursor (its opening quote already checked): its content, without quotes.
+  bool String(std::string_view* content) {
+    size_t start = ++i_;
+    while (i_ < t_.size()) {
+      unsigned char c = static_cast<unsigned char>(t_[i_]);
+      if (c == '"') {
+        *content = t_.substr(start, i_ - start);
+        ++i_;
+        return true;
+      }
+      if (c < 0x20) return false;
+      i_ += (c == '\\') ? 2 : 1;
+    }
+    return false;
+  }
+
+  // The text of one value at the cursor: a string, an object or array (brackets balanced, strings
+  // skipped), or a scalar up to the next delimiter. Its inner syntax is checked by the parser.
+  bool Value(std::string_view* text) {
+    SkipSpace();
+    if (i_ >= t_.size()) return false;
+    size_t start = i_;
+    char c = t_[i_];
+    std::string_view unused;
+    if (c == '"') {
+      if (!String(&unused)) return false;
+    } else if (c == '{' || c == '[') {
+      int depth = 0;
+      while (i_ < t_.size()) {
+        char d = t_[i_];
+        if (d == '"') {
+          if (!String(&unused)) return false;
+          continue;
+        }
+        ++i_;
+        if (d == '{' || d == '[') {
+          ++depth;
+        } else if (d == '}' || d == ']') {
+          if (--depth == 0) break;
+        }
+      }
+      if (depth != 0) return false;
+    } else {
+      while (i_ < t_.size() && t_[i_] != ',' && t_[i_] != '}' && t_[i_] != ']' && t_[i_] != ' ' &&
+             t_[i_] != '\t' && t_[i_] != '\n' && t_[i_] != '\r') {
+        ++i_;
+      }
+      if (i_ == start) return false;
+    }
+    *text = t_.substr(start, i_ - start);
+    return true;
+  }
+
+ private:
+  std::string_view t_;
+  size_t i_ = 0;
+};
+
+}  // namespace
+
+absl::Status SplitList(std::string_view json, std::string_view what,
+                       absl::FunctionRef<absl::Status(std::string_view, std::string_view)> member,
+                       absl::FunctionRef<absl::Status(std::string_view)> item) {
+  Scanner sc(json);
+  auto malformed = [&] {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot parse ", Av(what), ": malformed JSON at byte ", sc.pos()));
+  };
+  if (!simdjson::validate_utf8(json.data(), json.size())) {
+    return JsonError(simdjson::UTF8_ERROR, what);
+  }
+  if (!sc.Eat('{')) return malformed();
+  if (!sc.Eat('}')) {
+    for (;;) {
+      std::string_view key, value;
+      if (!sc.Peek('"') || !sc.String(&key) || !sc.Eat(':')) return malformed();
+      if (key == "items" && sc.Peek('[')) {
+        sc.Eat('[');
+        if (!sc.Eat(']')) {
+          for (;;) {
+            if (!sc.Value(&value)) return malformed();
+            if (absl::Status st = item(value); !st.ok()) return st;
+            if (sc.Eat(',')) continue;
+            if (sc.Eat(']')) break;
+            return malformed();
+          }
+        }
+      } else {
+        if (!sc.Value(&value)) return malformed();
+        if (absl::Status st = member(key, value); !st.ok()) return st;
+      }
+      if (sc.Eat(',')) continue;
+      if (sc.Eat('}')) break;
+      return malformed();
+    }
+  }
+  if (!sc.AtEnd()) return malformed();
+  return absl::OkStatus();
+}
+
 }  // namespace kube_json
 
 namespace {

@@ -1,6 +1,10 @@
 #include "agent/pipeline/push_encoder.h"
 
+#include <snappy-sinksource.h>
 #include <snappy.h>
+
+#include <algorithm>
+#include <memory>
 
 #include <cstring>
 #include <vector>
@@ -63,15 +67,17 @@ inline size_t EntrySize(const BatchEntry& e) {
 
 }  // namespace
 
-void EncodePushRequest(const Batch& batch, std::string* out) {
-  // Pass 1: exact sizes, so that pass 2 writes into a buffer sized once.
+namespace {
+
+// Pass 1 of both encoders: each stream's message size into *stream_sizes (0 for a stream without
+// entries), and the whole request's size.
+size_t StreamSizes(const Batch& batch, std::vector<size_t>* stream_sizes) {
   size_t total = 0;
-  thread_local std::vector<size_t> stream_sizes;
-  stream_sizes.clear();
+  stream_sizes->clear();
   for (size_t i = 0; i < batch.num_streams; ++i) {
     const BatchStream& s = batch.streams[i];
     if (s.entries.empty()) {
-      stream_sizes.push_back(0);
+      stream_sizes->push_back(0);
       continue;
     }
     size_t labels = s.info->loki_labels.size();
@@ -80,9 +86,137 @@ void EncodePushRequest(const Batch& batch, std::string* out) {
       size_t es = EntrySize(e);
       n += 1 + VarintSize(es) + es;
     }
-    stream_sizes.push_back(n);
+    stream_sizes->push_back(n);
     total += 1 + VarintSize(n) + n;
   }
+  return total;
+}
+
+// The fields of an EntryAdapter that precede its line bytes (tag and length of the entry, its
+// timestamp, the line's tag and length), written at p; returns the end. At most kMaxEntryHead
+// bytes.
+constexpr size_t kMaxEntryHead = 1 + 10 + 1 + 10 + 1 + 10 + 1 + 10 + 1 + 10;
+inline char* PutEntryHead(char* p, const BatchEntry& e) {
+  *p++ = kTagField2Bytes;  // StreamAdapter.entries
+  p = PutVarint(p, EntrySize(e));
+  SplitTime t = Split(e.timestamp_ns);
+  *p++ = kTagField1Bytes;  // EntryAdapter.timestamp
+  p = PutVarint(p, TimestampSize(t));
+  if (t.seconds != 0) {
+    *p++ = kTagField1Varint;  // Timestamp.seconds (int64: negative values take 10 bytes)
+    p = PutVarint(p, static_cast<uint64_t>(t.seconds));
+  }
+  if (t.nanos != 0) {
+    *p++ = kTagField2Varint;  // Timestamp.nanos
+    p = PutVarint(p, static_cast<uint64_t>(t.nanos));
+  }
+  if (e.size != 0) {
+    *p++ = kTagField2Bytes;  // EntryAdapter.line
+    p = PutVarint(p, e.size);
+  }
+  return p;
+}
+
+// The PushRequest of a batch as a snappy::Source, produced a block at a time into a buffer that
+// stays in cache: snappy compresses its input in independent 64 KiB blocks and takes a block in
+// place when Peek offers a whole one, so the request is never held whole (a batch's worth of
+// memory, written and read back once more, per batch). The bytes are exactly those of
+// EncodePushRequest.
+class PushRequestSource : public snappy::Source {
+ public:
+  static constexpr size_t kBlock = 1 << 16;  // snappy's block size
+
+  PushRequestSource(const Batch& batch, const std::vector<size_t>& stream_sizes, size_t total)
+      : batch_(batch), stream_sizes_(stream_sizes), left_(total) {}
+
+  size_t Available() const override { return left_; }
+
+  const char* Peek(size_t* len) override {
+    if (end_ - begin_ < std::min(left_, kBlock)) Refill();
+    *len = end_ - begin_;
+    return buf_ + begin_;
+  }
+
+  void Skip(size_t n) override {
+    begin_ += n;
+    left_ -= n;
+  }
+
+ private:
+  // Moves what is left to the front and produces bytes until a whole block is there (or all).
+  void Refill() {
+    size_t have = end_ - begin_;
+    if (have != 0 && begin_ != 0) memmove(buf_, buf_ + begin_, have);
+    begin_ = 0;
+    end_ = have;
+    while (end_ < kBlock) {
+      if (!pending_.empty()) {
+        size_t n = std::min(pending_.size(), kBlock - end_);
+        memcpy(buf_ + end_, pending_.data(), n);
+        pending_.remove_prefix(n);
+        end_ += n;
+        continue;
+      }
+      if (!Next()) break;
+    }
+  }
+
+  // Writes the next headers into the buffer (room: end_ < kBlock, and the buffer has
+  // kMaxEntryHead more) and sets pending_ to the bytes that follow them. False when done.
+  bool Next() {
+    char* p = buf_ + end_;
+    if (meta_pending_) {
+      // The entry's structured metadata (already EntryAdapter records) follows its line.
+      const BatchEntry& e = batch_.streams[stream_].entries[entry_ - 1];
+      pending_ = std::string_view(batch_.arena.data() + e.offset + e.size, e.meta_size);
+      meta_pending_ = false;
+      return true;
+    }
+    // Past a stream whose entries are all out, and past streams without entries.
+    while (stream_ < batch_.num_streams && entry_ == batch_.streams[stream_].entries.size()) {
+      ++stream_;
+      entry_ = 0;
+      labels_done_ = false;
+    }
+    if (stream_ >= batch_.num_streams) return false;
+    const BatchStream& s = batch_.streams[stream_];
+    if (!labels_done_) {
+      const std::string& labels = s.info->loki_labels;
+      *p++ = kTagField1Bytes;  // PushRequest.streams
+      p = PutVarint(p, stream_sizes_[stream_]);
+      *p++ = kTagField1Bytes;  // StreamAdapter.labels
+      p = PutVarint(p, labels.size());
+      end_ = p - buf_;
+      pending_ = labels;
+      labels_done_ = true;
+      return true;
+    }
+    const BatchEntry& e = s.entries[entry_++];
+    p = PutEntryHead(p, e);
+    end_ = p - buf_;
+    pending_ = std::string_view(batch_.arena.data() + e.offset, e.size);
+    meta_pending_ = e.meta_size != 0;
+    return true;
+  }
+
+  const Batch& batch_;
+  const std::vector<size_t>& stream_sizes_;
+  size_t left_;                 // bytes not yet skipped by snappy
+  size_t stream_ = 0;           // next stream to produce
+  size_t entry_ = 0;            // next entry of that stream
+  bool labels_done_ = false;    // the stream's header and labels are out
+  bool meta_pending_ = false;   // the last entry's metadata follows pending_
+  std::string_view pending_;    // bytes of the batch still to copy
+  size_t begin_ = 0, end_ = 0;  // produced, not yet skipped: buf_[begin_, end_)
+  char buf_[kBlock + kMaxEntryHead + 32];
+};
+
+}  // namespace
+
+void EncodePushRequest(const Batch& batch, std::string* out) {
+  // Pass 1: exact sizes, so that pass 2 writes into a buffer sized once.
+  thread_local std::vector<size_t> stream_sizes;
+  size_t total = StreamSizes(batch, &stream_sizes);
   out->resize(total);
   char* p = out->data();
   for (size_t i = 0; i < batch.num_streams; ++i) {
@@ -95,22 +229,8 @@ void EncodePushRequest(const Batch& batch, std::string* out) {
     p = PutVarint(p, labels.size());
     p = static_cast<char*>(memcpy(p, labels.data(), labels.size())) + labels.size();
     for (const BatchEntry& e : s.entries) {
-      *p++ = kTagField2Bytes;  // StreamAdapter.entries
-      p = PutVarint(p, EntrySize(e));
-      SplitTime t = Split(e.timestamp_ns);
-      *p++ = kTagField1Bytes;  // EntryAdapter.timestamp
-      p = PutVarint(p, TimestampSize(t));
-      if (t.seconds != 0) {
-        *p++ = kTagField1Varint;  // Timestamp.seconds (int64: negative values take 10 bytes)
-        p = PutVarint(p, static_cast<uint64_t>(t.seconds));
-      }
-      if (t.nanos != 0) {
-        *p++ = kTagField2Varint;  // Timestamp.nanos
-        p = PutVarint(p, static_cast<uint64_t>(t.nanos));
-      }
+      p = PutEntryHead(p, e);
       if (e.size != 0) {
-        *p++ = kTagField2Bytes;  // EntryAdapter.line
-        p = PutVarint(p, e.size);
         memcpy(p, batch.arena.data() + e.offset, e.size);
         p += e.size;
       }
@@ -170,6 +290,30 @@ bool ForEachMetadataPair(std::string_view encoded,
     fn(name, value);
   }
   return true;
+}
+
+char* CompressScratch::Get(size_t n) {
+  if (capacity_ < n) {
+    buf_.reset();  // the old one goes first: never both at once
+    buf_ = std::make_unique_for_overwrite<char[]>(n);
+    capacity_ = n;
+  }
+  return buf_.get();
+}
+
+void EncodeCompressedPushRequest(const Batch& batch, CompressScratch* scratch, std::string* out) {
+  thread_local std::vector<size_t> stream_sizes;
+  size_t total = StreamSizes(batch, &stream_sizes);
+  char* dest = scratch->Get(snappy::MaxCompressedLength(total));
+  // On the heap: its block buffer is too big for a thread's stack.
+  auto src = std::make_unique<PushRequestSource>(batch, stream_sizes, total);
+  snappy::UncheckedByteArraySink sink(dest);
+  size_t n = snappy::Compress(src.get(), &sink);
+  // Exact size: a payload waits in the queue and should cost only its own bytes.
+  std::string exact;
+  exact.reserve(n);
+  exact.assign(dest, n);
+  out->swap(exact);
 }
 
 void SnappyCompress(const std::string& in, std::string* out) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,25 @@ void EncodePushRequest(const Batch& batch, std::string* out);
 
 // Snappy block format (what Loki expects with Content-Encoding: snappy) into *out (replaced).
 void SnappyCompress(const std::string& in, std::string* out);
+
+// Where snappy writes before the result is copied out at its exact size: grown to the largest
+// request's worst case (never doubled past it, never zero-filled) and kept for the next one.
+// Not thread-safe; its owner serialises the calls.
+class CompressScratch {
+ public:
+  char* Get(size_t n);
+  size_t capacity() const { return capacity_; }
+
+ private:
+  std::unique_ptr<char[]> buf_;
+  size_t capacity_ = 0;
+};
+
+// SnappyCompress(EncodePushRequest(batch)) into *out (replaced, allocated at its exact size)
+// without the request in between: the request is produced a 64 KiB block at a time as snappy takes
+// it, so a batch costs its compressed bytes and one block, not a copy of all its lines. The bytes
+// are identical.
+void EncodeCompressedPushRequest(const Batch& batch, CompressScratch* scratch, std::string* out);
 
 // Appends one structured metadata pair as EntryAdapter field 3 (a LabelPairAdapter), the form
 // BatchEntry metadata is kept in.

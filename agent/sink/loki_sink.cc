@@ -168,14 +168,10 @@ std::optional<std::string> LokiSink::Unhealthy() const {
 
 void LokiSink::Encode(Batch* batch) {
   if (batch->entries == 0) return;
-  // Encode runs on the encoder thread, and on the tail thread when that is behind: one set of
-  // scratch buffers (a batch's worth, twice) for both, taken in turn.
+  // Encode runs on the encoder thread, and on the tail thread when that is behind: one scratch
+  // buffer (a batch's compressed worst case) for both, taken in turn.
   std::lock_guard<std::mutex> lock(enc_mu_);
-  EncodePushRequest(*batch, &enc_encoded_);
-  SnappyCompress(enc_encoded_, &enc_compressed_);
-  // An exact-size copy: the scratch buffer is sized for the worst case, the payload waits in the
-  // queue and should cost only its own bytes.
-  batch->payload.assign(enc_compressed_);
+  EncodeCompressedPushRequest(*batch, &enc_scratch_, &batch->payload);
   batch->encoded = true;
 }
 
@@ -184,8 +180,10 @@ BatchOutcome LokiSink::Deliver(const Batch& batch) {
   if (batch.encoded) {
     request_.body = batch.payload;
   } else {
-    EncodePushRequest(batch, &encoded_);
-    SnappyCompress(encoded_, &compressed_);
+    {
+      std::lock_guard<std::mutex> lock(enc_mu_);
+      EncodeCompressedPushRequest(batch, &enc_scratch_, &compressed_);
+    }
     request_.body = compressed_;
   }
   // Alloy: a batch's tenant (from the __tenant_id__ label) wins over the endpoint's tenant_id.

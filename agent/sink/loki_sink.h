@@ -23,6 +23,7 @@
 #include "absl/time/time.h"
 #include "agent/common/clock.h"
 #include "agent/common/metrics.h"
+#include "agent/pipeline/push_encoder.h"
 #include "agent/sink/endpoint_config.h"
 #include "agent/sink/file_secret.h"
 #include "agent/sink/http_client.h"
@@ -102,11 +103,9 @@ class LokiSink final : public Sink {
   MetricsRegistry* metrics_;
   RetryPolicy policy_;
   std::string host_;
-  std::string encoded_;  // send thread scratch (batches that were not encoded)
-  std::mutex enc_mu_;    // Encode's scratch, shared by the threads that encode
-  std::string enc_encoded_;
-  std::string enc_compressed_;
-  std::string compressed_;
+  std::mutex enc_mu_;            // enc_scratch_, shared by the threads that encode
+  CompressScratch enc_scratch_;  // snappy's output before its exact-size copy
+  std::string compressed_;       // a batch that was not encoded, encoded by the send thread
   HttpRequest request_;
   RequestAuth auth_;               // basic_auth / authorization, credentials files read per request
   bool url_has_userinfo_ = false;  // user:pass@ in the URL is the auth then, as in Go

@@ -84,6 +84,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!snappy::Uncompress(compressed.data(), compressed.size(), &raw) || raw != encoded) {
       std::abort();
     }
+    std::string streamed;
+    sluice::CompressScratch scratch;
+    sluice::EncodeCompressedPushRequest(*b, &scratch, &streamed);
+    if (streamed != compressed) std::abort();
     logproto::PushRequest req;
     if (!req.ParseFromString(raw)) std::abort();
     if (req.SerializeAsString() != encoded) std::abort();

@@ -162,6 +162,49 @@ TEST(PodTest, RefusesWhatIsNotAPodList) {
   EXPECT_TRUE(empty->empty());
 }
 
+// The list is split at its top level and each item parsed on its own: the split must not be
+// fooled by brackets and quotes inside strings, and must refuse what the whole-document parse
+// refused.
+TEST(PodTest, SplitsTheListAtItsTopLevelOnly) {
+  auto pods = ParsePodList(
+      "{ \"apiVersion\" : \"v1\", \"kind\":\"PodList\",\n"
+      " \"metadata\": {\"resourceVersion\": \"42\", \"x\": [1, {\"y\": \"]}\"}]},\n"
+      " \"items\" : [ {\"metadata\": {\"name\": \"a\\\"]},\", \"namespace\": \"n\", "
+      "\"uid\": \"u1\", \"labels\": {\"k\": \"{[\"}}} ,\n"
+      "  {\"metadata\": {\"name\": \"b\", \"namespace\": \"n\", \"uid\": \"u2\"}} ] }\n");
+  ASSERT_TRUE(pods.ok()) << pods.status();
+  ASSERT_EQ(pods->size(), 2u);
+  EXPECT_EQ((*pods)[0].name, "a\"]},");
+  EXPECT_EQ((*pods)[1].uid, "u2");
+  std::string rv;
+  ASSERT_TRUE(
+      ParsePodList(R"({"kind":"PodList","metadata":{"resourceVersion":"42"},"items":[]})", &rv)
+          .ok());
+  EXPECT_EQ(rv, "42");
+  // Go marshals a nil slice as null.
+  auto null_items = ParsePodList(R"({"kind":"PodList","items":null})");
+  ASSERT_TRUE(null_items.ok()) << null_items.status();
+  EXPECT_TRUE(null_items->empty());
+
+  for (const char* bad : {
+           R"({"kind":"PodList","items":[{"metadata":{}}]} trailing)",
+           R"({"kind":"PodList","items":[{"metadata":{}},]})",
+           R"({"kind":"PodList","items":[{"metadata":{"name":"x"}})",
+           R"({"kind":"PodList","items":[{"metadata":{"name":"x"]}]})",
+           R"({"kind":"PodList","items":[{"metadata":{"name":tru}}]})",
+           R"({"kind":"PodList" "items":[]})",
+           R"({"kind":"PodList","items":{"a":1}})",
+           R"({"kind":"PodList","metadata":{"resourceVersion":"1",},"items":[]})",
+           R"({"kind":"PodList","items":[{"metadata":{"name":"unterminated}}]})",
+           "{\"kind\":\"PodList\",\"items\":[{\"metadata\":{\"name\":\"\xff\"}}]}",
+           R"([])",
+           "",
+       }) {
+    auto st = ParsePodList(bad);
+    EXPECT_FALSE(st.ok()) << bad;
+  }
+}
+
 TEST(PodTest, ParsesWatchEvents) {
   auto added = ParseWatchEvent(
       R"({"type":"ADDED","object":{"metadata":{"name":"p","namespace":"n","uid":"u",)"
