@@ -1,6 +1,7 @@
 #include "agent/runtime/write_node.h"
 
 #include <boost/asio/post.hpp>
+#include <cstring>
 #include <tuple>
 
 #include "agent/common/log.h"
@@ -74,6 +75,46 @@ WriteNode::TenantBatcher* WriteNode::BatcherFor(Endpoint& ep, std::string_view t
   return raw;
 }
 
+namespace {
+
+// A label set as one string: each name and value as its 4-byte length and its bytes.
+void FlattenLabels(const LabelSet& labels, std::string* out) {
+  out->clear();
+  size_t n = 0;
+  for (const auto& [k, v] : labels.labels()) n += 8 + k.size() + v.size();
+  out->reserve(n);
+  auto put = [out](const std::string& s) {
+    uint32_t len = static_cast<uint32_t>(s.size());
+    out->append(reinterpret_cast<const char*>(&len), sizeof(len));
+    out->append(s);
+  };
+  for (const auto& [k, v] : labels.labels()) {
+    put(k);
+    put(v);
+  }
+}
+
+// Whether `labels` flatten to `flat`, without flattening them.
+bool SameLabels(const LabelSet& labels, std::string_view flat) {
+  auto take = [&flat](const std::string& s) {
+    uint32_t len;
+    if (flat.size() < sizeof(len)) return false;
+    memcpy(&len, flat.data(), sizeof(len));
+    if (len != s.size() || flat.size() - sizeof(len) < len ||
+        memcmp(flat.data() + sizeof(len), s.data(), len) != 0) {
+      return false;
+    }
+    flat.remove_prefix(sizeof(len) + len);
+    return true;
+  };
+  for (const auto& [k, v] : labels.labels()) {
+    if (!take(k) || !take(v)) return false;
+  }
+  return flat.empty();
+}
+
+}  // namespace
+
 void WriteNode::Resolve(const LabelSet& labels, Route* route) {
   // external_labels under the entry's own.
   labels_scratch_ = labels;
@@ -81,7 +122,7 @@ void WriteNode::Resolve(const LabelSet& labels, Route* route) {
     if (labels_scratch_.Get(k) == nullptr) labels_scratch_.Set(k, v);
   }
   labels_scratch_.RenderLokiTo(&key_scratch_);
-  route->labels = labels;
+  FlattenLabels(labels, &route->labels);
   route->targets.clear();
   for (auto& ep : endpoints_) {
     // Tenant from the entry (stage.tenant), else the endpoint's.
@@ -96,9 +137,10 @@ void WriteNode::Resolve(const LabelSet& labels, Route* route) {
     } else {
       auto info = std::make_shared<StreamInfo>();
       info->loki_labels = key_scratch_;
-      info->json_labels = labels_scratch_.RenderJson();
+      if (ep->settings.json_labels) info->json_labels = labels_scratch_.RenderJson();
+      std::string_view key = info->loki_labels;
       uint32_t id = tb->batcher->AddStream(std::move(info));
-      tb->streams.emplace(key_scratch_, id);
+      tb->streams.emplace(key, id);
       if (tb->used_in.size() <= id) tb->used_in.resize(id + 1, 0);
       t = Target{tb, id};
     }
@@ -108,11 +150,11 @@ void WriteNode::Resolve(const LabelSet& labels, Route* route) {
 }
 
 const WriteNode::Route& WriteNode::RouteFor(const LabelSet& labels) {
-  if (last_route_ != nullptr && last_route_->labels == labels) return *last_route_;
+  if (last_route_ != nullptr && SameLabels(labels, last_route_->labels)) return *last_route_;
   size_t h = absl::Hash<std::vector<LabelSet::Label>>{}(labels.labels());
   auto it = routes_.find(h);
   if (it != routes_.end()) {
-    if (it->second.labels == labels) {
+    if (SameLabels(labels, it->second.labels)) {
       last_route_ = &it->second;
       return it->second;
     }
@@ -207,9 +249,10 @@ void WriteNode::SweepStreams() {
           ++it;
           continue;
         }
+        // The key views the stream's StreamInfo, which ReleaseStream may free: erased first.
+        tb->streams.erase(it++);
         tb->batcher->ReleaseStream(id);  // seals the open batch first if the stream is in it
         tb->used_in[id] = 0;
-        tb->streams.erase(it++);
         released = true;
       }
     }

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/hash/hash.h"
 #include "absl/time/time.h"
 #include "agent/pipeline/batcher.h"
@@ -43,6 +44,8 @@ struct WriteEndpointSettings {
   absl::Duration drain_timeout = absl::InfiniteDuration();
   // Builds the endpoint's sink (LokiSink or EchoSink); called once at Start().
   std::function<std::unique_ptr<Sink>()> make_sink;
+  // The sink prints a stream's labels as JSON (EchoSink): StreamInfo::json_labels is rendered.
+  bool json_labels = false;
 };
 
 struct WriteNodeSettings {
@@ -86,7 +89,9 @@ class WriteNode final : public LogsNode {
     std::string tenant;
     uint32_t slot = 0;
     std::unique_ptr<Batcher> batcher;
-    absl::flat_hash_map<std::string, uint32_t> streams;  // rendered labels -> stream id
+    // Rendered labels -> stream id; the key views the StreamInfo's loki_labels, which the
+    // batcher keeps until ReleaseStream (the entry is erased first).
+    absl::flat_hash_map<std::string_view, uint32_t> streams;
     std::vector<uint32_t> used_in;  // by stream id: the sweep epoch it last had an entry in
     // The endpoint's loki_write_dropped_*_total{reason="stream_limited"} series for this tenant
     // (Alloy counts max_streams drops per host and tenant); null when the sink counts no drops.
@@ -106,8 +111,10 @@ class WriteNode final : public LogsNode {
     uint32_t id = 0;
   };
   struct Route {
-    LabelSet labels;              // the entry's labels as received
-    std::vector<Target> targets;  // by endpoint
+    // The entry's labels as received, flattened (FlattenLabels): a route per stream is kept,
+    // and a LabelSet costs about four times its bytes.
+    std::string labels;
+    absl::InlinedVector<Target, 1> targets;  // by endpoint
   };
   // The route of `labels`: from the cache (by hash, checked for equality), else resolved —
   // rendering the labels and finding or adding the stream — and cached.

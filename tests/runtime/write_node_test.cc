@@ -212,6 +212,29 @@ TEST_F(WriteNodeTest, AlternatingLabelSetsLandInTheirOwnStreams) {
   EXPECT_GT(Encoded(0), 0u);
 }
 
+// Routes are cached by the label set's hash and checked against the set flattened: sets whose
+// names and values run together the same way, or that extend one another, stay apart.
+TEST_F(WriteNodeTest, LabelSetsThatFlattenAlikeStayApart) {
+  WriteNode* w = AddWrite({""});
+  const std::vector<LabelSet> sets = {
+      Labels({{"a", "bc"}}),
+      Labels({{"ab", "c"}}),
+      Labels({{"a", "bc"}, {"d", ""}}),
+      Labels({{"a", ""}, {"bcd", ""}}),
+      Labels({{"a", "b"}}),
+  };
+  const std::vector<std::string> want = {
+      "{a=\"bc\"}", "{ab=\"c\"}", "{a=\"bc\", d=\"\"}", "{a=\"\", bcd=\"\"}", "{a=\"b\"}",
+  };
+  for (size_t n = 0; n < 50; ++n) {
+    Push(w, sets[n % sets.size()], "s" + std::to_string(n % sets.size()) + "-" + std::to_string(n));
+  }
+  w->Flush();
+  ASSERT_TRUE(WaitFor(0, 50));
+  for (const Received& r : Got(0)) EXPECT_EQ(r.labels, want[SetOf(r.line)]) << r.line;
+  EXPECT_EQ(w->streams(), sets.size());
+}
+
 TEST_F(WriteNodeTest, TheTenantLabelChoosesTheTenantsBatcher) {
   // Two endpoints: default tenant "" and "archive".
   WriteNode* w = AddWrite({"", "archive"});

@@ -21,6 +21,7 @@ std::unique_ptr<Component> BuildLokiEcho(const config::Component& c, const confi
   es.batch_wait = absl::Milliseconds(100);
   MetricsRegistry* m = env.metrics;
   es.make_sink = [m]() -> std::unique_ptr<Sink> { return std::make_unique<EchoSink>(stdout, m); };
+  es.json_labels = true;
   ws.endpoints.push_back(std::move(es));
   return MakeWriteComponent(c, std::move(ws), env);
 }
