@@ -102,6 +102,42 @@ void BM_LabelsAndStreamLookup(benchmark::State& state) {
 }
 BENCHMARK(BM_LabelsAndStreamLookup);
 
+// What the DaemonSet pipeline does to an entry's labels on every line: the file's labels copied
+// into the entry, stage.cri's stream, stage.labels' level, stage.static_labels' cluster,
+// stage.label_drop's filename, then loki.write's route check (hash, and equality with the route).
+void BM_EntryLabelsPerLine(benchmark::State& state) {
+  std::vector<LabelSet> files;
+  for (int i = 0; i < 32; ++i) {
+    LabelSet l;
+    l.Set("app", absl::StrCat("web-", i));
+    l.Set("container", "app");
+    l.Set("filename", absl::StrCat("/var/log/pods/team-", i, "_web-", i,
+                                   "-7d9f8c6b5-x2k4q_0c9e6a1e-8f4b-4c1a-9d3e-1000/app/0.log"));
+    l.Set("job", absl::StrCat("team-", i, "/app"));
+    l.Set("namespace", absl::StrCat("team-", i));
+    l.Set("pod", absl::StrCat("web-", i, "-7d9f8c6b5-x2k4q"));
+    files.push_back(l);
+  }
+  const char* levels[] = {"info", "warn", "error", "debug"};
+  LabelSet entry, last;
+  size_t i = 0, same = 0;
+  for (auto _ : state) {
+    entry = files[(i / 64) % files.size()];  // lines come in runs from one file
+    entry.Set("stream", "stdout");
+    entry.Set("level", levels[i % 4]);
+    entry.Set("cluster", "bench");
+    entry.Remove("filename");
+    size_t h = absl::HashOf(entry);
+    benchmark::DoNotOptimize(h);
+    if (entry == last) ++same;
+    if (i % 4 == 0) last = entry;
+    ++i;
+  }
+  benchmark::DoNotOptimize(same);
+  state.SetItemsProcessed(static_cast<int64_t>(i));
+}
+BENCHMARK(BM_EntryLabelsPerLine);
+
 std::unique_ptr<Batch> FullBatch(size_t* lines) {
   FakeClock clock;
   std::unique_ptr<Batch> out;

@@ -112,7 +112,8 @@ const Array& Value::as_array() const {
       rep.array.reserve(rep.list->size());
       for (const LabelSet& set : *rep.list) {
         Object o;
-        for (const auto& [k, v] : set.labels()) o.emplace(k, Value::String(v));
+        for (const auto& [k, v] : set.labels())
+          o.emplace(std::string(k), Value::String(std::string(v)));
         rep.array.push_back(Value::MakeObject(std::move(o)));
       }
     });

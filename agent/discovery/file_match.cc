@@ -60,22 +60,22 @@ std::vector<LabelSet> ExpandFileTargets(const std::vector<LabelSet>& path_target
   const bool check_age = ignore_older_than != absl::ZeroDuration();
   const int64_t oldest_ns = clock.NowUnixNanos() - absl::ToInt64Nanoseconds(ignore_older_than);
   for (const LabelSet& target : path_targets) {
-    const std::string* pattern = target.Get(kPathLabel);
-    if (pattern == nullptr || pattern->empty()) continue;
+    LabelValue pattern = target.Get(kPathLabel);
+    if (!pattern || pattern->empty()) continue;
     absl::StatusOr<glob::GlobResult> matches = glob::Glob(*pattern, glob_options);
     if (!matches.ok()) {
       if (stats != nullptr) ++stats->bad_patterns;
       continue;
     }
     if (matches->truncated && stats != nullptr) ++stats->truncated_globs;
-    const std::string* exclude = target.Get(kExcludeLabel);
+    LabelValue exclude = target.Get(kExcludeLabel);
     // The target's labels once, without empty values; only __path__ changes per file.
     LabelSet base;
     for (const auto& [name, value] : target.labels()) {
       if (!value.empty()) base.Set(name, value);
     }
     for (const glob::GlobMatch& m : matches->matches) {
-      if (exclude != nullptr && !exclude->empty()) {
+      if (exclude.has_value() && !exclude->empty()) {
         absl::StatusOr<bool> excluded = glob::Match(*exclude, m.path);
         if (excluded.ok() && *excluded) continue;  // a bad exclude pattern excludes nothing
       }

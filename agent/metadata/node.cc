@@ -74,7 +74,7 @@ std::optional<LabelSet> NodeTarget(const Node& node) {
   // Target labels over the group's, as Alloy merges them (they do not overlap).
   for (const Node::Address& a : node.addresses) {
     std::string name = SanitizeLabelName(absl::StrCat("__meta_kubernetes_node_address_", a.type));
-    if (t.Get(name) == nullptr) t.Set(name, a.address);  // the first of each type
+    if (!t.Has(name)) t.Set(name, a.address);  // the first of each type
   }
   std::string port = std::to_string(node.kubelet_port);
   t.Set("__address__", address->find(':') == std::string::npos

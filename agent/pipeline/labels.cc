@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 
 #include "absl/hash/hash.h"
 #include "agent/common/json_quote.h"
@@ -9,79 +10,105 @@
 
 namespace sluice {
 
-LabelSet& LabelSet::operator=(const LabelSet& other) {
-  if (this == &other) return *this;
-  const size_t n = other.labels_.size();
-  while (labels_.size() > n) {
-    spare_.push_back(std::move(labels_.back()));
-    labels_.pop_back();
-  }
-  const size_t have = labels_.size();
-  labels_.reserve(n);  // a fresh copy takes what it needs, not the growth by doubling
-  for (size_t i = 0; i < have; ++i) {
-    labels_[i].first.assign(other.labels_[i].first);
-    labels_[i].second.assign(other.labels_[i].second);
-  }
-  for (size_t i = have; i < n; ++i) {
-    InsertAt(i, other.labels_[i].first, other.labels_[i].second);
-  }
+namespace {
+
+inline uint32_t Load32(const char* p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+inline void Store32(char* p, uint32_t v) { memcpy(p, &v, sizeof(v)); }
+
+// Whether the view points into `buf` (a label set's own bytes, which an insertion moves).
+inline bool Inside(std::string_view v, const std::string& buf) {
+  return !v.empty() && v.data() >= buf.data() && v.data() < buf.data() + buf.size();
+}
+
+}  // namespace
+
+LabelSet::Label LabelSet::Range::iterator::operator*() const {
+  uint32_t n = Load32(p_);
+  uint32_t v = Load32(p_ + 4);
+  return Label(std::string_view(p_ + kHeader, n), std::string_view(p_ + kHeader + n, v));
+}
+
+LabelSet::Range::iterator& LabelSet::Range::iterator::operator++() {
+  p_ += kHeader + Load32(p_) + Load32(p_ + 4);
   return *this;
 }
 
-LabelSet::Label& LabelSet::InsertAt(size_t index, std::string_view name, std::string_view value) {
-  // The new label is filled before it goes in: `name` or `value` may be views of labels that the
-  // insertion moves.
-  Label label;
-  if (!spare_.empty()) {
-    label = std::move(spare_.back());
-    spare_.pop_back();
+LabelSet::Label LabelSet::Range::operator[](size_t i) const {
+  iterator it = begin();
+  while (i-- > 0) ++it;
+  return *it;
+}
+
+LabelSet& LabelSet::operator=(const LabelSet& other) {
+  if (this == &other) return *this;
+  buf_.assign(other.buf_);
+  count_ = other.count_;
+  return *this;
+}
+
+size_t LabelSet::Find(std::string_view name, bool* found) const {
+  const char* base = buf_.data();
+  size_t off = 0;
+  while (off < buf_.size()) {
+    uint32_t n = Load32(base + off);
+    uint32_t v = Load32(base + off + 4);
+    std::string_view have(base + off + kHeader, n);
+    if (have.size() == name.size() && memcmp(have.data(), name.data(), name.size()) == 0) {
+      *found = true;
+      return off;
+    }
+    if (have > name) break;
+    off += kHeader + n + v;
   }
-  label.first.assign(name);
-  label.second.assign(value);
-  // Inserted by moves: the strings' buffers travel with them.
-  return *labels_.insert(labels_.begin() + static_cast<std::ptrdiff_t>(index), std::move(label));
+  *found = false;
+  return off;
 }
 
 void LabelSet::Set(std::string_view name, std::string_view value) {
-  auto it = std::lower_bound(labels_.begin(), labels_.end(), name,
-                             [](const Label& l, std::string_view n) { return l.first < n; });
-  if (it != labels_.end() && it->first == name) {
-    it->second.assign(value);
-  } else {
-    InsertAt(static_cast<size_t>(it - labels_.begin()), name, value);
+  // `name` or `value` may view this set's own bytes, which the change below moves.
+  std::string name_copy, value_copy;
+  if (Inside(name, buf_)) name = name_copy.assign(name);
+  if (Inside(value, buf_)) value = value_copy.assign(value);
+  bool found;
+  size_t off = Find(name, &found);
+  if (found) {
+    uint32_t n = Load32(buf_.data() + off);
+    uint32_t old = Load32(buf_.data() + off + 4);
+    buf_.replace(off + kHeader + n, old, value.data(), value.size());
+    Store32(buf_.data() + off + 4, static_cast<uint32_t>(value.size()));
+    return;
   }
+  buf_.insert(off, kHeader + name.size() + value.size(), '\0');
+  char* p = buf_.data() + off;
+  Store32(p, static_cast<uint32_t>(name.size()));
+  Store32(p + 4, static_cast<uint32_t>(value.size()));
+  if (!name.empty()) memcpy(p + kHeader, name.data(), name.size());
+  if (!value.empty()) memcpy(p + kHeader + name.size(), value.data(), value.size());
+  ++count_;
 }
 
 void LabelSet::Remove(std::string_view name) {
-  auto it = std::lower_bound(labels_.begin(), labels_.end(), name,
-                             [](const Label& l, std::string_view n) { return l.first < n; });
-  if (it == labels_.end() || it->first != name) return;
-  // Its strings are kept; erase then moves the later labels down, buffers and all.
-  spare_.push_back(std::move(*it));
-  labels_.erase(it);
+  bool found;
+  size_t off = Find(name, &found);
+  if (!found) return;
+  uint32_t n = Load32(buf_.data() + off);
+  uint32_t v = Load32(buf_.data() + off + 4);
+  buf_.erase(off, kHeader + n + v);
+  --count_;
 }
 
-// Up to this many labels Get scans; beyond, it searches.
-constexpr size_t kLinearGetMax = 16;
-
-const std::string* LabelSet::Get(std::string_view name) const {
-  // An entry's set has a dozen labels or so: a scan that compares lengths first touches the
-  // bytes of at most one or two names, where the binary search compared whole strings three or
-  // four times (memcmp was 4% of the DaemonSet pipeline, most of it here, once per key of the
-  // extracted map per line).
-  if (labels_.size() <= kLinearGetMax) {
-    for (const Label& l : labels_) {
-      if (l.first.size() == name.size() &&
-          std::char_traits<char>::compare(l.first.data(), name.data(), name.size()) == 0) {
-        return &l.second;
-      }
-    }
-    return nullptr;
-  }
-  auto it = std::lower_bound(labels_.begin(), labels_.end(), name,
-                             [](const Label& l, std::string_view n) { return l.first < n; });
-  if (it != labels_.end() && it->first == name) return &it->second;
-  return nullptr;
+LabelValue LabelSet::Get(std::string_view name) const {
+  bool found;
+  size_t off = Find(name, &found);
+  if (!found) return std::nullopt;
+  uint32_t n = Load32(buf_.data() + off);
+  uint32_t v = Load32(buf_.data() + off + 4);
+  return std::string_view(buf_.data() + off + kHeader + n, v);
 }
 
 std::string LabelSet::RenderLoki() const {
@@ -94,7 +121,7 @@ void LabelSet::RenderLokiTo(std::string* out_ptr) const {
   std::string& out = *out_ptr;
   out.assign("{");
   bool first = true;
-  for (const auto& [name, value] : labels_) {
+  for (const auto& [name, value] : labels()) {
     if (name.size() >= 2 && name[0] == '_' && name[1] == '_') continue;
     if (!first) out += ", ";
     first = false;
@@ -108,7 +135,7 @@ void LabelSet::RenderLokiTo(std::string* out_ptr) const {
 std::string LabelSet::RenderJson() const {
   std::string out = "{";
   bool first = true;
-  for (const auto& [name, value] : labels_) {
+  for (const auto& [name, value] : labels()) {
     if (name.size() >= 2 && name[0] == '_' && name[1] == '_') continue;
     if (!first) out += ',';
     first = false;
@@ -120,15 +147,12 @@ std::string LabelSet::RenderJson() const {
   return out;
 }
 
-void LabelSet::Compact() {
-  labels_.shrink_to_fit();
-  std::vector<Label>().swap(spare_);
-}
+void LabelSet::Compact() { buf_.shrink_to_fit(); }
 
 size_t HashTargets(const std::vector<LabelSet>& targets) {
   size_t h = targets.size();
   for (const LabelSet& t : targets) {
-    h = absl::HashOf(h, absl::Hash<std::vector<LabelSet::Label>>{}(t.labels()));
+    h = absl::HashOf(h, t);
   }
   return h;
 }

@@ -1,11 +1,16 @@
 // Label sets as Loki sees them.
 //
-// A LabelSet is a small sorted vector of (name, value). Loki identifies a stream by the text
+// A LabelSet is a small sorted list of (name, value) in one buffer. Loki identifies a stream by the
+// text
 // `{a="x", b="y"}`: names sorted, joined by ", ", values quoted the way Go's strconv.Quote does,
 // and labels whose name starts with "__" removed (they are internal, as in Prometheus and Alloy).
 // Rendering happens once per file and stream, never per line. Plain value types: any thread.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -13,32 +18,94 @@
 
 namespace sluice {
 
+// A label's value if the set has it: a std::optional<std::string_view> that refuses to be
+// compared with nullptr (optional would accept it, and build a string_view from a null pointer),
+// so that code written against the former `const std::string*` does not compile.
+class LabelValue : public std::optional<std::string_view> {
+ public:
+  using std::optional<std::string_view>::optional;
+  bool operator==(std::nullptr_t) const = delete;
+  bool operator!=(std::nullptr_t) const = delete;
+};
+
 class LabelSet {
  public:
-  using Label = std::pair<std::string, std::string>;
+  // A label as views into its set: valid until the set is changed or destroyed.
+  using Label = std::pair<std::string_view, std::string_view>;
+
+  // The labels in name order, as Labels.
+  class Range {
+   public:
+    class iterator {
+     public:
+      using value_type = Label;
+      using difference_type = std::ptrdiff_t;
+      using iterator_category = std::forward_iterator_tag;
+      using pointer = void;
+      using reference = Label;
+      iterator() = default;
+      explicit iterator(const char* p) : p_(p) {}
+      Label operator*() const;
+      iterator& operator++();
+      iterator operator++(int) {
+        iterator old = *this;
+        ++*this;
+        return old;
+      }
+      bool operator==(const iterator& o) const { return p_ == o.p_; }
+      bool operator!=(const iterator& o) const { return p_ != o.p_; }
+
+     private:
+      const char* p_ = nullptr;
+    };
+    using value_type = Label;
+    using const_iterator = iterator;
+    using size_type = size_t;
+    Range(const char* begin, const char* end, size_t n) : begin_(begin), end_(end), n_(n) {}
+    iterator begin() const { return iterator(begin_); }
+    iterator end() const { return iterator(end_); }
+    size_t size() const { return n_; }
+    bool empty() const { return n_ == 0; }
+    // The i-th label (a walk from the first: for the few labels of a set).
+    Label operator[](size_t i) const;
+    Label front() const { return *begin(); }
+
+   private:
+    const char* begin_;
+    const char* end_;
+    size_t n_;
+  };
 
   LabelSet() = default;
-  LabelSet(const LabelSet& other) : labels_(other.labels_) {}
+  LabelSet(const LabelSet& other) = default;
   LabelSet(LabelSet&&) noexcept = default;
-  // Assigns into the labels' existing strings: an entry's label set, copied for every line and
-  // changed by the stages, allocates nothing once its buffers have grown.
+  // Assigns into the existing buffer: an entry's label set, copied for every line and changed by
+  // the stages, is one copy of a few hundred bytes and allocates nothing once it has grown.
   LabelSet& operator=(const LabelSet& other);
   LabelSet& operator=(LabelSet&&) noexcept = default;
   // Sets `name` to `value`, replacing an existing value. Keeps names sorted.
   void Set(std::string_view name, std::string_view value);
   void Remove(std::string_view name);
-  // Gives back the capacity a set grew beyond its labels and the spare strings of removed ones:
-  // for sets kept long in numbers (a node's discovery targets, one per container, are built by
-  // copying a pod's set and adding labels, which doubles the vector's capacity), not for the
-  // per-line sets that reuse theirs.
+  // Gives back the capacity a set grew beyond its labels: for sets kept long in numbers (a
+  // node's discovery targets, one per container), not for the per-line sets that reuse theirs.
   void Compact();
-  size_t capacity() const { return labels_.capacity(); }
-  // Value of `name` or nullptr.
-  const std::string* Get(std::string_view name) const;
-  const std::vector<Label>& labels() const { return labels_; }
-  bool empty() const { return labels_.empty(); }
-  size_t size() const { return labels_.size(); }
-  bool operator==(const LabelSet& other) const { return labels_ == other.labels_; }
+  // Bytes held and bytes allocated.
+  size_t bytes() const { return buf_.size(); }
+  size_t capacity() const { return buf_.capacity(); }
+  // Value of `name`, or nullopt. A view into the set (valid until it changes).
+  LabelValue Get(std::string_view name) const;
+  bool Has(std::string_view name) const { return Get(name).has_value(); }
+  Range labels() const { return Range(buf_.data(), buf_.data() + buf_.size(), count_); }
+  bool empty() const { return count_ == 0; }
+  size_t size() const { return count_; }
+  bool operator==(const LabelSet& other) const {
+    return count_ == other.count_ && buf_ == other.buf_;
+  }
+  // Hash of the labels (equal sets hash alike): one pass over their bytes.
+  template <typename H>
+  friend H AbslHashValue(H h, const LabelSet& l) {
+    return H::combine(std::move(h), l.buf_, l.count_);
+  }
 
   // `{a="x", b="y"}` as Loki's push API expects; "__"-prefixed labels skipped.
   std::string RenderLoki() const;
@@ -49,12 +116,17 @@ class LabelSet {
   std::string RenderJson() const;
 
  private:
-  // Takes a label out of spare_ (or a new one) for `name`, placed at `index`.
-  Label& InsertAt(size_t index, std::string_view name, std::string_view value);
+  // The labels, sorted by name, one record each: name length and value length (4 bytes each,
+  // native order), then the name's and the value's bytes. One buffer instead of a string per name
+  // and value: a copy is one memcpy, equality one memcmp, a hash one pass; changing a label moves
+  // the bytes after it within the buffer.
+  static constexpr size_t kHeader = 8;
+  // Offset of the record of `name`, or of the first record with a greater name (where it would
+  // go); *found says which.
+  size_t Find(std::string_view name, bool* found) const;
 
-  std::vector<Label> labels_;
-  // Labels removed, their strings' buffers kept for the next insertion (not copied, not compared).
-  std::vector<Label> spare_;
+  std::string buf_;
+  uint32_t count_ = 0;
 };
 
 // A 64-bit hash of a list of label sets (discovery targets), for telling whether a component's

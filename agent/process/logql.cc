@@ -453,8 +453,8 @@ absl::Status LogqlSelector::CompileFilters() {
 
 bool LogqlSelector::MatchesLabels(const LabelSet& labels) const {
   for (const LogqlLabelMatcher& m : matchers_) {
-    const std::string* v = labels.Get(m.name);
-    if (!m.Matches(v == nullptr ? std::string_view() : std::string_view(*v))) return false;
+    LabelValue v = labels.Get(m.name);
+    if (!m.Matches(!v ? std::string_view() : std::string_view(*v))) return false;
   }
   return true;
 }

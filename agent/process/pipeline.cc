@@ -90,7 +90,11 @@ void ProcessPipeline::ProcessFrom(size_t first, ProcessEntry&& entry, EmitFn emi
   // stage, no stage is left to read the map.)
   if (first == 0 || first < stages_.size()) {
     for (const auto& [name, value] : entry.labels.labels()) {
-      ExtractedValue& v = entry.extracted[name];
+      // Looked up by view (absl's string_view here is its own type): a key already in the map
+      // costs no string, only a new one is built.
+      auto it = entry.extracted.find(Av(name));
+      if (it == entry.extracted.end()) it = entry.extracted.try_emplace(std::string(name)).first;
+      ExtractedValue& v = it->second;
       v.kind = ExtractedValue::Kind::kString;
       v.str.assign(value);
     }

@@ -404,7 +404,7 @@ bool ApplyRule(const RelabelRule& r, LabelSet* labels, LabelNameScheme scheme, s
   val.clear();
   for (size_t i = 0; i < r.source_labels.size(); ++i) {
     if (i > 0) val.append(r.separator);
-    if (const std::string* v = labels->Get(r.source_labels[i])) val.append(*v);
+    if (LabelValue v = labels->Get(r.source_labels[i])) val.append(*v);
   }
   switch (r.action) {
     case RelabelAction::kDrop:
@@ -412,12 +412,12 @@ bool ApplyRule(const RelabelRule& r, LabelSet* labels, LabelNameScheme scheme, s
     case RelabelAction::kKeep:
       return Matches(re, val);
     case RelabelAction::kDropEqual: {
-      const std::string* t = labels->Get(r.target_label);
-      return (t == nullptr ? std::string_view() : std::string_view(*t)) != val;
+      LabelValue t = labels->Get(r.target_label);
+      return (!t ? std::string_view() : std::string_view(*t)) != val;
     }
     case RelabelAction::kKeepEqual: {
-      const std::string* t = labels->Get(r.target_label);
-      return (t == nullptr ? std::string_view() : std::string_view(*t)) == val;
+      LabelValue t = labels->Get(r.target_label);
+      return (!t ? std::string_view() : std::string_view(*t)) == val;
     }
     case RelabelAction::kReplace: {
       Submatches sub(c.replace_groups);
@@ -453,9 +453,9 @@ bool ApplyRule(const RelabelRule& r, LabelSet* labels, LabelNameScheme scheme, s
     case RelabelAction::kLabelMap: {
       // Iterate a snapshot: names written by this rule are not themselves mapped (Prometheus'
       // Builder.Range does the same).
-      std::vector<LabelSet::Label> snapshot = labels->labels();
+      const LabelSet snapshot = *labels;
       std::string name;
-      for (const auto& [n, v] : snapshot) {
+      for (const auto& [n, v] : snapshot.labels()) {
         if (!Matches(re, n)) continue;
         name.clear();
         ReplaceAll(re, c.replacement, c.labelmap_groups, n, &name);
@@ -469,13 +469,11 @@ bool ApplyRule(const RelabelRule& r, LabelSet* labels, LabelNameScheme scheme, s
     case RelabelAction::kLabelKeep: {
       const bool drop_matching = r.action == RelabelAction::kLabelDrop;
       // Walk backwards so that removing label i leaves the indexes below it in place.
-      for (size_t i = labels->size(); i-- > 0;) {
-        const std::string& n = labels->labels()[i].first;
-        if (Matches(re, n) == drop_matching) {
-          std::string copy = n;  // Remove() must not look at the string it destroys
-          labels->Remove(copy);
-        }
+      std::vector<std::string> gone;
+      for (const auto& [n, v] : labels->labels()) {
+        if (Matches(re, n) == drop_matching) gone.emplace_back(n);
       }
+      for (const std::string& n : gone) labels->Remove(n);
       return true;
     }
   }
@@ -546,12 +544,11 @@ absl::Status CompileRule(RelabelRule* rule) {
 bool Relabel(const std::vector<RelabelRule>& rules, LabelSet* labels, LabelNameScheme scheme) {
   // Empty values mean "absent" to Alloy's builders; drop them so that Range-style actions and the
   // output agree with Alloy's.
-  for (size_t i = labels->size(); i-- > 0;) {
-    if (labels->labels()[i].second.empty()) {
-      std::string name = labels->labels()[i].first;
-      labels->Remove(name);
-    }
+  std::vector<std::string> empty;
+  for (const auto& [n, v] : labels->labels()) {
+    if (v.empty()) empty.emplace_back(n);
   }
+  for (const std::string& n : empty) labels->Remove(n);
   std::string val;
   for (const RelabelRule& r : rules) {
     if (r.compiled == nullptr) continue;  // not compiled: a caller bug, CompileRule() refused it

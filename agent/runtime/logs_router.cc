@@ -39,7 +39,7 @@ void LogsRouter::OnEntry(uint32_t route, uint64_t file_id, uint64_t generation,
   // not labels go, the labels' own keep their buffers for the seeding to assign into (clearing
   // the map would free and allocate them again for every line).
   for (auto it = e.extracted.begin(); it != e.extracted.end();) {
-    if (labels.Get(it->first) == nullptr) {
+    if (!labels.Has(it->first)) {
       e.extracted.erase(it++);
     } else {
       ++it;

@@ -1,7 +1,6 @@
 #include "agent/runtime/write_node.h"
 
 #include <boost/asio/post.hpp>
-#include <cstring>
 #include <tuple>
 
 #include "agent/common/log.h"
@@ -75,60 +74,20 @@ WriteNode::TenantBatcher* WriteNode::BatcherFor(Endpoint& ep, std::string_view t
   return raw;
 }
 
-namespace {
-
-// A label set as one string: each name and value as its 4-byte length and its bytes.
-void FlattenLabels(const LabelSet& labels, std::string* out) {
-  out->clear();
-  size_t n = 0;
-  for (const auto& [k, v] : labels.labels()) n += 8 + k.size() + v.size();
-  out->reserve(n);
-  auto put = [out](const std::string& s) {
-    uint32_t len = static_cast<uint32_t>(s.size());
-    out->append(reinterpret_cast<const char*>(&len), sizeof(len));
-    out->append(s);
-  };
-  for (const auto& [k, v] : labels.labels()) {
-    put(k);
-    put(v);
-  }
-}
-
-// Whether `labels` flatten to `flat`, without flattening them.
-bool SameLabels(const LabelSet& labels, std::string_view flat) {
-  auto take = [&flat](const std::string& s) {
-    uint32_t len;
-    if (flat.size() < sizeof(len)) return false;
-    memcpy(&len, flat.data(), sizeof(len));
-    if (len != s.size() || flat.size() - sizeof(len) < len ||
-        memcmp(flat.data() + sizeof(len), s.data(), len) != 0) {
-      return false;
-    }
-    flat.remove_prefix(sizeof(len) + len);
-    return true;
-  };
-  for (const auto& [k, v] : labels.labels()) {
-    if (!take(k) || !take(v)) return false;
-  }
-  return flat.empty();
-}
-
-}  // namespace
-
 void WriteNode::Resolve(const LabelSet& labels, Route* route) {
   // external_labels under the entry's own.
   labels_scratch_ = labels;
   for (const auto& [k, v] : settings_.external_labels.labels()) {
-    if (labels_scratch_.Get(k) == nullptr) labels_scratch_.Set(k, v);
+    if (!labels_scratch_.Has(k)) labels_scratch_.Set(k, v);
   }
   labels_scratch_.RenderLokiTo(&key_scratch_);
-  FlattenLabels(labels, &route->labels);
+  route->labels = labels;
   route->targets.clear();
   for (auto& ep : endpoints_) {
     // Tenant from the entry (stage.tenant), else the endpoint's.
-    const std::string* entry_tenant = labels.Get("__tenant_id__");
-    std::string_view tenant = entry_tenant != nullptr ? std::string_view(*entry_tenant)
-                                                      : std::string_view(ep->settings.tenant);
+    LabelValue entry_tenant = labels.Get("__tenant_id__");
+    std::string_view tenant = entry_tenant.has_value() ? std::string_view(*entry_tenant)
+                                                       : std::string_view(ep->settings.tenant);
     TenantBatcher* tb = BatcherFor(*ep, tenant);
     Target t;
     auto it = tb->streams.find(key_scratch_);
@@ -150,11 +109,11 @@ void WriteNode::Resolve(const LabelSet& labels, Route* route) {
 }
 
 const WriteNode::Route& WriteNode::RouteFor(const LabelSet& labels) {
-  if (last_route_ != nullptr && SameLabels(labels, last_route_->labels)) return *last_route_;
-  size_t h = absl::Hash<std::vector<LabelSet::Label>>{}(labels.labels());
+  if (last_route_ != nullptr && last_route_->labels == labels) return *last_route_;
+  size_t h = absl::HashOf(labels);
   auto it = routes_.find(h);
   if (it != routes_.end()) {
-    if (SameLabels(labels, it->second.labels)) {
+    if (it->second.labels == labels) {
       last_route_ = &it->second;
       return it->second;
     }

@@ -111,9 +111,7 @@ class WriteNode final : public LogsNode {
     uint32_t id = 0;
   };
   struct Route {
-    // The entry's labels as received, flattened (FlattenLabels): a route per stream is kept,
-    // and a LabelSet costs about four times its bytes.
-    std::string labels;
+    LabelSet labels;                         // the entry's labels as received
     absl::InlinedVector<Target, 1> targets;  // by endpoint
   };
   // The route of `labels`: from the cache (by hash, checked for equality), else resolved —

@@ -137,7 +137,7 @@ JournalVerdict MakeJournalEntry(const JournalEntryOptions& options,
   }
   LabelSet public_labels;
   for (const auto& [k, v] : labels.labels()) {
-    if (!absl::StartsWith(k, "__") && !v.empty()) public_labels.Set(k, v);
+    if (!k.starts_with("__") && !v.empty()) public_labels.Set(k, v);
   }
   if (public_labels.empty()) return JournalVerdict::kEmptyLabels;
   out->labels = std::move(public_labels);

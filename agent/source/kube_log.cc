@@ -9,13 +9,12 @@
 namespace sluice {
 namespace {
 
-const std::string& First(const LabelSet& l, const char* a, const char* b) {
-  static const std::string kEmpty;
+std::string First(const LabelSet& l, const char* a, const char* b) {
   for (const char* name : {a, b}) {
-    const std::string* v = l.Get(name);
-    if (v != nullptr && !v->empty()) return *v;
+    LabelValue v = l.Get(name);
+    if (v.has_value() && !v->empty()) return std::string(*v);
   }
-  return kEmpty;
+  return std::string();
 }
 
 }  // namespace
@@ -44,8 +43,8 @@ absl::StatusOr<KubeLogTarget> PrepareKubeLogTarget(const LabelSet& target,
     if (absl::StartsWith(Av(k), "__")) continue;
     t.labels.Set(k, v);
   }
-  if (target.Get("job") == nullptr) t.labels.Set("job", default_job);
-  if (target.Get("instance") == nullptr) t.labels.Set("instance", t.Name());
+  if (!target.Has("job")) t.labels.Set("job", default_job);
+  if (!target.Has("instance")) t.labels.Set("instance", t.Name());
   // Alloy keys by Target.Labels(): the public labels, sorted, as Prometheus renders them. With
   // preserve_meta those include the __meta_* ones.
   t.positions_labels = t.labels.RenderLoki();

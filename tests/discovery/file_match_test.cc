@@ -32,8 +32,8 @@ LabelSet L(std::initializer_list<std::pair<std::string, std::string>> kv) {
 std::vector<std::string> Paths(const std::vector<LabelSet>& targets) {
   std::vector<std::string> out;
   for (const LabelSet& t : targets) {
-    const std::string* p = t.Get("__path__");
-    out.push_back(p == nullptr ? "<none>" : *p);
+    LabelValue p = t.Get("__path__");
+    out.push_back(p ? std::string(*p) : "<none>");
   }
   return out;
 }
@@ -91,7 +91,7 @@ TEST_F(FileMatchTest, Exclude) {
   EXPECT_THAT(Paths(out), ElementsAre(dir_.Join("t1.txt"), dir_.Join("subdir2/another.txt")));
   // The exclusion label stays on the output, as in Alloy.
   ASSERT_FALSE(out.empty());
-  ASSERT_NE(out[0].Get("__path_exclude__"), nullptr);
+  ASSERT_TRUE(out[0].Get("__path_exclude__").has_value());
   EXPECT_EQ(*out[0].Get("__path_exclude__"), dir_.Join("subdir/*.txt"));
 }
 
@@ -188,7 +188,7 @@ TEST_F(FileMatchTest, EmptyLabelValuesAreDropped) {
   WriteFile(dir_.Join("a.log"), "x");
   std::vector<LabelSet> out = Expand({L({{"__path__", dir_.Join("a.log")}, {"gone", ""}})});
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].Get("gone"), nullptr);
+  EXPECT_FALSE(out[0].Get("gone").has_value());
 }
 
 TEST_F(FileMatchTest, SymlinkedFilesAndBrokenLinks) {

@@ -2,6 +2,8 @@
 // behaves when the token rotates, the kubelet goes away, pods come and go, and a pod directory
 // appears that the kubelet does not know yet.
 #include "agent/metadata/pod_discovery.h"
+#include "absl/strings/str_cat.h"
+#include "agent/common/strings.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -120,12 +122,12 @@ class PodDiscoveryTest : public ::testing::Test {
   // The node targets by node name (`instance`).
   std::map<std::string, LabelSet> NodeTargets() {
     std::map<std::string, LabelSet> out;
-    for (LabelSet& t : Targets()) out[*t.Get("instance")] = t;
+    for (LabelSet& t : Targets()) out[std::string(*t.Get("instance"))] = t;
     return out;
   }
   static std::string Label(const LabelSet& t, std::string_view name) {
-    const std::string* v = t.Get(name);
-    return v == nullptr ? "<absent>" : *v;
+    LabelValue v = t.Get(name);
+    return v ? std::string(*v) : "<absent>";
   }
   uint64_t CounterOf(std::string_view name, MetricLabels labels) {
     return metrics_.CounterValue(name, labels);
@@ -136,9 +138,9 @@ class PodDiscoveryTest : public ::testing::Test {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<std::string> out;
     for (const LabelSet& t : targets_) {
-      std::string s = absl::StrCat(*t.Get("__meta_kubernetes_pod_name"), "/",
-                                   *t.Get("__meta_kubernetes_pod_container_name"));
-      if (t.Get("__meta_kubernetes_pod_ip") == nullptr) s += "(path)";
+      std::string s = absl::StrCat(Av(*t.Get("__meta_kubernetes_pod_name")), "/",
+                                   Av(*t.Get("__meta_kubernetes_pod_container_name")));
+      if (!t.Has("__meta_kubernetes_pod_ip")) s += "(path)";
       out.push_back(s);
     }
     return out;
@@ -549,7 +551,7 @@ TEST_F(PodDiscoveryTest, AttachNamespaceMetadataFollowsTheNamespaces) {
   ASSERT_TRUE(WaitNames([&](const auto& v) { return v.size() == 2; }));
   auto by_pod = [&] {
     std::map<std::string, LabelSet> out;
-    for (LabelSet& t : Targets()) out[*t.Get("__meta_kubernetes_pod_name")] = t;
+    for (LabelSet& t : Targets()) out[std::string(*t.Get("__meta_kubernetes_pod_name"))] = t;
     return out;
   };
   auto pods = by_pod();
@@ -568,9 +570,10 @@ TEST_F(PodDiscoveryTest, AttachNamespaceMetadataFollowsTheNamespaces) {
     // The first targets published already had them: the namespaces were waited for.
     std::lock_guard<std::mutex> lock(mu_);
     ASSERT_FALSE(nonempty_.empty());
-    EXPECT_NE(nonempty_.front().front().Get(
-                  "__meta_kubernetes_namespace_label_kubernetes_io_metadata_name"),
-              nullptr);
+    EXPECT_TRUE(nonempty_.front()
+                    .front()
+                    .Get("__meta_kubernetes_namespace_label_kubernetes_io_metadata_name")
+                    .has_value());
   }
   // Namespaces are listed and watched whole: no selectors.
   ASSERT_TRUE(kube_->WaitForWatches(2, absl::Seconds(10)));

@@ -28,8 +28,8 @@ PodDir Dir(std::string ns, std::string pod, std::string uid) {
 std::vector<std::string> Pods(const std::vector<LabelSet>& targets) {
   std::vector<std::string> out;
   for (const LabelSet& t : targets) {
-    std::string s = *t.Get("__meta_kubernetes_pod_name");
-    if (t.Get("__meta_kubernetes_pod_ip") == nullptr) s += "(path)";
+    std::string s(*t.Get("__meta_kubernetes_pod_name"));
+    if (!t.Has("__meta_kubernetes_pod_ip")) s += "(path)";
     out.push_back(s);
   }
   return out;
@@ -124,9 +124,9 @@ TEST(PodIndexTest, NamespaceLabelsGoToThatNamespacesTargetsWithTheNodeLabels) {
   std::vector<LabelSet> t = index.Targets(kT0 + absl::Seconds(11));
   ASSERT_EQ(Pods(t), (std::vector<std::string>{"db", "job(path)", "web"}));
   EXPECT_EQ(*t[0].Get("__meta_kubernetes_node_name"), "n1");
-  EXPECT_EQ(t[0].Get("__meta_kubernetes_namespace_label_team"), nullptr);
+  EXPECT_FALSE(t[0].Get("__meta_kubernetes_namespace_label_team").has_value());
   EXPECT_EQ(*t[1].Get("__meta_kubernetes_namespace_label_team"), "payments");
-  EXPECT_EQ(t[1].Get("__meta_kubernetes_node_name"), nullptr);  // the path does not tell
+  EXPECT_FALSE(t[1].Get("__meta_kubernetes_node_name").has_value());  // the path does not tell
   EXPECT_EQ(*t[2].Get("__meta_kubernetes_node_name"), "n1");
   EXPECT_EQ(*t[2].Get("__meta_kubernetes_namespace_label_team"), "payments");
   // The namespace relabelled: the next targets follow.

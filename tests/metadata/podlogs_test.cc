@@ -1,4 +1,6 @@
 #include "agent/metadata/podlogs.h"
+#include "absl/strings/str_cat.h"
+#include "agent/common/strings.h"
 
 #include <gtest/gtest.h>
 
@@ -63,7 +65,7 @@ TEST(PodLogsTest, ParsesSpecAndLabelsTargetsAsAlloy) {
   EXPECT_EQ(*l.Get("__meta_kubernetes_pod_controller_kind"), "ReplicaSet");
   EXPECT_EQ(*l.Get("__pod_container_name__"), "web");
   EXPECT_EQ(*l.Get("instance"),
-            absl::StrCat("shop/", *l.Get("__meta_kubernetes_pod_name"), ":web"));
+            absl::StrCat("shop/", Av(*l.Get("__meta_kubernetes_pod_name")), ":web"));
 }
 
 TEST(PodLogsTest, InitContainersFirstAndRelabelingsApplied) {

@@ -1,4 +1,5 @@
 #include "agent/pipeline/labels.h"
+#include "absl/hash/hash.h"
 
 #include <gtest/gtest.h>
 
@@ -26,16 +27,16 @@ TEST(LabelSetTest, GetFindsExactNamesInSmallAndLargeSets) {
     LabelSet l;
     for (int i = 0; i < n; ++i) l.Set("lab" + std::to_string(i), "v" + std::to_string(i));
     for (int i = 0; i < n; ++i) {
-      const std::string* v = l.Get("lab" + std::to_string(i));
-      ASSERT_NE(v, nullptr) << n << " " << i;
+      LabelValue v = l.Get("lab" + std::to_string(i));
+      ASSERT_TRUE(v.has_value()) << n << " " << i;
       EXPECT_EQ(*v, "v" + std::to_string(i));
     }
-    EXPECT_EQ(l.Get("la"), nullptr) << n;
-    EXPECT_EQ(l.Get("lab"), nullptr) << n;
-    EXPECT_EQ(l.Get("lab0x"), nullptr) << n;
-    EXPECT_EQ(l.Get("lbb0"), nullptr) << n;
-    EXPECT_EQ(l.Get(""), nullptr) << n;
-    EXPECT_EQ(l.Get("zzz"), nullptr) << n;
+    EXPECT_FALSE(l.Get("la").has_value()) << n;
+    EXPECT_FALSE(l.Get("lab").has_value()) << n;
+    EXPECT_FALSE(l.Get("lab0x").has_value()) << n;
+    EXPECT_FALSE(l.Get("lbb0").has_value()) << n;
+    EXPECT_FALSE(l.Get("").has_value()) << n;
+    EXPECT_FALSE(l.Get("zzz").has_value()) << n;
   }
 }
 
@@ -43,7 +44,7 @@ TEST(LabelSetTest, SetReplacesAndRemove) {
   LabelSet l;
   l.Set("a", "1");
   l.Set("a", "2");
-  ASSERT_NE(l.Get("a"), nullptr);
+  ASSERT_TRUE(l.Get("a").has_value());
   EXPECT_EQ(*l.Get("a"), "2");
   EXPECT_EQ(l.size(), 1u);
   l.Remove("a");
@@ -95,17 +96,18 @@ TEST(LabelSetTest, CopiesAreExactAndCompactGivesBackGrowth) {
   for (int i = 0; i < 25; ++i) pod.Set("__meta_kubernetes_label_" + std::to_string(i), "v");
   LabelSet copy;
   copy = pod;
-  EXPECT_EQ(copy.capacity(), 25u);
+  EXPECT_EQ(copy.capacity(), pod.bytes());
   LabelSet target = pod;
   target.Set("container", "c");
   target.Set("__path__", "/var/log/pods/x/c/0.log");
   target.Remove("__meta_kubernetes_label_3");
-  EXPECT_GT(target.capacity(), 26u);
+  EXPECT_GT(target.capacity(), target.bytes());
   LabelSet before = target;
   target.Compact();
-  EXPECT_EQ(target.capacity(), 26u);
+  EXPECT_EQ(target.capacity(), target.bytes());
+  EXPECT_EQ(target.size(), 26u);
   EXPECT_EQ(target, before);
-  ASSERT_NE(target.Get("__path__"), nullptr);
+  ASSERT_TRUE(target.Get("__path__").has_value());
   EXPECT_EQ(*target.Get("__path__"), "/var/log/pods/x/c/0.log");
   target.Set("job", "j");  // still a working set afterwards
   EXPECT_EQ(target.size(), 27u);
@@ -118,7 +120,7 @@ TEST(LabelSetTest, SetFromOwnValueWhileGrowing) {
     for (int i = 0; i < n; ++i) l.Set("k" + std::to_string(100 + i), "v" + std::to_string(i));
     std::string_view own = *l.Get("k100");
     l.Set("a", own);  // inserted first: every label moves
-    ASSERT_NE(l.Get("a"), nullptr);
+    ASSERT_TRUE(l.Get("a").has_value());
     EXPECT_EQ(*l.Get("a"), "v0") << n;
   }
 }
@@ -142,6 +144,57 @@ TEST(LabelNameTest, Validates) {
   EXPECT_FALSE(IsValidLabelName("1a"));
   EXPECT_FALSE(IsValidLabelName("a-b"));
   EXPECT_FALSE(IsValidLabelName("a.b"));
+}
+
+}  // namespace
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// The set is one buffer of length-prefixed records: names and values that run together the same
+// way stay apart, values of any length and bytes survive, equal sets compare and hash alike
+// whatever order they were built in, and a value set from the set's own bytes is read first.
+TEST(LabelSetBufferTest, RecordsKeepTheirBoundsOrderAndBytes) {
+  LabelSet a, b;
+  a.Set("a", "bc");
+  b.Set("ab", "c");
+  EXPECT_FALSE(a == b);
+  EXPECT_NE(absl::HashOf(a), absl::HashOf(b));
+
+  LabelSet x, y;
+  const std::string big(100'000, 'v');
+  const std::string nul("x\0y", 3);
+  x.Set("zeta", big);
+  x.Set("alpha", nul);
+  x.Set("mid", "");
+  y.Set("mid", "");
+  y.Set("alpha", nul);
+  y.Set("zeta", big);
+  EXPECT_TRUE(x == y);
+  EXPECT_EQ(absl::HashOf(x), absl::HashOf(y));
+  ASSERT_EQ(x.size(), 3u);
+  EXPECT_EQ(x.labels()[0].first, "alpha");
+  EXPECT_EQ(x.labels()[0].second, nul);
+  EXPECT_EQ(x.labels()[1].first, "mid");
+  EXPECT_EQ(x.labels()[2].second.size(), big.size());
+  std::vector<std::string> names;
+  for (const auto& [k, v] : x.labels()) names.emplace_back(k);
+  EXPECT_EQ(names, (std::vector<std::string>{"alpha", "mid", "zeta"}));
+
+  // A value taken from the set itself, into a label that moves the bytes around it.
+  x.Set("beta", *x.Get("zeta"));
+  EXPECT_EQ(*x.Get("beta"), big);
+  x.Set("alpha", *x.Get("beta"));  // replaced by a longer value, from the same buffer
+  EXPECT_EQ(*x.Get("alpha"), big);
+  x.Set("alpha", "short");
+  EXPECT_EQ(*x.Get("alpha"), "short");
+  EXPECT_EQ(*x.Get("zeta"), big);
+  x.Remove("beta");
+  x.Remove("nope");
+  EXPECT_EQ(x.size(), 3u);
+  EXPECT_FALSE(x.Has("beta"));
+  EXPECT_EQ(x.RenderLoki().substr(0, 27), "{alpha=\"short\", mid=\"\", zet");
 }
 
 }  // namespace

@@ -676,7 +676,9 @@ StageHarness Pack(BlockBuilder b) {
 
 ProcessEntry WithExtracted(ProcessEntry e) {
   // The pipeline copies the labels into the extracted map before the first stage.
-  for (const auto& [k, v] : e.labels.labels()) e.extracted[k] = ExtractedValue::String(v);
+  for (const auto& [k, v] : e.labels.labels()) {
+    e.extracted[std::string(k)] = ExtractedValue::String(std::string(v));
+  }
   return e;
 }
 

@@ -109,8 +109,8 @@ inline std::string X(const ProcessEntry& e, const std::string& key) {
 }
 
 inline std::string Label(const ProcessEntry& e, const std::string& name) {
-  const std::string* v = e.labels.Get(name);
-  return v == nullptr ? "<absent>" : *v;
+  LabelValue v = e.labels.Get(name);
+  return v ? std::string(*v) : "<absent>";
 }
 
 }  // namespace sluice::testing

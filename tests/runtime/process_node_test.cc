@@ -180,7 +180,7 @@ TEST_F(ProcessNodeTest, StagesRunInOrderAndTheResultIsForwarded) {
   Push(p, Entry("drop me"));
   Push(p, Entry("twice"));
   EXPECT_EQ(Lines(out_), (Strings{"x-a-c", "twice-a#1-c", "twice-a#2-c"}));
-  ASSERT_NE(out_.entries[0].labels.Get("app"), nullptr);
+  ASSERT_TRUE(out_.entries[0].labels.Get("app").has_value());
   EXPECT_EQ(*out_.entries[0].labels.Get("app"), "web");
 }
 
@@ -341,7 +341,7 @@ TEST_F(ProcessNodeTest, FanOutGivesEachReceiverItsOwnCopy) {
     for (int i = 0; i < 3; ++i) {
       const ProcessEntry& got = r->entries[static_cast<size_t>(i)];
       EXPECT_EQ(got.line, "line" + std::to_string(i) + "-p");
-      EXPECT_EQ(got.labels.Get("scribbled"), nullptr);
+      EXPECT_FALSE(got.labels.Get("scribbled").has_value());
       ASSERT_EQ(got.structured_metadata.size(), 1u);
       EXPECT_EQ(got.structured_metadata[0].first, "k");
       EXPECT_TRUE(got.extracted.contains("app"));

@@ -2,6 +2,8 @@
 // a metrics registry. Checks the rules per entry, the drop of an entry left without labels and
 // its count, the per-label-set cache (hits, misses, its bound) and that marks pass through.
 #include "agent/runtime/relabel_node.h"
+#include "absl/strings/str_cat.h"
+#include "agent/common/strings.h"
 
 #include <gtest/gtest.h>
 
@@ -74,7 +76,7 @@ ProcessEntry Entry(std::vector<std::pair<std::string, std::string>> labels, std:
 
 std::string Render(const LabelSet& l) {
   std::string out;
-  for (const auto& [k, v] : l.labels()) out += k + "=" + v + ",";
+  for (const auto& [k, v] : l.labels()) absl::StrAppend(&out, Av(k), "=", Av(v), ",");
   return out;
 }
 

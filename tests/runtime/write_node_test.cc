@@ -212,7 +212,7 @@ TEST_F(WriteNodeTest, AlternatingLabelSetsLandInTheirOwnStreams) {
   EXPECT_GT(Encoded(0), 0u);
 }
 
-// Routes are cached by the label set's hash and checked against the set flattened: sets whose
+// Routes are cached by the label set's hash and checked by comparing the sets' bytes: sets whose
 // names and values run together the same way, or that extend one another, stay apart.
 TEST_F(WriteNodeTest, LabelSetsThatFlattenAlikeStayApart) {
   WriteNode* w = AddWrite({""});

@@ -8,7 +8,7 @@ namespace {
 
 std::map<std::string, std::string> Map(const LabelSet& l) {
   std::map<std::string, std::string> m;
-  for (const auto& [k, v] : l.labels()) m[k] = v;
+  for (const auto& [k, v] : l.labels()) m[std::string(k)] = std::string(v);
   return m;
 }
 
@@ -47,7 +47,7 @@ TEST(DockerTargetsTest, OneTargetPerTcpPortWithPrometheusLabels) {
                               {"__meta_docker_port_public_ip", "0.0.0.0"},
                           }));
   EXPECT_EQ(*(*t)[1].Get("__address__"), "172.17.0.2:9090");
-  EXPECT_EQ((*t)[1].Get("__meta_docker_port_public"), nullptr);
+  EXPECT_FALSE((*t)[1].Get("__meta_docker_port_public").has_value());
 
   DockerSdOptions all;
   all.match_first_network = false;

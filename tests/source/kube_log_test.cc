@@ -192,8 +192,8 @@ TEST(KubeLogTargetTest, PreserveMetaKeepsMetaLabels) {
                        {"__pod_uid__", "u"}});
   absl::StatusOr<KubeLogTarget> k = PrepareKubeLogTarget(t, "j", /*preserve_meta=*/true);
   ASSERT_TRUE(k.ok());
-  EXPECT_NE(k->labels.Get("__meta_kubernetes_pod_name"), nullptr);
-  EXPECT_EQ(k->labels.Get("__pod_uid__"), nullptr);
+  EXPECT_TRUE(k->labels.Get("__meta_kubernetes_pod_name").has_value());
+  EXPECT_FALSE(k->labels.Get("__pod_uid__").has_value());
 }
 
 std::string PodWith(std::string_view uid, std::string_view policy, std::string_view state,

@@ -42,8 +42,8 @@ class LocalFileMatch final : public Component {
   static std::vector<DirWatcher::Root> WatchRoots(const std::vector<LabelSet>& path_targets) {
     std::vector<DirWatcher::Root> roots;
     for (const LabelSet& t : path_targets) {
-      const std::string* pattern = t.Get("__path__");
-      if (pattern == nullptr || pattern->empty()) continue;
+      LabelValue pattern = t.Get("__path__");
+      if (!pattern || pattern->empty()) continue;
       DirWatcher::Root r;
       r.dir = glob::StaticPrefix(*pattern);
       std::optional<int> depth = glob::MaxMatchDepth(*pattern);

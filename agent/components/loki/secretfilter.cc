@@ -137,7 +137,7 @@ class SecretFilterNode final : public LogsNode {
       }
     }
     if (found.empty()) return;
-    const std::string* origin = o_.origin_label.empty() ? nullptr : e.labels.Get(o_.origin_label);
+    LabelValue origin = o_.origin_label.empty() ? LabelValue() : e.labels.Get(o_.origin_label);
     for (const auto& [rule, secret] : found) {
       std::string replacement;
       if (!o_.redact_with.empty()) {
@@ -154,7 +154,7 @@ class SecretFilterNode final : public LogsNode {
       redacted_->Inc();
       MetricLabels labels = ComponentLabels(id_);
       labels.emplace_back("name", rule);
-      labels.emplace_back("origin", origin != nullptr ? *origin : "");
+      labels.emplace_back("origin", origin.has_value() ? *origin : "");
       metrics_
           ->GetCounter(
               "loki_secretfilter_secrets_redacted_by_category_total",

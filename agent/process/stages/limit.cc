@@ -93,18 +93,19 @@ class LimitStage final : public Stage {
   void Process(ProcessEntry&& e, EmitFn emit) override {
     const int64_t now = clock_->MonotonicNanos();
     if (!cfg_.by_label_name.empty()) {
-      const std::string* v = e.labels.Get(cfg_.by_label_name);
-      if (v == nullptr) {  // lines without the label are not limited
+      LabelValue v = e.labels.Get(cfg_.by_label_name);
+      if (!v) {  // lines without the label are not limited
         emit(std::move(e));
         return;
       }
-      LabelBucket& b = GetOrCreate(*v);
+      const std::string value(*v);
+      LabelBucket& b = GetOrCreate(value);
       if (b.bucket.Allow(now)) {
         emit(std::move(e));
         return;
       }
       if (dropped_ != nullptr) dropped_->Inc();
-      if (b.dropped == nullptr) b.dropped = ByLabelCounter(*v);
+      if (b.dropped == nullptr) b.dropped = ByLabelCounter(value);
       if (b.dropped != nullptr) b.dropped->Inc();
       return;
     }

@@ -31,9 +31,7 @@ inline bool ValidLabelValue(std::string_view value) { return IsValidUtf8(value);
 // Hash of a label set for per-stream state: hashes the pairs, so that lookups with an entry's
 // labels allocate nothing.
 struct LabelSetHash {
-  size_t operator()(const LabelSet& l) const {
-    return absl::Hash<std::vector<LabelSet::Label>>()(l.labels());
-  }
+  size_t operator()(const LabelSet& l) const { return absl::HashOf(l); }
 };
 
 inline const ExtractedValue* FindExtracted(const ProcessEntry& e, std::string_view key) {

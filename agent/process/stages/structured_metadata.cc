@@ -35,7 +35,7 @@ class StructuredMetadataStage final : public Stage {
     // 1. Extracted values named in `values`.
     for (const auto& [name, source] : map_) {
       const ExtractedValue* v = FindExtracted(e, source);
-      if (v == nullptr || !v->ToString(&value_) || !ValidLabelValue(value_)) continue;
+      if (!v || !v->ToString(&value_) || !ValidLabelValue(value_)) continue;
       Put(&e, name, value_);
     }
     // 2. Extracted values whose name matches `regex`.
@@ -47,8 +47,8 @@ class StructuredMetadataStage final : public Stage {
     }
     // 3. Labels named (as sources) in `values` move from the labels to the metadata.
     for (const auto& [name, source] : map_) {
-      const std::string* v = e.labels.Get(source);
-      if (v == nullptr) continue;
+      LabelValue v = e.labels.Get(source);
+      if (!v) continue;
       Put(&e, name, *v);
     }
     for (const auto& [name, source] : map_) e.labels.Remove(source);
@@ -58,7 +58,7 @@ class StructuredMetadataStage final : public Stage {
       for (const auto& [name, value] : e.labels.labels()) {
         if (!Matches(name)) continue;
         Put(&e, name, value);
-        moved_.push_back(name);
+        moved_.emplace_back(name);
       }
       for (const std::string& n : moved_) e.labels.Remove(n);
     }

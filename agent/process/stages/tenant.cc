@@ -32,8 +32,8 @@ class TenantStage final : public Stage {
       const ExtractedValue* v = FindExtracted(e, source_);
       if (v != nullptr && v->ToString(&scratch_)) tenant = scratch_;
     } else if (!label_.empty()) {
-      const std::string* v = e.labels.Get(label_);
-      if (v != nullptr) {
+      LabelValue v = e.labels.Get(label_);
+      if (v.has_value()) {
         scratch_ = *v;
         tenant = scratch_;
       }

@@ -67,13 +67,13 @@ class TruncateStage final : public Stage {
         case TruncateSource::kLabel: {
           // Set() on an existing name changes the value in place, so indexes stay valid.
           for (size_t i = 0; i < e.labels.size(); ++i) {
-            const auto& [name, value] = e.labels.labels()[i];
+            const auto [name, value] = e.labels.labels()[i];  // views: Set copies them first
             if (value.size() <= limit) continue;
             if (!r.sources.empty() &&
                 std::find(r.sources.begin(), r.sources.end(), name) == r.sources.end()) {
               continue;
             }
-            std::string v = value;
+            std::string v(value);
             cut(&v, TruncateSource::kLabel);
             e.labels.Set(name, v);
           }

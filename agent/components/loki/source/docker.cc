@@ -392,12 +392,12 @@ void LokiSourceDocker::SetTargets(const std::vector<LabelSet>& targets) {
   for (const LabelSet& t : targets) {
     LabelSet merged = t;
     for (const auto& [k, v] : labels_) merged.Set(k, v);
-    const std::string* id = merged.Get(kContainerIdLabel);
-    if (id == nullptr || id->empty()) continue;  // Alloy: skipped (debug log)
+    LabelValue id = merged.Get(kContainerIdLabel);
+    if (!id || id->empty()) continue;  // Alloy: skipped (debug log)
     uint64_t fp = Fingerprint(merged);
-    auto it = wanted.find(*id);
+    auto it = wanted.find(std::string(*id));
     if (it == wanted.end() || fp < it->second.first) {
-      wanted[*id] = {fp, std::move(merged)};
+      wanted[std::string(*id)] = {fp, std::move(merged)};
     }
   }
   bool removed = false;

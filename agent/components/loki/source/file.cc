@@ -85,10 +85,10 @@ std::vector<FileTarget> LokiSourceFile::FileTargets() {
   std::vector<FileTarget> out;
   std::set<std::string> seen;
   for (const LabelSet& t : *list) {
-    const std::string* path = t.Get("__path__");
-    if (path == nullptr || path->empty()) continue;
+    LabelValue path = t.Get("__path__");
+    if (!path || path->empty()) continue;
     // One tailer per path, as Alloy: the first target naming it wins.
-    if (!seen.insert(*path).second) continue;
+    if (!seen.insert(std::string(*path)).second) continue;
     FileTarget ft;
     ft.path = *path;
     // Alloy's loki.source.file keeps only the public labels of a target.

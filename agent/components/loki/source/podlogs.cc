@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/common/log.h"
+#include "agent/common/strings.h"
 #include "agent/components/component.h"
 #include "agent/components/loki/source/kube_logs.h"
 #include "agent/metadata/podlogs.h"
@@ -181,8 +182,8 @@ class LokiSourcePodLogs final : public Component {
         continue;
       }
       for (const LabelSet& t : metadata::PodLogsTargets(pl, pods, namespaces)) {
-        const std::string* c = t.Get("__pod_container_name__");
-        std::string job = absl::StrCat(pl.ns, "/", pl.name, ":", c == nullptr ? "" : *c);
+        LabelValue c = t.Get("__pod_container_name__");
+        std::string job = absl::StrCat(pl.ns, "/", pl.name, ":", c ? Av(*c) : absl::string_view());
         absl::StatusOr<KubeLogTarget> kt = PrepareKubeLogTarget(t, job, preserve_meta_);
         if (!kt.ok()) {
           invalid_->Inc();
