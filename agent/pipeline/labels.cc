@@ -57,12 +57,13 @@ size_t LabelSet::Find(std::string_view name, bool* found) const {
   while (off < buf_.size()) {
     uint32_t n = Load32(base + off);
     uint32_t v = Load32(base + off + 4);
-    std::string_view have(base + off + kHeader, n);
-    if (have.size() == name.size() && memcmp(have.data(), name.data(), name.size()) == 0) {
+    // Names are sorted: one comparison says found, go on, or where it would go.
+    const int c = std::string_view(base + off + kHeader, n).compare(name);
+    if (c == 0) {
       *found = true;
       return off;
     }
-    if (have > name) break;
+    if (c > 0) break;
     off += kHeader + n + v;
   }
   *found = false;

@@ -79,7 +79,7 @@ TEST(LabelSetTest, CopiesAndChangesReuseRemovedLabelsCorrectly) {
   EXPECT_EQ(scratch.RenderLoki(), "{a=\"1\"}");
   scratch = source;
   EXPECT_EQ(scratch, source);
-  // A copy is equal whatever spare strings either side keeps.
+  // A copy is equal whatever capacity either side has.
   LabelSet copy(scratch);
   EXPECT_EQ(copy, source);
   const LabelSet& same = scratch;
@@ -87,10 +87,8 @@ TEST(LabelSetTest, CopiesAndChangesReuseRemovedLabelsCorrectly) {
   EXPECT_EQ(scratch, source);
 }
 
-// Setting a label to another label's short value while the vector has to grow: the value is
-// read before the labels move.
 // Targets are kept by the thousand: a copy takes exactly what it holds, and Compact gives back
-// the growth of the labels added to it and the spare strings, keeping the labels.
+// the growth of the labels added to it, keeping the labels.
 TEST(LabelSetTest, CopiesAreExactAndCompactGivesBackGrowth) {
   LabelSet pod;
   for (int i = 0; i < 25; ++i) pod.Set("__meta_kubernetes_label_" + std::to_string(i), "v");
@@ -114,6 +112,8 @@ TEST(LabelSetTest, CopiesAreExactAndCompactGivesBackGrowth) {
   EXPECT_EQ(*target.Get("job"), "j");
 }
 
+// Setting a label to another label's short value while the buffer has to grow: the value is
+// read before the labels move.
 TEST(LabelSetTest, SetFromOwnValueWhileGrowing) {
   for (int n = 1; n < 20; ++n) {
     LabelSet l;
