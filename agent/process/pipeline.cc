@@ -72,8 +72,8 @@ void CountDroppedLine(const StageContext& ctx, std::string_view reason) {
 
 // ---- ProcessPipeline -----------------------------------------------------------------------
 
-ProcessPipeline::ProcessPipeline(std::vector<std::unique_ptr<Stage>> stages)
-    : stages_(std::move(stages)) {}
+ProcessPipeline::ProcessPipeline(std::vector<std::unique_ptr<Stage>> stages, bool nested)
+    : stages_(std::move(stages)), nested_(nested) {}
 
 void ProcessPipeline::RunFrom(size_t i, ProcessEntry&& entry, EmitFn emit) {
   if (i == stages_.size()) {
@@ -85,18 +85,14 @@ void ProcessPipeline::RunFrom(size_t i, ProcessEntry&& entry, EmitFn emit) {
 }
 
 void ProcessPipeline::ProcessFrom(size_t first, ProcessEntry&& entry, EmitFn emit) {
-  // Alloy puts every label into the extracted map before the first stage, replacing a value of
-  // the same name. Assigning into an existing string keeps its buffer. (Entering past the last
-  // stage, no stage is left to read the map.)
-  if (first == 0 || first < stages_.size()) {
-    for (const auto& [name, value] : entry.labels.labels()) {
-      // Looked up by view (absl's string_view here is its own type): a key already in the map
-      // costs no string, only a new one is built.
-      auto it = entry.extracted.find(Av(name));
-      if (it == entry.extracted.end()) it = entry.extracted.try_emplace(std::string(name)).first;
-      ExtractedValue& v = it->second;
-      v.kind = ExtractedValue::Kind::kString;
-      v.str.assign(value);
+  // Alloy starts every entry's extracted map with its labels, and nothing else: what an earlier
+  // loki.process or the previous line left goes. (Entering past the last stage, no stage is left
+  // to read the map.)
+  if (first < stages_.size()) {
+    if (nested_) {
+      entry.extracted.SetLabels(entry.labels);
+    } else {
+      entry.extracted.Reset(entry.labels);
     }
   }
   RunFrom(std::min(first, stages_.size()), std::move(entry), emit);

@@ -34,7 +34,9 @@ namespace sluice {
 
 class ProcessPipeline final : public Stage {
  public:
-  explicit ProcessPipeline(std::vector<std::unique_ptr<Stage>> stages);
+  // `nested`: the stages of a stage.match, which set the labels over the entry's extracted map
+  // instead of starting it anew.
+  explicit ProcessPipeline(std::vector<std::unique_ptr<Stage>> stages, bool nested = false);
 
   // Seeds the extracted map from the labels, then runs the stages; `emit` receives what leaves
   // the last stage (zero, one or several entries).
@@ -65,6 +67,7 @@ class ProcessPipeline final : public Stage {
   bool BlockedAfter(size_t i) const;
 
   std::vector<std::unique_ptr<Stage>> stages_;
+  bool nested_;
 };
 
 // The counter loki_process_dropped_lines_total{component_id, component_path, reason} (Alloy's

@@ -21,27 +21,9 @@
 #include "agent/common/metrics.h"
 #include "agent/config/decode.h"
 #include "agent/pipeline/labels.h"
+#include "agent/process/extracted_map.h"
 
 namespace sluice {
-
-// A value in the extracted map. Alloy's map holds Go values: json gives strings, float64
-// numbers, bools and null (objects and arrays are re-marshalled to JSON strings); regex, logfmt
-// and the others give strings.
-struct ExtractedValue {
-  enum class Kind { kString, kNumber, kBool, kNull };
-  Kind kind = Kind::kString;
-  std::string str;  // kString
-  double num = 0;   // kNumber
-  bool boolean = false;
-
-  static ExtractedValue String(std::string s) { return {Kind::kString, std::move(s), 0, false}; }
-  static ExtractedValue Number(double d) { return {Kind::kNumber, {}, d, false}; }
-  static ExtractedValue Bool(bool b) { return {Kind::kBool, {}, 0, b}; }
-  static ExtractedValue Null() { return {Kind::kNull, {}, 0, false}; }
-  // Alloy's getString: strings as is, numbers as strconv.FormatFloat(v, 'f', -1, 64), bools as
-  // "true"/"false". Returns false for null (callers skip the value, as Alloy does).
-  bool ToString(std::string* out) const;
-};
 
 // Where an entry's line came from, so that positions commit only what was sent.
 struct SourcePos {
@@ -53,7 +35,8 @@ struct SourcePos {
 
 struct ProcessEntry {
   LabelSet labels;  // may hold "__"-prefixed labels (e.g. __tenant_id__), never sent
-  absl::flat_hash_map<std::string, ExtractedValue> extracted;
+  // Seeded with the labels by the pipeline before its first stage (ExtractedMap::Reset).
+  ExtractedMap extracted;
   int64_t timestamp_ns = 0;
   std::string line;
   std::vector<std::pair<std::string, std::string>> structured_metadata;

@@ -35,16 +35,6 @@ void LogsRouter::OnEntry(uint32_t route, uint64_t file_id, uint64_t generation,
                          int64_t start, int64_t end) {
   ProcessEntry& e = scratch_;
   e.labels = labels;
-  // A loki.process seeds the extracted map with the labels: keys of the previous entry that are
-  // not labels go, the labels' own keep their buffers for the seeding to assign into (clearing
-  // the map would free and allocate them again for every line).
-  for (auto it = e.extracted.begin(); it != e.extracted.end();) {
-    if (!labels.Has(it->first)) {
-      e.extracted.erase(it++);
-    } else {
-      ++it;
-    }
-  }
   e.timestamp_ns = timestamp_ns;
   e.line.assign(line.data(), line.size());
   e.structured_metadata.clear();

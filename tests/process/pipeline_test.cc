@@ -1,5 +1,6 @@
 #include "agent/process/pipeline.h"
 
+#include <algorithm>
 #include <deque>
 #include <limits>
 #include <memory>
@@ -166,20 +167,64 @@ TEST(ProcessPipelineTest, DroppedEntriesStop) {
   EXPECT_EQ(Lines(*p, Entry("keep")), (std::vector<std::string>{"keep!"}));
 }
 
-TEST(ProcessPipelineTest, LabelsAreCopiedIntoTheExtractedMap) {
-  auto p = Pipe();
+// What a stage sees: the extracted map as "k=v" strings, sorted.
+class RecordExtractedStage final : public Stage {
+ public:
+  explicit RecordExtractedStage(std::vector<std::string>* seen) : seen_(seen) {}
+  void Process(ProcessEntry&& e, EmitFn emit) override {
+    seen_->clear();
+    for (const auto& [k, v] : e.extracted) {
+      std::string s;
+      if (!v.ToString(&s)) s = "<null>";
+      seen_->push_back(k + "=" + s);
+    }
+    std::sort(seen_->begin(), seen_->end());
+    emit(std::move(e));
+  }
+
+ private:
+  std::vector<std::string>* seen_;
+};
+
+TEST(ProcessPipelineTest, EachEntryStartsItsExtractedMapWithItsLabelsOnly) {
+  std::vector<std::string> seen;
+  auto p = Pipe(std::make_unique<RecordExtractedStage>(&seen));
   ProcessEntry e = Entry("x");
   e.labels.Set("filename", "/var/log/a.log");
   e.labels.Set("app", "api");
-  e.extracted["app"] = ExtractedValue::Number(3);  // replaced by the label, as in Alloy
+  // What an earlier loki.process (or the previous line) left: Alloy's loki.process starts every
+  // entry with a new map of its labels.
+  e.extracted["app"] = ExtractedValue::Number(3);
   e.extracted["other"] = ExtractedValue::Bool(true);
   std::vector<ProcessEntry> out;
   p->Process(std::move(e), [&](ProcessEntry&& o) { out.push_back(std::move(o)); });
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].extracted.at("filename").str, "/var/log/a.log");
+  EXPECT_EQ(seen, (std::vector<std::string>{"app=api", "filename=/var/log/a.log"}));
   EXPECT_EQ(out[0].extracted.at("app").kind, ExtractedValue::Kind::kString);
-  EXPECT_EQ(out[0].extracted.at("app").str, "api");
-  EXPECT_TRUE(out[0].extracted.at("other").boolean);
+  EXPECT_FALSE(out[0].extracted.contains("other"));
+
+  // The next entry through the same map: nothing of the first one's is left.
+  ProcessEntry next = std::move(out[0]);
+  next.labels = LabelSet();
+  next.labels.Set("job", "j");
+  next.extracted["level"] = ExtractedValue::String("info");
+  out.clear();
+  p->Process(std::move(next), [&](ProcessEntry&& o) { out.push_back(std::move(o)); });
+  EXPECT_EQ(seen, (std::vector<std::string>{"job=j"}));
+}
+
+TEST(ProcessPipelineTest, NestedStagesSetTheLabelsOverTheEntrysMap) {
+  // A stage.match's stages: Alloy seeds its nested pipeline over the map the entry has.
+  std::vector<std::string> seen;
+  std::vector<std::unique_ptr<Stage>> v;
+  v.push_back(std::make_unique<RecordExtractedStage>(&seen));
+  ProcessPipeline nested(std::move(v), /*nested=*/true);
+  ProcessEntry e = Entry("x");
+  e.labels.Set("app", "api");
+  e.extracted["app"] = ExtractedValue::Number(3);  // replaced by the label
+  e.extracted["other"] = ExtractedValue::Bool(true);
+  nested.Process(std::move(e), [](ProcessEntry&&) {});
+  EXPECT_EQ(seen, (std::vector<std::string>{"app=api", "other=true"}));
 }
 
 TEST(ProcessPipelineTest, TickReleasesRunThroughTheLaterStagesOnly) {

@@ -401,7 +401,7 @@ class GeoIpStage final : public Stage {
 
   static void SetString(ProcessEntry* e, std::string_view key, std::string_view value) {
     if (value.empty()) return;
-    ExtractedValue& v = e->extracted[absl::string_view(key.data(), key.size())];
+    ExtractedValue& v = e->extracted[std::string_view(key)];
     v.kind = ExtractedValue::Kind::kString;
     v.str.assign(value.data(), value.size());
   }
@@ -414,8 +414,7 @@ class GeoIpStage final : public Stage {
       const std::string_view org = r.Str(root, "autonomous_system_organization");
       if (r.bad()) return false;
       if (asn != 0) {
-        e->extracted[absl::string_view(kAsn.data(), kAsn.size())] =
-            ExtractedValue::Number(static_cast<double>(asn));
+        e->extracted[std::string_view(kAsn)] = ExtractedValue::Number(static_cast<double>(asn));
       }
       SetString(e, kAsnOrg, org);
       return true;
@@ -449,10 +448,8 @@ class GeoIpStage final : public Stage {
     SetString(e, kPostalCode, postal);
     SetString(e, kTimezone, timezone);
     if (latitude != 0 || longitude != 0) {
-      e->extracted[absl::string_view(kLatitude.data(), kLatitude.size())] =
-          ExtractedValue::Number(latitude);
-      e->extracted[absl::string_view(kLongitude.data(), kLongitude.size())] =
-          ExtractedValue::Number(longitude);
+      e->extracted[std::string_view(kLatitude)] = ExtractedValue::Number(latitude);
+      e->extracted[std::string_view(kLongitude)] = ExtractedValue::Number(longitude);
     }
     SetString(e, kSubdivisionName, subdivision_name);
     SetString(e, kSubdivisionCode, subdivision_code);

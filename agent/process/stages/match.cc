@@ -100,7 +100,7 @@ std::unique_ptr<Stage> NewMatchStage(config::Decoder& d, const StageContext& ctx
   if (action == "keep") {
     std::vector<std::unique_ptr<Stage>> stages = BuildStages(blocks, d.diags(), ctx);
     if (!errs.clean()) return nullptr;  // the nested stages reported at their own positions
-    nested = std::make_unique<ProcessPipeline>(std::move(stages));
+    nested = std::make_unique<ProcessPipeline>(std::move(stages), /*nested=*/true);
   }
   if (absl::Status st = sel->CompileFilters(); !st.ok()) {
     d.ErrorAt("selector", absl::StrCat("error parsing pipeline: ", st.message()));

@@ -35,7 +35,7 @@ struct LabelSetHash {
 };
 
 inline const ExtractedValue* FindExtracted(const ProcessEntry& e, std::string_view key) {
-  auto it = e.extracted.find(Av(key));
+  auto it = e.extracted.find(key);
   return it == e.extracted.end() ? nullptr : &it->second;
 }
 

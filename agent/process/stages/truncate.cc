@@ -97,7 +97,7 @@ class TruncateStage final : public Stage {
               }
             }
           } else {
-            for (auto& [k, v] : e.extracted) {
+            for (auto&& [k, v] : e.extracted) {
               if (v.kind == ExtractedValue::Kind::kString) cut(&v.str, TruncateSource::kExtracted);
             }
           }
