@@ -86,6 +86,11 @@ class LabelSet {
   // Sets `name` to `value`, replacing an existing value. Keeps names sorted.
   void Set(std::string_view name, std::string_view value);
   void Remove(std::string_view name);
+  // Removes every label, keeping the buffer (for a set refilled per entry).
+  void Clear() {
+    buf_.clear();
+    count_ = 0;
+  }
   // Gives back the capacity a set grew beyond its labels: for sets kept long in numbers (a
   // node's discovery targets, one per container), not for the per-line sets that reuse theirs.
   void Compact();

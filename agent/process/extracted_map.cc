@@ -12,7 +12,7 @@ ExtractedMap::Map::iterator ExtractedMap::Present(std::string_view key) const {
     return it->second.live ? it : map_.end();
   }
   // Not written by this entry: present only as a seeded label.
-  LabelValue label = seed_.Get(key);
+  LabelValue label = SeedValue(key);
   if (!label.has_value()) return map_.end();
   if (it == map_.end()) it = map_.try_emplace(std::string(key)).first;
   Slot& s = it->second;
@@ -32,7 +32,7 @@ ExtractedMap::iterator ExtractedMap::find(std::string_view key) const {
 bool ExtractedMap::contains(std::string_view key) const {
   auto it = map_.find(Av(key));
   if (it != map_.end() && it->second.entry == entry_) return it->second.live;
-  return seed_.Has(key);
+  return SeedValue(key).has_value();
 }
 
 ExtractedValue& ExtractedMap::operator[](std::string_view key) {
@@ -76,9 +76,11 @@ void ExtractedMap::SetLabels(const LabelSet& labels) {
 }
 
 void ExtractedMap::MaterializeSeed() const {
-  for (const auto& [name, value] : seed_.labels()) {
-    (void)value;
-    Present(name);
+  for (const LabelSet* set : {&extra_, &seed_}) {
+    for (const auto& [name, value] : set->labels()) {
+      (void)value;
+      Present(name);
+    }
   }
 }
 

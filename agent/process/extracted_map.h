@@ -93,26 +93,36 @@ class ExtractedMap {
   ExtractedMap(const ExtractedMap&) = default;
   ExtractedMap& operator=(const ExtractedMap&) = default;
   ExtractedMap(ExtractedMap&& o) noexcept
-      : map_(std::move(o.map_)), seed_(std::move(o.seed_)), entry_(o.entry_) {
+      : map_(std::move(o.map_)),
+        seed_(std::move(o.seed_)),
+        extra_(std::move(o.extra_)),
+        entry_(o.entry_) {
     o.map_.clear();
     o.seed_ = LabelSet();
+    o.extra_ = LabelSet();
   }
   ExtractedMap& operator=(ExtractedMap&& o) noexcept {
     if (this != &o) {
       map_ = std::move(o.map_);
       seed_ = std::move(o.seed_);
+      extra_ = std::move(o.extra_);
       entry_ = o.entry_;
       o.map_.clear();
       o.seed_ = LabelSet();
+      o.extra_ = LabelSet();
     }
     return *this;
   }
 
   // Starts a new entry whose map is `labels` (Alloy's seeding before the first stage): every
-  // earlier key is gone. One copy of the set's buffer.
-  void Reset(const LabelSet& labels) {
+  // earlier key is gone. One copy of the set's buffer. `start`, if given and not empty: values the
+  // entry starts with on top of its labels (what stage.cri extracted, when the tailer parsed the
+  // CRI line in its place); taken over by swapping buffers, *start is left empty.
+  void Reset(const LabelSet& labels, LabelSet* start = nullptr) {
     ++entry_;
     seed_ = labels;
+    extra_.Clear();
+    if (start != nullptr && !start->empty()) std::swap(extra_, *start);
   }
   // Sets every label as a string value, keeping the other keys: Alloy seeds a stage.match's
   // nested stages again over the map the entry already has.
@@ -120,7 +130,8 @@ class ExtractedMap {
   // Empties the map (no seed).
   void clear() {
     ++entry_;
-    seed_ = LabelSet();
+    seed_.Clear();
+    extra_.Clear();
   }
 
   // The value of `key`, or end(). A seeded label is copied into the map here, so that a stage
@@ -142,12 +153,21 @@ class ExtractedMap {
  private:
   // The slot of `key` if it holds a value of this entry (copying a seeded label in), else end.
   Map::iterator Present(std::string_view key) const;
-  // Copies in every seeded label not yet in the map.
+  // The seeded value of `key`: Reset's `start` values first, then the labels.
+  LabelValue SeedValue(std::string_view key) const {
+    if (!extra_.empty()) {
+      LabelValue v = extra_.Get(key);
+      if (v.has_value()) return v;
+    }
+    return seed_.Get(key);
+  }
+  // Copies in every seeded value not yet in the map.
   void MaterializeSeed() const;
 
   // Mutable: lookups copy seeded labels in, which changes no observable content.
   mutable Map map_;
   LabelSet seed_;
+  LabelSet extra_;
   uint64_t entry_ = 1;
 };
 

@@ -92,9 +92,11 @@ void ProcessPipeline::ProcessFrom(size_t first, ProcessEntry&& entry, EmitFn emi
     if (nested_) {
       entry.extracted.SetLabels(entry.labels);
     } else {
-      entry.extracted.Reset(entry.labels);
+      entry.extracted.Reset(entry.labels, &entry.start_extracted);
     }
   }
+  // Meant for this loki.process only: never for the one after it.
+  entry.start_extracted.Clear();
   RunFrom(std::min(first, stages_.size()), std::move(entry), emit);
 }
 

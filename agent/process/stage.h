@@ -37,6 +37,10 @@ struct ProcessEntry {
   LabelSet labels;  // may hold "__"-prefixed labels (e.g. __tenant_id__), never sent
   // Seeded with the labels by the pipeline before its first stage (ExtractedMap::Reset).
   ExtractedMap extracted;
+  // Values the next loki.process starts its extracted map with besides the labels: what its
+  // stage.cri would have extracted, for a file source that parsed the CRI line in its place.
+  // Taken (emptied) by the pipeline.
+  LabelSet start_extracted;
   int64_t timestamp_ns = 0;
   std::string line;
   std::vector<std::pair<std::string, std::string>> structured_metadata;

@@ -10,8 +10,9 @@ LogsRouter::LogsRouter(boost::asio::io_context* io, const Clock* clock)
       acks_([this](uint64_t id, uint64_t gen, int64_t off) { Commit(id, gen, off); }),
       timer_(*io) {}
 
-uint32_t LogsRouter::AddRoute(std::vector<LogsNode*> nodes) {
+uint32_t LogsRouter::AddRoute(std::vector<LogsNode*> nodes, bool after_stage_cri) {
   routes_.push_back(std::move(nodes));
+  after_stage_cri_.push_back(after_stage_cri);
   return static_cast<uint32_t>(routes_.size() - 1);
 }
 
@@ -32,9 +33,16 @@ void LogsRouter::Push(uint32_t route, ProcessEntry& e) {
 
 void LogsRouter::OnEntry(uint32_t route, uint64_t file_id, uint64_t generation,
                          const LabelSet& labels, int64_t timestamp_ns, std::string_view line,
-                         int64_t start, int64_t end) {
+                         int64_t start, int64_t end, const CriPieceFields* cri) {
   ProcessEntry& e = scratch_;
   e.labels = labels;
+  e.start_extracted.Clear();
+  if (cri != nullptr && after_stage_cri_[route]) {
+    // Alloy's stage.cri leaves these in the extracted map (its `stream` is the entry's label).
+    e.start_extracted.Set("content", cri->content);
+    e.start_extracted.Set("flags", cri->partial ? "P" : "F");
+    e.start_extracted.Set("time", cri->time);
+  }
   e.timestamp_ns = timestamp_ns;
   e.line.assign(line.data(), line.size());
   e.structured_metadata.clear();

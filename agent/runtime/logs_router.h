@@ -38,7 +38,9 @@ class LogsRouter final : public TailOutput {
 
   // --- building (before any entry flows) ---
   // A source's forward_to list; returns the route id to put in its FileTargets.
-  uint32_t AddRoute(std::vector<LogsNode*> nodes);
+  // `after_stage_cri`: the route enters a loki.process after its stage.cri (the tailer parses the
+  // CRI lines), so its entries carry what that stage would have extracted.
+  uint32_t AddRoute(std::vector<LogsNode*> nodes, bool after_stage_cri = false);
   // Registers a source; returns its index (use index << kSourceShift as file_id_base, or as the
   // first of an AckedSource's own stream ids).
   uint32_t AddSource(AckedSource* source);
@@ -64,7 +66,8 @@ class LogsRouter final : public TailOutput {
 
   // TailOutput
   void OnEntry(uint32_t route, uint64_t file_id, uint64_t generation, const LabelSet& labels,
-               int64_t timestamp_ns, std::string_view line, int64_t start, int64_t end) override;
+               int64_t timestamp_ns, std::string_view line, int64_t start, int64_t end,
+               const CriPieceFields* cri) override;
   void OnMark(uint32_t route, uint64_t file_id, uint64_t generation, int64_t offset) override;
   void EndOfChunk() override { FlushPendingMark(); }
   // An AckedSource's entry, built by the source (labels, line, structured metadata): goes down
@@ -92,6 +95,7 @@ class LogsRouter final : public TailOutput {
   const Clock* clock_;
   AckTracker acks_;
   std::vector<std::vector<LogsNode*>> routes_;
+  std::vector<bool> after_stage_cri_;  // by route
   std::vector<AckedSource*> sources_;
   std::vector<LogsNode*> nodes_;
   std::vector<Batcher*> slots_;

@@ -59,6 +59,7 @@ bool ParseCriLine(std::string_view line, CriLine* out) {
   out->stream = stream;
   out->partial = partial;
   out->content = content;
+  out->time = line.substr(0, time_len);
   return true;
 }
 

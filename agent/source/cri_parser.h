@@ -25,6 +25,7 @@ struct CriLine {
   LogStream stream = LogStream::kNone;
   bool partial = false;      // tag "P"; "F" = full (final piece). Other tags: malformed.
   std::string_view content;  // the message, points into the input (a suffix of it, even if empty)
+  std::string_view time;     // the timestamp's text, points into the input
 };
 
 // Parses one CRI log line given WITHOUT its trailing '\n' (a trailing '\r' stays part of the

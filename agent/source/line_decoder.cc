@@ -40,8 +40,8 @@ void LineDecoder::Decode(DecodeState* s, std::string_view raw, int64_t line_star
     case LogFormat::kCri: {
       CriLine cri;
       if (ParseCriLine(raw, &cri)) {
-        HandlePiece(s, cri.stream, cri.partial, cri.timestamp_ns, cri.content, line_start, line_end,
-                    emit);
+        HandlePiece(s, cri.stream, cri.partial, cri.timestamp_ns, cri.content, cri.time, line_start,
+                    line_end, emit);
         return;
       }
       malformed_cri_->Inc();
@@ -50,7 +50,8 @@ void LineDecoder::Decode(DecodeState* s, std::string_view raw, int64_t line_star
     case LogFormat::kDocker: {
       DockerLine d;
       if (docker_.Parse(raw, &d)) {
-        HandlePiece(s, d.stream, d.partial, d.timestamp_ns, d.content, line_start, line_end, emit);
+        HandlePiece(s, d.stream, d.partial, d.timestamp_ns, d.content, {}, line_start, line_end,
+                    emit);
         return;
       }
       malformed_docker_->Inc();
@@ -65,7 +66,7 @@ void LineDecoder::Decode(DecodeState* s, std::string_view raw, int64_t line_star
   int64_t ts = std::max(read_time_ns, s->last_ts + 1);
   s->last_ts = ts;
   if (raw.size() > max_line_size_) raw = raw.substr(0, max_line_size_);
-  emit(LogStream::kNone, ts, raw, line_start, SafeMark(*s, line_end));
+  emit(DecodedLine{LogStream::kNone, ts, raw, line_start, SafeMark(*s, line_end), nullptr});
 }
 
 int64_t LineDecoder::SafeMark(const DecodeState& s, int64_t line_end) {
@@ -77,16 +78,19 @@ int64_t LineDecoder::SafeMark(const DecodeState& s, int64_t line_end) {
 }
 
 void LineDecoder::HandlePiece(DecodeState* s, LogStream stream, bool partial, int64_t ts,
-                              std::string_view content, int64_t line_start, int64_t line_end,
-                              EmitFn emit) {
+                              std::string_view content, std::string_view time, int64_t line_start,
+                              int64_t line_end, EmitFn emit) {
   DecodeState::Partial& p = s->partial[static_cast<int>(stream)];
+  const bool is_cri = s->format == LogFormat::kCri;
   if (!content.empty() && content.back() == '\r' && !partial) content.remove_suffix(1);
   if (!partial && !p.active) {
     if (content.size() > max_line_size_) {
       cut_->Count();
       content = content.substr(0, max_line_size_);
     }
-    emit(stream, ts, content, line_start, SafeMark(*s, line_end));
+    const CriPieceFields fields{time, content, false};
+    emit(DecodedLine{stream, ts, content, line_start, SafeMark(*s, line_end),
+                     is_cri ? &fields : nullptr});
     return;
   }
   if (!p.active) {
@@ -96,6 +100,14 @@ void LineDecoder::HandlePiece(DecodeState* s, LogStream stream, bool partial, in
     p.timestamp_ns = ts;
     p.buf.clear();
   }
+  if (is_cri) {
+    // A joined CRI line is its latest piece's entry, as in Alloy's stage.cri: its timestamp, and
+    // (for the extracted map) its timestamp text and content. (Docker pieces, which Alloy's
+    // stage.docker does not join, keep the first piece's timestamp.)
+    p.timestamp_ns = ts;
+    p.time.assign(time.data(), time.size());
+  }
+  p.piece_at = p.buf.size();
   size_t room = max_line_size_ - std::min(max_line_size_, p.buf.size());
   if (content.size() > room) {
     if (!p.truncated) cut_->Count();
@@ -107,16 +119,22 @@ void LineDecoder::HandlePiece(DecodeState* s, LogStream stream, bool partial, in
   p.active = false;
   std::string_view joined = p.buf;
   if (!joined.empty() && joined.back() == '\r') joined.remove_suffix(1);
-  emit(stream, p.timestamp_ns, joined, p.start_offset, SafeMark(*s, line_end));
+  const CriPieceFields fields{time, joined.substr(std::min(p.piece_at, joined.size())), false};
+  emit(DecodedLine{stream, p.timestamp_ns, joined, p.start_offset, SafeMark(*s, line_end),
+                   is_cri ? &fields : nullptr});
   p.buf.clear();
 }
 
 void LineDecoder::Flush(DecodeState* s, int64_t end, EmitFn emit) {
+  const bool is_cri = s->format == LogFormat::kCri;
   for (int i = 0; i < 3; ++i) {
     DecodeState::Partial& p = s->partial[i];
     if (!p.active) continue;
     p.active = false;
-    emit(static_cast<LogStream>(i), p.timestamp_ns, p.buf, p.start_offset, end);
+    std::string_view joined = p.buf;
+    const CriPieceFields fields{p.time, joined.substr(std::min(p.piece_at, joined.size())), true};
+    emit(DecodedLine{static_cast<LogStream>(i), p.timestamp_ns, joined, p.start_offset, end,
+                     is_cri ? &fields : nullptr});
     p.buf.clear();
   }
 }

@@ -28,6 +28,25 @@
 
 namespace sluice {
 
+// What Alloy's stage.cri leaves in the extracted map of an entry: the timestamp text, tag and
+// content of the entry's last CRI piece (of a joined line: the final one, whose timestamp the
+// entry takes too). Views, valid during the emit call.
+struct CriPieceFields {
+  std::string_view time;
+  std::string_view content;
+  bool partial = false;
+};
+
+// One entry out of the decoder. Views valid during the emit call.
+struct DecodedLine {
+  LogStream stream = LogStream::kNone;  // kNone for plain lines
+  int64_t timestamp_ns = 0;
+  std::string_view line;
+  int64_t start = 0;                    // the offset its bytes start at
+  int64_t mark = 0;                     // the file's mark after it (everything before it is done)
+  const CriPieceFields* cri = nullptr;  // CRI entries only
+};
+
 // A file's decoding state: its format, and its partial lines by LogStream.
 struct DecodeState {
   struct Partial {
@@ -35,7 +54,11 @@ struct DecodeState {
     bool active = false;
     bool truncated = false;
     int64_t start_offset = 0;
+    // Of the latest piece, as Alloy's stage.cri keeps the latest piece's entry: its timestamp,
+    // its timestamp's text and where its content starts in `buf`.
     int64_t timestamp_ns = 0;
+    std::string time;
+    size_t piece_at = 0;
   };
   LogFormat format = LogFormat::kAuto;
   Partial partial[3];
@@ -46,10 +69,7 @@ struct DecodeState {
 
 class LineDecoder {
  public:
-  // An entry: its stream (kNone for plain lines), timestamp, line (valid during the call), the
-  // offset its bytes start at, and the file's mark after it (everything before it is done).
-  using EmitFn = absl::FunctionRef<void(LogStream stream, int64_t timestamp_ns,
-                                        std::string_view line, int64_t start, int64_t mark)>;
+  using EmitFn = absl::FunctionRef<void(const DecodedLine&)>;
 
   LineDecoder(size_t max_line_size, LineCut* cut, MetricsRegistry* metrics);
 
@@ -61,8 +81,10 @@ class LineDecoder {
   void Flush(DecodeState* s, int64_t end, EmitFn emit);
 
  private:
+  // `time`: the CRI timestamp's text (empty for docker lines).
   void HandlePiece(DecodeState* s, LogStream stream, bool partial, int64_t ts,
-                   std::string_view content, int64_t line_start, int64_t line_end, EmitFn emit);
+                   std::string_view content, std::string_view time, int64_t line_start,
+                   int64_t line_end, EmitFn emit);
   static int64_t SafeMark(const DecodeState& s, int64_t line_end);
 
   size_t max_line_size_;

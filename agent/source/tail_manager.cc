@@ -655,15 +655,14 @@ TailManager::ReadResult TailManager::ReadOnce(File* f) {
 
 void TailManager::ProcessLine(File* f, std::string_view raw, int64_t line_start, int64_t line_end) {
   decoder_.Decode(&f->decode, raw, line_start, line_end, chunk_time_ns_,
-                  [this, f](LogStream stream, int64_t ts, std::string_view line, int64_t start,
-                            int64_t mark) { Emit(f, stream, ts, line, start, mark); });
+                  [this, f](const DecodedLine& d) { Emit(f, d); });
 }
 
 bool TailManager::Wanted(std::string_view path) const { return targets_.contains(Av(path)); }
 
-void TailManager::Emit(File* f, LogStream stream, int64_t ts, std::string_view line, int64_t start,
-                       int64_t mark_offset) {
-  line = splitter_.Repair(line);
+void TailManager::Emit(File* f, const DecodedLine& d) {
+  const LogStream stream = d.stream;
+  const std::string_view line = splitter_.Repair(d.line);
   int s = static_cast<int>(stream);
   if (!f->out_labels_set[s]) {
     f->out_labels[s] = f->labels;
@@ -672,7 +671,20 @@ void TailManager::Emit(File* f, LogStream stream, int64_t ts, std::string_view l
     f->out_labels[s].Compact();
     f->out_labels_set[s] = true;
   }
-  output_->OnEntry(f->route, f->id, f->generation, f->out_labels[s], ts, line, start, mark_offset);
+  if (d.cri != nullptr && line.data() != d.line.data()) {
+    // The line was repaired (invalid UTF-8) into the splitter's buffer: the content is the
+    // repaired line, or of a joined line its last piece's bytes at the end of it (exact when the
+    // invalid bytes were in an earlier piece).
+    CriPieceFields fields = *d.cri;
+    const size_t piece = d.line.size() - static_cast<size_t>(d.cri->content.data() - d.line.data());
+    fields.content =
+        piece >= d.line.size() ? line : line.substr(line.size() - std::min(piece, line.size()));
+    output_->OnEntry(f->route, f->id, f->generation, f->out_labels[s], d.timestamp_ns, line,
+                     d.start, d.mark, &fields);
+    return;
+  }
+  output_->OnEntry(f->route, f->id, f->generation, f->out_labels[s], d.timestamp_ns, line, d.start,
+                   d.mark, d.cri);
 }
 
 void TailManager::CloseFile(File* f) {

@@ -78,10 +78,11 @@ class TailOutput {
  public:
   virtual ~TailOutput() = default;
   // One entry. `labels`: the file's (target's) labels plus `stream` for CRI/docker lines.
-  // [start, end): the file bytes it came from.
+  // [start, end): the file bytes it came from. `cri`: for CRI lines, what stage.cri would have
+  // extracted (for a route that enters a loki.process after its stage.cri); else null.
   virtual void OnEntry(uint32_t route, uint64_t file_id, uint64_t generation,
                        const LabelSet& labels, int64_t timestamp_ns, std::string_view line,
-                       int64_t start, int64_t end) = 0;
+                       int64_t start, int64_t end, const CriPieceFields* cri) = 0;
   // Everything of the file before `offset` has been passed on (or skipped): once acknowledged
   // downstream, the output calls TailManager::Commit.
   virtual void OnMark(uint32_t route, uint64_t file_id, uint64_t generation, int64_t offset) = 0;
@@ -226,8 +227,7 @@ class TailManager final : public AckedSource {
   void ArmDelayTimer();
   void RestartFromZero(File* f, std::string_view why, int64_t size);
   void ProcessLine(File* f, std::string_view raw, int64_t line_start, int64_t line_end);
-  void Emit(File* f, LogStream stream, int64_t ts, std::string_view line, int64_t start,
-            int64_t mark_offset);
+  void Emit(File* f, const DecodedLine& d);
   size_t Inflight() const { return output_->inflight_bytes(); }
   // Unacknowledged bytes leave no room for another read within memory_budget.
   bool BudgetFull() const;

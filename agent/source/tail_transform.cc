@@ -76,9 +76,7 @@ void TailManager::FlushLines(File* f) {
   } else {
     splitter_.Flush(&f->carry, f->read_offset, on_line);
   }
-  decoder_.Flush(&f->decode, f->read_offset,
-                 [this, f](LogStream stream, int64_t ts, std::string_view line, int64_t start,
-                           int64_t mark) { Emit(f, stream, ts, line, start, mark); });
+  decoder_.Flush(&f->decode, f->read_offset, [this, f](const DecodedLine& d) { Emit(f, d); });
   f->consumed_offset = f->read_offset;
   output_->EndOfChunk();
   output_->OnMark(f->route, f->id, f->generation, f->read_offset);

@@ -492,6 +492,80 @@ TEST_F(RunE2eTest, LocalConfigGlobsNestedDirectoriesWithTenant) {
   EXPECT_EQ(loki_.total_entries(), 2u);
 }
 
+// A loki.process whose first stage is a plain `stage.cri {}` has its CRI lines parsed by the
+// tailer instead (the fast path); what the later stages see must be what stage.cri gives them
+// (Alloy's extracted `time`, `flags`, `content`, `stream`, and a joined line's timestamp taken
+// from its final piece), exactly as through the stage itself (forced here by an argument).
+TEST_F(RunE2eTest, TheTailersCriParsingLeavesWhatStageCriWouldExtract) {
+  const std::string content =
+      "2026-12-03T10:00:00.123456789Z stdout F hello world\n"
+      "2026-12-03T10:00:01.000000000Z stderr P part one, \n"
+      "2026-12-03T10:00:02.500000000Z stderr F part two\n";
+  for (const char* d : {"/fast/ns_pod_uid/c", "/stage/ns_pod_uid/c"}) {
+    std::filesystem::create_directories(dir_.Join(d));
+    WriteFile(dir_.Join(d) + "/0.log", content);
+  }
+  std::string config = dir_.Join("config.alloy");
+  std::string body;
+  for (const char* name : {"fast", "stage"}) {
+    absl::StrAppend(&body, R"(
+local.file_match ")",
+                    name, R"(" {
+  path_targets = [{"__path__" = ")",
+                    dir_.Join(name), R"(/*/*/*.log", "job" = ")", name, R"("}]
+}
+loki.source.file ")",
+                    name, R"(" {
+  targets    = local.file_match.)",
+                    name, R"(.targets
+  forward_to = [loki.process.)",
+                    name, R"(.receiver]
+}
+loki.process ")",
+                    name, R"(" {
+  stage.cri {)",
+                    std::string(name) == "stage" ? " max_partial_lines = 100 " : "", R"(}
+  stage.template {
+    source   = "t"
+    template = "{{ .time }}|{{ .flags }}|{{ .stream }}|{{ .content }}|{{ .job }}"
+  }
+  stage.output { source = "t" }
+  forward_to = [loki.write.default.receiver]
+}
+)");
+  }
+  absl::StrAppend(&body, R"(
+loki.write "default" {
+  endpoint {
+    url        = ")",
+                  loki_.push_url(), R"("
+    batch_wait = "100ms"
+  }
+}
+)");
+  WriteFile(config, body);
+  Run(config);
+  ASSERT_TRUE(loki_.WaitForEntries(4, absl::Seconds(20)));
+  EXPECT_EQ(Stop(), 0);
+  std::map<std::string, std::vector<std::string>> got;  // by job: "ts line"
+  for (const auto& s : loki_.Streams()) {
+    for (const auto& e : s.entries) {
+      got[s.label_map.at("job")].push_back(absl::StrCat(e.timestamp_ns, " ", e.line));
+    }
+  }
+  for (auto& [job, lines] : got) std::sort(lines.begin(), lines.end());
+  const std::vector<std::string> want_fast = {
+      "1796292000123456789 2026-12-03T10:00:00.123456789Z|F|stdout|hello world|fast",
+      "1796292002500000000 2026-12-03T10:00:02.500000000Z|F|stderr|part two|fast"};
+  EXPECT_EQ(got["fast"], want_fast);
+  ASSERT_EQ(got["stage"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    std::string want = want_fast[i];
+    want.replace(want.size() - 4, 4, "stage");
+    EXPECT_EQ(got["stage"][i], want);
+  }
+}
+
 TEST_F(RunE2eTest, ProcessingConfigFeedsTwoEndpointsIndependently) {
   FakeLoki secondary;
   ASSERT_TRUE(secondary.Start().ok());

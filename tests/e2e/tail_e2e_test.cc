@@ -184,7 +184,8 @@ TEST_F(TailE2eTest, EveryLineArrivesOnceInOrderWithLabels) {
       "{container=\"app\", filename=\"%s\", namespace=\"prod\", pod=\"web-1\", stream=\"stdout\"}",
       split));
   ASSERT_TRUE(joined.has_value());
-  EXPECT_EQ(joined->entries.back().timestamp_ns, absl::ToUnixNanos(t0) + 1);
+  // A joined line has its final piece's timestamp, as through Alloy's stage.cri.
+  EXPECT_EQ(joined->entries.back().timestamp_ns, absl::ToUnixNanos(t0) + 3);
   for (const auto& r : loki_.Requests()) {
     EXPECT_EQ(r.content_type, "application/x-protobuf");
     EXPECT_EQ(r.content_encoding, "snappy");
@@ -856,8 +857,7 @@ TEST_F(TailE2eTest, TenThousandFilesWithinAnOpenFileLimit) {
     now = CountHandles(agent_->pid());
   }
   std::fprintf(stderr, "%d files delivered in %s, released %s after their deletion\n",
-               pods_count * 5,
-               absl::FormatDuration(delivered - written).c_str(),
+               pods_count * 5, absl::FormatDuration(delivered - written).c_str(),
                absl::FormatDuration(absl::Now() - removed).c_str());
   EXPECT_LE(now.fds, base.fds);
   EXPECT_LE(now.watches, base.watches);

@@ -119,6 +119,21 @@ TEST(ExtractedMapTest, CopiesAndMovesCarryTheEntry) {
   EXPECT_EQ(Content(copy), (std::vector<std::string>{"x=1"}));
 }
 
+TEST(ExtractedMapTest, StartValuesComeOnTopOfTheLabelsAndAreTakenOver) {
+  // What the tailer passes for stage.cri: time, flags, content; a label of the same name loses.
+  ExtractedMap m;
+  LabelSet start = Labels({{"content", "hello"}, {"flags", "F"}, {"time", "T"}});
+  m.Reset(Labels({{"flags", "label"}, {"pod", "p"}}), &start);
+  EXPECT_TRUE(start.empty()) << "taken over";
+  EXPECT_EQ(m.at("flags").str, "F");
+  EXPECT_TRUE(m.contains("time"));
+  EXPECT_EQ(Content(m), (std::vector<std::string>{"content=hello", "flags=F", "pod=p", "time=T"}));
+  // Not carried to the next entry.
+  m.Reset(Labels({{"pod", "q"}}));
+  EXPECT_FALSE(m.contains("content"));
+  EXPECT_EQ(Content(m), (std::vector<std::string>{"pod=q"}));
+}
+
 TEST(ExtractedMapTest, ManyEntriesThroughOneMapKeepOnlyTheLast) {
   // The tail thread's scratch entry: one map for every line.
   ExtractedMap m;

@@ -516,12 +516,13 @@ TEST_F(LogsRouterTest, AFilesMarkFollowsItsRunOfEntriesNotEachLine) {
   uint32_t route = router_.AddRoute({&node});
   LabelSet labels;
   labels.Set("app", "x");
-  router_.OnEntry(route, 1, 0, labels, 1, "a", 0, 2);
-  router_.OnEntry(route, 1, 0, labels, 2, "b", 2, 4);
-  router_.OnEntry(route, 1, 0, labels, 3, "c", 4, 6);
+  router_.OnEntry(route, 1, 0, labels, 1, "a", 0, 2, nullptr);
+  router_.OnEntry(route, 1, 0, labels, 2, "b", 2, 4, nullptr);
+  router_.OnEntry(route, 1, 0, labels, 3, "c", 4, 6, nullptr);
   EXPECT_EQ(node.seen, (std::vector<std::string>{"e:a", "e:b", "e:c"}))
       << "no mark per line: one for the run";
-  router_.OnEntry(route, 2, 0, labels, 4, "d", 0, 2);  // another file: file 1's run is over
+  router_.OnEntry(route, 2, 0, labels, 4, "d", 0, 2,
+                  nullptr);  // another file: file 1's run is over
   EXPECT_EQ(node.seen, (std::vector<std::string>{"e:a", "e:b", "e:c", "m:1@6", "e:d"}));
   router_.EndOfChunk();
   EXPECT_EQ(node.seen.back(), "m:2@2");
@@ -529,12 +530,12 @@ TEST_F(LogsRouterTest, AFilesMarkFollowsItsRunOfEntriesNotEachLine) {
   EXPECT_EQ(node.seen.size(), 6u);
   // A new generation of the same file is a new run; sealing (a pause, shutdown) passes on the
   // held mark, and so does an explicit mark.
-  router_.OnEntry(route, 2, 0, labels, 5, "e", 2, 4);
-  router_.OnEntry(route, 2, 1, labels, 6, "f", 0, 2);
+  router_.OnEntry(route, 2, 0, labels, 5, "e", 2, 4, nullptr);
+  router_.OnEntry(route, 2, 1, labels, 6, "f", 0, 2, nullptr);
   EXPECT_EQ(node.seen[7], "m:2@4");
   router_.SealAll();
   EXPECT_EQ(node.seen.back(), "m:2@2");
-  router_.OnEntry(route, 3, 0, labels, 7, "g", 0, 5);
+  router_.OnEntry(route, 3, 0, labels, 7, "g", 0, 5, nullptr);
   router_.OnMark(route, 3, 0, 9);
   EXPECT_EQ(node.seen,
             (std::vector<std::string>{"e:a", "e:b", "e:c", "m:1@6", "e:d", "m:2@2", "e:e", "m:2@4",

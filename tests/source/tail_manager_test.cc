@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "agent/common/strings.h"
 #include "tests/support/compress.h"
 #include "tests/support/temp_dir.h"
 
@@ -44,7 +45,8 @@ struct Got {
   int64_t ts;
   std::string line;
   int64_t start;
-  int64_t end;  // the file's mark that comes with the entry (LogsRouter passes it on as one)
+  int64_t end;      // the file's mark that comes with the entry (LogsRouter passes it on as one)
+  std::string cri;  // CRI lines: "time|flags|content" as stage.cri would extract them
 };
 
 struct MarkSeen {
@@ -60,9 +62,14 @@ struct MarkSeen {
 class RecordingOutput final : public TailOutput {
  public:
   void OnEntry(uint32_t route, uint64_t file_id, uint64_t generation, const LabelSet& labels,
-               int64_t timestamp_ns, std::string_view line, int64_t start, int64_t end) override {
+               int64_t timestamp_ns, std::string_view line, int64_t start, int64_t end,
+               const CriPieceFields* cri) override {
+    std::string fields;
+    if (cri != nullptr) {
+      fields = absl::StrCat(Av(cri->time), "|", cri->partial ? "P" : "F", "|", Av(cri->content));
+    }
     entries.push_back(Got{route, file_id, generation, labels.RenderLoki(), timestamp_ns,
-                          std::string(line), start, end});
+                          std::string(line), start, end, std::move(fields)});
     // As LogsRouter: the entry, then its end as the file's mark.
     pending_.push_back(Pending{file_id, generation, end, line.size()});
     inflight_ += line.size();
@@ -248,7 +255,12 @@ TEST_F(TailManagerTest, CriLinesJoinedAndLabelled) {
   EXPECT_EQ(got[0].end, 0) << "the mark is held at the start of the unfinished stdout line";
   EXPECT_EQ(got[1].labels, "{" + base + "pod=\"web-7d9f\", stream=\"stdout\"}");
   EXPECT_EQ(got[1].line, "hello world");
-  EXPECT_EQ(got[1].ts, 1704164645000000001);  // the first piece's timestamp
+  // The final piece's timestamp, as Alloy's stage.cri gives a joined line.
+  EXPECT_EQ(got[1].ts, 1704164646000000000);
+  // What stage.cri would extract (time, tag, content): of the final piece.
+  EXPECT_EQ(got[0].cri, "2024-01-02T03:04:05.500000000Z|F|an error");
+  EXPECT_EQ(got[1].cri, "2024-01-02T03:04:06.000000000Z|F|world");
+  EXPECT_EQ(got[2].cri, "2024-01-02T03:04:07.000000000Z|F|");
   EXPECT_EQ(got[1].start, 0);
   EXPECT_EQ(got[1].end, static_cast<int64_t>((p1 + e1 + f1).size()));
   EXPECT_EQ(got[2].line, "");

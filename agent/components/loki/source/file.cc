@@ -185,6 +185,7 @@ bool LokiSourceFile::Build(const config::Block& args, config::Diags* diags) {
   if (!d.Finish()) return false;
 
   std::vector<LogsNode*> route_nodes = forward;
+  bool after_stage_cri = false;
   if (options.source_format.has_value()) {
     format_ = *options.source_format;
   } else if (forward_ids.size() == 1 && absl::StartsWith(Av(forward_ids[0]), "loki.process.")) {
@@ -198,13 +199,14 @@ bool LokiSourceFile::Build(const config::Block& args, config::Diags* diags) {
       if (plain && first.name == "stage.cri") {
         format_ = LogFormat::kCri;
         route_nodes = {node->EntryFrom(1)};
+        after_stage_cri = true;
       } else if (plain && first.name == "stage.docker") {
         format_ = LogFormat::kDocker;
         route_nodes = {node->EntryFrom(1)};
       }
     }
   }
-  route_ = env_->router->AddRoute(route_nodes);
+  route_ = env_->router->AddRoute(route_nodes, after_stage_cri);
   uint32_t index = env_->sources++;
   t.file_id_base = static_cast<uint64_t>(index) << LogsRouter::kSourceShift;
   tail_ = std::make_unique<TailManager>(env_->io, t, env_->clock, env_->metrics, env_->router);
