@@ -57,6 +57,7 @@ class ProcessPipeline final : public Stage {
   void ForEachHeld(absl::FunctionRef<void(const ProcessEntry&)> fn) const override;
   // True while any stage is backlogged: the owner should stop calling Process().
   bool Backlogged() const override;
+  bool Timed() const override { return timed_; }
 
   size_t size() const { return stages_.size(); }
   bool empty() const { return stages_.empty(); }
@@ -65,9 +66,13 @@ class ProcessPipeline final : public Stage {
   void RunFrom(size_t i, ProcessEntry&& entry, EmitFn emit);
   // True when a stage after `i` is backlogged.
   bool BlockedAfter(size_t i) const;
+  // NextDeadline() and Backlogged() over every stage.
+  int64_t AskStages() const;
+  bool AnyBacklogged() const;
 
   std::vector<std::unique_ptr<Stage>> stages_;
   bool nested_;
+  bool timed_ = false;  // a stage is Timed(): only then are deadlines and backlogs asked for
 };
 
 // The counter loki_process_dropped_lines_total{component_id, component_path, reason} (Alloy's

@@ -77,6 +77,11 @@ class Stage {
   virtual void Flush(EmitFn emit) { (void)emit; }
   // Monotonic time at which Tick() next has work, or INT64_MAX.
   virtual int64_t NextDeadline() const { return INT64_MAX; }
+  // True for a stage whose NextDeadline() or Backlogged() can ever differ from the defaults
+  // (multiline, limit, a match over such stages): a stage that overrides either must say so. A
+  // pipeline of stages that are not timed is never asked for them, which saves a virtual call per
+  // stage per line (the owner asks after every entry).
+  virtual bool Timed() const { return false; }
   // Calls `fn` for each entry the stage holds.
   virtual void ForEachHeld(absl::FunctionRef<void(const ProcessEntry&)> fn) const { (void)fn; }
   // True while the stage wants its input to stop (limit with drop = false).

@@ -19,6 +19,7 @@ namespace {
 using testing::BlockBuilder;
 using testing::Int;
 using testing::Num;
+using testing::Obj;
 using testing::Str;
 
 std::string ToStr(const ExtractedValue& v) {
@@ -103,6 +104,7 @@ class HoldStage : public Stage {
     for (const auto& e : held_) fn(e);
   }
   bool Backlogged() const override { return backlog_ && !held_.empty(); }
+  bool Timed() const override { return true; }
 
  private:
   void Release(EmitFn emit) {
@@ -227,6 +229,17 @@ TEST(ProcessPipelineTest, NestedStagesSetTheLabelsOverTheEntrysMap) {
   EXPECT_EQ(seen, (std::vector<std::string>{"app=api", "other=true"}));
 }
 
+TEST(ProcessPipelineTest, TimedWhenAnyStageIsIncludingNestedOnes) {
+  // Only a pipeline with a timed stage is asked for deadlines and backlogs after each entry.
+  std::vector<std::string> calls;
+  EXPECT_FALSE(Pipe(std::make_unique<TagStage>("a"), std::make_unique<TwiceStage>())->Timed());
+  auto timed = Pipe(std::make_unique<TagStage>("a"),
+                    std::make_unique<HoldStage>(100, false, &calls, "hold"));
+  EXPECT_TRUE(timed->Timed());
+  EXPECT_TRUE(Lines(*timed, Entry("x")).empty());
+  EXPECT_EQ(timed->NextDeadline(), 100);
+}
+
 TEST(ProcessPipelineTest, TickReleasesRunThroughTheLaterStagesOnly) {
   std::vector<std::string> calls;
   auto p =
@@ -335,6 +348,29 @@ TEST_F(BuildStagesTest, BuildsControlStagesInOrder) {
             1u);
   EXPECT_TRUE(Lines(p, Entry("S1")).empty());  // held by multiline
   EXPECT_EQ(Lines(p, Entry("S2")), (std::vector<std::string>{"S1"}));
+}
+
+TEST_F(BuildStagesTest, TimedStagesAreTheOnesWithDeadlinesOrBacklogs) {
+  auto timed = [&](config::Block b) {
+    std::vector<std::unique_ptr<Stage>> stages = Build({b});
+    EXPECT_TRUE(diags_.ok()) << b.name;
+    ProcessPipeline p(std::move(stages));
+    return p.Timed();
+  };
+  const config::Block multiline =
+      BlockBuilder("stage.multiline").Attr("firstline", Str("^S")).Build();
+  const config::Block statics =
+      BlockBuilder("stage.static_labels").Attr("values", Obj({{"x", Str("y")}})).Build();
+  EXPECT_TRUE(timed(multiline));
+  EXPECT_TRUE(
+      timed(BlockBuilder("stage.limit").Attr("rate", Num(1)).Attr("burst", Int(1)).Build()));
+  EXPECT_FALSE(timed(BlockBuilder("stage.cri").Build()));
+  EXPECT_FALSE(timed(statics));
+  // A stage.match is timed when its own stages are.
+  EXPECT_TRUE(timed(
+      BlockBuilder("stage.match").Attr("selector", Str("{a=\"b\"}")).Child(multiline).Build()));
+  EXPECT_FALSE(
+      timed(BlockBuilder("stage.match").Attr("selector", Str("{a=\"b\"}")).Child(statics).Build()));
 }
 
 TEST_F(BuildStagesTest, UnsupportedAlloyStageIsAnErrorAtItsBlock) {

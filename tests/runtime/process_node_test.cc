@@ -122,6 +122,7 @@ class HoldStage final : public Stage {
     for (const ProcessEntry& e : held_) next = std::min(next, e.timestamp_ns + wait_ns_);
     return next;
   }
+  bool Timed() const override { return true; }
   void ForEachHeld(absl::FunctionRef<void(const ProcessEntry&)> fn) const override {
     for (const ProcessEntry& e : held_) fn(e);
   }
@@ -359,6 +360,7 @@ TEST_F(ProcessNodeTest, BackloggedWhileAStageIs) {
    public:
     void Process(ProcessEntry&& e, EmitFn emit) override { emit(std::move(e)); }
     bool Backlogged() const override { return blocked; }
+    bool Timed() const override { return true; }
     bool blocked = false;
   };
   auto b = std::make_unique<Blocked>();

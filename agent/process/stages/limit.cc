@@ -153,6 +153,7 @@ class LimitStage final : public Stage {
     for (const ProcessEntry& e : held_) fn(e);
   }
   bool Backlogged() const override { return !held_.empty(); }
+  bool Timed() const override { return true; }
 
  private:
   struct LabelBucket {

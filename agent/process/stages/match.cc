@@ -53,6 +53,7 @@ class MatchStage final : public Stage {
     if (nested_ != nullptr) nested_->ForEachHeld(fn);
   }
   bool Backlogged() const override { return nested_ != nullptr && nested_->Backlogged(); }
+  bool Timed() const override { return nested_ != nullptr && nested_->Timed(); }
 
  private:
   LogqlSelector selector_;

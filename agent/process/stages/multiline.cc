@@ -123,6 +123,7 @@ class MultilineStage final : public Stage {
   int64_t NextDeadline() const override {
     return streams_.empty() ? INT64_MAX : streams_.front().last_seen + cfg_.max_wait_ns;
   }
+  bool Timed() const override { return true; }
 
   void ForEachHeld(absl::FunctionRef<void(const ProcessEntry&)> fn) const override {
     for (const Stream& s : streams_) {
