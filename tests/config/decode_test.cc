@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/block_builder.h"
+#include "tests/support/labels.h"
 
 namespace sluice::config {
 namespace {
@@ -18,11 +19,7 @@ std::string Messages(const Diags& d) {
   return out;
 }
 
-LabelSet Labels(std::initializer_list<std::pair<const char*, const char*>> l) {
-  LabelSet out;
-  for (const auto& [k, v] : l) out.Set(k, v);
-  return out;
-}
+using ::sluice::testing::Labels;
 
 // A discovery component's export (Value::MakeTargets) is an array of objects of strings to the
 // language, equal to the same written out, and decodes without a copy.

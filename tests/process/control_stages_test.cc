@@ -13,6 +13,7 @@
 #include "agent/process/stage.h"
 #include "gtest/gtest.h"
 #include "tests/support/block_builder.h"
+#include "tests/support/labels.h"
 
 namespace sluice {
 namespace {
@@ -38,11 +39,7 @@ ProcessEntry Entry(std::string line, LabelSet labels = {}, int64_t ts = 1'000'00
   return e;
 }
 
-LabelSet Labels(std::initializer_list<std::pair<std::string, std::string>> kv) {
-  LabelSet l;
-  for (const auto& [k, v] : kv) l.Set(k, v);
-  return l;
-}
+using testing::Labels;
 
 class StageTest : public ::testing::Test {
  protected:

@@ -6,15 +6,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/support/labels.h"
 
 namespace sluice {
 namespace {
 
-LabelSet Labels(std::initializer_list<std::pair<std::string, std::string>> kv) {
-  LabelSet l;
-  for (const auto& [k, v] : kv) l.Set(k, v);
-  return l;
-}
+using ::sluice::testing::Labels;
 
 // The map's content as sorted "k=v" strings (numbers and bools through ToString).
 std::vector<std::string> Content(const ExtractedMap& m) {

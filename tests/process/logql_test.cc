@@ -3,15 +3,12 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/support/labels.h"
 
 namespace sluice {
 namespace {
 
-LabelSet Labels(std::initializer_list<std::pair<std::string, std::string>> kv) {
-  LabelSet l;
-  for (const auto& [k, v] : kv) l.Set(k, v);
-  return l;
-}
+using ::sluice::testing::Labels;
 
 LogqlSelector MustParse(std::string_view s) {
   absl::StatusOr<LogqlSelector> sel = LogqlSelector::Parse(s);

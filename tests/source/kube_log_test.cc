@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/source/kube_tailer.h"
+#include "tests/support/labels.h"
 
 namespace sluice {
 namespace {
@@ -11,11 +12,7 @@ constexpr int64_t kSec = 1000000000;
 // 2024-05-01T10:00:00Z
 constexpr int64_t kT0 = int64_t{1714557600} * kSec;
 
-LabelSet Labels(std::initializer_list<std::pair<std::string, std::string>> l) {
-  LabelSet s;
-  for (const auto& [k, v] : l) s.Set(k, v);
-  return s;
-}
+using ::sluice::testing::Labels;
 
 TEST(KubeLogLineTest, ParsesRfc3339NanoPrefix) {
   KubeLogLine l = ParseKubeLogLine("2024-05-01T10:00:00.123456789Z hello world\n", 7);

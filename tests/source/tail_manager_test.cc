@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/common/strings.h"
 #include "tests/support/compress.h"
+#include "tests/support/labels.h"
 #include "tests/support/temp_dir.h"
 
 namespace sluice {
@@ -131,11 +132,7 @@ class RecordingOutput final : public TailOutput {
   size_t inflight_ = 0;
 };
 
-LabelSet Labels(std::initializer_list<std::pair<std::string_view, std::string_view>> list) {
-  LabelSet out;
-  for (const auto& [k, v] : list) out.Set(k, v);
-  return out;
-}
+using ::sluice::testing::Labels;
 
 // The labels a discovery.kubernetes + relabel pipeline gives a pod's container log.
 LabelSet PodLabels(std::string_view ns, std::string_view pod, std::string_view container) {
