@@ -566,6 +566,57 @@ loki.write "default" {
   }
 }
 
+// A plain `stage.docker {}` runs as Alloy's stage: each json-file record is one entry (docker's
+// 16 KiB pieces are not joined), the log keeps its trailing newline, and the later stages find
+// the extracted `output`, `stream` and `timestamp`.
+TEST_F(RunE2eTest, StageDockerRunsAsAlloysStage) {
+  std::string dir = dir_.Join("pods/ns_pod_uid/c");
+  std::filesystem::create_directories(dir);
+  WriteFile(dir + "/0.log",
+            "{\"log\":\"first piece \",\"stream\":\"stdout\",\"time\":\"2026-12-03T10:00:00.5Z\"}\n"
+            "{\"log\":\"second\\n\",\"stream\":\"stderr\",\"time\":\"2026-12-03T10:00:01Z\"}\n");
+  std::string config = dir_.Join("config.alloy");
+  WriteFile(config, absl::StrCat(R"(
+local.file_match "pods" {
+  path_targets = [{"__path__" = ")",
+                                 dir_.Join("pods"), R"(/*/*/*.log", "job" = "docker"}]
+}
+loki.source.file "pods" {
+  targets    = local.file_match.pods.targets
+  forward_to = [loki.process.docker.receiver]
+}
+loki.process "docker" {
+  stage.docker {}
+  stage.template {
+    source   = "t"
+    template = "{{ .timestamp }}|{{ .stream }}|{{ .output }}"
+  }
+  stage.labels { values = { t = "" } }
+  forward_to = [loki.write.default.receiver]
+}
+loki.write "default" {
+  endpoint {
+    url        = ")",
+                                 loki_.push_url(), R"("
+    batch_wait = "100ms"
+  }
+}
+)"));
+  Run(config);
+  ASSERT_TRUE(loki_.WaitForEntries(2, absl::Seconds(20)));
+  EXPECT_EQ(Stop(), 0);
+  std::vector<std::string> got;  // "ts line|label t"
+  for (const auto& s : loki_.Streams()) {
+    for (const auto& e : s.entries) {
+      got.push_back(absl::StrCat(e.timestamp_ns, " ", e.line, "|", s.label_map.at("t")));
+    }
+  }
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "1796292000500000000 first piece |2026-12-03T10:00:00.5Z|stdout|first piece ",
+                     "1796292001000000000 second\n|2026-12-03T10:00:01Z|stderr|second\n"}));
+}
+
 TEST_F(RunE2eTest, ProcessingConfigFeedsTwoEndpointsIndependently) {
   FakeLoki secondary;
   ASSERT_TRUE(secondary.Start().ok());

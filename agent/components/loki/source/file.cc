@@ -196,13 +196,14 @@ bool LokiSourceFile::Build(const config::Block& args, config::Diags* diags) {
       const config::Block& first = pb.body.blocks.front();
       bool plain = first.body.attrs.empty() && first.body.blocks.empty();
       auto* node = static_cast<ProcessNode*>(forward[0]);
+      // Only stage.cri: the tailer's CRI parsing gives what the stage gives (its extracted
+      // values included). Its docker parsing does not give what Alloy's stage.docker does (that
+      // stage keeps the log's trailing newline and joins no partial lines), so stage.docker runs
+      // as a stage.
       if (plain && first.name == "stage.cri") {
         format_ = LogFormat::kCri;
         route_nodes = {node->EntryFrom(1)};
         after_stage_cri = true;
-      } else if (plain && first.name == "stage.docker") {
-        format_ = LogFormat::kDocker;
-        route_nodes = {node->EntryFrom(1)};
       }
     }
   }
