@@ -91,6 +91,12 @@ class RunE2eTest : public ::testing::Test {
     return rc;
   }
 
+  // The `loki.write "default"` block the configs here end with: the fake Loki, 100 ms batches.
+  std::string LokiWrite() {
+    return absl::StrCat("loki.write \"default\" {\n  endpoint {\n    url        = \"",
+                        loki_.push_url(), "\"\n    batch_wait = \"100ms\"\n  }\n}\n");
+  }
+
   TempDir dir_;
   FakeLoki loki_;
   std::unique_ptr<Subprocess> agent_;
@@ -534,15 +540,7 @@ loki.process ")",
 }
 )");
   }
-  absl::StrAppend(&body, R"(
-loki.write "default" {
-  endpoint {
-    url        = ")",
-                  loki_.push_url(), R"("
-    batch_wait = "100ms"
-  }
-}
-)");
+  absl::StrAppend(&body, "\n", LokiWrite());
   WriteFile(config, body);
   Run(config);
   ASSERT_TRUE(loki_.WaitForEntries(4, absl::Seconds(20)));
@@ -594,14 +592,8 @@ loki.process "docker" {
   stage.labels { values = { t = "" } }
   forward_to = [loki.write.default.receiver]
 }
-loki.write "default" {
-  endpoint {
-    url        = ")",
-                                 loki_.push_url(), R"("
-    batch_wait = "100ms"
-  }
-}
-)"));
+)",
+                                 LokiWrite()));
   Run(config);
   ASSERT_TRUE(loki_.WaitForEntries(2, absl::Seconds(20)));
   EXPECT_EQ(Stop(), 0);
@@ -857,14 +849,8 @@ stamping.stamper "s" {
 gitmods.tagger "t" {
   to = [loki.write.default.receiver]
 }
-loki.write "default" {
-  endpoint {
-    url = ")",
-                                 loki_.push_url(), R"("
-    batch_wait = "100ms"
-  }
-}
-)"));
+)",
+                                 LokiWrite()));
   Run(config);
   ASSERT_TRUE(loki_.WaitForEntries(1, absl::Seconds(20)));
   auto streams = loki_.Streams();
@@ -1167,14 +1153,8 @@ loki.source.api "gw" {
   use_incoming_timestamp = true
   max_send_message_size  = "1MiB"
 }
-loki.write "default" {
-  endpoint {
-    url        = ")",
-                                 loki_.push_url(), R"("
-    batch_wait = "100ms"
-  }
-}
-)"));
+)",
+                                 LokiWrite()));
   Run(config);
   std::string port;
   for (int i = 0; i < 200 && port.empty(); ++i) {
