@@ -31,12 +31,14 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
 FROM ${BASE_IMAGE}
 ARG DEBIAN_FRONTEND=noninteractive
 # The packages holding the libraries `readelf -d sluice` lists as NEEDED (dpkg -S): snappy,
-# libcurl (+ its TLS and HTTP/2 deps), simdjson, RE2, abseil, OpenSSL's libcrypto (digests), libyaml,
+# OpenSSL (https, digests), simdjson, RE2, abseil, libyaml,
 # zlib and libbz2 (decompression), libmaxminddb (stage.geoip), libsystemd0 (loki.source.journal);
 # libstdc++6, libgcc-s1 and libc6 are already in the base. ca-certificates: HTTPS to Loki and
 # the kubelet. tzdata: stage.timestamp's `location` needs the IANA zones. git: import.git runs
 # it (Alloy links go-git; Debian has no C/C++ git library that clones over every transport).
-# The ldd check fails the build, not the first run, if a library is ever missing from this list.
+# libcurl4 is loaded with dlopen only when a proxy or a unix socket needs it, so ldd does not see
+# it: the check below names it. The ldd check fails the build, not the first run, if a library
+# is ever missing from this list.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
          ca-certificates tzdata git \
@@ -46,7 +48,8 @@ RUN apt-get update \
     && mkdir -p /var/lib/sluice
 COPY --from=build /build/sluice /usr/bin/sluice
 COPY config/kubernetes-pods.alloy /etc/sluice/config.alloy
-RUN if ldd /usr/bin/sluice | grep 'not found'; then echo 'missing shared libraries' >&2; exit 1; fi
+RUN if ldd /usr/bin/sluice | grep 'not found'; then echo 'missing shared libraries' >&2; exit 1; fi \
+    && ldconfig -p | grep -q 'libcurl\.so\.4 '
 
 # Root: kubelet's pod log files are readable by root only. The Helm chart drops every capability.
 USER 0

@@ -8,6 +8,7 @@
 #include "agent/common/strings.h"
 #include "agent/common/thread.h"
 #include "agent/go/strconv.h"
+#include "agent/sink/asio_http_client.h"
 #include "agent/sink/loki_sink.h"
 
 #ifndef SLUICE_VERSION
@@ -54,7 +55,7 @@ KubeClient::KubeClient(KubeEndpoint endpoint, std::string name, const KubeClient
     : endpoint_(std::move(endpoint)),
       name_(std::move(name)),
       client_(factory ? factory(endpoint_.http)
-                      : std::make_unique<CurlHttpClient>(CurlOptionsFromEndpoint(endpoint_.http))),
+                      : NewHttpClient(HttpClientOptionsFromEndpoint(endpoint_.http))),
       auth_(endpoint_.http.basic_auth, endpoint_.http.authorization, endpoint_.http.oauth2) {}
 
 KubeClient::~KubeClient() = default;

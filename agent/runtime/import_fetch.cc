@@ -18,6 +18,7 @@
 #include "agent/common/log.h"
 #include "agent/components/builders.h"
 #include "agent/config/module_internal.h"
+#include "agent/sink/asio_http_client.h"
 #include "agent/sink/http_client.h"
 
 namespace sluice {
@@ -100,14 +101,14 @@ absl::Status Git(const std::vector<std::string>& args) {
 }
 
 absl::StatusOr<config::ImportResult> FetchHttp(const config::ImportRequest& r) {
-  CurlHttpClient client;
+  std::unique_ptr<HttpClient> client = NewHttpClient();
   HttpRequest req;
   req.url = r.url;
   req.timeout = r.timeout;
   for (const auto& [k, v] : r.headers) req.headers.emplace_back(k, v);
   req.body = r.body;
   absl::StatusOr<HttpResponse> resp =
-      r.method == "POST" ? client.Post(req) : client.Get(req, kMaxModuleBytes);
+      r.method == "POST" ? client->Post(req) : client->Get(req, kMaxModuleBytes);
   if (!resp.ok()) {
     return absl::UnavailableError(
         absl::StrCat("creating http component: performing request: ", resp.status().message()));

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/common/status_macros.h"
 #include "agent/common/strings.h"
+#include "agent/sink/curl_library.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "dev"
@@ -36,12 +37,16 @@ namespace {
 
 CURL* Handle(void* p) { return static_cast<CURL*>(p); }
 
+// The loaded library; only called once InitCurlOnce has succeeded (a client whose setup failed
+// makes no call into curl).
+const CurlLibrary& C() { return **LoadCurl(); }
+
 size_t OnBody(char* data, size_t size, size_t nmemb, void* userp) {
   auto* state = static_cast<CurlResponseState*>(userp);
   size_t n = size * nmemb;
   if (state->stream != nullptr) {
     long status = 0;
-    curl_easy_getinfo(state->handle, CURLINFO_RESPONSE_CODE, &status);
+    C().easy_getinfo(state->handle, CURLINFO_RESPONSE_CODE, &status);
     if (status == 200) {
       if ((*state->stream)(std::string_view(data, n))) return n;
       state->stopped = true;
@@ -118,19 +123,19 @@ absl::StatusOr<UrlParts> ParseUrl(const std::string& url, std::string_view op) {
     return absl::InvalidArgumentError(absl::StrCat(
         Av(op), " \"", Redacted(url), "\": unsupported protocol scheme \"", scheme, "\""));
   }
-  CURLU* u = curl_url();
+  CURLU* u = C().url();
   if (u == nullptr) return absl::ResourceExhaustedError("curl_url failed");
-  absl::Cleanup free_url = [u] { curl_url_cleanup(u); };
-  CURLUcode rc = curl_url_set(u, CURLUPART_URL, url.c_str(), 0);
+  absl::Cleanup free_url = [u] { C().url_cleanup(u); };
+  CURLUcode rc = C().url_set(u, CURLUPART_URL, url.c_str(), 0);
   if (rc != CURLUE_OK) {
     return absl::InvalidArgumentError(
-        absl::StrCat("bad URL \"", Redacted(url), "\": ", curl_url_strerror(rc)));
+        absl::StrCat("bad URL \"", Redacted(url), "\": ", C().url_strerror(rc)));
   }
   auto get = [u](CURLUPart part, unsigned flags, std::string* out) {
     char* v = nullptr;
-    if (curl_url_get(u, part, &v, flags) != CURLUE_OK || v == nullptr) return false;
+    if (C().url_get(u, part, &v, flags) != CURLUE_OK || v == nullptr) return false;
     *out = v;
-    curl_free(v);
+    C().free(v);
     return true;
   };
   UrlParts parts;
@@ -145,52 +150,44 @@ absl::StatusOr<UrlParts> ParseUrl(const std::string& url, std::string_view op) {
 
 // `url` with its host replaced by `host`.
 absl::StatusOr<std::string> WithHost(const std::string& url, const std::string& host) {
-  CURLU* u = curl_url();
+  CURLU* u = C().url();
   if (u == nullptr) return absl::ResourceExhaustedError("curl_url failed");
-  absl::Cleanup free_url = [u] { curl_url_cleanup(u); };
+  absl::Cleanup free_url = [u] { C().url_cleanup(u); };
   char* out = nullptr;
-  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) != CURLUE_OK ||
-      curl_url_set(u, CURLUPART_HOST, host.c_str(), 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK || out == nullptr) {
+  if (C().url_set(u, CURLUPART_URL, url.c_str(), 0) != CURLUE_OK ||
+      C().url_set(u, CURLUPART_HOST, host.c_str(), 0) != CURLUE_OK ||
+      C().url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK || out == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat("tls_config server_name \"", host, "\" cannot be used as a host name"));
   }
   std::string result = out;
-  curl_free(out);
+  C().free(out);
   return result;
 }
 
 // curl_easy_setopt is a variadic macro; this keeps the error checks readable.
 template <typename T>
 absl::Status SetOpt(CURL* curl, CURLoption option, T value, const char* name) {
-  CURLcode rc = curl_easy_setopt(curl, option, value);
+  CURLcode rc = C().easy_setopt(curl, option, value);
   if (rc != CURLE_OK) {
-    return absl::InternalError(absl::StrCat("curl option ", name, ": ", curl_easy_strerror(rc)));
+    return absl::InternalError(absl::StrCat("curl option ", name, ": ", C().easy_strerror(rc)));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-absl::Status InitCurlOnce() {
-  static std::once_flag once;
-  static CURLcode result = CURLE_OK;
-  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (result != CURLE_OK) {
-    return absl::InternalError(absl::StrCat("curl_global_init: ", curl_easy_strerror(result)));
-  }
-  return absl::OkStatus();
-}
+absl::Status InitCurlOnce() { return LoadCurl().status(); }
 
-CurlHttpClient::CurlHttpClient() : CurlHttpClient(CurlHttpClientOptions{}) {}
+CurlHttpClient::CurlHttpClient() : CurlHttpClient(HttpClientOptions{}) {}
 
-CurlHttpClient::CurlHttpClient(CurlHttpClientOptions options) : options_(std::move(options)) {
+CurlHttpClient::CurlHttpClient(HttpClientOptions options) : options_(std::move(options)) {
   setup_status_ = Setup();
 }
 
 CurlHttpClient::~CurlHttpClient() {
-  if (curl_ != nullptr) curl_easy_cleanup(Handle(curl_));
-  curl_slist_free_all(static_cast<curl_slist*>(proxy_headers_));
+  if (curl_ != nullptr) C().easy_cleanup(Handle(curl_));
+  if (proxy_headers_ != nullptr) C().slist_free_all(static_cast<curl_slist*>(proxy_headers_));
 }
 
 bool CurlHttpClient::TlsFilesChanged() {
@@ -207,7 +204,7 @@ bool CurlHttpClient::TlsFilesChanged() {
 
 absl::Status CurlHttpClient::Setup() {
   RETURN_IF_ERROR(InitCurlOnce());
-  curl_ = curl_easy_init();
+  curl_ = C().easy_init();
   if (curl_ == nullptr) return absl::InternalError("curl_easy_init failed");
   CURL* c = Handle(curl_);
   if (options_.user_agent.empty()) options_.user_agent = "sluice/" SLUICE_VERSION;
@@ -241,8 +238,8 @@ absl::Status CurlHttpClient::Setup() {
     RETURN_IF_ERROR(
         SetOpt(c, CURLOPT_UNIX_SOCKET_PATH, options_.unix_socket_path.c_str(), "UNIX_SOCKET_PATH"));
   }
-  if (curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
-                       options_.enable_http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1) !=
+  if (C().easy_setopt(c, CURLOPT_HTTP_VERSION,
+                      options_.enable_http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1) !=
       CURLE_OK) {
     // A libcurl without HTTP/2: 1.1 is what Go falls back to as well.
     RETURN_IF_ERROR(SetOpt(c, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1, "HTTP_VERSION"));
@@ -258,9 +255,9 @@ absl::Status CurlHttpClient::Setup() {
   if (!options_.proxy_connect_headers.empty()) {
     curl_slist* list = nullptr;
     for (const auto& [name, value] : options_.proxy_connect_headers) {
-      curl_slist* next = curl_slist_append(list, absl::StrCat(name, ": ", value).c_str());
+      curl_slist* next = C().slist_append(list, absl::StrCat(name, ": ", value).c_str());
       if (next == nullptr) {
-        curl_slist_free_all(list);
+        C().slist_free_all(list);
         return absl::ResourceExhaustedError("curl_slist_append failed");
       }
       list = next;
@@ -367,22 +364,22 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Perform(const HttpRequest& request,
   curl_slist* headers = nullptr;
   curl_slist* connect_to = nullptr;
   absl::Cleanup free_headers = [&headers, &connect_to] {
-    curl_slist_free_all(headers);
-    curl_slist_free_all(connect_to);
+    C().slist_free_all(headers);
+    C().slist_free_all(connect_to);
   };
   // Nothing of this request may outlive it in the handle: the lists are freed on return (this
   // cleanup runs first).
   absl::Cleanup unset = [c] {
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
-    curl_easy_setopt(c, CURLOPT_CONNECT_TO, nullptr);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, nullptr);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, nullptr);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, nullptr);
+    C().easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
+    C().easy_setopt(c, CURLOPT_CONNECT_TO, nullptr);
+    C().easy_setopt(c, CURLOPT_POSTFIELDS, nullptr);
+    C().easy_setopt(c, CURLOPT_CUSTOMREQUEST, nullptr);
+    C().easy_setopt(c, CURLOPT_WRITEDATA, nullptr);
+    C().easy_setopt(c, CURLOPT_HEADERDATA, nullptr);
   };
   const std::string custom_method = post ? request.method : std::string();
   for (const auto& [name, value] : request.headers) {
-    curl_slist* next = curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
+    curl_slist* next = C().slist_append(headers, absl::StrCat(name, ": ", value).c_str());
     if (next == nullptr) return absl::ResourceExhaustedError("curl_slist_append failed");
     headers = next;
   }
@@ -397,7 +394,7 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Perform(const HttpRequest& request,
     std::string server = options_.server_name.find(':') != std::string::npos
                              ? absl::StrCat("[", options_.server_name, "]")
                              : options_.server_name;
-    connect_to = curl_slist_append(
+    connect_to = C().slist_append(
         nullptr, absl::StrCat(server, ":", url.port, ":", url.host, ":", url.port).c_str());
     if (connect_to == nullptr) return absl::ResourceExhaustedError("curl_slist_append failed");
     bool has_host = false;
@@ -405,7 +402,7 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Perform(const HttpRequest& request,
     if (!has_host) {
       std::string host_header = url.explicit_port ? absl::StrCat("Host: ", url.host, ":", url.port)
                                                   : absl::StrCat("Host: ", url.host);
-      curl_slist* next = curl_slist_append(headers, host_header.c_str());
+      curl_slist* next = C().slist_append(headers, host_header.c_str());
       if (next == nullptr) return absl::ResourceExhaustedError("curl_slist_append failed");
       headers = next;
     }
@@ -420,7 +417,7 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Perform(const HttpRequest& request,
 
   // curl would otherwise send "Expect: 100-continue" for large bodies and wait a round trip (or
   // a second, with servers that ignore it) before sending the body.
-  curl_slist* next = curl_slist_append(headers, "Expect:");
+  curl_slist* next = C().slist_append(headers, "Expect:");
   if (next == nullptr) return absl::ResourceExhaustedError("curl_slist_append failed");
   headers = next;
 
@@ -449,7 +446,7 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Perform(const HttpRequest& request,
   RETURN_IF_ERROR(SetOpt(c, CURLOPT_HEADERDATA, &state, "HEADERDATA"));
 
   error_buffer_[0] = '\0';
-  CURLcode rc = curl_easy_perform(c);
+  CURLcode rc = C().easy_perform(c);
   if (rc == CURLE_ABORTED_BY_CALLBACK) {
     return absl::CancelledError(
         absl::StrCat(method, " ", Redacted(request.url), ": cancelled: shutting down"));
@@ -459,12 +456,12 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Perform(const HttpRequest& request,
         method, " ", Redacted(request.url), ": response larger than ", state.limit, " bytes"));
   }
   if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && state.stopped)) {
-    std::string detail = error_buffer_[0] != '\0' ? error_buffer_ : curl_easy_strerror(rc);
+    std::string detail = error_buffer_[0] != '\0' ? error_buffer_ : C().easy_strerror(rc);
     return absl::Status(CodeFor(rc),
                         absl::StrCat(method, " ", Redacted(request.url), ": ", detail));
   }
   long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  C().easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   HttpResponse response;
   response.status = static_cast<int>(status);
   response.body = std::move(state.body);

@@ -1,9 +1,11 @@
 // HttpClient: the one HTTP operation the Loki sink needs (POST a body, read the status, the start
 // of the body and Retry-After). An interface so the sink is tested with a scripted fake.
 //
-// CurlHttpClient implements it with one libcurl easy handle reused across requests, so pushes
-// ride one keep-alive connection. Owned by the sink and used only from the sender thread: it is
-// not thread-safe. Construction never fails; a handle that could not be set up makes every Post
+// CurlHttpClient implements it with one libcurl easy handle reused across requests, so requests
+// ride one keep-alive connection; libcurl is loaded on first use (curl_library.h), and
+// NewHttpClient (asio_http_client.h) picks this client only for proxies and unix sockets. Owned
+// by the component that made it and used from one thread at a time (Cancel from any): it is not
+// thread-safe. Construction never fails; a handle that could not be set up makes every Post
 // return the set-up error, so a bad TLS file shows in the push errors and metrics.
 #pragma once
 
@@ -70,8 +72,8 @@ class HttpClient {
   virtual void Cancel() {}
 };
 
-// Process-wide curl_global_init, done once (std::call_once); CurlHttpClient calls it itself.
-// Never undone: the agent uses curl until it exits.
+// Loads libcurl and runs curl_global_init, once (std::call_once); CurlHttpClient calls it
+// itself. Never undone: the agent uses curl until it exits.
 absl::Status InitCurlOnce();
 
 struct CurlResponseState;  // http_client.cc
@@ -81,7 +83,7 @@ enum class TlsMinVersion { kTls10, kTls11, kTls12, kTls13 };
 // Transport settings of an endpoint (what Alloy's HTTP client config says about connections;
 // authentication and headers are the sink's business). Defaults keep a client that connects
 // directly, verifies TLS against the system CAs, and does not follow redirects.
-struct CurlHttpClientOptions {
+struct HttpClientOptions {
   // Trusted CAs, instead of the system's: a PEM file (re-read when it changes) or PEM text.
   std::string ca_file;
   std::string ca_pem;
@@ -117,7 +119,7 @@ struct CurlHttpClientOptions {
 class CurlHttpClient final : public HttpClient {
  public:
   CurlHttpClient();
-  explicit CurlHttpClient(CurlHttpClientOptions options);
+  explicit CurlHttpClient(HttpClientOptions options);
   ~CurlHttpClient() override;
   CurlHttpClient(const CurlHttpClient&) = delete;
   CurlHttpClient& operator=(const CurlHttpClient&) = delete;
@@ -137,7 +139,7 @@ class CurlHttpClient final : public HttpClient {
   // True when a TLS file changed since the last request (and records the new stamps).
   bool TlsFilesChanged();
 
-  CurlHttpClientOptions options_;
+  HttpClientOptions options_;
   ProxySelector proxy_;
   void* curl_ = nullptr;           // CURL*; void* keeps curl.h out of every includer
   void* proxy_headers_ = nullptr;  // curl_slist* of proxy_connect_headers, for the handle's life

@@ -9,6 +9,7 @@
 #include "agent/common/log.h"
 #include "agent/common/strings.h"
 #include "agent/pipeline/push_encoder.h"
+#include "agent/sink/asio_http_client.h"
 
 namespace sluice {
 
@@ -303,8 +304,8 @@ LokiSinkConfig LokiSinkConfigFromEndpoint(const EndpointConfig& e) {
   return c;
 }
 
-CurlHttpClientOptions CurlOptionsFromEndpoint(const HttpClientConfig& e) {
-  CurlHttpClientOptions o;
+HttpClientOptions HttpClientOptionsFromEndpoint(const HttpClientConfig& e) {
+  HttpClientOptions o;
   o.ca_file = e.tls.ca_file;
   o.ca_pem = e.tls.ca_pem;
   o.cert_file = e.tls.cert_file;
@@ -341,10 +342,9 @@ CurlHttpClientOptions CurlOptionsFromEndpoint(const HttpClientConfig& e) {
 
 std::unique_ptr<LokiSink> LokiSink::ForEndpoint(const EndpointConfig& endpoint,
                                                 MetricsRegistry* metrics, uint64_t seed) {
-  return std::make_unique<LokiSink>(
-      LokiSinkConfigFromEndpoint(endpoint),
-      std::make_unique<CurlHttpClient>(CurlOptionsFromEndpoint(endpoint)),
-      std::make_unique<RealSleeper>(), metrics, seed);
+  return std::make_unique<LokiSink>(LokiSinkConfigFromEndpoint(endpoint),
+                                    NewHttpClient(HttpClientOptionsFromEndpoint(endpoint)),
+                                    std::make_unique<RealSleeper>(), metrics, seed);
 }
 
 }  // namespace sluice

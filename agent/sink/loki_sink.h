@@ -58,13 +58,13 @@ struct LokiSinkConfig {
 // default) unless written; written, Alloy's meaning (N tries, 0 forever, negative one try).
 LokiSinkConfig LokiSinkConfigFromEndpoint(const EndpointConfig& endpoint);
 // The HTTP client's share: TLS, proxy, redirects, HTTP/2.
-CurlHttpClientOptions CurlOptionsFromEndpoint(const HttpClientConfig& endpoint);
+HttpClientOptions HttpClientOptionsFromEndpoint(const HttpClientConfig& endpoint);
 
 class LokiSink final : public Sink {
  public:
   LokiSink(LokiSinkConfig config, std::unique_ptr<HttpClient> http,
            std::unique_ptr<Sleeper> sleeper, MetricsRegistry* metrics, uint64_t seed);
-  // A sink for an endpoint block, with a CurlHttpClient and a RealSleeper.
+  // A sink for an endpoint block, with NewHttpClient's client and a RealSleeper.
   static std::unique_ptr<LokiSink> ForEndpoint(const EndpointConfig& endpoint,
                                                MetricsRegistry* metrics, uint64_t seed);
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/common/strings.h"
 #include "agent/go/strconv.h"
+#include "agent/sink/asio_http_client.h"
 #include "agent/sink/http_client.h"
 #include "agent/sink/loki_sink.h"
 
@@ -85,8 +86,7 @@ absl::Status RequestAuth::OAuth2Header(std::vector<std::pair<std::string, std::s
       HttpClientConfig c;
       if (oauth2_->tls_config) c.tls = *oauth2_->tls_config;
       c.proxy = oauth2_->proxy;
-      token_client_ =
-          factory_ ? factory_(c) : std::make_unique<CurlHttpClient>(CurlOptionsFromEndpoint(c));
+      token_client_ = factory_ ? factory_(c) : NewHttpClient(HttpClientOptionsFromEndpoint(c));
     }
     std::string body = "grant_type=client_credentials";
     if (!oauth2_->scopes.empty()) {

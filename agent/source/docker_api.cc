@@ -256,17 +256,17 @@ absl::StatusOr<DockerInspect> ParseDockerInspect(std::string_view json) {
   return out;
 }
 
-DockerClient::DockerClient(DockerEndpoint endpoint, CurlHttpClientOptions http)
-    : endpoint_(std::move(endpoint)), http_([&] {
+DockerClient::DockerClient(DockerEndpoint endpoint, HttpClientOptions http)
+    : endpoint_(std::move(endpoint)), http_(NewHttpClient([&] {
         http.unix_socket_path = endpoint_.socket_path;
         return std::move(http);
-      }()) {}
+      }())) {}
 
 absl::StatusOr<std::string> DockerClient::Get(const std::string& path, absl::Duration timeout) {
   HttpRequest req;
   req.url = endpoint_.base_url + path;
   req.timeout = timeout;
-  absl::StatusOr<HttpResponse> r = http_.Get(req, 64 << 20);
+  absl::StatusOr<HttpResponse> r = http_->Get(req, 64 << 20);
   if (!r.ok()) return r.status();
   if (r->status == 404) {
     return absl::NotFoundError(absl::StrCat("GET ", path, ": 404: ", r->body));
@@ -283,7 +283,7 @@ absl::Status DockerClient::Stream(const std::string& path,
   HttpRequest req;
   req.url = endpoint_.base_url + path;
   req.timeout = absl::InfiniteDuration();
-  absl::StatusOr<HttpResponse> r = http_.GetStream(req, on_data);
+  absl::StatusOr<HttpResponse> r = http_->GetStream(req, on_data);
   if (!r.ok()) return r.status();
   if (r->status == 404) return absl::NotFoundError(absl::StrCat("GET ", path, ": 404"));
   if (r->status != 200) {

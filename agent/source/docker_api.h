@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/pipeline/labels.h"
+#include "agent/sink/asio_http_client.h"
 #include "agent/sink/http_client.h"
 
 namespace sluice {
@@ -62,7 +63,7 @@ std::string DockerFiltersJson(
 
 class DockerClient {
  public:
-  explicit DockerClient(DockerEndpoint endpoint, CurlHttpClientOptions http = {});
+  explicit DockerClient(DockerEndpoint endpoint, HttpClientOptions http = {});
 
   // GET <path> (with its query): the body of a 200, NotFound for a 404, Unavailable otherwise.
   absl::StatusOr<std::string> Get(const std::string& path, absl::Duration timeout);
@@ -71,11 +72,11 @@ class DockerClient {
   absl::Status Stream(const std::string& path,
                       const std::function<bool(std::string_view)>& on_data);
   // Makes the request in flight, and every later one, fail at once. Any thread.
-  void Cancel() { http_.Cancel(); }
+  void Cancel() { http_->Cancel(); }
 
  private:
   DockerEndpoint endpoint_;
-  CurlHttpClient http_;
+  std::unique_ptr<HttpClient> http_;
 };
 
 // Go's model.LabelSet.String() of `labels` with every label, "__" ones included (Alloy's

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "push.pb.h"
 #include "tests/support/compress.h"
@@ -95,6 +96,16 @@ class RunE2eTest : public ::testing::Test {
   std::string LokiWrite() {
     return absl::StrCat("loki.write \"default\" {\n  endpoint {\n    url        = \"",
                         loki_.push_url(), "\"\n    batch_wait = \"100ms\"\n  }\n}\n");
+  }
+
+  // The shared libraries the running agent has mapped whose file name contains `name`.
+  std::vector<std::string> MappedLibraries(const std::string& name) {
+    std::vector<std::string> found;
+    std::string maps = ReadFile(absl::StrCat("/proc/", agent_->pid(), "/maps"));
+    for (absl::string_view line : absl::StrSplit(maps, '\n')) {
+      if (absl::StrContains(line, name)) found.emplace_back(line);
+    }
+    return found;
   }
 
   TempDir dir_;
@@ -205,6 +216,9 @@ TEST_F(RunE2eTest, KubernetesPodsConfigLabelsFromTheKubelet) {
        {"job one"}},
   };
   ASSERT_TRUE(loki_.WaitForEntries(7, absl::Seconds(30)));
+  // The kubelet (HTTPS, bearer token, CA file) and Loki are direct endpoints: AsioHttpClient
+  // serves them and libcurl, with its thirty libraries, is never loaded.
+  EXPECT_THAT(MappedLibraries("libcurl"), ::testing::IsEmpty());
   std::map<std::string, std::vector<std::string>> got;
   for (const auto& st : loki_.Streams()) {
     for (const auto& e : st.entries) got[testing::FormatLokiLabels(st.label_map)].push_back(e.line);
@@ -1495,6 +1509,40 @@ TEST_F(RunE2eTest, FmtPrintsCanonicalFormAndRewrites) {
   WriteFile(cfg, "# not a comment in Alloy\n");
   EXPECT_EQ(RunToEnd({SLUICE_BINARY, "fmt", cfg}, &out, &err), 1);
   EXPECT_THAT(err, HasSubstr(cfg + ":1:1: illegal character U+0023 '#'"));
+}
+
+// A proxy is libcurl's job (AsioHttpClient serves direct connections only): the library is loaded
+// when the first client needs it, and the push goes through the proxy (FakeLoki itself here; the
+// URL's host does not resolve, so only the proxy can deliver it).
+TEST_F(RunE2eTest, ProxiedEndpointLoadsLibcurlOnDemand) {
+  std::string logs = dir_.Join("logs");
+  std::filesystem::create_directories(logs);
+  WriteFile(logs + "/app.log", "through the proxy\n");
+  std::string config = dir_.Join("proxy.alloy");
+  WriteFile(config, absl::StrCat(R"(local.file_match "app" {
+  path_targets = [{"__path__" = ")",
+                                 logs, R"(/*.log"}]
+}
+loki.source.file "app" {
+  targets    = local.file_match.app.targets
+  forward_to = [loki.write.default.receiver]
+}
+loki.write "default" {
+  endpoint {
+    url        = "http://loki.invalid:)",
+                                 loki_.port(), R"(/loki/api/v1/push"
+    proxy_url  = ")",
+                                 loki_.base_url(), R"("
+    batch_wait = "100ms"
+  }
+}
+)"));
+  Run(config);
+  ASSERT_TRUE(loki_.WaitForEntries(1, absl::Seconds(20)));
+  EXPECT_THAT(MappedLibraries("libcurl"), ::testing::Not(::testing::IsEmpty()));
+  EXPECT_EQ(Stop(), 0);
+  ASSERT_EQ(loki_.Streams().size(), 1u);
+  EXPECT_EQ(loki_.Streams()[0].entries.at(0).line, "through the proxy");
 }
 
 }  // namespace

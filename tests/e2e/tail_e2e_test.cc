@@ -575,7 +575,7 @@ TEST_F(TailE2eTest, RefusedThenTimedOutThenPartialSuccessLosesNothing) {
   EXPECT_EQ(got, payloads);
   EXPECT_EQ(loki.duplicates(), 0u);
   std::string err = ReadFile(stderr_path());
-  EXPECT_THAT(err, ::testing::HasSubstr("timed out"));
+  EXPECT_THAT(err, ::testing::HasSubstr("Client.Timeout exceeded"));
   EXPECT_THAT(err, ::testing::HasSubstr("batch dropped"));
   EXPECT_THAT(err, ::testing::HasSubstr("loki_write_dropped_entries_total{"));
   loki.Stop();

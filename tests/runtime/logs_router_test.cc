@@ -18,6 +18,7 @@
 #include "agent/process/stage.h"
 #include "agent/runtime/process_node.h"
 #include "agent/runtime/write_node.h"
+#include "agent/sink/asio_http_client.h"
 #include "agent/sink/loki_sink.h"
 #include "tests/support/fake_kube.h"
 #include "tests/support/fake_loki.h"
@@ -329,8 +330,7 @@ TEST_F(LogsRouterTest, EveryNameTheDashboardQueriesIsExported) {
   cfg.component_id = ws.component_id;
   MetricsRegistry* m = &metrics_;
   es.make_sink = [cfg, m]() -> std::unique_ptr<Sink> {
-    return std::make_unique<LokiSink>(cfg,
-                                      std::make_unique<CurlHttpClient>(CurlHttpClientOptions{}),
+    return std::make_unique<LokiSink>(cfg, NewHttpClient(HttpClientOptions{}),
                                       std::make_unique<RealSleeper>(), m, 1);
   };
   ws.endpoints.push_back(std::move(es));

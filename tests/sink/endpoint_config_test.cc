@@ -657,10 +657,10 @@ TEST(LokiSinkConfigFromEndpointTest, MaxBackoffRetries) {
   EXPECT_EQ(LokiSinkConfigFromEndpoint(e).retry.max_retries, 1) << "dskit: one try";
 }
 
-TEST(CurlOptionsFromEndpointTest, MapsArguments) {
+TEST(HttpClientOptionsFromEndpointTest, MapsArguments) {
   EndpointConfig e;
   e.url = kUrl;
-  CurlHttpClientOptions o = CurlOptionsFromEndpoint(e);
+  HttpClientOptions o = HttpClientOptionsFromEndpoint(e);
   EXPECT_EQ(o.min_tls_version, TlsMinVersion::kTls12) << "Go's client default";
   EXPECT_TRUE(o.follow_redirects);
   EXPECT_TRUE(o.enable_http2);
@@ -672,7 +672,7 @@ TEST(CurlOptionsFromEndpointTest, MapsArguments) {
   e.proxy.proxy_connect_header = {{"H", {"1", "2"}}};
   e.follow_redirects = false;
   e.enable_http2 = false;
-  o = CurlOptionsFromEndpoint(e);
+  o = HttpClientOptionsFromEndpoint(e);
   EXPECT_EQ(o.ca_pem, "CA");
   EXPECT_EQ(o.ca_file, "/ca");
   EXPECT_EQ(o.cert_pem, "CERT");

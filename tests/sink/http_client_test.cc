@@ -1,5 +1,7 @@
 #include "agent/sink/http_client.h"
 
+#include "agent/sink/asio_http_client.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -11,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -47,7 +50,7 @@ struct ReceivedRequest {
 // One thread polls the listening socket and every accepted connection; for each complete request
 // (Content-Length bodies only: all curl sends here) it asks the handler for the raw response
 // bytes: nullopt never answers, "" closes the connection without answering, and answers that
-// contain "Connection: close" close it after answering.
+// contain "Connection: close" (or "X-Test-Close: 1") close it after answering.
 class TestServer {
  public:
   using Handler = std::function<std::optional<std::string>(const ReceivedRequest&)>;
@@ -178,7 +181,12 @@ class TestServer {
         if (n <= 0) return false;
         out.remove_prefix(static_cast<size_t>(n));
       }
-      if (absl::StrContains(*response, "Connection: close")) return false;
+      // "X-Test-Close: 1" closes without telling the client, as a server does whose idle timeout
+      // ends a kept-alive connection just after its answer.
+      if (absl::StrContains(*response, "Connection: close") ||
+          absl::StrContains(*response, "X-Test-Close: 1")) {
+        return false;
+      }
     }
   }
 
@@ -206,9 +214,27 @@ HttpRequest Req(const std::string& url, std::string_view body = "payload") {
   return r;
 }
 
-TEST(CurlHttpClientTest, NoContent) {
+// Every test runs against both clients: the one NewHttpClient picks for direct connections
+// (AsioHttpClient) and libcurl's, which serves proxies and unix sockets.
+enum class Kind { kAsio, kCurl };
+
+class HttpClientTest : public ::testing::TestWithParam<Kind> {
+ protected:
+  std::unique_ptr<HttpClient> Make(HttpClientOptions options = {}) {
+    if (GetParam() == Kind::kAsio) return std::make_unique<AsioHttpClient>(std::move(options));
+    return std::make_unique<CurlHttpClient>(std::move(options));
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Clients, HttpClientTest, ::testing::Values(Kind::kAsio, Kind::kCurl),
+                         [](const ::testing::TestParamInfo<Kind>& info) {
+                           return info.param == Kind::kAsio ? "Asio" : "Curl";
+                         });
+
+TEST_P(HttpClientTest, NoContent) {
   TestServer server([](const ReceivedRequest&) { return "HTTP/1.1 204 No Content\r\n\r\n"; });
-  CurlHttpClient client;
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   auto resp = client.Post(Req(server.url()));
   ASSERT_TRUE(resp.ok()) << resp.status();
   EXPECT_EQ(resp->status, 204);
@@ -219,20 +245,21 @@ TEST(CurlHttpClientTest, NoContent) {
   EXPECT_EQ(server.requests()[0].target, "/loki/api/v1/push");
 }
 
-TEST(CurlHttpClientTest, BadRequestWithBody) {
+TEST_P(HttpClientTest, BadRequestWithBody) {
   const std::string loki_error =
       "entry for stream '{app=\"x\"}' has timestamp too old: 2020-01-01T00:00:00Z";
   TestServer server([&](const ReceivedRequest&) {
     return Response(400, "Bad Request", loki_error, "Content-Type: text/plain\r\n");
   });
-  CurlHttpClient client;
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   auto resp = client.Post(Req(server.url()));
   ASSERT_TRUE(resp.ok()) << resp.status();
   EXPECT_EQ(resp->status, 400);
   EXPECT_EQ(resp->body, loki_error);
 }
 
-TEST(CurlHttpClientTest, TooManyRequestsWithRetryAfter) {
+TEST_P(HttpClientTest, TooManyRequestsWithRetryAfter) {
   int n = 0;
   TestServer server([&](const ReceivedRequest&) -> std::optional<std::string> {
     switch (n++) {
@@ -245,7 +272,8 @@ TEST(CurlHttpClientTest, TooManyRequestsWithRetryAfter) {
         return Response(204, "No Content");
     }
   });
-  CurlHttpClient client;
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   auto resp = client.Post(Req(server.url()));
   ASSERT_TRUE(resp.ok()) << resp.status();
   EXPECT_EQ(resp->status, 429);
@@ -262,14 +290,15 @@ TEST(CurlHttpClientTest, TooManyRequestsWithRetryAfter) {
   EXPECT_EQ(resp->retry_after, std::nullopt);
 }
 
-TEST(CurlHttpClientTest, LargeBodyIsTruncatedAndConnectionReused) {
+TEST_P(HttpClientTest, LargeBodyIsTruncatedAndConnectionReused) {
   std::string big(10000, '\0');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
   int n = 0;
   TestServer server([&](const ReceivedRequest&) {
     return n++ == 0 ? Response(500, "Internal Server Error", big) : Response(204, "No Content");
   });
-  CurlHttpClient client;
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   auto resp = client.Post(Req(server.url()));
   ASSERT_TRUE(resp.ok()) << resp.status();
   EXPECT_EQ(resp->status, 500);
@@ -281,7 +310,7 @@ TEST(CurlHttpClientTest, LargeBodyIsTruncatedAndConnectionReused) {
   EXPECT_EQ(server.connections(), 1);
 }
 
-TEST(CurlHttpClientTest, ConnectionRefusedIsUnavailable) {
+TEST_P(HttpClientTest, ConnectionRefusedIsUnavailable) {
   // A bound socket that does not listen: connecting to it is refused, and holding it keeps the
   // port from being taken by anything else during the test.
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -291,7 +320,8 @@ TEST(CurlHttpClientTest, ConnectionRefusedIsUnavailable) {
   socklen_t len = sizeof(addr);
   ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  CurlHttpClient client;
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   auto resp = client.Post(
       Req(absl::StrCat("http://127.0.0.1:", ntohs(addr.sin_port), "/loki/api/v1/push")));
   close(fd);
@@ -300,9 +330,10 @@ TEST(CurlHttpClientTest, ConnectionRefusedIsUnavailable) {
   EXPECT_THAT(resp.status().message(), HasSubstr("127.0.0.1"));
 }
 
-TEST(CurlHttpClientTest, SilentServerIsDeadlineExceededWithinTimeout) {
+TEST_P(HttpClientTest, SilentServerIsDeadlineExceededWithinTimeout) {
   TestServer server([](const ReceivedRequest&) { return std::nullopt; });
-  CurlHttpClient client;
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   HttpRequest req = Req(server.url());
   req.timeout = absl::Milliseconds(200);
   auto start = std::chrono::steady_clock::now();
@@ -315,27 +346,30 @@ TEST(CurlHttpClientTest, SilentServerIsDeadlineExceededWithinTimeout) {
   EXPECT_EQ(server.requests().size(), 1u);  // the request did arrive; the answer never came
 }
 
-TEST(CurlHttpClientTest, ServerClosingWithoutAnswerIsUnavailable) {
+TEST_P(HttpClientTest, ServerClosingWithoutAnswerIsUnavailable) {
   TestServer server([](const ReceivedRequest&) -> std::optional<std::string> { return ""; });
-  CurlHttpClient client;
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   auto resp = client.Post(Req(server.url()));
   ASSERT_FALSE(resp.ok());
   EXPECT_EQ(resp.status().code(), absl::StatusCode::kUnavailable) << resp.status();
 }
 
-TEST(CurlHttpClientTest, GarbageResponseIsUnavailable) {
+TEST_P(HttpClientTest, GarbageResponseIsUnavailable) {
   TestServer server([](const ReceivedRequest&) -> std::optional<std::string> {
     return "this is not HTTP\r\n\r\nConnection: close";
   });
-  CurlHttpClient client;
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   auto resp = client.Post(Req(server.url()));
   ASSERT_FALSE(resp.ok());
   EXPECT_EQ(resp.status().code(), absl::StatusCode::kUnavailable) << resp.status();
 }
 
-TEST(CurlHttpClientTest, KeepAliveReusesOneConnection) {
+TEST_P(HttpClientTest, KeepAliveReusesOneConnection) {
   TestServer server([](const ReceivedRequest&) { return Response(204, "No Content"); });
-  CurlHttpClient client;
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   for (int i = 0; i < 5; ++i) {
     auto resp = client.Post(Req(server.url(), absl::StrCat("batch ", i)));
     ASSERT_TRUE(resp.ok()) << resp.status();
@@ -350,11 +384,12 @@ TEST(CurlHttpClientTest, KeepAliveReusesOneConnection) {
   }
 }
 
-TEST(CurlHttpClientTest, ReconnectsAfterServerClosesConnection) {
+TEST_P(HttpClientTest, ReconnectsAfterServerClosesConnection) {
   TestServer server([](const ReceivedRequest&) {
     return Response(204, "No Content", "", "Connection: close\r\n");
   });
-  CurlHttpClient client;
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   for (int i = 0; i < 3; ++i) {
     auto resp = client.Post(Req(server.url()));
     ASSERT_TRUE(resp.ok()) << resp.status();
@@ -363,7 +398,7 @@ TEST(CurlHttpClientTest, ReconnectsAfterServerClosesConnection) {
   EXPECT_EQ(server.connections(), 3);
 }
 
-TEST(CurlHttpClientTest, HeadersAndBinaryBodyArriveIntact) {
+TEST_P(HttpClientTest, HeadersAndBinaryBodyArriveIntact) {
   TestServer server([](const ReceivedRequest&) { return Response(204, "No Content"); });
   // 2 MiB of every byte value, NULs included: large enough that curl would otherwise ask for
   // "Expect: 100-continue".
@@ -374,7 +409,8 @@ TEST(CurlHttpClientTest, HeadersAndBinaryBodyArriveIntact) {
                  {"Content-Encoding", "snappy"},
                  {"X-Scope-OrgID", "tenant-a"},
                  {"X-Custom", "value with spaces, commas; and = signs"}};
-  CurlHttpClient client;
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   auto resp = client.Post(req);
   ASSERT_TRUE(resp.ok()) << resp.status();
   ASSERT_EQ(server.requests().size(), 1u);
@@ -389,9 +425,10 @@ TEST(CurlHttpClientTest, HeadersAndBinaryBodyArriveIntact) {
   EXPECT_THAT(got.Header("user-agent").value_or(""), HasSubstr("sluice/"));
 }
 
-TEST(CurlHttpClientTest, EmptyBody) {
+TEST_P(HttpClientTest, EmptyBody) {
   TestServer server([](const ReceivedRequest&) { return Response(204, "No Content"); });
-  CurlHttpClient client;
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   auto resp = client.Post(Req(server.url(), ""));
   ASSERT_TRUE(resp.ok()) << resp.status();
   // A default string_view has a null data(): still an empty body, not one read from stdin.
@@ -406,18 +443,19 @@ TEST(CurlHttpClientTest, EmptyBody) {
   }
 }
 
-TEST(CurlHttpClientTest, RedirectsAreNotFollowed) {
+TEST_P(HttpClientTest, RedirectsAreNotFollowed) {
   TestServer server([](const ReceivedRequest&) {
     return Response(302, "Found", "", "Location: /elsewhere\r\n");
   });
-  CurlHttpClient client;
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   auto resp = client.Post(Req(server.url()));
   ASSERT_TRUE(resp.ok()) << resp.status();
   EXPECT_EQ(resp->status, 302);
   EXPECT_EQ(server.requests().size(), 1u);
 }
 
-TEST(CurlHttpClientTest, FollowsRedirectsWhenAsked) {
+TEST_P(HttpClientTest, FollowsRedirectsWhenAsked) {
   TestServer server([](const ReceivedRequest& r) -> std::optional<std::string> {
     if (r.target == "/loki/api/v1/push") {
       return Response(307, "Temporary Redirect", "", "Location: /moved\r\n");
@@ -425,9 +463,10 @@ TEST(CurlHttpClientTest, FollowsRedirectsWhenAsked) {
     if (r.target == "/moved") return Response(302, "Found", "", "Location: /final\r\n");
     return Response(204, "No Content");
   });
-  CurlHttpClientOptions options;
+  HttpClientOptions options;
   options.follow_redirects = true;
-  CurlHttpClient client(options);
+  std::unique_ptr<HttpClient> made = Make(options);
+  HttpClient& client = *made;
   auto resp = client.Post(Req(server.url(), "body-bytes"));
   ASSERT_TRUE(resp.ok()) << resp.status();
   EXPECT_EQ(resp->status, 204);
@@ -440,25 +479,27 @@ TEST(CurlHttpClientTest, FollowsRedirectsWhenAsked) {
   EXPECT_EQ(r[2].target, "/final");
 }
 
-TEST(CurlHttpClientTest, RedirectLoopStopsAfterTenAndIsATransportError) {
+TEST_P(HttpClientTest, RedirectLoopStopsAfterTenAndIsATransportError) {
   TestServer server([](const ReceivedRequest&) {
     return Response(307, "Temporary Redirect", "", "Location: /again\r\n");
   });
-  CurlHttpClientOptions options;
+  HttpClientOptions options;
   options.follow_redirects = true;
-  CurlHttpClient client(options);
+  std::unique_ptr<HttpClient> made = Make(options);
+  HttpClient& client = *made;
   auto resp = client.Post(Req(server.url()));
   ASSERT_FALSE(resp.ok());
   EXPECT_EQ(resp.status().code(), absl::StatusCode::kUnavailable) << resp.status();
   EXPECT_EQ(server.requests().size(), 11u);
 }
 
-TEST(CurlHttpClientTest, EnvironmentProxyIsIgnored) {
+TEST_P(HttpClientTest, EnvironmentProxyIsIgnored) {
   TestServer server([](const ReceivedRequest&) { return Response(204, "No Content"); });
   // A proxy that does not exist: were it used, the request would fail.
   setenv("http_proxy", "http://127.0.0.1:1", 1);
   setenv("HTTP_PROXY", "http://127.0.0.1:1", 1);
-  CurlHttpClient client;
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   auto resp = client.Post(Req(server.url()));
   unsetenv("http_proxy");
   unsetenv("HTTP_PROXY");
@@ -466,16 +507,18 @@ TEST(CurlHttpClientTest, EnvironmentProxyIsIgnored) {
   EXPECT_EQ(resp->status, 204);
 }
 
-TEST(CurlHttpClientTest, ErrorsDoNotCarryTheUrlPassword) {
-  CurlHttpClient client;
+TEST_P(HttpClientTest, ErrorsDoNotCarryTheUrlPassword) {
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   auto resp = client.Post(Req("http://user:secret@127.0.0.1:1/loki/api/v1/push"));
   ASSERT_FALSE(resp.ok());
   EXPECT_THAT(std::string(resp.status().message()), HasSubstr("http://user:xxxxx@127.0.0.1:1/"));
   EXPECT_THAT(std::string(resp.status().message()), ::testing::Not(HasSubstr("secret")));
 }
 
-TEST(CurlHttpClientTest, UnusableUrlIsInvalidArgument) {
-  CurlHttpClient client;
+TEST_P(HttpClientTest, UnusableUrlIsInvalidArgument) {
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
   auto resp = client.Post(Req("ftp://127.0.0.1/x"));
   EXPECT_EQ(resp.status().code(), absl::StatusCode::kInvalidArgument) << resp.status();
   // Go's words, which Alloy logs for each failing push of a URL without http(s)://.
@@ -486,11 +529,12 @@ TEST(CurlHttpClientTest, UnusableUrlIsInvalidArgument) {
   EXPECT_EQ(resp.status().code(), absl::StatusCode::kInvalidArgument) << resp.status();
 }
 
-TEST(CurlHttpClientTest, TlsHandshakeWithPlainServerFails) {
+TEST_P(HttpClientTest, TlsHandshakeWithPlainServerFails) {
   TestServer server([](const ReceivedRequest&) { return Response(204, "No Content"); });
-  CurlHttpClientOptions options;
+  HttpClientOptions options;
   options.insecure_skip_verify = true;
-  CurlHttpClient client(options);
+  std::unique_ptr<HttpClient> made = Make(options);
+  HttpClient& client = *made;
   HttpRequest req = Req(absl::StrCat("https://127.0.0.1:", server.url().substr(17)));
   req.timeout = absl::Milliseconds(300);  // the plain server never answers the TLS hello
   auto resp = client.Post(req);
@@ -500,16 +544,108 @@ TEST(CurlHttpClientTest, TlsHandshakeWithPlainServerFails) {
   EXPECT_TRUE(server.requests().empty());
 }
 
-TEST(CurlHttpClientTest, MissingCaFileFailsEveryPost) {
+TEST_P(HttpClientTest, MissingCaFileFailsEveryPost) {
   TestServer server([](const ReceivedRequest&) { return Response(204, "No Content"); });
-  CurlHttpClientOptions options;
+  HttpClientOptions options;
   options.ca_file = "/nonexistent/ca.pem";
-  CurlHttpClient client(options);
+  std::unique_ptr<HttpClient> made = Make(options);
+  HttpClient& client = *made;
   HttpRequest req = Req(absl::StrCat("https://127.0.0.1:", server.url().substr(17)));
   req.timeout = absl::Seconds(5);
   auto resp = client.Post(req);
   ASSERT_FALSE(resp.ok());
   EXPECT_EQ(resp.status().code(), absl::StatusCode::kUnavailable) << resp.status();
+}
+
+TEST_P(HttpClientTest, RequestOnAConnectionTheServerClosedIsSentAgainOnANewOne) {
+  TestServer server([](const ReceivedRequest&) {
+    return Response(204, "No Content", "", "X-Test-Close: 1\r\n");
+  });
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
+  for (int i = 0; i < 3; ++i) {
+    auto resp = client.Post(Req(server.url(), absl::StrCat("batch ", i)));
+    ASSERT_TRUE(resp.ok()) << i << ": " << resp.status();
+    EXPECT_EQ(resp->status, 204);
+  }
+  std::vector<ReceivedRequest> reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 3u);  // each once
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(reqs[i].body, absl::StrCat("batch ", i));
+  EXPECT_EQ(server.connections(), 3);
+}
+
+TEST_P(HttpClientTest, CancelEndsARequestTheServerSitsOn) {
+  std::promise<void> arrived;
+  TestServer server([&](const ReceivedRequest&) -> std::optional<std::string> {
+    arrived.set_value();
+    return std::nullopt;  // never answers
+  });
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
+  std::thread canceller([&] {
+    arrived.get_future().wait();
+    client.Cancel();
+  });
+  HttpRequest req = Req(server.url());
+  req.timeout = absl::Seconds(60);
+  auto start = std::chrono::steady_clock::now();
+  auto resp = client.Post(req);
+  canceller.join();
+  ASSERT_FALSE(resp.ok());
+  EXPECT_EQ(resp.status().code(), absl::StatusCode::kCancelled) << resp.status();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  // And every later request fails at once.
+  resp = client.Post(Req(server.url()));
+  EXPECT_EQ(resp.status().code(), absl::StatusCode::kCancelled) << resp.status();
+}
+
+TEST_P(HttpClientTest, UrlCredentialsAreSentAsBasicAuth) {
+  TestServer server([](const ReceivedRequest&) { return Response(204, "No Content"); });
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
+  std::string url = server.url();
+  url.insert(7, "user:p%40ss@");
+  auto resp = client.Post(Req(url));
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  ASSERT_EQ(server.requests().size(), 1u);
+  // base64("user:p@ss")
+  EXPECT_EQ(server.requests()[0].Header("authorization"), "Basic dXNlcjpwQHNz");
+}
+
+TEST_P(HttpClientTest, GetRefusesABodyOverItsLimitAndReturnsOneUnderIt) {
+  TestServer server([](const ReceivedRequest& r) {
+    return Response(200, "OK", r.target == "/big" ? std::string(5000, 'x') : std::string(10, 'y'));
+  });
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
+  HttpRequest req = Req(server.url("/big"));
+  auto resp = client.Get(req, 4096);
+  ASSERT_FALSE(resp.ok());
+  EXPECT_EQ(resp.status().code(), absl::StatusCode::kResourceExhausted) << resp.status();
+  resp = client.Get(Req(server.url("/small")), 4096);
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  EXPECT_EQ(resp->body, std::string(10, 'y'));
+  ASSERT_EQ(server.requests().size(), 2u);
+  EXPECT_EQ(server.requests()[1].method, "GET");
+}
+
+TEST_P(HttpClientTest, GetStreamHandsOverChunksUntilTheConsumerStops) {
+  TestServer server([](const ReceivedRequest&) -> std::optional<std::string> {
+    return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "6\r\nfirst\n\r\n7\r\nsecond\n\r\n6\r\nthird\n\r\n";  // never ends
+  });
+  std::unique_ptr<HttpClient> made = Make();
+  HttpClient& client = *made;
+  std::string got;
+  HttpRequest req = Req(server.url("/watch"));
+  req.timeout = absl::Seconds(60);
+  auto resp = client.GetStream(req, [&](std::string_view data) {
+    got.append(data);
+    return !absl::StrContains(got, "third");
+  });
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  EXPECT_EQ(resp->status, 200);
+  EXPECT_EQ(got, "first\nsecond\nthird\n");
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/pipeline/batcher.h"
+#include "agent/sink/asio_http_client.h"
 #include "agent/sink/endpoint_config.h"
 #include "agent/sink/loki_sink.h"
 #include "tests/support/block_builder.h"
@@ -94,7 +95,7 @@ class EndpointWireTest : public ::testing::Test {
     }
     e.remote_timeout = absl::Seconds(20);
     return std::make_unique<LokiSink>(
-        LokiSinkConfigFromEndpoint(e), std::make_unique<CurlHttpClient>(CurlOptionsFromEndpoint(e)),
+        LokiSinkConfigFromEndpoint(e), NewHttpClient(HttpClientOptionsFromEndpoint(e)),
         std::make_unique<HookSleeper>(std::move(on_sleep)), &metrics_, 7);
   }
 
@@ -304,8 +305,7 @@ TEST_F(EndpointWireTest, RetryOnHttp429TrueRetriesForeverByDefault) {
   ASSERT_FALSE(e.max_backoff_retries_set);
   int sleeps = 0;
   // Not Sink(): no retry limit here, which is sluice's default; 12 > Alloy's 10 tries.
-  LokiSink sink(LokiSinkConfigFromEndpoint(e),
-                std::make_unique<CurlHttpClient>(CurlOptionsFromEndpoint(e)),
+  LokiSink sink(LokiSinkConfigFromEndpoint(e), NewHttpClient(HttpClientOptionsFromEndpoint(e)),
                 std::make_unique<HookSleeper>([&] { ++sleeps; }), &metrics_, 7);
   EXPECT_EQ(Push(&sink), BatchOutcome::kDelivered);
   EXPECT_EQ(sleeps, 12);

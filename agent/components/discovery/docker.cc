@@ -70,7 +70,7 @@ class DiscoveryDocker final : public Component {
     }
     options_.port = static_cast<int>(port);
     endpoint_ = *ep;
-    http_ = CurlOptionsFromEndpoint(http);
+    http_ = HttpClientOptionsFromEndpoint(http);
     list_path_ = "/containers/json";
     if (!filters.empty()) {
       list_path_ += "?filters=" + GoQueryEscape(DockerFiltersJson(filters));
@@ -161,7 +161,7 @@ class DiscoveryDocker final : public Component {
 
   ComponentEnv* env_;
   DockerEndpoint endpoint_;
-  CurlHttpClientOptions http_;
+  HttpClientOptions http_;
   DockerSdOptions options_;
   std::string list_path_;
   absl::Duration refresh_ = absl::Minutes(1);

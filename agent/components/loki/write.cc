@@ -6,6 +6,7 @@
 
 #include "agent/components/component.h"
 #include "agent/runtime/write_node.h"
+#include "agent/sink/asio_http_client.h"
 #include "agent/sink/endpoint_config.h"
 #include "agent/sink/http_client.h"
 #include "agent/sink/loki_sink.h"
@@ -72,10 +73,10 @@ std::unique_ptr<Component> BuildLokiWrite(const config::Component& c, const conf
     }
     LokiSinkConfig sink = LokiSinkConfigFromEndpoint(ep);
     sink.component_id = c.id;
-    CurlHttpClientOptions http = CurlOptionsFromEndpoint(ep);
+    HttpClientOptions http = HttpClientOptionsFromEndpoint(ep);
     es.make_sink = [sink, http, m]() -> std::unique_ptr<Sink> {
-      return std::make_unique<LokiSink>(sink, std::make_unique<CurlHttpClient>(http),
-                                        std::make_unique<RealSleeper>(), m, std::random_device{}());
+      return std::make_unique<LokiSink>(sink, NewHttpClient(http), std::make_unique<RealSleeper>(),
+                                        m, std::random_device{}());
     };
     ws.endpoints.push_back(std::move(es));
   }

@@ -27,6 +27,7 @@
 #include "agent/components/discovery/pods.h"
 #include "agent/go/strconv.h"
 #include "agent/metadata/kubeconfig.h"
+#include "agent/sink/asio_http_client.h"
 #include "agent/sink/http_client.h"
 #include "agent/sink/loki_sink.h"
 #include "agent/sink/request_auth.h"
@@ -99,7 +100,7 @@ class RemoteKubernetes final : public Component {
         target_(std::move(t)),
         poll_(poll),
         data_(std::move(data)),
-        client_(std::make_unique<CurlHttpClient>(CurlOptionsFromEndpoint(target_.http))),
+        client_(NewHttpClient(HttpClientOptionsFromEndpoint(target_.http))),
         auth_(target_.http.basic_auth, target_.http.authorization, target_.http.oauth2) {
     MetricLabels l = ComponentLabels(c.id);
     errors_ = env.metrics->GetCounter("sluice_remote_kubernetes_poll_errors_total",
@@ -286,9 +287,9 @@ std::unique_ptr<Component> Build(const config::Component& c, const config::Block
     return std::make_unique<RemoteKubernetes>(c, env, std::move(t), poll, std::move(data));
   }
   // The first read, at load: the components that use the data are evaluated with it.
-  CurlHttpClient client(CurlOptionsFromEndpoint(t.http));
+  std::unique_ptr<HttpClient> client = NewHttpClient(HttpClientOptionsFromEndpoint(t.http));
   RequestAuth auth(t.http.basic_auth, t.http.authorization, t.http.oauth2);
-  absl::StatusOr<std::map<std::string, std::string>> data = Fetch(t, &client, &auth);
+  absl::StatusOr<std::map<std::string, std::string>> data = Fetch(t, client.get(), &auth);
   if (!data.ok()) {
     diags->Add(args.span, absl::StrCat("reading ", secret ? "secret" : "configmap", " ", t.ns, "/",
                                        t.name, ": ", data.status().message()));
@@ -313,9 +314,9 @@ absl::StatusOr<config::Value> ReadRemoteKubernetesExports(const config::Block& a
         absl::StrCat("sluice validate reads no ", secret ? "Secret" : "ConfigMap",
                      " (a module's text is read from ", t->ns, "/", t->name, " when it runs)"));
   }
-  CurlHttpClient client(CurlOptionsFromEndpoint(t->http));
+  std::unique_ptr<HttpClient> client = NewHttpClient(HttpClientOptionsFromEndpoint(t->http));
   RequestAuth auth(t->http.basic_auth, t->http.authorization, t->http.oauth2);
-  absl::StatusOr<std::map<std::string, std::string>> data = Fetch(*t, &client, &auth);
+  absl::StatusOr<std::map<std::string, std::string>> data = Fetch(*t, client.get(), &auth);
   if (!data.ok()) {
     return absl::Status(data.status().code(),
                         absl::StrCat("reading ", secret ? "secret" : "configmap", " ", t->ns, "/",

@@ -186,7 +186,7 @@ class LokiSourceDocker final : public Component, public AckedSource {
 
   ComponentEnv* env_;
   DockerEndpoint endpoint_;
-  CurlHttpClientOptions http_;
+  HttpClientOptions http_;
   std::map<std::string, std::string> labels_;
   std::shared_ptr<const RuleSet> rules_;
   uint32_t route_ = 0;
@@ -255,7 +255,7 @@ bool LokiSourceDocker::Build(const config::Block& args, config::Diags* diags) {
   }
   endpoint_ = *ep;
   // Alloy hands its HTTP client settings to the Docker client only for http(s) hosts.
-  if (endpoint_.socket_path.empty()) http_ = CurlOptionsFromEndpoint(http);
+  if (endpoint_.socket_path.empty()) http_ = HttpClientOptionsFromEndpoint(http);
   shared_->budget = env_->budget;
 
   auto own_path = options.positions_paths.find(id());
