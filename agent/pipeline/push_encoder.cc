@@ -292,27 +292,59 @@ bool ForEachMetadataPair(std::string_view encoded,
   return true;
 }
 
-char* CompressScratch::Get(size_t n) {
-  if (capacity_ < n) {
-    buf_.reset();  // the old one goes first: never both at once
-    buf_ = std::make_unique_for_overwrite<char[]>(n);
-    capacity_ = n;
+char* CompressScratch::Reserve(size_t used, size_t n) {
+  if (capacity_ - used < n) {
+    // Half as much again: a few copies of the output so far per request at most, and a batch's
+    // worth of slack at worst.
+    size_t grown = std::max(used + n, capacity_ + capacity_ / 2);
+    auto next = std::make_unique_for_overwrite<char[]>(grown);
+    if (used > 0) std::memcpy(next.get(), buf_.get(), used);
+    buf_ = std::move(next);
+    capacity_ = grown;
   }
   return buf_.get();
 }
 
+namespace {
+
+// snappy's output into a CompressScratch, grown as snappy asks for room.
+class ScratchSink : public snappy::Sink {
+ public:
+  explicit ScratchSink(CompressScratch* scratch) : scratch_(scratch) {}
+  size_t size() const { return size_; }
+
+  void Append(const char* bytes, size_t n) override {
+    char* base = scratch_->data();
+    if (base != nullptr && bytes == base + size_) {  // written in place (GetAppendBuffer)
+      size_ += n;
+      return;
+    }
+    base = scratch_->Reserve(size_, n);
+    std::memcpy(base + size_, bytes, n);
+    size_ += n;
+  }
+  char* GetAppendBuffer(size_t length, char* /*scratch*/) override {
+    return scratch_->Reserve(size_, length) + size_;
+  }
+
+ private:
+  CompressScratch* scratch_;
+  size_t size_ = 0;
+};
+
+}  // namespace
+
 void EncodeCompressedPushRequest(const Batch& batch, CompressScratch* scratch, std::string* out) {
   thread_local std::vector<size_t> stream_sizes;
   size_t total = StreamSizes(batch, &stream_sizes);
-  char* dest = scratch->Get(snappy::MaxCompressedLength(total));
   // On the heap: its block buffer is too big for a thread's stack.
   auto src = std::make_unique<PushRequestSource>(batch, stream_sizes, total);
-  snappy::UncheckedByteArraySink sink(dest);
-  size_t n = snappy::Compress(src.get(), &sink);
+  ScratchSink sink(scratch);
+  snappy::Compress(src.get(), &sink);
   // Exact size: a payload waits in the queue and should cost only its own bytes.
   std::string exact;
-  exact.reserve(n);
-  exact.assign(dest, n);
+  exact.reserve(sink.size());
+  exact.assign(scratch->data(), sink.size());
   out->swap(exact);
 }
 

@@ -22,12 +22,16 @@ void EncodePushRequest(const Batch& batch, std::string* out);
 // Snappy block format (what Loki expects with Content-Encoding: snappy) into *out (replaced).
 void SnappyCompress(const std::string& in, std::string* out);
 
-// Where snappy writes before the result is copied out at its exact size: grown to the largest
-// request's worst case (never doubled past it, never zero-filled) and kept for the next one.
-// Not thread-safe; its owner serialises the calls.
+// Where snappy writes before the result is copied out at its exact size. Snappy asks for room
+// one 64 KiB block at a time (its worst case for that block); the buffer grows as the output
+// does, so it ends near the largest compressed request (~40% of a batch's lines on logs), not
+// the whole request's worst case (MaxCompressedLength, 117% of it), and is kept for the next
+// request. Never zero-filled. Not thread-safe; its owner serialises the calls.
 class CompressScratch {
  public:
-  char* Get(size_t n);
+  // Room for `n` more bytes after the first `used`, keeping those; returns the buffer.
+  char* Reserve(size_t used, size_t n);
+  char* data() { return buf_.get(); }
   size_t capacity() const { return capacity_; }
 
  private:

@@ -170,7 +170,7 @@ std::optional<std::string> LokiSink::Unhealthy() const {
 void LokiSink::Encode(Batch* batch) {
   if (batch->entries == 0) return;
   // Encode runs on the encoder thread, and on the tail thread when that is behind: one scratch
-  // buffer (a batch's compressed worst case) for both, taken in turn.
+  // buffer for both, taken in turn.
   std::lock_guard<std::mutex> lock(enc_mu_);
   EncodeCompressedPushRequest(*batch, &enc_scratch_, &batch->payload);
   batch->encoded = true;

@@ -45,7 +45,11 @@ class Sender {
 
  private:
   // Batches queued and not encoded yet, at most; past it Enqueue encodes on the caller's thread.
-  static constexpr size_t kMaxUnencoded = 2;
+  // One: with the batch being filled and the one being encoded, three batch arenas (1 MiB each
+  // at Alloy's batch_size) are the most that hold line bytes; the encoder (snappy) is faster
+  // than the tail thread that fills them, so a second queued batch bought no speed, only 1 MiB
+  // of peak RSS.
+  static constexpr size_t kMaxUnencoded = 1;
   void Encode(Batch* batch);
   void RunEncoder();
   void RunSender();

@@ -1,5 +1,5 @@
-// JournalReader: one open sd-journal handle (libsystemd), positioned as Alloy's sdjournal
-// wrapper positions it, read one entry at a time.
+// JournalReader: one open sd-journal handle (libsystemd, loaded on first use), positioned as
+// Alloy's sdjournal wrapper positions it, read one entry at a time.
 //
 // Positioning at open (Alloy's seekToStart): with no cursor, at now - max_age (or the oldest
 // entry when max_age is 0); with a cursor, just after the cursor's entry (sd_journal_seek_cursor,

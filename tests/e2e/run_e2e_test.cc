@@ -217,8 +217,10 @@ TEST_F(RunE2eTest, KubernetesPodsConfigLabelsFromTheKubelet) {
   };
   ASSERT_TRUE(loki_.WaitForEntries(7, absl::Seconds(30)));
   // The kubelet (HTTPS, bearer token, CA file) and Loki are direct endpoints: AsioHttpClient
-  // serves them and libcurl, with its thirty libraries, is never loaded.
+  // serves them and libcurl, with its thirty libraries, is never loaded; nor is libsystemd, which
+  // only a loki.source.journal loads.
   EXPECT_THAT(MappedLibraries("libcurl"), ::testing::IsEmpty());
+  EXPECT_THAT(MappedLibraries("libsystemd"), ::testing::IsEmpty());
   std::map<std::string, std::vector<std::string>> got;
   for (const auto& st : loki_.Streams()) {
     for (const auto& e : st.entries) got[testing::FormatLokiLabels(st.label_map)].push_back(e.line);
