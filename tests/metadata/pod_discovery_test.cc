@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "agent/common/strings.h"
 
+#include <chrono>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -24,6 +26,10 @@
 
 namespace sluice::metadata {
 namespace {
+
+// Waits are measured on the monotonic clock: a step of the wall clock (NTP on a CI machine) must
+// not end them early.
+std::chrono::steady_clock::time_point SteadyNow() { return std::chrono::steady_clock::now(); }
 
 using sluice::testing::FakeKube;
 using sluice::testing::FakeNamespace;
@@ -112,8 +118,8 @@ class PodDiscoveryTest : public ::testing::Test {
   // Waits (bounded) until `pred` holds for the exported targets.
   bool WaitTargets(std::function<bool(const std::vector<LabelSet>&)> pred,
                    absl::Duration timeout = absl::Seconds(10)) {
-    absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
+    auto deadline = SteadyNow() + absl::ToChronoNanoseconds(timeout);
+    while (SteadyNow() < deadline) {
       if (pred(Targets())) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -153,8 +159,8 @@ class PodDiscoveryTest : public ::testing::Test {
   // Waits (bounded) until `pred` holds for the exported names.
   bool WaitNames(std::function<bool(const std::vector<std::string>&)> pred,
                  absl::Duration timeout = absl::Seconds(10)) {
-    absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
+    auto deadline = SteadyNow() + absl::ToChronoNanoseconds(timeout);
+    while (SteadyNow() < deadline) {
       if (pred(Names())) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -162,9 +168,9 @@ class PodDiscoveryTest : public ::testing::Test {
   }
   bool WaitCounter(std::string_view name, uint64_t at_least,
                    absl::Duration timeout = absl::Seconds(10)) {
-    absl::Time deadline = absl::Now() + timeout;
+    auto deadline = SteadyNow() + absl::ToChronoNanoseconds(timeout);
     MetricLabels l = {{"component_id", "discovery.kubelet.pods"}};
-    while (absl::Now() < deadline) {
+    while (SteadyNow() < deadline) {
       if (metrics_.CounterValue(name, l) >= at_least) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -486,9 +492,9 @@ TEST_F(PodDiscoveryTest, NodeRoleListsAndWatchesTheSelectedNodes) {
   bare.addresses = Addresses{};
   kube_->UpsertNode(bare);
   MetricLabels l = {{"component_id", "discovery.kubernetes.nodes"}};
-  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  auto deadline = SteadyNow() + absl::ToChronoNanoseconds(absl::Seconds(10));
   while (CounterOf("sluice_kubernetes_nodes_without_address_total", l) < 2 &&
-         absl::Now() < deadline) {
+         SteadyNow() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(CounterOf("sluice_kubernetes_nodes_without_address_total", l), 2u);
@@ -515,8 +521,8 @@ TEST_F(PodDiscoveryTest, NodeRoleRetriesAFailedListAndCountsIt) {
   o.apiserver = Endpoint();
   StartNodes(o);
   MetricLabels l = {{"component_id", "discovery.kubernetes.nodes"}, {"resource", "nodes"}};
-  absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (CounterOf("sluice_kubernetes_watch_failures_total", l) < 1 && absl::Now() < deadline) {
+  auto deadline = SteadyNow() + absl::ToChronoNanoseconds(absl::Seconds(10));
+  while (CounterOf("sluice_kubernetes_watch_failures_total", l) < 1 && SteadyNow() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   std::optional<std::string> unhealthy;
