@@ -104,7 +104,7 @@ absl::Status SetLogLevelFlag(std::string_view v) {
 void AddRuntimeFlags(FlagSet& f, RuntimeOptions* r, int* max_open_files) {
   f.Bytes("memory-budget", &r->memory_budget,
           "line bytes read but not yet acknowledged by Loki; reading pauses at this mark "
-          "(default 8MiB)");
+          "(default 4MiB, or three batches of the largest loki.write batch_size)");
   f.Bytes("max-line-size", &r->max_line_size,
           "longer lines are truncated and counted (default 256KiB)");
   f.Duration("read-interval", &r->read_interval,

@@ -35,6 +35,12 @@
 
 namespace sluice {
 
+// The default budget of unacknowledged line bytes, and how many of a writer's batches it holds
+// at least: the batch being filled, the one being encoded and the one Loki is answering, so that
+// reading never waits for batch_wait because the budget is smaller than the batches.
+inline constexpr size_t kDefaultMemoryBudget = 4 << 20;
+inline constexpr size_t kBudgetBatches = 3;
+
 namespace otlp {
 class LogsConsumer;
 }
@@ -83,8 +89,10 @@ struct ComponentEnv {
   config::Module* module = nullptr;
   const RuntimeOptions* options = nullptr;
   // Line bytes the sources may hold unacknowledged: --memory-budget, lowered by a loki.write
-  // queue_config capacity (writers are built before their sources).
+  // queue_config capacity (writers are built before their sources); without --memory-budget
+  // (`budget_auto`), raised by each loki.write to kBudgetBatches of its batch_size.
   size_t budget = 0;
+  bool budget_auto = false;
   // Receivers (loki.LogsReceiver capsules) by component id.
   absl::flat_hash_map<std::string, LogsNode*> receivers;
   // OTLP log consumers (otelcol.Consumer capsules: an exporter's `input`) by component id.

@@ -64,7 +64,8 @@ struct Runtime::Impl {
     env.metrics = metrics;
     env.router = &router;
     env.options = &options;
-    env.budget = options.memory_budget;
+    env.budget_auto = options.memory_budget == 0;
+    env.budget = env.budget_auto ? kDefaultMemoryBudget : options.memory_budget;
     env.exports_changed = [this](const std::string& id) { Propagate(id); };
   }
 
@@ -105,6 +106,11 @@ bool Runtime::Impl::Build(config::Diags* diags) {
     by_id[c->id] = built.get();
     components.push_back(std::move(built));
   }
+  metrics
+      ->GetGauge("sluice_memory_budget_bytes",
+                 "Line bytes the sources may read and hold unacknowledged: --memory-budget, or "
+                 "its automatic value (4 MiB, or three batches of the largest loki.write).")
+      ->Set(static_cast<double>(env.budget));
   return diags->ok();
 }
 

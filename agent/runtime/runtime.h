@@ -44,7 +44,9 @@ struct RuntimeOptions {
   std::string http_listen_addr = "127.0.0.1:12345";
   std::string storage_path = "data-alloy";  // Alloy's default: positions carry over from Alloy
   absl::Duration shutdown_timeout = absl::Seconds(15);
-  size_t memory_budget = 8 * 1024 * 1024;
+  // --memory-budget; 0 (not given): kDefaultMemoryBudget, raised to kBudgetBatches batches of the
+  // largest loki.write batch_size when that is more.
+  size_t memory_budget = 0;
   size_t max_line_size = 256 * 1024;
   absl::Duration read_interval = absl::Milliseconds(50);
   absl::Duration rescan_interval = absl::Seconds(10);

@@ -283,7 +283,7 @@ class ReevaluationTest : public ::testing::Test {
     env_.router = &router_;
     env_.module = &*module_;
     env_.options = &options_;
-    env_.budget = options_.memory_budget;
+    env_.budget = kDefaultMemoryBudget;
     env_.exports_changed = [this](const std::string& id) { Propagate(id); };
   }
 

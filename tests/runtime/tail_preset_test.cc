@@ -81,5 +81,31 @@ TEST(TailPresetTest, ConfigLoadsAsAnAlloyConfiguration) {
   EXPECT_NE(Runtime::Load(o, &metrics, &error), nullptr) << error << "\n" << text;
 }
 
+// Without --memory-budget the budget is 4 MiB, or three batches of the largest loki.write when
+// that is more (a budget under a batch would leave reading waiting for batch_wait); an explicit
+// budget is kept as given. The agent exports what it chose.
+TEST(MemoryBudgetTest, AutomaticBudgetHoldsThreeBatchesOfTheLargestWriter) {
+  auto budget_for = [](const std::string& batch_size, size_t flag) {
+    RuntimeOptions o;
+    o.config_path = "budget.alloy";
+    o.config_text = absl::StrCat(
+        "loki.write \"a\" {\n  endpoint {\n    url = \"http://127.0.0.1:1/loki/api/v1/push\"\n"
+        "    batch_size = \"",
+        batch_size, "\"\n  }\n}\n",
+        "loki.write \"b\" {\n  endpoint {\n    url = \"http://127.0.0.1:1/loki/api/v1/push\"\n"
+        "  }\n}\n");
+    o.storage_path = ::testing::TempDir();
+    o.memory_budget = flag;
+    MetricsRegistry metrics;
+    std::string error;
+    std::unique_ptr<Runtime> rt = Runtime::Load(o, &metrics, &error);
+    EXPECT_NE(rt, nullptr) << error;
+    return metrics.GetGauge("sluice_memory_budget_bytes", "")->value();
+  };
+  EXPECT_EQ(budget_for("512KiB", 0), 4 << 20);      // the default: above 3 x 1 MiB
+  EXPECT_EQ(budget_for("3MiB", 0), 9 << 20);        // three of the largest batch
+  EXPECT_EQ(budget_for("3MiB", 1 << 20), 1 << 20);  // --memory-budget as given
+}
+
 }  // namespace
 }  // namespace sluice

@@ -65,6 +65,9 @@ std::unique_ptr<Component> BuildLokiWrite(const config::Component& c, const conf
       diags->Add(c.span, std::string(files.message()));
       return nullptr;
     }
+    if (env.budget_auto) {
+      env.budget = std::max<size_t>(env.budget, kBudgetBatches * ep.batch_size);
+    }
     if (ep.queue_config_set) {
       es.drain_timeout = ep.queue_config.drain_timeout;
       // The bytes queued for an endpoint are bounded by the agent's budget of unacknowledged
