@@ -92,31 +92,11 @@ bool Unescape(std::string_view in, std::string* out) {
   return true;
 }
 
-// `url` with the password of its userinfo replaced, as Go's URL.Redacted prints it.
-std::string Redact(const std::string& url) {
-  size_t start = url.find("://");
-  if (start == std::string::npos) return url;
-  start += 3;
-  size_t end = url.find_first_of("/?#", start);
-  if (end == std::string::npos) end = url.size();
-  size_t at = url.rfind('@', end - 1);
-  if (at == std::string::npos || at < start) return url;
-  size_t colon = url.find(':', start);
-  if (colon == std::string::npos || colon > at) return url;
-  return absl::StrCat(url.substr(0, colon + 1), "xxxxx", url.substr(at));
-}
-
 absl::StatusOr<Target> ParseTarget(const std::string& url, std::string_view op) {
-  // Go's http.Client decides on the scheme before anything else, with this message.
-  size_t colon = url.find(':');
-  std::string scheme =
-      colon == std::string::npos ? "" : absl::AsciiStrToLower(Av(url.substr(0, colon)));
-  if (url.find("://") == std::string::npos || (scheme != "http" && scheme != "https")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Av(op), " \"", Redact(url), "\": unsupported protocol scheme \"", scheme, "\""));
-  }
+  ASSIGN_OR_RETURN(std::string scheme, HttpScheme(url, op));
   auto bad = [&url](std::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("bad URL \"", Redact(url), "\": ", Av(why)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad URL \"", RedactedUrl(url), "\": ", Av(why)));
   };
   for (char c : url) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return bad("invalid character");
@@ -294,17 +274,7 @@ struct AsioHttpClient::Impl {
     return result;
   }
 
-  bool TlsFilesChanged() {
-    const std::string* paths[3] = {&options.ca_file, &options.cert_file, &options.key_file};
-    bool changed = false;
-    for (int i = 0; i < 3; ++i) {
-      if (paths[i]->empty()) continue;
-      std::optional<FileStamp> now = StatFile(*paths[i]);
-      if (now != tls_stamps[i]) changed = true;
-      tls_stamps[i] = now;
-    }
-    return changed;
-  }
+  bool TlsFilesChanged() { return UpdateTlsStamps(options, tls_stamps); }
 
   absl::Status BuildTlsContext() {
     tls_ctx.reset();
@@ -359,17 +329,17 @@ struct AsioHttpClient::Impl {
   absl::Status Failure(std::string_view method, const std::string& url, const error_code& ec) {
     if (cancelled.load(std::memory_order_relaxed)) {
       return absl::CancelledError(
-          absl::StrCat(Av(method), " ", Redact(url), ": cancelled: shutting down"));
+          absl::StrCat(Av(method), " ", RedactedUrl(url), ": cancelled: shutting down"));
     }
     if (ec == beast::error::timeout) {
       // Go's http.Client message for its Timeout.
       return absl::DeadlineExceededError(
-          absl::StrCat(Av(method), " ", Redact(url),
+          absl::StrCat(Av(method), " ", RedactedUrl(url),
                        ": context deadline exceeded (Client.Timeout exceeded while awaiting "
                        "headers)"));
     }
     return absl::UnavailableError(
-        absl::StrCat(Av(method), " ", Redact(url), ": ",
+        absl::StrCat(Av(method), " ", RedactedUrl(url), ": ",
                      connect_detail.empty() ? Describe(ec) : connect_detail));
   }
 
@@ -567,7 +537,7 @@ struct AsioHttpClient::Impl {
       if (!options.follow_redirects || !redirect || location.empty()) return response;
       if (redirects == 10) {
         return absl::UnavailableError(
-            absl::StrCat(method, " ", Redact(request.url), ": stopped after 10 redirects"));
+            absl::StrCat(method, " ", RedactedUrl(request.url), ": stopped after 10 redirects"));
       }
       std::string next = ResolveLocation(url, t, location);
       // 303, and 301/302 after a POST, become a GET without body (Go's and browsers' rule).
@@ -647,7 +617,7 @@ struct AsioHttpClient::Impl {
       if (response.ok()) {
         if (over_limit) {
           return absl::ResourceExhaustedError(absl::StrCat(
-              method, " ", Redact(url), ": response larger than ", policy.limit, " bytes"));
+              method, " ", RedactedUrl(url), ": response larger than ", policy.limit, " bytes"));
         }
         return response;
       }

@@ -88,21 +88,6 @@ absl::StatusCode CodeFor(CURLcode rc) {
                                         : absl::StatusCode::kUnavailable;
 }
 
-// `url` with the password of its userinfo replaced, as Go's URL.Redacted prints it: errors and
-// logs must not carry credentials.
-std::string Redacted(const std::string& url) {
-  size_t start = url.find("://");
-  if (start == std::string::npos) return url;
-  start += 3;
-  size_t end = url.find_first_of("/?#", start);
-  if (end == std::string::npos) end = url.size();
-  size_t at = url.rfind('@', end - 1);
-  if (at == std::string::npos || at < start) return url;
-  size_t colon = url.find(':', start);
-  if (colon == std::string::npos || colon > at) return url;
-  return absl::StrCat(url.substr(0, colon + 1), "xxxxx", url.substr(at));
-}
-
 // What a request needs to know about its URL.
 struct UrlParts {
   std::string scheme;  // lower case
@@ -114,22 +99,14 @@ struct UrlParts {
 // InvalidArgument unless `url` parses and is http or https; `op` is Go's name of the method
 // ("Post") for the message.
 absl::StatusOr<UrlParts> ParseUrl(const std::string& url, std::string_view op) {
-  // Go's http.Client decides on the scheme before anything else, with this message (Alloy
-  // loads "loki:3100/push" and fails each request so).
-  size_t colon = url.find(':');
-  std::string scheme =
-      colon == std::string::npos ? "" : absl::AsciiStrToLower(Av(url.substr(0, colon)));
-  if (url.find("://") == std::string::npos || (scheme != "http" && scheme != "https")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Av(op), " \"", Redacted(url), "\": unsupported protocol scheme \"", scheme, "\""));
-  }
+  ASSIGN_OR_RETURN(std::string scheme, HttpScheme(url, op));
   CURLU* u = C().url();
   if (u == nullptr) return absl::ResourceExhaustedError("curl_url failed");
   absl::Cleanup free_url = [u] { C().url_cleanup(u); };
   CURLUcode rc = C().url_set(u, CURLUPART_URL, url.c_str(), 0);
   if (rc != CURLUE_OK) {
     return absl::InvalidArgumentError(
-        absl::StrCat("bad URL \"", Redacted(url), "\": ", C().url_strerror(rc)));
+        absl::StrCat("bad URL \"", RedactedUrl(url), "\": ", C().url_strerror(rc)));
   }
   auto get = [u](CURLUPart part, unsigned flags, std::string* out) {
     char* v = nullptr;
@@ -177,6 +154,44 @@ absl::Status SetOpt(CURL* curl, CURLoption option, T value, const char* name) {
 
 }  // namespace
 
+std::string RedactedUrl(const std::string& url) {
+  size_t start = url.find("://");
+  if (start == std::string::npos) return url;
+  start += 3;
+  size_t end = url.find_first_of("/?#", start);
+  if (end == std::string::npos) end = url.size();
+  size_t at = url.rfind('@', end - 1);
+  if (at == std::string::npos || at < start) return url;
+  size_t colon = url.find(':', start);
+  if (colon == std::string::npos || colon > at) return url;
+  return absl::StrCat(url.substr(0, colon + 1), "xxxxx", url.substr(at));
+}
+
+absl::StatusOr<std::string> HttpScheme(const std::string& url, std::string_view op) {
+  // Go's http.Client decides on the scheme before anything else, with this message (Alloy
+  // loads "loki:3100/push" and fails each request so).
+  size_t colon = url.find(':');
+  std::string scheme =
+      colon == std::string::npos ? "" : absl::AsciiStrToLower(Av(url.substr(0, colon)));
+  if (url.find("://") == std::string::npos || (scheme != "http" && scheme != "https")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Av(op), " \"", RedactedUrl(url), "\": unsupported protocol scheme \"", scheme, "\""));
+  }
+  return scheme;
+}
+
+bool UpdateTlsStamps(const HttpClientOptions& options, std::optional<FileStamp> stamps[3]) {
+  const std::string* paths[3] = {&options.ca_file, &options.cert_file, &options.key_file};
+  bool changed = false;
+  for (int i = 0; i < 3; ++i) {
+    if (paths[i]->empty()) continue;
+    std::optional<FileStamp> now = StatFile(*paths[i]);
+    if (now != stamps[i]) changed = true;
+    stamps[i] = now;
+  }
+  return changed;
+}
+
 absl::Status InitCurlOnce() { return LoadCurl().status(); }
 
 CurlHttpClient::CurlHttpClient() : CurlHttpClient(HttpClientOptions{}) {}
@@ -190,17 +205,7 @@ CurlHttpClient::~CurlHttpClient() {
   if (proxy_headers_ != nullptr) C().slist_free_all(static_cast<curl_slist*>(proxy_headers_));
 }
 
-bool CurlHttpClient::TlsFilesChanged() {
-  const std::string* paths[3] = {&options_.ca_file, &options_.cert_file, &options_.key_file};
-  bool changed = false;
-  for (int i = 0; i < 3; ++i) {
-    if (paths[i]->empty()) continue;
-    std::optional<FileStamp> now = StatFile(*paths[i]);
-    if (now != tls_stamps_[i]) changed = true;
-    tls_stamps_[i] = now;
-  }
-  return changed;
-}
+bool CurlHttpClient::TlsFilesChanged() { return UpdateTlsStamps(options_, tls_stamps_); }
 
 absl::Status CurlHttpClient::Setup() {
   RETURN_IF_ERROR(InitCurlOnce());
@@ -449,16 +454,16 @@ absl::StatusOr<HttpResponse> CurlHttpClient::Perform(const HttpRequest& request,
   CURLcode rc = C().easy_perform(c);
   if (rc == CURLE_ABORTED_BY_CALLBACK) {
     return absl::CancelledError(
-        absl::StrCat(method, " ", Redacted(request.url), ": cancelled: shutting down"));
+        absl::StrCat(method, " ", RedactedUrl(request.url), ": cancelled: shutting down"));
   }
   if (rc == CURLE_WRITE_ERROR && state.over_limit) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        method, " ", Redacted(request.url), ": response larger than ", state.limit, " bytes"));
+        method, " ", RedactedUrl(request.url), ": response larger than ", state.limit, " bytes"));
   }
   if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && state.stopped)) {
     std::string detail = error_buffer_[0] != '\0' ? error_buffer_ : C().easy_strerror(rc);
     return absl::Status(CodeFor(rc),
-                        absl::StrCat(method, " ", Redacted(request.url), ": ", detail));
+                        absl::StrCat(method, " ", RedactedUrl(request.url), ": ", detail));
   }
   long status = 0;
   C().easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

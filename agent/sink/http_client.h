@@ -72,6 +72,13 @@ class HttpClient {
   virtual void Cancel() {}
 };
 
+// `url` with the password of its userinfo replaced, as Go's URL.Redacted prints it: errors and
+// logs must not carry credentials.
+std::string RedactedUrl(const std::string& url);
+// The URL's scheme, lower case, when it is http or https; else InvalidArgument in Go's words
+// (`op` is Go's name of the method, "Post").
+absl::StatusOr<std::string> HttpScheme(const std::string& url, std::string_view op);
+
 // Loads libcurl and runs curl_global_init, once (std::call_once); CurlHttpClient calls it
 // itself. Never undone: the agent uses curl until it exits.
 absl::Status InitCurlOnce();
@@ -115,6 +122,11 @@ struct HttpClientOptions {
   // /var/run/docker.sock); the URL still gives the path and the Host header.
   std::string unix_socket_path;
 };
+
+// True when the CA, certificate or key file of `options` changed since `stamps` (by ca_file,
+// cert_file, key_file) were taken, and takes them again: a rotated file is used on the next
+// connection.
+bool UpdateTlsStamps(const HttpClientOptions& options, std::optional<FileStamp> stamps[3]);
 
 class CurlHttpClient final : public HttpClient {
  public:
