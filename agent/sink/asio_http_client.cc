@@ -159,14 +159,13 @@ absl::StatusOr<Target> ParseTarget(const std::string& url, std::string_view op) 
   return t;
 }
 
-// `location` (a Location header) resolved against `base`, as a browser or Go resolves it for
-// the forms servers send: absolute, scheme-relative, absolute path, or relative path.
-std::string ResolveLocation(const std::string& base, const Target& t, std::string_view location) {
+// `location` (a Location header) resolved against the request `t` answered, as a browser or Go
+// resolves it for the forms servers send: absolute, scheme-relative, absolute path, or relative.
+std::string ResolveLocation(const Target& t, std::string_view location) {
   if (location.find("://") != std::string_view::npos) return std::string(location);
   std::string origin = absl::StrCat(t.scheme, "://", t.host_header);
   if (absl::StartsWith(Av(location), "//")) return absl::StrCat(t.scheme, ":", Av(location));
   if (absl::StartsWith(Av(location), "/")) return absl::StrCat(origin, Av(location));
-  (void)base;
   std::string dir = t.target.substr(0, t.target.find('?'));
   dir = dir.substr(0, dir.rfind('/') + 1);
   return absl::StrCat(origin, dir, Av(location));
@@ -539,7 +538,7 @@ struct AsioHttpClient::Impl {
         return absl::UnavailableError(
             absl::StrCat(method, " ", RedactedUrl(request.url), ": stopped after 10 redirects"));
       }
-      std::string next = ResolveLocation(url, t, location);
+      std::string next = ResolveLocation(t, location);
       // 303, and 301/302 after a POST, become a GET without body (Go's and browsers' rule).
       if (status == 303 || ((status == 301 || status == 302) && method == "POST")) {
         method = "GET";
