@@ -61,8 +61,8 @@ void DirWatcher::AddTree(const std::string& dir, int depth, int max_depth) {
     }
     int wd = inotify_.AddWatch(dir.c_str(), kMask);
     if (wd < 0) return;  // gone, not a directory, or no watches left: the sync covers it
-    by_wd_[wd] = Watch{dir, depth, max_depth};
-    by_dir_[dir] = wd;
+    auto key = by_dir_.emplace(dir, wd).first;
+    by_wd_[wd] = Watch{&key->first, depth, max_depth};
   }
   if (max_depth >= 0 && depth >= max_depth) return;
   DIR* d = opendir(dir.c_str());
@@ -101,15 +101,16 @@ void DirWatcher::OnReadable() {
     auto it = by_wd_.find(ev.wd);
     if (ev.mask & IN_IGNORED) {
       if (it != by_wd_.end()) {
-        by_dir_.erase(it->second.dir);
+        auto key = by_dir_.find(*it->second.dir);
         by_wd_.erase(it);
+        by_dir_.erase(key);
       }
       return;
     }
     if (it == by_wd_.end() || name.empty()) return;
     if ((ev.mask & IN_ISDIR) && (ev.mask & (IN_CREATE | IN_MOVED_TO))) {
       Watch w = it->second;
-      std::string sub = w.dir + "/" + std::string(name);
+      std::string sub = *w.dir + "/" + std::string(name);
       if (w.max_depth < 0 || w.depth < w.max_depth) AddTree(sub, w.depth + 1, w.max_depth);
     }
   });

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/time/time.h"
 #include "agent/source/inotify.h"
 
@@ -42,7 +43,7 @@ class DirWatcher {
 
  private:
   struct Watch {
-    std::string dir;
+    const std::string* dir;  // its key in by_dir_ (a node map: the key stays put)
     int depth;
     int max_depth;
   };
@@ -60,7 +61,9 @@ class DirWatcher {
   bool timer_armed_ = false;
   std::vector<Root> roots_;
   absl::flat_hash_map<int, Watch> by_wd_;
-  absl::flat_hash_map<std::string, int> by_dir_;
+  // Each directory's path once, here (with a copy in Watch, a 1000-container node's ~2000
+  // paths took ~0.2 MiB more).
+  absl::node_hash_map<std::string, int> by_dir_;
   bool limit_logged_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

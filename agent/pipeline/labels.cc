@@ -3,7 +3,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "agent/common/json_quote.h"
 #include "agent/go/strconv.h"
@@ -20,6 +25,83 @@ inline uint32_t Load32(const char* p) {
 
 inline void Store32(char* p, uint32_t v) { memcpy(p, &v, sizeof(v)); }
 
+// A record's name field with this bit set holds an index into the name table instead of a
+// length, and the record has no name bytes.
+constexpr uint32_t kCoded = 0x80000000u;
+
+// Internal names ("__meta_kubernetes_pod_label_app", "__path__", ...), stored once for the
+// process. A node's discovery targets hold the same few dozen such names in every target, in
+// each component's export (discovery.kubelet, discovery.relabel, local.file_match, the tailer's
+// targets): kept inline they were most of those sets' bytes. Append-only and bounded
+// (kMaxNames names, kMaxBytes bytes); past either bound a new name stays inline, which keeps
+// the encoding canonical: a name is coded in every set or in none. Slots are written once,
+// under the mutex, before their index is handed out; a set holding an index reached its reader
+// through whatever handed the set over, so readers take no lock.
+class NameTable {
+ public:
+  static constexpr uint32_t kMaxNames = 1u << 16;
+  static constexpr size_t kMaxBytes = 4u << 20;
+  static constexpr size_t kChunk = 16u << 10;
+
+  static NameTable& Get() {
+    static NameTable* table = new NameTable();  // never destroyed: sets may outlive statics
+    return *table;
+  }
+
+  // The index of `name`, interning it if there is room.
+  bool Intern(std::string_view name, uint32_t* index) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = index_.find(name);
+    if (it != index_.end()) {
+      *index = it->second;
+      return true;
+    }
+    if (count_ >= kMaxNames || bytes_ + name.size() > kMaxBytes || name.size() > kChunk) {
+      return false;
+    }
+    if (chunks_.empty() || chunk_used_ + name.size() > kChunk) {
+      chunks_.push_back(std::make_unique<char[]>(kChunk));
+      chunk_used_ = 0;
+    }
+    char* at = chunks_.back().get() + chunk_used_;
+    memcpy(at, name.data(), name.size());
+    chunk_used_ += name.size();
+    bytes_ += name.size();
+    std::string_view stored(at, name.size());
+    uint32_t i = count_++;
+    slots_[i] = stored;
+    index_.emplace(stored, i);
+    *index = i;
+    return true;
+  }
+
+  std::string_view Name(uint32_t i) const { return slots_[i]; }
+
+ private:
+  NameTable() : slots_(new std::string_view[kMaxNames]) {}
+
+  std::mutex mu_;
+  absl::flat_hash_map<std::string_view, uint32_t> index_;
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  size_t chunk_used_ = 0;
+  size_t bytes_ = 0;
+  uint32_t count_ = 0;
+  // Only the pages of used slots are touched.
+  std::unique_ptr<std::string_view[]> slots_;
+};
+
+// Bytes of a record's name (0 when coded).
+inline size_t NameBytes(uint32_t n) { return (n & kCoded) != 0 ? 0 : n; }
+
+inline std::string_view NameAt(const char* p) {
+  uint32_t n = Load32(p);
+  if ((n & kCoded) != 0) return NameTable::Get().Name(n & ~kCoded);
+  return std::string_view(p + 8, n);
+}
+
+// The bytes of the record at p.
+inline size_t RecordBytes(const char* p) { return 8 + NameBytes(Load32(p)) + Load32(p + 4); }
+
 // Whether the view points into `buf` (a label set's own bytes, which an insertion moves).
 inline bool Inside(std::string_view v, const std::string& buf) {
   return !v.empty() && v.data() >= buf.data() && v.data() < buf.data() + buf.size();
@@ -30,11 +112,11 @@ inline bool Inside(std::string_view v, const std::string& buf) {
 LabelSet::Label LabelSet::Range::iterator::operator*() const {
   uint32_t n = Load32(p_);
   uint32_t v = Load32(p_ + 4);
-  return Label(std::string_view(p_ + kHeader, n), std::string_view(p_ + kHeader + n, v));
+  return Label(NameAt(p_), std::string_view(p_ + kHeader + NameBytes(n), v));
 }
 
 LabelSet::Range::iterator& LabelSet::Range::iterator::operator++() {
-  p_ += kHeader + Load32(p_) + Load32(p_ + 4);
+  p_ += RecordBytes(p_);
   return *this;
 }
 
@@ -55,16 +137,14 @@ size_t LabelSet::Find(std::string_view name, bool* found) const {
   const char* base = buf_.data();
   size_t off = 0;
   while (off < buf_.size()) {
-    uint32_t n = Load32(base + off);
-    uint32_t v = Load32(base + off + 4);
     // Names are sorted: one comparison says found, go on, or where it would go.
-    const int c = std::string_view(base + off + kHeader, n).compare(name);
+    const int c = NameAt(base + off).compare(name);
     if (c == 0) {
       *found = true;
       return off;
     }
     if (c > 0) break;
-    off += kHeader + n + v;
+    off += RecordBytes(base + off);
   }
   *found = false;
   return off;
@@ -80,16 +160,22 @@ void LabelSet::Set(std::string_view name, std::string_view value) {
   if (found) {
     uint32_t n = Load32(buf_.data() + off);
     uint32_t old = Load32(buf_.data() + off + 4);
-    buf_.replace(off + kHeader + n, old, value.data(), value.size());
+    buf_.replace(off + kHeader + NameBytes(n), old, value.data(), value.size());
     Store32(buf_.data() + off + 4, static_cast<uint32_t>(value.size()));
     return;
   }
-  buf_.insert(off, kHeader + name.size() + value.size(), '\0');
+  // Internal names only: the labels entries carry per line (app, level, stream) stay inline
+  // and cost no lookup.
+  uint32_t code = 0;
+  const bool coded =
+      name.size() > 2 && name[0] == '_' && name[1] == '_' && NameTable::Get().Intern(name, &code);
+  const size_t name_bytes = coded ? 0 : name.size();
+  buf_.insert(off, kHeader + name_bytes + value.size(), '\0');
   char* p = buf_.data() + off;
-  Store32(p, static_cast<uint32_t>(name.size()));
+  Store32(p, coded ? (code | kCoded) : static_cast<uint32_t>(name.size()));
   Store32(p + 4, static_cast<uint32_t>(value.size()));
-  if (!name.empty()) memcpy(p + kHeader, name.data(), name.size());
-  if (!value.empty()) memcpy(p + kHeader + name.size(), value.data(), value.size());
+  if (name_bytes != 0) memcpy(p + kHeader, name.data(), name_bytes);
+  if (!value.empty()) memcpy(p + kHeader + name_bytes, value.data(), value.size());
   ++count_;
 }
 
@@ -97,9 +183,7 @@ void LabelSet::Remove(std::string_view name) {
   bool found;
   size_t off = Find(name, &found);
   if (!found) return;
-  uint32_t n = Load32(buf_.data() + off);
-  uint32_t v = Load32(buf_.data() + off + 4);
-  buf_.erase(off, kHeader + n + v);
+  buf_.erase(off, RecordBytes(buf_.data() + off));
   --count_;
 }
 
@@ -109,7 +193,7 @@ LabelValue LabelSet::Get(std::string_view name) const {
   if (!found) return std::nullopt;
   uint32_t n = Load32(buf_.data() + off);
   uint32_t v = Load32(buf_.data() + off + 4);
-  return std::string_view(buf_.data() + off + kHeader + n, v);
+  return std::string_view(buf_.data() + off + kHeader + NameBytes(n), v);
 }
 
 std::string LabelSet::RenderLoki() const {
@@ -149,6 +233,10 @@ std::string LabelSet::RenderJson() const {
 }
 
 void LabelSet::Compact() { buf_.shrink_to_fit(); }
+
+uint64_t LabelSet::Fingerprint() const {
+  return std::hash<std::string_view>{}(buf_) ^ (static_cast<uint64_t>(count_) << 56);
+}
 
 size_t HashTargets(const std::vector<LabelSet>& targets) {
   size_t h = targets.size();

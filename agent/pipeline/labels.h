@@ -112,6 +112,11 @@ class LabelSet {
     return H::combine(std::move(h), l.buf_, l.count_);
   }
 
+  // A second 64-bit hash, by a function unrelated to AbslHashValue's (libstdc++'s murmur-based
+  // std::hash): with it, two sets with equal hashes and fingerprints are taken as equal (a false
+  // match needs both 64-bit hashes to collide).
+  uint64_t Fingerprint() const;
+
   // `{a="x", b="y"}` as Loki's push API expects; "__"-prefixed labels skipped.
   std::string RenderLoki() const;
   // The same into `out` (replacing its content; its buffer is reused: no allocation per call
@@ -124,7 +129,9 @@ class LabelSet {
   // The labels, sorted by name, one record each: name length and value length (4 bytes each,
   // native order), then the name's and the value's bytes. One buffer instead of a string per name
   // and value: a copy is one memcpy, equality one memcmp, a hash one pass; changing a label moves
-  // the bytes after it within the buffer.
+  // the bytes after it within the buffer. An internal name ("__" prefix) is stored once for the
+  // process and the record holds its index (high bit of the name field set) and no name bytes:
+  // discovery targets are mostly such names (labels.cc, NameTable).
   static constexpr size_t kHeader = 8;
   // Offset of the record of `name`, or of the first record with a greater name (where it would
   // go); *found says which.

@@ -81,7 +81,6 @@ void WriteNode::Resolve(const LabelSet& labels, Route* route) {
     if (!labels_scratch_.Has(k)) labels_scratch_.Set(k, v);
   }
   labels_scratch_.RenderLokiTo(&key_scratch_);
-  route->labels = labels;
   route->targets.clear();
   for (auto& ep : endpoints_) {
     // Tenant from the entry (stage.tenant), else the endpoint's.
@@ -109,12 +108,14 @@ void WriteNode::Resolve(const LabelSet& labels, Route* route) {
 }
 
 const WriteNode::Route& WriteNode::RouteFor(const LabelSet& labels) {
-  if (last_route_ != nullptr && last_route_->labels == labels) return *last_route_;
-  size_t h = absl::HashOf(labels);
+  if (last_route_ != nullptr && last_labels_ == labels) return *last_route_;
+  const size_t h = absl::HashOf(labels);
+  const uint64_t fingerprint = labels.Fingerprint();
   auto it = routes_.find(h);
   if (it != routes_.end()) {
-    if (it->second.labels == labels) {
+    if (it->second.fingerprint == fingerprint) {
       last_route_ = &it->second;
+      last_labels_ = labels;
       return it->second;
     }
     // Two label sets with one hash: resolved each time, not cached.
@@ -124,8 +125,10 @@ const WriteNode::Route& WriteNode::RouteFor(const LabelSet& labels) {
   }
   if (routes_.size() >= kMaxRoutes) routes_.clear();
   Route& r = routes_[h];
+  r.fingerprint = fingerprint;
   Resolve(labels, &r);
   last_route_ = &r;
+  last_labels_ = labels;
   return r;
 }
 

@@ -44,8 +44,11 @@ struct TailFile {
   int write_wd = -1;               // its one-shot write watch on the write-event instance
   uint64_t name_checked_scan = 0;  // the rescan whose listing found its name unchanged
   bool write_armed = false;        // that watch is set and has not fired
-  LineCarry carry;                 // an incomplete line
-  bool bom_checked = false;        // its first bytes were looked at for a byte order mark
+  // Its last read found new bytes: read again at the next interval without a watch (a busy
+  // file costs no inotify_add_watch per read); it gets its watch back once a read finds none.
+  bool hot = false;
+  LineCarry carry;           // an incomplete line
+  bool bom_checked = false;  // its first bytes were looked at for a byte order mark
   // Compressed or transcoded (loki.source.file's decompression and encoding); null: its bytes
   // are UTF-8 lines as they are.
   std::unique_ptr<FileTransform> transform;
@@ -55,8 +58,11 @@ struct TailFile {
   // without `filename`, which Alloy adds after) as LabelSet.String().
   std::string pos_labels = "{}";
   uint32_t route = 0;
-  LabelSet out_labels[3];  // labels + stream, by LogStream (built on first use)
-  bool out_labels_set[3] = {false, false, false};
+  // labels + `stream` of the LogStream out_stream (-1: not built). One slot, not one per
+  // stream: a file's entries come in runs of one stream, and a switch is a copy into the slot's
+  // buffer (which keeps its size), not an allocation.
+  LabelSet out_labels;
+  int8_t out_stream = -1;
   int64_t parked_size = 0;  // its size when it was parked (what was left to read then)
   uint64_t idle_seq = 0;    // names its latest entry in the idle queue (older ones are stale)
   // Alloy's per-path series (loki_source_file_*{path}), held from the moment the file is

@@ -185,6 +185,7 @@ void TailManager::DrainRotated(const std::vector<std::string>& paths) {
       f->pos_labels = f->labels.RenderLoki();
       f->labels.Set("filename", old_name);
       f->labels.Compact();  // kept per file: without the growth of the added label
+      f->out_stream = -1;
     }
     OrphanFile(f);
   }
@@ -240,6 +241,12 @@ size_t TailManager::active_files() const {
 size_t TailManager::orphan_files() const {
   size_t n = 0;
   for (const auto& [id, f] : files_.files()) n += f->orphan && !f->closed;
+  return n;
+}
+
+size_t TailManager::hot_files() const {
+  size_t n = 0;
+  for (const auto& [id, f] : files_.files()) n += f->hot && !f->closed;
   return n;
 }
 
@@ -506,10 +513,25 @@ void TailManager::ReadPass() {
       }
       continue;
     }
-    // Set before reading: a write that lands after this read then fires it.
-    if (!f->write_armed) ArmWriteWatch(f);
+    // Set before reading: a write that lands after this read then fires it. A hot file is read
+    // at the next interval anyway and goes without.
+    const bool polls = Polls(f);
+    if (!f->write_armed && !(polls && f->hot)) ArmWriteWatch(f);
+    const int64_t offset_before = f->read_offset;
     ReadResult r = ReadOnce(f);
     if (r == ReadResult::kMore) {
+      f->queued = true;
+      ready_.push_back(f->id);
+    } else if (r == ReadResult::kEof && polls && f->read_offset != offset_before) {
+      // New bytes: likely more at the next interval (a writing container).
+      f->hot = true;
+      hot_.push_back(f->id);
+      budget_.NoteIdle(f);
+    } else if (r == ReadResult::kEof && polls && f->hot) {
+      // Quiet for an interval: back to its write watch, and one more read now that it is set
+      // (a write between the read that found nothing and the watch fires nothing).
+      f->hot = false;
+      ArmWriteWatch(f);
       f->queued = true;
       ready_.push_back(f->id);
     } else if (r == ReadResult::kEof && f->orphan &&
@@ -520,6 +542,7 @@ void TailManager::ReadPass() {
     }
   }
   unacked_gauge_->Set(static_cast<double>(Inflight()));
+  if (!hot_.empty()) ArmCoalesce();
   if (budget_.has_waiting()) {
     if (ready_.empty()) {
       // Files that wait for a descriptor get the next pass, once reading the others has let
@@ -663,13 +686,14 @@ bool TailManager::Wanted(std::string_view path) const { return targets_.contains
 void TailManager::Emit(File* f, const DecodedLine& d) {
   const LogStream stream = d.stream;
   const std::string_view line = splitter_.Repair(d.line);
-  int s = static_cast<int>(stream);
-  if (!f->out_labels_set[s]) {
-    f->out_labels[s] = f->labels;
-    if (stream == LogStream::kStdout) f->out_labels[s].Set("stream", "stdout");
-    if (stream == LogStream::kStderr) f->out_labels[s].Set("stream", "stderr");
-    f->out_labels[s].Compact();
-    f->out_labels_set[s] = true;
+  const int8_t s = static_cast<int8_t>(stream);
+  if (f->out_stream != s) {
+    const bool first = f->out_stream < 0;
+    f->out_labels = f->labels;
+    if (stream == LogStream::kStdout) f->out_labels.Set("stream", "stdout");
+    if (stream == LogStream::kStderr) f->out_labels.Set("stream", "stderr");
+    if (first) f->out_labels.Compact();
+    f->out_stream = s;
   }
   if (d.cri != nullptr && line.data() != d.line.data()) {
     // The line was repaired (invalid UTF-8) into the splitter's buffer: the content is the
@@ -679,11 +703,11 @@ void TailManager::Emit(File* f, const DecodedLine& d) {
     const size_t piece = d.line.size() - static_cast<size_t>(d.cri->content.data() - d.line.data());
     fields.content =
         piece >= d.line.size() ? line : line.substr(line.size() - std::min(piece, line.size()));
-    output_->OnEntry(f->route, f->id, f->generation, f->out_labels[s], d.timestamp_ns, line,
-                     d.start, d.mark, &fields);
+    output_->OnEntry(f->route, f->id, f->generation, f->out_labels, d.timestamp_ns, line, d.start,
+                     d.mark, &fields);
     return;
   }
-  output_->OnEntry(f->route, f->id, f->generation, f->out_labels[s], d.timestamp_ns, line, d.start,
+  output_->OnEntry(f->route, f->id, f->generation, f->out_labels, d.timestamp_ns, line, d.start,
                    d.mark, d.cri);
 }
 
@@ -748,7 +772,7 @@ void TailManager::SetTargets(std::vector<FileTarget> targets) {
     f->labels.Compact();  // kept per file: without the growth of the added label
     f->route = t.route;
     book_.MarkDirty();
-    for (bool& b : f->out_labels_set) b = false;
+    f->out_stream = -1;
   }
   targets_ = std::move(next);
   if (!started_) return;  // Start() opens them

@@ -227,8 +227,26 @@ void TailManager::ArmCoalesce() {
       ReadDataEvents();
       ArmDataInotify();
     }
+    QueueHot();
     SchedulePass();
   });
+}
+
+bool TailManager::Polls(const TailFile* f) const {
+  // Not compressed files (read whole, they do not grow) and not without a coalescing interval
+  // (a file would be polled back to back).
+  return opt_.event_coalesce > absl::ZeroDuration() && data_inotify_.is_open() &&
+         (f->transform == nullptr || !f->transform->compressed);
+}
+
+void TailManager::QueueHot() {
+  for (uint64_t id : hot_) {
+    File* f = files_.Find(id);
+    if (f == nullptr || !f->hot || f->queued || f->closed) continue;
+    f->queued = true;
+    ready_.push_back(id);
+  }
+  hot_.clear();
 }
 
 void TailManager::HandleEvent(int wd, uint32_t mask, uint32_t cookie, std::string_view name) {

@@ -137,6 +137,80 @@ TEST(LabelSetTest, JsonQuotesControlCharacters) {
   EXPECT_EQ(out, "\"a\\u0001z\\\"\"");
 }
 
+// Internal names ("__" prefix) are held once for the process and coded in the set; they sort,
+// compare, hash and render as if inline.
+TEST(LabelSetTest, InternalNamesAreCodedAndBehaveAsInline) {
+  const std::string long_name = "__meta_kubernetes_pod_annotation_kubectl_kubernetes_io_restart";
+  LabelSet a;
+  a.Set("app", "web");
+  a.Set(long_name, "2024");
+  a.Set("Zeta", "upper");  // 'Z' < '_' < 'a'
+  a.Set("__path__", "/var/log/pods/x/0.log");
+  // The internal names' bytes are not in the set: 8 bytes of lengths per label, then the
+  // inline names and the values.
+  EXPECT_EQ(a.bytes(), 4 * 8 + (3 + 3) + (4 + 5) + 4 + 21u);
+  std::vector<std::string> names;
+  for (const auto& [k, v] : a.labels()) names.emplace_back(k);
+  EXPECT_EQ(names, (std::vector<std::string>{"Zeta",
+                                             "__meta_kubernetes_pod_annotation_kubectl_"
+                                             "kubernetes_io_restart",
+                                             "__path__", "app"}));
+  EXPECT_EQ(*a.Get(long_name), "2024");
+  EXPECT_EQ(*a.Get("__path__"), "/var/log/pods/x/0.log");
+  EXPECT_FALSE(a.Has("__meta_kubernetes_pod_annotation"));  // a prefix of a coded name
+  EXPECT_EQ(a.RenderLoki(), R"({Zeta="upper", app="web"})");
+
+  // Built in another order, and through a copy: equal, same hash and fingerprint.
+  LabelSet b;
+  b.Set("__path__", "/var/log/pods/x/0.log");
+  b.Set(long_name, "2024");
+  b.Set("app", "web");
+  b.Set("Zeta", "upper");
+  LabelSet c = b;
+  EXPECT_TRUE(a == c);
+  EXPECT_EQ(absl::HashOf(a), absl::HashOf(c));
+  EXPECT_EQ(a.Fingerprint(), c.Fingerprint());
+
+  // Replacing, moving values within the set, removing.
+  c.Set(long_name, *c.Get("__path__"));
+  EXPECT_EQ(*c.Get(long_name), "/var/log/pods/x/0.log");
+  EXPECT_FALSE(a == c);
+  EXPECT_NE(a.Fingerprint(), c.Fingerprint());
+  c.Set("__a", *c.Get("app"));  // inserted before the coded names
+  EXPECT_EQ(*c.Get("__a"), "web");
+  EXPECT_EQ(*c.Get(long_name), "/var/log/pods/x/0.log");
+  c.Remove(long_name);
+  c.Remove("__a");
+  EXPECT_EQ(c.size(), 3u);
+  EXPECT_FALSE(c.Has(long_name));
+  EXPECT_EQ(*c.Get("__path__"), "/var/log/pods/x/0.log");
+  EXPECT_EQ(c.RenderLoki(), R"({Zeta="upper", app="web"})");
+  // A name taken from a set (a view of the process's copy) sets another.
+  LabelSet d;
+  d.Set(a.labels()[1].first, "x");
+  EXPECT_EQ(*d.Get(long_name), "x");
+}
+
+// Past the table's bound new internal names stay inline, and every set still finds them.
+TEST(LabelSetTest, InternalNamesPastTheTablesBoundStayInline) {
+  constexpr int kNames = (1 << 16) + 100;
+  LabelSet last;
+  for (int i = 0; i < kNames; ++i) {
+    LabelSet l;
+    const std::string name = "__bound_test_" + std::to_string(i);
+    l.Set(name, "v");
+    l.Set("b", "w");
+    ASSERT_EQ(*l.Get(name), "v") << i;
+    ASSERT_EQ(l.labels()[0].first, name) << i;
+    if (i == kNames - 1) last = l;
+  }
+  EXPECT_GT(last.bytes(), std::string("__bound_test_65635").size());  // inline
+  LabelSet again;
+  again.Set("b", "w");
+  again.Set("__bound_test_" + std::to_string(kNames - 1), "v");
+  EXPECT_TRUE(again == last);
+}
+
 TEST(LabelNameTest, Validates) {
   EXPECT_TRUE(IsValidLabelName("namespace"));
   EXPECT_TRUE(IsValidLabelName("_a1"));

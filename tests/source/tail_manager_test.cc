@@ -584,6 +584,33 @@ TEST_F(TailManagerTest, EveryWriteAfterAReadIsSeenWithoutTheRescan) {
   EXPECT_GT(metrics_.CounterValue("sluice_files_parked_total"), 0u);  // parking was exercised
 }
 
+// A file that was just read with new bytes is read again at the next interval without a write
+// watch (setting one costs a path lookup); once a read finds nothing it gets its watch back, and
+// a later write is still seen at once, without the rescan.
+TEST_F(TailManagerTest, BusyFileIsPolledAndAQuietOneWatchedAgain) {
+  TailOptions opt;
+  opt.rescan_interval = absl::Hours(1);
+  // Long beside RunUntil's 5 ms steps: the state is looked at before the next interval.
+  opt.event_coalesce = absl::Milliseconds(150);
+  std::string path = dir_.Join(std::string(kPodDir) + "/0.log");
+  std::filesystem::create_directories(dir_.Join(kPodDir));
+  WriteFile(path, "");
+  MakeWith(opt, {FileTarget{path, LabelSet(), LogFormat::kCri, 0}});
+  Drain();
+  for (int round = 0; round < 3; ++round) {
+    AppendFile(path, absl::StrCat("2024-01-02T03:04:05Z stdout F busy", round, "\n"));
+    ASSERT_TRUE(RunUntil([&] { return EntryCount() == static_cast<size_t>(round + 1); }));
+    EXPECT_EQ(tail_->hot_files(), 1u) << round;  // found bytes: polled, no watch set
+  }
+  // Quiet for an interval: it cools down and is watched again.
+  ASSERT_TRUE(RunUntil([&] { return tail_->hot_files() == 0; }));
+  AppendFile(path, "2024-01-02T03:04:06Z stdout F after a pause\n");
+  ASSERT_TRUE(RunUntil([&] { return EntryCount() == 4; }));
+  EXPECT_EQ(Entries().back().line, "after a pause");
+  EXPECT_EQ(tail_->hot_files(), 1u);
+  EXPECT_EQ(metrics_.CounterValue("sluice_inotify_file_watch_errors_total"), 0u);
+}
+
 TEST_F(TailManagerTest, DeletedFileIsDrainedThenReleasedOnceAcknowledged) {
   std::string path = dir_.Join(std::string(kPodDir) + "/0.log");
   WriteFile(path, "2024-01-02T03:04:05Z stdout F a\n");
