@@ -590,6 +590,13 @@ absl::StatusOr<Expression> Expression::Compile(std::string_view text) {
   return e;
 }
 
+const std::string* Expression::field() const {
+  if (root_ == nullptr || root_->type != NodeType::kField || !root_->children.empty()) {
+    return nullptr;
+  }
+  return &root_->name;
+}
+
 bool Expression::Search(const Value& root, Value* result) const {
   Interpreter in(root);
   Value out;

@@ -87,6 +87,9 @@ class Expression {
   bool Search(const Value& root, Value* result) const;
 
   const std::string& text() const { return text_; }
+  // The field name when the expression is just one (`level`, `"x-id"`), else null: callers
+  // look such a field up themselves (Value::Field's rules) without the interpreter.
+  const std::string* field() const;
 
  private:
   std::string text_;

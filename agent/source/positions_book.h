@@ -3,7 +3,7 @@
 // the fingerprint of the file's first bytes), else by path and labels, then by path alone. It
 // renders the positions of the registry's files (and the restored records not claimed yet) and
 // schedules their writes: at once after an acknowledgement moves an offset, at most once per
-// positions_min_interval and at ~0.3% of a core, on the PositionsWriter's thread.
+// positions_min_interval and at ~1% of a core, on the PositionsWriter's thread.
 //
 // Owned by a TailManager and used on the tail thread; only its writer's result (health,
 // counters) arrives on the writer's thread, and Unhealthy() may be called from any thread.

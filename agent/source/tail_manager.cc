@@ -685,9 +685,18 @@ bool TailManager::Wanted(std::string_view path) const { return targets_.contains
 
 void TailManager::Emit(File* f, const DecodedLine& d) {
   const LogStream stream = d.stream;
-  const std::string_view line = splitter_.Repair(d.line);
+  // A line inside the chunk's validated part, ending at its newline (not cut short, which may
+  // split a character), is valid as it is.
+  const bool checked = d.line.data() >= valid_begin_ &&
+                       d.line.data() + d.line.size() < valid_end_ &&
+                       d.line.data()[d.line.size()] == '\n';
+  const std::string_view line = checked ? d.line : splitter_.Repair(d.line);
   const int8_t s = static_cast<int8_t>(stream);
-  if (f->out_stream != s) {
+  if (f->out_stream != s && f->out_stream > 0 && stream != LogStream::kNone) {
+    // stdout <-> stderr: the value is replaced where it is (same length, no move).
+    f->out_labels.Set("stream", LogStreamName(stream));
+    f->out_stream = s;
+  } else if (f->out_stream != s) {
     const bool first = f->out_stream < 0;
     f->out_labels = f->labels;
     if (stream == LogStream::kStdout) f->out_labels.Set("stream", "stdout");

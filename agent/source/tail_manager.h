@@ -115,7 +115,7 @@ struct TailOptions {
   absl::Duration rescan_interval = absl::Seconds(10);
   // Positions are written (temporary file + rename: safe from kill -9) as soon as an
   // acknowledgement moves an offset, at most once per positions_min_interval and spending at
-  // most ~0.3% of a core on it (the gap grows with the cost of a write, for nodes with many files);
+  // most ~1% of a core on it (the gap grows with the cost of a write, for nodes with many files);
   // fsync (safe from power loss) every positions_interval and at shutdown.
   absl::Duration positions_interval = absl::Seconds(5);
   absl::Duration positions_min_interval = absl::Milliseconds(10);
@@ -313,6 +313,10 @@ class TailManager final : public AckedSource {
   // Files skipped by PositionsErrorPolicy::kSkip, by (device, inode).
   absl::flat_hash_set<std::pair<uint64_t, uint64_t>> skipped_;
   int64_t chunk_time_ns_ = 0;  // read time of the chunk being processed (plain lines' timestamp)
+  // The chunk being split, up to its last newline, when that is valid UTF-8 (one check per chunk
+  // instead of one per line): a line that lies in it and ends at a newline needs no repair.
+  const char* valid_begin_ = nullptr;
+  const char* valid_end_ = nullptr;
   uint64_t next_file_id_ = 1;
   uint64_t scan_seq_ = 0;                                 // counts rescans
   absl::flat_hash_map<std::string, FileTarget> targets_;  // by path

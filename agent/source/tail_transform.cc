@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "agent/common/log.h"
+#include "agent/common/utf8.h"
 #include "agent/source/tail_manager.h"
 
 namespace sluice {
@@ -52,7 +54,16 @@ uint64_t TailManager::SplitChunk(File* f, const char* data, size_t n, int64_t ba
   FileTransform* x = f->transform.get();
   uint64_t lines;
   if (x == nullptr || x->transcode == nullptr) {
+    const void* last_newline = memrchr(data, '\n', n);
+    if (last_newline != nullptr) {
+      const char* end = static_cast<const char*>(last_newline) + 1;
+      if (IsValidUtf8(std::string_view(data, static_cast<size_t>(end - data)))) {
+        valid_begin_ = data;
+        valid_end_ = end;
+      }
+    }
     lines = splitter_.Split(&f->carry, data, n, base, on_line);
+    valid_begin_ = valid_end_ = nullptr;
   } else {
     uint64_t cut = 0, invalid = 0;
     lines = x->transcode->Split(&x->carry, data, n, base, x->text_start, opt_.max_line_size + 1024,

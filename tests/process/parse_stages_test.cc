@@ -279,6 +279,31 @@ TEST(JsonStageTest, NullValuesForNullDocument) {
   EXPECT_EQ(X(h.One(Entry("null")), "a"), "<null>");
 }
 
+// One-field expressions are looked up without the interpreter: the same values as through it
+// (the last of repeated keys, as Go's map; types kept; a field of a non-object is null).
+TEST(JsonStageTest, FieldExpressionsMatchTheInterpreter) {
+  StageHarness h =
+      Json(BlockBuilder("stage.json")
+               .Attr("expressions", Obj({{"a", Str("")},
+                                         {"quoted", Str(R"("a")")},
+                                         {"b", Str("")},
+                                         {"n", Str("")},
+                                         {"big", Str("")},
+                                         {"arr", Str("")},
+                                         {"via_pipe", Str("a | @")},  // the interpreter's path
+                                         {"missing", Str("")}})));
+  ProcessEntry e = h.One(
+      Entry(R"({"a":"1","b":true,"n":null,"big":18446744073709551615,"arr":[1,"x"],"a":"2"})"));
+  EXPECT_EQ(X(e, "a"), "2");
+  EXPECT_EQ(X(e, "quoted"), "2");
+  EXPECT_EQ(X(e, "via_pipe"), "2");
+  EXPECT_EQ(X(e, "b"), "<bool:true>");
+  EXPECT_EQ(X(e, "n"), "<null>");
+  EXPECT_EQ(X(e, "big"), "<num:1.8446744073709552e+19>");
+  EXPECT_EQ(X(e, "arr"), R"([1,"x"])");
+  EXPECT_EQ(X(e, "missing"), "<null>");
+}
+
 TEST(JsonStageTest, SourceReadsAnExtractedValue) {
   StageHarness h = Json(BlockBuilder("stage.json")
                             .Attr("expressions", Obj({{"user", Str("")}}))

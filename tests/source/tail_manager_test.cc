@@ -25,6 +25,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/common/strings.h"
+#include "agent/common/utf8.h"
 #include "tests/support/compress.h"
 #include "tests/support/labels.h"
 #include "tests/support/temp_dir.h"
@@ -458,6 +459,27 @@ TEST_F(TailManagerTest, RepairedUtf8NeverExceedsMaxLineSize) {
   EXPECT_LE(got[0].line.size(), 32u);
   EXPECT_EQ(got[0].line.size() % 3, 0u) << "cut on a character boundary";
   EXPECT_EQ(metrics_.CounterValue("sluice_lines_truncated_total"), 1u);
+}
+
+// A chunk is checked for UTF-8 once; a line cut at max_line_size inside a character is still
+// repaired although the chunk it came from was valid.
+TEST_F(TailManagerTest, LineCutInsideACharacterOfAValidChunkIsRepaired) {
+  std::string path = dir_.Join("plain/utf8.log");
+  TailOptions opt;
+  opt.max_line_size = 32;
+  std::string long_line = "a";
+  for (int i = 0; i < 20; ++i) long_line += "\xC3\xA9";  // é: the cut at 32 falls inside one
+  WriteFile(path, long_line + "\n\xC3\xA9t\xC3\xA9\n");
+  Make(opt);
+  Drain();
+  tail_->StopReading();
+  const std::vector<Got>& got = Entries();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(IsValidUtf8(got[0].line)) << got[0].line;
+  EXPECT_LE(got[0].line.size(), 32u);
+  EXPECT_EQ(got[0].line.substr(0, 31), long_line.substr(0, 31));
+  EXPECT_EQ(got[1].line, "\xC3\xA9t\xC3\xA9");
+  EXPECT_EQ(metrics_.CounterValue("sluice_lines_invalid_utf8_total"), 1u);
 }
 
 TEST_F(TailManagerTest, DockerJsonLines) {

@@ -70,6 +70,12 @@ class JsonStage final : public Stage {
     }
     const jmespath::Value doc = jmespath::Value::Dom(root);
     for (const auto& [name, expr] : exprs_) {
+      if (const std::string* field = expr.field(); field != nullptr) {
+        // Most expressions are one field (`level`, `msg`): looked up here as Value::Field does
+        // (null unless an object; the last of repeated keys), without the interpreter's Values.
+        StoreField(root, *field, &e.extracted[name]);
+        continue;
+      }
       jmespath::Value result;
       if (!expr.Search(doc, &result)) continue;
       Store(result, &e.extracted[name]);
@@ -86,6 +92,27 @@ class JsonStage final : public Stage {
   }
 
  private:
+  static void StoreField(simdjson::dom::element root, std::string_view field, ExtractedValue* out) {
+    simdjson::dom::object obj;
+    simdjson::dom::element found;
+    bool has = false;
+    if (root.get_object().get(obj) == simdjson::SUCCESS) {
+      for (simdjson::dom::key_value_pair kv : obj) {
+        if (kv.key == field) {
+          found = kv.value;
+          has = true;
+        }
+      }
+    }
+    std::string_view str;
+    if (has && found.get_string().get(str) == simdjson::SUCCESS) {
+      out->kind = ExtractedValue::Kind::kString;
+      out->str.assign(str.data(), str.size());
+      return;
+    }
+    Store(has ? jmespath::Value::Dom(found) : jmespath::Value(), out);
+  }
+
   // Scalars keep their type; arrays and objects become their JSON text.
   static void Store(const jmespath::Value& v, ExtractedValue* out) {
     switch (v.kind()) {
