@@ -1,6 +1,7 @@
 #include "agent/pipeline/labels.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <cstring>
 #include <functional>
@@ -189,6 +190,24 @@ void LabelSet::Set(std::string_view name, std::string_view value) {
   Store32(p + 4, static_cast<uint32_t>(value.size()));
   if (name_bytes != 0) memcpy(p + kHeader, name.data(), name_bytes);
   if (!value.empty()) memcpy(p + kHeader + name_bytes, value.data(), value.size());
+  ++count_;
+}
+
+void LabelSet::Append(std::string_view name, std::string_view value) {
+  assert(count_ == 0 || labels()[count_ - 1].first < name);
+  if (Inside(value, buf_)) {
+    Set(name, value);  // appending could move the bytes it views
+    return;
+  }
+  uint32_t code = 0;
+  const bool coded =
+      name.size() > 2 && name[0] == '_' && name[1] == '_' && NameTable::Get().Intern(name, &code);
+  char header[kHeader];
+  Store32(header, coded ? (code | kCoded) : static_cast<uint32_t>(name.size()));
+  Store32(header + 4, static_cast<uint32_t>(value.size()));
+  buf_.append(header, kHeader);
+  if (!coded) buf_.append(name.data(), name.size());
+  buf_.append(value.data(), value.size());
   ++count_;
 }
 

@@ -85,6 +85,9 @@ class LabelSet {
   LabelSet& operator=(LabelSet&&) noexcept = default;
   // Sets `name` to `value`, replacing an existing value. Keeps names sorted.
   void Set(std::string_view name, std::string_view value);
+  // Adds `name`, which must sort after every name of the set (checked in debug builds): no
+  // search, no bytes moved (sets filled in name order per line, such as stage.cri's fields).
+  void Append(std::string_view name, std::string_view value);
   void Remove(std::string_view name);
   // Removes every label, keeping the buffer (for a set refilled per entry).
   void Clear() {

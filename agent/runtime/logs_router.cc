@@ -39,9 +39,10 @@ void LogsRouter::OnEntry(uint32_t route, uint64_t file_id, uint64_t generation,
   e.start_extracted.Clear();
   if (cri != nullptr && after_stage_cri_[route]) {
     // Alloy's stage.cri leaves these in the extracted map (its `stream` is the entry's label).
-    e.start_extracted.Set("content", cri->content);
-    e.start_extracted.Set("flags", cri->partial ? "P" : "F");
-    e.start_extracted.Set("time", cri->time);
+    // In name order: appended, not searched and inserted.
+    e.start_extracted.Append("content", cri->content);
+    e.start_extracted.Append("flags", cri->partial ? "P" : "F");
+    e.start_extracted.Append("time", cri->time);
   }
   e.timestamp_ns = timestamp_ns;
   e.line.assign(line.data(), line.size());

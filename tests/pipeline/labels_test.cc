@@ -191,6 +191,26 @@ TEST(LabelSetTest, InternalNamesAreCodedAndBehaveAsInline) {
   EXPECT_EQ(*d.Get(long_name), "x");
 }
 
+// Append (names in order, no search) builds the same set as Set, internal names coded alike.
+TEST(LabelSetTest, AppendInNameOrderEqualsSet) {
+  LabelSet appended, set;
+  appended.Append("Zeta", "1");
+  appended.Append("__meta_kubernetes_namespace", "ns");
+  appended.Append("content", std::string(300, 'c'));
+  appended.Append("time", *appended.Get("Zeta"));  // a value from the set itself
+  set.Set("time", "1");
+  set.Set("content", std::string(300, 'c'));
+  set.Set("__meta_kubernetes_namespace", "ns");
+  set.Set("Zeta", "1");
+  EXPECT_TRUE(appended == set);
+  EXPECT_EQ(absl::HashOf(appended), absl::HashOf(set));
+  EXPECT_EQ(*appended.Get("time"), "1");
+  EXPECT_EQ(appended.RenderLoki(), set.RenderLoki());
+  appended.Clear();
+  appended.Append("a", "x");
+  EXPECT_EQ(appended.RenderLoki(), R"({a="x"})");
+}
+
 // Past the table's bound new internal names stay inline, and every set still finds them.
 TEST(LabelSetTest, InternalNamesPastTheTablesBoundStayInline) {
   constexpr int kNames = (1 << 16) + 100;
