@@ -40,8 +40,10 @@ constexpr uint32_t kCoded = 0x80000000u;
 // through whatever handed the set over, so readers take no lock.
 class NameTable {
  public:
-  static constexpr uint32_t kMaxNames = 1u << 16;
-  static constexpr size_t kMaxBytes = 4u << 20;
+  // A node sees a few hundred such names (Kubernetes' meta labels, its pods' label and
+  // annotation keys); the bounds hold the table under ~1.5 MiB whatever a cluster's keys are.
+  static constexpr uint32_t kMaxNames = 1u << 14;
+  static constexpr size_t kMaxBytes = 1u << 20;
   static constexpr size_t kChunk = 16u << 10;
 
   static NameTable& Get() {
