@@ -93,6 +93,15 @@ class NameTable {
   std::unique_ptr<std::string_view[]> slots_;
 };
 
+// The name field of a new record of `name`: an index into the table for an internal name that
+// is (or can be) interned, else the name's length (its bytes then follow the header).
+inline uint32_t NameField(std::string_view name, bool* coded) {
+  uint32_t code = 0;
+  *coded =
+      name.size() > 2 && name[0] == '_' && name[1] == '_' && NameTable::Get().Intern(name, &code);
+  return *coded ? (code | kCoded) : static_cast<uint32_t>(name.size());
+}
+
 // Bytes of a record's name (0 when coded).
 inline size_t NameBytes(uint32_t n) { return (n & kCoded) != 0 ? 0 : n; }
 
@@ -149,7 +158,7 @@ size_t LabelSet::Find(std::string_view name, bool* found) const {
                                                            : std::string_view(base + off + 8, n);
     const int record_first = record_name.empty() ? -1 : static_cast<unsigned char>(record_name[0]);
     if (record_first < first) {
-      off += kHeader + NameBytes(n) + Load32(base + off + 4);
+      off += RecordBytes(base + off);
       continue;
     }
     if (record_first > first) break;
@@ -160,7 +169,7 @@ size_t LabelSet::Find(std::string_view name, bool* found) const {
       return off;
     }
     if (c > 0) break;
-    off += kHeader + NameBytes(n) + Load32(base + off + 4);
+    off += RecordBytes(base + off);
   }
   *found = false;
   return off;
@@ -180,15 +189,14 @@ void LabelSet::Set(std::string_view name, std::string_view value) {
     Store32(buf_.data() + off + 4, static_cast<uint32_t>(value.size()));
     return;
   }
-  // Internal names only: the labels entries carry per line (app, level, stream) stay inline
-  // and cost no lookup.
-  uint32_t code = 0;
-  const bool coded =
-      name.size() > 2 && name[0] == '_' && name[1] == '_' && NameTable::Get().Intern(name, &code);
+  // Internal names only are coded: the labels entries carry per line (app, level, stream) stay
+  // inline and cost no lookup.
+  bool coded;
+  const uint32_t name_field = NameField(name, &coded);
   const size_t name_bytes = coded ? 0 : name.size();
   buf_.insert(off, kHeader + name_bytes + value.size(), '\0');
   char* p = buf_.data() + off;
-  Store32(p, coded ? (code | kCoded) : static_cast<uint32_t>(name.size()));
+  Store32(p, name_field);
   Store32(p + 4, static_cast<uint32_t>(value.size()));
   if (name_bytes != 0) memcpy(p + kHeader, name.data(), name_bytes);
   if (!value.empty()) memcpy(p + kHeader + name_bytes, value.data(), value.size());
@@ -201,11 +209,9 @@ void LabelSet::Append(std::string_view name, std::string_view value) {
     Set(name, value);  // appending could move the bytes it views
     return;
   }
-  uint32_t code = 0;
-  const bool coded =
-      name.size() > 2 && name[0] == '_' && name[1] == '_' && NameTable::Get().Intern(name, &code);
+  bool coded;
   char header[kHeader];
-  Store32(header, coded ? (code | kCoded) : static_cast<uint32_t>(name.size()));
+  Store32(header, NameField(name, &coded));
   Store32(header + 4, static_cast<uint32_t>(value.size()));
   buf_.append(header, kHeader);
   if (!coded) buf_.append(name.data(), name.size());
