@@ -14,7 +14,10 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -623,6 +626,117 @@ absl::StatusOr<PositionsDocument> ParsePositionsDocument(std::string_view text) 
   }
   result.files = std::move(records);
   return result;
+}
+
+namespace {
+
+// The fixed text around one record with offset 0 and no identity, as RenderPositions writes it.
+constexpr std::string_view kDocHead = "sluice:\n  version: 2\n  files:\n";
+constexpr std::string_view kOneRecordMiddle = "    offset: 0\n  count: 1\npositions:\n  ? ";
+constexpr std::string_view kOneRecordTail = "  : \"0\"\n";
+
+void AppendIntLine(std::string* out, std::string_view key, uint64_t v) {
+  absl::StrAppend(out, "    ", Av(key), ": ", v, "\n");
+}
+
+}  // namespace
+
+const PositionsRenderer::Entry& PositionsRenderer::Lookup(const PositionRecord& r) {
+  Key key{absl::HashOf(r.path, r.labels),
+          std::hash<std::string_view>()(r.path) * 0x9e3779b97f4a7c15ULL ^
+              std::hash<std::string_view>()(r.labels)};
+  auto [it, inserted] = cache_.try_emplace(key);
+  Entry& e = it->second;
+  if (!inserted && (e.path_len != r.path.size() || e.labels_len != r.labels.size())) {
+    e.text.clear();  // two pairs on one key (never seen): this one through libyaml
+  } else if (inserted) {
+    e.path_len = static_cast<uint32_t>(r.path.size());
+    e.labels_len = static_cast<uint32_t>(r.labels.size());
+    PositionRecord one;
+    one.path = r.path;
+    one.labels = r.labels;
+    std::string doc = RenderPositions({one});
+    // "sluice: ... files:\n  - " TEXT "    offset: 0\n  count: 1\npositions:\n  ? " TEXT
+    // "  : \"0\"\n": a scalar's continuation lines are indented, so the middle, which starts a
+    // line at column 0, cannot occur inside TEXT.
+    std::string_view d = doc;
+    if (d.substr(0, kDocHead.size()) == kDocHead && d.substr(kDocHead.size(), 4) == "  - " &&
+        absl::EndsWith(Av(d), Av(kOneRecordTail))) {
+      d.remove_prefix(kDocHead.size() + 4);
+      d.remove_suffix(kOneRecordTail.size());
+      size_t mid = d.find(kOneRecordMiddle);
+      if (mid != std::string_view::npos && !d.substr(0, mid).empty() &&
+          d.substr(0, mid) == d.substr(mid + kOneRecordMiddle.size())) {
+        e.text = std::string(d.substr(0, mid));
+      }
+    }
+  }
+  e.generation = generation_;
+  return e;
+}
+
+std::string PositionsRenderer::Render(const std::vector<PositionRecord>& records) {
+  ++generation_;
+  if (records.empty()) {
+    ++whole_renders_;
+    return RenderPositions(records);
+  }
+  std::vector<const Entry*> entries;
+  entries.reserve(records.size());
+  size_t bytes = 64;
+  for (const PositionRecord& r : records) {
+    const Entry& e = Lookup(r);
+    if (e.text.empty()) {
+      entries.clear();
+      break;
+    }
+    entries.push_back(&e);
+    bytes += 2 * e.text.size() + 200;
+  }
+  if (cache_.size() > records.size()) {
+    absl::erase_if(cache_, [g = generation_](const auto& kv) { return kv.second.generation != g; });
+  }
+  if (entries.empty()) {
+    ++whole_renders_;
+    return RenderPositions(records);
+  }
+
+  std::string out;
+  out.reserve(bytes);
+  out.append(kDocHead);
+  for (size_t i = 0; i < records.size(); ++i) {
+    const PositionRecord& r = records[i];
+    out.append("  - ");
+    out.append(entries[i]->text);
+    AppendIntLine(&out, "offset", static_cast<uint64_t>(std::max<int64_t>(r.offset, 0)));
+    if (r.has_identity) {
+      AppendIntLine(&out, "device", r.id.device);
+      AppendIntLine(&out, "inode", r.id.inode);
+      std::string hex = absl::StrFormat("%016x", r.id.fingerprint);
+      // As Emitter::String: 16 hex digits are plain unless they would read back as a number.
+      if (ResolvesToNonString(hex)) {
+        absl::StrAppend(&out, "    fingerprint: \"", hex, "\"\n");
+      } else {
+        absl::StrAppend(&out, "    fingerprint: ", hex, "\n");
+      }
+      AppendIntLine(&out, "fingerprint_len", r.id.fingerprint_len);
+    }
+    if (r.has_timestamp) {
+      AppendIntLine(&out, "timestamp_ns",
+                    static_cast<uint64_t>(std::max<int64_t>(r.timestamp_ns, 0)));
+      AppendIntLine(&out, "timestamp_count", r.timestamp_count);
+    }
+  }
+  absl::StrAppend(&out, "  count: ", records.size(), "\npositions:\n");
+  absl::flat_hash_set<const Entry*> seen;
+  seen.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (!seen.insert(entries[i]).second) continue;  // the map holds a (path, labels) once
+    out.append("  ? ");
+    out.append(entries[i]->text);
+    absl::StrAppend(&out, "  : \"", std::max<int64_t>(records[i].offset, 0), "\"\n");
+  }
+  return out;
 }
 
 absl::Status WritePositionsData(const std::string& path, std::string_view data, bool sync) {

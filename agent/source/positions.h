@@ -33,9 +33,9 @@
 //   for bytes that are not UTF-8), without a YAML reader of our own.
 // - sluice's first format (a `positions:` list with `version: 1`) is still read (positions_v1.h).
 //
-// Plain functions, no state; safe from any thread. One writer per positions path at a time (the
-// positions writer owns the file): the temporary file name is fixed, so a crash leaves at most one
-// stale temporary that the next write reuses.
+// Plain functions, no state; safe from any thread (PositionsRenderer: one caller's cache). One
+// writer per positions path at a time (the positions writer owns the file): the temporary file name
+// is fixed, so a crash leaves at most one stale temporary that the next write reuses.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "agent/source/fingerprint.h"
@@ -95,6 +96,47 @@ struct PositionsDocument {
 // that has an identity, in order.
 std::string RenderPositions(const std::vector<PositionRecord>& records,
                             const std::vector<PositionCursor>& cursors = {});
+
+// RenderPositions for a caller that renders the same files again and again (a tailer writing
+// its positions after every acknowledgement). What libyaml writes for a record's path and labels
+// (quoting, escapes, folding) depends on the strings and the indentation only, never on the
+// numbers beside them, so each (path, labels) is rendered by libyaml once and its text kept; the
+// numbers, which change at every write, are written as libyaml writes them (plain decimal, the
+// map's offset double-quoted). A pair whose text cannot be cut out of libyaml's output in the
+// expected shape, an empty list, or cursors send the whole document through RenderPositions.
+// The result is byte-for-byte RenderPositions' (positions_test compares them).
+//
+// Owned by one caller and used on its thread. Keeps the text of the pairs of its last document
+// only (the cache is pruned at every call).
+class PositionsRenderer {
+ public:
+  std::string Render(const std::vector<PositionRecord>& records);
+  size_t cached() const { return cache_.size(); }
+  // Documents that went through RenderPositions whole (tests).
+  uint64_t whole_renders() const { return whole_renders_; }
+
+ private:
+  struct Key {
+    uint64_t a, b;
+    friend bool operator==(const Key&, const Key&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const Key& k) {
+      return H::combine(std::move(h), k.a);
+    }
+  };
+  struct Entry {
+    // libyaml's text of `path: P\n    labels: L\n`, the same after a sequence's "  - " and a
+    // complex key's "  ? "; empty: the pair goes through RenderPositions.
+    std::string text;
+    uint32_t path_len = 0, labels_len = 0;  // checked beside the two hashes
+    uint64_t generation = 0;
+  };
+  const Entry& Lookup(const PositionRecord& r);
+
+  absl::node_hash_map<Key, Entry> cache_;  // nodes: Render keeps pointers across inserts
+  uint64_t generation_ = 0;
+  uint64_t whole_renders_ = 0;
+};
 
 // Parses a positions document of any of the forms above. An empty document (empty file, only
 // comments) is no records, as for Alloy. Entries whose value is not a non-negative integer (a

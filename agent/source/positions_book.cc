@@ -230,7 +230,7 @@ void PositionsBook::WriteNow() {
   if (!dirty_ || writer_ == nullptr) return;
   timespec cpu0, cpu1;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
-  std::string doc = RenderPositions(Collect());
+  std::string doc = renderer_.Render(Collect());
   dirty_ = false;
   writer_->Submit(std::move(doc));
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
@@ -308,7 +308,7 @@ std::vector<PositionRecord> PositionsBook::Collect() {
 absl::Status PositionsBook::Save() {
   if (opt_.path.empty()) return absl::OkStatus();
   timer_.cancel();
-  std::string doc = RenderPositions(Collect());
+  std::string doc = renderer_.Render(Collect());
   dirty_ = false;
   if (writer_ == nullptr) {
     // Not started (tests): write directly.

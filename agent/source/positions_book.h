@@ -121,6 +121,8 @@ class PositionsBook {
   bool write_scheduled_ = false;
   int64_t last_write_mono_ = 0;
   absl::Duration gap_;
+  // The text of each file's path and labels, rendered by libyaml once (tail thread).
+  PositionsRenderer renderer_;
   mutable std::mutex health_mu_;  // error_: written on the writer's thread, read by any
   std::string error_;
   Counter* truncations_;

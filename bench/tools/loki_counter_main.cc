@@ -1,7 +1,7 @@
 // loki_counter: a counting Loki push receiver for the end-to-end benchmark (bench/run).
 //
 //   loki_counter [--listen HOST:PORT] [--max-body BYTES] [--ack-after-decode]
-//                [--decoder wire|generated|both]
+//                [--decoder wire|generated|both] [--defer-decode MS]
 //
 // Listens on 127.0.0.1 with a kernel-chosen port by default and prints the port on stdout as its
 // first line. Speaks HTTP/1.1 with keep-alive (Boost.Beast) and answers:
@@ -20,6 +20,9 @@
 //                       Protobuf is decoded from the wire format by this program (every field
 //                       walked, lines left in place); --decoder generated uses the protoc classes
 //                       instead, --decoder both runs both and counts disagreements.
+//                       --defer-decode MS keeps the acknowledged bodies until no push has come
+//                       for MS milliseconds and decodes them then (receipt times kept), so
+//                       that the receiver takes no core from the agent while it works.
 //   GET  /stats         counters as one JSON object (see Counter::StatsJson).
 //   GET  /timeline      [[receive time ns, unique lines so far], ...], one pair per push.
 //   GET  /streams       ["{label=\"value\", ...}", ...]: the distinct label sets received (as
@@ -46,11 +49,13 @@
 #include <bit>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -611,6 +616,12 @@ struct Server {
   bool early_ack = true;  // --ack-after-decode turns it off
   int errors_logged = 0;
   asio::io_context* io = nullptr;
+  // --defer-decode MS: early-acknowledged pushes wait here, with their receive times, until no
+  // push has come for MS milliseconds, so that a catch-up's decoding does not take a core from
+  // the agent being measured (bench/run --no-pin). Their delay and order are those of receipt.
+  int64_t defer_ms = 0;
+  std::deque<std::pair<http::request<http::string_body>, int64_t>> deferred;
+  std::optional<asio::steady_timer> defer_timer;
 };
 
 // One keep-alive connection: read a request, answer it, repeat. Owned by the shared_ptr its
@@ -653,10 +664,11 @@ class Session : public std::enable_shared_from_this<Session> {
         res_.prepare_payload();
         beast::error_code write_ec;
         http::write(stream_.socket(), res_, write_ec);
-        http::status status;
-        const std::string error = Push(req, now_ns, &status);
-        if (!error.empty() && server_->errors_logged++ < 10) {
-          std::fprintf(stderr, "loki_counter: push answered 204 but failed: %s\n", error.c_str());
+        if (server_->defer_ms > 0) {
+          server_->deferred.emplace_back(std::move(req), now_ns);
+          ArmDeferTimer(server_);
+        } else {
+          DecodeAcknowledged(server_, req, now_ns);
         }
         if (write_ec || !res_.keep_alive()) {
           beast::error_code ignored;
@@ -666,7 +678,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return Read();
       }
       http::status status;
-      const std::string error = Push(req, now_ns, &status);
+      const std::string error = Push(server_, req, now_ns, &status);
       res_.result(status);
       if (!error.empty()) {
         res_.set(http::field::content_type, "text/plain");
@@ -697,9 +709,32 @@ class Session : public std::enable_shared_from_this<Session> {
     return absl::StrCat("unsupported Content-Type ", Av(type));
   }
 
+  // A push already answered 204: decoded and counted; a failure is logged (the first ten).
+  static void DecodeAcknowledged(Server* server, const http::request<http::string_body>& req,
+                                 int64_t now_ns) {
+    http::status status;
+    const std::string error = Push(server, req, now_ns, &status);
+    if (!error.empty() && server->errors_logged++ < 10) {
+      std::fprintf(stderr, "loki_counter: push answered 204 but failed: %s\n", error.c_str());
+    }
+  }
+
+  // (Re)starts the quiet period after which the deferred pushes are decoded, in receipt order.
+  static void ArmDeferTimer(Server* server) {
+    server->defer_timer->expires_after(std::chrono::milliseconds(server->defer_ms));
+    server->defer_timer->async_wait([server](beast::error_code ec) {
+      if (ec) return;  // restarted by a newer push
+      while (!server->deferred.empty()) {
+        auto [req, now_ns] = std::move(server->deferred.front());
+        server->deferred.pop_front();
+        DecodeAcknowledged(server, req, now_ns);
+      }
+    });
+  }
+
   // Decodes and counts one push. Returns "" (and 204) or the error text (and 400 or 415).
-  std::string Push(const http::request<http::string_body>& req, int64_t now_ns,
-                   http::status* status) {
+  static std::string Push(Server* server_, const http::request<http::string_body>& req,
+                          int64_t now_ns, http::status* status) {
     const std::string_view body = req.body();
     const std::string_view type(req[http::field::content_type].data(),
                                 req[http::field::content_type].size());
@@ -829,7 +864,7 @@ int main(int argc, char** argv) {
     }
     if (i + 1 >= argc)
       Die("usage: loki_counter [--listen HOST:PORT] [--max-body BYTES] [--ack-after-decode] "
-          "[--decoder wire|generated|both]");
+          "[--decoder wire|generated|both] [--defer-decode MS]");
     std::string_view value = argv[++i];
     if (flag == "--listen") {
       listen = std::string(value);
@@ -837,6 +872,10 @@ int main(int argc, char** argv) {
       absl::StatusOr<uint64_t> v = sluice::ParseByteSize(value);
       if (!v.ok()) Die(absl::StrCat("--max-body: ", v.status().message()));
       server->max_body = *v;
+    } else if (flag == "--defer-decode") {
+      if (!absl::SimpleAtoi(sluice::Av(value), &server->defer_ms) || server->defer_ms < 0) {
+        Die("--defer-decode wants milliseconds");
+      }
     } else {
       Die(absl::StrCat("unknown flag ", sluice::Av(flag)));
     }
@@ -851,6 +890,7 @@ int main(int argc, char** argv) {
   server->decoder = std::make_unique<PushDecoder>(&server->counter, server->decoder_mode);
   asio::io_context io(1);
   server->io = &io;
+  server->defer_timer.emplace(io);
   beast::error_code ec;
   const auto address = asio::ip::make_address(listen.substr(0, colon), ec);
   if (ec) Die(absl::StrCat("--listen: ", ec.message()));

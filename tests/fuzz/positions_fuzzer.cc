@@ -1,5 +1,7 @@
 // libFuzzer target: the positions file parser must turn any bytes into records or an error,
-// never crash; whatever it accepts must render and parse back to the same records.
+// never crash; whatever it accepts must render and parse back to the same records, and the
+// PositionsRenderer's text must be RenderPositions' byte for byte (twice: the second from its
+// cache).
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -13,5 +15,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string rendered = sluice::RenderPositions(*records);
   absl::StatusOr<std::vector<sluice::PositionRecord>> again = sluice::ParsePositions(rendered);
   if (!again.ok() || !(*again == *records)) std::abort();
+  sluice::PositionsRenderer renderer;
+  if (renderer.Render(*records) != rendered) std::abort();
+  for (sluice::PositionRecord& r : *records) r.offset += 7;
+  if (renderer.Render(*records) != sluice::RenderPositions(*records)) std::abort();
   return 0;
 }

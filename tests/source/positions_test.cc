@@ -201,6 +201,90 @@ TEST(PositionsTest, RoundTripRandomBytePaths) {
   EXPECT_EQ(*parsed, records);
 }
 
+// The renderer's text is RenderPositions' byte for byte: for the pod files a tailer writes
+// (without a whole render after the first), for every quoting form, and when the offsets, the
+// identities and the list change between calls.
+TEST(PositionsTest, RendererWritesWhatRenderPositionsWrites) {
+  PositionsRenderer renderer;
+  std::vector<PositionRecord> pods;
+  for (int i = 0; i < 40; ++i) {
+    PositionRecord r = Rec(absl::StrCat("/var/log/pods/ns-", i, "_pod-", i,
+                                        "_0b6c1e9a-5f0e-4a43-9d1b-7a0e6f1c2d3e/app/0.log"),
+                           1000 + i, 100 + i);
+    r.labels = absl::StrCat(R"({app="app-)", i, R"(", container="app", job="ns-)", i,
+                            R"(/app", namespace="ns-)", i, R"(", pod="pod-)", i, R"("})");
+    r.id.fingerprint = (i % 2 == 0) ? 0x0123456789012345ULL + i : 0xabcdef0123456789ULL + i;
+    if (i % 7 == 0) r.has_identity = false;
+    if (i % 5 == 0) {
+      r.has_timestamp = true;
+      r.timestamp_ns = 1700000000123456789 + i;
+      r.timestamp_count = i;
+    }
+    pods.push_back(r);
+  }
+  pods.push_back(pods[3]);  // the same (path, labels) twice: the map keeps the first
+  pods.back().offset = 5;
+  pods[4].offset = -1;
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(renderer.Render(pods), RenderPositions(pods));
+    for (PositionRecord& r : pods) {
+      r.offset += 4096 * (round + 1);
+      r.id.fingerprint_len = 1024 * (round + 1);
+    }
+  }
+  EXPECT_EQ(renderer.whole_renders(), 0u);
+  EXPECT_EQ(renderer.cached(), 40u);
+  pods.resize(10);
+  EXPECT_EQ(renderer.Render(pods), RenderPositions(pods));
+  EXPECT_EQ(renderer.cached(), 10u);  // the pairs of the last document only
+  EXPECT_EQ(renderer.whole_renders(), 0u);
+  EXPECT_EQ(renderer.Render({}), RenderPositions({}));
+
+  std::vector<PositionRecord> odd = {
+      Rec("/var/log/a b.log", 5),
+      Rec("/var/log/it's: \"here\" #1.log", 6, 2),
+      Rec("/var/log/\t\r\n\x01\x7f.log", 7, 3),
+      Rec("/var/log/ünï/日本.log", 8, 4),
+      Rec("/var/log/\xff\xfe bytes.log", 9, 5),
+      Rec("- leading dash", 10, 6),
+      Rec("true", 11, 7),
+      Rec("0x1F", 12, 8),
+      Rec("", 12, 8),
+      Rec("? key", 12, 8),
+      Rec(" leading and trailing space ", 13, 9),
+      Rec(std::string(300, 'x') + " " + std::string(300, 'y'), 14, 10),
+      Rec(std::string(100, 'x') + "\n" + std::string(100, 'y'), 14, 10),
+      Alloy("/var/log/no-identity.log", "{}", std::numeric_limits<int64_t>::max()),
+  };
+  odd[0].labels = R"({a="x", b="y\\z", c="\"q\"", d="ü"})";
+  odd[1].labels = "{" + std::string(200, 'l') + "=\"v v v v v v v v v v v v v v v v v v\"}";
+  odd[2].labels = "";
+  odd[3].labels = "'single' quotes";
+  odd[4].id.fingerprint = std::numeric_limits<uint64_t>::max();
+  odd[5].id.fingerprint = 0;
+  odd[6].labels = std::string(70, 'a') + " " + std::string(70, 'b') + " c: d # e";
+  for (const PositionRecord& r : odd) {
+    std::vector<PositionRecord> two = {pods[0], r};
+    EXPECT_EQ(renderer.Render(two), RenderPositions(two)) << r.path;
+  }
+  std::mt19937 rng(11);
+  std::vector<PositionRecord> random;
+  for (int i = 0; i < 300; ++i) {
+    std::string path;
+    std::string labels;
+    int n = 1 + static_cast<int>(rng() % 120);
+    for (int j = 0; j < n; ++j) path.push_back(static_cast<char>(1 + rng() % 255));
+    for (int j = 0; j < n; ++j) labels.push_back(static_cast<char>(32 + rng() % 95));
+    PositionRecord r = Rec(path, static_cast<int64_t>(rng()), i);
+    r.labels = labels;
+    r.id.fingerprint = (static_cast<uint64_t>(rng()) << 32) | rng();
+    random.push_back(r);
+    std::vector<PositionRecord> two = {pods[1], r};
+    EXPECT_EQ(renderer.Render(two), RenderPositions(two)) << i;
+  }
+  EXPECT_EQ(renderer.Render(random), RenderPositions(random));
+}
+
 TEST(PositionsTest, PromtailsMapIsReadAsAlloysEmptyLabelsKey) {
   auto parsed = ParsePositions(
       "positions:\n"
