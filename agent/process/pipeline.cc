@@ -103,6 +103,20 @@ void ProcessPipeline::ProcessFrom(size_t first, ProcessEntry&& entry, EmitFn emi
   RunFrom(std::min(first, stages_.size()), std::move(entry), emit);
 }
 
+bool ProcessPipeline::MayReadExtracted(size_t first,
+                                       std::initializer_list<std::string_view> keys) const {
+  std::vector<std::string> read;
+  for (size_t i = first; i < stages_.size(); ++i) {
+    if (!stages_[i]->ExtractedKeysRead(&read)) return true;
+  }
+  for (const std::string& k : read) {
+    for (std::string_view want : keys) {
+      if (k == want) return true;
+    }
+  }
+  return false;
+}
+
 bool ProcessPipeline::BlockedAfter(size_t i) const {
   for (size_t j = i + 1; j < stages_.size(); ++j) {
     if (stages_[j]->Backlogged()) return true;

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,9 @@ class ProcessPipeline final : public Stage {
   bool Timed() const override { return timed_; }
 
   size_t size() const { return stages_.size(); }
+  // Whether a stage from `first` on may read one of `keys` from the extracted map (true as well
+  // when a stage cannot say which keys it reads).
+  bool MayReadExtracted(size_t first, std::initializer_list<std::string_view> keys) const;
   bool empty() const { return stages_.empty(); }
 
  private:

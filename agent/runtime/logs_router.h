@@ -39,7 +39,7 @@ class LogsRouter final : public TailOutput {
   // --- building (before any entry flows) ---
   // A source's forward_to list; returns the route id to put in its FileTargets.
   // `after_stage_cri`: the route enters a loki.process after its stage.cri (the tailer parses the
-  // CRI lines), so its entries carry what that stage would have extracted.
+  // CRI lines), and a stage after it may read what that stage extracts, so its entries carry it.
   uint32_t AddRoute(std::vector<LogsNode*> nodes, bool after_stage_cri = false);
   // Registers a source; returns its index (use index << kSourceShift as file_id_base, or as the
   // first of an AckedSource's own stream ids).

@@ -33,6 +33,10 @@ class ProcessNode final : public LogsNode {
   // A node that feeds this one from stage `first` on (first = 0 is the node itself).
   LogsNode* EntryFrom(size_t first);
   size_t num_stages() const { return pipeline_.size(); }
+  // ProcessPipeline::MayReadExtracted.
+  bool MayReadExtracted(size_t first, std::initializer_list<std::string_view> keys) const {
+    return pipeline_.MayReadExtracted(first, keys);
+  }
 
   void Push(ProcessEntry& entry) override;
   void PushMark(uint64_t file_id, uint64_t generation, int64_t offset) override;

@@ -16,6 +16,7 @@
 namespace sluice {
 namespace {
 
+using testing::Arr;
 using testing::BlockBuilder;
 using testing::Int;
 using testing::Num;
@@ -371,6 +372,47 @@ TEST_F(BuildStagesTest, TimedStagesAreTheOnesWithDeadlinesOrBacklogs) {
       BlockBuilder("stage.match").Attr("selector", Str("{a=\"b\"}")).Child(multiline).Build()));
   EXPECT_FALSE(
       timed(BlockBuilder("stage.match").Attr("selector", Str("{a=\"b\"}")).Child(statics).Build()));
+}
+
+// What a file source asks before it leaves stage.cri's values out of the extracted map: the
+// DaemonSet pipeline's stages name the keys they read, and none is content/flags/time; a stage
+// that reads one by name, or one that cannot say (a template), keeps them.
+TEST_F(BuildStagesTest, StagesSayWhichExtractedKeysTheyRead) {
+  const config::Block cri = BlockBuilder("stage.cri").Build();
+  const config::Block json = BlockBuilder("stage.json")
+                                 .Attr("expressions", Obj({{"level", Str("")}, {"msg", Str("")}}))
+                                 .Build();
+  const config::Block labels =
+      BlockBuilder("stage.labels").Attr("values", Obj({{"level", Str("")}})).Build();
+  const config::Block statics =
+      BlockBuilder("stage.static_labels").Attr("values", Obj({{"cluster", Str("c")}})).Build();
+  const config::Block drop =
+      BlockBuilder("stage.label_drop").Attr("values", Arr({Str("filename")})).Build();
+  auto reads = [&](std::vector<config::Block> blocks) {
+    std::vector<std::unique_ptr<Stage>> stages = Build(blocks);
+    EXPECT_TRUE(diags_.ok());
+    ProcessPipeline p(std::move(stages));
+    return p.MayReadExtracted(1, {"content", "flags", "time"});
+  };
+  EXPECT_FALSE(reads({cri, json, labels, statics, drop}));
+  EXPECT_FALSE(reads({cri}));
+  // ...but the first stage's own reads do not count: it is the one left out.
+  EXPECT_FALSE(reads(
+      {BlockBuilder("stage.labels").Attr("values", Obj({{"t", Str("time")}})).Build(), json}));
+  EXPECT_TRUE(
+      reads({cri, json,
+             BlockBuilder("stage.labels").Attr("values", Obj({{"f", Str("flags")}})).Build()}));
+  EXPECT_TRUE(reads({cri, BlockBuilder("stage.json")
+                              .Attr("expressions", Obj({{"level", Str("")}}))
+                              .Attr("source", Str("content"))
+                              .Build()}));
+  EXPECT_TRUE(reads({cri, json,
+                     BlockBuilder("stage.template")
+                         .Attr("source", Str("x"))
+                         .Attr("template", Str("{{ .time }}"))
+                         .Build()}));
+  EXPECT_TRUE(reads(
+      {cri, BlockBuilder("stage.labels").Attr("values", Obj({{"content", Str("")}})).Build()}));
 }
 
 TEST_F(BuildStagesTest, UnsupportedAlloyStageIsAnErrorAtItsBlock) {

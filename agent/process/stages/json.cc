@@ -139,6 +139,11 @@ class JsonStage final : public Stage {
   }
 
   const StageContext ctx_;
+  bool ExtractedKeysRead(std::vector<std::string>* keys) const override {
+    if (has_source_) keys->push_back(source_);  // else the line
+    return true;
+  }
+
   const std::vector<std::pair<std::string, jmespath::Expression>> exprs_;
   const std::unique_ptr<RE2> regex_;
   const std::string source_;

@@ -26,6 +26,7 @@ class LabelDropStage final : public Stage {
     for (const std::string& n : names_) e.labels.Remove(n);
     emit(std::move(e));
   }
+  bool ExtractedKeysRead(std::vector<std::string>*) const override { return true; }  // labels only
 
  private:
   const std::vector<std::string> names_;

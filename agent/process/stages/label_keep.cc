@@ -42,6 +42,7 @@ class LabelKeepStage final : public Stage {
     }
     emit(std::move(e));
   }
+  bool ExtractedKeysRead(std::vector<std::string>*) const override { return true; }  // labels only
 
  private:
   std::vector<std::string> names_;

@@ -44,6 +44,12 @@ class LabelsStage final : public Stage {
     emit(std::move(e));
   }
 
+  bool ExtractedKeysRead(std::vector<std::string>* keys) const override {
+    if (from_metadata_) return true;  // structured metadata, not the map
+    for (const auto& [name, source] : map_) keys->push_back(source);
+    return true;
+  }
+
  private:
   const std::vector<std::pair<std::string, std::string>> map_;
   const bool from_metadata_;

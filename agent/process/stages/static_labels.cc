@@ -30,6 +30,7 @@ class StaticLabelsStage final : public Stage {
     for (const auto& [name, value] : values_) e.labels.Set(name, value);
     emit(std::move(e));
   }
+  bool ExtractedKeysRead(std::vector<std::string>*) const override { return true; }  // none
 
  private:
   const std::vector<std::pair<std::string, std::string>> values_;

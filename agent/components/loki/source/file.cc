@@ -203,7 +203,9 @@ bool LokiSourceFile::Build(const config::Block& args, config::Diags* diags) {
       if (plain && first.name == "stage.cri") {
         format_ = LogFormat::kCri;
         route_nodes = {node->EntryFrom(1)};
-        after_stage_cri = true;
+        // The values stage.cri leaves in the extracted map, only where a later stage may read
+        // them (a change of the loki.process reloads, and this is decided again).
+        after_stage_cri = node->MayReadExtracted(1, {"content", "flags", "time"});
       }
     }
   }
