@@ -2,6 +2,7 @@
 #include "agent/common/timestamp.h"
 
 #include <cstddef>
+#include <cstring>
 
 namespace sluice {
 namespace {
@@ -85,22 +86,46 @@ inline void PutTwoDigits(unsigned v, char* p) {
 
 }  // namespace
 
+// The last "YYYY-MM-DDThh:mm" a thread parsed and its seconds since the epoch: the lines of a log
+// share their minute, and its validation and calendar arithmetic were most of a parse. The
+// result depends on those 16 bytes only, so a hit gives exactly what parsing them would.
+struct MinuteCache {
+  bool valid = false;
+  uint64_t key[2] = {0, 0};  // the 16 bytes
+  int64_t seconds = 0;
+};
+thread_local MinuteCache minute_cache;
+
 bool ParseRfc3339Nano(std::string_view text, int64_t* unix_nanos) {
   const char* p = text.data();
   const size_t n = text.size();
   // Shortest form: "2006-01-02T15:04:05Z".
   if (n < 20) return false;
-  unsigned year, month, day, hour, minute, second;
-  if (!ParseDigits(p, 4, &year) || p[4] != '-' || !ParseDigits(p + 5, 2, &month) || p[7] != '-' ||
-      !ParseDigits(p + 8, 2, &day) || (p[10] != 'T' && p[10] != 't') ||
-      !ParseDigits(p + 11, 2, &hour) || p[13] != ':' || !ParseDigits(p + 14, 2, &minute) ||
-      p[16] != ':' || !ParseDigits(p + 17, 2, &second)) {
-    return false;
+  uint64_t key[2];
+  std::memcpy(key, p, sizeof(key));
+  int64_t minute_seconds;
+  MinuteCache& cache = minute_cache;
+  if (cache.valid && key[0] == cache.key[0] && key[1] == cache.key[1]) {
+    minute_seconds = cache.seconds;
+  } else {
+    unsigned year, month, day, hour, minute;
+    if (!ParseDigits(p, 4, &year) || p[4] != '-' || !ParseDigits(p + 5, 2, &month) || p[7] != '-' ||
+        !ParseDigits(p + 8, 2, &day) || (p[10] != 'T' && p[10] != 't') ||
+        !ParseDigits(p + 11, 2, &hour) || p[13] != ':' || !ParseDigits(p + 14, 2, &minute)) {
+      return false;
+    }
+    if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) || hour > 23 ||
+        minute > 59) {
+      return false;
+    }
+    minute_seconds = DaysFromCivil(year, month, day) * kSecondsPerDay + hour * 3600 + minute * 60;
+    cache.valid = true;
+    cache.key[0] = key[0];
+    cache.key[1] = key[1];
+    cache.seconds = minute_seconds;
   }
-  if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) || hour > 23 ||
-      minute > 59 || second > 59) {
-    return false;
-  }
+  unsigned second;
+  if (p[16] != ':' || !ParseDigits(p + 17, 2, &second) || second > 59) return false;
 
   size_t i = 19;
   int64_t fraction = 0;
@@ -135,8 +160,7 @@ bool ParseRfc3339Nano(std::string_view text, int64_t* unix_nanos) {
   }
 
   // Years 0-9999 keep the seconds far inside int64; only the scaling to nanoseconds can overflow.
-  int64_t seconds = DaysFromCivil(year, month, day) * kSecondsPerDay + hour * 3600 + minute * 60 +
-                    second - offset_seconds;
+  int64_t seconds = minute_seconds + second - offset_seconds;
   // Borrow a second for negative times so that the earliest representable instant
   // (-9223372037 s + 0.145224192 s) does not overflow in the intermediate product.
   if (seconds < 0 && fraction > 0) {

@@ -2,7 +2,8 @@
 //
 // These run once per log line (CRI and docker timestamps), so both directions are allocation-free
 // apart from appending to the caller's string, never call into libc's time functions (no TZ
-// lookups, no locale) and keep no state: any thread may call them concurrently.
+// lookups, no locale) and share no state: any thread may call them concurrently (the parser keeps
+// a per-thread cache of the last minute it parsed).
 #pragma once
 
 #include <cstdint>

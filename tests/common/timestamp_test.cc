@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <thread>
 
 #include "gtest/gtest.h"
 
@@ -154,6 +155,35 @@ TEST(TimestampTest, RejectsMalformed) {
   // Embedded NUL.
   EXPECT_FALSE(Parses(std::string_view("2024-01-02T03:04:05\0Z", 21)));
   EXPECT_FALSE(Parses(std::string_view("2024-01-02T03:04:05Z\0", 21)));
+}
+
+// The parser remembers the last minute it parsed (per thread): what follows the minute is still
+// checked in full, and a text the minute's bytes differ from by one byte is parsed afresh.
+TEST(TimestampTest, TheRememberedMinuteChangesNoResult) {
+  const int64_t minute = MustParse("2024-01-02T03:04:00Z");
+  EXPECT_EQ(MustParse("2024-01-02T03:04:05.5Z"), minute + 5 * kSecond + kSecond / 2);
+  EXPECT_EQ(MustParse("2024-01-02T03:04:59+01:00"), minute + 59 * kSecond - 3600 * kSecond);
+  for (const char* bad : {"2024-01-02T03:04:60Z", "2024-01-02T03:04-05Z", "2024-01-02T03:04:5Z",
+                          "2024-01-02T03:04:05", "2024-01-02T03:04:05.Z", "2024-01-02T03:04:05ZZ",
+                          "2024-01-02T03:04:0aZ"}) {
+    ASSERT_TRUE(Parses("2024-01-02T03:04:01Z"));  // the minute remembered
+    int64_t nanos = 12345;
+    EXPECT_FALSE(ParseRfc3339Nano(bad, &nanos)) << bad;
+    EXPECT_EQ(nanos, 12345) << bad;
+  }
+  EXPECT_EQ(MustParse("2024-01-02t03:04:05Z"), minute + 5 * kSecond);  // other bytes, same instant
+  EXPECT_EQ(MustParse("2024-01-02T03:05:05Z"), minute + 65 * kSecond);
+  EXPECT_EQ(MustParse("2024-01-02T03:04:05Z"), minute + 5 * kSecond);
+  // 16 NUL bytes never match a minute: not a real one, nor a new thread's empty memory.
+  const std::string_view nuls("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0:05Z", 20);
+  EXPECT_FALSE(Parses(nuls));
+  bool fresh_thread_parsed = true;
+  std::thread([&] { fresh_thread_parsed = Parses(nuls); }).join();
+  EXPECT_FALSE(fresh_thread_parsed);
+  // Invalid minutes stay invalid after a valid parse of the next one.
+  ASSERT_TRUE(Parses("2024-02-29T03:04:05Z"));
+  EXPECT_FALSE(Parses("2023-02-29T03:04:05Z"));
+  EXPECT_FALSE(Parses("2024-01-02T03:60:05Z"));
 }
 
 TEST(TimestampTest, FormatsLikeGoRfc3339Nano) {
