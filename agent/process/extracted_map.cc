@@ -38,12 +38,15 @@ bool ExtractedMap::contains(std::string_view key) const {
 ExtractedValue& ExtractedMap::operator[](std::string_view key) {
   auto it = Present(key);
   if (it != map_.end()) return it->second.value;
-  it = map_.find(Av(key));
+  return Overwrite(key);  // a fresh value, keeping the string's buffer of an earlier entry
+}
+
+ExtractedValue& ExtractedMap::Overwrite(std::string_view key) {
+  auto it = map_.find(Av(key));
   if (it == map_.end()) it = map_.try_emplace(std::string(key)).first;
   Slot& s = it->second;
   s.entry = entry_;
   s.live = true;
-  // A fresh value, keeping the string's buffer of an earlier entry.
   s.value.kind = ExtractedValue::Kind::kString;
   s.value.str.clear();
   s.value.num = 0;

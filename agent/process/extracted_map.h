@@ -140,6 +140,10 @@ class ExtractedMap {
   bool contains(std::string_view key) const;
   // The value of `key`, created (empty string) if absent.
   ExtractedValue& operator[](std::string_view key);
+  // A fresh value (empty string) for `key`, which the caller sets whole: operator[] without
+  // looking for a seeded label of that name first (two label-set searches per line for
+  // stage.json's `level` and `msg`).
+  ExtractedValue& Overwrite(std::string_view key);
   // Throws std::out_of_range if absent (tests only).
   ExtractedValue& at(std::string_view key) const;
   // Removes `key` (a seeded label too); returns how many keys were removed (0 or 1).

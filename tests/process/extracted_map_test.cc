@@ -60,6 +60,27 @@ TEST(ExtractedMapTest, ASeededLabelCanBeChangedThroughFind) {
   EXPECT_EQ(Content(m), (std::vector<std::string>{"app=web"}));
 }
 
+// Overwrite gives a fresh value whether the key is a seeded label, a value of this entry, an
+// erased key or a key of an earlier entry, and hides the seeded label from then on.
+TEST(ExtractedMapTest, OverwriteReplacesSeededAndEarlierValues) {
+  ExtractedMap m;
+  m.Reset(Labels({{"app", "api"}, {"level", "seed"}}));
+  m["msg"] = ExtractedValue::Number(3);
+  m.erase("app");
+  for (const char* key : {"level", "msg", "app", "new"}) {
+    ExtractedValue& v = m.Overwrite(key);
+    EXPECT_EQ(v.kind, ExtractedValue::Kind::kString) << key;
+    EXPECT_EQ(v.str, "") << key;
+    v.str = std::string("w-") + key;
+  }
+  EXPECT_EQ(Content(m),
+            (std::vector<std::string>{"app=w-app", "level=w-level", "msg=w-msg", "new=w-new"}));
+  m.Reset(Labels({{"level", "next"}}));
+  EXPECT_EQ(Content(m), (std::vector<std::string>{"level=next"}));
+  EXPECT_EQ(m.Overwrite("level").str, "");
+  EXPECT_EQ(Content(m), (std::vector<std::string>{"level="}));
+}
+
 TEST(ExtractedMapTest, ErasingASeededLabelHidesIt) {
   ExtractedMap m;
   m.Reset(Labels({{"app", "api"}, {"pod", "p"}}));

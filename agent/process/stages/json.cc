@@ -73,19 +73,19 @@ class JsonStage final : public Stage {
       if (const std::string* field = expr.field(); field != nullptr) {
         // Most expressions are one field (`level`, `msg`): looked up here as Value::Field does
         // (null unless an object; the last of repeated keys), without the interpreter's Values.
-        StoreField(root, *field, &e.extracted[name]);
+        StoreField(root, *field, &e.extracted.Overwrite(name));
         continue;
       }
       jmespath::Value result;
       if (!expr.Search(doc, &result)) continue;
-      Store(result, &e.extracted[name]);
+      Store(result, &e.extracted.Overwrite(name));
     }
     if (regex_ != nullptr && doc.kind() == jmespath::Value::Kind::kObject) {
       simdjson::dom::object obj = root.get_object().value_unsafe();
       for (simdjson::dom::key_value_pair kv : obj) {
         re2::StringPiece key(kv.key.data(), kv.key.size());
         if (!RE2::PartialMatch(key, *regex_)) continue;
-        Store(jmespath::Value::Dom(kv.value), &e.extracted[std::string(kv.key)]);
+        Store(jmespath::Value::Dom(kv.value), &e.extracted.Overwrite(kv.key));
       }
     }
     emit(std::move(e));
