@@ -108,28 +108,53 @@ void WriteNode::Resolve(const LabelSet& labels, Route* route) {
 }
 
 const WriteNode::Route& WriteNode::RouteFor(const LabelSet& labels) {
-  if (last_route_ != nullptr && last_labels_ == labels) return *last_route_;
+  for (size_t k = 0; k < kRecent; ++k) {
+    const size_t i = (last_recent_ + k) % kRecent;
+    Recent& s = recent_[i];
+    if (!s.used || !(s.labels == labels)) continue;
+    if (s.route == nullptr) {
+      auto it = routes_.find(s.hash);
+      if (it == routes_.end()) break;  // cleared since: look it up afresh
+      s.route = &it->second;
+    }
+    last_recent_ = i;
+    return *s.route;
+  }
   const size_t h = absl::HashOf(labels);
   const uint64_t fingerprint = labels.Fingerprint();
   auto it = routes_.find(h);
+  const Route* route;
   if (it != routes_.end()) {
-    if (it->second.fingerprint == fingerprint) {
-      last_route_ = &it->second;
-      last_labels_ = labels;
-      return it->second;
+    if (it->second.fingerprint != fingerprint) {
+      // Two label sets with one hash: resolved each time, not cached.
+      Resolve(labels, &uncached_);
+      return uncached_;
     }
-    // Two label sets with one hash: resolved each time, not cached.
-    Resolve(labels, &uncached_);
-    last_route_ = nullptr;
-    return uncached_;
+    route = &it->second;
+  } else {
+    if (routes_.size() >= kMaxRoutes) ForgetRoutes();
+    for (Recent& s : recent_) s.route = nullptr;  // the insert may move every route
+    Route& r = routes_[h];
+    r.fingerprint = fingerprint;
+    Resolve(labels, &r);
+    route = &r;
   }
-  if (routes_.size() >= kMaxRoutes) routes_.clear();
-  Route& r = routes_[h];
-  r.fingerprint = fingerprint;
-  Resolve(labels, &r);
-  last_route_ = &r;
-  last_labels_ = labels;
-  return r;
+  Recent& s = recent_[next_recent_];
+  last_recent_ = next_recent_;
+  next_recent_ = (next_recent_ + 1) % kRecent;
+  s.labels = labels;
+  s.hash = h;
+  s.route = route;
+  s.used = true;
+  return *route;
+}
+
+void WriteNode::ForgetRoutes() {
+  routes_.clear();
+  for (Recent& s : recent_) {
+    s.used = false;
+    s.route = nullptr;
+  }
 }
 
 void WriteNode::Push(ProcessEntry& e) {
@@ -222,8 +247,7 @@ void WriteNode::SweepStreams() {
   ++epoch_;
   if (released) {
     // Cached routes name stream ids, which the batchers now give to new streams.
-    routes_.clear();
-    last_route_ = nullptr;
+    ForgetRoutes();
   }
 }
 

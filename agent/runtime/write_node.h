@@ -117,9 +117,9 @@ class WriteNode final : public LogsNode {
     uint64_t fingerprint = 0;
     absl::InlinedVector<Target, 1> targets;  // by endpoint
   };
-  // The route of `labels`: the last one if the labels are the same (compared with a copy of
-  // them), else from the cache (by hash and fingerprint), else resolved — rendering the labels
-  // and finding or adding the stream — and cached.
+  // The route of `labels`: one of the last few if the labels are the same (compared with copies
+  // of them), else from the cache (by hash and fingerprint), else resolved — rendering the
+  // labels and finding or adding the stream — and cached.
   const Route& RouteFor(const LabelSet& labels);
   void Resolve(const LabelSet& labels, Route* route);
   // Releases the streams that had no entry since the previous sweep; forgets the routes.
@@ -135,8 +135,21 @@ class WriteNode final : public LogsNode {
   // stream map once, not once per line; bounded (cleared when full).
   absl::flat_hash_map<size_t, Route> routes_;
   static constexpr size_t kMaxRoutes = 8192;
-  const Route* last_route_ = nullptr;
-  LabelSet last_labels_;     // the labels last_route_ was found for
+  // The label sets of the last routes, compared byte for byte before anything is hashed: the
+  // lines of one file alternate among a few streams (a `level` label), and hashing each set
+  // twice (map key and fingerprint) was ~2% of the DaemonSet pipeline's instructions. `route` is
+  // null after routes_ may have moved (an insert), and found again by `hash`.
+  struct Recent {
+    LabelSet labels;
+    size_t hash = 0;
+    const Route* route = nullptr;
+    bool used = false;
+  };
+  static constexpr size_t kRecent = 4;
+  std::array<Recent, kRecent> recent_;
+  size_t last_recent_ = 0;  // checked first
+  size_t next_recent_ = 0;  // replaced next
+  void ForgetRoutes();
   Route uncached_;           // a hash collision's route (not cached)
   LabelSet labels_scratch_;  // the entry's labels with the external labels
   std::string key_scratch_;
