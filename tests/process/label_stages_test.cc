@@ -4,9 +4,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "agent/common/strings.h"
 #include "tests/process/stage_test_util.h"
 
 namespace sluice::testing {
@@ -138,6 +141,42 @@ TEST(LabelDropStageTest, RemovesNamedLabels) {
   ProcessEntry e = h.One(Entry("l", {{"a", "1"}, {"b", "2"}}));
   EXPECT_EQ(Label(e, "a"), "<absent>");
   EXPECT_EQ(Label(e, "b"), "2");
+}
+
+// static_labels and label_drop remember what they made of the last four label sets: sets that
+// come back, in runs and alternating, more of them than are remembered, and sets that differ
+// only in a value or extend one another, each get their own result.
+TEST(LabelDropStageTest, RememberedSetsGiveTheSameResultAsComputedOnes) {
+  StageHarness drop = Make(NewLabelDropStage,
+                           BlockBuilder("stage.label_drop").Attr("values", Arr({Str("filename")})));
+  StageHarness statics =
+      Make(NewStaticLabelsStage,
+           BlockBuilder("stage.static_labels").Attr("values", Obj({{"cluster", Str("c")}})));
+  const std::vector<std::vector<std::pair<std::string, std::string>>> sets = {
+      {{"app", "a"}, {"filename", "/f"}},
+      {{"app", "a"}, {"filename", "/f"}, {"level", "info"}},
+      {{"app", "a"}, {"filename", "/f"}, {"level", "warn"}},
+      {{"app", "a"}, {"filename", "/g"}, {"level", "warn"}},
+      {{"app", "ab"}, {"filename", "/f"}},
+      {{"app", "a"}, {"cluster", "mine"}},
+  };
+  auto want = [&](size_t k) {
+    std::map<std::string, std::string> m(sets[k].begin(), sets[k].end());
+    m.erase("filename");
+    m["cluster"] = "c";
+    std::string out;
+    for (const auto& [n, v] : m) absl::StrAppend(&out, n, "=", v, ",");
+    return out;
+  };
+  for (size_t n = 0; n < 200; ++n) {
+    const size_t k = n < 100 ? n % sets.size() : (n / 3) % sets.size();
+    ProcessEntry e = statics.One(drop.One(Entry("l", sets[k])));
+    std::string got;
+    for (const auto& [name, value] : e.labels.labels()) {
+      absl::StrAppend(&got, sluice::Av(name), "=", sluice::Av(value), ",");
+    }
+    ASSERT_EQ(got, want(k)) << n;
+  }
 }
 
 TEST(LabelKeepStageTest, KeepsOnlyNamedLabels) {

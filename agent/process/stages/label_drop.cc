@@ -23,13 +23,18 @@ class LabelDropStage final : public Stage {
   explicit LabelDropStage(std::vector<std::string> names) : names_(std::move(names)) {}
 
   void Process(ProcessEntry&& e, EmitFn emit) override {
-    for (const std::string& n : names_) e.labels.Remove(n);
+    if (!memo_.Apply(&e.labels)) {
+      *memo_.NextInput() = e.labels;
+      for (const std::string& n : names_) e.labels.Remove(n);
+      memo_.Remember(e.labels);
+    }
     emit(std::move(e));
   }
   bool ExtractedKeysRead(std::vector<std::string>*) const override { return true; }  // labels only
 
  private:
   const std::vector<std::string> names_;
+  stage_util::LabelMemo memo_;
 };
 
 }  // namespace

@@ -28,6 +28,49 @@ inline bool ValidLabelName(std::string_view name) { return !name.empty() && IsVa
 // model.LabelValue.IsValid: valid UTF-8.
 inline bool ValidLabelValue(std::string_view value) { return IsValidUtf8(value); }
 
+// What a stage that changes labels as a fixed function of them (static_labels, label_drop) made
+// of the last few label sets it saw: an entry with one of them gets the result by one comparison
+// and one copy instead of a search and an insert or erase in the middle of the set. The lines of
+// a file come in runs over a few label sets (its streams, a `level` label), so most entries are
+// one of the last few. Owned by its stage; the stage's thread.
+class LabelMemo {
+ public:
+  // Replaces *labels by what the stage made of the same set before; false when not remembered.
+  bool Apply(LabelSet* labels) {
+    for (size_t k = 0; k < kSize; ++k) {
+      const size_t i = (last_ + k) % kSize;
+      Entry& e = entries_[i];
+      if (!e.used || !(e.in == *labels)) continue;
+      *labels = e.out;
+      last_ = i;
+      return true;
+    }
+    return false;
+  }
+  // The slot that the next Remember fills: the caller copies the input into *in first.
+  LabelSet* NextInput() {
+    entries_[next_].used = false;  // matched again only once Remember has set its output
+    return &entries_[next_].in;
+  }
+  // Remembers `out` for the input set by NextInput().
+  void Remember(const LabelSet& out) {
+    Entry& e = entries_[next_];
+    e.out = out;
+    e.used = true;
+    last_ = next_;
+    next_ = (next_ + 1) % kSize;
+  }
+
+ private:
+  static constexpr size_t kSize = 4;
+  struct Entry {
+    LabelSet in, out;
+    bool used = false;
+  };
+  Entry entries_[kSize];
+  size_t last_ = 0, next_ = 0;
+};
+
 // Hash of a label set for per-stream state: hashes the pairs, so that lookups with an entry's
 // labels allocate nothing.
 struct LabelSetHash {

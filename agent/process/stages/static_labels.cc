@@ -27,13 +27,18 @@ class StaticLabelsStage final : public Stage {
       : values_(std::move(values)) {}
 
   void Process(ProcessEntry&& e, EmitFn emit) override {
-    for (const auto& [name, value] : values_) e.labels.Set(name, value);
+    if (!memo_.Apply(&e.labels)) {
+      *memo_.NextInput() = e.labels;
+      for (const auto& [name, value] : values_) e.labels.Set(name, value);
+      memo_.Remember(e.labels);
+    }
     emit(std::move(e));
   }
   bool ExtractedKeysRead(std::vector<std::string>*) const override { return true; }  // none
 
  private:
   const std::vector<std::pair<std::string, std::string>> values_;
+  stage_util::LabelMemo memo_;
 };
 
 }  // namespace
