@@ -153,7 +153,9 @@ TEST(PositionsTest, ReadsEveryQuotingFormOfAlloysFile) {
           Alloy("/var/log/\xff.log", "{}", 8), Alloy("123", "", 9)));
 }
 
-TEST(PositionsTest, RoundTripOddPathsAndLabels) {
+// Paths and labels that need every quoting form, identities at their extremes, and a record
+// without identity.
+std::vector<PositionRecord> OddRecords() {
   std::vector<PositionRecord> records = {
       Rec("/var/log/a b.log", 5),
       Rec("/var/log/it's: \"here\" #1.log", 6, 2),
@@ -176,6 +178,11 @@ TEST(PositionsTest, RoundTripOddPathsAndLabels) {
   records[4].id.fingerprint = std::numeric_limits<uint64_t>::max();
   records[5].id.fingerprint = 0;
   records[5].id.fingerprint_len = 0;
+  return records;
+}
+
+TEST(PositionsTest, RoundTripOddPathsAndLabels) {
+  std::vector<PositionRecord> records = OddRecords();
   std::string text = RenderPositions(records);
   auto parsed = ParsePositions(text);
   ASSERT_TRUE(parsed.ok()) << parsed.status() << "\n" << text;
@@ -240,28 +247,10 @@ TEST(PositionsTest, RendererWritesWhatRenderPositionsWrites) {
   EXPECT_EQ(renderer.whole_renders(), 0u);
   EXPECT_EQ(renderer.Render({}), RenderPositions({}));
 
-  std::vector<PositionRecord> odd = {
-      Rec("/var/log/a b.log", 5),
-      Rec("/var/log/it's: \"here\" #1.log", 6, 2),
-      Rec("/var/log/\t\r\n\x01\x7f.log", 7, 3),
-      Rec("/var/log/ünï/日本.log", 8, 4),
-      Rec("/var/log/\xff\xfe bytes.log", 9, 5),
-      Rec("- leading dash", 10, 6),
-      Rec("true", 11, 7),
-      Rec("0x1F", 12, 8),
-      Rec("", 12, 8),
-      Rec("? key", 12, 8),
-      Rec(" leading and trailing space ", 13, 9),
-      Rec(std::string(300, 'x') + " " + std::string(300, 'y'), 14, 10),
-      Rec(std::string(100, 'x') + "\n" + std::string(100, 'y'), 14, 10),
-      Alloy("/var/log/no-identity.log", "{}", std::numeric_limits<int64_t>::max()),
-  };
-  odd[0].labels = R"({a="x", b="y\\z", c="\"q\"", d="ü"})";
-  odd[1].labels = "{" + std::string(200, 'l') + "=\"v v v v v v v v v v v v v v v v v v\"}";
-  odd[2].labels = "";
-  odd[3].labels = "'single' quotes";
-  odd[4].id.fingerprint = std::numeric_limits<uint64_t>::max();
-  odd[5].id.fingerprint = 0;
+  std::vector<PositionRecord> odd = OddRecords();
+  odd.push_back(Rec("", 12, 8));
+  odd.push_back(Rec("? key", 12, 8));
+  odd.push_back(Rec(std::string(100, 'x') + "\n" + std::string(100, 'y'), 14, 10));
   odd[6].labels = std::string(70, 'a') + " " + std::string(70, 'b') + " c: d # e";
   for (const PositionRecord& r : odd) {
     std::vector<PositionRecord> two = {pods[0], r};
