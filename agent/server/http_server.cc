@@ -144,13 +144,30 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(shared_->request_handler
                               ? absl::ToChronoMilliseconds(shared_->options.read_timeout)
                               : std::chrono::milliseconds(kRequestTimeout));
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+  }
+
+ private:
+  // Beast reads at most the buffer's free capacity, and never less than 512 bytes: a buffer
+  // that only ever held headers would take a 1 MB push body in ~2,000 reads. A body gets a
+  // buffer of up to kBodyReadBytes while it is read; the buffer shrinks back once the request
+  // is in, so that an idle keep-alive connection holds no more than its leftover bytes.
+  static constexpr size_t kBodyReadBytes = 64 * 1024;
+
+  void OnHeader(beast::error_code ec) {
+    if (ec || parser_->is_done()) return OnRead(ec);
+    const auto length = parser_->content_length();  // unset: chunked
+    const size_t want = std::min<uint64_t>(length ? *length : kBodyReadBytes, kBodyReadBytes);
+    if (buffer_.capacity() - buffer_.size() < want) buffer_.reserve(buffer_.size() + want);
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
- private:
   void OnRead(beast::error_code ec) {
+    if (buffer_.capacity() > kBodyReadBytes / 8) buffer_.shrink_to_fit();
     if (ec) {
       if (ec == http::error::body_limit || ec == http::error::header_limit) {
         Reply(HttpReply{413, "text/plain; charset=utf-8", "request too large\n"}, false, 11);

@@ -630,7 +630,12 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Server* server) : stream_(std::move(socket)), server_(server) {}
 
-  void Start() { Read(); }
+  void Start() {
+    // Beast reads at most the buffer's free capacity (never less than 512 bytes): an unreserved
+    // buffer that only ever held a header reads a 1 MB body in ~2,000 system calls.
+    buffer_.reserve(kReadBytes);
+    Read();
+  }
 
  private:
   void Read() {
@@ -814,6 +819,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Read();
   }
 
+  static constexpr size_t kReadBytes = 64 * 1024;  // Beast's largest single read
   beast::tcp_stream stream_;
   Server* server_;
   beast::flat_buffer buffer_;

@@ -1107,6 +1107,9 @@ void FakeLoki::Impl::ServeTls(Connection& c) {
 template <class Stream>
 void FakeLoki::Impl::ServeLoop(Connection& c, Stream& stream, const Peer& peer) {
   beast::flat_buffer buffer;
+  // Beast reads at most the buffer's free capacity (at least 512 bytes): reserved, a push body
+  // comes in 64 KiB reads instead of 512-byte ones.
+  buffer.reserve(64 * 1024);
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(opts_.max_body_bytes);
