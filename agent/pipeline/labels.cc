@@ -1,6 +1,7 @@
 #include "agent/pipeline/labels.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <cstddef>
 #include <cstring>
@@ -139,10 +140,30 @@ LabelSet::Label LabelSet::Range::operator[](size_t i) const {
 }
 
 LabelSet& LabelSet::operator=(const LabelSet& other) {
-  if (this == &other) return *this;
+  // The same token: the same labels already (an extracted map seeded again with the labels of
+  // the previous line's stream, say).
+  if (this == &other || (token_ != 0 && token_ == other.token_)) return *this;
   buf_.assign(other.buf_);
   count_ = other.count_;
+  token_ = other.token_;
   return *this;
+}
+
+LabelSet& LabelSet::operator=(LabelSet&& other) noexcept {
+  if (this == &other) return *this;
+  buf_ = std::move(other.buf_);
+  count_ = other.count_;
+  token_ = other.token_;
+  other.buf_.clear();
+  other.count_ = 0;
+  other.token_ = 0;
+  return *this;
+}
+
+void LabelSet::Stamp() {
+  // Relaxed: a token only has to be unique; it orders nothing.
+  static std::atomic<uint64_t> next{1};
+  if (token_ == 0) token_ = next.fetch_add(1, std::memory_order_relaxed);
 }
 
 size_t LabelSet::Find(std::string_view name, bool* found) const {
@@ -185,7 +206,10 @@ void LabelSet::Set(std::string_view name, std::string_view value) {
   if (found) {
     uint32_t n = Load32(buf_.data() + off);
     uint32_t old = Load32(buf_.data() + off + 4);
-    buf_.replace(off + kHeader + NameBytes(n), old, value.data(), value.size());
+    const size_t at = off + kHeader + NameBytes(n);
+    if (std::string_view(buf_.data() + at, old) == value) return;  // unchanged: keeps its token
+    token_ = 0;
+    buf_.replace(at, old, value.data(), value.size());
     Store32(buf_.data() + off + 4, static_cast<uint32_t>(value.size()));
     return;
   }
@@ -194,6 +218,7 @@ void LabelSet::Set(std::string_view name, std::string_view value) {
   bool coded;
   const uint32_t name_field = NameField(name, &coded);
   const size_t name_bytes = coded ? 0 : name.size();
+  token_ = 0;
   buf_.insert(off, kHeader + name_bytes + value.size(), '\0');
   char* p = buf_.data() + off;
   Store32(p, name_field);
@@ -205,6 +230,7 @@ void LabelSet::Set(std::string_view name, std::string_view value) {
 
 void LabelSet::Append(std::string_view name, std::string_view value) {
   assert(count_ == 0 || labels()[count_ - 1].first < name);
+  token_ = 0;
   if (Inside(value, buf_)) {
     Set(name, value);  // appending could move the bytes it views
     return;
@@ -223,6 +249,7 @@ void LabelSet::Remove(std::string_view name) {
   bool found;
   size_t off = Find(name, &found);
   if (!found) return;
+  token_ = 0;
   buf_.erase(off, RecordBytes(buf_.data() + off));
   --count_;
 }

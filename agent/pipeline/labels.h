@@ -78,11 +78,17 @@ class LabelSet {
 
   LabelSet() = default;
   LabelSet(const LabelSet& other) = default;
-  LabelSet(LabelSet&&) noexcept = default;
+  // A moved-from set is empty (and has no token).
+  LabelSet(LabelSet&& other) noexcept
+      : buf_(std::move(other.buf_)), count_(other.count_), token_(other.token_) {
+    other.buf_.clear();
+    other.count_ = 0;
+    other.token_ = 0;
+  }
   // Assigns into the existing buffer: an entry's label set, copied for every line and changed by
   // the stages, is one copy of a few hundred bytes and allocates nothing once it has grown.
   LabelSet& operator=(const LabelSet& other);
-  LabelSet& operator=(LabelSet&&) noexcept = default;
+  LabelSet& operator=(LabelSet&& other) noexcept;
   // Sets `name` to `value`, replacing an existing value. Keeps names sorted.
   void Set(std::string_view name, std::string_view value);
   // Adds `name`, which must sort after every name of the set (checked in debug builds): no
@@ -93,6 +99,23 @@ class LabelSet {
   void Clear() {
     buf_.clear();
     count_ = 0;
+    token_ = 0;
+  }
+  // Content tokens. Stamp() gives the set a token no other set has been given (unless it has
+  // one already); copies carry it, and every change (Set, Append, Remove, Clear) drops it. So
+  // two sets with the same nonzero token have the same labels, and the per-line label caches
+  // (the stages' memos, loki.write's routes) recognise a set they saw by comparing one integer
+  // instead of a few hundred bytes. Sets with different tokens, or none, may still be equal:
+  // operator== then compares the bytes. Any thread (the counter is atomic).
+  void Stamp();
+  uint64_t token() const { return token_; }
+  // Whether this set is `seen`, a set a per-line cache remembered: by token when this set has
+  // one (a different token counts as a different set, even with equal bytes: the cache then
+  // misses once and remembers the set again, which is cheaper than comparing the bytes of every
+  // set it holds on every miss), else by bytes.
+  bool Matches(const LabelSet& seen) const {
+    if (token_ != 0) return token_ == seen.token_;
+    return count_ == seen.count_ && buf_ == seen.buf_;
   }
   // Gives back the capacity a set grew beyond its labels: for sets kept long in numbers (a
   // node's discovery targets, one per container), not for the per-line sets that reuse theirs.
@@ -107,6 +130,7 @@ class LabelSet {
   bool empty() const { return count_ == 0; }
   size_t size() const { return count_; }
   bool operator==(const LabelSet& other) const {
+    if (token_ != 0 && token_ == other.token_) return true;
     return count_ == other.count_ && buf_ == other.buf_;
   }
   // Hash of the labels (equal sets hash alike): one pass over their bytes.
@@ -142,6 +166,7 @@ class LabelSet {
 
   std::string buf_;
   uint32_t count_ = 0;
+  uint64_t token_ = 0;  // see Stamp(); 0: none
 };
 
 // A 64-bit hash of a list of label sets (discovery targets), for telling whether a component's

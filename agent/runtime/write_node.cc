@@ -111,7 +111,7 @@ const WriteNode::Route& WriteNode::RouteFor(const LabelSet& labels) {
   for (size_t k = 0; k < kRecent; ++k) {
     const size_t i = (last_recent_ + k) % kRecent;
     Recent& s = recent_[i];
-    if (!s.used || !(s.labels == labels)) continue;
+    if (!s.used || !labels.Matches(s.labels)) continue;
     if (s.route == nullptr) {
       auto it = routes_.find(s.hash);
       if (it == routes_.end()) break;  // cleared since: look it up afresh

@@ -135,17 +135,18 @@ class WriteNode final : public LogsNode {
   // stream map once, not once per line; bounded (cleared when full).
   absl::flat_hash_map<size_t, Route> routes_;
   static constexpr size_t kMaxRoutes = 8192;
-  // The label sets of the last routes, compared byte for byte before anything is hashed: the
-  // lines of one file alternate among a few streams (a `level` label), and hashing each set
-  // twice (map key and fingerprint) was ~2% of the DaemonSet pipeline's instructions. `route` is
-  // null after routes_ may have moved (an insert), and found again by `hash`.
+  // The label sets of the last routes, matched (LabelSet::Matches: by token, or byte for byte
+  // for a set without one) before anything is hashed: the lines of one file alternate among a
+  // few streams (a `level` label), and hashing each set twice (map key and fingerprint) was ~2%
+  // of the DaemonSet pipeline's instructions. `route` is null after routes_ may have moved (an
+  // insert), and found again by `hash`.
   struct Recent {
     LabelSet labels;
     size_t hash = 0;
     const Route* route = nullptr;
     bool used = false;
   };
-  static constexpr size_t kRecent = 4;
+  static constexpr size_t kRecent = 8;
   std::array<Recent, kRecent> recent_;
   size_t last_recent_ = 0;  // checked first
   size_t next_recent_ = 0;  // replaced next

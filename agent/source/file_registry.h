@@ -58,11 +58,11 @@ struct TailFile {
   // without `filename`, which Alloy adds after) as LabelSet.String().
   std::string pos_labels = "{}";
   uint32_t route = 0;
-  // labels + `stream` of the LogStream out_stream (-1: not built). One slot, not one per
-  // stream: a file's entries come in runs of one stream, and a switch is a copy into the slot's
-  // buffer (which keeps its size), not an allocation.
-  LabelSet out_labels;
-  int8_t out_stream = -1;
+  // labels + `stream` of the LogStream out_stream (-1: not built), stamped (LabelSet::Stamp).
+  // The other stream's set once the file switched between stdout and stderr (other_stream,
+  // -1: none): a switch back is a swap that keeps both sets' tokens.
+  LabelSet out_labels, other_labels;
+  int8_t out_stream = -1, other_stream = -1;
   int64_t parked_size = 0;  // its size when it was parked (what was left to read then)
   uint64_t idle_seq = 0;    // names its latest entry in the idle queue (older ones are stale)
   // Alloy's per-path series (loki_source_file_*{path}), held from the moment the file is

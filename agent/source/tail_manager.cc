@@ -693,16 +693,28 @@ void TailManager::Emit(File* f, const DecodedLine& d) {
   const std::string_view line = checked ? d.line : splitter_.Repair(d.line);
   const int8_t s = static_cast<int8_t>(stream);
   if (f->out_stream != s && f->out_stream > 0 && stream != LogStream::kNone) {
-    // stdout <-> stderr: the value is replaced where it is (same length, no move).
-    f->out_labels.Set("stream", LogStreamName(stream));
-    f->out_stream = s;
+    // stdout <-> stderr. A file's lines switch streams often (a third of the lines of a busy
+    // pod's file): the set of the other stream is kept, so that a switch back is a swap, and
+    // each set keeps its token for the stages' memos and loki.write's route cache.
+    std::swap(f->out_labels, f->other_labels);
+    std::swap(f->out_stream, f->other_stream);
+    if (f->out_stream != s) {
+      f->out_labels = f->other_labels;
+      f->out_labels.Set("stream", LogStreamName(stream));
+      f->out_labels.Stamp();
+      f->out_stream = s;
+    }
   } else if (f->out_stream != s) {
     const bool first = f->out_stream < 0;
     f->out_labels = f->labels;
     if (stream == LogStream::kStdout) f->out_labels.Set("stream", "stdout");
     if (stream == LogStream::kStderr) f->out_labels.Set("stream", "stderr");
     if (first) f->out_labels.Compact();
+    // One token for every line of the stream (LabelSet::Stamp): the stages' memos and
+    // loki.write's route cache know the set by it.
+    f->out_labels.Stamp();
     f->out_stream = s;
+    f->other_stream = -1;
   }
   if (d.cri != nullptr && line.data() != d.line.data()) {
     // The line was repaired (invalid UTF-8) into the splitter's buffer: the content is the

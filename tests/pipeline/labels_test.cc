@@ -233,6 +233,91 @@ TEST(LabelSetTest, InternalNamesPastTheTablesBoundStayInline) {
   EXPECT_TRUE(again == last);
 }
 
+// A token names one content: copies carry it, every change drops it, a moved-from set keeps
+// neither labels nor token; sets without a token, or with another, compare by bytes for ==,
+// and Matches takes a token as the whole answer.
+TEST(LabelSetTest, TokensNameOneContent) {
+  LabelSet a;
+  a.Set("app", "web");
+  a.Set("level", "info");
+  EXPECT_EQ(a.token(), 0u);
+  a.Stamp();
+  const uint64_t t = a.token();
+  ASSERT_NE(t, 0u);
+  a.Stamp();
+  EXPECT_EQ(a.token(), t) << "a set keeps the token it has";
+
+  LabelSet b = a;
+  EXPECT_EQ(b.token(), t);
+  EXPECT_TRUE(b == a);
+  EXPECT_TRUE(b.Matches(a));
+  b.Set("level", "info");
+  EXPECT_EQ(b.token(), t) << "setting the value it has changes nothing";
+
+  // Every change drops the token.
+  LabelSet c = a;
+  c.Set("level", "warn");
+  EXPECT_EQ(c.token(), 0u);
+  c = a;
+  c.Set("zone", "z");
+  EXPECT_EQ(c.token(), 0u);
+  c = a;
+  c.Append("zzz", "1");
+  EXPECT_EQ(c.token(), 0u);
+  c = a;
+  c.Remove("app");
+  EXPECT_EQ(c.token(), 0u);
+  c = a;
+  c.Remove("missing");
+  EXPECT_EQ(c.token(), t) << "removing what is not there changes nothing";
+  c.Clear();
+  EXPECT_EQ(c.token(), 0u);
+  EXPECT_FALSE(c == a);
+
+  // Assigning a set with the token the target already has: the labels stay those of the token.
+  LabelSet d = a;
+  d = a;
+  EXPECT_EQ(d.RenderLoki(), a.RenderLoki());
+  LabelSet e;
+  e.Set("other", "x");
+  e.Stamp();
+  d = e;
+  EXPECT_EQ(d.RenderLoki(), "{other=\"x\"}");
+  EXPECT_EQ(d.token(), e.token());
+
+  // Moves take the token along and leave an empty set without one.
+  LabelSet m = a;
+  LabelSet moved(std::move(m));
+  EXPECT_EQ(moved.token(), t);
+  EXPECT_TRUE(m.empty());  // NOLINT(bugprone-use-after-move): specified empty
+  EXPECT_EQ(m.token(), 0u);
+  EXPECT_FALSE(m == a);
+  m = a;
+  LabelSet moved2;
+  moved2 = std::move(m);
+  EXPECT_EQ(moved2.token(), t);
+  EXPECT_TRUE(m.empty());  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(m.token(), 0u);
+  EXPECT_EQ(moved2.RenderLoki(), a.RenderLoki());
+
+  // The same labels stamped separately: different tokens; == still compares the bytes, Matches
+  // does not.
+  LabelSet f;
+  f.Set("app", "web");
+  f.Set("level", "info");
+  EXPECT_TRUE(f == a);
+  EXPECT_TRUE(f.Matches(a)) << "no token: by bytes";
+  f.Stamp();
+  EXPECT_NE(f.token(), t);
+  EXPECT_TRUE(f == a);
+  EXPECT_FALSE(f.Matches(a));
+  LabelSet g;
+  g.Set("app", "web");
+  EXPECT_FALSE(g.Matches(a));
+  g.Set("level", "info");
+  EXPECT_TRUE(g.Matches(a));
+}
+
 TEST(LabelNameTest, Validates) {
   EXPECT_TRUE(IsValidLabelName("namespace"));
   EXPECT_TRUE(IsValidLabelName("_a1"));

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -143,9 +144,37 @@ TEST(LabelDropStageTest, RemovesNamedLabels) {
   EXPECT_EQ(Label(e, "b"), "2");
 }
 
-// static_labels and label_drop remember what they made of the last four label sets: sets that
-// come back, in runs and alternating, more of them than are remembered, and sets that differ
-// only in a value or extend one another, each get their own result.
+// Label sets as entries bring them: the same labels without a token, with one token (copies of
+// one stamped set), or with tokens of their own (stamped separately).
+std::vector<LabelSet> SetsAsEntriesBringThem(
+    const std::vector<std::vector<std::pair<std::string, std::string>>>& sets) {
+  std::vector<LabelSet> out;
+  for (const auto& pairs : sets) {
+    LabelSet plain;
+    for (const auto& [k, v] : pairs) plain.Set(k, v);
+    LabelSet stamped = plain;
+    stamped.Stamp();
+    LabelSet other = plain;
+    other.Stamp();
+    out.push_back(plain);
+    out.push_back(stamped);
+    out.push_back(other);
+  }
+  return out;
+}
+
+std::string Rendered(const LabelSet& labels) {
+  std::string got;
+  for (const auto& [name, value] : labels.labels()) {
+    absl::StrAppend(&got, sluice::Av(name), "=", sluice::Av(value), ",");
+  }
+  return got;
+}
+
+// static_labels and label_drop remember what they made of the last label sets (eight): sets that
+// come back, in runs and alternating, more of them than are remembered, sets that differ only in
+// a value or extend one another, and the same sets with no token, one or another, each get their
+// own result.
 TEST(LabelDropStageTest, RememberedSetsGiveTheSameResultAsComputedOnes) {
   StageHarness drop = Make(NewLabelDropStage,
                            BlockBuilder("stage.label_drop").Attr("values", Arr({Str("filename")})));
@@ -160,6 +189,7 @@ TEST(LabelDropStageTest, RememberedSetsGiveTheSameResultAsComputedOnes) {
       {{"app", "ab"}, {"filename", "/f"}},
       {{"app", "a"}, {"cluster", "mine"}},
   };
+  const std::vector<LabelSet> brought = SetsAsEntriesBringThem(sets);
   auto want = [&](size_t k) {
     std::map<std::string, std::string> m(sets[k].begin(), sets[k].end());
     m.erase("filename");
@@ -168,14 +198,69 @@ TEST(LabelDropStageTest, RememberedSetsGiveTheSameResultAsComputedOnes) {
     for (const auto& [n, v] : m) absl::StrAppend(&out, n, "=", v, ",");
     return out;
   };
-  for (size_t n = 0; n < 200; ++n) {
-    const size_t k = n < 100 ? n % sets.size() : (n / 3) % sets.size();
-    ProcessEntry e = statics.One(drop.One(Entry("l", sets[k])));
-    std::string got;
-    for (const auto& [name, value] : e.labels.labels()) {
-      absl::StrAppend(&got, sluice::Av(name), "=", sluice::Av(value), ",");
-    }
-    ASSERT_EQ(got, want(k)) << n;
+  for (size_t n = 0; n < 400; ++n) {
+    // All 18 in turn, then runs of three, then a walk that comes back to a few.
+    const size_t i = n < 100   ? n % brought.size()
+                     : n < 250 ? (n / 3) % brought.size()
+                               : (n * 7) % 5;
+    ProcessEntry in = Entry("l");
+    in.labels = brought[i];
+    ProcessEntry e = statics.One(drop.One(std::move(in)));
+    ASSERT_EQ(Rendered(e.labels), want(i / 3)) << n;
+  }
+}
+
+// stage.labels remembers its result per label set and values: the same set with other values
+// (or a value absent, null, or not valid UTF-8), other sets with the same values, and sets with
+// no token, one or another, each get what the stage computes for them.
+TEST(LabelsStageTest, RememberedSetsAndValuesGiveTheSameResultAsComputedOnes) {
+  StageHarness h = Make(NewLabelsStage,
+                        BlockBuilder("stage.labels")
+                            .Attr("values", Obj({{"level", Str("")}, {"app", Str("app_name")}})));
+  const std::vector<std::vector<std::pair<std::string, std::string>>> sets = {
+      {{"app", "a"}, {"stream", "stdout"}},
+      {{"app", "a"}, {"stream", "stderr"}},
+      {{"app", "b"}, {"level", "old"}},
+  };
+  const std::vector<LabelSet> brought = SetsAsEntriesBringThem(sets);
+  // Values of `level` and `app_name`; nullopt: absent.
+  struct Values {
+    std::optional<ExtractedValue> level, app;
+  };
+  const std::vector<Values> values = {
+      {ExtractedValue::String("info"), std::nullopt},
+      {ExtractedValue::String("warn"), std::nullopt},
+      {ExtractedValue::String("info"), ExtractedValue::String("x")},
+      {std::nullopt, std::nullopt},
+      {ExtractedValue::Null(), ExtractedValue::String("y")},
+      {ExtractedValue::Number(2.5), ExtractedValue::Bool(true)},
+      {ExtractedValue::String("bad\xff"), ExtractedValue::String("x")},
+  };
+  auto want = [&](size_t set, const Values& v) {
+    std::map<std::string, std::string> m(sets[set].begin(), sets[set].end());
+    auto apply = [&](const std::string& name, const std::optional<ExtractedValue>& x) {
+      if (!x.has_value() || x->kind == ExtractedValue::Kind::kNull) return;
+      std::string s;
+      x->ToString(&s);
+      if (s == "bad\xff") return;  // not valid UTF-8: skipped
+      m[name] = s;
+    };
+    apply("level", v.level);
+    apply("app", v.app);
+    std::string out;
+    for (const auto& [n, x] : m) absl::StrAppend(&out, n, "=", x, ",");
+    return out;
+  };
+  for (size_t n = 0; n < 600; ++n) {
+    const size_t i = n < 300 ? n % brought.size() : (n / 4) % brought.size();
+    const Values& v = values[n < 300 ? (n / 2) % values.size() : (n * 5) % values.size()];
+    ProcessEntry in = Entry("l");
+    in.labels = brought[i];
+    in.extracted.Reset(in.labels);
+    if (v.level) in.extracted["level"] = *v.level;
+    if (v.app) in.extracted["app_name"] = *v.app;
+    ProcessEntry e = h.One(std::move(in));
+    ASSERT_EQ(Rendered(e.labels), want(i / 3, v)) << n;
   }
 }
 

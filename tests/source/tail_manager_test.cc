@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,6 +50,7 @@ struct Got {
   int64_t start;
   int64_t end;      // the file's mark that comes with the entry (LogsRouter passes it on as one)
   std::string cri;  // CRI lines: "time|flags|content" as stage.cri would extract them
+  uint64_t token;   // of the label set (LabelSet::Stamp)
 };
 
 struct MarkSeen {
@@ -71,7 +73,7 @@ class RecordingOutput final : public TailOutput {
       fields = absl::StrCat(Av(cri->time), "|", cri->partial ? "P" : "F", "|", Av(cri->content));
     }
     entries.push_back(Got{route, file_id, generation, labels.RenderLoki(), timestamp_ns,
-                          std::string(line), start, end, std::move(fields)});
+                          std::string(line), start, end, std::move(fields), labels.token()});
     // As LogsRouter: the entry, then its end as the file's mark.
     pending_.push_back(Pending{file_id, generation, end, line.size()});
     inflight_ += line.size();
@@ -265,6 +267,48 @@ TEST_F(TailManagerTest, CriLinesJoinedAndLabelled) {
   EXPECT_EQ(got[2].end, static_cast<int64_t>((p1 + e1 + f1 + f2).size()));
   tail_->StopReading();
   EXPECT_GE(out_.seals, 1) << "stopping asks the output to send what it holds";
+}
+
+// A file's lines switch between stdout and stderr: each entry has its stream's labels, and each
+// stream's set keeps one token (what the stages' memos and loki.write's route cache know it by)
+// until the target's labels change, after which the sets and their tokens are new.
+TEST_F(TailManagerTest, StreamSwitchesKeepEachStreamsLabelsAndToken) {
+  std::string path = dir_.Join(std::string(kPodDir) + "/0.log");
+  auto line = [](int i) {
+    return absl::StrCat("2024-01-02T03:04:05.000000001Z ", i % 3 == 0 ? "stderr" : "stdout",
+                        " F line ", i, "\n");
+  };
+  std::string text;
+  for (int i = 0; i < 12; ++i) text += line(i);
+  WriteFile(path, text);
+  target_labels_[path] = PodLabels("prod", "web-7d9f", "app");
+  Make(TailOptions{}, LogFormat::kCri);
+  Drain();
+  ASSERT_EQ(EntryCount(), 12u);
+  target_labels_[path] = PodLabels("prod", "web-7d9f", "sidecar");
+  tail_->SetTargets(DirTargets());
+  text.clear();
+  for (int i = 12; i < 24; ++i) text += line(i);
+  AppendFile(path, text);
+  ASSERT_TRUE(RunUntil([&] { return EntryCount() == 24; }));
+  std::map<std::string, uint64_t> token_of;  // rendered labels -> token
+  std::set<uint64_t> tokens;
+  for (int i = 0; i < 24; ++i) {
+    const Got& g = Entries()[i];
+    const std::string want =
+        absl::StrCat("{container=\"", i < 12 ? "app" : "sidecar", "\", filename=\"", path,
+                     "\", namespace=\"prod\", pod=\"web-7d9f\", stream=\"",
+                     i % 3 == 0 ? "stderr" : "stdout", "\"}");
+    EXPECT_EQ(g.labels, want) << i;
+    EXPECT_EQ(g.line, absl::StrCat("line ", i));
+    ASSERT_NE(g.token, 0u) << i;
+    auto [it, fresh] = token_of.emplace(g.labels, g.token);
+    EXPECT_EQ(it->second, g.token) << "one token per stream's set: " << i;
+    if (fresh) {
+      EXPECT_TRUE(tokens.insert(g.token).second) << "a set's token is its own: " << i;
+    }
+  }
+  EXPECT_EQ(token_of.size(), 4u);
 }
 
 TEST_F(TailManagerTest, PositionsAdvanceOnlyOnAcknowledgement) {

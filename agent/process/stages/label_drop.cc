@@ -26,7 +26,7 @@ class LabelDropStage final : public Stage {
     if (!memo_.Apply(&e.labels)) {
       *memo_.NextInput() = e.labels;
       for (const std::string& n : names_) e.labels.Remove(n);
-      memo_.Remember(e.labels);
+      memo_.Remember(&e.labels);
     }
     emit(std::move(e));
   }

@@ -25,22 +25,30 @@ using stage_util::ValidLabelValue;
 class LabelsStage final : public Stage {
  public:
   LabelsStage(std::vector<std::pair<std::string, std::string>> map, bool from_metadata)
-      : map_(std::move(map)), from_metadata_(from_metadata) {}
+      : map_(std::move(map)), from_metadata_(from_metadata), values_(map_.size()) {
+    for (Slot& slot : memo_) slot.values.resize(map_.size());
+  }
 
   void Process(ProcessEntry&& e, EmitFn emit) override {
-    for (const auto& [name, source] : map_) {
-      if (from_metadata_) {
+    if (from_metadata_) {
+      for (const auto& [name, source] : map_) {
         for (const auto& [k, v] : e.structured_metadata) {
           if (k != source) continue;
           if (ValidLabelValue(v)) e.labels.Set(name, v);
           break;
         }
-        continue;
       }
-      const ExtractedValue* v = FindExtracted(e, source);
-      if (v == nullptr || !v->ToString(&value_) || !ValidLabelValue(value_)) continue;
-      e.labels.Set(name, value_);
+      emit(std::move(e));
+      return;
     }
+    bool any = false;
+    for (size_t i = 0; i < map_.size(); ++i) {
+      const ExtractedValue* v = FindExtracted(e, map_[i].second);
+      Value& out = values_[i];
+      out.present = v != nullptr && v->ToString(&out.str) && ValidLabelValue(out.str);
+      any |= out.present;
+    }
+    if (any) SetLabels(&e.labels);
     emit(std::move(e));
   }
 
@@ -51,9 +59,52 @@ class LabelsStage final : public Stage {
   }
 
  private:
+  struct Value {
+    bool present = false;
+    std::string str;
+    bool operator==(const Value& o) const {
+      return present == o.present && (!present || str == o.str);
+    }
+  };
+  // The result for one input set and values, as LabelMemo (stage_util.h) keeps for stages whose
+  // result depends on the labels only: the lines of a file come in runs over a few sets and
+  // values (its streams, a handful of levels), and a remembered result costs a comparison of the
+  // set's token and of the values, and one copy.
+  struct Slot {
+    bool used = false;
+    LabelSet in, out;
+    std::vector<Value> values;
+  };
+  static constexpr size_t kSlots = 8;  // as LabelMemo's
+
+  // Sets the labels of values_ in *labels, or gives it what that made of the same set and values.
+  void SetLabels(LabelSet* labels) {
+    for (size_t k = 0; k < kSlots; ++k) {
+      const size_t i = (last_ + k) % kSlots;
+      Slot& slot = memo_[i];
+      if (!slot.used || !labels->Matches(slot.in) || slot.values != values_) continue;
+      *labels = slot.out;
+      last_ = i;
+      return;
+    }
+    Slot& slot = memo_[next_];
+    slot.in = *labels;
+    for (size_t i = 0; i < map_.size(); ++i) {
+      if (values_[i].present) labels->Set(map_[i].first, values_[i].str);
+    }
+    labels->Stamp();
+    slot.out = *labels;
+    slot.values = values_;
+    slot.used = true;
+    last_ = next_;
+    next_ = (next_ + 1) % kSlots;
+  }
+
   const std::vector<std::pair<std::string, std::string>> map_;
   const bool from_metadata_;
-  std::string value_;
+  std::vector<Value> values_;  // this entry's, one per map_ entry (buffers reused)
+  Slot memo_[kSlots];
+  size_t last_ = 0, next_ = 0;
 };
 
 }  // namespace

@@ -30,9 +30,10 @@ inline bool ValidLabelValue(std::string_view value) { return IsValidUtf8(value);
 
 // What a stage that changes labels as a fixed function of them (static_labels, label_drop) made
 // of the last few label sets it saw: an entry with one of them gets the result by one comparison
-// and one copy instead of a search and an insert or erase in the middle of the set. The lines of
-// a file come in runs over a few label sets (its streams, a `level` label), so most entries are
-// one of the last few. Owned by its stage; the stage's thread.
+// (LabelSet::Matches: of content tokens when the set has one, else of bytes) and one copy instead
+// of a search and an insert or erase in the middle of the set. The lines of a file come in runs
+// over a few label sets (its streams, a `level` label), so most entries are one of the last few.
+// Owned by its stage; the stage's thread.
 class LabelMemo {
  public:
   // Replaces *labels by what the stage made of the same set before; false when not remembered.
@@ -40,7 +41,7 @@ class LabelMemo {
     for (size_t k = 0; k < kSize; ++k) {
       const size_t i = (last_ + k) % kSize;
       Entry& e = entries_[i];
-      if (!e.used || !(e.in == *labels)) continue;
+      if (!e.used || !labels->Matches(e.in)) continue;
       *labels = e.out;
       last_ = i;
       return true;
@@ -52,17 +53,22 @@ class LabelMemo {
     entries_[next_].used = false;  // matched again only once Remember has set its output
     return &entries_[next_].in;
   }
-  // Remembers `out` for the input set by NextInput().
-  void Remember(const LabelSet& out) {
+  // Remembers *out for the input set by NextInput(). Stamps *out (LabelSet::Stamp) first: the
+  // entries given this result carry its token, by which the next memo or loki.write's route
+  // cache knows them without comparing their bytes.
+  void Remember(LabelSet* out) {
+    out->Stamp();
     Entry& e = entries_[next_];
-    e.out = out;
+    e.out = *out;
     e.used = true;
     last_ = next_;
     next_ = (next_ + 1) % kSize;
   }
 
  private:
-  static constexpr size_t kSize = 4;
+  // A few streams and levels of a file: matched by token (LabelSet::Matches), a slot costs one
+  // comparison.
+  static constexpr size_t kSize = 8;
   struct Entry {
     LabelSet in, out;
     bool used = false;

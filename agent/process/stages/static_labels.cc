@@ -30,7 +30,7 @@ class StaticLabelsStage final : public Stage {
     if (!memo_.Apply(&e.labels)) {
       *memo_.NextInput() = e.labels;
       for (const auto& [name, value] : values_) e.labels.Set(name, value);
-      memo_.Remember(e.labels);
+      memo_.Remember(&e.labels);
     }
     emit(std::move(e));
   }
