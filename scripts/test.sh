@@ -34,7 +34,7 @@ fi
 TSAN_TESTS=(sender_test tail_manager_test positions_writer_test tail_e2e_test fake_loki_test
             logs_router_test run_e2e_test pod_discovery_test fake_kube_test server_e2e_test
             http_server_test thread_test journal_e2e_test syslog_e2e_test events_e2e_test
-            kubelogs_e2e_test docker_e2e_test http_client_test)
+            kubelogs_e2e_test docker_e2e_test http_client_test push_encoder_test)
 # Pass 2's build runs beside pass 1's tests, at the lowest priority: the tests (mostly one
 # end-to-end test at a time, waiting on its agent) leave a core idle for much of their run, and
 # the compiler yields to them where both want it.

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,33 @@ class CompressScratch {
  private:
   std::unique_ptr<char[]> buf_;
   size_t capacity_ = 0;
+};
+
+// The scratches of the threads that may encode at the same time: a loki.write's encoder thread,
+// and the tail thread when the encoder is behind (Sender::Enqueue). With one scratch the tail
+// thread waited for the encoder's batch before encoding its own, while the encoder then idled:
+// the two cores took turns. Each scratch is taken with try_lock; the second one's buffer grows
+// only when two encodes overlap. Any thread; owned by its sink.
+class CompressScratchPool {
+ public:
+  // Runs fn(CompressScratch*) with a scratch no other call holds; waits for the first one only
+  // when every scratch is taken.
+  template <typename Fn>
+  void With(Fn&& fn) {
+    for (int i = 0; i < kSize; ++i) {
+      std::unique_lock<std::mutex> lock(mu_[i], std::try_to_lock);
+      if (!lock.owns_lock()) continue;
+      fn(&scratch_[i]);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_[0]);
+    fn(&scratch_[0]);
+  }
+
+ private:
+  static constexpr int kSize = 2;
+  std::mutex mu_[kSize];
+  CompressScratch scratch_[kSize];
 };
 
 // SnappyCompress(EncodePushRequest(batch)) into *out (replaced, allocated at its exact size)

@@ -167,22 +167,12 @@ std::optional<std::string> LokiSink::Unhealthy() const {
   return health_error_;
 }
 
-void LokiSink::EncodeWithScratch(const Batch& batch, std::string* out) {
-  for (int i = 0; i < kScratches; ++i) {
-    std::unique_lock<std::mutex> lock(enc_mu_[i], std::try_to_lock);
-    if (!lock.owns_lock()) continue;
-    EncodeCompressedPushRequest(batch, &enc_scratch_[i], out);
-    return;
-  }
-  // More threads than scratches (the send thread too): wait for the first.
-  std::lock_guard<std::mutex> lock(enc_mu_[0]);
-  EncodeCompressedPushRequest(batch, &enc_scratch_[0], out);
-}
-
 void LokiSink::Encode(Batch* batch) {
   if (batch->entries == 0) return;
   // Encode runs on the encoder thread, and on the tail thread when that is behind.
-  EncodeWithScratch(*batch, &batch->payload);
+  scratches_.With([&](CompressScratch* scratch) {
+    EncodeCompressedPushRequest(*batch, scratch, &batch->payload);
+  });
   batch->encoded = true;
 }
 
@@ -191,7 +181,9 @@ BatchOutcome LokiSink::Deliver(const Batch& batch) {
   if (batch.encoded) {
     request_.body = batch.payload;
   } else {
-    EncodeWithScratch(batch, &compressed_);
+    scratches_.With([&](CompressScratch* scratch) {
+      EncodeCompressedPushRequest(batch, scratch, &compressed_);
+    });
     request_.body = compressed_;
   }
   // Alloy: a batch's tenant (from the __tenant_id__ label) wins over the endpoint's tenant_id.

@@ -103,15 +103,7 @@ class LokiSink final : public Sink {
   MetricsRegistry* metrics_;
   RetryPolicy policy_;
   std::string host_;
-  // Snappy's output before its exact-size copy (CompressScratch), one per thread that may be
-  // encoding at the same time: the encoder thread, and the tail thread when the encoder is behind
-  // (Sender::Enqueue). With one, the tail thread waited for the encoder's batch and then encoded
-  // its own while the encoder idled: the two cores took turns. Each is taken with try_lock; the
-  // second's buffer grows only when two encodes overlap.
-  static constexpr int kScratches = 2;
-  std::mutex enc_mu_[kScratches];
-  CompressScratch enc_scratch_[kScratches];
-  void EncodeWithScratch(const Batch& batch, std::string* out);
+  CompressScratchPool scratches_;  // snappy's output before its exact-size copy
   std::string compressed_;       // a batch that was not encoded, encoded by the send thread
   HttpRequest request_;
   RequestAuth auth_;               // basic_auth / authorization, credentials files read per request

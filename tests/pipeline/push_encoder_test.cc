@@ -3,6 +3,11 @@
 #include <gtest/gtest.h>
 #include <snappy.h>
 
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+
 #include "agent/pipeline/batcher.h"
 #include "push.pb.h"
 #include "tests/support/stream_info.h"
@@ -173,6 +178,77 @@ TEST(PushEncoderStreamingTest, ManyStreamsAcrossBlocksMatchTwoStep) {
     for (const auto& s : req.streams()) entries += s.entries_size();
     EXPECT_EQ(entries, b->entries);
   }
+}
+
+// A second encode while the first holds its scratch gets the other scratch at once (the tail
+// thread does not wait for the encoder's batch); a third waits for the first scratch.
+TEST(CompressScratchPoolTest, ASecondEncodeTakesTheOtherScratchWithoutWaiting) {
+  CompressScratchPool pool;
+  std::promise<CompressScratch*> inside;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::thread holder([&] {
+    pool.With([&](CompressScratch* s) {
+      inside.set_value(s);
+      released.wait();
+    });
+  });
+  CompressScratch* first = inside.get_future().get();
+  std::promise<CompressScratch*> second_got;
+  std::future<CompressScratch*> second = second_got.get_future();
+  std::thread other([&] {
+    pool.With([&](CompressScratch* s) {
+      second_got.set_value(s);
+      released.wait();
+    });
+  });
+  // Not a timing condition: a pool that made this call wait would never answer (the limit only
+  // keeps the test from hanging).
+  ASSERT_EQ(second.wait_for(std::chrono::seconds(60)), std::future_status::ready)
+      << "the second encode waited for the first";
+  CompressScratch* second_scratch = second.get();
+  EXPECT_NE(second_scratch, first);
+  std::atomic<bool> third_ran{false};
+  std::thread third([&] {
+    pool.With([&](CompressScratch* s) {
+      EXPECT_EQ(s, first);
+      third_ran = true;
+    });
+  });
+  release.set_value();
+  holder.join();
+  other.join();
+  third.join();
+  EXPECT_TRUE(third_ran);
+}
+
+// Two threads encoding through one pool at once: every request is the one the batch makes alone.
+TEST(CompressScratchPoolTest, ConcurrentEncodesMatchTwoStep) {
+  std::vector<std::unique_ptr<Batch>> sealed;
+  Batcher batcher(256 << 10, RealClock::Get(),
+                  [&](std::unique_ptr<Batch> b) { sealed.push_back(std::move(b)); });
+  std::vector<uint32_t> ids;
+  for (int i = 0; i < 8; ++i) {
+    ids.push_back(batcher.AddStream(StreamInfoFor("{app=\"a" + std::to_string(i) + "\"}")));
+  }
+  for (int n = 0; n < 20000; ++n) {
+    std::string line = "line " + std::to_string(n * 7919) + std::string(n % 300, 'x');
+    batcher.Add(ids[n % ids.size()], 1'700'000'000'000'000'000 + n, line, 0, 0, 0);
+  }
+  batcher.Seal();
+  ASSERT_GE(sealed.size(), 8u);
+  CompressScratchPool pool;
+  std::vector<std::string> out(sealed.size());
+  auto encode = [&](size_t from) {
+    for (size_t i = from; i < sealed.size(); i += 2) {
+      pool.With([&](CompressScratch* s) { EncodeCompressedPushRequest(*sealed[i], s, &out[i]); });
+    }
+  };
+  std::thread a(encode, 0);
+  std::thread b(encode, 1);
+  a.join();
+  b.join();
+  for (size_t i = 0; i < sealed.size(); ++i) EXPECT_EQ(out[i], TwoStep(*sealed[i])) << i;
 }
 
 TEST(PushEncoderStreamingTest, OneLineLongerThanABlockMatchesTwoStep) {
