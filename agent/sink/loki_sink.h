@@ -104,7 +104,7 @@ class LokiSink final : public Sink {
   RetryPolicy policy_;
   std::string host_;
   CompressScratchPool scratches_;  // snappy's output before its exact-size copy
-  std::string compressed_;       // a batch that was not encoded, encoded by the send thread
+  std::string compressed_;         // a batch that was not encoded, encoded by the send thread
   HttpRequest request_;
   RequestAuth auth_;               // basic_auth / authorization, credentials files read per request
   bool url_has_userinfo_ = false;  // user:pass@ in the URL is the auth then, as in Go
