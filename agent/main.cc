@@ -109,7 +109,8 @@ void AddRuntimeFlags(FlagSet& f, RuntimeOptions* r, int* max_open_files) {
           "longer lines are truncated and counted (default 256KiB)");
   f.Duration("read-interval", &r->read_interval,
              "a written file is read this long after its first write, with the writes that "
-             "follow (default 50ms; 0: at each write)");
+             "follow (default 250ms, Alloy's file_watch poll frequency; a loki.source.file's "
+             "file_watch min_poll_frequency wins; 0: at each write)");
   f.Duration("rescan-interval", &r->rescan_interval,
              "how often files are checked without an event, the safety net for missed events "
              "(default 10s)");

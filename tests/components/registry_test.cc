@@ -244,6 +244,40 @@ TEST_F(RegistryTest, LokiSourceFileDecompressionAndEncodingArguments) {
       << error;
 }
 
+// A file is read --read-interval after a write (250 ms by default, Alloy's poll frequency), or
+// its component's file_watch min_poll_frequency when given; max_poll_frequency sets nothing.
+TEST_F(RegistryTest, LokiSourceFileReadIntervalFromFileWatch) {
+  auto config = [](const std::string& id, const std::string& extra) {
+    return "loki.source.file \"" + id +
+           "\" {\n  targets = [{\"__path__\" = \"/nonexistent/a.log\"}]\n"
+           "  forward_to = [loki.echo.out.receiver]\n" +
+           extra + "}\n";
+  };
+  std::string error;
+  std::unique_ptr<Runtime> r =
+      Load(std::string(kEcho) + config("plain", "") +
+               config("tuned",
+                      "  file_watch {\n    min_poll_frequency = \"1s\"\n"
+                      "    max_poll_frequency = \"5s\"\n  }\n") +
+               config("max_only", "  file_watch {\n    max_poll_frequency = \"5s\"\n  }\n"),
+           &error);
+  ASSERT_NE(r, nullptr) << error;
+  auto interval = [&](const std::string& id) {
+    return metrics_.GaugeValue("sluice_file_read_interval_seconds",
+                               ComponentLabels("loki.source.file." + id));
+  };
+  EXPECT_EQ(interval("plain"), 0.25);
+  EXPECT_EQ(interval("tuned"), 1.0);
+  EXPECT_EQ(interval("max_only"), 0.25);
+  EXPECT_EQ(Load(std::string(kEcho) +
+                     config("bad", "  file_watch {\n    min_poll_frequency = \"10s\"\n  }\n"),
+                 &error),
+            nullptr);
+  EXPECT_NE(error.find("min_poll_frequency must not be greater than max_poll_frequency"),
+            std::string::npos)
+      << error;
+}
+
 // local.file_match -> discovery.relabel, built with their Build functions in an environment of
 // the test's own, as the Runtime builds and re-evaluates them.
 class ReevaluationTest : public ::testing::Test {

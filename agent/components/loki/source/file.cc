@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "agent/common/metrics.h"
 #include "agent/common/strings.h"
 #include "agent/components/component.h"
 #include "agent/discovery/file_match.h"
@@ -113,7 +114,7 @@ bool LokiSourceFile::Build(const config::Block& args, config::Diags* diags) {
   TailOptions t;
   t.memory_budget = env_->budget;
   t.max_line_size = options.max_line_size;
-  t.event_coalesce = options.read_interval;
+  absl::Duration read_interval = options.read_interval;
   t.rescan_interval = options.rescan_interval;
   t.positions_interval = options.positions_interval;
   t.max_open_files = options.max_open_files;
@@ -164,17 +165,27 @@ bool LokiSourceFile::Build(const config::Block& args, config::Diags* diags) {
     dd.Finish();
   }
   if (const config::Block* fw = d.OptionalBlock("file_watch")) {
-    // Alloy polls files with stat at these frequencies; sluice is told of writes by inotify
-    // (with a periodic rescan as a safety net), so the values are accepted and have no use.
+    // Alloy polls a changing file with stat every min_poll_frequency, and a quiet one less often
+    // (doubling up to max_poll_frequency). sluice is told of writes by inotify: a file that was
+    // written is read min_poll_frequency after the write (the component's read interval, in
+    // place of --read-interval), and a quiet one waits for its next write, so max_poll_frequency
+    // has nothing to set.
     config::Decoder fd(*fw, diags);
     absl::Duration min_poll = absl::Milliseconds(250), max_poll = absl::Milliseconds(250);
-    fd.Duration("min_poll_frequency", &min_poll);
+    if (fd.Duration("min_poll_frequency", &min_poll)) read_interval = min_poll;
     fd.Duration("max_poll_frequency", &max_poll);
     if (min_poll > max_poll) {
       fd.Error(fw->span, "min_poll_frequency must not be greater than max_poll_frequency");
     }
     fd.Finish();
   }
+  t.event_coalesce = read_interval;
+  env_->metrics
+      ->GetGauge("sluice_file_read_interval_seconds",
+                 "How long after a write a file is read, with the writes that follow "
+                 "(--read-interval, or the component's file_watch min_poll_frequency).",
+                 ComponentLabels(id()))
+      ->Set(absl::ToDoubleSeconds(read_interval));
   if (const config::Block* fm = d.OptionalBlock("file_match")) {
     config::Decoder md(*fm, diags);
     md.Bool("enabled", &file_match_);
