@@ -49,6 +49,9 @@ using boost::system::error_code;
 
 namespace {
 
+// A response's reads: the most one read takes from the socket, and the body chunk they fill.
+constexpr size_t kReadBytes = 16 * 1024;
+
 // What a request needs to know about its URL.
 struct Target {
   std::string scheme;       // "http" or "https"
@@ -453,6 +456,10 @@ struct AsioHttpClient::Impl {
       *failure = ec;
       return absl::UnknownError("");
     }
+    // Beast reads at most the buffer's free capacity, and never less than 512 bytes: unreserved,
+    // a buffer that only ever held headers read a kubelet's /pods (megabytes on a busy node) in
+    // 512-byte reads. Kept for the connection (Close keeps the capacity).
+    if (buffer.capacity() < kReadBytes) buffer.reserve(kReadBytes);
     http::response_parser<http::buffer_body> parser;
     // Not boost::none: Beast 1.74 compares a Content-Length against an empty limit as exceeding it.
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
@@ -477,7 +484,7 @@ struct AsioHttpClient::Impl {
     else
       location.clear();
     const bool streaming = policy.stream != nullptr && response.status == 200;
-    char chunk[16384];
+    char chunk[kReadBytes];
     while (!parser.is_done()) {
       head.body().data = chunk;
       head.body().size = sizeof(chunk);
