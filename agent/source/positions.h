@@ -149,11 +149,15 @@ absl::StatusOr<std::vector<PositionRecord>> ParsePositions(std::string_view text
 // keeps its last value, at its first place.
 absl::StatusOr<PositionsDocument> ParsePositionsDocument(std::string_view text);
 
-// Atomic write of `data`: a temporary file in the same directory, write, rename over `path`.
-// With `sync`, the temporary is fsynced before the rename and the directory after it (survives
-// a power loss); without, the write survives the process (kill -9, OOM) but not the machine.
-// Mode 0600; creates missing parent directories (0750). Never leaves a half-written file at
-// `path`; on error the temporary is removed and `path` keeps its previous content.
+// Atomic write of `data`: written to a spare file in the same directory (`.<name>.tmp`), which
+// then exchanges names with `path` (renameat2 RENAME_EXCHANGE; a plain rename when `path` does
+// not exist, is not a regular file, or the file system cannot exchange). The spare then holds
+// the previous document and is rewritten by the next write: two inodes alternate. With `sync`,
+// the spare is fsynced before the exchange and the directory after it (survives a power loss);
+// without, its write-back is started first and the write survives the process (kill -9, OOM)
+// at once, the machine once written back. Mode 0600; creates missing parent directories (0750).
+// Never leaves a half-written file at `path`; on error the spare is removed and `path` keeps
+// its previous content.
 absl::Status WritePositionsData(const std::string& path, std::string_view data, bool sync);
 
 // RenderPositions + WritePositionsData with sync.

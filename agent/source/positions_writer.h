@@ -3,10 +3,11 @@
 //
 // - Coalescing: at most one write in flight; a document submitted meanwhile replaces the one
 //   waiting (only the newest matters: offsets only grow).
-// - Durability: every write is a temporary file + rename, which survives the process (kill -9,
-//   OOM kill) the moment rename returns. Surviving the machine (power loss) needs fsync of the
-//   file and its directory, which can take tens of milliseconds on a busy disk: that is done on
-//   a slower period (`sync_interval`), for the newest document, and by Flush at shutdown.
+// - Durability: every write goes to a spare file that then exchanges names with the positions
+//   file (WritePositionsData), which survives the process (kill -9, OOM kill) the moment that
+//   returns. Surviving the machine (power loss) needs fsync of the file and its directory, which
+//   can take tens of milliseconds on a busy disk: that is done on a slower period
+//   (`sync_interval`), for the newest document, and by Flush at shutdown.
 // - Errors go to `on_result` (on the writer thread), which the owner uses for its health, logs
 //   and metrics; the next document is tried regardless.
 //

@@ -585,7 +585,57 @@ TEST(PositionsFileTest, WriteReplacesExistingFile) {
   EXPECT_NE(before.st_ino, after.st_ino);
   ASSERT_TRUE(WritePositionsFile(path, {}).ok());
   EXPECT_TRUE(ReadPositionsFile(path)->empty());
-  EXPECT_THAT(ListDir(dir.path()), ElementsAre("positions.yml"));
+  // The replaced document stays as the next write's spare.
+  EXPECT_THAT(ListDir(dir.path()), UnorderedElementsAre(".positions.yml.tmp", "positions.yml"));
+}
+
+TEST(PositionsFileTest, WritesAlternateTwoFilesAndCutTheSparesOlderDocument) {
+  TempDir dir;
+  std::string path = dir.Join("positions.yml");
+  std::string spare = dir.Join(".positions.yml.tmp");
+  auto inode = [](const std::string& p) {
+    struct stat st;
+    return stat(p.c_str(), &st) == 0 ? st.st_ino : 0;
+  };
+  std::string longest = "# " + std::string(10000, 'x') + "\npositions: {}\n";
+  ASSERT_TRUE(WritePositionsData(path, longest, /*sync=*/false).ok());
+  ino_t first = inode(path);
+  const std::string b = RenderPositions({Rec("/b", 2)});
+  const std::string c = RenderPositions({Rec("/c", 3)});
+  ASSERT_TRUE(WritePositionsData(path, b, false).ok());
+  ino_t second = inode(path);
+  EXPECT_NE(first, second);
+  EXPECT_EQ(inode(spare), first);  // the replaced file, kept
+  EXPECT_EQ(ReadFile(spare), longest);
+  // The third write goes to the first file, whose longer content must not show past the new end.
+  ASSERT_LT(c.size(), longest.size());
+  ASSERT_TRUE(WritePositionsData(path, c, false).ok());
+  EXPECT_EQ(inode(path), first);
+  EXPECT_EQ(inode(spare), second);
+  EXPECT_EQ(ReadFile(path), c);
+  EXPECT_EQ(ReadFile(spare), b);
+  // With sync too.
+  ASSERT_TRUE(WritePositionsData(path, RenderPositions({Rec("/d", 4)}), true).ok());
+  EXPECT_EQ(inode(path), second);
+  EXPECT_THAT(*ReadPositionsFile(path), ElementsAre(Rec("/d", 4)));
+}
+
+TEST(PositionsFileTest, ASymlinkAtThePathIsReplacedNotMovedAside) {
+  TempDir dir;
+  std::string path = dir.Join("positions.yml");
+  WriteFile(dir.Join("elsewhere.yml"), "positions: {}\n");
+  ASSERT_EQ(symlink(dir.Join("elsewhere.yml").c_str(), path.c_str()), 0);
+  ASSERT_TRUE(WritePositionsFile(path, {Rec("/a", 1)}).ok());
+  struct stat st;
+  ASSERT_EQ(lstat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(ReadFile(dir.Join("elsewhere.yml")), "positions: {}\n");
+  EXPECT_THAT(ListDir(dir.path()), UnorderedElementsAre("elsewhere.yml", "positions.yml"));
+  // And the next write, over a regular file now, exchanges.
+  ASSERT_TRUE(WritePositionsFile(path, {Rec("/a", 2)}).ok());
+  EXPECT_THAT(*ReadPositionsFile(path), ElementsAre(Rec("/a", 2)));
+  EXPECT_THAT(ListDir(dir.path()),
+              UnorderedElementsAre(".positions.yml.tmp", "elsewhere.yml", "positions.yml"));
 }
 
 TEST(PositionsFileTest, FailedWriteKeepsOldContentAndRemovesTemp) {
