@@ -769,6 +769,16 @@ absl::Status WritePositionsData(const std::string& path, std::string_view data, 
   };
   struct stat st;
   if (fstat(fd, &st) != 0) return ErrnoError(errno, path, absl::StrCat("stat ", tmp));
+  if (st.st_nlink > 1) {
+    // The spare has another name (someone hard-linked the positions file, say as a backup, and
+    // the exchange moved that inode here): never write into a file another name shows. A new
+    // spare instead.
+    close(fd);
+    unlink(tmp.c_str());
+    fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return ErrnoError(errno, path, absl::StrCat("create ", tmp));
+    if (fstat(fd, &st) != 0) return ErrnoError(errno, path, absl::StrCat("stat ", tmp));
+  }
   // open's mode is filtered by the umask and ignored for an existing spare (a stale one may have
   // any mode).
   if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) != 0) {

@@ -622,6 +622,21 @@ TEST(PositionsFileTest, WritesAlternateTwoFilesAndCutTheSparesOlderDocument) {
   EXPECT_THAT(*ReadPositionsFile(path), ElementsAre(Rec("/d", 4)));
 }
 
+TEST(PositionsFileTest, AHardLinkToThePositionsFileIsNeverWrittenInto) {
+  TempDir dir;
+  std::string path = dir.Join("positions.yml");
+  const std::string first = RenderPositions({Rec("/a", 1)});
+  ASSERT_TRUE(WritePositionsData(path, first, false).ok());
+  ASSERT_EQ(link(path.c_str(), dir.Join("backup.yml").c_str()), 0);
+  // The exchange moves the linked inode to the spare's name; the writes after it must take a
+  // new spare rather than rewrite the backup.
+  for (int i = 2; i <= 4; ++i) {
+    ASSERT_TRUE(WritePositionsData(path, RenderPositions({Rec("/a", i)}), false).ok());
+    EXPECT_THAT(*ReadPositionsFile(path), ElementsAre(Rec("/a", i)));
+    EXPECT_EQ(ReadFile(dir.Join("backup.yml")), first) << i;
+  }
+}
+
 TEST(PositionsFileTest, ASymlinkAtThePathIsReplacedNotMovedAside) {
   TempDir dir;
   std::string path = dir.Join("positions.yml");
