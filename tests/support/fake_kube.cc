@@ -1333,6 +1333,7 @@ class FakeKube::Impl {
   Answer LeaseRequest(const http::request<http::string_body>& req, const std::string& ns,
                       const std::string& name);
   void Record(FakeKubeRequest info);
+  void RecordLocked(FakeKubeRequest info);  // mu_ held
   // Route's part for .../pods/<pod>/log.
   Answer RouteLog(const std::vector<std::string>& parts, const FakeKubeRequest& info);
   Answer RoutePodLogs(const FakeKubeRequest& info);
@@ -1779,9 +1780,11 @@ void FakeKube::Impl::StreamWatch(Connection& c, Stream& stream, const Answer& a,
     for (const Event& e : CurrentLocked(a)) pending += Chunk(event_json(e));
   }
   ++active_watches_;
+  // Counted with the watch, under the same lock: a test that subtracts watches from requests
+  // (the lists) never sees one without the other.
   ++watches_started_;
+  RecordLocked(std::move(info));
   l.unlock();
-  Record(std::move(info));
   bool ok = WriteAll(stream,
                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                      "Transfer-Encoding: chunked\r\n\r\n");
@@ -2015,6 +2018,10 @@ void FakeKube::Impl::StreamPodLogsWatch(Connection& c, Stream& stream, const Ans
 
 void FakeKube::Impl::Record(FakeKubeRequest info) {
   std::lock_guard l(mu_);
+  RecordLocked(std::move(info));
+}
+
+void FakeKube::Impl::RecordLocked(FakeKubeRequest info) {
   ++request_count_;
   ++by_path_[info.path];
   requests_.push_back(std::move(info));
