@@ -4,6 +4,7 @@
 #include <snappy.h>
 
 #include <algorithm>
+#include <bit>
 #include <memory>
 
 #include <cstring>
@@ -18,13 +19,10 @@ constexpr char kTagField2Bytes = (2 << 3) | 2;
 constexpr char kTagField1Varint = (1 << 3) | 0;
 constexpr char kTagField2Varint = (2 << 3) | 0;
 
+// 7 bits per byte: ceil(significant bits / 7), 1 for 0. Without a loop: it runs four times per
+// entry, twice over (sizes first, then the headers).
 inline size_t VarintSize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
+  return (static_cast<size_t>(std::bit_width(v | 1)) + 6) / 7;
 }
 
 inline char* PutVarint(char* p, uint64_t v) {
