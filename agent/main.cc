@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/common/flags.h"
 #include "agent/common/log.h"
+#include "agent/common/memory.h"
 #include "agent/common/strings.h"
 #include "agent/common/thread.h"
 #include "agent/common/units.h"
@@ -649,6 +650,7 @@ int Main(int argc, char** argv) {
 }  // namespace sluice
 
 int main(int argc, char** argv) {
+  sluice::LimitMallocArenas();
   // The main thread too: an exception that escapes is logged, and the exit code says so.
   int rc = sluice::kThreadFailureExitCode;
   sluice::RunGuarded("main", [&] { rc = sluice::Main(argc, argv); });

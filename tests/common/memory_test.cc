@@ -1,11 +1,16 @@
-// ReleaseFreeMemory gives back the free pages inside an arena, which glibc keeps otherwise.
+// ReleaseFreeMemory gives back the free pages inside an arena, which glibc keeps otherwise;
+// LimitMallocArenas keeps the arenas to two.
 #include "agent/common/memory.h"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -59,6 +64,54 @@ TEST(MemoryTest, FreedPagesInsideAnArenaGoBack) {
   EXPECT_LT(after, before_release - freed_pages / 2)
       << "before " << before_release << " pages, after " << after;
   for (char* c : kept) delete[] c;
+#endif
+}
+
+// The arenas glibc has made so far, from malloc_info's XML (one <heap> element each).
+[[maybe_unused]] int Arenas() {
+  char* buf = nullptr;
+  size_t len = 0;
+  FILE* f = open_memstream(&buf, &len);
+  if (f == nullptr) return -1;
+  malloc_info(0, f);
+  std::fclose(f);
+  std::string xml(buf, len);
+  std::free(buf);
+  int n = 0;
+  for (size_t at = xml.find("<heap nr="); at != std::string::npos;
+       at = xml.find("<heap nr=", at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST(MemoryTest, AtMostTwoArenasHoweverManyThreadsAllocate) {
+#if defined(SLUICE_SANITIZER_BUILD) || !defined(__GLIBC__)
+  GTEST_SKIP() << "the sanitizers' allocators replace glibc's";
+#else
+  if (std::getenv("MALLOC_ARENA_MAX") != nullptr) GTEST_SKIP() << "MALLOC_ARENA_MAX is set";
+  LimitMallocArenas();
+  // Eight threads alive at once, each allocating past its tcache: without the limit glibc gives
+  // each its own arena.
+  constexpr int kThreads = 8;
+  std::atomic<int> started{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      std::vector<char*> blocks;
+      for (int i = 0; i < 64; ++i) blocks.push_back(new char[8192]);
+      started.fetch_add(1);
+      while (!go.load()) std::this_thread::yield();
+      for (char* b : blocks) delete[] b;
+    });
+  }
+  while (started.load() < kThreads) std::this_thread::yield();
+  const int arenas = Arenas();
+  go.store(true);
+  for (std::thread& t : threads) t.join();
+  EXPECT_GE(arenas, 1);
+  EXPECT_LE(arenas, 2);
 #endif
 }
 
