@@ -64,7 +64,9 @@ TEST(PushEncoderTest, VarintEdgesMatchTheGeneratedSerializer) {
   uint32_t a = batcher.AddStream(StreamInfoFor(R"({app="x"})"));
   uint32_t b = batcher.AddStream(StreamInfoFor("{app=\"" + std::string(200, 'y') + "\"}"));
   const size_t lengths[] = {1, 110, 111, 112, 113, 126, 127, 128, 129, 16370, 16383, 16384, 16385};
-  const int64_t seconds[] = {1, 127, 128, 16383, 16384, int64_t{1} << 35, 1'700'000'000};
+  // Up to 2^33 s: nanoseconds since 1970 fit an int64 until 2262.
+  const int64_t seconds[] = {
+      1, 127, 128, 16383, 16384, 268435455, 268435456, int64_t{1} << 33, 1'700'000'000};
   const int64_t nanos[] = {0, 1, 127, 128, 999'999'999};
   int64_t n = 0;
   for (size_t len : lengths) {
