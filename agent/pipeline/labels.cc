@@ -115,8 +115,9 @@ inline std::string_view NameAt(const char* p) {
 // The bytes of the record at p.
 inline size_t RecordBytes(const char* p) { return 8 + NameBytes(Load32(p)) + Load32(p + 4); }
 
-// Whether the view points into `buf` (a label set's own bytes, which an insertion moves).
-inline bool Inside(std::string_view v, const std::string& buf) {
+// Whether the view points into `buf` (a label set's bytes, which an insertion moves and taking a
+// shared set's own copy may free).
+inline bool Inside(std::string_view v, std::string_view buf) {
   return !v.empty() && v.data() >= buf.data() && v.data() < buf.data() + buf.size();
 }
 
@@ -143,7 +144,12 @@ LabelSet& LabelSet::operator=(const LabelSet& other) {
   // The same token: the same labels already (an extracted map seeded again with the labels of
   // the previous line's stream, say).
   if (this == &other || (token_ != 0 && token_ == other.token_)) return *this;
-  buf_.assign(other.buf_);
+  if (other.shared_) {
+    shared_ = other.shared_;  // buf_ keeps its capacity for a change to come
+  } else {
+    shared_.reset();
+    buf_.assign(other.buf_);
+  }
   count_ = other.count_;
   token_ = other.token_;
   return *this;
@@ -152,9 +158,11 @@ LabelSet& LabelSet::operator=(const LabelSet& other) {
 LabelSet& LabelSet::operator=(LabelSet&& other) noexcept {
   if (this == &other) return *this;
   buf_ = std::move(other.buf_);
+  shared_ = std::move(other.shared_);
   count_ = other.count_;
   token_ = other.token_;
   other.buf_.clear();
+  other.shared_.reset();
   other.count_ = 0;
   other.token_ = 0;
   return *this;
@@ -164,13 +172,26 @@ void LabelSet::Stamp() {
   // Relaxed: a token only has to be unique; it orders nothing.
   static std::atomic<uint64_t> next{1};
   if (token_ == 0) token_ = next.fetch_add(1, std::memory_order_relaxed);
+  // Moved, not copied: a stamped set holds its bytes once (a file's stream sets, a memo's
+  // results), and the sets it is copied into keep their own buffers for changes.
+  if (!shared_) {
+    shared_ = std::make_shared<const std::string>(std::move(buf_));
+    buf_.clear();
+  }
+}
+
+void LabelSet::Unshare() {
+  if (!shared_) return;
+  buf_.assign(*shared_);
+  shared_.reset();
 }
 
 size_t LabelSet::Find(std::string_view name, bool* found) const {
   // Called several times per line (the stages' label changes, the extracted map's lookups): the
   // first bytes decide most steps without a call to memcmp.
-  const char* base = buf_.data();
-  const size_t size = buf_.size();
+  const std::string_view bytes = bytes_view();
+  const char* base = bytes.data();
+  const size_t size = bytes.size();
   const int first = name.empty() ? -1 : static_cast<unsigned char>(name[0]);
   size_t off = 0;
   while (off < size) {
@@ -199,15 +220,17 @@ size_t LabelSet::Find(std::string_view name, bool* found) const {
 void LabelSet::Set(std::string_view name, std::string_view value) {
   // `name` or `value` may view this set's own bytes, which the change below moves.
   std::string name_copy, value_copy;
-  if (Inside(name, buf_)) name = name_copy.assign(name);
-  if (Inside(value, buf_)) value = value_copy.assign(value);
+  if (Inside(name, bytes_view())) name = name_copy.assign(name);
+  if (Inside(value, bytes_view())) value = value_copy.assign(value);
   bool found;
   size_t off = Find(name, &found);
   if (found) {
-    uint32_t n = Load32(buf_.data() + off);
-    uint32_t old = Load32(buf_.data() + off + 4);
+    const char* base = bytes_view().data();
+    uint32_t n = Load32(base + off);
+    uint32_t old = Load32(base + off + 4);
     const size_t at = off + kHeader + NameBytes(n);
-    if (std::string_view(buf_.data() + at, old) == value) return;  // unchanged: keeps its token
+    if (std::string_view(base + at, old) == value) return;  // unchanged: keeps its token
+    Unshare();
     token_ = 0;
     buf_.replace(at, old, value.data(), value.size());
     Store32(buf_.data() + off + 4, static_cast<uint32_t>(value.size()));
@@ -218,6 +241,7 @@ void LabelSet::Set(std::string_view name, std::string_view value) {
   bool coded;
   const uint32_t name_field = NameField(name, &coded);
   const size_t name_bytes = coded ? 0 : name.size();
+  Unshare();
   token_ = 0;
   buf_.insert(off, kHeader + name_bytes + value.size(), '\0');
   char* p = buf_.data() + off;
@@ -230,11 +254,12 @@ void LabelSet::Set(std::string_view name, std::string_view value) {
 
 void LabelSet::Append(std::string_view name, std::string_view value) {
   assert(count_ == 0 || labels()[count_ - 1].first < name);
-  token_ = 0;
-  if (Inside(value, buf_)) {
+  if (Inside(value, bytes_view())) {
     Set(name, value);  // appending could move the bytes it views
     return;
   }
+  Unshare();
+  token_ = 0;
   bool coded;
   char header[kHeader];
   Store32(header, NameField(name, &coded));
@@ -249,6 +274,7 @@ void LabelSet::Remove(std::string_view name) {
   bool found;
   size_t off = Find(name, &found);
   if (!found) return;
+  Unshare();
   token_ = 0;
   buf_.erase(off, RecordBytes(buf_.data() + off));
   --count_;
@@ -258,9 +284,10 @@ LabelValue LabelSet::Get(std::string_view name) const {
   bool found;
   size_t off = Find(name, &found);
   if (!found) return std::nullopt;
-  uint32_t n = Load32(buf_.data() + off);
-  uint32_t v = Load32(buf_.data() + off + 4);
-  return std::string_view(buf_.data() + off + kHeader + NameBytes(n), v);
+  const char* base = bytes_view().data();
+  uint32_t n = Load32(base + off);
+  uint32_t v = Load32(base + off + 4);
+  return std::string_view(base + off + kHeader + NameBytes(n), v);
 }
 
 std::string LabelSet::RenderLoki() const {
@@ -299,10 +326,10 @@ std::string LabelSet::RenderJson() const {
   return out;
 }
 
-void LabelSet::Compact() { buf_.shrink_to_fit(); }
+void LabelSet::Compact() { buf_.shrink_to_fit(); }  // shared bytes are exact already
 
 uint64_t LabelSet::Fingerprint() const {
-  return std::hash<std::string_view>{}(buf_) ^ (static_cast<uint64_t>(count_) << 56);
+  return std::hash<std::string_view>{}(bytes_view()) ^ (static_cast<uint64_t>(count_) << 56);
 }
 
 size_t HashTargets(const std::vector<LabelSet>& targets) {

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,11 +78,20 @@ class LabelSet {
   };
 
   LabelSet() = default;
-  LabelSet(const LabelSet& other) = default;
+  // A stamped set's bytes are shared, not copied (see Stamp).
+  LabelSet(const LabelSet& other)
+      : buf_(other.shared_ ? std::string() : other.buf_),
+        shared_(other.shared_),
+        count_(other.count_),
+        token_(other.token_) {}
   // A moved-from set is empty (and has no token).
   LabelSet(LabelSet&& other) noexcept
-      : buf_(std::move(other.buf_)), count_(other.count_), token_(other.token_) {
+      : buf_(std::move(other.buf_)),
+        shared_(std::move(other.shared_)),
+        count_(other.count_),
+        token_(other.token_) {
     other.buf_.clear();
+    other.shared_.reset();
     other.count_ = 0;
     other.token_ = 0;
   }
@@ -98,6 +108,7 @@ class LabelSet {
   // Removes every label, keeping the buffer (for a set refilled per entry).
   void Clear() {
     buf_.clear();
+    shared_.reset();
     count_ = 0;
     token_ = 0;
   }
@@ -106,7 +117,9 @@ class LabelSet {
   // two sets with the same nonzero token have the same labels, and the per-line label caches
   // (the stages' memos, loki.write's routes) recognise a set they saw by comparing one integer
   // instead of a few hundred bytes. Sets with different tokens, or none, may still be equal:
-  // operator== then compares the bytes. Any thread (the counter is atomic).
+  // operator== then compares the bytes. Stamping also shares the set's bytes: its buffer moves
+  // into an immutable shared string that its copies refer to (a copy is a reference count); a
+  // change to any of them first takes its own copy back. Any thread (the counter is atomic).
   void Stamp();
   uint64_t token() const { return token_; }
   // Whether this set is `seen`, a set a per-line cache remembered: by token when this set has
@@ -115,28 +128,33 @@ class LabelSet {
   // set it holds on every miss), else by bytes.
   bool Matches(const LabelSet& seen) const {
     if (token_ != 0) return token_ == seen.token_;
-    return count_ == seen.count_ && buf_ == seen.buf_;
+    return count_ == seen.count_ && bytes_view() == seen.bytes_view();
   }
   // Gives back the capacity a set grew beyond its labels: for sets kept long in numbers (a
   // node's discovery targets, one per container), not for the per-line sets that reuse theirs.
   void Compact();
   // Bytes held and bytes allocated.
-  size_t bytes() const { return buf_.size(); }
+  size_t bytes() const { return bytes_view().size(); }
+  // What this set holds of its own (a set sharing stamped bytes holds nothing but its buffer's
+  // spare capacity).
   size_t capacity() const { return buf_.capacity(); }
   // Value of `name`, or nullopt. A view into the set (valid until it changes).
   LabelValue Get(std::string_view name) const;
   bool Has(std::string_view name) const { return Get(name).has_value(); }
-  Range labels() const { return Range(buf_.data(), buf_.data() + buf_.size(), count_); }
+  Range labels() const {
+    const std::string_view b = bytes_view();
+    return Range(b.data(), b.data() + b.size(), count_);
+  }
   bool empty() const { return count_ == 0; }
   size_t size() const { return count_; }
   bool operator==(const LabelSet& other) const {
     if (token_ != 0 && token_ == other.token_) return true;
-    return count_ == other.count_ && buf_ == other.buf_;
+    return count_ == other.count_ && bytes_view() == other.bytes_view();
   }
   // Hash of the labels (equal sets hash alike): one pass over their bytes.
   template <typename H>
   friend H AbslHashValue(H h, const LabelSet& l) {
-    return H::combine(std::move(h), l.buf_, l.count_);
+    return H::combine(std::move(h), l.bytes_view(), l.count_);
   }
 
   // A second 64-bit hash, by a function unrelated to AbslHashValue's (libstdc++'s murmur-based
@@ -163,8 +181,16 @@ class LabelSet {
   // Offset of the record of `name`, or of the first record with a greater name (where it would
   // go); *found says which.
   size_t Find(std::string_view name, bool* found) const;
+  // The records: the shared bytes of a stamped set, else buf_.
+  std::string_view bytes_view() const { return shared_ ? std::string_view(*shared_) : buf_; }
+  // Before a change: the shared bytes become this set's own again (into buf_'s capacity).
+  void Unshare();
 
-  std::string buf_;
+  std::string buf_;  // unused (empty, capacity kept) while shared_ is set
+  // A stamped set's records, immutable, shared by its copies: a copy of a file's stream set or
+  // of a stage's remembered result (once per line, several times) is a reference count, not a
+  // copy of ~300 bytes. The count is atomic: sets cross threads (discovery to the tail thread).
+  std::shared_ptr<const std::string> shared_;
   uint32_t count_ = 0;
   uint64_t token_ = 0;  // see Stamp(); 0: none
 };

@@ -318,6 +318,72 @@ TEST(LabelSetTest, TokensNameOneContent) {
   EXPECT_TRUE(g.Matches(a));
 }
 
+// A stamped set's bytes are shared by its copies: a copy is a reference, and a change to any of
+// them first takes its own copy.
+TEST(LabelSetTest, StampedSetsAreSharedUntilChanged) {
+  LabelSet a;
+  a.Set("app", "web");
+  a.Set("level", "info");
+  a.Stamp();
+  LabelSet b = a;  // copy construction
+  LabelSet c;
+  c.Set("some", std::string(300, 'x'));  // a buffer of its own, kept for changes
+  const size_t c_capacity = c.capacity();
+  c = a;  // copy assignment
+  EXPECT_EQ(c.capacity(), c_capacity);
+  EXPECT_EQ(a.Get("app")->data(), b.Get("app")->data()) << "the same bytes, not a copy";
+  EXPECT_EQ(a.Get("app")->data(), c.Get("app")->data());
+  EXPECT_EQ(a.bytes(), b.bytes());
+
+  // A change: the changed set has its own bytes, the others keep the shared ones and the token.
+  c.Set("level", "warn");
+  EXPECT_NE(c.Get("app")->data(), a.Get("app")->data());
+  EXPECT_EQ(c.capacity(), c_capacity) << "its own buffer, not a new one";
+  EXPECT_EQ(c.RenderLoki(), R"({app="web", level="warn"})");
+  EXPECT_EQ(a.RenderLoki(), R"({app="web", level="info"})");
+  EXPECT_EQ(b.RenderLoki(), R"({app="web", level="info"})");
+  EXPECT_EQ(b.token(), a.token());
+  EXPECT_EQ(c.token(), 0u);
+  b.Remove("app");
+  EXPECT_EQ(b.RenderLoki(), R"({level="info"})");
+  EXPECT_EQ(a.RenderLoki(), R"({app="web", level="info"})");
+  LabelSet d = a;
+  d.Append("zone", "z");
+  EXPECT_EQ(d.RenderLoki(), R"({app="web", level="info", zone="z"})");
+  EXPECT_EQ(a.size(), 2u);
+  EXPECT_TRUE(LabelSet(a) == a);
+  EXPECT_EQ(absl::HashOf(LabelSet(a)), absl::HashOf(a));
+  EXPECT_EQ(LabelSet(a).Fingerprint(), a.Fingerprint());
+}
+
+// The last holder of shared bytes sets a label from its own value: the value is read before
+// taking its own copy frees the shared bytes (ASan would see a use after free).
+TEST(LabelSetTest, SetFromOwnValueOfTheLastSharedHolder) {
+  LabelSet only;
+  {
+    LabelSet a;
+    a.Set("k1", std::string(100, 'v'));
+    a.Set("k2", "w");
+    a.Stamp();
+    only = a;
+  }
+  only.Set("k0", *only.Get("k1"));  // inserted first
+  EXPECT_EQ(*only.Get("k0"), std::string(100, 'v'));
+  LabelSet again;
+  {
+    LabelSet a;
+    a.Set("k1", "short");
+    a.Stamp();
+    again = a;
+  }
+  again.Append("k9", *again.Get("k1"));
+  EXPECT_EQ(*again.Get("k9"), "short");
+  LabelSet moved = std::move(again);
+  EXPECT_TRUE(again.empty());  // NOLINT(bugprone-use-after-move): specified empty
+  EXPECT_EQ(again.bytes(), 0u);
+  EXPECT_EQ(moved.size(), 2u);
+}
+
 TEST(LabelNameTest, Validates) {
   EXPECT_TRUE(IsValidLabelName("namespace"));
   EXPECT_TRUE(IsValidLabelName("_a1"));
