@@ -21,6 +21,7 @@
 #include "agent/common/metrics.h"
 #include "agent/config/decode.h"
 #include "agent/pipeline/labels.h"
+#include "agent/process/entry_line.h"
 #include "agent/process/extracted_map.h"
 
 namespace sluice {
@@ -42,7 +43,8 @@ struct ProcessEntry {
   // Taken (emptied) by the pipeline.
   LabelSet start_extracted;
   int64_t timestamp_ns = 0;
-  std::string line;
+  // Borrowed from the source during a push when it can lend it (agent/process/entry_line.h).
+  EntryLine line;
   std::vector<std::pair<std::string, std::string>> structured_metadata;
   SourcePos source;
 };

@@ -45,7 +45,8 @@ void LogsRouter::OnEntry(uint32_t route, uint64_t file_id, uint64_t generation,
     e.start_extracted.Append("time", cri->time);
   }
   e.timestamp_ns = timestamp_ns;
-  e.line.assign(line.data(), line.size());
+  // Lent, not copied: the push is synchronous and `line` (the tail's read buffer) outlives it.
+  e.line.Borrow(line);
   e.structured_metadata.clear();
   e.source = SourcePos{file_id, generation, start, end};
   PendingMark& m = pending_mark_;
@@ -53,6 +54,8 @@ void LogsRouter::OnEntry(uint32_t route, uint64_t file_id, uint64_t generation,
     FlushPendingMark();
   }
   Push(route, e);
+  // The lent bytes are the source's again: no view of them stays behind in the scratch entry.
+  e.line.clear();
   m = PendingMark{true, route, file_id, generation, end};
 }
 

@@ -509,7 +509,7 @@ TEST(SecretFilterTest, RedactsKnownTokenFormats) {
       env.receivers["loki.secretfilter.s"]->Push(e);
     }
     std::vector<std::string> got;
-    for (const auto& e : out.got) got.push_back(e.line);
+    for (const auto& e : out.got) got.emplace_back(e.line);
     return got;
   };
   MetricsRegistry m1;

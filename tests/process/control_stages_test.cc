@@ -71,7 +71,7 @@ class StageTest : public ::testing::Test {
   }
   static std::vector<std::string> Lines(const std::vector<ProcessEntry>& v) {
     std::vector<std::string> out;
-    for (const auto& e : v) out.push_back(e.line);
+    for (const auto& e : v) out.emplace_back(e.line);
     return out;
   }
   uint64_t Dropped(std::string reason) {
@@ -1055,7 +1055,7 @@ TEST_F(LimitStageTest, WithoutDropEntriesWaitForTokens) {
   ASSERT_NE(s, nullptr);
   std::vector<std::string> out;
   for (int i = 0; i < 5; ++i) {
-    s->Process(Entry("l" + std::to_string(i)), [&](ProcessEntry&& e) { out.push_back(e.line); });
+    s->Process(Entry("l" + std::to_string(i)), [&](ProcessEntry&& e) { out.emplace_back(e.line); });
   }
   EXPECT_EQ(out, (std::vector<std::string>{"l0"}));
   EXPECT_TRUE(s->Backlogged());

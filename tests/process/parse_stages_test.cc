@@ -75,7 +75,7 @@ TEST(CriStageTest, MissingFlagMeansFull) {
 
 std::vector<std::string> Lines(const std::vector<ProcessEntry>& es) {
   std::vector<std::string> out;
-  for (const ProcessEntry& e : es) out.push_back(e.line);
+  for (const ProcessEntry& e : es) out.emplace_back(e.line);
   return out;
 }
 

@@ -18,6 +18,7 @@ namespace {
 
 using testing::Arr;
 using testing::BlockBuilder;
+using testing::Bool;
 using testing::Int;
 using testing::Num;
 using testing::Obj;
@@ -137,7 +138,7 @@ ProcessEntry Entry(std::string line) {
 
 std::vector<std::string> Lines(ProcessPipeline& p, ProcessEntry e) {
   std::vector<std::string> out;
-  p.Process(std::move(e), [&](ProcessEntry&& o) { out.push_back(o.line); });
+  p.Process(std::move(e), [&](ProcessEntry&& o) { out.emplace_back(o.line); });
   return out;
 }
 
@@ -255,9 +256,9 @@ TEST(ProcessPipelineTest, TickReleasesRunThroughTheLaterStagesOnly) {
   });
   EXPECT_EQ(held, 1);
   std::vector<std::string> out;
-  p->Tick(99, [&](ProcessEntry&& e) { out.push_back(e.line); });
+  p->Tick(99, [&](ProcessEntry&& e) { out.emplace_back(e.line); });
   EXPECT_TRUE(out.empty());
-  p->Tick(100, [&](ProcessEntry&& e) { out.push_back(e.line); });
+  p->Tick(100, [&](ProcessEntry&& e) { out.emplace_back(e.line); });
   EXPECT_EQ(out, (std::vector<std::string>{"xab"}));
   EXPECT_EQ(p->NextDeadline(), INT64_MAX);
 }
@@ -268,7 +269,7 @@ TEST(ProcessPipelineTest, FlushGoesFromFirstToLastSoLaterBuffersFlushToo) {
                 std::make_unique<HoldStage>(INT64_MAX, false, &calls, "second"));
   Lines(*p, Entry("x"));
   std::vector<std::string> out;
-  p->Flush([&](ProcessEntry&& e) { out.push_back(e.line); });
+  p->Flush([&](ProcessEntry&& e) { out.emplace_back(e.line); });
   EXPECT_EQ(out, (std::vector<std::string>{"x"}));
   EXPECT_EQ(calls, (std::vector<std::string>{"first.flush", "second.flush"}));
 }
@@ -294,19 +295,19 @@ TEST(ProcessPipelineTest, BackloggedStageStopsTheTicksBeforeIt) {
   // through a tick of "early".
   Lines(*p, Entry("a"));
   std::vector<std::string> out;
-  p->Tick(10, [&](ProcessEntry&& e) { out.push_back(e.line); });
+  p->Tick(10, [&](ProcessEntry&& e) { out.emplace_back(e.line); });
   EXPECT_TRUE(out.empty());
   EXPECT_TRUE(p->Backlogged());
   Lines(*p, Entry("b"));  // held by "early"
   calls.clear();
   // "limit" is backlogged: "early" is neither ticked nor counted in the deadline.
   EXPECT_EQ(p->NextDeadline(), 50);
-  p->Tick(20, [&](ProcessEntry&& e) { out.push_back(e.line); });
+  p->Tick(20, [&](ProcessEntry&& e) { out.emplace_back(e.line); });
   EXPECT_EQ(calls, (std::vector<std::string>{"limit.tick"}));
   EXPECT_TRUE(out.empty());
   // Once "limit" releases, "early" is ticked in the same round (last stage first).
   calls.clear();
-  p->Tick(50, [&](ProcessEntry&& e) { out.push_back(e.line); });
+  p->Tick(50, [&](ProcessEntry&& e) { out.emplace_back(e.line); });
   EXPECT_EQ(calls, (std::vector<std::string>{"limit.tick", "early.tick"}));
   EXPECT_EQ(out, (std::vector<std::string>{"a"}));
   // "b" went on into "limit", which holds it again.
@@ -349,6 +350,97 @@ TEST_F(BuildStagesTest, BuildsControlStagesInOrder) {
             1u);
   EXPECT_TRUE(Lines(p, Entry("S1")).empty());  // held by multiline
   EXPECT_EQ(Lines(p, Entry("S2")), (std::vector<std::string>{"S1"}));
+}
+
+// A source lends its line (the file source's read buffer) for the push. Stages that only read
+// it pass it on lent, down to the output: no copy of the line per entry. A stage that changes it
+// takes its own copy and never writes the lent bytes; a stage that holds lines keeps its own
+// copy, so the source may reuse its buffer as soon as the push returns.
+TEST_F(BuildStagesTest, ALentLineIsCopiedOnlyByStagesThatChangeOrKeepIt) {
+  auto run = [&](ProcessPipeline& p, std::string* buf, std::vector<ProcessEntry>* out) {
+    ProcessEntry e;
+    e.line.Borrow(*buf);
+    p.Process(std::move(e), [&](ProcessEntry&& o) { out->push_back(std::move(o)); });
+  };
+  // The DaemonSet pipeline's stages after the file source (which does stage.cri's work).
+  std::vector<config::Block> daemonset = {
+      BlockBuilder("stage.json").Attr("expressions", Obj({{"level", Str("")}})).Build(),
+      BlockBuilder("stage.labels").Attr("values", Obj({{"level", Str("")}})).Build(),
+      BlockBuilder("stage.static_labels").Attr("values", Obj({{"cluster", Str("c")}})).Build(),
+      BlockBuilder("stage.label_drop").Attr("values", Arr({Str("filename")})).Build(),
+  };
+  ProcessPipeline p(Build(daemonset));
+  ASSERT_TRUE(diags_.ok());
+  std::string buf = R"({"level":"warn","msg":"disk almost full"})";
+  ProcessEntry seen;
+  {
+    ProcessEntry e;
+    e.line.Borrow(buf);
+    p.Process(std::move(e), [&](ProcessEntry&& o) {
+      // Still the source's bytes when the output gets the entry.
+      EXPECT_TRUE(o.line.borrowed());
+      EXPECT_EQ(o.line.data(), buf.data());
+      seen = std::move(o);
+    });
+  }
+  EXPECT_EQ(seen.labels.Get("level").value(), "warn");
+  EXPECT_EQ(seen.line, buf);
+
+  // A stage that changes the line: its own copy, the lent bytes untouched.
+  const std::string access = "11.11.11.11 - frank [25/Jan/2000:14:00:01 -0500]";
+  std::string lent = access;
+  ProcessPipeline replace(Build({BlockBuilder("stage.replace")
+                                     .Attr("expression", Str(R"(11.11.11.11 - (\S+) .*)"))
+                                     .Attr("replace", Str("****"))
+                                     .Build()}));
+  std::vector<ProcessEntry> out;
+  run(replace, &lent, &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].line, "11.11.11.11 - **** [25/Jan/2000:14:00:01 -0500]");
+  EXPECT_EQ(lent, access);
+
+  // Stages that hold lines (multiline, a CRI partial line, limit without drop) keep copies: the
+  // source overwrites its buffer after each push.
+  ProcessPipeline multiline(
+      Build({BlockBuilder("stage.multiline").Attr("firstline", Str("^S")).Build()}));
+  ProcessPipeline cri(Build({BlockBuilder("stage.cri").Build()}));
+  ProcessPipeline limit(Build({BlockBuilder("stage.limit")
+                                   .Attr("rate", Num(1))
+                                   .Attr("burst", Int(1))
+                                   .Attr("drop", Bool(false))
+                                   .Build()}));
+  ASSERT_TRUE(diags_.ok());
+  out.clear();
+  std::string reused;
+  for (const char* l : {"S1 start", "  at one", "  at two"}) {
+    reused.assign(l);
+    run(multiline, &reused, &out);
+    reused.assign(reused.size(), '#');
+  }
+  multiline.Flush([&](ProcessEntry&& o) { out.push_back(std::move(o)); });
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].line, "S1 start\n  at one\n  at two");
+
+  out.clear();
+  for (const char* l : {"2024-01-01T00:00:00Z stdout P first half, ",
+                        "2024-01-01T00:00:01Z stdout F second half"}) {
+    reused.assign(l);
+    run(cri, &reused, &out);
+    reused.assign(reused.size(), '#');
+  }
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].line, "first half, second half");
+
+  out.clear();
+  for (const char* l : {"l0", "l1", "l2"}) {
+    reused.assign(l);
+    run(limit, &reused, &out);
+    reused.assign(reused.size(), '#');
+  }
+  limit.Flush([&](ProcessEntry&& o) { out.push_back(std::move(o)); });
+  std::vector<std::string> lines;
+  for (const ProcessEntry& e : out) lines.emplace_back(e.line);
+  EXPECT_EQ(lines, (std::vector<std::string>{"l0", "l1", "l2"}));
 }
 
 TEST_F(BuildStagesTest, TimedStagesAreTheOnesWithDeadlinesOrBacklogs) {

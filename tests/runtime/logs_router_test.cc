@@ -503,7 +503,7 @@ TEST_F(LogsRouterTest, KubeTailerCommitsItsPlaceOnlyOnAcknowledgement) {
 // Records what reaches it, in order: "e:<line>" for entries, "m:<file>@<offset>" for marks.
 class RecordingNode final : public LogsNode {
  public:
-  void Push(ProcessEntry& entry) override { seen.push_back("e:" + entry.line); }
+  void Push(ProcessEntry& entry) override { seen.push_back("e:" + std::string(entry.line)); }
   void PushMark(uint64_t file_id, uint64_t generation, int64_t offset) override {
     (void)generation;
     seen.push_back("m:" + std::to_string(file_id) + "@" + std::to_string(offset));
@@ -540,6 +540,29 @@ TEST_F(LogsRouterTest, AFilesMarkFollowsItsRunOfEntriesNotEachLine) {
   EXPECT_EQ(node.seen,
             (std::vector<std::string>{"e:a", "e:b", "e:c", "m:1@6", "e:d", "m:2@2", "e:e", "m:2@4",
                                       "e:f", "m:2@2", "e:g", "m:3@5", "m:3@9"}));
+}
+
+// The router lends the source's line to the graph (no copy per entry) and keeps no view of it
+// once the push returns.
+TEST_F(LogsRouterTest, TheLineIsLentToTheGraphNotCopied) {
+  struct Node final : public LogsNode {
+    void Push(ProcessEntry& entry) override {
+      borrowed = entry.line.borrowed();
+      data = entry.line.data();
+      line = std::string(entry.line);
+    }
+    void PushMark(uint64_t, uint64_t, int64_t) override {}
+    bool borrowed = false;
+    const char* data = nullptr;
+    std::string line;
+  } node;
+  uint32_t route = router_.AddRoute({&node});
+  std::string read_buffer = "2024-01-01T00:00:00Z stdout F the line";
+  std::string_view content = std::string_view(read_buffer).substr(30);
+  router_.OnEntry(route, 1, 0, LabelSet(), 1, content, 0, 38, nullptr);
+  EXPECT_TRUE(node.borrowed);
+  EXPECT_EQ(node.data, read_buffer.data() + 30);
+  EXPECT_EQ(node.line, "the line");
 }
 
 }  // namespace

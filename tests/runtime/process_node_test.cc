@@ -32,7 +32,7 @@ class RecordingNode final : public LogsNode {
   explicit RecordingNode(bool mutate = false) : mutate_(mutate) {}
   void Push(ProcessEntry& entry) override {
     entries.push_back(entry);
-    events.push_back("E:" + entry.line);
+    events.push_back("E:" + std::string(entry.line));
     if (mutate_) {
       entry.line = "scribbled";
       entry.labels.Set("scribbled", "yes");
@@ -157,7 +157,7 @@ class ProcessNodeTest : public ::testing::Test {
   void Push(LogsNode* n, ProcessEntry e) { n->Push(e); }
   static std::vector<std::string> Lines(const RecordingNode& r) {
     std::vector<std::string> out;
-    for (const ProcessEntry& e : r.entries) out.push_back(e.line);
+    for (const ProcessEntry& e : r.entries) out.emplace_back(e.line);
     return out;
   }
 

@@ -127,7 +127,7 @@ class SecretFilterNode final : public LogsNode {
       bool hit = false;
       for (const std::string& k : r.keywords) hit = hit || lower_.find(k) != std::string::npos;
       if (!hit) continue;
-      re2::StringPiece input(e.line), m1;
+      re2::StringPiece input(e.line.view()), m1;
       while (RE2::FindAndConsume(&input, *r.re, &m1)) {
         std::string secret(m1.data(), m1.size());
         bool allowed = false;
@@ -150,7 +150,7 @@ class SecretFilterNode final : public LogsNode {
         double keep = static_cast<double>(secret.size()) * (100.0 - o_.redact_percent) / 100.0;
         replacement = secret.substr(0, static_cast<size_t>(std::nearbyint(keep))) + "...";
       }
-      e.line = absl::StrReplaceAll(e.line, {{secret, replacement}});
+      e.line = absl::StrReplaceAll(Av(e.line.view()), {{secret, replacement}});
       redacted_->Inc();
       MetricLabels labels = ComponentLabels(id_);
       labels.emplace_back("name", rule);

@@ -112,7 +112,7 @@ class CriStage final : public Stage {
     SetExtractedString(&e, kTime, f.timestamp);
     int64_t ts;
     if (ParseRfc3339Nano(f.timestamp, &ts)) e.timestamp_ns = ts;
-    e.line.erase(0, f.content_offset);
+    e.line.remove_prefix(f.content_offset);
     e.labels.Set(kStream, stream);
 
     auto it = index_.find(e.labels);
@@ -159,7 +159,7 @@ class CriStage final : public Stage {
   // e.line = prev.line + e.line, reusing prev's buffer; the joined entry starts where prev did.
   static void Merge(ProcessEntry* prev, ProcessEntry* e) {
     prev->line.append(e->line);
-    e->line.swap(prev->line);
+    e->line = std::move(prev->line);
     if (prev->source.file_id == e->source.file_id &&
         prev->source.generation == e->source.generation) {
       e->source.start = std::min(e->source.start, prev->source.start);
@@ -168,7 +168,7 @@ class CriStage final : public Stage {
 
   void Truncate(ProcessEntry* e) {
     if (truncate_ && e->line.size() > max_size_) {
-      e->line.resize(max_size_);
+      e->line.Truncate(max_size_);
       Inc(truncated_);
     }
   }

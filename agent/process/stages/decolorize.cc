@@ -35,7 +35,7 @@ class DecolorizeStage final : public Stage {
     if (e.line.find('\x1B') != std::string::npos || e.line.find("\xC2\x9B") != std::string::npos) {
       out_.clear();
       GoReplaceAll(*re_, e.line, "", /*literal=*/true, &out_);
-      e.line.swap(out_);
+      e.line.TakeFrom(&out_);
     }
     emit(std::move(e));
   }

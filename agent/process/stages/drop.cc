@@ -67,7 +67,7 @@ class DropStage final : public Stage {
       }
     }
     if (cfg_.sources.empty() && cfg_.expression != nullptr) {
-      if (!RE2::PartialMatch(e.line, *cfg_.expression)) return false;
+      if (!RE2::PartialMatch(e.line.view(), *cfg_.expression)) return false;
     }
     if (!cfg_.sources.empty() && has_regex) {
       // The values of the sources present, joined with the separator (absent ones skipped).

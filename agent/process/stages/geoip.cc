@@ -331,16 +331,17 @@ class GeoIpStage final : public Stage {
   }
 
   void Enrich(ProcessEntry* e) {
-    const std::string* value = stage_util::ResolveSource(*e, source_, &scratch_);
-    if (value == nullptr) {
+    std::string_view
+        value;  // copied: the typed fields are written into the map before it is last read
+    if (!stage_util::ResolveSourceCopy(*e, source_, &scratch_, &value)) {
       LogDebug(component_,
                "source does not exist in the set of extracted values or is not a string",
                {{"source", source_}});
       return;
     }
     sockaddr_storage addr;
-    if (!ParseIp(*value, &addr)) {
-      LogError(component_, "source is not an ip", {{"source", *value}});
+    if (!ParseIp(value, &addr)) {
+      LogError(component_, "source is not an ip", {{"source", std::string(value)}});
       stage_util::Inc(not_ip_);
       return;
     }
@@ -348,7 +349,7 @@ class GeoIpStage final : public Stage {
     MMDB_lookup_result_s found =
         MMDB_lookup_sockaddr(db_.get(), reinterpret_cast<const sockaddr*>(&addr), &mmdb_error);
     if (mmdb_error != MMDB_SUCCESS) {
-      LookupFailed(*value, MMDB_strerror(mmdb_error), type_);
+      LookupFailed(value, MMDB_strerror(mmdb_error), type_);
       return;
     }
     // Not in the database: Alloy's lookup leaves the record empty (no fields), and
@@ -358,13 +359,13 @@ class GeoIpStage final : public Stage {
       const char* const no_path[] = {nullptr};
       const int rc = MMDB_aget_value(&found.entry, &root, no_path);
       if (rc != MMDB_SUCCESS) {
-        LookupFailed(*value, MMDB_strerror(rc), type_);
+        LookupFailed(value, MMDB_strerror(rc), type_);
         return;
       }
     }
     if (type_ != DbType::kNone && root.has_data) {
       if (root.type != MMDB_DATA_TYPE_MAP || !AddTypedFields(root, e)) {
-        LookupFailed(*value, "the record does not have the types of the database type's fields",
+        LookupFailed(value, "the record does not have the types of the database type's fields",
                      type_);
         return;
       }
@@ -374,7 +375,7 @@ class GeoIpStage final : public Stage {
     if (found.found_entry) {
       record = Record(&found.entry);
       if (record == nullptr) {
-        LookupFailed(*value, "the record could not be decoded");
+        LookupFailed(value, "the record could not be decoded");
         return;
       }
     }

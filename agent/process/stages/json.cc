@@ -43,10 +43,9 @@ class JsonStage final : public Stage {
         drop_malformed_(drop_malformed) {}
 
   void Process(ProcessEntry&& e, EmitFn emit) override {
-    const std::string* input = &e.line;
+    std::string_view input = e.line;
     if (has_source_) {
-      input = ResolveSource(e, source_, &scratch_);
-      if (input == nullptr) {
+      if (!ResolveSource(e, source_, &scratch_, &input)) {
         emit(std::move(e));
         return;
       }
@@ -56,10 +55,9 @@ class JsonStage final : public Stage {
     simdjson::dom::element root;
     // Only an object (or null, which Go decodes into an empty map) is accepted: a line that
     // starts otherwise (logfmt, plain text) is refused without parsing it.
-    size_t first = input->find_first_not_of(" \t\n\r");
-    bool candidate =
-        first != std::string::npos && ((*input)[first] == '{' || (*input)[first] == 'n');
-    if (!candidate || !parser_.Parse(*input, &root) ||
+    size_t first = input.find_first_not_of(" \t\n\r");
+    bool candidate = first != std::string::npos && (input[first] == '{' || input[first] == 'n');
+    if (!candidate || !parser_.Parse(input, &root) ||
         (root.type() != simdjson::dom::element_type::OBJECT && !root.is_null())) {
       if (drop_malformed_) {
         CountDroppedLine(ctx_, kMalformedJsonReason);

@@ -22,7 +22,7 @@ namespace sluice {
 namespace {
 
 using stage_util::OptionalRegex;
-using stage_util::ResolveSource;
+using stage_util::ResolveSourceCopy;
 using stage_util::SetExtractedString;
 using stage_util::StageErrors;
 
@@ -33,13 +33,9 @@ class LogfmtStage final : public Stage {
       : inverse_(std::move(inverse)), regex_(std::move(regex)), source_(std::move(source)) {}
 
   void Process(ProcessEntry&& e, EmitFn emit) override {
-    const std::string* input = ResolveSource(e, source_, &scratch_);
-    if (input != nullptr) {
-      if (input != &e.line && input != &scratch_) {
-        scratch_ = *input;
-        input = &scratch_;
-      }
-      DecodeLogfmt(*input, &unquoted_, [&](std::string_view key, std::string_view value) {
+    std::string_view input;
+    if (ResolveSourceCopy(e, source_, &scratch_, &input)) {
+      DecodeLogfmt(input, &unquoted_, [&](std::string_view key, std::string_view value) {
         auto it = inverse_.find(Av(key));
         if (it != inverse_.end()) SetExtractedString(&e, it->second, value);
         if (regex_ != nullptr &&

@@ -58,13 +58,13 @@ class LuhnStage final : public Stage {
   void Process(ProcessEntry&& e, EmitFn emit) override {
     if (!source_) {
       Redact(e.line);
-      e.line.swap(out_);
+      e.line.TakeFrom(&out_);
     } else {
       // As Alloy: a string extracted value is scanned, and the result becomes the line.
       const ExtractedValue* v = stage_util::FindExtracted(e, *source_);
       if (v != nullptr && v->kind == ExtractedValue::Kind::kString) {
         Redact(v->str);
-        e.line.swap(out_);
+        e.line.TakeFrom(&out_);
       }
     }
     emit(std::move(e));

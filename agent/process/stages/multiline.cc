@@ -49,7 +49,7 @@ class MultilineStage final : public Stage {
     if (s != nullptr && s->lines > 0 && now - s->last_seen >= cfg_.max_wait_ns) {
       emit(TakeBlock(*s));
     }
-    const bool first = RE2::PartialMatch(e.line, *cfg_.firstline);
+    const bool first = RE2::PartialMatch(e.line.view(), *cfg_.firstline);
     if (s == nullptr) {
       // Until a stream's first start line, its lines pass through unchanged.
       if (!first) {

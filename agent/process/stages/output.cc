@@ -23,7 +23,7 @@ class OutputStage final : public Stage {
 
   void Process(ProcessEntry&& e, EmitFn emit) override {
     const ExtractedValue* v = FindExtracted(e, source_);
-    if (v != nullptr && v->ToString(&value_)) e.line.swap(value_);
+    if (v != nullptr && v->ToString(&value_)) e.line.TakeFrom(&value_);
     emit(std::move(e));
   }
 

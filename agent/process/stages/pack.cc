@@ -49,7 +49,7 @@ class PackStage final : public Stage {
     out_.append("\"_entry\":");
     AppendGoJsonString(e.line, &out_);
     out_.push_back('}');
-    e.line.swap(out_);
+    e.line.TakeFrom(&out_);
     if (ingest_timestamp_ && clock_ != nullptr) e.timestamp_ns = clock_->NowUnixNanos();
     emit(std::move(e));
   }

@@ -20,7 +20,7 @@
 namespace sluice {
 namespace {
 
-using stage_util::ResolveSource;
+using stage_util::ResolveSourceCopy;
 using stage_util::SetExtractedString;
 using stage_util::StageErrors;
 
@@ -36,20 +36,15 @@ class RegexStage final : public Stage {
   }
 
   void Process(ProcessEntry&& e, EmitFn emit) override {
-    const std::string* input = &e.line;
-    if (has_source_) input = ResolveSource(e, source_, &scratch_);
-    if (input != nullptr && input != &e.line && input != &scratch_) {
-      scratch_ = *input;  // the map is about to change under a pointer into it
-      input = &scratch_;
-    }
-    if (input != nullptr &&
-        FindGoSubmatch(*re_, *input, groups_.data(), static_cast<int>(groups_.size()))) {
+    // A value of the map is copied: the map is about to change under a view of it.
+    std::string_view input = e.line;
+    const bool found = !has_source_ || ResolveSourceCopy(e, source_, &scratch_, &input);
+    if (found && FindGoSubmatch(*re_, input, groups_.data(), static_cast<int>(groups_.size()))) {
       for (const auto& [index, name] : names_) {
         const GoSubmatch& g = groups_[static_cast<size_t>(index)];
-        std::string_view value =
-            g.begin < 0 ? std::string_view()
-                        : std::string_view(*input).substr(static_cast<size_t>(g.begin),
-                                                          static_cast<size_t>(g.end - g.begin));
+        std::string_view value = g.begin < 0 ? std::string_view()
+                                             : input.substr(static_cast<size_t>(g.begin),
+                                                            static_cast<size_t>(g.end - g.begin));
         SetExtractedString(&e, name, value);
         if (labels_ && stage_util::ValidLabelName(name) && stage_util::ValidLabelValue(value)) {
           e.labels.Set(name, value);

@@ -67,8 +67,8 @@ class ReplaceStage final : public Stage {
   }
 
   void Process(ProcessEntry&& e, EmitFn emit) override {
-    const std::string* found = ResolveSource(e, source_, &scratch_);
-    if (found == nullptr) {
+    std::string_view found;
+    if (!ResolveSource(e, source_, &scratch_, &found)) {
       emit(std::move(e));
       return;
     }
@@ -76,7 +76,7 @@ class ReplaceStage final : public Stage {
     // lives in changes before the input is last read.
     std::string_view input = e.line;
     if (!source_.empty()) {
-      input_.assign(*found);
+      input_.assign(found);
       input = input_;
     }
 
@@ -130,7 +130,7 @@ class ReplaceStage final : public Stage {
       auto it = captured_.find(Av(cap));
       if (it != captured_.end()) SetExtractedString(&e, name, it->second);
     }
-    if (source_.empty()) e.line.swap(result_);
+    if (source_.empty()) e.line.TakeFrom(&result_);
     emit(std::move(e));
   }
 

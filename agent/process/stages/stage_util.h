@@ -96,16 +96,35 @@ inline void SetExtractedString(ProcessEntry* e, const std::string& key, std::str
 }
 
 // The input of a parsing stage: the line when `source` is empty, else extracted[source] as a
-// string (copied into *scratch). nullptr when the source is absent or cannot be a string (null),
-// in which case Alloy leaves the entry alone.
-inline const std::string* ResolveSource(const ProcessEntry& e, const std::string& source,
-                                        std::string* scratch) {
-  if (source.empty()) return &e.line;
+// string (rendered into *scratch when not a string). False when the source is absent or cannot be
+// a string (null), in which case Alloy leaves the entry alone. *out may view a value of the map.
+inline bool ResolveSource(const ProcessEntry& e, const std::string& source, std::string* scratch,
+                          std::string_view* out) {
+  if (source.empty()) {
+    *out = e.line.view();
+    return true;
+  }
   const ExtractedValue* v = FindExtracted(e, source);
-  if (v == nullptr) return nullptr;
-  if (v->kind == ExtractedValue::Kind::kString) return &v->str;
-  if (!v->ToString(scratch)) return nullptr;
-  return scratch;
+  if (v == nullptr) return false;
+  if (v->kind == ExtractedValue::Kind::kString) {
+    *out = v->str;
+    return true;
+  }
+  if (!v->ToString(scratch)) return false;
+  *out = *scratch;
+  return true;
+}
+
+// As ResolveSource, but a value of the map is copied into *scratch: for stages that write the
+// map while they still read their input (a write may move the value under the view).
+inline bool ResolveSourceCopy(const ProcessEntry& e, const std::string& source,
+                              std::string* scratch, std::string_view* out) {
+  if (!ResolveSource(e, source, scratch, out)) return false;
+  if (!source.empty() && out->data() != scratch->data()) {
+    scratch->assign(out->data(), out->size());
+    *out = *scratch;
+  }
+  return true;
 }
 
 // A counter of the component (`component_id` label added), or nullptr without a registry.

@@ -62,7 +62,8 @@ class TruncateStage final : public Stage {
       };
       switch (r.type) {
         case TruncateSource::kLine:
-          cut(&e.line, TruncateSource::kLine);
+          // Only a line that is cut becomes the entry's own copy.
+          if (e.line.size() > limit) cut(&e.line.Own(), TruncateSource::kLine);
           break;
         case TruncateSource::kLabel: {
           // Set() on an existing name changes the value in place, so indexes stay valid.
