@@ -220,7 +220,7 @@ class BatchingOutput : public TailOutput {
 
   void OnEntry(uint32_t, uint64_t file_id, uint64_t generation, const LabelSet& labels,
                int64_t timestamp_ns, std::string_view line, int64_t, int64_t end,
-               const CriPieceFields*) override {
+               const CriPieceFields*, bool) override {
     std::string key = labels.RenderLoki();
     auto it = streams_.find(key);
     if (it == streams_.end()) {

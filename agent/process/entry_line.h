@@ -21,6 +21,10 @@
 
 namespace sluice {
 
+// Bytes a padded line guarantees readable after its end: what simdjson reads past a document
+// (SIMDJSON_PADDING), so that stage.json parses a line in place instead of copying it.
+inline constexpr size_t kEntryLinePadding = 64;
+
 class EntryLine {
  public:
   EntryLine() = default;
@@ -68,12 +72,19 @@ class EntryLine {
   }
 
   // Lends `bytes`, which must stay valid and unchanged until the entry is done with (the end of
-  // the synchronous push): no copy.
-  void Borrow(std::string_view bytes) {
+  // the synchronous push): no copy. `padded`: at least kEntryLinePadding readable bytes follow
+  // them (of any value).
+  void Borrow(std::string_view bytes, bool padded = false) {
     view_ = bytes;
     borrowed_ = true;
+    padded_ = padded;
   }
   bool borrowed() const { return borrowed_; }
+  // True when kEntryLinePadding readable bytes follow the line: a lent line the source said so
+  // of, or an owned one with that much spare capacity.
+  bool padded() const {
+    return borrowed_ ? padded_ : own_.capacity() - own_.size() >= kEntryLinePadding;
+  }
 
   // ---- reading ----
   std::string_view view() const { return borrowed_ ? view_ : std::string_view(own_); }
@@ -130,7 +141,7 @@ class EntryLine {
   void Truncate(size_t n) {
     if (n >= size()) return;
     if (borrowed_) {
-      view_ = view_.substr(0, n);
+      view_ = view_.substr(0, n);  // still padded: the cut bytes are readable
     } else {
       own_.resize(n);
     }
@@ -173,6 +184,7 @@ class EntryLine {
   std::string own_;
   std::string_view view_;  // the lent bytes while borrowed_
   bool borrowed_ = false;
+  bool padded_ = false;  // of the lent bytes
 };
 
 }  // namespace sluice

@@ -33,7 +33,7 @@ void LogsRouter::Push(uint32_t route, ProcessEntry& e) {
 
 void LogsRouter::OnEntry(uint32_t route, uint64_t file_id, uint64_t generation,
                          const LabelSet& labels, int64_t timestamp_ns, std::string_view line,
-                         int64_t start, int64_t end, const CriPieceFields* cri) {
+                         int64_t start, int64_t end, const CriPieceFields* cri, bool padded) {
   ProcessEntry& e = scratch_;
   e.labels = labels;
   e.start_extracted.Clear();
@@ -46,7 +46,7 @@ void LogsRouter::OnEntry(uint32_t route, uint64_t file_id, uint64_t generation,
   }
   e.timestamp_ns = timestamp_ns;
   // Lent, not copied: the push is synchronous and `line` (the tail's read buffer) outlives it.
-  e.line.Borrow(line);
+  e.line.Borrow(line, padded);
   e.structured_metadata.clear();
   e.source = SourcePos{file_id, generation, start, end};
   PendingMark& m = pending_mark_;

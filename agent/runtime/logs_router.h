@@ -67,7 +67,7 @@ class LogsRouter final : public TailOutput {
   // TailOutput
   void OnEntry(uint32_t route, uint64_t file_id, uint64_t generation, const LabelSet& labels,
                int64_t timestamp_ns, std::string_view line, int64_t start, int64_t end,
-               const CriPieceFields* cri) override;
+               const CriPieceFields* cri, bool padded) override;
   void OnMark(uint32_t route, uint64_t file_id, uint64_t generation, int64_t offset) override;
   void EndOfChunk() override { FlushPendingMark(); }
   // An AckedSource's entry, built by the source (labels, line, structured metadata): goes down

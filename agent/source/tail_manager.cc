@@ -124,7 +124,9 @@ TailManager::TailManager(boost::asio::io_context* io, TailOptions options, const
           "Lines of a file in another encoding (loki.source.file encoding) with sequences that are "
           "not valid in it, replaced with U+FFFD.")) {
   next_file_id_ = opt_.file_id_base + 1;
-  read_buf_.resize(opt_.read_chunk);
+  // Room after the chunk: every line read in it is followed by kEntryLinePadding readable bytes,
+  // so that stage.json parses it in place (EntryLine::padded()).
+  read_buf_.resize(opt_.read_chunk + kEntryLinePadding);
 }
 
 TailManager::~TailManager() {
@@ -639,7 +641,7 @@ void TailManager::RestartFromZero(File* f, std::string_view why, int64_t size) {
 
 TailManager::ReadResult TailManager::ReadOnce(File* f) {
   if (f->transform != nullptr && f->transform->compressed) return ReadCompressed(f);
-  const size_t want = read_buf_.size();
+  const size_t want = opt_.read_chunk;
   ssize_t n = ::pread(f->fd, read_buf_.data(), want, f->read_offset);
   if (n == 0) {
     // At the end: only now is a stat worth its cost (not before every read). A file shorter than
@@ -725,11 +727,15 @@ void TailManager::Emit(File* f, const DecodedLine& d) {
     fields.content =
         piece >= d.line.size() ? line : line.substr(line.size() - std::min(piece, line.size()));
     output_->OnEntry(f->route, f->id, f->generation, f->out_labels, d.timestamp_ns, line, d.start,
-                     d.mark, &fields);
+                     d.mark, &fields, /*padded=*/false);
     return;
   }
+  // A line of the read buffer's chunk (not a joined, carried or repaired one) has the buffer's
+  // spare bytes after it.
+  const bool padded = line.data() >= read_buf_.data() &&
+                      line.data() + line.size() <= read_buf_.data() + opt_.read_chunk;
   output_->OnEntry(f->route, f->id, f->generation, f->out_labels, d.timestamp_ns, line, d.start,
-                   d.mark, d.cri);
+                   d.mark, d.cri, padded);
 }
 
 void TailManager::CloseFile(File* f) {

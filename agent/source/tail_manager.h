@@ -55,6 +55,7 @@
 #include "agent/common/clock.h"
 #include "agent/common/metrics.h"
 #include "agent/pipeline/labels.h"
+#include "agent/process/entry_line.h"
 #include "agent/runtime/acked_source.h"
 #include "agent/source/cri_parser.h"
 #include "agent/source/file_registry.h"
@@ -84,9 +85,11 @@ class TailOutput {
   // One entry. `labels`: the file's (target's) labels plus `stream` for CRI/docker lines.
   // [start, end): the file bytes it came from. `cri`: for CRI lines, what stage.cri would have
   // extracted (for a route that enters a loki.process after its stage.cri); else null.
+  // `line` is valid for the call only; `padded`: kEntryLinePadding readable bytes follow it (a
+  // line in the read buffer), see EntryLine.
   virtual void OnEntry(uint32_t route, uint64_t file_id, uint64_t generation,
                        const LabelSet& labels, int64_t timestamp_ns, std::string_view line,
-                       int64_t start, int64_t end, const CriPieceFields* cri) = 0;
+                       int64_t start, int64_t end, const CriPieceFields* cri, bool padded) = 0;
   // Everything of the file before `offset` has been passed on (or skipped): once acknowledged
   // downstream, the output calls TailManager::Commit.
   virtual void OnMark(uint32_t route, uint64_t file_id, uint64_t generation, int64_t offset) = 0;

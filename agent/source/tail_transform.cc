@@ -111,7 +111,7 @@ TailManager::ReadResult TailManager::ReadCompressed(File* f) {
   }
   size_t n = 0;
   int64_t base = 0;
-  Decompressor::State state = x.inflate->Read(f->fd, read_buf_.data(), read_buf_.size(), &n, &base);
+  Decompressor::State state = x.inflate->Read(f->fd, read_buf_.data(), opt_.read_chunk, &n, &base);
   if (n > 0) {
     f->read_offset = base + static_cast<int64_t>(n);
     f->last_data_mono = clock_->MonotonicNanos();

@@ -108,6 +108,23 @@ TEST(EntryLineTest, CopiesAndMovesOwnTheirBytes) {
   EXPECT_EQ(kept[0], "held");
 }
 
+TEST(EntryLineTest, PaddedIsTheSourcesWordOrSpareCapacity) {
+  std::string buf(100, 'x');
+  EntryLine l;
+  l.Borrow(std::string_view(buf).substr(0, 10));
+  EXPECT_FALSE(l.padded());
+  l.Borrow(std::string_view(buf).substr(0, 10), /*padded=*/true);
+  EXPECT_TRUE(l.padded());
+  l.Truncate(5);
+  EXPECT_TRUE(l.padded()) << "cut bytes are still readable";
+  l.Own();
+  std::string& own = l.Own();
+  own.reserve(own.size() + kEntryLinePadding);
+  EXPECT_TRUE(l.padded());
+  own.shrink_to_fit();
+  EXPECT_FALSE(l.padded());
+}
+
 TEST(EntryLineTest, TakeFromHandsBackABufferToReuse) {
   std::string buf = "lent";
   EntryLine l;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/process/stages/json_parser.h"
 #include "tests/process/stage_test_util.h"
 
 namespace sluice::testing {
@@ -317,6 +318,33 @@ TEST(JsonStageTest, SourceReadsAnExtractedValue) {
   ProcessEntry null_src = Entry("x");
   null_src.extracted["extra"] = ExtractedValue::Null();
   EXPECT_EQ(X(h.One(std::move(null_src)), "user"), "<absent>");
+}
+
+// A line lent with padding after it (the tail's read buffer) is parsed where it is; other text
+// is copied into the parser's padded buffer first. The padding's bytes are never part of the
+// document.
+TEST(JsonStageTest, APaddedLineIsParsedInPlace) {
+  stage_util::JsonParser p;
+  std::string buf = R"({"level":"warn","n":12})";
+  const size_t len = buf.size();
+  buf.append(kEntryLinePadding, '{');  // readable, and not JSON
+  const std::string_view doc = std::string_view(buf).substr(0, len);
+  simdjson::dom::element root;
+  ASSERT_TRUE(p.Parse(doc, &root, /*padded=*/true));
+  EXPECT_EQ(p.copied_bytes(), 0u);
+  std::string_view level;
+  ASSERT_EQ(root["level"].get_string().get(level), simdjson::SUCCESS);
+  EXPECT_EQ(level, "warn");
+  EXPECT_FALSE(p.Parse(doc.substr(0, len - 1), &root, /*padded=*/true)) << "cut: malformed";
+  EXPECT_EQ(p.copied_bytes(), 0u);
+  ASSERT_TRUE(p.Parse(doc, &root, /*padded=*/false));
+  EXPECT_EQ(p.copied_bytes(), len);
+
+  // Through the stage: the same values from a lent, padded line.
+  StageHarness h = Json(BlockBuilder("stage.json").Attr("expressions", Obj({{"n", Str("")}})));
+  ProcessEntry e;
+  e.line.Borrow(doc, /*padded=*/true);
+  EXPECT_EQ(X(h.One(std::move(e)), "n"), "<num:12>");
 }
 
 TEST(JsonStageTest, RegexExtractsMatchingTopLevelKeys) {

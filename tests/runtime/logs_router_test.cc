@@ -516,13 +516,13 @@ TEST_F(LogsRouterTest, AFilesMarkFollowsItsRunOfEntriesNotEachLine) {
   uint32_t route = router_.AddRoute({&node});
   LabelSet labels;
   labels.Set("app", "x");
-  router_.OnEntry(route, 1, 0, labels, 1, "a", 0, 2, nullptr);
-  router_.OnEntry(route, 1, 0, labels, 2, "b", 2, 4, nullptr);
-  router_.OnEntry(route, 1, 0, labels, 3, "c", 4, 6, nullptr);
+  router_.OnEntry(route, 1, 0, labels, 1, "a", 0, 2, nullptr, false);
+  router_.OnEntry(route, 1, 0, labels, 2, "b", 2, 4, nullptr, false);
+  router_.OnEntry(route, 1, 0, labels, 3, "c", 4, 6, nullptr, false);
   EXPECT_EQ(node.seen, (std::vector<std::string>{"e:a", "e:b", "e:c"}))
       << "no mark per line: one for the run";
-  router_.OnEntry(route, 2, 0, labels, 4, "d", 0, 2,
-                  nullptr);  // another file: file 1's run is over
+  // Another file: file 1's run is over.
+  router_.OnEntry(route, 2, 0, labels, 4, "d", 0, 2, nullptr, false);
   EXPECT_EQ(node.seen, (std::vector<std::string>{"e:a", "e:b", "e:c", "m:1@6", "e:d"}));
   router_.EndOfChunk();
   EXPECT_EQ(node.seen.back(), "m:2@2");
@@ -530,12 +530,12 @@ TEST_F(LogsRouterTest, AFilesMarkFollowsItsRunOfEntriesNotEachLine) {
   EXPECT_EQ(node.seen.size(), 6u);
   // A new generation of the same file is a new run; sealing (a pause, shutdown) passes on the
   // held mark, and so does an explicit mark.
-  router_.OnEntry(route, 2, 0, labels, 5, "e", 2, 4, nullptr);
-  router_.OnEntry(route, 2, 1, labels, 6, "f", 0, 2, nullptr);
+  router_.OnEntry(route, 2, 0, labels, 5, "e", 2, 4, nullptr, false);
+  router_.OnEntry(route, 2, 1, labels, 6, "f", 0, 2, nullptr, false);
   EXPECT_EQ(node.seen[7], "m:2@4");
   router_.SealAll();
   EXPECT_EQ(node.seen.back(), "m:2@2");
-  router_.OnEntry(route, 3, 0, labels, 7, "g", 0, 5, nullptr);
+  router_.OnEntry(route, 3, 0, labels, 7, "g", 0, 5, nullptr, false);
   router_.OnMark(route, 3, 0, 9);
   EXPECT_EQ(node.seen,
             (std::vector<std::string>{"e:a", "e:b", "e:c", "m:1@6", "e:d", "m:2@2", "e:e", "m:2@4",
@@ -548,19 +548,26 @@ TEST_F(LogsRouterTest, TheLineIsLentToTheGraphNotCopied) {
   struct Node final : public LogsNode {
     void Push(ProcessEntry& entry) override {
       borrowed = entry.line.borrowed();
+      padded = entry.line.padded();
       data = entry.line.data();
       line = std::string(entry.line);
     }
     void PushMark(uint64_t, uint64_t, int64_t) override {}
     bool borrowed = false;
+    bool padded = false;
     const char* data = nullptr;
     std::string line;
   } node;
   uint32_t route = router_.AddRoute({&node});
   std::string read_buffer = "2024-01-01T00:00:00Z stdout F the line";
   std::string_view content = std::string_view(read_buffer).substr(30);
-  router_.OnEntry(route, 1, 0, LabelSet(), 1, content, 0, 38, nullptr);
+  router_.OnEntry(route, 1, 0, LabelSet(), 1, content, 0, 38, nullptr, false);
   EXPECT_TRUE(node.borrowed);
+  EXPECT_FALSE(node.padded);
+  read_buffer.append(kEntryLinePadding, ' ');
+  content = std::string_view(read_buffer).substr(30, 8);
+  router_.OnEntry(route, 1, 0, LabelSet(), 1, content, 38, 76, nullptr, true);
+  EXPECT_TRUE(node.padded) << "the source's word that the bytes after the line are readable";
   EXPECT_EQ(node.data, read_buffer.data() + 30);
   EXPECT_EQ(node.line, "the line");
 }

@@ -51,6 +51,7 @@ struct Got {
   int64_t end;      // the file's mark that comes with the entry (LogsRouter passes it on as one)
   std::string cri;  // CRI lines: "time|flags|content" as stage.cri would extract them
   uint64_t token;   // of the label set (LabelSet::Stamp)
+  bool padded = false;  // kEntryLinePadding readable bytes followed the line
 };
 
 struct MarkSeen {
@@ -67,13 +68,19 @@ class RecordingOutput final : public TailOutput {
  public:
   void OnEntry(uint32_t route, uint64_t file_id, uint64_t generation, const LabelSet& labels,
                int64_t timestamp_ns, std::string_view line, int64_t start, int64_t end,
-               const CriPieceFields* cri) override {
+               const CriPieceFields* cri, bool padded) override {
+    if (padded) {
+      // The padding is readable (ASan checks): what simdjson may read past the line.
+      volatile char last = line.data()[line.size() + kEntryLinePadding - 1];
+      (void)last;
+    }
     std::string fields;
     if (cri != nullptr) {
       fields = absl::StrCat(Av(cri->time), "|", cri->partial ? "P" : "F", "|", Av(cri->content));
     }
     entries.push_back(Got{route, file_id, generation, labels.RenderLoki(), timestamp_ns,
-                          std::string(line), start, end, std::move(fields), labels.token()});
+                          std::string(line), start, end, std::move(fields), labels.token(),
+                          padded});
     // As LogsRouter: the entry, then its end as the file's mark.
     pending_.push_back(Pending{file_id, generation, end, line.size()});
     inflight_ += line.size();
@@ -265,8 +272,33 @@ TEST_F(TailManagerTest, CriLinesJoinedAndLabelled) {
   EXPECT_EQ(got[1].end, static_cast<int64_t>((p1 + e1 + f1).size()));
   EXPECT_EQ(got[2].line, "");
   EXPECT_EQ(got[2].end, static_cast<int64_t>((p1 + e1 + f1 + f2).size()));
+  // Lines of the read buffer come with its spare bytes after them (stage.json parses them in
+  // place); a joined line is in another buffer.
+  EXPECT_TRUE(got[0].padded);
+  EXPECT_FALSE(got[1].padded);
+  EXPECT_TRUE(got[2].padded);
   tail_->StopReading();
   EXPECT_GE(out_.seals, 1) << "stopping asks the output to send what it holds";
+}
+
+// The read buffer has kEntryLinePadding bytes beyond a full chunk: a line that ends the chunk is
+// padded too; a line that spans two reads is assembled elsewhere and is not.
+TEST_F(TailManagerTest, LinesOfTheReadBufferAreLentWithItsSpareBytes) {
+  std::string path = dir_.Join(std::string(kPodDir) + "/0.log");
+  const std::string a(63, 'a'), b(100, 'b'), c(20, 'c');
+  WriteFile(path, a + "\n" + b + "\n" + c + "\n");
+  TailOptions o;
+  o.read_chunk = 64;  // the first read ends at a's newline; b spans the second and third
+  Make(o);
+  Drain();
+  const std::vector<Got>& got = Entries();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].line, a);
+  EXPECT_TRUE(got[0].padded) << "a line that ends a full chunk still has the spare bytes";
+  EXPECT_EQ(got[1].line, b);
+  EXPECT_EQ(got[2].line, c);
+  EXPECT_FALSE(got[1].padded) << "b was carried over a read";
+  EXPECT_TRUE(got[2].padded);
 }
 
 // A file's lines switch between stdout and stderr: each entry has its stream's labels, and each

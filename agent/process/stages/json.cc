@@ -57,7 +57,7 @@ class JsonStage final : public Stage {
     // starts otherwise (logfmt, plain text) is refused without parsing it.
     size_t first = input.find_first_not_of(" \t\n\r");
     bool candidate = first != std::string::npos && (input[first] == '{' || input[first] == 'n');
-    if (!candidate || !parser_.Parse(input, &root) ||
+    if (!candidate || !parser_.Parse(input, &root, /*padded=*/!has_source_ && e.line.padded()) ||
         (root.type() != simdjson::dom::element_type::OBJECT && !root.is_null())) {
       if (drop_malformed_) {
         CountDroppedLine(ctx_, kMalformedJsonReason);

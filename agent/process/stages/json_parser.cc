@@ -4,10 +4,15 @@
 #include <bit>
 #include <cstring>
 
+#include "agent/process/entry_line.h"
+
 namespace sluice::stage_util {
 
-bool JsonParser::Parse(std::string_view text, simdjson::dom::element* root) {
-  simdjson::error_code err = ParseOnce(text, root);
+static_assert(simdjson::SIMDJSON_PADDING <= kEntryLinePadding,
+              "a padded line must satisfy simdjson");
+
+bool JsonParser::Parse(std::string_view text, simdjson::dom::element* root, bool padded) {
+  simdjson::error_code err = ParseOnce(text, root, padded);
   if (err != simdjson::NUMBER_ERROR) return err == simdjson::SUCCESS;
   // simdjson refuses integers beyond 64 bits, which Go decodes as float64: retry with such
   // integers written as decimals (rare, so the rewrite's allocation does not matter). Most
@@ -25,12 +30,20 @@ bool JsonParser::Parse(std::string_view text, simdjson::dom::element* root) {
   if (!long_run) return false;
   std::string rewritten;
   if (!WidenBigIntegers(text, &rewritten)) return false;
-  return ParseOnce(rewritten, root) == simdjson::SUCCESS;
+  return ParseOnce(rewritten, root, /*padded=*/false) == simdjson::SUCCESS;
 }
 
-simdjson::error_code JsonParser::ParseOnce(std::string_view text, simdjson::dom::element* root) {
+simdjson::error_code JsonParser::ParseOnce(std::string_view text, simdjson::dom::element* root,
+                                           bool padded) {
+  if (padded && !text.empty()) {
+    return parser_
+        .parse(reinterpret_cast<const uint8_t*>(text.data()), text.size(),
+               /*realloc_if_needed=*/false)
+        .get(*root);
+  }
   if (!Reserve(text.size())) return simdjson::MEMALLOC;
   if (!text.empty()) std::memcpy(buf_.get(), text.data(), text.size());
+  copied_bytes_ += text.size();
   return parser_.parse(buf_.get(), text.size(), /*realloc_if_needed=*/false).get(*root);
 }
 
