@@ -149,6 +149,9 @@ absl::StatusOr<std::vector<PositionRecord>> ParsePositions(std::string_view text
 // keeps its last value, at its first place.
 absl::StatusOr<PositionsDocument> ParsePositionsDocument(std::string_view text);
 
+// A positions file holds one short entry per tailed file; a document this large is not one.
+inline constexpr int64_t kMaxPositionsFileBytes = 256 << 20;
+
 // Atomic write of `data`: written to a spare file in the same directory (`.<name>.tmp`), which
 // then exchanges names with `path` (renameat2 RENAME_EXCHANGE; a plain rename when `path` does
 // not exist, is not a regular file, or the file system cannot exchange). The spare then holds

@@ -678,65 +678,7 @@ TailManager::ReadResult TailManager::ReadOnce(File* f) {
   return static_cast<size_t>(n) == want ? ReadResult::kMore : ReadResult::kEof;
 }
 
-void TailManager::ProcessLine(File* f, std::string_view raw, int64_t line_start, int64_t line_end) {
-  decoder_.Decode(&f->decode, raw, line_start, line_end, chunk_time_ns_,
-                  [this, f](const DecodedLine& d) { Emit(f, d); });
-}
-
 bool TailManager::Wanted(std::string_view path) const { return targets_.contains(Av(path)); }
-
-void TailManager::Emit(File* f, const DecodedLine& d) {
-  const LogStream stream = d.stream;
-  // A line inside the chunk's validated part, ending at its newline (not cut short, which may
-  // split a character), is valid as it is.
-  const bool checked = d.line.data() >= valid_begin_ &&
-                       d.line.data() + d.line.size() < valid_end_ &&
-                       d.line.data()[d.line.size()] == '\n';
-  const std::string_view line = checked ? d.line : splitter_.Repair(d.line);
-  const int8_t s = static_cast<int8_t>(stream);
-  if (f->out_stream != s && f->out_stream > 0 && stream != LogStream::kNone) {
-    // stdout <-> stderr. A file's lines switch streams often (a third of the lines of a busy
-    // pod's file): the set of the other stream is kept, so that a switch back is a swap, and
-    // each set keeps its token for the stages' memos and loki.write's route cache.
-    std::swap(f->out_labels, f->other_labels);
-    std::swap(f->out_stream, f->other_stream);
-    if (f->out_stream != s) {
-      f->out_labels = f->other_labels;
-      f->out_labels.Set("stream", LogStreamName(stream));
-      f->out_labels.Stamp();
-      f->out_stream = s;
-    }
-  } else if (f->out_stream != s) {
-    const bool first = f->out_stream < 0;
-    f->out_labels = f->labels;
-    if (stream == LogStream::kStdout) f->out_labels.Set("stream", "stdout");
-    if (stream == LogStream::kStderr) f->out_labels.Set("stream", "stderr");
-    if (first) f->out_labels.Compact();
-    // One token for every line of the stream (LabelSet::Stamp): the stages' memos and
-    // loki.write's route cache know the set by it.
-    f->out_labels.Stamp();
-    f->out_stream = s;
-    f->other_stream = -1;
-  }
-  if (d.cri != nullptr && line.data() != d.line.data()) {
-    // The line was repaired (invalid UTF-8) into the splitter's buffer: the content is the
-    // repaired line, or of a joined line its last piece's bytes at the end of it (exact when the
-    // invalid bytes were in an earlier piece).
-    CriPieceFields fields = *d.cri;
-    const size_t piece = d.line.size() - static_cast<size_t>(d.cri->content.data() - d.line.data());
-    fields.content =
-        piece >= d.line.size() ? line : line.substr(line.size() - std::min(piece, line.size()));
-    output_->OnEntry(f->route, f->id, f->generation, f->out_labels, d.timestamp_ns, line, d.start,
-                     d.mark, &fields, /*padded=*/false);
-    return;
-  }
-  // A line of the read buffer's chunk (not a joined, carried or repaired one) has the buffer's
-  // spare bytes after it.
-  const bool padded = line.data() >= read_buf_.data() &&
-                      line.data() + line.size() <= read_buf_.data() + opt_.read_chunk;
-  output_->OnEntry(f->route, f->id, f->generation, f->out_labels, d.timestamp_ns, line, d.start,
-                   d.mark, d.cri, padded);
-}
 
 void TailManager::CloseFile(File* f) {
   // A rotated or deleted file that was quiet for the grace period: what it still holds of an

@@ -217,7 +217,9 @@ class TailManager final : public AckedSource {
   void SchedulePass();
   void ReadPass();
   ReadResult ReadOnce(File* f);
-  // Read through the file's Decompressor (file_transform.cc): its decompressed bytes.
+  void RestartFromZero(File* f, std::string_view why, int64_t size);
+  // From here to Emit: tail_transform.cc.
+  // Read through the file's Decompressor (file_transform.h): its decompressed bytes.
   ReadResult ReadCompressed(File* f);
   // Lines of `n` bytes of the file's text at offset `base` (a byte order mark at its start
   // looked at first), split and, for a transcoded file, turned into UTF-8.
@@ -233,8 +235,9 @@ class TailManager final : public AckedSource {
   // Its decompressor goes (at its end, or to let a waiting file have one).
   void ReleaseInflate(File* f);
   void ArmDelayTimer();
-  void RestartFromZero(File* f, std::string_view why, int64_t size);
+  // A split line decoded (CRI, docker; partial lines joined) into entries for Emit.
   void ProcessLine(File* f, std::string_view raw, int64_t line_start, int64_t line_end);
+  // One entry to the output, with its stream's label set (kept per file and stamped).
   void Emit(File* f, const DecodedLine& d);
   size_t Inflight() const { return output_->inflight_bytes(); }
   // Unacknowledged bytes leave no room for another read within memory_budget.
