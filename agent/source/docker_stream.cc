@@ -24,19 +24,12 @@ DockerLogStream::DockerLogStream(bool tty, size_t max_frame, size_t max_line)
       max_line_(std::max<size_t>(max_line, 1)) {}
 
 void DockerLogStream::Append(Side& side, std::string_view bytes) {
-  size_t room = max_line_ - std::min(max_line_, side.line.size());
-  if (bytes.size() > room) {
-    if (!side.truncated) {
-      side.truncated = true;
-      ++counters_.truncated_lines;
-    }
-    bytes = bytes.substr(0, room);
-  }
-  side.line.append(bytes.data(), bytes.size());
+  const bool counted = side.line.active() && side.line.truncated();  // once per line
+  if (!side.line.Append(bytes, max_line_) && !counted) ++counters_.truncated_lines;
 }
 
 void DockerLogStream::Emit(Side& side, bool is_stderr, const LineFn& fn) {
-  std::string_view line = side.line;
+  std::string_view line = side.line.active() ? side.line.joined() : std::string_view();
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // as bufio.ScanLines
   DockerLogLine out;
   out.is_stderr = is_stderr;
@@ -48,8 +41,7 @@ void DockerLogStream::Emit(Side& side, bool is_stderr, const LineFn& fn) {
     ++counters_.lines;
     fn(out);
   }
-  side.line.clear();
-  side.truncated = false;
+  side.line.End();
 }
 
 void DockerLogStream::Payload(Side& side, bool is_stderr, std::string_view payload,
@@ -127,8 +119,8 @@ void DockerLogStream::Feed(std::string_view data, const LineFn& fn) {
 }
 
 void DockerLogStream::Finish(const LineFn& fn) {
-  if (!out_.line.empty()) Emit(out_, false, fn);
-  if (!err_.line.empty()) Emit(err_, true, fn);
+  if (out_.line.active() && !out_.line.joined().empty()) Emit(out_, false, fn);
+  if (err_.line.active() && !err_.line.joined().empty()) Emit(err_, true, fn);
   out_.continuing = err_.continuing = false;
 }
 

@@ -27,6 +27,8 @@
 #include <string>
 #include <string_view>
 
+#include "agent/source/partial_join.h"
+
 namespace sluice {
 
 struct DockerLogLine {
@@ -61,9 +63,8 @@ class DockerLogStream {
 
  private:
   struct Side {
-    std::string line;         // the current line's bytes (timestamp included)
+    PartialJoin line;         // the current line's bytes (timestamp included), cut at max_line
     bool continuing = false;  // the last message did not end with "\n": the next continues it
-    bool truncated = false;   // the current line was cut at max_line
   };
   void Payload(Side& side, bool is_stderr, std::string_view payload, bool message_start,
                const LineFn& fn);

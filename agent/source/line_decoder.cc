@@ -5,11 +5,7 @@
 namespace sluice {
 
 void DecodeState::Reset() {
-  for (Partial& p : partial) {
-    p.buf.clear();
-    p.active = false;
-    p.truncated = false;
-  }
+  for (Partial& p : partial) p.join.Reset();
 }
 
 LineDecoder::LineDecoder(size_t max_line_size, LineCut* cut, MetricsRegistry* metrics)
@@ -72,7 +68,7 @@ void LineDecoder::Decode(DecodeState* s, std::string_view raw, int64_t line_star
 int64_t LineDecoder::SafeMark(const DecodeState& s, int64_t line_end) {
   int64_t mark = line_end;
   for (const DecodeState::Partial& p : s.partial) {
-    if (p.active) mark = std::min(mark, p.start_offset);
+    if (p.join.active()) mark = std::min(mark, p.start_offset);
   }
   return mark;
 }
@@ -83,7 +79,7 @@ void LineDecoder::HandlePiece(DecodeState* s, LogStream stream, bool partial, in
   DecodeState::Partial& p = s->partial[static_cast<int>(stream)];
   const bool is_cri = s->format == LogFormat::kCri;
   if (!content.empty() && content.back() == '\r' && !partial) content.remove_suffix(1);
-  if (!partial && !p.active) {
+  if (!partial && !p.join.active()) {
     if (content.size() > max_line_size_) {
       cut_->Count();
       content = content.substr(0, max_line_size_);
@@ -93,12 +89,9 @@ void LineDecoder::HandlePiece(DecodeState* s, LogStream stream, bool partial, in
                      is_cri ? &fields : nullptr});
     return;
   }
-  if (!p.active) {
-    p.active = true;
-    p.truncated = false;
+  if (!p.join.active()) {
     p.start_offset = line_start;
     p.timestamp_ns = ts;
-    p.buf.clear();
   }
   if (is_cri) {
     // A joined CRI line is its latest piece's entry, as in Alloy's stage.cri: its timestamp, and
@@ -107,35 +100,29 @@ void LineDecoder::HandlePiece(DecodeState* s, LogStream stream, bool partial, in
     p.timestamp_ns = ts;
     p.time.assign(time.data(), time.size());
   }
-  p.piece_at = p.buf.size();
-  size_t room = max_line_size_ - std::min(max_line_size_, p.buf.size());
-  if (content.size() > room) {
-    if (!p.truncated) cut_->Count();
-    p.truncated = true;
-    content = content.substr(0, room);
-  }
-  p.buf.append(content);
+  const bool counted = p.join.active() && p.join.truncated();  // a line's cut counts once
+  if (!p.join.Append(content, max_line_size_) && !counted) cut_->Count();
   if (partial) return;
-  p.active = false;
-  std::string_view joined = p.buf;
+  p.join.End();
+  std::string_view joined = p.join.joined();
   if (!joined.empty() && joined.back() == '\r') joined.remove_suffix(1);
-  const CriPieceFields fields{time, joined.substr(std::min(p.piece_at, joined.size())), false};
+  const CriPieceFields fields{time, joined.substr(std::min(p.join.piece_at(), joined.size())),
+                              false};
   emit(DecodedLine{stream, p.timestamp_ns, joined, p.start_offset, SafeMark(*s, line_end),
                    is_cri ? &fields : nullptr});
-  p.buf.clear();
 }
 
 void LineDecoder::Flush(DecodeState* s, int64_t end, EmitFn emit) {
   const bool is_cri = s->format == LogFormat::kCri;
   for (int i = 0; i < 3; ++i) {
     DecodeState::Partial& p = s->partial[i];
-    if (!p.active) continue;
-    p.active = false;
-    std::string_view joined = p.buf;
-    const CriPieceFields fields{p.time, joined.substr(std::min(p.piece_at, joined.size())), true};
+    if (!p.join.active()) continue;
+    p.join.End();
+    std::string_view joined = p.join.joined();
+    const CriPieceFields fields{p.time, joined.substr(std::min(p.join.piece_at(), joined.size())),
+                                true};
     emit(DecodedLine{static_cast<LogStream>(i), p.timestamp_ns, joined, p.start_offset, end,
                      is_cri ? &fields : nullptr});
-    p.buf.clear();
   }
 }
 

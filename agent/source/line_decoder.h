@@ -7,9 +7,9 @@
 // A partial line holds the file's mark at its start (SafeMark) until its final piece is read,
 // so that a restart never resumes in the middle of a joined line.
 //
-// Not the joiner of stage.cri (agent/process/stages/cri.cc): that one joins per label set across
-// files, without a byte limit (its max_partial_line_size truncates each piece), releases every
-// pending line past max_partial_lines streams, and parses leniently as Alloy does.
+// Its joiner is stage.cri's (PartialJoin, agent/source/partial_join.h); stage.cri keys it by label
+// set across files instead of by file and stream, limits it by max_partial_line_size, releases
+// every pending line past max_partial_lines streams, and parses leniently as Alloy does.
 //
 // Owned by a TailManager and run on the tail thread; one per TailManager (its docker parser is
 // shared by its files), the per-file state is the file's DecodeState.
@@ -25,6 +25,7 @@
 #include "agent/source/docker_parser.h"
 #include "agent/source/line_splitter.h"
 #include "agent/source/log_format.h"
+#include "agent/source/partial_join.h"
 
 namespace sluice {
 
@@ -50,15 +51,12 @@ struct DecodedLine {
 // A file's decoding state: its format, and its partial lines by LogStream.
 struct DecodeState {
   struct Partial {
-    std::string buf;
-    bool active = false;
-    bool truncated = false;
+    PartialJoin join;  // cut at max_line_size
     int64_t start_offset = 0;
-    // Of the latest piece, as Alloy's stage.cri keeps the latest piece's entry: its timestamp,
-    // its timestamp's text and where its content starts in `buf`.
+    // Of the latest piece, as Alloy's stage.cri keeps the latest piece's entry: its timestamp and
+    // its timestamp's text (its content starts at join.piece_at()).
     int64_t timestamp_ns = 0;
     std::string time;
-    size_t piece_at = 0;
   };
   LogFormat format = LogFormat::kAuto;
   Partial partial[3];

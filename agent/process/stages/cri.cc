@@ -19,6 +19,7 @@
 #include "agent/common/utf8.h"
 #include "agent/process/stage.h"
 #include "agent/process/stages/stage_util.h"
+#include "agent/source/partial_join.h"
 
 namespace sluice {
 namespace {
@@ -120,26 +121,21 @@ class CriStage final : public Stage {
       if (held_.size() >= max_lines_) {
         Inc(flushed_, held_.size());
         ReleaseAll(emit);
-        Truncate(&e);
         Hold(std::move(e));
         return;
       }
       if (it != index_.end()) {
-        ProcessEntry& prev = held_[it->second];
-        Merge(&prev, &e);
-        Truncate(&e);
-        prev = std::move(e);
+        Join(&held_[it->second], std::move(e));
         return;
       }
-      Truncate(&e);
       Hold(std::move(e));
       return;
     }
     if (it != index_.end()) {
       const size_t idx = it->second;
-      Merge(&held_[idx], &e);
-      Truncate(&e);
-      Remove(idx);
+      Join(&held_[idx], std::move(e));
+      emit(Release(idx));
+      return;
     }
     emit(std::move(e));
   }
@@ -147,7 +143,7 @@ class CriStage final : public Stage {
   void Flush(EmitFn emit) override { ReleaseAll(emit); }
 
   void ForEachHeld(absl::FunctionRef<void(const ProcessEntry&)> fn) const override {
-    for (const ProcessEntry& e : held_) fn(e);
+    for (const Held& h : held_) fn(h.entry);
   }
 
  private:
@@ -156,42 +152,60 @@ class CriStage final : public Stage {
   static inline const std::string kContent = "content";
   static inline const std::string kTime = "time";
 
-  // e.line = prev.line + e.line, reusing prev's buffer; the joined entry starts where prev did.
-  static void Merge(ProcessEntry* prev, ProcessEntry* e) {
-    prev->line.append(e->line);
-    e->line = std::move(prev->line);
-    if (prev->source.file_id == e->source.file_id &&
-        prev->source.generation == e->source.generation) {
-      e->source.start = std::min(e->source.start, prev->source.start);
-    }
-  }
+  // A stream's pending line: the latest piece's entry (Alloy's stage keeps it: its timestamp,
+  // labels, extracted values) and the pieces joined so far. The entry's own line is empty.
+  struct Held {
+    ProcessEntry entry;
+    PartialJoin join;
+  };
 
-  void Truncate(ProcessEntry* e) {
-    if (truncate_ && e->line.size() > max_size_) {
-      e->line.Truncate(max_size_);
-      Inc(truncated_);
+  // Appends e's line to the stream's joined line (cut at max_partial_line_size when truncating;
+  // each cut piece counted) and makes e the held entry; the joined line starts where its first
+  // piece did.
+  void Join(Held* h, ProcessEntry&& e) {
+    if (!h->join.Append(e.line, truncate_ ? max_size_ : PartialJoin::kNoLimit)) Inc(truncated_);
+    if (h->entry.source.file_id == e.source.file_id &&
+        h->entry.source.generation == e.source.generation) {
+      e.source.start = std::min(e.source.start, h->entry.source.start);
     }
+    e.line.clear();  // its bytes are in the join: moving the entry copies no line
+    h->entry = std::move(e);
   }
 
   void Hold(ProcessEntry&& e) {
-    index_[e.labels] = held_.size();
-    held_.push_back(std::move(e));
+    Held h;
+    h.entry.source = e.source;  // the first piece: nothing earlier to start from
+    Join(&h, std::move(e));
+    index_[h.entry.labels] = held_.size();
+    held_.push_back(std::move(h));
   }
 
-  void Remove(size_t idx) {
-    index_.erase(held_[idx].labels);
+  // The held entry with the joined line.
+  static ProcessEntry Take(Held* h) {
+    std::string bytes;
+    h->join.TakeInto(&bytes);
+    ProcessEntry out = std::move(h->entry);
+    out.line.TakeFrom(&bytes);
+    return out;
+  }
+
+  // The stream's entry with its joined line, no longer held.
+  ProcessEntry Release(size_t idx) {
+    index_.erase(held_[idx].entry.labels);
+    ProcessEntry out = Take(&held_[idx]);
     if (idx + 1 != held_.size()) {
       held_[idx] = std::move(held_.back());
-      index_[held_[idx].labels] = idx;
+      index_[held_[idx].entry.labels] = idx;
     }
     held_.pop_back();
+    return out;
   }
 
   void ReleaseAll(EmitFn emit) {
-    std::vector<ProcessEntry> out;
+    std::vector<Held> out;
     out.swap(held_);
     index_.clear();
-    for (ProcessEntry& e : out) emit(std::move(e));
+    for (Held& h : out) emit(Take(&h));
   }
 
   const size_t max_lines_;
@@ -199,7 +213,7 @@ class CriStage final : public Stage {
   const bool truncate_;
   Counter* flushed_;
   Counter* truncated_;
-  std::vector<ProcessEntry> held_;  // in arrival order of their streams
+  std::vector<Held> held_;  // in arrival order of their streams
   absl::flat_hash_map<LabelSet, size_t, LabelSetHash> index_;
 };
 
