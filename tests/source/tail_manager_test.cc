@@ -506,6 +506,30 @@ TEST_F(TailManagerTest, OverlongLineWithoutNewlineIsBoundedAndTruncated) {
   EXPECT_EQ(tail_->CommittedOffset(path), 3 * 1024 * 1024 + 10);
 }
 
+// A joined CRI line is cut at max_line_size and counted once, however many of its pieces went
+// past the limit; its pieces' positions still commit as one line.
+TEST_F(TailManagerTest, JoinedLineOverTheLimitIsCutAndCountedOnce) {
+  std::string path = dir_.Join(std::string(kPodDir) + "/0.log");
+  const std::string t = "2024-01-02T03:04:05Z stdout ";
+  const std::string file = t + "P " + std::string(30, 'a') + "\n" + t + "P " +
+                           std::string(30, 'b') + "\n" + t + "P " + std::string(30, 'c') + "\n" +
+                           t + "F " + std::string(30, 'd') + "\n" + t + "F short\n";
+  WriteFile(path, file);
+  TailOptions opt;
+  opt.max_line_size = 40;
+  Make(opt, LogFormat::kCri);
+  Drain();
+  tail_->StopReading();
+  const std::vector<Got>& got = Entries();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].line, std::string(30, 'a') + std::string(10, 'b'));
+  EXPECT_EQ(got[1].line, "short");
+  EXPECT_EQ(metrics_.CounterValue("sluice_lines_truncated_total"), 1u)
+      << "three pieces over the limit, one line cut";
+  AckAll();
+  EXPECT_EQ(tail_->CommittedOffset(path), static_cast<int64_t>(file.size()));
+}
+
 TEST_F(TailManagerTest, InvalidUtf8IsReplacedAndCounted) {
   std::string path = dir_.Join("plain/x.log");
   WriteFile(path, std::string("ok\nbad \xff\xfe end\r\n", 15));
